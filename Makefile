@@ -1,0 +1,38 @@
+# The two set-up commands of the README are `make demo` and `make test`; both create or refresh .venv.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+# Keep every cache inside the repository, and keep DDS discovery on this machine.
+export XDG_CACHE_HOME := $(CURDIR)/.cache
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export HF_HOME := $(CURDIR)/.cache/huggingface
+export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/.cache/torchinductor
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+
+BAG ?= demo_out/sample.mcap
+MODEL ?=
+PYTEST_ARGS ?=
+SOAK_MINUTES ?= 10
+
+.PHONY: venv test demo bench soak clean
+
+venv:
+	@tools/ensure_venv.sh
+
+# All tests. pytest's exit code is kept: 5 means "no tests collected" and fails like any error.
+test: venv
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; fi; exit $$rc
+
+demo: venv
+	@tools/demo.sh "$(BAG)" "$(MODEL)"
+
+bench: venv
+	@$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+soak: venv
+	@$(PY) tools/soak.py --minutes $(SOAK_MINUTES)
+
+clean:
+	rm -rf $(VENV) build .cache .pytest_cache .hypothesis demo_out bench_out soak_out

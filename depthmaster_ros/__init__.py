@@ -1,0 +1,7 @@
+"""DepthMaster single-step diffusion depth for ROS 2.
+
+The package is a ROS-free core (model, alignment, geometry, bag processing) with a thin
+rclpy adapter in ``depthmaster_ros.ros``; only that subpackage imports rclpy.
+"""
+
+__version__ = '0.1.0'

@@ -1,0 +1,1 @@
+"""The thin rclpy adapter over the ROS-free core: the only subpackage that imports rclpy."""

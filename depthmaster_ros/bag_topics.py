@@ -1,0 +1,234 @@
+"""Which topics of a recorded bag feed the pipeline: chosen by flags, or found when unambiguous.
+
+A bag often holds several Image topics (colour, depth, ground truth, our own outputs), so a topic's
+type is not enough: Image topics are told apart by the encoding of their first message. When more
+than one candidate remains the selection fails and lists every topic, so the user can pick one.
+"""
+from dataclasses import dataclass, field
+
+IMAGE = 'sensor_msgs/msg/Image'
+COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
+CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
+POINT_CLOUD = 'sensor_msgs/msg/PointCloud2'
+TF_MESSAGE = 'tf2_msgs/msg/TFMessage'
+TF_TOPICS = ('/tf_static', '/tf')
+
+# Topic names that hold ground-truth depth when present (the sample bag writes the first).
+KNOWN_GT_TOPICS = ('/camera/depth_gt',)
+
+# Image encodings that carry depth or other single-channel float data, never a camera picture.
+NON_COLOUR_ENCODINGS = frozenset({'32fc1', '16uc1', '64fc1', '32fc2', '32fc3', '32fc4', '16sc1', '32sc1'})
+
+
+class TopicSelectionError(ValueError):
+    """The bag does not say unambiguously which topic to use."""
+
+
+@dataclass(frozen=True)
+class TopicEntry:
+    name: str
+    msgtype: str
+    count: int
+
+
+@dataclass
+class SelectedTopics:
+    image: str
+    image_type: str                 # IMAGE or COMPRESSED_IMAGE
+    camera_info: str | None = None
+    points: str | None = None
+    gt: str | None = None
+    tf: list = field(default_factory=list)
+
+
+def topic_listing(entries):
+    """The bag's topics as aligned lines: topic, type, message count."""
+    entries = sorted(entries, key=lambda e: e.name)
+    if not entries:
+        return '  (the bag has no topics)'
+    width = max(len(e.name) for e in entries)
+    type_width = max(len(e.msgtype) for e in entries)
+    return '\n'.join(f'  {e.name:<{width}}  {e.msgtype:<{type_width}}  {e.count}' for e in entries)
+
+
+def _fail(problem, hint, entries):
+    raise TopicSelectionError(f'{problem}; {hint}.\nTopics in the bag (topic, type, count):\n{topic_listing(entries)}')
+
+
+def _by_type(entries, *msgtypes):
+    return [e for e in entries if e.msgtype in msgtypes]
+
+
+def _chosen(entries, name, flag, allowed_types):
+    entry = next((e for e in entries if e.name == name), None)
+    if entry is None:
+        _fail(f'{flag} {name}: no such topic in the bag', f'pass one of the listed topics to {flag}', entries)
+    if entry.msgtype not in allowed_types:
+        _fail(f'{flag} {name}: type {entry.msgtype} is not {" or ".join(allowed_types)}',
+              f'pass a topic of that type to {flag}', entries)
+    return entry
+
+
+def is_colour_image(entry, first_message):
+    """True when a topic looks like camera pictures rather than depth (decided from its first message)."""
+    if entry.msgtype == COMPRESSED_IMAGE:
+        return 'compresseddepth' not in str(getattr(first_message, 'format', '')).lower()
+    if entry.msgtype == IMAGE:
+        return str(getattr(first_message, 'encoding', '')).lower() not in NON_COLOUR_ENCODINGS
+    return False
+
+
+def image_namespace(image_topic, image_type):
+    """The namespace an image topic lives in: /camera/image_raw and /camera/image_raw/compressed -> /camera."""
+    base = image_topic
+    if image_type == COMPRESSED_IMAGE and base.endswith('/compressed'):
+        base = base[: -len('/compressed')]
+    namespace = base.rsplit('/', 1)[0]
+    return namespace or '/'
+
+
+def select_topics(entries, first_message, *, image_topic=None, camera_info_topic=None, points_topic=None,
+                  gt_topic=None, use_points=True):
+    """Pick the pipeline's inputs among a bag's topics.
+
+    ``first_message(topic)`` returns the topic's first deserialised message (used only to tell colour
+    Image topics from depth ones). Flags win; otherwise a role is filled when exactly one topic fits.
+    """
+    entries = list(entries)
+    gt = _chosen(entries, gt_topic, '--gt-topic', (IMAGE,)).name if gt_topic else None
+    if gt is None:
+        gt = next((e.name for e in entries if e.name in KNOWN_GT_TOPICS and e.msgtype == IMAGE), None)
+
+    if image_topic:
+        image = _chosen(entries, image_topic, '--image-topic', (IMAGE, COMPRESSED_IMAGE))
+    else:
+        candidates = [e for e in _by_type(entries, IMAGE, COMPRESSED_IMAGE)
+                      if e.name != gt and e.count > 0 and is_colour_image(e, first_message(e.name))]
+        if not candidates:
+            _fail('no camera image topic (sensor_msgs/msg/Image or CompressedImage with a colour encoding)',
+                  'pass one with --image-topic', entries)
+        if len(candidates) > 1:
+            names = ', '.join(e.name for e in candidates)
+            _fail(f'several camera image topics could be the input ({names})', 'choose one with --image-topic', entries)
+        image = candidates[0]
+
+    namespace = image_namespace(image.name, image.msgtype)
+    if camera_info_topic:
+        camera_info = _chosen(entries, camera_info_topic, '--camera-info-topic', (CAMERA_INFO,)).name
+    else:
+        infos = _by_type(entries, CAMERA_INFO)
+        beside = [e for e in infos if e.name == namespace.rstrip('/') + '/camera_info']
+        if beside:
+            camera_info = beside[0].name
+        elif len(infos) == 1:
+            camera_info = infos[0].name
+        elif not infos:
+            camera_info = None
+        else:
+            names = ', '.join(e.name for e in infos)
+            _fail(f'several CameraInfo topics and none beside {image.name} ({names})',
+                  'choose one with --camera-info-topic', entries)
+
+    points = None
+    if points_topic:
+        points = _chosen(entries, points_topic, '--points-topic', (POINT_CLOUD,)).name
+    elif use_points:
+        clouds = _by_type(entries, POINT_CLOUD)
+        if len(clouds) == 1:
+            points = clouds[0].name
+        elif len(clouds) > 1:
+            names = ', '.join(e.name for e in clouds)
+            _fail(f'several PointCloud2 topics ({names})', 'choose one with --points-topic, or pass --no-points', entries)
+
+    tf = [name for name in TF_TOPICS if any(e.name == name and e.msgtype == TF_MESSAGE for e in entries)]
+    return SelectedTopics(image=image.name, image_type=image.msgtype, camera_info=camera_info,
+                          points=points, gt=gt, tf=tf)
+
+
+class InputBag:
+    """A rosbag2 opened for reading (mcap or sqlite3, directory or single file), with a typestore.
+
+    Messages deserialise with the bag's own definitions where it carries them (so a bag from another
+    distribution reads as recorded) and with ``base_typestore`` (ROS 2 Kilted + our messages) otherwise.
+    """
+
+    def __init__(self, path, base_typestore):
+        from rosbags.rosbag2 import Reader
+
+        try:
+            self.reader = Reader(path)
+            self.reader.open()
+        except FileNotFoundError as error:
+            raise ValueError(f'IN: {error}') from None
+        except Exception as error:  # noqa: BLE001 - rosbags raises its own error types for unreadable bags
+            raise ValueError(f'IN: {path} is not a readable rosbag2 ({type(error).__name__}: {error})') from None
+        self.path = path
+        self.typestore = _typestore_for(self.reader.connections, base_typestore)
+        self._first = {}
+
+    def close(self):
+        self.reader.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    @property
+    def storage(self):
+        """'mcap' or 'sqlite3'."""
+        name = type(getattr(self.reader.storage, 'storages', [self.reader.storage])[0]).__name__.lower()
+        return 'mcap' if 'mcap' in name else 'sqlite3'
+
+    def entries(self):
+        return [TopicEntry(name, info.msgtype or '(mixed types)', info.msgcount)
+                for name, info in self.reader.topics.items()]
+
+    def connections(self, topic):
+        return [c for c in self.reader.connections if c.topic == topic]
+
+    def deserialize(self, rawdata, msgtype):
+        return self.typestore.deserialize_cdr(rawdata, msgtype)
+
+    def first_message(self, topic):
+        """The topic's first message, deserialised (None when it has none or it does not decode)."""
+        if topic not in self._first:
+            message = None
+            for connection, _, rawdata in self.reader.messages(connections=self.connections(topic)):
+                try:
+                    message = self.deserialize(rawdata, connection.msgtype)
+                except Exception:  # noqa: BLE001 - a corrupt first message only hides the topic from discovery
+                    message = None
+                break
+            self._first[topic] = message
+        return self._first[topic]
+
+
+def _typestore_for(connections, base_typestore):
+    """A typestore with the bag's embedded definitions, falling back to the base store's types."""
+    from rosbags.interfaces import MessageDefinitionFormat
+    from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+
+    embedded = {}
+    for connection in connections:
+        definition = connection.msgdef
+        try:
+            if definition.format == MessageDefinitionFormat.MSG:
+                embedded.update(get_types_from_msg(definition.data, connection.msgtype))
+            elif definition.format == MessageDefinitionFormat.IDL:
+                separator = '=' * 80 + '\n'
+                for part in definition.data.split(separator):
+                    if part.startswith('IDL: '):
+                        embedded.update(get_types_from_idl(part.split('\n', 1)[1]))
+        except Exception:  # noqa: BLE001 - an unparsable embedded definition falls back to the base store
+            continue
+    if not embedded:
+        return base_typestore
+    store = get_typestore(Stores.EMPTY)
+    try:
+        store.register({**base_typestore.fielddefs, **embedded})
+    except Exception:  # noqa: BLE001 - definitions that clash with each other: trust the base store
+        return base_typestore
+    return store

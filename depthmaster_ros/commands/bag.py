@@ -1,0 +1,135 @@
+"""`depthmaster-ros bag IN OUT`: process a recorded rosbag2 offline with the node's pipeline and parameters.
+
+Exit status: 0 done, 2 bad arguments or input, 3 the model could not be loaded (never replaced by
+another model), 130 stopped by Ctrl-C (the output bag is still closed and readable).
+"""
+EXIT_BAD_INPUT = 2
+EXIT_MODEL_LOAD = 3
+EXIT_INTERRUPTED = 130
+
+
+def add_arguments(parser):
+    parser.add_argument('input', metavar='IN', help='input rosbag2 (directory, .mcap or .db3)')
+    parser.add_argument('output', metavar='OUT', help='output rosbag2: a .mcap or .db3 file, or a directory')
+    model = parser.add_argument_group('parameters (the node\'s YAML; the flags override it)')
+    model.add_argument('--params', metavar='FILE', help='ROS 2 params YAML, e.g. config/depthmaster.yaml')
+    model.add_argument('--model', help='model directory or hub repo id')
+    model.add_argument('--backend', choices=('depthmaster', 'marigold'))
+    model.add_argument('--device', help='auto, cpu or cuda')
+    model.add_argument('--dtype', choices=('auto', 'fp32', 'fp16', 'bf16'))
+    model.add_argument('--processing-res', type=int, metavar='N', help='longer edge fed to the model; 0 = native')
+    model.add_argument('--param', '-p', action='append', default=[], metavar='NAME=VALUE',
+                       help='any other parameter, value in YAML syntax (repeatable), e.g. -p alignment_mode=ground_plane')
+    topics = parser.add_argument_group('input topics (found automatically when unambiguous)')
+    topics.add_argument('--image-topic')
+    topics.add_argument('--camera-info-topic')
+    topics.add_argument('--points-topic')
+    topics.add_argument('--no-points', action='store_true', help='ignore point clouds')
+    topics.add_argument('--gt-topic', help='ground-truth depth (32FC1 metres or 16UC1 mm) for AbsRel/delta1')
+    selection = parser.add_argument_group('frames')
+    selection.add_argument('--start', type=float, default=0.0, metavar='SEC', help='skip the first SEC seconds')
+    selection.add_argument('--duration', type=float, metavar='SEC', help='process SEC seconds from --start')
+    selection.add_argument('--every', type=int, default=1, metavar='N', help='process every Nth image')
+    output = parser.add_argument_group('output')
+    output.add_argument('--namespace', help='output topic namespace (default: the image topic\'s namespace)')
+    output.add_argument('--storage', choices=('mcap', 'sqlite3'), help='default: from OUT\'s suffix, else mcap')
+    output.add_argument('--copy-input', action='store_true', help='copy the input topics so OUT replays alone')
+    output.add_argument('--force', action='store_true', help='replace an existing OUT')
+    output.add_argument('--summary', metavar='FILE', help='also write the summary as JSON')
+    output.add_argument('--contact-sheet', metavar='PNG', help='write a PNG of a few frames')
+    output.add_argument('--contact-sheet-rows', type=int, default=4, metavar='N')
+    output.add_argument('--label', default='', help='a note shown on the contact sheet and in the summary')
+    output.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+def parameters_from_args(args):
+    """The params file (or the defaults) with the command-line overrides, all validated by the table."""
+    import yaml
+
+    from depthmaster_ros import parameters
+
+    params = parameters.load_params_file(args.params) if args.params else parameters.defaults()
+    overrides = {'model': args.model, 'backend': args.backend, 'device': args.device, 'dtype': args.dtype,
+                 'processing_res': args.processing_res}
+    overrides = {name: value for name, value in overrides.items() if value is not None}
+    for item in args.param:
+        name, separator, text = item.partition('=')
+        if not separator or not name.strip():
+            raise ValueError(f'--param {item!r}: expected NAME=VALUE')
+        try:
+            overrides[name.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ValueError(f'--param {name}: value {text!r} is not valid YAML ({error})') from None
+    return {**params, **parameters.validate_all({**params, **overrides})}
+
+
+def options_from_args(args):
+    from depthmaster_ros.bag_processing import BagOptions
+    return BagOptions(
+        image_topic=args.image_topic, camera_info_topic=args.camera_info_topic, points_topic=args.points_topic,
+        use_points=not args.no_points, gt_topic=args.gt_topic, namespace=args.namespace, storage=args.storage,
+        copy_input=args.copy_input, start_s=args.start, duration_s=args.duration, every=args.every,
+        force=args.force, contact_sheet=args.contact_sheet, contact_sheet_rows=args.contact_sheet_rows,
+        label=args.label, progress=not args.no_progress)
+
+
+class _StopOnSigint:
+    """First Ctrl-C: finish cleanly (stop reading, close the bag). Second: abort at once."""
+
+    def __init__(self):
+        import threading
+        self.event = threading.Event()
+
+    def __enter__(self):
+        import signal
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+        import sys
+        print('\ndepthmaster-ros bag: stopping after this frame and closing the bag (Ctrl-C again to abort)',
+              file=sys.stderr, flush=True)
+        self.event.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc):
+        import signal
+        signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def run(args):
+    import json
+    from pathlib import Path
+    import sys
+
+    def fail(code, message):
+        print(f'depthmaster-ros bag: {message}', file=sys.stderr)
+        return code
+
+    try:
+        params = parameters_from_args(args)
+        options = options_from_args(args)
+    except ValueError as error:
+        return fail(EXIT_BAD_INPUT, error)
+
+    from depthmaster_ros.bag_processing import format_summary, process_bag
+    from depthmaster_ros.model import ModelLoadError
+    from depthmaster_ros.pipeline import load_estimator_from_params
+
+    try:
+        with _StopOnSigint() as stop:
+            summary = process_bag(args.input, args.output, lambda: load_estimator_from_params(params), params,
+                                  options, stop_requested=stop.event.is_set)
+    except ModelLoadError as error:
+        return fail(EXIT_MODEL_LOAD, f'cannot load the model: {error}')
+    except ValueError as error:
+        return fail(EXIT_BAD_INPUT, error)
+    print(format_summary(summary))
+    if args.summary:
+        path = Path(args.summary)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + '\n', encoding='utf-8')
+    return EXIT_INTERRUPTED if summary['interrupted'] else 0
+

@@ -1,0 +1,45 @@
+"""`depthmaster-ros node --params FILE [--ros-args ...]`: the ROS 2 node from the venv.
+
+The same code as `ros2 run depthmaster_ros depthmaster_node`; the params file is handed to rclpy
+as `--ros-args --params-file FILE`, and is checked with the parameter table first so a typo
+fails before the model loads.
+"""
+import argparse
+
+
+def add_arguments(parser):
+    parser.add_argument('--params', metavar='FILE', help='ROS 2 params YAML (for example config/depthmaster.yaml)')
+    parser.add_argument('ros_args', nargs=argparse.REMAINDER,
+                        help='further ROS arguments, starting with --ros-args (remappings, -p name:=value)')
+
+
+def ros_argv(params_file, ros_args):
+    """The argv rclpy sees: one --ros-args section holding the params file and the user's arguments."""
+    extra = list(ros_args or [])
+    if extra and extra[0] == '--':
+        extra = extra[1:]
+    if extra and extra[0] != '--ros-args':
+        raise ValueError(f'arguments after the options must start with --ros-args, got {extra[0]!r}')
+    argv = ['depthmaster_node', '--ros-args']
+    if params_file:
+        argv += ['--params-file', params_file]
+    return argv + extra[1:]
+
+
+def run(args):
+    import sys
+
+    from depthmaster_ros.parameters import load_params_file
+    if args.params:
+        try:
+            load_params_file(args.params)
+        except ValueError as error:
+            print(f'depthmaster-ros node: {error}', file=sys.stderr)
+            return 2
+    try:
+        argv = ros_argv(args.params, args.ros_args)
+    except ValueError as error:
+        print(f'depthmaster-ros node: {error}', file=sys.stderr)
+        return 2
+    from depthmaster_ros.ros.node import main
+    return main(argv)

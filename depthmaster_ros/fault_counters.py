@@ -1,0 +1,48 @@
+"""Counting input faults by kind, with a rate limit on the log line each one deserves.
+
+The node and the bag tool meet the same bad data (broken encodings, missing calibration, stale
+clouds); both count it here so the diagnostics and the bag report use the same names.
+"""
+from collections import Counter
+import threading
+import time
+
+
+class FaultCounters:
+    """Per-kind counters, the last message per kind, and a per-kind log throttle."""
+
+    def __init__(self, throttle_s=5.0, clock=time.monotonic):
+        self.throttle_s = throttle_s
+        self._clock = clock
+        self._counts = Counter()
+        self._last_message = {}
+        self._last_logged = {}
+        self._lock = threading.Lock()
+
+    def record(self, kind, message):
+        """Count one fault; returns True when its log line is due (first time, or after the throttle)."""
+        now = self._clock()
+        with self._lock:
+            self._counts[kind] += 1
+            self._last_message[kind] = message
+            last = self._last_logged.get(kind)
+            if last is None or now - last >= self.throttle_s:
+                self._last_logged[kind] = now
+                return True
+            return False
+
+    def count(self, kind):
+        with self._lock:
+            return self._counts[kind]
+
+    def counts(self):
+        with self._lock:
+            return dict(self._counts)
+
+    def last_messages(self):
+        with self._lock:
+            return dict(self._last_message)
+
+    def total(self):
+        with self._lock:
+            return sum(self._counts.values())

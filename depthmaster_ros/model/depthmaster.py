@@ -1,0 +1,117 @@
+"""The DepthMaster estimator: one deterministic VAE-encode -> UNet(+FE) -> VAE-decode pass.
+
+Weights go to the device once; the empty-text embedding is cached there; pre- and post-processing
+run on the device so only the final map is copied back (`predict_tensor` skips even that).
+"""
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+from .estimator import DepthEstimator
+from .prediction import SPACE_SQRT_DISPARITY, Prediction
+from .preprocess import check_processable, decoded_to_unit, normalise, resize_back, resize_uint8
+from .runtime import HostUploader, StageTimer, check_cpu_dtype
+
+# Hard-coded in the official pipeline (not read from the VAE config).
+LATENT_SCALE_FACTOR = 0.18215
+# The official UNet call uses timestep 1: a single step, no scheduler, no noise.
+TIMESTEP = 1
+
+
+def _place(module, device, dtype, memory_format):
+    # nn.Module.to directly: diffusers' override warns about fp32-kept modules that these models lack.
+    return torch.nn.Module.to(module, device=device, dtype=dtype, memory_format=memory_format).eval().requires_grad_(False)
+
+
+class DepthMasterEstimator(DepthEstimator):
+    """Affine-invariant sqrt-disparity (1 = near) from one RGB frame.
+
+    Options: `channels_last` memory format, `compile` (torch.compile of UNet and VAE halves), and
+    `naive` (the benchmark baseline: fp32, eager, classic attention, no pinned memory,
+    post-processing on the host).
+    """
+
+    backend = 'depthmaster'
+    space = SPACE_SQRT_DISPARITY
+
+    def __init__(self, unet, vae, fourier, empty_text_embedding, *, model_id, device,
+                 dtype=torch.float32, channels_last=False, compile=False, naive=False):
+        if naive:
+            dtype, channels_last, compile = torch.float32, False, False
+        super().__init__(model_id, torch.device(device), dtype)
+        check_cpu_dtype(self.device, dtype)
+        self.naive = naive
+        self.channels_last = channels_last
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
+        self.unet = _place(unet, self.device, dtype, memory_format)
+        self.vae = _place(vae, self.device, dtype, memory_format)
+        # The FE block stays fp32 whatever the network dtype (cuFFT half needs power-of-two sizes).
+        self.fourier = _place(fourier, self.device, torch.float32, torch.preserve_format)
+        self.empty_text_embedding = empty_text_embedding.to(device=self.device, dtype=dtype)
+        self._timestep = torch.tensor([TIMESTEP], dtype=torch.int64, device=self.device)
+        self._fourier_hook = self.unet.mid_block.register_forward_hook(self._apply_fourier)
+        self._uploader = HostUploader(self.device, pinned=not naive)
+        if naive:
+            from diffusers.models.attention_processor import AttnProcessor
+            self.unet.set_attn_processor(AttnProcessor())
+            self.vae.set_attn_processor(AttnProcessor())
+        self._encoder, self._unet_call, self._decoder = self.vae.encoder, self.unet, self.vae.decoder
+        if compile:
+            self._encoder = torch.compile(self._encoder)
+            self._unet_call = torch.compile(self._unet_call)
+            self._decoder = torch.compile(self._decoder)
+
+    def _apply_fourier(self, module, inputs, output):
+        return self.fourier(output)
+
+    def _grad_mode(self):
+        return torch.no_grad() if self.naive else torch.inference_mode()
+
+    def predict_tensor(self, frames, processing_res=768):
+        """Same-size uint8 frames [B,H,W,3] -> (device float32 [B,H,W] in [0,1], timings).
+
+        The device tensor lets a GPU post-processing stage continue without a host round trip.
+        """
+        frames = np.asarray(frames)
+        height, width = frames.shape[1:3]
+        new_w, new_h = check_processable(width, height, processing_res)
+        timer = StageTimer(self.device)
+        with self._grad_mode():
+            images = self._uploader.upload(frames).permute(0, 3, 1, 2).contiguous()
+            images = normalise(resize_uint8(images, (new_h, new_w)), self.dtype)
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            timer.mark('preprocess')
+
+            latent = self._encode(images)
+            timer.mark('vae_encode')
+
+            text = self.empty_text_embedding.expand(latent.shape[0], -1, -1)
+            depth_latent = self._unet_call(latent, self._timestep, encoder_hidden_states=text).sample
+            timer.mark('unet')
+
+            decoded = self._decoder(self.vae.post_quant_conv(depth_latent / LATENT_SCALE_FACTOR))
+            timer.mark('vae_decode')
+
+            unit = decoded_to_unit(decoded)
+            if self.naive:
+                unit = unit.cpu()
+            maps = resize_back(unit, (height, width))[:, 0]
+            timer.mark('postprocess')
+        return maps, timer.timings
+
+    def _encode(self, images):
+        moments = self._encoder(images)
+        if self.vae.quant_conv is not None:
+            moments = self.vae.quant_conv(moments)
+        mean = moments[:, :self.vae.config.latent_channels]
+        return mean * LATENT_SCALE_FACTOR
+
+    def _predict_same_size(self, frames, processing_res):
+        maps, timings = self.predict_tensor(np.stack(frames), processing_res)
+        start_copy = StageTimer(self.device)
+        host = maps.cpu().numpy().astype(np.float32, copy=False)
+        start_copy.mark('postprocess')
+        timings['postprocess'] += start_copy.timings['postprocess']
+        return [Prediction(relative=host[i], space=self.space, timings=dict(timings)) for i in range(len(frames))]

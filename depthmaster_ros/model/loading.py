@@ -1,0 +1,199 @@
+"""Load a DepthMaster checkpoint in the official layout (local directory or hub id).
+
+The official UNet is stock diffusers' plus ``fftblock.*`` tensors. We load the stock UNet (which
+drops those keys; that one warning is silenced), build our FourierEnhancement from the same weights
+file, and compute the empty-prompt embedding once so the text encoder can be freed.
+Every unusable part raises ModelLoadError naming the file and the fix.
+"""
+from contextlib import contextmanager
+from dataclasses import dataclass
+import json
+import logging
+import os
+from pathlib import Path
+import re
+
+import torch
+
+from .errors import ModelLoadError
+from .fourier_enhancement import FourierEnhancement
+
+DEPTHMASTER_COMPONENTS = ('unet', 'vae', 'text_encoder', 'tokenizer')
+WEIGHTS_NAMES = ('diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.bin',
+                 'model.safetensors', 'pytorch_model.bin')
+FFT_PREFIX = 'fftblock.'
+_CONFIG_NAMES = {'tokenizer': 'tokenizer_config.json', 'scheduler': 'scheduler_config.json'}
+_HUB_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
+_FIX_DOWNLOAD = 're-download the checkpoint (e.g. `huggingface-cli download zysong212/DepthMaster --local-dir DIR`)'
+
+
+def _hub_offline():
+    from huggingface_hub import constants
+    env = os.environ.get('HF_HUB_OFFLINE', '').strip().lower() in ('1', 'true', 'yes', 'on')
+    return env or bool(constants.HF_HUB_OFFLINE)
+
+
+def resolve_model_directory(model):
+    """A local directory as is; an ``owner/name`` hub id through the local cache (offline-friendly)."""
+    if not isinstance(model, (str, os.PathLike)) or not str(model):
+        raise ValueError(f'model: expected a directory or a hub id, got {model!r}')
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelLoadError(f'{path}: is a file, expected a model directory (with model_index.json)')
+    text = str(model)
+    if not _HUB_ID.match(text):
+        raise ModelLoadError(
+            f'{path}: model directory does not exist; pass an existing directory in the official layout '
+            '(write a test one with `depthmaster-ros make-tiny-model DIR`) or a hub id owner/name')
+    offline = _hub_offline()
+    try:
+        from huggingface_hub import snapshot_download
+        return Path(snapshot_download(text, local_files_only=offline))
+    except Exception as error:  # hub errors are many types; all mean "not usable here"
+        how = ('HF_HUB_OFFLINE is set and it is not in the local hub cache' if offline
+               else 'it could not be downloaded')
+        raise ModelLoadError(
+            f'{text}: no local directory of that name and hub id {text!r} is unusable: {how} '
+            f'({type(error).__name__}). Download it on a machine with internet '
+            f'(`huggingface-cli download {text} --local-dir DIR`) and pass that DIR') from None
+
+
+def check_layout(directory, components):
+    """model_index.json and one folder per component, each with its config."""
+    index = directory / 'model_index.json'
+    if not index.is_file():
+        raise ModelLoadError(f'{index}: missing; not a diffusers pipeline directory, {_FIX_DOWNLOAD}')
+    try:
+        json.loads(index.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f'{index}: not valid JSON ({error}); {_FIX_DOWNLOAD}') from None
+    for component in components:
+        folder = directory / component
+        if not folder.is_dir():
+            raise ModelLoadError(f'{folder}: component folder missing; {_FIX_DOWNLOAD}')
+        config = folder / _CONFIG_NAMES.get(component, 'config.json')
+        if not config.is_file():
+            raise ModelLoadError(f'{config}: missing; {_FIX_DOWNLOAD}')
+
+
+def find_weights_file(folder):
+    for name in WEIGHTS_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    raise ModelLoadError(
+        f'{folder / WEIGHTS_NAMES[0]}: missing (nor {", ".join(WEIGHTS_NAMES[1:])}); {_FIX_DOWNLOAD}')
+
+
+def read_weights(weights_file, prefix=''):
+    """Tensors whose key starts with `prefix`, from .safetensors or .bin; corrupt files -> ModelLoadError."""
+    try:
+        if weights_file.suffix == '.safetensors':
+            from safetensors import safe_open
+            with safe_open(str(weights_file), framework='pt') as handle:
+                return {key: handle.get_tensor(key) for key in handle.keys() if key.startswith(prefix)}
+        state = torch.load(weights_file, map_location='cpu', weights_only=True, mmap=True)
+        return {key: value for key, value in state.items() if key.startswith(prefix)}
+    except Exception as error:  # safetensors / pickle raise several unrelated types
+        raise ModelLoadError(
+            f'{weights_file}: corrupt or truncated weights file ({type(error).__name__}: {error}); '
+            f'{_FIX_DOWNLOAD}') from None
+
+
+def load_fourier_enhancement(weights_file, channels):
+    """Our FE block filled from the ``fftblock.*`` tensors of the UNet weights file."""
+    state = {key[len(FFT_PREFIX):]: value for key, value in read_weights(weights_file, FFT_PREFIX).items()}
+    if not state:
+        raise ModelLoadError(
+            f'{weights_file}: contains no {FFT_PREFIX}* tensors, so it is a stock SD/Marigold UNet, not a '
+            f'DepthMaster checkpoint; {_FIX_DOWNLOAD}')
+    fourier = FourierEnhancement(channels)
+    try:
+        fourier.load_state_dict({key: value.float() for key, value in state.items()}, strict=True)
+    except RuntimeError as error:
+        raise ModelLoadError(
+            f'{weights_file}: {FFT_PREFIX}* tensors do not match a {channels}-channel Fourier Enhancement '
+            f'block ({error})') from None
+    return fourier
+
+
+class _DropFourierUnusedWarning(logging.Filter):
+    """diffusers warns that fftblock.* weights are unused: expected, we load them ourselves."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        if 'were not used when initializing' not in message:
+            return True
+        keys = re.findall(r'[\w.]+', message.split(':', 1)[-1].split('[', 1)[-1])
+        return not keys or not all(key.startswith(FFT_PREFIX) for key in keys)
+
+
+@contextmanager
+def _fourier_warning_silenced():
+    logger = logging.getLogger('diffusers.models.modeling_utils')
+    dropper = _DropFourierUnusedWarning()
+    logger.addFilter(dropper)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropper)
+
+
+def _load_component(what, folder, load):
+    try:
+        return load()
+    except ModelLoadError:
+        raise
+    except Exception as error:
+        raise ModelLoadError(f'{folder}: cannot load the {what} ({type(error).__name__}: {error}); '
+                             f'{_FIX_DOWNLOAD}') from None
+
+
+def compute_empty_text_embedding(directory):
+    """The official conditioning: "" -> [BOS, EOS] -> CLIP last_hidden_state [1, 2, D], fp32."""
+    from transformers import CLIPTextModel, CLIPTokenizer
+    tokenizer = _load_component('tokenizer', directory / 'tokenizer',
+                                lambda: CLIPTokenizer.from_pretrained(directory / 'tokenizer'))
+    find_weights_file(directory / 'text_encoder')
+    text_encoder = _load_component('text encoder', directory / 'text_encoder',
+                                   lambda: CLIPTextModel.from_pretrained(directory / 'text_encoder'))
+    ids = tokenizer('', padding='do_not_pad', max_length=tokenizer.model_max_length, truncation=True,
+                    return_tensors='pt').input_ids
+    with torch.inference_mode():
+        embedding = text_encoder.float()(ids)[0].float().clone()
+    del text_encoder
+    return embedding
+
+
+@dataclass
+class DepthMasterParts:
+    unet: torch.nn.Module
+    vae: torch.nn.Module
+    fourier: FourierEnhancement
+    empty_text_embedding: torch.Tensor
+    directory: Path
+
+
+def load_depthmaster_parts(model, dtype=torch.float32):
+    """UNet and VAE in `dtype` (on CPU), FE block in fp32, empty-text embedding [1,2,D] fp32."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    directory = resolve_model_directory(model)
+    check_layout(directory, DEPTHMASTER_COMPONENTS)
+    unet_weights = find_weights_file(directory / 'unet')
+    read_weights(unet_weights, prefix='\0')  # opens the file: a corrupt one fails here, naming it
+    find_weights_file(directory / 'vae')
+
+    with _fourier_warning_silenced():
+        unet = _load_component('UNet', directory / 'unet',
+                               lambda: UNet2DConditionModel.from_pretrained(directory / 'unet', torch_dtype=dtype))
+    fourier = load_fourier_enhancement(unet_weights, unet.config.block_out_channels[-1])
+    vae = _load_component('VAE', directory / 'vae',
+                          lambda: AutoencoderKL.from_pretrained(directory / 'vae', torch_dtype=dtype))
+    embedding = compute_empty_text_embedding(directory)
+    if embedding.shape[-1] != unet.config.cross_attention_dim:
+        raise ModelLoadError(
+            f'{directory / "text_encoder"}: hidden size {embedding.shape[-1]} differs from the UNet '
+            f'cross_attention_dim {unet.config.cross_attention_dim}')
+    return DepthMasterParts(unet, vae, fourier, embedding, directory)

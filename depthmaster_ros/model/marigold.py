@@ -1,0 +1,138 @@
+"""The "marigold" backend: diffusers' MarigoldDepthPipeline behind the estimator interface.
+
+Output is affine-invariant depth (0 = near). With an ensemble, confidence comes from the members'
+spread (diffusers' uncertainty: median absolute deviation over the normalised depth range). diffusers
+aligns members with scipy; without scipy the same alignment is done here in closed form.
+"""
+import importlib.util
+import time
+
+import numpy as np
+import torch
+
+from .errors import ModelLoadError
+from .estimator import DepthEstimator
+from .loading import _load_component, check_layout, find_weights_file, read_weights, resolve_model_directory
+from .prediction import SPACE_DEPTH, STAGES, Prediction
+from .runtime import check_cpu_dtype, synchronize
+
+MARIGOLD_COMPONENTS = ('unet', 'vae', 'scheduler', 'text_encoder', 'tokenizer')
+# A spread (MAD) of this fraction of the depth range or more means confidence 0.
+SPREAD_AT_ZERO_CONFIDENCE = 0.1
+# Fixed noise seed so that a frame always gives the same prediction.
+NOISE_SEED = 0
+
+
+def spread_to_confidence(spread):
+    return np.clip(1.0 - spread / SPREAD_AT_ZERO_CONFIDENCE, 0.0, 1.0).astype(np.float32)
+
+
+def ensemble_members(members):
+    """Closed-form twin of diffusers' ensemble_depth (median reduction): [E,1,H,W] -> depth, spread.
+
+    Each member is aligned (scale, shift) by least squares to the members' median, the aligned
+    median is taken, and both it and the median absolute deviation are normalised to the depth range.
+    """
+    reference = members.median(dim=0).values.flatten()
+    design = torch.stack([reference, torch.ones_like(reference)], dim=1)
+    aligned = []
+    for member in members:
+        # member ~ a*reference + b  =>  aligned = (member - b) / a
+        solution = torch.linalg.lstsq(design.double(), member.flatten().double()[:, None]).solution[:, 0]
+        scale = solution[0].clamp(min=1e-6)
+        aligned.append(((member.double() - solution[1]) / scale).to(members.dtype))
+    aligned = torch.stack(aligned)
+    depth = aligned.median(dim=0).values
+    spread = (aligned - depth).abs().median(dim=0).values
+    low, depth_range = depth.min(), (depth.max() - depth.min()).clamp(min=1e-6)
+    return (depth - low) / depth_range, spread / depth_range
+
+
+class MarigoldEstimator(DepthEstimator):
+    """Affine-invariant depth (0 = near) from diffusers' Marigold pipeline."""
+
+    backend = 'marigold'
+    space = SPACE_DEPTH
+
+    def __init__(self, pipeline, *, model_id, device, dtype, steps=4, ensemble_size=1):
+        super().__init__(model_id, torch.device(device), dtype)
+        if not isinstance(steps, int) or steps < 1:
+            raise ValueError(f'marigold_steps: expected an integer >= 1, got {steps!r}')
+        if not isinstance(ensemble_size, int) or ensemble_size < 1:
+            raise ValueError(f'marigold_ensemble_size: expected an integer >= 1, got {ensemble_size!r}')
+        check_cpu_dtype(self.device, dtype)
+        self.steps = steps
+        self.ensemble_size = ensemble_size
+        self.pipeline = pipeline.to(self.device)
+        self.pipeline.set_progress_bar_config(disable=True)
+        self._diffusers_ensembles = importlib.util.find_spec('scipy') is not None
+        self._stage_marks = []
+        for module, stage in ((pipeline.vae.encoder, 'vae_encode'), (pipeline.unet, 'unet'),
+                              (pipeline.vae.decoder, 'vae_decode')):
+            module.register_forward_pre_hook(lambda *_, s=stage: self._stage_marks.append((s, 'start', self._now())))
+            module.register_forward_hook(lambda *_, s=stage: self._stage_marks.append((s, 'end', self._now())))
+
+    def _now(self):
+        synchronize(self.device)
+        return time.perf_counter()
+
+    def _predict_same_size(self, frames, processing_res):
+        return [self._predict_one(rgb, processing_res) for rgb in frames]
+
+    def _predict_one(self, rgb, processing_res):
+        if not isinstance(processing_res, int) or processing_res < 0 or processing_res % 8:
+            raise ValueError(f'processing_res: Marigold needs 0 (native) or a multiple of 8, got {processing_res!r}')
+        self._stage_marks = []
+        started = self._now()
+        generator = torch.Generator(device=self.device).manual_seed(NOISE_SEED)
+        ensemble_here = self.ensemble_size > 1 and not self._diffusers_ensembles
+        output = self.pipeline(
+            [rgb] * self.ensemble_size if ensemble_here else rgb,
+            num_inference_steps=self.steps,
+            ensemble_size=1 if ensemble_here else self.ensemble_size,
+            processing_resolution=processing_res,
+            batch_size=self.ensemble_size,
+            generator=generator,
+            output_type='pt',
+            output_uncertainty=self.ensemble_size > 1 and not ensemble_here,
+        )
+        depth, spread = output.prediction, output.uncertainty
+        if ensemble_here:
+            depth, spread = ensemble_members(depth.float())
+        relative = depth.float()[..., 0, :, :].reshape(rgb.shape[:2]).cpu().numpy()
+        confidence = None
+        if spread is not None:
+            confidence = spread_to_confidence(spread.float().reshape(rgb.shape[:2]).cpu().numpy())
+        return Prediction(relative=np.ascontiguousarray(relative, dtype=np.float32), space=self.space,
+                          confidence=confidence, timings=self._stage_timings(started, self._now()))
+
+    def _stage_timings(self, started, finished):
+        """Per-stage sums from the module hooks; pre/post are the time before the first and after the last."""
+        timings = dict.fromkeys(STAGES, 0.0)
+        opened = {}
+        for stage, edge, moment in self._stage_marks:
+            if edge == 'start':
+                opened[stage] = moment
+            elif stage in opened:
+                timings[stage] += moment - opened.pop(stage)
+        if self._stage_marks:
+            timings['preprocess'] = self._stage_marks[0][2] - started
+            timings['postprocess'] = finished - self._stage_marks[-1][2]
+        return timings
+
+
+def load_marigold(model, device, dtype, steps=4, ensemble_size=1):
+    from diffusers import MarigoldDepthPipeline
+
+    directory = resolve_model_directory(model)
+    check_layout(directory, MARIGOLD_COMPONENTS)
+    for component in ('unet', 'vae', 'text_encoder'):
+        read_weights(find_weights_file(directory / component), prefix='\0')
+    pipeline = _load_component('Marigold pipeline', directory,
+                               lambda: MarigoldDepthPipeline.from_pretrained(directory, torch_dtype=dtype))
+    if pipeline.unet.config.in_channels != 8:
+        raise ModelLoadError(
+            f'{directory / "unet" / "config.json"}: in_channels {pipeline.unet.config.in_channels}, Marigold '
+            'needs 8 (image latent + depth latent); is this a DepthMaster checkpoint? use backend "depthmaster"')
+    return MarigoldEstimator(pipeline, model_id=str(model), device=device, dtype=dtype, steps=steps,
+                             ensemble_size=ensemble_size)

@@ -1,0 +1,47 @@
+"""Launch depthmaster_node with a params file, an optional namespace and topic remappings.
+
+    ros2 launch depthmaster_ros depthmaster.launch.py \
+        image:=/camera/color/image_raw camera_info:=/camera/color/camera_info points:=/lidar/points
+"""
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = 'depthmaster_ros'
+EXECUTABLE = 'depthmaster_node'
+
+
+def generate_launch_description():
+    default_params = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depthmaster.yaml')
+    arguments = [
+        DeclareLaunchArgument('params_file', default_value=default_params, description='node parameters YAML'),
+        DeclareLaunchArgument('namespace', default_value='', description='namespace of the node and its topics'),
+        DeclareLaunchArgument('image', default_value='image', description='input sensor_msgs/Image topic'),
+        DeclareLaunchArgument('compressed_image', default_value='image/compressed',
+                              description='input sensor_msgs/CompressedImage topic (image_transport: compressed)'),
+        DeclareLaunchArgument('camera_info', default_value='camera_info', description='input CameraInfo topic'),
+        DeclareLaunchArgument('points', default_value='points', description='input LiDAR PointCloud2 topic'),
+        DeclareLaunchArgument('output_points', default_value='depth/points', description='output PointCloud2 topic'),
+        DeclareLaunchArgument('use_sim_time', default_value='false', description='use /clock (bag playback)'),
+    ]
+    node = Node(
+        package=PACKAGE,
+        executable=EXECUTABLE,
+        name='depthmaster_node',
+        namespace=LaunchConfiguration('namespace'),
+        output='screen',
+        emulate_tty=True,
+        parameters=[LaunchConfiguration('params_file'), {'use_sim_time': LaunchConfiguration('use_sim_time')}],
+        remappings=[
+            ('image', LaunchConfiguration('image')),
+            ('image/compressed', LaunchConfiguration('compressed_image')),
+            ('camera_info', LaunchConfiguration('camera_info')),
+            ('points', LaunchConfiguration('points')),
+            ('depth/points', LaunchConfiguration('output_points')),
+        ],
+    )
+    return LaunchDescription(arguments + [node])

@@ -1,0 +1,101 @@
+#!/bin/bash
+# usage: tools/demo.sh [BAG] [MODEL]          (what `make demo BAG=... MODEL=...` runs, with the venv ready)
+#
+# Processes BAG (default: the synthetic sample, written first if absent) with `depthmaster-ros bag` and
+# writes into $DEMO_OUT (default demo_out/): depth.mcap (outputs + copied inputs, replays alone),
+# contact_sheet.png (input | metric depth | error vs ground truth) and summary.json (AbsRel/delta1 vs GT).
+#
+# MODEL: a hub repo id or a local directory; default the official zysong212/DepthMaster weights.
+# The hub is only used offline (from the local cache) unless you set HF_HUB_OFFLINE=0 to allow a
+# download. When the weights cannot be loaded, the demo says so in a loud banner and runs the same
+# pipeline with a tiny random-weight model instead, labelling every output as meaningless depth.
+# The bag tool itself never does that: only this demo falls back.
+#
+# Environment: DEMO_OUT, DEMO_FRAMES / DEMO_WIDTH / DEMO_HEIGHT (the sample: 100 frames, 640x480),
+# DEMO_PARAMS (default config/depthmaster.yaml), PYTHON (default .venv/bin/python),
+# DEMO_EVERY / DEMO_PROCESSING_RES (override the frame step and model resolution).
+set -euo pipefail
+
+OUT_DIR="${DEMO_OUT:-demo_out}"
+DEFAULT_BAG="$OUT_DIR/sample.mcap"
+BAG="${1:-}"
+BAG="${BAG:-$DEFAULT_BAG}"
+MODEL="${2:-}"
+MODEL="${MODEL:-zysong212/DepthMaster}"
+PYTHON="${PYTHON:-.venv/bin/python}"
+PARAMS="${DEMO_PARAMS:-config/depthmaster.yaml}"
+FALLBACK_LABEL="random weights — depth meaningless, pipeline only"
+EXIT_MODEL_LOAD=3
+
+# Loading from the hub must fail fast here, never hang: offline unless the user allows downloads,
+# and short timeouts when they do.
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
+export HF_HUB_ETAG_TIMEOUT="${HF_HUB_ETAG_TIMEOUT:-10}"
+export HF_HUB_DOWNLOAD_TIMEOUT="${HF_HUB_DOWNLOAD_TIMEOUT:-30}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+
+cli() { "$PYTHON" -m depthmaster_ros.cli "$@"; }
+
+banner() {
+  local line="################################################################################"
+  printf '\n%s\n%s\n' "$line" "$line" >&2
+  for text in "$@"; do printf '###  %s\n' "$text" >&2; done
+  printf '%s\n%s\n\n' "$line" "$line" >&2
+}
+
+mkdir -p "$OUT_DIR"
+if [ ! -e "$BAG" ]; then
+  if [ "$BAG" != "$DEFAULT_BAG" ]; then
+    echo "demo: BAG=$BAG does not exist" >&2
+    exit 2
+  fi
+  echo "demo: writing the synthetic sample bag $BAG (${DEMO_FRAMES:-100} frames)"
+  cli make-sample "$BAG" --frames "${DEMO_FRAMES:-100}" --width "${DEMO_WIDTH:-640}" --height "${DEMO_HEIGHT:-480}"
+fi
+if [ ! -f "$PARAMS" ]; then
+  echo "demo: parameters file $PARAMS not found (run from the repository root)" >&2
+  exit 2
+fi
+
+DEVICE="$("$PYTHON" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')"
+
+run_bag() {   # run_bag MODEL EVERY PROCESSING_RES [extra args...]
+  local model="$1" every="$2" res="$3"
+  shift 3
+  cli bag "$BAG" "$OUT_DIR/depth.mcap" --force --copy-input --params "$PARAMS" --model "$model" \
+    --every "$every" --processing-res "$res" \
+    --summary "$OUT_DIR/summary.json" --contact-sheet "$OUT_DIR/contact_sheet.png" "$@"
+}
+
+# The full-size model on a CPU takes tens of seconds a frame: a shorter, coarser run keeps the demo short.
+if [ "$DEVICE" = cuda ]; then every="${DEMO_EVERY:-1}"; res="${DEMO_PROCESSING_RES:-768}"
+else every="${DEMO_EVERY:-10}"; res="${DEMO_PROCESSING_RES:-384}"; fi
+echo "demo: model $MODEL on $DEVICE, every ${every}th frame at processing_res $res"
+
+set +e
+run_bag "$MODEL" "$every" "$res"
+rc=$?
+set -e
+
+if [ "$rc" -eq "$EXIT_MODEL_LOAD" ]; then
+  banner "THE DEPTHMASTER WEIGHTS ($MODEL) COULD NOT BE LOADED (see the error above)." \
+         "Running the same pipeline with a TINY RANDOM-WEIGHT model instead:" \
+         "$FALLBACK_LABEL." \
+         "For real depth: download the weights (huggingface-cli download zysong212/DepthMaster)" \
+         "and run 'make demo' again, or pass MODEL=/path/to/DepthMaster."
+  TINY="$OUT_DIR/tiny_model"
+  if [ ! -f "$TINY/model_index.json" ]; then
+    cli make-tiny-model "$TINY"
+  fi
+  # The tiny model is cheap: every frame, at a small processing resolution.
+  set +e
+  run_bag "$TINY" "${DEMO_EVERY:-1}" "${DEMO_PROCESSING_RES:-128}" --label "$FALLBACK_LABEL"
+  rc=$?
+  set -e
+  banner "DEMO RAN WITH RANDOM WEIGHTS: $FALLBACK_LABEL."
+fi
+if [ "$rc" -ne 0 ]; then
+  echo "demo: depthmaster-ros bag failed (exit $rc)" >&2
+  exit "$rc"
+fi
+echo "demo: outputs in $OUT_DIR/: depth.mcap, contact_sheet.png, summary.json"

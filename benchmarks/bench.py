@@ -35,6 +35,7 @@ MODEL_STAGES = ('preprocess', 'vae_encode', 'unet', 'vae_decode', 'postprocess')
 STAGES = ('convert',) + MODEL_STAGES + ('alignment', 'point_cloud', 'message_build')
 PLUMBING_STAGES = ('convert', 'alignment', 'point_cloud', 'message_build')
 PLUMBING_TARGET_MS = 5.0
+SLOW_FRAME_S = 2.0   # frames slower than this print a progress line (full-size model on a CPU)
 
 # Per-device defaults: the CPU ones keep a full-size run to a few minutes on two cores.
 DEVICE_DEFAULTS = {
@@ -64,6 +65,9 @@ def parse_args(argv=None):
     parser.add_argument('--compile', choices=('off', 'default', 'max-autotune', 'reduce-overhead'),
                         help='torch.compile mode of the optimised path (cpu: off; cuda: reduce-overhead)')
     parser.add_argument('--no-channels-last', action='store_true', help='keep NCHW on the optimised path')
+    parser.add_argument('--postprocess', choices=('auto', 'torch', 'numpy'), default='auto',
+                        help='post-processing of the optimised path: auto = torch (gpu_postprocess) on cuda, '
+                             'numpy on cpu, where the numpy reference is the faster one')
     parser.add_argument('--model', help='real weights: a model directory or hub id (already cached)')
     parser.add_argument('--tiny', action='store_true', help='tiny random model (harness test only)')
     parser.add_argument('--no-baseline', action='store_true', help='skip the naive eager fp32 baseline')
@@ -222,6 +226,11 @@ def engine_options(args, naive):
     return {'channels_last': not args.no_channels_last, 'compile': False if args.compile == 'off' else args.compile}
 
 
+def optimised_postprocess(args, params):
+    use_torch = args.postprocess == 'torch' or (args.postprocess == 'auto' and args.device == 'cuda')
+    return TorchPostprocess(params, args.device) if use_torch else NumpyPostprocess(params)
+
+
 def processing_params():
     """The node's own defaults for alignment and the cloud, so the bench times what the robot runs."""
     from depthmaster_ros.parameters import defaults
@@ -262,6 +271,9 @@ def run_frames(estimator, post, frames_by_batch, processing_res, warmup, iters, 
                     image_msg(relative, '32FC1', frame.header)
                 cloud_msg(cloud, frame.header)
         elapsed = time.perf_counter() - start
+        if elapsed > SLOW_FRAME_S:
+            print(f"  {'warm-up' if index < warmup else 'timed'} frame {index + 1}/{warmup + iters}: "
+                  f'{elapsed:.1f} s', flush=True)
         if index >= warmup:
             end_to_end.append(elapsed)
             for name, values in scratch.samples.items():
@@ -306,13 +318,13 @@ def lidar_coverage(frame, params):
 
 def measure_plumbing(args, params, timer_factory):
     """CPU-side work per frame without the model: conversion, alignment, cloud, messages."""
-    from depthmaster_ros.alignment import to_space
+    from depthmaster_ros.scene import fake_prediction
     width, height = args.plumbing_size
     frame = make_frame(width, height, seed=0, encoding=args.encoding)
-    relative = to_space(frame.depth_gt, 'sqrt_disparity')
-    finite = relative[np.isfinite(relative)]
-    relative = ((relative - finite.min()) / (finite.max() - finite.min())).astype(np.float32)
-    model = FixedPredictionModel(relative, 'sqrt_disparity')
+    # A good model's output: GT sqrt-disparity with unknown scale/shift, smooth distortion and noise;
+    # where the scene has no surface (open top) the model would say "far": 0.
+    relative = fake_prediction(frame.depth_gt, 'sqrt_disparity', np.random.default_rng(0))
+    model = FixedPredictionModel(np.nan_to_num(relative, nan=0.0), 'sqrt_disparity')
     # One untimed frame first: it fills per-camera caches (pixel rays) as the node's first frame does.
     post = NumpyPostprocess(params)
     timer, end_to_end = run_frames(model, post, [[frame]], 0, 1, args.plumbing_iters, timer_factory)
@@ -424,36 +436,42 @@ def main(argv=None):
         'settings': {
             'inputs': [f'{w}x{h}' for w, h in args.inputs], 'processing_res': args.res, 'dtypes': dtypes,
             'batch': args.batch, 'warmup': args.warmup, 'iters': args.iters, 'compile': args.compile,
-            'channels_last': not args.no_channels_last, 'encoding': args.encoding,
+            'channels_last': not args.no_channels_last, 'encoding': args.encoding, 'postprocess': args.postprocess,
             'model': source.label if source else None, 'baseline': not args.no_baseline and not args.no_model,
             'cloud_stride': params['cloud_stride'], 'cloud_organized': params['cloud_organized'],
         },
         'notes': notes, 'skipped': skipped, 'runs': [],
     }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():
+        report['speedups'] = speedups(report['runs'])
+        report['targets'] = target_checks(args, report['runs'])
+        out.write_text(json.dumps(report, indent=2, allow_nan=True))
+
+    # The plumbing first: seconds, and in the report even if a long model sweep is interrupted.
+    if not args.no_plumbing:
+        report['plumbing'] = measure_plumbing(args, params, timer_factory)
+        save()
     try:
         if source is not None:
-            report['runs'], report['upload_overlap'] = sweep(args, source, dtypes, params, timer_factory)
+            report['upload_overlap'] = sweep(args, source, dtypes, params, timer_factory, report['runs'], save)
     finally:
         if source is not None:
             source.close()
-    if not args.no_plumbing:
-        report['plumbing'] = measure_plumbing(args, params, timer_factory)
-    report['speedups'] = speedups(report['runs'])
-    report['targets'] = target_checks(args, report['runs'])
+    save()
     print_report(report)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, allow_nan=True))
     print(f'\nwrote {out}')
     return 0
 
 
-def sweep(args, source, dtypes, params, timer_factory):
+def sweep(args, source, dtypes, params, timer_factory, runs, save):
     """Optimised runs for every configuration, then the naive baseline per input size and resolution.
 
-    Returns (runs, upload_overlap); the overlap is measured on CUDA only.
+    Appends to `runs` and calls `save()` after each; returns the upload overlap (CUDA only, else None).
     """
-    runs, overlap = [], None
+    overlap = None
     groups = 2   # frames alternate between two groups so no run sees one frame only
     cameras = max(args.batch)
     frames = {size: [[make_frame(*size, seed=group * cameras + camera, encoding=args.encoding)
@@ -463,13 +481,14 @@ def sweep(args, source, dtypes, params, timer_factory):
         for size in args.inputs:
             for res in args.res:
                 for batch in args.batch:
-                    post = TorchPostprocess(params, args.device)
+                    post = optimised_postprocess(args, params)
                     name = f'opt {size[0]}x{size[1]} r{res} {dtype} b{batch}'
                     print(f'running {name} ...', flush=True)
                     batches = [group[:batch] for group in frames[size]]
                     timer, e2e = run_frames(estimator, post, batches, res, args.warmup, args.iters, timer_factory)
                     runs.append(run_summary(name, 'optimised', size, res, dtype, batch, timer, e2e,
                                             dict(engine_options(args, False), postprocess=post.name), post.fits))
+                    save()
         if args.device == 'cuda' and overlap is None:
             from upload_overlap import measure_upload_overlap
             size = args.inputs[0]
@@ -488,9 +507,10 @@ def sweep(args, source, dtypes, params, timer_factory):
                 timer, e2e = run_frames(estimator, post, batches, res, args.warmup, args.iters, timer_factory)
                 runs.append(run_summary(name, 'naive_baseline', size, res, 'fp32', 1, timer, e2e,
                                         dict(engine_options(args, True), postprocess=post.name), post.fits))
+                save()
         del estimator
         release_device_memory()
-    return runs, overlap
+    return overlap
 
 
 def release_device_memory():

@@ -41,21 +41,21 @@ class NumpyPostprocess:
     def align(self, predictions, frames, timer):
         from depthmaster_ros.alignment import align_to_sparse_depth, apply_alignment
         p = self.params
+        with timer.stage('alignment.projection'):
+            sparse = [project(frame, prediction.relative.shape[1], prediction.relative.shape[0], p)
+                      for prediction, frame in zip(predictions, frames)]
         metrics = []
-        for prediction, frame in zip(predictions, frames):
-            height, width = prediction.relative.shape
-            with timer.stage('alignment.projection'):
-                sparse = project(frame, width, height, p)
-            with timer.stage('alignment.fit'):
+        with timer.stage('alignment.fit'):
+            for prediction, sparse_depth in zip(predictions, sparse):
                 metric, result = align_to_sparse_depth(
-                    prediction.relative, prediction.space, sparse, min_depth=p['min_depth'],
+                    prediction.relative, prediction.space, sparse_depth, min_depth=p['min_depth'],
                     max_depth=p['max_depth'], min_points=p['min_points'])
                 if not result.ok:
                     metric = apply_alignment(prediction.relative, prediction.space, HELD_SCALE, HELD_SHIFT,
                                              p['min_depth'], p['max_depth'])
-            self.fits['total'] += 1
-            self.fits['accepted'] += int(result.ok)
-            metrics.append(metric)
+                self.fits['total'] += 1
+                self.fits['accepted'] += int(result.ok)
+                metrics.append(metric)
         return metrics
 
     def relative_maps(self, predictions):

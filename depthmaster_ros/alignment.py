@@ -152,11 +152,23 @@ def _has_spread(values, relative=1e-3):
     return (high - low) > relative * max(abs(float(np.median(values))), 1e-12)
 
 
-def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_SEED):
+def _relative_scale_uncertainty(pred, target, scale, shift):
+    """Standard error of the fitted scale over its value (large when the points barely spread)."""
+    residual = scale * pred + shift - target
+    dof = max(len(pred) - 2, 1)
+    sigma = np.sqrt((residual * residual).sum() / dof)
+    spread = np.sqrt(((pred - pred.mean()) ** 2).sum())
+    return float(sigma / spread / abs(scale)) if spread > 0 else float('inf')
+
+
+def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_SEED,
+                    max_scale_uncertainty=0.1):
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
     Returns an AlignmentResult; ok=False with a reason for too few points, no spread in the targets
-    or in the prediction, a non-positive scale, or a non-finite fit. rmse_m is over inliers, in metres.
+    or in the prediction, a non-positive scale, a non-finite fit, or a scale whose standard error
+    exceeds max_scale_uncertainty of its value (all points at about one depth, with noise).
+    rmse_m is over inliers, in metres.
     """
     _check_space(space)
     pred = _float_array(pred, 'pred').ravel()
@@ -187,6 +199,11 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
         return result
     if result.num_inliers < max(int(min_points), 2):
         result.reason = f'too few inliers: {result.num_inliers} of {len(pred)}'
+        return result
+    uncertainty = _relative_scale_uncertainty(pred[inliers], target[inliers], scale, shift)
+    if not uncertainty <= max_scale_uncertainty:
+        result.reason = (f'scale poorly constrained (+-{uncertainty:.0%}): the points span too little '
+                         f'depth for their noise')
         return result
     fitted_m = from_space(scale * pred[inliers] + shift, space)
     target_m = from_space(target[inliers], space)

@@ -75,8 +75,9 @@ def lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=15):
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
     sparse = lidar_sparse_depth(frame, occlusion_window).depth
     metric, result = align_to_sparse_depth(prediction, space, sparse)
+    oracle = oracle_metric(prediction, space, frame.depth)
     return LidarAccuracy(abs_rel=depth_errors(metric, frame.depth).abs_rel,
-                         oracle_abs_rel=depth_errors(oracle_metric(prediction, space, frame.depth), frame.depth).abs_rel,
+                         oracle_abs_rel=depth_errors(oracle, frame.depth).abs_rel,
                          coverage=float(np.isfinite(sparse).mean()), result=result)
 
 

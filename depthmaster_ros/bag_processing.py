@@ -19,6 +19,7 @@ from depthmaster_ros.bag_writing import OutputLocation, open_writer, output_stor
 from depthmaster_ros.cloud_pairing import StampedCloud, describe_miss, select_cloud
 from depthmaster_ros.depth_metrics import depth_errors, mean_errors
 from depthmaster_ros.fault_counters import FaultCounters
+from depthmaster_ros.message_values import stamp_to_ns
 from depthmaster_ros.pipeline import CloudInput, DepthPipeline, FrameInput, PipelineConfig
 
 # How long, in log time, an image waits for late clouds and transforms beyond the pairing tolerance.
@@ -111,8 +112,11 @@ class _OutputBag:
             qos = tf_static_qos(qos)
         key = ('copy', input_connection.topic, input_connection.msgtype)
         if key not in self._connections:
-            definition = input_connection.msgdef.data if input_connection.msgdef.data else None
-            digest = input_connection.digest if definition else None
+            # the recorded definition and hash when the bag has both, else the input typestore's
+            definition = input_connection.msgdef.data or None
+            digest = input_connection.digest or None
+            if definition is None or digest is None:
+                definition = digest = None
             self._connections[key] = self.writer.add_connection(
                 input_connection.topic, input_connection.msgtype, typestore=typestore,
                 msgdef=definition, rihs01=digest, offered_qos_profiles=qos)
@@ -120,8 +124,7 @@ class _OutputBag:
 
 
 def _header_ns(message):
-    stamp = message.header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    return stamp_to_ns(message.header.stamp)
 
 
 def _depth_mm(depth_m):

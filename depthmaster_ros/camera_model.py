@@ -51,7 +51,10 @@ class CameraModel:
     R: np.ndarray
 
     def __post_init__(self):
-        width, height = int(self.width), int(self.height)
+        try:
+            width, height = int(self.width), int(self.height)
+        except (TypeError, ValueError):
+            raise ValueError(f'width/height: not integers ({self.width!r}, {self.height!r})') from None
         if width <= 0 or height <= 0:
             raise ValueError(f'width/height: image size must be positive, got {width}x{height}')
         K = _matrix(self.K, (3, 3), 'k')
@@ -59,7 +62,10 @@ class CameraModel:
             raise ValueError(f'k: camera matrix must be finite and non-zero, got {K.ravel().tolist()}')
         if K[0, 0] <= 0 or K[1, 1] <= 0:
             raise ValueError(f'k: focal lengths must be positive, got fx={K[0, 0]} fy={K[1, 1]}')
-        D = np.asarray(self.D, dtype=np.float64).ravel()
+        try:
+            D = np.asarray(self.D if self.D is not None else (), dtype=np.float64).ravel()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f'd: not numeric ({error})') from None
         if not np.all(np.isfinite(D)):
             raise ValueError(f'd: distortion coefficients must be finite, got {D.tolist()}')
         model = str(self.distortion_model or '')
@@ -99,7 +105,7 @@ class CameraModel:
         for field in ('width', 'height', 'k', 'd', 'distortion_model', 'p', 'r'):
             if not hasattr(msg, field):
                 raise ValueError(f'{field}: CameraInfo field missing')
-        return cls(int(msg.width), int(msg.height), msg.k, msg.d, msg.distortion_model, msg.p, msg.r)
+        return cls(msg.width, msg.height, msg.k, msg.d, msg.distortion_model, msg.p, msg.r)
 
     @property
     def has_distortion(self):

@@ -104,7 +104,7 @@ def _to_source_encoding(pixels: np.ndarray, encoding: str) -> tuple[np.ndarray, 
     elif channels == 3 and encoding in _ALPHA_ENCODINGS:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA)
     if encoding in ('rgb8', 'rgba8'):
-        pixels = pixels[:, :, [2, 1, 0, 3][:pixels.shape[2]]]
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if pixels.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
     elif encoding not in ('bgr8', 'bgra8', '8UC3', '8UC4'):
         raise ValueError(f'CompressedImage.format names source encoding {encoding!r}, which jpeg/png cannot carry')
     return np.ascontiguousarray(pixels), encoding
@@ -156,6 +156,8 @@ def encode_compressed(array, fmt: str = 'jpeg', quality: int = 95) -> tuple[str,
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
         raise ValueError(f'quality ({quality!r}) must be an integer in 1..100')
     array = np.asarray(array)
+    if array.ndim in (2, 3) and (array.shape[0] == 0 or array.shape[1] == 0):
+        raise ValueError(f'array.shape {array.shape} has no pixels')
     if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
         encoding, encoded, pixels = 'rgb8', 'bgr8', cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2BGR)
     elif array.ndim == 2 and array.dtype == np.uint8:
@@ -167,8 +169,6 @@ def encode_compressed(array, fmt: str = 'jpeg', quality: int = 95) -> tuple[str,
     else:
         raise ValueError(f'array with shape {array.shape} and dtype {array.dtype} cannot be encoded as {fmt}: '
                          'expected (H, W, 3) uint8 RGB, (H, W) uint8, or (H, W) uint16 for png')
-    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
-        raise ValueError(f'array.shape {array.shape} has no pixels')
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if fmt == 'jpeg' else []
     ok, buffer = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', pixels, params)
     if not ok:

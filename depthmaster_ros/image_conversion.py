@@ -8,6 +8,7 @@ all work. Every malformed field raises ValueError naming that field.
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 from depthmaster_ros.message_buffer import byte_view, require_int
@@ -37,11 +38,12 @@ ENCODINGS: dict[str, PixelFormat] = {
     '64FC1': PixelFormat(np.dtype(np.float64), 1),
 }
 
-# How each colour or grey encoding becomes RGB for the model: channel order to pick, or None
-# for a single grey channel to replicate. 8UC3/8UC4 are read as BGR(A), as cv_bridge does.
-_RGB_CHANNELS = {
-    'rgb8': (0, 1, 2), 'rgba8': (0, 1, 2), 'bgr8': (2, 1, 0), 'bgra8': (2, 1, 0),
-    '8UC3': (2, 1, 0), '8UC4': (2, 1, 0), 'mono8': None, '8UC1': None, 'mono16': None, '16UC1': None,
+# How each colour or grey encoding becomes RGB for the model: an OpenCV colour conversion, or
+# None where the pixels already are RGB. 8UC3/8UC4 are read as BGR(A), as cv_bridge does.
+_TO_RGB = {
+    'rgb8': None, 'rgba8': cv2.COLOR_RGBA2RGB, 'bgr8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGRA2RGB,
+    '8UC3': cv2.COLOR_BGR2RGB, '8UC4': cv2.COLOR_BGRA2RGB, 'mono8': cv2.COLOR_GRAY2RGB,
+    '8UC1': cv2.COLOR_GRAY2RGB, 'mono16': cv2.COLOR_GRAY2RGB, '16UC1': cv2.COLOR_GRAY2RGB,
 }
 
 
@@ -115,23 +117,20 @@ def pixels_to_rgb8(pixels: np.ndarray, encoding: str, source: str = 'Image.encod
     16-bit grey is reduced to 8 bit by dropping the low byte (``>> 8``): a fixed mapping, so the
     same scene has the same brightness in every frame (per-frame max-normalisation would not).
     """
-    if encoding not in _RGB_CHANNELS:
+    if encoding not in _TO_RGB:
         raise ValueError(
-            f'{source} {encoding!r} is not a colour or grey image; RGB sources: {", ".join(_RGB_CHANNELS)}')
-    order = _RGB_CHANNELS[encoding]
-    if order is None:
-        grey = pixels.reshape(pixels.shape[:2])
-        if grey.dtype == np.uint16:
-            grey = (grey >> 8).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    if order == (0, 1, 2) and pixels.shape[2] == 3:
+            f'{source} {encoding!r} is not a colour or grey image; RGB sources: {", ".join(_TO_RGB)}')
+    conversion = _TO_RGB[encoding]
+    if conversion is None:
         return pixels
-    return np.ascontiguousarray(pixels[:, :, list(order)])
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
 
 
 def image_to_rgb8(msg) -> np.ndarray:
     """(H, W, 3) uint8 RGB for the model from any colour or grey Image; ValueError for depth/float images."""
-    if msg.encoding not in _RGB_CHANNELS:
+    if msg.encoding not in _TO_RGB:
         pixel_format(msg.encoding)   # unknown encodings get the "not supported" message
     return pixels_to_rgb8(image_to_numpy(msg), msg.encoding)
 

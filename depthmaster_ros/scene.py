@@ -29,7 +29,7 @@ OBSTACLES = (
     ((3.77, -0.33, 0.0), (3.83, -0.27, 2.8), (230, 230, 230)),
 )
 SURFACE_COLOURS = {FLOOR: (150, 130, 110), WALL: (185, 180, 170), CEILING: (210, 210, 215)}
-LIGHT_DIRECTION = np.array([0.3, 0.45, 0.84]) / np.linalg.norm([0.3, 0.45, 0.84])
+LIGHT_DIRECTION = (np.array([0.3, 0.45, 0.84]) / np.linalg.norm([0.3, 0.45, 0.84])).astype(np.float32)
 MISS = np.inf
 
 
@@ -60,13 +60,13 @@ def _inverse_components(directions):
     for axis in range(3):
         d = directions[:, axis]
         d = np.where(np.abs(d) < tiny, np.where(d < 0, -tiny, tiny), d)
-        columns.append(1.0 / d)
+        columns.append(np.reciprocal(d))
     return columns
 
 
 def _cast_room(origin, inverse, ceiling):
     """Exit distance from inside the room box, the axis of the face it leaves through, and the surface."""
-    t = np.full(len(inverse[0]), np.inf)
+    t = np.full(len(inverse[0]), np.inf, inverse[0].dtype)
     axis = np.zeros(len(inverse[0]), np.int64)
     for k in range(3):
         far = np.where(inverse[k] > 0, (ROOM_HIGH[k] - origin[k]) * inverse[k],
@@ -83,8 +83,8 @@ def _cast_room(origin, inverse, ceiling):
 
 def _cast_box(origin, inverse, low, high):
     """Entry distance into an axis-aligned box (MISS where the ray does not hit it) and the entry axis."""
-    t_near = np.full(len(inverse[0]), -np.inf)
-    t_far = np.full(len(inverse[0]), np.inf)
+    t_near = np.full(len(inverse[0]), -np.inf, inverse[0].dtype)
+    t_far = np.full(len(inverse[0]), np.inf, inverse[0].dtype)
     axis = np.zeros(len(inverse[0]), np.int64)
     for k in range(3):
         t1 = (low[k] - origin[k]) * inverse[k]
@@ -104,8 +104,10 @@ def ray_cast(origin, directions, ceiling=True):
     Returns (t, surface id, normal axis, normal sign). Surface ids: FLOOR, WALL, CEILING, then 3 + k
     for obstacle k. t is MISS where nothing is hit (only possible without a ceiling).
     """
-    origin = np.asarray(origin, dtype=np.float64)
-    directions = np.asarray(directions, dtype=np.float64)
+    directions = np.asarray(directions)
+    if directions.dtype != np.float32:          # float32 input stays float32 (the camera's 300k rays)
+        directions = directions.astype(np.float64)
+    origin = np.asarray(origin, dtype=directions.dtype)
     inverse = _inverse_components(directions)
     t, axis, surface = _cast_room(origin, inverse, ceiling)
     for index, (low, high, _) in enumerate(OBSTACLES):
@@ -120,7 +122,7 @@ def ray_cast(origin, directions, ceiling=True):
 
 def _texture(points, surface, axis):
     """Procedural albedo in [0, 1]: tiles on the floor, panels on walls, a grid on obstacles."""
-    base = np.zeros((len(points), 3))
+    base = np.zeros((len(points), 3), np.float32)
     for surface_id, colour in SURFACE_COLOURS.items():
         base[surface == surface_id] = colour
     for index, (_, _, colour) in enumerate(OBSTACLES):
@@ -131,17 +133,17 @@ def _texture(points, surface, axis):
     b = np.where(axis == 2, points[:, 1], points[:, 2])
     checker = (np.floor(a / 0.5) + np.floor(b / 0.5)) % 2
     grain = 0.5 + 0.25 * np.sin(23.0 * a + 3.0 * np.sin(7.0 * b)) + 0.25 * np.sin(17.0 * b + 2.0 * a)
-    grid = ((np.abs((a / 0.2) % 1 - 0.5) > 0.45) | (np.abs((b / 0.2) % 1 - 0.5) > 0.45)).astype(float)
+    grid = ((np.abs((a / 0.2) % 1 - 0.5) > 0.45) | (np.abs((b / 0.2) % 1 - 0.5) > 0.45)).astype(np.float32)
     pattern = np.where(surface == FLOOR, 0.75 + 0.2 * checker + 0.1 * grain,
                        np.where(surface >= 3, 0.85 + 0.1 * grain - 0.35 * grid, 0.8 + 0.2 * grain))
     return base * pattern[:, None]
 
 
 def _shade(albedo, axis, sign):
-    normal = np.zeros((len(axis), 3))
+    normal = np.zeros((len(axis), 3), np.float32)
     normal[np.arange(len(axis)), axis] = sign
     lambert = np.clip(normal @ LIGHT_DIRECTION, 0.0, None)
-    return albedo * (0.45 + 0.55 * lambert)[:, None]
+    return albedo * (0.45 + 0.55 * lambert.astype(np.float32))[:, None]
 
 
 def smooth_field(height, width, rng, num_waves=3):
@@ -171,7 +173,13 @@ def fake_prediction(gt_depth, space, rng, scale=0.8, shift=0.1, distortion_amp=0
 
 
 class SyntheticScene:
-    """The room, the robot's path and its sensors; `render(t_s)` is a pure function of time and seed."""
+    """The room, the robot's path and its sensors; `render(t_s)` is a pure function of time and seed.
+
+    fx defaults to 500 px at 640 wide (62 degree horizontal field of view); `distortion` adds mild
+    plumb_bob distortion. The LiDAR has 16 or 32 beams from -25 to +15 degrees elevation;
+    lidar_range_noise is the relative standard deviation of each range, and a lidar_outlier_fraction
+    of returns get a random range between 0.3 and 20 m (gross outliers).
+    """
 
     def __init__(self, width=640, height=480, fx=None, distortion=False, ceiling=True,
                  camera_height_m=1.0, camera_pitch_rad=0.2, lidar_beams=32, lidar_azimuth_step_deg=0.4,
@@ -185,6 +193,9 @@ class SyntheticScene:
         coefficients = (-0.05, 0.01, 0.0005, -0.0005, 0.0) if distortion else ()
         self.camera = CameraModel.pinhole(width, height, fx, D=coefficients,
                                           distortion_model='plumb_bob' if distortion else '')
+        rays = self.camera.pixel_rays().reshape(-1, 2)
+        # optical-frame ray per pixel with z = 1, so the distance along it is the depth
+        self.camera_directions = np.concatenate([rays, np.ones((len(rays), 1))], axis=1).astype(np.float32)
         self.ceiling = ceiling
         self.camera_to_base = camera_to_base_from_height_pitch_roll(camera_height_m, camera_pitch_rad, 0.0)
         lidar_rotation = rotation_about('z', 0.03) @ rotation_about('y', 0.02) @ rotation_about('x', -0.01)
@@ -214,16 +225,15 @@ class SyntheticScene:
 
     def _render_camera(self, world_from_camera):
         camera = self.camera
-        rays = camera.pixel_rays()
-        directions = np.concatenate([rays.reshape(-1, 2), np.ones((rays.shape[0] * rays.shape[1], 1))], axis=1)
-        world_directions = directions @ world_from_camera.rotation.T
-        origin = world_from_camera.translation
+        world_directions = self.camera_directions @ world_from_camera.rotation.T.astype(np.float32)
+        origin = world_from_camera.translation.astype(np.float32)
         t, surface, axis, sign = ray_cast(origin, world_directions, self.ceiling)
         hit = np.isfinite(t)
-        points = origin + world_directions * np.where(hit, t, 0.0)[:, None]
+        points = origin + world_directions * np.where(hit, t, np.float32(0.0))[:, None]
         colour = _shade(_texture(points, surface, axis), axis, sign)
         colour[~hit] = (0.55, 0.7, 0.9)     # sky through the open top
-        rgb = np.clip(colour * 255.0 + 0.5, 0, 255).astype(np.uint8).reshape(camera.height, camera.width, 3)
+        rgb = np.clip(colour * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+        rgb = rgb.reshape(camera.height, camera.width, 3)
         depth = np.where(hit, t, np.nan).astype(np.float32).reshape(camera.height, camera.width)
         return rgb, depth
 

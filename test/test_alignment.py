@@ -66,6 +66,7 @@ def test_rmse_is_in_metres_over_inliers():
     ('negative', 'non-positive scale'),
     ('nan', 'too few points'),
     ('flat_prediction', 'no spread in the prediction'),
+    ('one_noisy_depth', 'scale poorly constrained'),
 ])
 def test_degenerate_inputs_are_not_ok_with_a_reason(case, reason):
     rng = np.random.default_rng(3)
@@ -81,6 +82,10 @@ def test_degenerate_inputs_are_not_ok_with_a_reason(case, reason):
         target[:195] = np.nan
     elif case == 'flat_prediction':
         pred = np.full_like(pred, 0.4)
+    elif case == 'one_noisy_depth':          # a wall at 3 m: LiDAR and prediction differ by noise only
+        depth = 3.0 * (1.0 + 0.02 * rng.standard_normal(200))
+        target = to_space(depth, 'sqrt_disparity')
+        pred = 0.6 + 0.01 * rng.standard_normal(200)
     result = fit_scale_shift(pred, target, 'sqrt_disparity', min_points=20)
     assert not result.ok
     assert reason in result.reason

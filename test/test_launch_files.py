@@ -61,12 +61,16 @@ def test_launch_description_builds(name):
 
 
 def test_cli_passes_the_params_file_to_rclpy():
-    assert ros_argv('p.yaml', []) == ['depthmaster_node', '--ros-args', '--params-file', 'p.yaml']
-    assert ros_argv('p.yaml', ['--ros-args', '-r', 'image:=/cam/image']) == [
-        'depthmaster_node', '--ros-args', '--params-file', 'p.yaml', '-r', 'image:=/cam/image']
-    assert ros_argv(None, ['--', '--ros-args', '-p', 'processing_res:=512'])[-2:] == ['-p', 'processing_res:=512']
-    with pytest.raises(ValueError, match='--ros-args'):
-        ros_argv('p.yaml', ['-r', 'x:=y'])
+    import argparse
+
+    from depthmaster_ros.commands import node as node_command
+    parser = argparse.ArgumentParser()
+    node_command.add_arguments(parser)
+    args = parser.parse_args(['--params', 'p.yaml', '--ros-args', '-r', 'image:=/cam/image', '-p', 'processing_res:=512'])
+    assert ros_argv(args.params, args.ros_args) == [
+        'depthmaster_node', '--ros-args', '--params-file', 'p.yaml', '-r', 'image:=/cam/image',
+        '-p', 'processing_res:=512']
+    assert ros_argv(None, []) == ['depthmaster_node', '--ros-args']
 
 
 def test_cli_refuses_a_bad_params_file_before_loading_anything(tmp_path, capsys):

@@ -211,3 +211,10 @@ def test_bad_processing_res_raises_value_error(tiny_estimator, processing_res):
 def test_mixed_bad_frame_in_batch_is_named(tiny_estimator):
     with pytest.raises(ValueError, match=r'frames\[1\]'):
         tiny_estimator.predict_batch([textured_rgb(30, 40), np.zeros((30, 40), np.uint8)], 64)
+
+
+def test_default_attention_is_sdpa_and_naive_is_classic(tiny_model_dir, tiny_estimator):
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+    assert all(isinstance(p, AttnProcessor2_0) for p in tiny_estimator.unet.attn_processors.values())
+    naive = load_estimator('depthmaster', str(tiny_model_dir), 'cpu', 'fp32', naive=True)
+    assert all(type(p) is AttnProcessor for p in naive.unet.attn_processors.values())

@@ -118,3 +118,14 @@ def test_old_samples_leave_the_cache_and_loops_are_refused():
     assert buffer.can_transform('odom', 'base', 4 * SECOND, tolerance_ns=0)
     with pytest.raises(ValueError, match='loop'):
         buffer.set_transform('base', 'odom', RigidTransform.identity(), static=True)
+
+
+@pytest.mark.parametrize('axis', ['x', 'y', 'z'])
+@pytest.mark.parametrize('angle', [np.pi, 0.999 * np.pi, -2.5, 1e-9])
+def test_matrix_quaternion_round_trip_in_every_branch(axis, angle):
+    rotation = rotation_about(axis, angle) @ rotation_about('x', 0.01)
+    t = RigidTransform(rotation, [0.0, 0.0, 0.0])
+    _, q = t.to_translation_quaternion()
+    assert q[3] >= 0 and np.linalg.norm(q) == pytest.approx(1.0)
+    np.testing.assert_allclose(RigidTransform.from_translation_quaternion([0, 0, 0], q).rotation, rotation,
+                               atol=1e-12)

@@ -81,6 +81,7 @@ if [ "$rc" -eq "$EXIT_MODEL_LOAD" ]; then
   banner "THE DEPTHMASTER WEIGHTS ($MODEL) COULD NOT BE LOADED (see the error above)." \
          "Running the same pipeline with a TINY RANDOM-WEIGHT model instead:" \
          "$FALLBACK_LABEL." \
+         "Alignment is fixed (scale 1, shift 0.3): a LiDAR fit to random output is rightly rejected." \
          "For real depth: download the weights (huggingface-cli download zysong212/DepthMaster)" \
          "and run 'make demo' again, or pass MODEL=/path/to/DepthMaster."
   TINY="$OUT_DIR/tiny_model"
@@ -89,7 +90,8 @@ if [ "$rc" -eq "$EXIT_MODEL_LOAD" ]; then
   fi
   # The tiny model is cheap: every frame, at a small processing resolution.
   set +e
-  run_bag "$TINY" "${DEMO_EVERY:-1}" "${DEMO_PROCESSING_RES:-128}" --label "$FALLBACK_LABEL"
+  run_bag "$TINY" "${DEMO_EVERY:-1}" "${DEMO_PROCESSING_RES:-128}" --label "$FALLBACK_LABEL" \
+    -p alignment_mode=fixed -p fixed_scale=1.0 -p fixed_shift=0.3
   rc=$?
   set -e
   banner "DEMO RAN WITH RANDOM WEIGHTS: $FALLBACK_LABEL."

@@ -9,21 +9,17 @@ import argparse
 
 def add_arguments(parser):
     parser.add_argument('--params', metavar='FILE', help='ROS 2 params YAML (for example config/depthmaster.yaml)')
-    parser.add_argument('ros_args', nargs=argparse.REMAINDER,
-                        help='further ROS arguments, starting with --ros-args (remappings, -p name:=value)')
+    parser.add_argument('--ros-args', dest='ros_args', nargs=argparse.REMAINDER, default=[], metavar='ARG',
+                        help='everything after it goes to ROS (remappings -r, parameters -p name:=value, ...)')
 
 
 def ros_argv(params_file, ros_args):
-    """The argv rclpy sees: one --ros-args section holding the params file and the user's arguments."""
-    extra = list(ros_args or [])
-    if extra and extra[0] == '--':
-        extra = extra[1:]
-    if extra and extra[0] != '--ros-args':
-        raise ValueError(f'arguments after the options must start with --ros-args, got {extra[0]!r}')
+    """The argv rclpy sees: one --ros-args section holding the params file, then the user's arguments
+    (so a -p on the command line overrides the file)."""
     argv = ['depthmaster_node', '--ros-args']
     if params_file:
-        argv += ['--params-file', params_file]
-    return argv + extra[1:]
+        argv += ['--params-file', str(params_file)]
+    return argv + list(ros_args or [])
 
 
 def run(args):

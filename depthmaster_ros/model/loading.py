@@ -101,6 +101,11 @@ def read_weights(weights_file, prefix=''):
             f'{_FIX_DOWNLOAD}') from None
 
 
+def check_weights_readable(weights_file):
+    """Open the file's index so that a corrupt file is reported by name before a library trips on it."""
+    read_weights(weights_file, prefix='\0')  # no key starts with NUL: reads the index, not the tensors
+
+
 def load_fourier_enhancement(weights_file, channels):
     """Our FE block filled from the ``fftblock.*`` tensors of the UNet weights file."""
     state = {key[len(FFT_PREFIX):]: value for key, value in read_weights(weights_file, FFT_PREFIX).items()}
@@ -140,7 +145,8 @@ def _fourier_warning_silenced():
         logger.removeFilter(dropper)
 
 
-def _load_component(what, folder, load):
+def load_component(what, folder, load):
+    """Run a library loader; any failure becomes a ModelLoadError naming the folder."""
     try:
         return load()
     except ModelLoadError:
@@ -153,10 +159,10 @@ def _load_component(what, folder, load):
 def compute_empty_text_embedding(directory):
     """The official conditioning: "" -> [BOS, EOS] -> CLIP last_hidden_state [1, 2, D], fp32."""
     from transformers import CLIPTextModel, CLIPTokenizer
-    tokenizer = _load_component('tokenizer', directory / 'tokenizer',
+    tokenizer = load_component('tokenizer', directory / 'tokenizer',
                                 lambda: CLIPTokenizer.from_pretrained(directory / 'tokenizer'))
     find_weights_file(directory / 'text_encoder')
-    text_encoder = _load_component('text encoder', directory / 'text_encoder',
+    text_encoder = load_component('text encoder', directory / 'text_encoder',
                                    lambda: CLIPTextModel.from_pretrained(directory / 'text_encoder'))
     ids = tokenizer('', padding='do_not_pad', max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors='pt').input_ids
@@ -182,15 +188,15 @@ def load_depthmaster_parts(model, dtype=torch.float32):
     directory = resolve_model_directory(model)
     check_layout(directory, DEPTHMASTER_COMPONENTS)
     unet_weights = find_weights_file(directory / 'unet')
-    read_weights(unet_weights, prefix='\0')  # opens the file: a corrupt one fails here, naming it
+    check_weights_readable(unet_weights)
     find_weights_file(directory / 'vae')
 
     with _fourier_warning_silenced():
-        unet = _load_component('UNet', directory / 'unet',
-                               lambda: UNet2DConditionModel.from_pretrained(directory / 'unet', torch_dtype=dtype))
+        unet = load_component('UNet', directory / 'unet',
+                               lambda: UNet2DConditionModel.from_pretrained(directory / 'unet', dtype=dtype))
     fourier = load_fourier_enhancement(unet_weights, unet.config.block_out_channels[-1])
-    vae = _load_component('VAE', directory / 'vae',
-                          lambda: AutoencoderKL.from_pretrained(directory / 'vae', torch_dtype=dtype))
+    vae = load_component('VAE', directory / 'vae',
+                          lambda: AutoencoderKL.from_pretrained(directory / 'vae', dtype=dtype))
     embedding = compute_empty_text_embedding(directory)
     if embedding.shape[-1] != unet.config.cross_attention_dim:
         raise ModelLoadError(

@@ -12,7 +12,7 @@ import torch
 
 from .errors import ModelLoadError
 from .estimator import DepthEstimator
-from .loading import _load_component, check_layout, find_weights_file, read_weights, resolve_model_directory
+from .loading import check_layout, check_weights_readable, find_weights_file, load_component, resolve_model_directory
 from .prediction import SPACE_DEPTH, STAGES, Prediction
 from .runtime import check_cpu_dtype, synchronize
 
@@ -127,9 +127,9 @@ def load_marigold(model, device, dtype, steps=4, ensemble_size=1):
     directory = resolve_model_directory(model)
     check_layout(directory, MARIGOLD_COMPONENTS)
     for component in ('unet', 'vae', 'text_encoder'):
-        read_weights(find_weights_file(directory / component), prefix='\0')
-    pipeline = _load_component('Marigold pipeline', directory,
-                               lambda: MarigoldDepthPipeline.from_pretrained(directory, torch_dtype=dtype))
+        check_weights_readable(find_weights_file(directory / component))
+    pipeline = load_component('Marigold pipeline', directory,
+                               lambda: MarigoldDepthPipeline.from_pretrained(directory, dtype=dtype))
     if pipeline.unet.config.in_channels != 8:
         raise ModelLoadError(
             f'{directory / "unet" / "config.json"}: in_channels {pipeline.unet.config.in_channels}, Marigold '

@@ -96,7 +96,6 @@ class DepthMasterNode(Node):
         self.pipeline = DepthPipeline(estimator, PipelineConfig.from_params(self._params), log=self._pipeline_log)
 
         self._camera = None                 # CameraModel from the newest valid camera_info
-        self._camera_info_seen = False
         self._first_image_monotonic = None
         self._last_image_stamp_ns = None
         self._last_image_size = None
@@ -117,7 +116,8 @@ class DepthMasterNode(Node):
 
     # parameters --------------------------------------------------------------------------------
     def _declare_parameters(self):
-        overrides = self._parameter_overrides    # rclpy's own dict of --params-file / -p values
+        # rclpy's own dict of --params-file / -p / parameter_overrides values; rclpy has no public accessor
+        overrides = self._parameter_overrides
         for spec in params_table.PARAMETERS:
             override = overrides.get(spec.name)
             if spec.type == params_table.DOUBLE and override is not None \
@@ -127,19 +127,22 @@ class DepthMasterNode(Node):
             if spec.type == params_table.DOUBLE_ARRAY and override is not None \
                     and override.type_ == Parameter.Type.NOT_SET:
                 del overrides[spec.name]          # an empty YAML list: keep the (empty) default
-            default = spec.default
             if spec.type == params_table.DOUBLE_ARRAY:
-                default = Parameter.Type.DOUBLE_ARRAY if not default else [float(v) for v in default]
-            self.declare_parameter(spec.name, default, parameter_descriptor(spec))
+                # rclpy infers no type from an empty list: declare the type, then set the empty default
+                parameter = self.declare_parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, parameter_descriptor(spec))
+                if parameter.type_ == Parameter.Type.NOT_SET:
+                    self.set_parameters([Parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, list(spec.default))])
+            else:
+                self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
 
     def _check_parameters(self, changes):
         """Reject unknown choices, out-of-range values and read-only changes, with the reason."""
-        proposed = dict(self._params) if hasattr(self, '_params') else params_table.defaults()
+        proposed = dict(self._params)
         for change in changes:
             spec = params_table.BY_NAME.get(change.name)
             if spec is None:
                 continue                                   # use_sim_time and other rclpy-owned names
-            if hasattr(self, '_params') and not spec.runtime and change.value != self._params[spec.name]:
+            if not spec.runtime and change.value != self._params[spec.name]:
                 return SetParametersResult(successful=False,
                                            reason=f'{change.name} is read-only: restart the node to change it')
             try:
@@ -154,8 +157,6 @@ class DepthMasterNode(Node):
 
     def _apply_parameters(self, changes):
         """Accepted changes take effect from the next frame the worker takes."""
-        if not hasattr(self, '_params'):
-            return
         for change in changes:
             if change.name in params_table.BY_NAME:
                 self._params[change.name] = params_table.validate(change.name, change.value)
@@ -226,7 +227,6 @@ class DepthMasterNode(Node):
             self._fault('camera_info', str(error))
             return
         self._camera = camera
-        self._camera_info_seen = True
 
     def _on_points(self, msg):
         try:
@@ -240,7 +240,7 @@ class DepthMasterNode(Node):
         if not msg.header.frame_id:
             self._fault('points_frame_id', 'point cloud has an empty frame_id; it cannot be transformed')
             return
-        self.clouds.add(StampedCloud(np.ascontiguousarray(xyz), msg.header.frame_id,
+        self.clouds.add(StampedCloud(xyz, msg.header.frame_id,
                                      messages.stamp_to_ns(msg.header.stamp)))
 
     def _on_image(self, msg):
@@ -403,6 +403,8 @@ class DepthMasterNode(Node):
     # shutdown --------------------------------------------------------------------------------------
     def stop_worker(self, timeout_s=2.0):
         """Stop taking frames and join the worker (a frame in the model finishes first)."""
+        if not hasattr(self, '_worker'):
+            return True                     # construction failed before the worker started
         self._stop.set()
         self.mailbox.close()
         self._worker.join(timeout_s)

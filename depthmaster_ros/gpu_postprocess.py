@@ -17,6 +17,7 @@ import torch
 from depthmaster_ros.alignment import (DEFAULT_SEED, MAD_TO_SIGMA, SPACES, TUKEY_C, AlignmentResult)
 
 LMEDS_HYPOTHESES = 200       # as alignment._least_median_start
+MAX_SCALE_UNCERTAINTY = 0.1  # as alignment.fit_scale_shift
 IRLS_MAX_ITERATIONS = 30     # as alignment._robust_scale_shift
 SPREAD_RELATIVE = 1e-3       # as alignment._has_spread
 
@@ -244,7 +245,8 @@ def _compact(pred, target, valid):
     return pred.gather(1, order), target.gather(1, order), valid.gather(1, order)
 
 
-def fit_scale_shift(pred, target, space='depth', *, valid=None, min_points=20, seed=DEFAULT_SEED):
+def fit_scale_shift(pred, target, space='depth', *, valid=None, min_points=20, seed=DEFAULT_SEED,
+                    max_scale_uncertainty=MAX_SCALE_UNCERTAINTY):
     """Batched alignment.fit_scale_shift: rows of (B,N) samples in `space` -> one AlignmentResult per row.
 
     Pairs where `valid` is False or either value is not finite are ignored. A 1-D input is one row.
@@ -268,10 +270,21 @@ def fit_scale_shift(pred, target, space='depth', *, valid=None, min_points=20, s
     pred, target, usable = _compact(pred, target, usable)
     pred = torch.where(usable, pred, torch.zeros_like(pred))
     target = torch.where(usable, target, torch.zeros_like(target))
-    return _fit_rows(pred, target, usable, space, max(int(min_points), 2), seed)
+    return _fit_rows(pred, target, usable, space, max(int(min_points), 2), seed, max_scale_uncertainty)
 
 
-def _fit_rows(pred, target, valid, space, min_needed, seed):
+def _relative_scale_uncertainty(pred, target, inliers, scale, shift):
+    """Per row, the standard error of the scale over its value, from the inliers (inf without spread)."""
+    weight = inliers.to(pred.dtype)
+    count = weight.sum(dim=1)
+    residual = (scale.unsqueeze(1) * pred + shift.unsqueeze(1) - target) * weight
+    sigma = torch.sqrt((residual * residual).sum(dim=1) / torch.clamp(count - 2, min=1))
+    mean_p = (pred * weight).sum(dim=1) / count
+    spread = torch.sqrt((((pred - mean_p.unsqueeze(1)) * weight) ** 2).sum(dim=1))
+    return torch.where(spread > 0, sigma / spread / scale.abs(), torch.full_like(spread, float('inf')))
+
+
+def _fit_rows(pred, target, valid, space, min_needed, seed, max_scale_uncertainty):
     """The fit proper on compacted rows; decisions and reasons in the reference's order."""
     counts = valid.sum(dim=1)
     enough = counts >= min_needed
@@ -289,18 +302,20 @@ def _fit_rows(pred, target, valid, space, min_needed, seed):
     spread = masked_quantile(target, valid, 0.95) - masked_quantile(target, valid, 0.05)
     sigma_floor = 1e-6 * torch.clamp(torch.nan_to_num(spread, nan=0.0), min=1e-12)
     scale, shift, inliers = _tukey_irls(pred, target, valid, scale, shift, sigma_floor)
+    uncertainty = _relative_scale_uncertainty(pred, target, inliers, scale, shift)
     fitted_m = from_space(scale.unsqueeze(1) * pred + shift.unsqueeze(1), space)
     target_m = from_space(target, space)
     squared = (fitted_m - target_m) ** 2
     counted = inliers & torch.isfinite(squared)
     rmse = torch.sqrt(torch.where(counted, squared, torch.zeros_like(squared)).sum(dim=1) / counted.sum(dim=1))
-    host = torch.stack([scale, shift, inliers.sum(dim=1).to(scale.dtype), rmse,
+    host = torch.stack([scale, shift, inliers.sum(dim=1).to(scale.dtype), rmse, uncertainty,
                         target_spread.to(scale.dtype), pred_spread.to(scale.dtype)]).cpu().numpy()
-    return [_result(space, int(count), bool(attempted), *column, min_needed)
+    return [_result(space, int(count), bool(attempted), *column, min_needed, max_scale_uncertainty)
             for count, attempted, column in zip(counts_host, attempt_host, host.T)]
 
 
-def _result(space, count, attempted, scale, shift, num_inliers, rmse, target_spread, pred_spread, min_needed):
+def _result(space, count, attempted, scale, shift, num_inliers, rmse, uncertainty, target_spread, pred_spread,
+            min_needed, max_scale_uncertainty):
     """One AlignmentResult with the reference's reasons, checked in the reference's order."""
     result = AlignmentResult(space=space, num_points=count)
     if count < min_needed:
@@ -324,6 +339,10 @@ def _result(space, count, attempted, scale, shift, num_inliers, rmse, target_spr
         return result
     if result.num_inliers < min_needed:
         result.reason = f'too few inliers: {result.num_inliers} of {count}'
+        return result
+    if not uncertainty <= max_scale_uncertainty:
+        result.reason = (f'scale poorly constrained (+-{uncertainty:.0%}): the points span too little '
+                         f'depth for their noise')
         return result
     result.rmse_m = float(rmse)
     result.ok = True

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-from depthmaster_ros import parameters, sample_bag
+from depthmaster_ros import parameters, rosbag_messages, sample_bag
 from depthmaster_ros.bag_processing import BagOptions, process_bag
 from depthmaster_ros.bag_topics import TopicSelectionError
+from depthmaster_ros.compressed_image import encode_compressed
 from depthmaster_ros.image_conversion import image_to_numpy
 from depthmaster_ros.pipeline import CloudInput, DepthPipeline, FrameInput, PipelineConfig
 from depthmaster_ros.rosbag_messages import typestore
@@ -40,6 +41,11 @@ def read_bag(path):
         for connection, log_ns, raw in reader.messages():
             messages.setdefault(connection.topic, []).append((log_ns, store.deserialize_cdr(raw, connection.msgtype)))
     return topics, messages
+
+
+def topic_types(path):
+    with Reader(path) as reader:
+        return {name: info.msgtype for name, info in reader.topics.items()}
 
 
 def stamp_ns(message):
@@ -111,7 +117,8 @@ def test_depth_equals_what_depth_pipeline_computes(processed, tiny_estimator, pa
     assert len(reference) == len(relatives) == FRAMES
     for expected, relative, record in zip(reference, relatives, records):
         np.testing.assert_array_equal(relative, expected.relative)
-        assert record.ok == expected.record.ok and record.num_points == expected.record.num_points
+        assert record.ok == expected.record.ok and record.reason == expected.record.reason
+        assert record.num_points == expected.record.num_points > 0      # the LiDAR cloud was paired and projected
         if expected.depth_m is None:
             assert stamp_ns(record) not in depths
         else:
@@ -137,6 +144,11 @@ def test_fixed_mode_writes_depth_points_and_ground_truth_metrics(sample, tmp_pat
         abs_rel.append(np.mean(np.abs(depth[valid] - gt[valid]) / gt[valid]))
     assert summary['ground_truth']['frames'] == FRAMES
     assert summary['ground_truth']['abs_rel'] == pytest.approx(np.mean(abs_rel), rel=1e-6)
+    reference = _reference_outputs(tiny_estimator, fixed)
+    points = [m for _, m in outputs[f'{NS}/points']]
+    for expected, (_, message), cloud in zip(reference, outputs[f'{NS}/depth/image'], points):
+        np.testing.assert_array_equal(image_to_numpy(message), expected.depth_m)
+        assert cloud.width * cloud.height == len(expected.points)
     assert summary['alignment']['ok_ratio'] == 1.0
     assert summary['alignment']['scale']['median'] == 1.0
 
@@ -186,34 +198,32 @@ def test_sqlite3_and_mcap_inputs_and_outputs(tmp_path, tiny_estimator, params, l
 
 
 def _copy_bag(source, target, edit):
-    """Copy a bag message by message; edit(topic, index, raw, store) returns [(topic, raw)] to write."""
+    """Copy a bag message by message; edit(topic, index, raw, store) returns [(topic, msgtype, raw)] to write."""
     store = typestore()
     with Reader(source) as reader, Writer(target, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        connections = {}
-        for connection in reader.connections:
-            connections[connection.topic] = writer.add_connection(
-                connection.topic, connection.msgtype, typestore=store,
-                offered_qos_profiles=connection.ext.offered_qos_profiles)
-        counters = {}
+        qos = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+        connections, counters = {}, {}
         for connection, log_ns, raw in reader.messages():
             index = counters[connection.topic] = counters.get(connection.topic, -1) + 1
-            for topic, data in edit(connection.topic, index, bytes(raw), store):
+            for topic, msgtype, data in edit(connection.topic, index, bytes(raw), store):
                 if topic not in connections:
-                    connections[topic] = writer.add_connection(topic, connection.msgtype, typestore=store)
+                    connections[topic] = writer.add_connection(topic, msgtype, typestore=store,
+                                                               offered_qos_profiles=qos.get(topic, ()))
                 writer.write(connections[topic], log_ns, data)
 
 
 def test_corrupt_frames_are_skipped_and_counted(sample, tmp_path, tiny_estimator, params):
+    read_types = topic_types(sample)
+
     def corrupt(topic, index, raw, store):
-        if topic != sample_bag.IMAGE_TOPIC:
-            return [(topic, raw)]
-        if index == 1:       # undecodable CDR
-            return [(topic, raw[:40])]
-        if index == 3:       # decodes, but data is shorter than step * height
-            message = store.deserialize_cdr(raw, 'sensor_msgs/msg/Image')
+        msgtype = read_types[topic]
+        if topic == sample_bag.IMAGE_TOPIC and index == 1:      # undecodable CDR
+            return [(topic, msgtype, raw[:40])]
+        if topic == sample_bag.IMAGE_TOPIC and index == 3:      # decodes, but data is shorter than step * height
+            message = store.deserialize_cdr(raw, msgtype)
             message = dataclasses.replace(message, data=message.data[:100])
-            return [(topic, store.serialize_cdr(message, 'sensor_msgs/msg/Image'))]
-        return [(topic, raw)]
+            return [(topic, msgtype, store.serialize_cdr(message, msgtype))]
+        return [(topic, msgtype, raw)]
 
     broken = tmp_path / 'broken'
     _copy_bag(sample, broken, corrupt)
@@ -230,9 +240,39 @@ def test_corrupt_frames_are_skipped_and_counted(sample, tmp_path, tiny_estimator
     assert [stamp_ns(m) for _, m in outputs[f'{NS}/depth/relative']] == good
 
 
+def test_compressed_input_gives_the_raw_result(sample, tmp_path, tiny_estimator, params):
+    read_types = topic_types(sample)
+
+    def compress(topic, index, raw, store):
+        if topic != sample_bag.IMAGE_TOPIC:
+            return [(topic, read_types[topic], raw)]
+        image = store.deserialize_cdr(raw, 'sensor_msgs/msg/Image')
+        fmt, data = encode_compressed(image_to_numpy(image), 'png')       # lossless: same pixels
+        message = rosbag_messages.compressed_image_msg(fmt, data, image.header)
+        return [('/camera/image_raw/compressed', message.__msgtype__, store.serialize_cdr(message, message.__msgtype__))]
+
+    compressed = tmp_path / 'compressed'
+    _copy_bag(sample, compressed, compress)
+    quick = {**params, 'alignment_mode': 'none'}
+    raw_out, compressed_out = tmp_path / 'raw.mcap', tmp_path / 'compressed.mcap'
+    run(sample, raw_out, tiny_estimator, quick, duration_s=0.2)
+    summary = run(compressed, compressed_out, tiny_estimator, quick, duration_s=0.2)
+    assert summary['topics']['image'] == '/camera/image_raw/compressed'
+    raw = [image_to_numpy(m) for _, m in read_bag(raw_out)[1][f'{NS}/depth/relative']]
+    got = [image_to_numpy(m) for _, m in read_bag(compressed_out)[1][f'{NS}/depth/relative']]
+    assert len(got) == len(raw) == 2
+    for a, b in zip(raw, got):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_ambiguous_image_topics_list_what_was_found_before_loading_the_model(sample, tmp_path, params):
+    read_types = topic_types(sample)
+
     def duplicate(topic, index, raw, store):
-        return [(topic, raw)] + ([('/camera2/image_raw', raw)] if topic == sample_bag.IMAGE_TOPIC else [])
+        copies = [(topic, read_types[topic], raw)]
+        if topic == sample_bag.IMAGE_TOPIC:
+            copies.append(('/camera2/image_raw', read_types[topic], raw))
+        return copies
 
     two_cameras = tmp_path / 'two_cameras'
     _copy_bag(sample, two_cameras, duplicate)

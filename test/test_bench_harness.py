@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / 'benchmarks' / 'bench.py'
@@ -154,3 +155,23 @@ def test_bad_arguments_name_the_flag(bench_module, capsys, flag, value):
         bench_module.parse_args(['--device', 'cpu', '--tiny', flag, value])
     assert exit_info.value.code == 2
     assert flag in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='CUDA-only path (torch post-processing on the GPU, upload overlap): no CUDA device here')
+def test_cuda_run_reports_targets_and_upload_overlap(tmp_path):
+    completed, out = run_bench(
+        tmp_path, '--device', 'cuda', '--tiny', '--inputs', '64x48', '--res', '64', '--dtypes', 'bf16,fp32',
+        '--batch', '1,2', '--warmup', '1', '--iters', '3', '--compile', 'off', '--plumbing-size', '160x120',
+        '--plumbing-iters', '3')
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report['environment']['cuda'] and report['environment']['device'] == 'cuda'
+    for run in report['runs']:
+        for stage in STAGES:
+            assert_measured(run['stages'][stage], 3)
+    assert all(run['options']['postprocess'] == 'torch' for run in report['runs'] if run['kind'] == 'optimised')
+    overlap = report['upload_overlap']
+    assert overlap['upload_ms'] > 0 and overlap['sequential_ms'] > 0 and overlap['overlapped_ms'] > 0
+    statuses = [check['status'] for check in report['targets']]
+    assert all(status in ('PASS', 'FAIL') or status.startswith('NOT MEASURED') for status in statuses)

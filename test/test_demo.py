@@ -25,7 +25,7 @@ def topic_counts(path):
 
 def test_unloadable_weights_fall_back_loudly_and_label_every_output(tmp_path):
     out = tmp_path / 'demo_out'
-    result = run_demo(out, DEMO_PROCESSING_RES='64')      # default model: the hub id, not in any cache here
+    result = run_demo(out, DEMO_PROCESSING_RES='64', DEMO_EVERY='1')   # default model: a hub id in no cache here
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'COULD NOT BE LOADED' in result.stderr and FALLBACK_LABEL in result.stderr
     assert 'cannot load the model' in result.stderr      # the loader's own reason is shown first

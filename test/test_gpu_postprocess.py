@@ -91,14 +91,16 @@ def test_apply_alignment_batch_matches_reference_per_frame(device, space):
 def fit_rows(rng):
     """Rows the reference must treat differently: clean, outliers, degenerate, reversed, tiny."""
     n = 300
-    pred = rng.uniform(0.1, 1.0, (7, n))
-    target = 1.7 * pred + 0.3 + 0.01 * rng.standard_normal((7, n))
+    pred = rng.uniform(0.1, 1.0, (8, n))
+    target = 1.7 * pred + 0.3 + 0.01 * rng.standard_normal((8, n))
     outliers = rng.random(n) < 0.2
     target[1, outliers] = rng.uniform(0.0, 3.0, outliers.sum())
     target[2] = 0.8                     # no spread in the targets
     pred[3] = 0.5                       # no spread in the prediction
     target[4] = -1.2 * pred[4] + 2.0    # the prediction decreases with the target
-    valid = np.ones((7, n), bool)
+    pred[7] = rng.uniform(0.50, 0.52, n)  # too little spread for the noise: scale poorly constrained
+    target[7] = 1.7 * pred[7] + 0.3 + 0.02 * rng.standard_normal(n)
+    valid = np.ones((8, n), bool)
     valid[5, 10:] = False               # too few points
     valid[6, ::3] = False               # a partial row
     pred[6, 1] = np.nan                 # a non-finite sample is ignored
@@ -115,7 +117,8 @@ def test_batched_fit_matches_reference_row_by_row(device, space):
     for row, result in enumerate(results):
         expected = alignment.fit_scale_shift(pred[row][valid[row]], target[row][valid[row]], space, min_points=20)
         assert_same_result(result, expected)
-    assert [result.ok for result in results] == [True, True, False, False, False, False, True]
+    assert [result.ok for result in results] == [True, True, False, False, False, False, True, False]
+    assert results[7].reason.startswith('scale poorly constrained')
 
 
 @pytest.mark.parametrize('device', DEVICES)

@@ -42,8 +42,8 @@ class Rig:
         self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', reliable)
         self.points_pub = self.node.create_publisher(PointCloud2, 'points', reliable)
         self.tf_static_pub = self.node.create_publisher(TFMessage, '/tf_static', latched)
-        self.received = {name: [] for name in OUTPUTS + ('depth/image_mm', '/diagnostics')}
-        types = {'depth/image': Image, 'depth/image_mm': Image, 'depth/camera_info': CameraInfo,
+        self.received = {name: [] for name in OUTPUTS + ('depth/image_mm', 'depth/confidence', '/diagnostics')}
+        types = {'depth/image': Image, 'depth/image_mm': Image, 'depth/confidence': Image, 'depth/camera_info': CameraInfo,
                  'depth/relative': Image, 'depth/points': PointCloud2, 'depth/alignment': DepthAlignment,
                  '/diagnostics': DiagnosticArray}
         for topic, msg_type in types.items():
@@ -422,3 +422,24 @@ def test_transform_listener_skips_bad_transforms(start_node, tiny_estimator):
     rig.publish_static_transform(RigidTransform.identity(), CAMERA_FRAME, LIDAR_FRAME)
     assert rig.spin_until(lambda: node.transforms.can_transform(CAMERA_FRAME, LIDAR_FRAME), 10)
     assert node.faults.count('tf') == 1
+
+
+def test_marigold_loaded_from_parameters_publishes_confidence(start_node, tiny_marigold_dir, frames):
+    node, rig = start_node(None, backend='marigold', model=str(tiny_marigold_dir), marigold_steps=1,
+                           marigold_ensemble_size=2, alignment_mode='none')
+    rig.publish_frame(frames[0], 7_000, cloud=False)
+    assert rig.spin_until(lambda: rig.count('depth/alignment'), 60)
+    assert rig.count('depth/confidence') == 1
+    confidence = decode_image(rig.received['depth/confidence'][0])
+    assert confidence.shape == (96, 128) and np.all((confidence >= 0) & (confidence <= 1))
+    assert rig.received['depth/alignment'][0].space == 'depth'
+    assert rig.received['depth/alignment'][0].backend == 'marigold'
+
+
+def test_switching_to_lidar_at_runtime_subscribes_to_points(start_node, tiny_estimator):
+    from rclpy.parameter import Parameter
+    node, rig = start_node(tiny_estimator, alignment_mode='none')
+    assert node.points_sub is None
+    assert node.set_parameters([Parameter('alignment_mode', value='lidar')])[0].successful
+    assert node.points_sub is not None
+    assert rig.spin_until(lambda: rig.points_pub.get_subscription_count() > 0, 5)

@@ -114,7 +114,8 @@ def run(args):
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
 
-    from depthmaster_ros.bag_processing import format_summary, process_bag
+    from depthmaster_ros.bag_processing import process_bag
+    from depthmaster_ros.bag_summary import format_summary
     from depthmaster_ros.model import ModelLoadError
     from depthmaster_ros.pipeline import load_estimator_from_params
 

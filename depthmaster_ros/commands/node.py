@@ -38,4 +38,4 @@ def run(args):
         print(f'depthmaster-ros node: {error}', file=sys.stderr)
         return 2
     from depthmaster_ros.ros.node import main
-    return main(argv)
+    return main(argv, exit_process=True)

@@ -48,6 +48,9 @@ class FourierEnhancement(nn.Module):
             out = self._forward_fp32(hidden.float())
         return out.to(hidden.dtype)
 
+    # Eager even inside a torch.compile'd UNet: inductor has no codegen for complex tensors, and the
+    # block runs once per frame on a map of about 12x9.
+    @torch.compiler.disable
     def _forward_fp32(self, x):
         normed = F.group_norm(x, GROUP_NORM_GROUPS, self.norm.weight.float(), self.norm.bias.float(), self.norm.eps)
         height, width = normed.shape[-2:]

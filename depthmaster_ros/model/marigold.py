@@ -14,6 +14,7 @@ from .errors import ModelLoadError
 from .estimator import DepthEstimator
 from .loading import check_layout, check_weights_readable, find_weights_file, load_component, resolve_model_directory
 from .prediction import SPACE_DEPTH, STAGES, Prediction
+from .preprocess import processing_size
 from .runtime import check_cpu_dtype, synchronize
 
 MARIGOLD_COMPONENTS = ('unet', 'vae', 'scheduler', 'text_encoder', 'tokenizer')
@@ -80,7 +81,8 @@ class MarigoldEstimator(DepthEstimator):
         return [self._predict_one(rgb, processing_res) for rgb in frames]
 
     def _predict_one(self, rgb, processing_res):
-        if not isinstance(processing_res, int) or processing_res < 0 or processing_res % 8:
+        processing_size(8, 8, processing_res)  # type and sign checks, naming processing_res
+        if processing_res % 8:
             raise ValueError(f'processing_res: Marigold needs 0 (native) or a multiple of 8, got {processing_res!r}')
         self._stage_marks = []
         started = self._now()

@@ -408,7 +408,7 @@ def print_report(report):
               f"{plumbing['target_ms']} ms: {plumbing['status']} (largest: {plumbing['dominant_stage']})")
     overlap = report.get('upload_overlap')
     if overlap:
-        print(f"\nupload of the next frame overlapped with the model (side stream): upload {overlap['upload_ms']:.3f} ms, "
+        print(f"\nnext frame's upload on a side stream during the model: upload {overlap['upload_ms']:.3f} ms, "
               f"back to back {overlap['sequential_ms']:.2f} ms, overlapped {overlap['overlapped_ms']:.2f} ms, "
               f"hidden {overlap['hidden_ms']:.3f} ms")
     for check in report['targets']:

@@ -352,8 +352,8 @@ def _result(space, count, attempted, scale, shift, num_inliers, rmse, uncertaint
 def _sample_indices(valid, max_points, seed):
     """Per frame, the flat indices the reference fits on: all valid ones, or its seeded subsample."""
     rows = []
-    for mask in valid.reshape(valid.shape[0], -1).cpu().numpy():
-        index = np.flatnonzero(mask)
+    for mask in valid.reshape(valid.shape[0], -1):
+        index = torch.nonzero(mask).squeeze(1).cpu().numpy()   # = np.flatnonzero, only the indices cross
         if len(index) > max_points:
             index = np.sort(np.random.default_rng(seed).choice(index, int(max_points), replace=False))
         rows.append(index)

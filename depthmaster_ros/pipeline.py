@@ -208,7 +208,8 @@ class DepthPipeline:
         if frame.stamp_ns <= 0:
             warnings.append('stamp: image stamp is zero or negative')
         elif self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns:
-            warnings.append(f'stamp: image stamp did not increase (by {(frame.stamp_ns - self._last_stamp_ns) * 1e-9:.3f} s; '
+            step_s = (frame.stamp_ns - self._last_stamp_ns) * 1e-9
+            warnings.append(f'stamp: image stamp did not increase (by {step_s:.3f} s; '
                             'bag loop or clock jump); an earlier stamp restarts the temporal fit')
         self._last_stamp_ns = frame.stamp_ns
         size = rgb.shape[:2]
@@ -297,7 +298,8 @@ class DepthPipeline:
             except (LookupError, ValueError) as error:
                 tf_error = str(error)
         if config.lidar_to_camera:
-            return RigidTransform.from_translation_quaternion(config.lidar_to_camera[:3], config.lidar_to_camera[3:]), ''
+            fallback = config.lidar_to_camera
+            return RigidTransform.from_translation_quaternion(fallback[:3], fallback[3:]), ''
         reason = f'no transform from {cloud.frame_id!r} to {frame.frame_id!r} and lidar_to_camera is empty'
         if not config.use_tf:
             reason += ' (use_tf is false)'
@@ -375,7 +377,8 @@ def load_estimator_from_params(params):
     device, dtype = resolve_runtime(params['device'], params['dtype'])
     options = {}
     if params['backend'] == 'marigold':
-        options = {'marigold_steps': params['marigold_steps'], 'marigold_ensemble_size': params['marigold_ensemble_size']}
+        options = {'marigold_steps': params['marigold_steps'],
+                   'marigold_ensemble_size': params['marigold_ensemble_size']}
     return load_estimator(params['backend'], params['model'], device, dtype, **options)
 
 

@@ -1,5 +1,6 @@
 """`depthmaster-ros bag` as a real subprocess: a full run, exit codes, and Ctrl-C leaving a readable bag."""
 import json
+import os
 import re
 import signal
 import subprocess
@@ -15,6 +16,10 @@ from depthmaster_ros import sample_bag
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 96, 72
+
+
+# The tiny model runs fastest on one thread, and the two cores are shared with other work.
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
 
 
 def cli(*args):
@@ -40,7 +45,7 @@ def test_full_run_writes_bag_summary_and_contact_sheet(sample, tmp_path, tiny_mo
                                 '-p', 'alignment_mode=fixed', '-p', 'fixed_shift=0.3', '-p', 'cloud_stride=4',
                                 '--copy-input', '--summary', summary_path, '--contact-sheet', sheet,
                                 '--contact-sheet-rows', 2, '--label', 'test run', '--no-progress'),
-                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path, env=ENV)
     assert result.returncode == 0, result.stderr
     summary = json.loads(summary_path.read_text())
     assert summary['label'] == 'test run' and summary['interrupted'] is False
@@ -58,7 +63,7 @@ def test_unloadable_model_exits_3_and_writes_nothing(sample, tmp_path):
     out = tmp_path / 'out.mcap'
     for model in (tmp_path / 'no_such_model', 'nobody/no-such-model'):
         result = subprocess.run(cli('bag', sample, out, '--model', model, '--no-progress'),
-                                capture_output=True, text=True, timeout=300)
+                                capture_output=True, text=True, timeout=300, env=ENV)
         assert result.returncode == 3, result.stderr
         assert 'cannot load the model' in result.stderr and str(model) in result.stderr
         assert 'Traceback' not in result.stderr
@@ -76,7 +81,7 @@ def test_bad_input_exits_2_naming_the_problem(sample, tmp_path, tiny_model_dir):
         (('bag', tmp_path / 'missing', tmp_path / 'o.mcap'), 'missing'),
     ]
     for args, expected in cases:
-        result = subprocess.run(cli(*args, '--no-progress'), capture_output=True, text=True, timeout=300)
+        result = subprocess.run(cli(*args, '--no-progress'), capture_output=True, text=True, timeout=300, env=ENV)
         assert result.returncode == 2, (args, result.stderr)
         assert expected in result.stderr and 'Traceback' not in result.stderr
     assert existing.read_bytes() == b'x'
@@ -87,9 +92,9 @@ def test_sigint_finishes_cleanly_with_a_readable_bag(tmp_path, tiny_model_dir):
     long_sample = tmp_path / 'long.mcap'
     sample_bag.write_sample_bag(long_sample, frames=frames, rate_hz=10.0, width=WIDTH, height=HEIGHT)
     out, summary_path = tmp_path / 'out.mcap', tmp_path / 'summary.json'
-    process = subprocess.Popen(cli('bag', long_sample, out, '--model', tiny_model_dir, '--processing-res', 64,
+    process = subprocess.Popen(cli('bag', long_sample, out, '--model', tiny_model_dir, '--processing-res', 256,
                                    '-p', 'alignment_mode=none', '--summary', summary_path),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     stderr = bytearray()
     reader = threading.Thread(target=lambda: [stderr.extend(chunk) for chunk in iter(lambda: process.stderr.read1(4096), b'')],
                               daemon=True)

@@ -19,6 +19,16 @@ FRAMES, RATE, WIDTH, HEIGHT = 6, 10.0, 96, 72
 NS = '/camera'
 
 
+@pytest.fixture(scope='module', autouse=True)
+def one_torch_thread():
+    """The tiny model runs fastest on one thread, and the two cores are shared with other work."""
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope='module')
 def sample(tmp_path_factory):
     path = tmp_path_factory.mktemp('bag_in') / 'sample.mcap'

@@ -45,6 +45,7 @@ def assert_measured(stats, count):
     assert 0.0 <= stats['min_ms'] <= stats['median_ms'] <= stats['p90_ms'] <= stats['p99_ms'] <= stats['max_ms']
 
 
+@pytest.mark.slow
 def test_report_states_environment_and_settings(tiny_report):
     report, _ = tiny_report
     assert report['schema'] == 'depthmaster_ros.bench/1'
@@ -59,6 +60,7 @@ def test_report_states_environment_and_settings(tiny_report):
     assert any('NOT THE PRODUCT TARGET' in note for note in report['notes'])
 
 
+@pytest.mark.slow
 def test_unusable_dtypes_are_skipped_with_a_reason(tiny_report):
     report, stdout = tiny_report
     skipped = {entry['dtype']: entry['reason'] for entry in report['skipped']}
@@ -68,6 +70,7 @@ def test_unusable_dtypes_are_skipped_with_a_reason(tiny_report):
     assert 'skipped dtype fp16' in stdout
 
 
+@pytest.mark.slow
 def test_every_stage_of_every_run_was_measured(tiny_report):
     report, _ = tiny_report
     runs = report['runs']
@@ -92,6 +95,7 @@ def test_every_stage_of_every_run_was_measured(tiny_report):
     assert len(report['speedups']) == len(optimised)
 
 
+@pytest.mark.slow
 def test_plumbing_is_measured_against_its_budget(tiny_report):
     report, stdout = tiny_report
     plumbing = report['plumbing']
@@ -107,6 +111,7 @@ def test_plumbing_is_measured_against_its_budget(tiny_report):
     assert 'CPU plumbing per 160x120 frame' in stdout
 
 
+@pytest.mark.slow
 def test_gpu_targets_are_not_judged_on_the_cpu(tiny_report):
     report, stdout = tiny_report
     assert len(report['targets']) == 6
@@ -157,6 +162,7 @@ def test_bad_arguments_name_the_flag(bench_module, capsys, flag, value):
     assert flag in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason='CUDA-only path (torch post-processing on the GPU, upload overlap): no CUDA device here')
 def test_cuda_run_reports_targets_and_upload_overlap(tmp_path):

@@ -13,7 +13,7 @@ FALLBACK_LABEL = 'random weights — depth meaningless, pipeline only'
 
 def run_demo(out_dir, model='', **env):
     environment = {**os.environ, 'PYTHON': sys.executable, 'DEMO_OUT': str(out_dir), 'DEMO_FRAMES': '3',
-                   'DEMO_WIDTH': '96', 'DEMO_HEIGHT': '72', 'HF_HUB_OFFLINE': '1', **env}
+                   'DEMO_WIDTH': '96', 'DEMO_HEIGHT': '72', 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1', **env}
     return subprocess.run(['bash', str(REPO / 'tools' / 'demo.sh'), '', str(model)], cwd=REPO, env=environment,
                           capture_output=True, text=True, timeout=600)
 

@@ -25,6 +25,7 @@ def write_photo(path, height=60, width=80):
     return path
 
 
+@pytest.mark.slow
 def test_make_tiny_model_writes_the_official_layout(tmp_path):
     result = run_cli('make-tiny-model', tmp_path / 'tiny', '--seed', '3')
     assert result.returncode == 0, result.stderr
@@ -33,6 +34,7 @@ def test_make_tiny_model_writes_the_official_layout(tmp_path):
         assert (tmp_path / 'tiny' / relative).is_file(), relative
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('suffix, processing_res', [('.png', '0'), ('.jpg', '64')])
 def test_infer_writes_the_map_and_a_colour_png(tiny_model_dir, tiny_estimator, tmp_path, suffix, processing_res):
     image = write_photo(tmp_path / f'photo{suffix}')

@@ -218,3 +218,8 @@ def test_default_attention_is_sdpa_and_naive_is_classic(tiny_model_dir, tiny_est
     assert all(isinstance(p, AttnProcessor2_0) for p in tiny_estimator.unet.attn_processors.values())
     naive = load_estimator('depthmaster', str(tiny_model_dir), 'cpu', 'fp32', naive=True)
     assert all(type(p) is AttnProcessor for p in naive.unet.attn_processors.values())
+
+
+def test_unknown_compile_mode_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match='compile'):
+        load_estimator('depthmaster', str(tiny_model_dir), 'cpu', 'fp32', compile='fastest')

@@ -315,7 +315,7 @@ def test_compressed_input_matches_raw(start_node, tiny_estimator, frames, codec)
 
 # bad input ----------------------------------------------------------------------------------------------------------
 def test_bad_inputs_are_counted_and_never_stop_the_node(start_node, tiny_estimator, frames):
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+    from sensor_msgs.msg import CameraInfo, Image
 
     from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, alignment_mode='fixed', max_pixels=20_000)
@@ -330,11 +330,14 @@ def test_bad_inputs_are_counted_and_never_stop_the_node(start_node, tiny_estimat
     ]
     for msg in bad_images:
         rig.image_pub.publish(msg)
-    zero_k = CameraInfo(header=header, width=128, height=96)
-    rig.info_pub.publish(zero_k)
-    rig.points_pub.publish(PointCloud2(header=messages.header_msg(1_000, LIDAR_FRAME)))
+    rig.info_pub.publish(CameraInfo(header=header, width=128, height=96))                  # all-zero K
     assert rig.spin_until(lambda: node.faults.count('image') == 5 and node.faults.count('camera_info') == 1)
-    assert 'k' in node.faults.last_messages()['camera_info']
+    assert 'k:' in node.faults.last_messages()['camera_info']
+    unknown_model = messages.camera_info_msg(frames[0].camera.to_camera_info_fields(), header)
+    unknown_model.distortion_model, unknown_model.d = 'fisheye_of_my_own', [0.1, 0.0, 0.0, 0.0, 0.0]
+    rig.info_pub.publish(unknown_model)
+    assert rig.spin_until(lambda: node.faults.count('camera_info') == 2)
+    assert 'distortion_model' in node.faults.last_messages()['camera_info']
     assert rig.count('depth/relative') == 0
 
     # a good frame right after still comes through
@@ -348,6 +351,31 @@ def test_bad_inputs_are_counted_and_never_stop_the_node(start_node, tiny_estimat
                     return True
         return False
     assert rig.spin_until(inputs_warn, 5)
+
+
+def test_bad_clouds_and_corrupt_compressed_images_are_counted(start_node, tiny_estimator, frames):
+    from sensor_msgs.msg import PointCloud2, PointField
+
+    from depthmaster_ros.ros import messages
+    node, rig = start_node(tiny_estimator, alignment_mode='lidar', image_transport='compressed',
+                           lidar_to_camera=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+    header = messages.header_msg(1_000, LIDAR_FRAME)
+    no_xyz = PointCloud2(header=header, height=1, width=2, point_step=4, row_step=8,
+                         fields=[PointField(name='intensity', offset=0, datatype=PointField.FLOAT32, count=1)])
+    no_xyz.data = bytes(8)
+    short_step = messages.cloud_msg(xyz_cloud_fields(frames[0].lidar_points[:10]), header)
+    short_step.point_step = 8
+    all_nan = messages.cloud_msg(xyz_cloud_fields(np.full((10, 3), np.nan, np.float32)), header)
+    for msg in (no_xyz, short_step, all_nan):
+        rig.points_pub.publish(msg)
+    assert rig.spin_until(lambda: node.faults.count('points') == 2 and node.faults.count('points_empty') == 1)
+    assert 'x' in node.faults.last_messages()['points'] or 'point_step' in node.faults.last_messages()['points']
+
+    corrupt = messages.compressed_image_msg('rgb8; jpeg compressed bgr8', b'not a jpeg at all',
+                                            messages.header_msg(2_000, CAMERA_FRAME))
+    rig.compressed_pub.publish(corrupt)
+    assert rig.spin_until(lambda: node.faults.count('image') == 1)
+    assert node.clouds.snapshot() == [] and rig.count('depth/relative') == 0
 
 
 def test_non_increasing_and_empty_frame_ids_warn_but_publish(start_node, tiny_estimator, frames):

@@ -24,10 +24,23 @@ def _place(module, device, dtype, memory_format):
     return torch.nn.Module.to(module, device=device, dtype=dtype, memory_format=memory_format).eval().requires_grad_(False)
 
 
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+
+
+def _compile_mode(compile):
+    """`compile=True` is torch.compile's default mode; a string picks the mode."""
+    if compile is True:
+        return None
+    if compile not in COMPILE_MODES:
+        raise ValueError(f'compile: expected a bool or one of {COMPILE_MODES}, got {compile!r}')
+    return compile
+
+
 class DepthMasterEstimator(DepthEstimator):
     """Affine-invariant sqrt-disparity (1 = near) from one RGB frame.
 
-    Options: `channels_last` memory format, `compile` (torch.compile of UNet and VAE halves), and
+    Options: `channels_last` memory format, `compile` (torch.compile of UNet and VAE halves: True or a
+    mode name such as 'reduce-overhead'), and
     `naive` (the benchmark baseline: fp32, eager, classic attention, no pinned memory,
     post-processing on the host).
     """
@@ -58,9 +71,10 @@ class DepthMasterEstimator(DepthEstimator):
             self.vae.set_attn_processor(AttnProcessor())
         self._encoder, self._unet_call, self._decoder = self.vae.encoder, self.unet, self.vae.decoder
         if compile:
-            self._encoder = torch.compile(self._encoder)
-            self._unet_call = torch.compile(self._unet_call)
-            self._decoder = torch.compile(self._decoder)
+            mode = _compile_mode(compile)
+            self._encoder = torch.compile(self._encoder, mode=mode)
+            self._unet_call = torch.compile(self._unet_call, mode=mode)
+            self._decoder = torch.compile(self._decoder, mode=mode)
 
     def _apply_fourier(self, module, inputs, output):
         return self.fourier(output)

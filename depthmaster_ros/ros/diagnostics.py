@@ -160,7 +160,8 @@ def inputs_status(snapshot):
         return OK, 'no input faults', values
     values += [(f'last_{kind}', message) for kind, message in sorted(snapshot.fault_messages.items())]
     worst = max(snapshot.faults, key=snapshot.faults.get)
-    return WARN, f'{sum(snapshot.faults.values())} input faults, most: {worst} ({snapshot.fault_messages.get(worst, "")})', values
+    total = sum(snapshot.faults.values())
+    return WARN, f'{total} input faults, most: {worst} ({snapshot.fault_messages.get(worst, "")})', values
 
 
 def model_status(snapshot):

@@ -90,7 +90,8 @@ class DepthMasterNode(Node):
 
         device, dtype = resolve_runtime(self._params['device'], self._params['dtype'])
         if estimator is None:
-            self.get_logger().info(f'loading {self._params["backend"]} model {self._params["model"]!r} on {device} ({dtype})')
+            self.get_logger().info(f'loading {self._params["backend"]} model {self._params["model"]!r} '
+                                   f'on {device} ({dtype})')
             estimator = load_estimator_from_params(self._params)
         self.health = NodeHealth({'backend': self._params['backend'], 'model': self._params['model'],
                                   'device': device, 'dtype': dtype})
@@ -193,7 +194,8 @@ class DepthMasterNode(Node):
                                                       self._on_compressed_image, self._input_qos)
         else:
             self.image_sub = self.create_subscription(Image, 'image', self._on_image, self._input_qos)
-        self.camera_info_sub = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, self._input_qos)
+        self.camera_info_sub = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+                                                        self._input_qos)
         self.points_sub = None
         if self._params['alignment_mode'] == 'lidar':
             self._ensure_points_subscription()

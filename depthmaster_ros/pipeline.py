@@ -26,7 +26,7 @@ OOM_RESOLUTION_STEPS = (768, 640, 512, 384)
 _CONFIG_FIELDS = (
     'backend', 'model', 'processing_res', 'alignment_mode', 'min_depth', 'max_depth', 'min_points',
     'lidar_to_camera', 'use_tf', 'occlusion_window_px', 'occlusion_rel_threshold',
-    'temporal_smoothing', 'hold_s', 'fixed_scale', 'fixed_shift', 'base_frame', 'camera_height_m',
+    'temporal_smoothing', 'hold_s', 'fixed_scale', 'fixed_shift', 'base_frame', 'ground_plane_max_depth', 'camera_height_m',
     'camera_pitch_rad', 'camera_roll_rad', 'output_resolution', 'publish_confidence',
     'publish_cloud', 'cloud_stride', 'cloud_organized', 'cloud_rgb', 'max_pixels',
 )
@@ -44,13 +44,14 @@ class PipelineConfig:
     min_points: int = 20
     lidar_to_camera: tuple = ()
     use_tf: bool = True
-    occlusion_window_px: int = 5
+    occlusion_window_px: int = 15
     occlusion_rel_threshold: float = 0.1
     temporal_smoothing: float = 0.3
     hold_s: float = 1.0
     fixed_scale: float = 1.0
     fixed_shift: float = 0.0
-    base_frame: str = 'base_link'
+    base_frame: str = 'base_footprint'
+    ground_plane_max_depth: float = 10.0
     camera_height_m: float = 1.0
     camera_pitch_rad: float = 0.0
     camera_roll_rad: float = 0.0
@@ -318,7 +319,7 @@ class DepthPipeline:
                 config.camera_height_m, config.camera_pitch_rad, config.camera_roll_rad)
         try:
             sparse = ground_plane_depth(camera, camera_to_base, camera.width, camera.height,
-                                        max_depth=config.max_depth)
+                                        max_depth=min(config.ground_plane_max_depth, config.max_depth))
         except ValueError as error:
             return None, f'ground plane: {error}'
         return sparse, ''

@@ -62,7 +62,8 @@ def parse_args(argv=None):
     parser.add_argument('--batch', help='batch sizes (frames of N cameras per forward), comma separated')
     parser.add_argument('--warmup', type=int, help='untimed frames per configuration')
     parser.add_argument('--iters', type=int, help='timed frames per configuration')
-    parser.add_argument('--compile', choices=('off', 'default', 'max-autotune', 'reduce-overhead'),
+    parser.add_argument('--compile', choices=('off', 'default', 'reduce-overhead', 'max-autotune',
+                                              'max-autotune-no-cudagraphs'),
                         help='torch.compile mode of the optimised path (cpu: off; cuda: reduce-overhead)')
     parser.add_argument('--no-channels-last', action='store_true', help='keep NCHW on the optimised path')
     parser.add_argument('--postprocess', choices=('auto', 'torch', 'numpy'), default='auto',
@@ -221,8 +222,7 @@ def engine_options(args, naive):
     """The model engine's optimisation flags for the optimised path, or its naive mode."""
     if naive:
         return {'naive': True}
-    # The engine's `compile` flag is a bool today (torch.compile default mode); a mode string is passed
-    # through so that an engine accepting modes honours it.
+    # The engine's `compile` takes False, True or a torch.compile mode name.
     return {'channels_last': not args.no_channels_last, 'compile': False if args.compile == 'off' else args.compile}
 
 

@@ -240,8 +240,8 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
     sparse = _image(sparse_depth, 'sparse_depth')
     if sparse.shape != relative.shape:
         raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
-    if not (0 < min_depth < max_depth):
-        raise ValueError(f'min_depth/max_depth: need 0 < min_depth < max_depth, got {min_depth}, {max_depth}')
+    if not (0 <= min_depth < max_depth):
+        raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
     with np.errstate(invalid='ignore'):
         valid = np.isfinite(sparse) & (sparse > min_depth) & (sparse < max_depth) & np.isfinite(relative)
     index = np.flatnonzero(valid)

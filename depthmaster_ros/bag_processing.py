@@ -7,6 +7,7 @@ waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR la
 Every output message carries its source image's header, and is logged at the source image's log time.
 """
 from collections import deque
+import contextlib
 from dataclasses import dataclass
 import math
 from pathlib import Path
@@ -37,7 +38,7 @@ OUTPUT_TOPICS = {
     'relative': 'depth/relative',
     'confidence': 'depth/confidence',
     'alignment': 'depth/alignment',
-    'points': 'points',
+    'points': 'depth/points',
 }
 
 
@@ -101,9 +102,10 @@ def process_bag(input_path, output_path, estimator, params, options=None, stop_r
         writer = open_writer(location, storage)
         try:
             run.replay(_OutputBag(writer, rosbag_messages, _namespace(options, topics), params))
-        except BaseException:
+        except BaseException:          # an error or a second Ctrl-C: no half-written OUT is left behind
             run.progress.close()
-            writer.close()
+            with contextlib.suppress(Exception):
+                writer.close()
             location.discard()
             raise
         run.progress.close()
@@ -239,8 +241,8 @@ class _BagRun:
         self.out = out
         self.output_topics = {role: out.topic(role) for role in OUTPUT_TOPICS}
         copied = self._copied_topics()
-        self._preload_latched_state()
         read_from = max(self.bag_start, self.window_start - int((self.params['max_cloud_age_s'] + PRELOAD_S) * 1e9))
+        self._preload_latched_state(read_from, copy_tf_static='/tf_static' in copied)
         read_until = None if self.window_stop is None else self.window_stop + self.lookahead_ns
         wanted = [c for c in self.bag.reader.connections if c.topic in self.input_topics or c.topic in copied]
         for connection, log_ns, rawdata in self.bag.reader.messages(connections=wanted, start=read_from,
@@ -274,11 +276,17 @@ class _BagRun:
                 copied.add(entry.name)
         return copied
 
-    def _preload_latched_state(self):
-        """/tf_static from the whole bag and the last CameraInfo before the window: both are latched."""
+    def _preload_latched_state(self, read_from, copy_tf_static):
+        """/tf_static from the whole bag and the last CameraInfo before the window: both are latched.
+
+        /tf_static recorded before the main read starts is also copied here, so a windowed output
+        still carries it.
+        """
         if '/tf_static' in self.topics.tf:
-            for connection, _, rawdata in self.bag.reader.messages(connections=self.bag.connections('/tf_static')):
+            for connection, log_ns, rawdata in self.bag.reader.messages(connections=self.bag.connections('/tf_static')):
                 self._state_arrived(connection, rawdata)
+                if copy_tf_static and log_ns < read_from:
+                    self.out.copy(connection, self.bag.typestore, log_ns, rawdata)
         if self.topics.camera_info and self.window_start > self.bag_start:
             last = None
             for last in self.bag.reader.messages(connections=self.bag.connections(self.topics.camera_info),

@@ -176,12 +176,6 @@ class InputBag:
         self.close()
         return False
 
-    @property
-    def storage(self):
-        """'mcap' or 'sqlite3'."""
-        name = type(getattr(self.reader.storage, 'storages', [self.reader.storage])[0]).__name__.lower()
-        return 'mcap' if 'mcap' in name else 'sqlite3'
-
     def entries(self):
         return [TopicEntry(name, info.msgtype or '(mixed types)', info.msgcount)
                 for name, info in self.reader.topics.items()]

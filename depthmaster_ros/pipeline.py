@@ -16,7 +16,7 @@ from depthmaster_ros.alignment_record import AlignmentRecord
 from depthmaster_ros.backprojection import depth_to_points, depth_to_points_with_colors
 from depthmaster_ros.ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
 from depthmaster_ros.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.model.preprocess import processing_size
+from depthmaster_ros.model.sizing import processing_size
 from depthmaster_ros.temporal_filter import TemporalAlignmentFilter
 from depthmaster_ros.transforms import RigidTransform
 

@@ -3,7 +3,8 @@
 It is rendered by `depthmaster_ros.scene` (the same generator the alignment tests use), so the bag
 tool's AbsRel/delta1 against /camera/depth_gt measure the whole pipeline against the truth.
 
-Frames (REP 103/105): odom -> base_link on /tf (the robot's path), and on /tf_static
+Frames (REP 103/105/120): odom -> base_footprint on /tf (the robot's path on the floor), and on
+/tf_static base_footprint -> base_link (identity: the scene's robot origin is on the floor),
 base_link -> camera_optical_frame and base_link -> lidar_link. Images, CameraInfo and GT depth are in
 camera_optical_frame; the cloud is in lidar_link (x forward, y left, z up).
 """
@@ -16,6 +17,7 @@ CAMERA_INFO_TOPIC = '/camera/camera_info'
 POINTS_TOPIC = '/lidar/points'
 GT_TOPIC = '/camera/depth_gt'
 ODOM_FRAME = 'odom'
+FOOTPRINT_FRAME = 'base_footprint'
 BASE_FRAME = 'base_link'
 CAMERA_FRAME = 'camera_optical_frame'
 LIDAR_FRAME = 'lidar_link'
@@ -55,6 +57,7 @@ def write_sample_bag(path, frames=100, rate_hz=10.0, width=640, height=480, seed
     from depthmaster_ros import rosbag_messages as rm
     from depthmaster_ros.point_cloud import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
     from depthmaster_ros.scene import SyntheticScene
+    from depthmaster_ros.transforms import RigidTransform
 
     frames = _check('frames', frames, 1)
     rate_hz = _check('rate', rate_hz, 1e-3, float)
@@ -91,6 +94,7 @@ def write_sample_bag(path, frames=100, rate_hz=10.0, width=640, height=480, seed
     cloud_layout = XYZ_FIELDS + (FieldSpec('intensity', 12, FLOAT32),)
     try:
         static = types['tf2_msgs/msg/TFMessage'](transforms=[
+            _transform_msg(types, FOOTPRINT_FRAME, BASE_FRAME, RigidTransform.identity(), START_STAMP_NS, rm.header),
             _transform_msg(types, BASE_FRAME, CAMERA_FRAME, scene.camera_to_base, START_STAMP_NS, rm.header),
             _transform_msg(types, BASE_FRAME, LIDAR_FRAME, scene.lidar_to_base, START_STAMP_NS, rm.header),
         ])
@@ -99,7 +103,7 @@ def write_sample_bag(path, frames=100, rate_hz=10.0, width=640, height=480, seed
         for frame in scene.frames(rate_hz, frames / rate_hz):
             stamp = frame.stamp_ns
             write('/tf', types['tf2_msgs/msg/TFMessage'](transforms=[
-                _transform_msg(types, ODOM_FRAME, BASE_FRAME, frame.world_from_base, stamp, rm.header)]), stamp)
+                _transform_msg(types, ODOM_FRAME, FOOTPRINT_FRAME, frame.world_from_base, stamp, rm.header)]), stamp)
             camera_header = rm.header(stamp, CAMERA_FRAME)
             write(IMAGE_TOPIC, rm.image_msg(frame.rgb, 'rgb8', camera_header), stamp + CAMERA_LATENCY_NS)
             write(CAMERA_INFO_TOPIC, rm.camera_info_msg(camera_fields, camera_header), stamp + CAMERA_LATENCY_NS)

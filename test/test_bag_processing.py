@@ -3,11 +3,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from rosbags.interfaces import QosDurability, QosReliability
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
 
 from depthmaster_ros import parameters, rosbag_messages, sample_bag
 from depthmaster_ros.bag_processing import BagOptions, process_bag
-from depthmaster_ros.bag_topics import TopicSelectionError
+from depthmaster_ros.bag_topics import InputBag, TopicSelectionError
 from depthmaster_ros.compressed_image import encode_compressed
 from depthmaster_ros.image_conversion import image_to_numpy
 from depthmaster_ros.pipeline import CloudInput, DepthPipeline, FrameInput, PipelineConfig
@@ -53,6 +55,11 @@ def read_bag(path):
     return topics, messages
 
 
+def offered_qos(path):
+    with Reader(path) as reader:
+        return {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+
+
 def topic_types(path):
     with Reader(path) as reader:
         return {name: info.msgtype for name, info in reader.topics.items()}
@@ -85,9 +92,14 @@ def test_output_topics_counts_stamps_and_encodings(sample, processed):
     ok = sum(r.ok for r in records)
     assert topics.get(f'{NS}/depth/image', (None, 0))[1] == ok
     assert summary['frames'] == {'in': FRAMES, 'selected': FRAMES, 'out': FRAMES, 'skipped': 0, 'skip_reasons': {}}
-    # copied inputs keep their counts; /tf_static is offered transient-local
+    # copied inputs keep their counts and QoS; /tf_static is offered transient-local
     for topic in (sample_bag.IMAGE_TOPIC, sample_bag.POINTS_TOPIC, sample_bag.GT_TOPIC, '/tf_static', '/tf'):
         assert topics[topic][1] == len(inputs[topic])
+    in_qos, out_qos = offered_qos(sample), offered_qos(out)
+    assert out_qos[sample_bag.IMAGE_TOPIC] == in_qos[sample_bag.IMAGE_TOPIC]
+    assert [q.durability for q in out_qos['/tf_static']] == [QosDurability.TRANSIENT_LOCAL]
+    assert [q.reliability for q in out_qos[f'{NS}/depth/image' if ok else f'{NS}/depth/relative']] == \
+        [QosReliability.RELIABLE]                           # output_reliability default
     expected = [(log_ns, stamp_ns(m)) for log_ns, m in images]
     for role in ('depth/alignment', 'depth/relative', 'depth/camera_info'):
         got = [(log_ns, stamp_ns(m)) for log_ns, m in outputs[f'{NS}/{role}']]
@@ -117,6 +129,17 @@ def _reference_outputs(estimator, params):
     return outputs
 
 
+def test_input_types_come_from_the_bag_definitions(processed):
+    out, _ = processed
+    plain_kilted = get_typestore(Stores.ROS2_KILTED)          # knows nothing of DepthAlignment
+    assert 'depthmaster_interfaces/msg/DepthAlignment' not in plain_kilted.types
+    with InputBag(out, plain_kilted) as bag:
+        record = bag.first_message(f'{NS}/depth/alignment')
+        image = bag.first_message(sample_bag.IMAGE_TOPIC)
+    assert record.__msgtype__ == 'depthmaster_interfaces/msg/DepthAlignment' and record.mode == 'lidar'
+    assert image.encoding == 'rgb8'
+
+
 def test_depth_equals_what_depth_pipeline_computes(processed, tiny_estimator, params):
     out, _ = processed
     _, outputs = read_bag(out)
@@ -143,7 +166,7 @@ def test_fixed_mode_writes_depth_points_and_ground_truth_metrics(sample, tmp_pat
     topics, outputs = read_bag(out)
     _, inputs = read_bag(sample)
     assert topics[f'{NS}/depth/image'][1] == FRAMES
-    assert topics[f'{NS}/points'] == ('sensor_msgs/msg/PointCloud2', FRAMES)
+    assert topics[f'{NS}/depth/points'] == ('sensor_msgs/msg/PointCloud2', FRAMES)
     assert sample_bag.IMAGE_TOPIC not in topics            # no --copy-input
     assert {'/tf_static', '/tf'} <= set(topics)             # transforms are always carried
     gts = {stamp_ns(m): image_to_numpy(m) for _, m in inputs[sample_bag.GT_TOPIC]}
@@ -155,7 +178,7 @@ def test_fixed_mode_writes_depth_points_and_ground_truth_metrics(sample, tmp_pat
     assert summary['ground_truth']['frames'] == FRAMES
     assert summary['ground_truth']['abs_rel'] == pytest.approx(np.mean(abs_rel), rel=1e-6)
     reference = _reference_outputs(tiny_estimator, fixed)
-    points = [m for _, m in outputs[f'{NS}/points']]
+    points = [m for _, m in outputs[f'{NS}/depth/points']]
     for expected, (_, message), cloud in zip(reference, outputs[f'{NS}/depth/image'], points):
         np.testing.assert_array_equal(image_to_numpy(message), expected.depth_m)
         assert cloud.width * cloud.height == len(expected.points)
@@ -180,6 +203,18 @@ def test_start_duration_every_select_the_right_frames(sample, tmp_path, tiny_est
     got = [(log_ns, stamp_ns(m)) for log_ns, m in outputs[f'{NS}/depth/alignment']]
     assert got == expected and 0 < len(expected) < FRAMES
     assert summary['frames']['in'] == len(in_window) and summary['frames']['out'] == len(expected)
+
+
+def test_a_late_window_still_gets_the_static_transforms_and_calibration(tmp_path, tiny_estimator, params):
+    slow = tmp_path / 'slow.mcap'       # 2 Hz: the window starts well after /tf_static and the first CameraInfo
+    sample_bag.write_sample_bag(slow, frames=4, rate_hz=2.0, width=WIDTH, height=HEIGHT, seed=1)
+    out = tmp_path / 'late.mcap'
+    summary = run(slow, out, tiny_estimator, params, start_s=1.3)
+    topics, outputs = read_bag(out)
+    assert topics['/tf_static'][1] == 1 and topics['/tf'][1] == 1
+    assert summary['frames']['out'] == 1 and summary['faults'] == {}
+    (_, record), = outputs[f'{NS}/depth/alignment']
+    assert record.num_points > 0                        # LiDAR -> camera through the preloaded /tf_static
 
 
 def test_existing_output_needs_force(sample, tmp_path, tiny_estimator, params):

@@ -116,7 +116,7 @@ def test_big_endian_16_bit_image_gives_the_same_depth_as_little_endian(start_nod
 
 
 @pytest.mark.parametrize('width, height, encoding, padding', [(127, 95, 'rgb8', 3), (33, 17, 'mono8', 1),
-                                                              (1, 1, 'bgr8', 0), (129, 1, 'rgb8', 0)])
+                                                              (1, 1, 'bgr8', 0)])
 def test_odd_sizes_and_row_padding_are_processed(start_node, tiny_estimator, frames, width, height, encoding, padding):
     from sensor_msgs.msg import Image
 
@@ -135,6 +135,14 @@ def test_odd_sizes_and_row_padding_are_processed(start_node, tiny_estimator, fra
     assert node.faults.total() == 0
 
 
+def test_image_too_thin_for_the_model_is_refused_with_the_reason(start_node, tiny_estimator, frames):
+    from depthmaster_ros.ros import messages
+    node, rig = start_node(tiny_estimator, alignment_mode='none', diagnostics_period_s=0.2)
+    sliver = np.ascontiguousarray(frames[0].rgb[:1])                  # 128x1: 64x0 at processing_res 64
+    rig.image_pub.publish(messages.image_msg(sliver, 'rgb8', messages.header_msg(BAD_STAMP, CAMERA_FRAME)))
+    assert_survives(node, rig, frames[1], 'frame', 1, 'at least 8 pixels', expect_depth=False)
+
+
 def test_resolution_change_mid_stream_is_reported_and_followed(start_node, frames):
     from depthmaster_ros.scene import SyntheticScene
     from depthmaster_ros.ros import messages
@@ -144,7 +152,7 @@ def test_resolution_change_mid_stream_is_reported_and_followed(start_node, frame
     assert rig.spin_until(lambda: rig.count('depth/image') == 1, 30)
     # the camera keeps sending the full-size camera_info; the image halves (same aspect): K is scaled
     rig.image_pub.publish(messages.image_msg(half.rgb, 'rgb8', messages.header_msg(2_000, CAMERA_FRAME)))
-    assert rig.spin_until(lambda: rig.count('depth/image') == 2, 30)
+    assert rig.spin_until(lambda: rig.count('depth/image') == 2 and rig.count('depth/camera_info') == 2, 30)
     depth, info = rig.received['depth/image'][1], rig.received['depth/camera_info'][1]
     assert (depth.width, depth.height) == (info.width, info.height) == (64, 48)
     np.testing.assert_allclose(np.reshape(info.k, (3, 3)), frames[0].camera.scaled(64, 48).K)
@@ -183,7 +191,7 @@ def test_missing_camera_info_warns_then_runs_relative_only(start_node, tiny_esti
     rig.spin_until(lambda: False, 1.1)
     rig.publish_frame(frames[1], 2_000, camera_info=False, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/relative') == 1, 30)
-    assert rig.count('depth/image') == 0 and rig.count('depth/points') == 0     # no metres without intrinsics
+    assert rig.count('depth/camera_info') == 0 and rig.count('depth/points') == 0   # no cloud without intrinsics
     assert fault_reported(rig, 'camera_info_missing', 1, 'relative depth only')
 
 
@@ -211,10 +219,13 @@ def test_camera_info_of_another_aspect_gives_relative_only(start_node, tiny_esti
     assert rig.spin_until(lambda: node._camera is not None, 10)
     rig.publish_frame(frames[0], BAD_STAMP, camera_info=False, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/relative') == 1, 30)
-    assert rig.count('depth/image') == 0 and rig.count('depth/camera_info') == 0
+    assert rig.count('depth/camera_info') == 0 and rig.count('depth/points') == 0
     assert fault_reported(rig, 'camera_info_size', 1, 'aspect ratio')
-    rig.publish_frame(frames[1], GOOD_STAMP, cloud=False)                # the right camera_info: metres again
-    assert rig.spin_until(lambda: rig.count('depth/image') == 1, 30)
+    rig.info_pub.publish(messages.camera_info_msg(frames[1].camera.to_camera_info_fields(),
+                                                  messages.header_msg(2, CAMERA_FRAME)))
+    assert rig.spin_until(lambda: node._camera.width == 128, 10)
+    rig.publish_frame(frames[1], GOOD_STAMP, camera_info=False, cloud=False)   # the right camera: a cloud again
+    assert rig.spin_until(lambda: rig.count('depth/points') == 1, 30)
 
 
 # point clouds ----------------------------------------------------------------------------------------------------
@@ -271,7 +282,7 @@ def test_bad_cloud_is_refused_and_the_image_gets_no_metres(start_node, frames, k
     assert rig.count('depth/image') == 0 and rig.count('depth/points') == 0   # no metres from a bad cloud
     assert fault_reported(rig, counter, 1, fragment)
     rig.publish_frame(frames[1], GOOD_STAMP)                                   # a good cloud: metres again
-    assert rig.spin_until(lambda: rig.count('depth/image') == 1, 30)
+    assert rig.spin_until(lambda: rig.count('depth/image') == 1 and rig.count('depth/alignment') == 2, 30)
     assert rig.received['depth/alignment'][1].ok
 
 
@@ -329,11 +340,11 @@ def test_cloud_older_than_max_cloud_age_is_not_used(start_node, frames):
 
 # parameters --------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('name, value, fragment', [
-    ('cloud_stride', 0, "'cloud_stride' must be in"),
-    ('max_depth', -5.0, "'max_depth' must be in"),
-    ('temporal_smoothing', 1.5, "'temporal_smoothing' must be in"),
-    ('max_cloud_age_s', float('nan'), 'finite'),
-    ('processing_res', 'big', 'integer'),
+    ('cloud_stride', 0, 'cloud_stride out of range'),
+    ('max_depth', -5.0, 'max_depth out of range'),
+    ('temporal_smoothing', 1.5, 'temporal_smoothing out of range'),
+    ('max_cloud_age_s', float('nan'), 'max_cloud_age_s'),
+    ('processing_res', 'big', 'Wrong parameter type'),
     ('lidar_to_camera', [1.0, 2.0], '7'),
     ('max_depth', 0.05, 'min_depth'),
     ('input_qos_depth', 50, 'read-only'),
@@ -356,3 +367,12 @@ def test_out_of_range_runtime_parameters_are_rejected_and_frames_keep_the_old_va
     assert rig.spin_until(lambda: rig.count('depth/points') == 1, 30)
     depth = decode_image(rig.received['depth/image'][0])
     assert rig.received['depth/points'][0].width == int(np.isfinite(depth[::2, ::2]).sum())   # stride 2 kept
+
+
+def test_lowest_allowed_min_depth_still_gives_metres(start_node, frames):
+    """min_depth 0 is inside the parameter's range, so every stage must accept it (not drop each frame)."""
+    node, rig = _lidar_node(start_node, frames, min_depth=0.0)
+    rig.publish_frame(frames[0], 1_000)
+    assert rig.spin_until(lambda: rig.count('depth/image') == 1, 30), node.faults.last_messages()
+    depth = decode_image(rig.received['depth/image'][0])
+    assert np.nanmin(depth) > 0 and node.faults.count('frame') == 0

@@ -82,7 +82,8 @@ def test_lidar_cloud_and_transforms_match_the_scene(sample):
     (_, static), = _messages(path, '/tf_static')
     dynamic = _messages(path, '/tf')
     edges = {(t.header.frame_id, t.child_frame_id): t.transform for t in static.transforms}
-    assert set(edges) == {(sample_bag.BASE_FRAME, sample_bag.CAMERA_FRAME), (sample_bag.BASE_FRAME, sample_bag.LIDAR_FRAME)}
+    assert set(edges) == {(sample_bag.FOOTPRINT_FRAME, sample_bag.BASE_FRAME),
+                          (sample_bag.BASE_FRAME, sample_bag.CAMERA_FRAME), (sample_bag.BASE_FRAME, sample_bag.LIDAR_FRAME)}
     lidar = edges[(sample_bag.BASE_FRAME, sample_bag.LIDAR_FRAME)]
     np.testing.assert_allclose([lidar.translation.x, lidar.translation.y, lidar.translation.z],
                                scene.lidar_to_base.translation, atol=1e-9)
@@ -95,7 +96,7 @@ def test_lidar_cloud_and_transforms_match_the_scene(sample):
         np.testing.assert_array_equal(xyz, frame.lidar_points)
         assert np.all(points['intensity'] > 0)
         (odom,) = tf.transforms
-        assert (odom.header.frame_id, odom.child_frame_id) == (sample_bag.ODOM_FRAME, sample_bag.BASE_FRAME)
+        assert (odom.header.frame_id, odom.child_frame_id) == (sample_bag.ODOM_FRAME, sample_bag.FOOTPRINT_FRAME)
         assert _stamp_ns(odom) == _stamp_ns(cloud)
         np.testing.assert_allclose([odom.transform.translation.x, odom.transform.translation.y],
                                    frame.world_from_base.translation[:2], atol=1e-9)

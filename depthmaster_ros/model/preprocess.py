@@ -8,41 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# Below this the VAE encoder's three stride-2 convolutions leave nothing to decode.
-MIN_PROCESSED_SIZE = 8
-
-
-def processing_size(width, height, processing_res):
-    """(new_w, new_h) whose longer edge is `processing_res` (0 = native), truncated like the official code."""
-    if isinstance(processing_res, bool) or not isinstance(processing_res, (int, np.integer)) or processing_res < 0:
-        raise ValueError(f'processing_res: expected an integer >= 0 (0 = native), got {processing_res!r}')
-    if processing_res == 0:
-        return width, height
-    factor = min(processing_res / width, processing_res / height)
-    return int(width * factor), int(height * factor)
-
-
-def validate_rgb(rgb, name='rgb'):
-    """Reject anything but an (H, W, 3) uint8 array before torch sees it."""
-    if not isinstance(rgb, np.ndarray):
-        raise ValueError(f'{name}: expected a numpy array, got {type(rgb).__name__}')
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f'{name}: expected shape (H, W, 3), got {rgb.shape}')
-    if rgb.dtype != np.uint8:
-        raise ValueError(f'{name}: expected dtype uint8, got {rgb.dtype}')
-    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ValueError(f'{name}: empty image of shape {rgb.shape}')
-    return rgb
-
-
-def check_processable(width, height, processing_res):
-    """The processed size, or ValueError if the network cannot take it."""
-    new_w, new_h = processing_size(width, height, processing_res)
-    if min(new_w, new_h) < MIN_PROCESSED_SIZE:
-        raise ValueError(
-            f'processing_res: {width}x{height} at processing_res={processing_res} becomes {new_w}x{new_h}; '
-            f'both sides must be at least {MIN_PROCESSED_SIZE} pixels')
-    return new_w, new_h
+from depthmaster_ros.model.sizing import (  # noqa: F401  (re-exported: the official rules live together)
+    MIN_PROCESSED_SIZE, check_processable, processing_size, validate_rgb)
 
 
 def resize_uint8(images, size):

@@ -41,6 +41,8 @@ _ROS_TYPES = {
 }
 # Modes whose depth needs the camera intrinsics (fixed needs them only for the cloud and camera_info).
 _MODES_NEEDING_CAMERA = ('lidar', 'ground_plane', 'fixed')
+# Pipeline warnings that are faults of a frame (a failed fit, a CUDA OOM retry): (prefix, counter name).
+_COUNTED_WARNINGS = (('alignment:', 'alignment'), ('CUDA out of memory', 'cuda_out_of_memory'))
 
 
 @dataclass
@@ -363,6 +365,9 @@ class DepthMasterNode(Node):
                 self.get_logger().error(f'pipeline failed on a frame: {type(error).__name__}: {error}')
             return
         for warning in output.warnings:
+            for prefix, kind in _COUNTED_WARNINGS:
+                if warning.startswith(prefix):
+                    self.faults.record(kind, warning)       # counted for /diagnostics; logged just below
             self._throttled('warning:' + warning.split(':')[0], 'warning', warning)
         if self._stop.is_set():
             return

@@ -414,15 +414,9 @@ class _BagRun:
 # input messages into core types
 
 def _add_tf_message(buffer, message, static, faults):
-    from depthmaster_ros.transforms import RigidTransform
-    for transform in message.transforms:
-        t, q = transform.transform.translation, transform.transform.rotation
-        try:
-            buffer.set_transform(transform.header.frame_id, transform.child_frame_id,
-                                 RigidTransform.from_translation_quaternion((t.x, t.y, t.z), (q.x, q.y, q.z, q.w)),
-                                 stamp_ns=stamp_to_ns(transform.header.stamp), static=static)
-        except ValueError as error:
-            faults.record('tf', str(error))
+    from depthmaster_ros.transforms import store_tf_message
+    for error in store_tf_message(buffer, message, static)[1]:
+        faults.record('tf', error)
 
 
 def _to_rgb8(message, msgtype):

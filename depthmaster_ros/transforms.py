@@ -282,3 +282,21 @@ class TransformBuffer:
         except LookupError:
             return False
         return True
+
+
+def store_tf_message(buffer, tf_message, static):
+    """Add every transform of a tf2_msgs/TFMessage (rclpy or rosbags) to buffer.
+
+    One bad transform does not stop the others; returns (number stored, list of error strings).
+    """
+    stored, errors = 0, []
+    for stamped in tf_message.transforms:
+        t, q, stamp = stamped.transform.translation, stamped.transform.rotation, stamped.header.stamp
+        try:
+            transform = RigidTransform.from_translation_quaternion((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+            buffer.set_transform(stamped.header.frame_id, stamped.child_frame_id, transform,
+                                 int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec), static=static)
+            stored += 1
+        except ValueError as error:
+            errors.append(f'{stamped.header.frame_id!r} <- {stamped.child_frame_id!r}: {error}')
+    return stored, errors

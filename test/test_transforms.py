@@ -129,3 +129,21 @@ def test_matrix_quaternion_round_trip_in_every_branch(axis, angle):
     assert q[3] >= 0 and np.linalg.norm(q) == pytest.approx(1.0)
     np.testing.assert_allclose(RigidTransform.from_translation_quaternion([0, 0, 0], q).rotation, rotation,
                                atol=1e-12)
+
+
+def test_store_tf_message_keeps_good_transforms_and_reports_bad_ones():
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+    from depthmaster_ros.transforms import store_tf_message
+    good, bad = TransformStamped(), TransformStamped()
+    good.header.frame_id, good.child_frame_id = 'base_link', 'lidar'
+    good.header.stamp.sec = 3
+    good.transform.translation.z = 1.5
+    good.transform.rotation.w = 1.0
+    bad.header.frame_id, bad.child_frame_id = 'base_link', 'camera'
+    bad.transform.rotation.w = 0.0  # all-zero quaternion: not a rotation
+    buffer = TransformBuffer()
+    stored, errors = store_tf_message(buffer, TFMessage(transforms=[bad, good]), static=True)
+    assert stored == 1
+    assert len(errors) == 1 and "'base_link' <- 'camera'" in errors[0]
+    np.testing.assert_allclose(buffer.lookup('base_link', 'lidar').apply(np.zeros((1, 3))), [[0.0, 0.0, 1.5]])

@@ -6,7 +6,7 @@ through one lock (`SharedTransformBuffer`).
 import threading
 
 from depthmaster_ros.ros.qos import tf_qos, tf_static_qos
-from depthmaster_ros.transforms import RigidTransform, TransformBuffer
+from depthmaster_ros.transforms import TransformBuffer, store_tf_message
 
 
 class SharedTransformBuffer:
@@ -33,16 +33,6 @@ class SharedTransformBuffer:
             return self._buffer.frames()
 
 
-def transform_from_msg(transform_stamped):
-    """(parent, child, RigidTransform, stamp_ns) of a geometry_msgs/TransformStamped."""
-    t = transform_stamped.transform.translation
-    q = transform_stamped.transform.rotation
-    stamp = transform_stamped.header.stamp
-    transform = RigidTransform.from_translation_quaternion((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
-    return (transform_stamped.header.frame_id, transform_stamped.child_frame_id, transform,
-            int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec))
-
-
 class TransformListener:
     """Subscribes /tf and /tf_static (absolute names, as tf2 does) on node into buffer.
 
@@ -67,11 +57,7 @@ class TransformListener:
         self._store(msg, static=True)
 
     def _store(self, msg, static):
-        for transform_stamped in msg.transforms:
-            try:
-                parent, child, transform, stamp_ns = transform_from_msg(transform_stamped)
-                self.buffer.set_transform(parent, child, transform, stamp_ns, static=static)
-                self.received += 1
-            except ValueError as error:
-                self._on_error(f'{"/tf_static" if static else "/tf"} {transform_stamped.header.frame_id!r} <- '
-                               f'{transform_stamped.child_frame_id!r}: {error}')
+        stored, errors = store_tf_message(self.buffer, msg, static)
+        self.received += stored
+        for error in errors:
+            self._on_error(f'{"/tf_static" if static else "/tf"} {error}')

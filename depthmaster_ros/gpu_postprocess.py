@@ -380,8 +380,8 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
     if sparse.shape != relative.shape:
         raise ValueError(f'sparse_depth: shape {tuple(sparse.shape)} differs from relative shape '
                          f'{tuple(relative.shape)}')
-    if not (0 < min_depth < max_depth):
-        raise ValueError(f'min_depth/max_depth: need 0 < min_depth < max_depth, got {min_depth}, {max_depth}')
+    if not (0 <= min_depth < max_depth):
+        raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
     valid = torch.isfinite(sparse) & (sparse > min_depth) & (sparse < max_depth) & torch.isfinite(relative)
     index, present = _sample_indices(valid, max_points, seed)
     index = torch.from_numpy(index).to(relative.device)

@@ -138,19 +138,19 @@ def test_align_to_sparse_depth_matches_reference_on_scene(device, space, small_s
 
 @pytest.mark.parametrize('device', DEVICES)
 def test_batched_alignment_with_subsampling_matches_reference(device, small_scene_frame):
-    """Two cameras in one batch, fewer max_points than samples: the seeded subsample must be the same."""
+    """Two cameras in one batch, fewer max_points than samples (the seeded subsample must be the same), min_depth 0."""
     frame = small_scene_frame
     rng = np.random.default_rng(5)
     relative = np.stack([fake_prediction(frame.depth, 'sqrt_disparity', rng) for _ in range(2)]).astype(np.float32)
     sparse = np.stack([sparse_from_lidar(frame), np.full(frame.depth.shape, np.nan, np.float32)])
     metric, results = gpu_postprocess.align_to_sparse_depth(
         torch.from_numpy(relative).to(device), 'sqrt_disparity', torch.from_numpy(sparse).to(device),
-        max_points=60, min_points=20)
+        min_depth=0.0, max_points=60, min_points=20)
     for index in range(2):
         expected_metric, expected = alignment.align_to_sparse_depth(
-            relative[index], 'sqrt_disparity', sparse[index], max_points=60, min_points=20)
+            relative[index], 'sqrt_disparity', sparse[index], min_depth=0.0, max_points=60, min_points=20)
         assert_same_result(results[index], expected)
-        assert_same_metric(metric[index], expected_metric, 0.1, 100.0)
+        assert_same_metric(metric[index], expected_metric, 0.0, 100.0)
     assert results[0].ok and results[0].num_points == 60
     assert not results[1].ok and results[1].reason.startswith('too few points')
 
@@ -190,6 +190,8 @@ def test_camera_is_scaled_to_the_depth_size():
     (lambda: gpu_postprocess.align_to_sparse_depth(torch.ones(4, 4), 'depth', torch.ones(4, 5)), 'sparse_depth'),
     (lambda: gpu_postprocess.align_to_sparse_depth(torch.ones(4, 4), 'depth', torch.ones(4, 4), min_depth=5.0,
                                                    max_depth=1.0), 'min_depth'),
+    (lambda: gpu_postprocess.align_to_sparse_depth(torch.ones(4, 4), 'depth', torch.ones(4, 4), min_depth=-1.0),
+     'min_depth'),
     (lambda: gpu_postprocess.fit_scale_shift(torch.ones(5), torch.ones(4)), 'target'),
     (lambda: gpu_postprocess.fit_scale_shift(torch.ones(5), torch.ones(5), valid=torch.ones(4)), 'valid'),
     (lambda: gpu_postprocess.fit_scale_shift(['a'], ['b']), 'pred'),

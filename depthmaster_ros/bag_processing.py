@@ -21,7 +21,8 @@ from depthmaster_ros.bag_writing import OutputLocation, open_writer, output_stor
 from depthmaster_ros.cloud_pairing import StampedCloud, describe_miss, select_cloud
 from depthmaster_ros.depth_metrics import depth_errors
 from depthmaster_ros.message_values import stamp_to_ns
-from depthmaster_ros.pipeline import CloudInput, DepthPipeline, FrameInput, PipelineConfig, depth_to_millimetres
+from depthmaster_ros.frame_outputs import OUTPUT_TOPICS, frame_messages
+from depthmaster_ros.pipeline import CloudInput, DepthPipeline, FrameInput, PipelineConfig
 
 # How long, in log time, an image waits for late clouds and transforms beyond the pairing tolerance.
 LIDAR_LATENCY_ALLOWANCE_S = 0.5
@@ -30,16 +31,6 @@ PRELOAD_S = 1.0
 # Unmatched ground-truth images kept while waiting for their camera frame.
 GT_BACKLOG = 64
 
-# Output topics, relative to the output namespace.
-OUTPUT_TOPICS = {
-    'depth': 'depth/image',
-    'depth_mm': 'depth/image_mm',
-    'camera_info': 'depth/camera_info',
-    'relative': 'depth/relative',
-    'confidence': 'depth/confidence',
-    'alignment': 'depth/alignment',
-    'points': 'depth/points',
-}
 
 
 @dataclass
@@ -173,27 +164,11 @@ class _OutputBag:
         self.writer.write(self._connections[key], log_ns, rawdata)
 
     def write_frame(self, output, header, log_ns):
-        """Every output of one frame, chosen as the node chooses what to publish; False if the cloud was too big."""
-        build, params = self.builders, self.params
-        if output.depth_m is not None:
-            self.write('depth', build.image_msg(output.depth_m, '32FC1', header), log_ns)
-            if params['publish_depth_mm']:
-                self.write('depth_mm', build.image_msg(depth_to_millimetres(output.depth_m), '16UC1', header), log_ns)
-        if output.camera is not None:
-            self.write('camera_info', build.camera_info_msg(output.camera.to_camera_info_fields(), header), log_ns)
-        if params['publish_relative']:
-            self.write('relative', build.image_msg(output.relative, '32FC1', header), log_ns)
-        if params['publish_confidence'] and output.confidence is not None:
-            self.write('confidence', build.image_msg(output.confidence, '32FC1', header), log_ns)
-        cloud_dropped = False
-        if params['publish_cloud'] and output.points is not None:
-            if output.points.size // 3 > params['cloud_max_points']:
-                cloud_dropped = True
-            else:
-                from depthmaster_ros.point_cloud import xyz_cloud_fields
-                self.write('points', build.cloud_msg(xyz_cloud_fields(output.points, output.colors), header), log_ns)
-        self.write('alignment', build.alignment_msg(output.record, header), log_ns)
-        return not cloud_dropped
+        """Every output of one frame, by the node's rule; False if the cloud was too big to write."""
+        produced = frame_messages(output, header, self.params, self.builders)
+        for name, message in produced.messages:
+            self.write(name, message, log_ns)
+        return not produced.cloud_withheld
 
 
 # ---------------------------------------------------------------------------------------------

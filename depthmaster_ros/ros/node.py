@@ -22,9 +22,10 @@ from depthmaster_ros import parameters as params_table
 from depthmaster_ros.cloud_pairing import RecentClouds, StampedCloud
 from depthmaster_ros.fault_counters import FaultCounters
 from depthmaster_ros.mailbox import LatestFrameMailbox
-from depthmaster_ros.pipeline import (CloudInput, DepthPipeline, FrameInput, PipelineConfig, depth_to_millimetres,
+from depthmaster_ros.frame_outputs import OUTPUT_TOPICS, frame_messages
+from depthmaster_ros.pipeline import (CloudInput, DepthPipeline, FrameInput, PipelineConfig,
                                       load_estimator_from_params, resolve_runtime)
-from depthmaster_ros.point_cloud import read_xyz, xyz_cloud_fields
+from depthmaster_ros.point_cloud import read_xyz
 from depthmaster_ros.ros import messages
 from depthmaster_ros.ros.diagnostics import NodeHealth, health_to_diagnostics
 from depthmaster_ros.ros.qos import diagnostics_qos, input_stream_qos, output_qos
@@ -179,13 +180,10 @@ class DepthMasterNode(Node):
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
         qos = output_qos(self._params['output_reliability'])
-        self.depth_pub = self.create_publisher(Image, 'depth/image', qos)
-        self.depth_mm_pub = self.create_publisher(Image, 'depth/image_mm', qos)
-        self.depth_info_pub = self.create_publisher(CameraInfo, 'depth/camera_info', qos)
-        self.relative_pub = self.create_publisher(Image, 'depth/relative', qos)
-        self.confidence_pub = self.create_publisher(Image, 'depth/confidence', qos)
-        self.cloud_pub = self.create_publisher(PointCloud2, 'depth/points', qos)
-        self.alignment_pub = self.create_publisher(DepthAlignment, 'depth/alignment', qos)
+        types = {'depth': Image, 'depth_mm': Image, 'camera_info': CameraInfo, 'relative': Image,
+                 'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment}
+        self.output_pubs = {name: self.create_publisher(types[name], topic, qos)
+                            for name, topic in OUTPUT_TOPICS.items()}
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', diagnostics_qos())
 
     def _create_subscriptions(self):
@@ -379,29 +377,14 @@ class DepthMasterNode(Node):
         self.health.last_record = output.record
 
     def _publish(self, item, output):
-        header = item.header
-        params = self._params
-        if output.depth_m is not None:
-            self.depth_pub.publish(messages.image_msg(output.depth_m, '32FC1', header))
-            if params['publish_depth_mm']:
-                self.depth_mm_pub.publish(messages.image_msg(depth_to_millimetres(output.depth_m),
-                                                             '16UC1', header))
-        if output.camera is not None:
-            self.depth_info_pub.publish(messages.camera_info_msg(output.camera.to_camera_info_fields(), header))
-        if params['publish_relative']:
-            self.relative_pub.publish(messages.image_msg(output.relative, '32FC1', header))
-        if params['publish_confidence'] and output.confidence is not None:
-            self.confidence_pub.publish(messages.image_msg(output.confidence, '32FC1', header))
-        if params['publish_cloud'] and output.points is not None:
-            count = output.points.shape[0] * (output.points.shape[1] if output.points.ndim == 3 else 1)
-            if count > params['cloud_max_points']:
-                self.health.output_skipped('cloud')
-                self._throttled('cloud_max_points', 'warning',
-                                f'cloud of {count} points is above cloud_max_points {params["cloud_max_points"]}; '
-                                'not published (raise cloud_stride)')
-            else:
-                self.cloud_pub.publish(messages.cloud_msg(xyz_cloud_fields(output.points, output.colors), header))
-        self.alignment_pub.publish(messages.alignment_msg(output.record, header))
+        produced = frame_messages(output, item.header, self._params, messages)
+        if produced.cloud_withheld:
+            self.health.output_skipped('cloud')
+            self._throttled('cloud_max_points', 'warning',
+                            f'cloud of {produced.cloud_withheld} points is above cloud_max_points '
+                            f'{self._params["cloud_max_points"]}; not published (raise cloud_stride)')
+        for name, message in produced.messages:
+            self.output_pubs[name].publish(message)
 
     def _publish_diagnostics(self):
         counters = self.mailbox.counters()

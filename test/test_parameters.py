@@ -10,7 +10,7 @@ from depthmaster_ros.parameters import BY_NAME, PARAMETERS, defaults, load_param
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / 'config' / 'depthmaster.yaml'
-DOCS = ROOT / 'docs' / 'node.md'
+README = ROOT / 'README.md'
 
 
 def write_params(tmp_path, body):
@@ -45,8 +45,8 @@ def test_every_parameter_has_a_comment_in_the_shipped_yaml():
             assert lines[index - 1].strip().startswith('#'), f'{match.group(1)} has no comment line above it'
 
 
-def test_docs_contain_the_generated_table():
-    assert parameters.parameters_markdown_table() in DOCS.read_text()
+def test_readme_contains_the_generated_table():
+    assert parameters.parameters_markdown_table() in README.read_text()
 
 
 def test_markdown_table_has_one_row_per_parameter():

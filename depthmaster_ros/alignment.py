@@ -10,6 +10,11 @@ the scale is positive for every space: a negative fit means the data contradict 
 Robustness: least median of squares over random point pairs gives an outlier-free start (it breaks
 down only beyond 50 % outliers), then iteratively reweighted least squares with Tukey's biweight,
 its scale from the median absolute deviation, refines it using every inlier.
+
+Cost: the fit runs in float64 on the samples only (at most max_points); the candidate lines of the
+start are scored on a fixed seeded subset of at most LMEDS_SCORING_POINTS of them, which locates the
+outlier-free line as well as all of them would and keeps the start cheap. Per-pixel work (finding
+the samples, mapping the image to metres) runs on the image's own float32.
 """
 from dataclasses import asdict, dataclass
 
@@ -22,6 +27,13 @@ SPACES = ('depth', 'disparity', 'sqrt_disparity')
 TUKEY_C = 3.0
 MAD_TO_SIGMA = 1.4826
 DEFAULT_SEED = 0
+LMEDS_HYPOTHESES = 100          # random point pairs, each a candidate line
+LMEDS_SCORING_POINTS = 500      # samples that score the candidates (seeded subset when there are more)
+IRLS_MAX_ITERATIONS = 30
+IRLS_TOLERANCE = 1e-5           # relative step of scale and shift that ends the refinement (the fit's own
+                                # uncertainty is ~1e-3: smaller steps change no depth that matters)
+SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread
+MAX_SCALE_UNCERTAINTY = 0.1
 
 
 @dataclass
@@ -91,65 +103,130 @@ def least_squares_scale_shift(pred, target):
     return float(scale), float(shift)
 
 
-def _weighted_scale_shift(pred, target, weights):
-    w_sum = weights.sum()
-    mean_p = (weights * pred).sum() / w_sum
-    mean_t = (weights * target).sum() / w_sum
-    dp = pred - mean_p
-    var_p = (weights * dp * dp).sum()
-    if var_p <= 0:
-        return np.nan, np.nan
-    scale = (weights * dp * (target - mean_t)).sum() / var_p
-    return scale, mean_t - scale * mean_p
+class _WeightedLine:
+    """Weighted least-squares lines through fixed samples, one matrix-vector product per weighting.
+
+    The samples are centred once on their plain means, so the moment sums below lose no precision
+    to cancellation (the weighted means stay close to the plain ones).
+    """
+
+    def __init__(self, pred, target):
+        self.pred_mean, self.target_mean = float(pred.mean()), float(target.mean())
+        p, t = pred - self.pred_mean, target - self.target_mean
+        self.moments = np.stack([np.ones_like(p), p, t, p * p, p * t])
+
+    def fit(self, weights):
+        """(scale, shift) of the weighted fit; NaN when the weights leave no spread in pred."""
+        w_sum, sum_p, sum_t, sum_pp, sum_pt = (self.moments @ weights).tolist()
+        if not w_sum > 0:
+            return np.nan, np.nan
+        var_p = sum_pp - sum_p * sum_p / w_sum
+        if not var_p > 0:
+            return np.nan, np.nan
+        scale = (sum_pt - sum_p * sum_t / w_sum) / var_p
+        centred_shift = (sum_t - scale * sum_p) / w_sum
+        return scale, self.target_mean + centred_shift - scale * self.pred_mean
 
 
-def _least_median_start(pred, target, rng, num_hypotheses=200):
-    """Best line through random point pairs by median absolute residual."""
-    first = rng.integers(0, len(pred), num_hypotheses)
-    second = rng.integers(0, len(pred), num_hypotheses)
+def _median(values):
+    """np.median along the last axis of NaN-free values, through one single-kth partition.
+
+    (np.median partitions at two positions for even counts, several times slower.) The lower
+    middle value is the largest one left of the upper middle after the partition.
+    """
+    count = values.shape[-1]
+    middle = count // 2
+    parted = np.partition(values, middle, axis=-1)
+    upper = parted[..., middle]
+    if count % 2:
+        return upper
+    return (parted[..., :middle].max(axis=-1) + upper) / 2
+
+
+def lmeds_draws(count, rng):
+    """(first, second, scoring): the point pairs of the candidate lines and the indices that score them.
+
+    Drawn in this order from rng, so the torch mirror reproduces them; scoring is None when every
+    point scores (count <= LMEDS_SCORING_POINTS).
+    """
+    first = rng.integers(0, count, LMEDS_HYPOTHESES)
+    second = rng.integers(0, count, LMEDS_HYPOTHESES)
+    scoring = rng.choice(count, LMEDS_SCORING_POINTS, replace=False) if count > LMEDS_SCORING_POINTS else None
+    return first, second, scoring
+
+
+def _least_median_start(pred, target, rng):
+    """Best line through random point pairs by median absolute residual over the scoring subset."""
+    first, second, scoring = lmeds_draws(len(pred), rng)
     dp = pred[second] - pred[first]
     usable = np.abs(dp) > 1e-12 * max(1.0, float(np.abs(pred).max()))
+    with np.errstate(over='ignore', invalid='ignore'):
+        scales = (target[second] - target[first]) / np.where(usable, dp, 1.0)
+        shifts = target[first] - scales * pred[first]
+    usable &= np.isfinite(scales) & np.isfinite(shifts)    # residuals then hold no NaN
     if not np.any(usable):
         return np.nan, np.nan
-    scales = (target[second] - target[first])[usable] / dp[usable]
-    shifts = target[first][usable] - scales * pred[first][usable]
-    residuals = np.abs(scales[:, None] * pred[None, :] + shifts[:, None] - target[None, :])
-    best = int(np.argmin(np.median(residuals, axis=1)))
-    return scales[best], shifts[best]
+    scales, shifts = scales[usable], shifts[usable]
+    score_pred, score_target = (pred, target) if scoring is None else (pred[scoring], target[scoring])
+    residuals = np.multiply.outer(scales, score_pred)
+    residuals += shifts[:, None]
+    residuals -= score_target
+    np.abs(residuals, out=residuals)
+    best = int(np.argmin(_median(residuals)))
+    return float(scales[best]), float(shifts[best])
 
 
-def _robust_scale_shift(pred, target, rng, max_iterations=30):
-    """(scale, shift, inlier mask): LMedS start, then Tukey IRLS."""
+def _robust_sigma(residual, sigma_floor):
+    """MAD scale of the residuals (never below sigma_floor, so exact data do not divide by zero)."""
+    return max(MAD_TO_SIGMA * float(_median(np.abs(residual - _median(residual)))), sigma_floor)
+
+
+def _robust_scale_shift(pred, target, rng, target_spread):
+    """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range)."""
     scale, shift = _least_median_start(pred, target, rng)
     if not np.isfinite(scale):
         return np.nan, np.nan, np.zeros(len(pred), bool)
-    spread = np.percentile(target, 95) - np.percentile(target, 5)
-    sigma_floor = 1e-6 * max(spread, 1e-12)
-    inliers = np.ones(len(pred), bool)
-    for _ in range(max_iterations):
-        residual = scale * pred + shift - target
-        sigma = max(MAD_TO_SIGMA * np.median(np.abs(residual - np.median(residual))), sigma_floor)
-        u = residual / (TUKEY_C * sigma)
-        inliers = np.abs(u) < 1.0
-        weights = np.where(inliers, (1.0 - u * u) ** 2, 0.0)
-        if weights.sum() <= 0:
-            break
-        new_scale, new_shift = _weighted_scale_shift(pred, target, weights)
+    sigma_floor = 1e-6 * max(target_spread, 1e-12)
+    line = _WeightedLine(pred, target)
+    for _ in range(IRLS_MAX_ITERATIONS):
+        residual = pred * scale
+        residual += shift
+        residual -= target
+        # Tukey's biweight (1 - u^2)^2 inside |u| < 1, zero outside; u = residual / (c sigma)
+        weights = np.square(residual)
+        weights *= -1.0 / (TUKEY_C * _robust_sigma(residual, sigma_floor)) ** 2
+        weights += 1.0
+        np.fmax(weights, 0.0, out=weights)
+        weights *= weights
+        new_scale, new_shift = line.fit(weights)
         if not np.isfinite(new_scale):
             break
-        converged = abs(new_scale - scale) <= 1e-9 * abs(scale) + 1e-15 and \
-            abs(new_shift - shift) <= 1e-9 * (abs(shift) + abs(scale)) + 1e-15
+        converged = abs(new_scale - scale) <= IRLS_TOLERANCE * abs(scale) + 1e-15 and \
+            abs(new_shift - shift) <= IRLS_TOLERANCE * (abs(shift) + abs(scale)) + 1e-15
         scale, shift = new_scale, new_shift
         if converged:
             break
     residual = scale * pred + shift - target
-    sigma = max(MAD_TO_SIGMA * np.median(np.abs(residual - np.median(residual))), sigma_floor)
-    return float(scale), float(shift), np.abs(residual) < TUKEY_C * sigma
+    return float(scale), float(shift), np.abs(residual) < TUKEY_C * _robust_sigma(residual, sigma_floor)
 
 
-def _has_spread(values, relative=1e-3):
-    low, high = np.percentile(values, [5, 95])
-    return (high - low) > relative * max(abs(float(np.median(values))), 1e-12)
+def _sorted_quantile(ordered, q):
+    """np.percentile(values, 100 q) (linear interpolation) from the sorted values."""
+    position = q * (len(ordered) - 1)
+    low = int(np.floor(position))
+    high = min(low + 1, len(ordered) - 1)
+    a, b = float(ordered[low]), float(ordered[high])
+    return a if a == b else a + (b - a) * (position - low)
+
+
+def _spread(values):
+    """(5-95 % range, median) of the values, from one sort."""
+    ordered = np.sort(values)
+    return _sorted_quantile(ordered, 0.95) - _sorted_quantile(ordered, 0.05), _sorted_quantile(ordered, 0.5)
+
+
+def _has_spread(spread, median):
+    return spread > SPREAD_RELATIVE * max(abs(float(median)), 1e-12)
 
 
 def _relative_scale_uncertainty(pred, target, scale, shift):
@@ -162,7 +239,7 @@ def _relative_scale_uncertainty(pred, target, scale, shift):
 
 
 def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_SEED,
-                    max_scale_uncertainty=0.1):
+                    max_scale_uncertainty=MAX_SCALE_UNCERTAINTY):
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
     Returns an AlignmentResult; ok=False with a reason for too few points, no spread in the targets
@@ -176,18 +253,20 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
     if pred.shape != target.shape:
         raise ValueError(f'target: {target.size} values but pred has {pred.size}')
     usable = np.isfinite(pred) & np.isfinite(target)
-    pred, target = pred[usable], target[usable]
+    if not usable.all():
+        pred, target = pred[usable], target[usable]
     result = AlignmentResult(space=space, num_points=int(len(pred)))
     if len(pred) < max(int(min_points), 2):
         result.reason = f'too few points: {len(pred)} < {max(int(min_points), 2)}'
         return result
-    if not _has_spread(target):
+    target_spread, target_median = _spread(target)
+    if not _has_spread(target_spread, target_median):
         result.reason = f'no depth spread: all {len(target)} targets at one {space} value'
         return result
-    if not _has_spread(pred):
+    if not _has_spread(*_spread(pred)):
         result.reason = f'no spread in the prediction at the {len(pred)} points'
         return result
-    scale, shift, inliers = _robust_scale_shift(pred, target, np.random.default_rng(seed))
+    scale, shift, inliers = _robust_scale_shift(pred, target, np.random.default_rng(seed), target_spread)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     if not (np.isfinite(scale) and np.isfinite(shift)):
@@ -214,22 +293,86 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
 
 
 def _image(values, field):
-    array = _float_array(values, field)
+    """A 2-D float32 or float64 array (float32 stays float32: no per-pixel dtype churn)."""
+    try:
+        array = np.asarray(values)
+        if array.dtype not in (np.float32, np.float64):
+            array = array.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f'{field}: not numeric ({error})') from None
     if array.ndim != 2:
         raise ValueError(f'{field}: expected a 2-D image, got shape {array.shape}')
     return array
 
 
+def open_interval_bounds(dtype, low, high):
+    """(low', high') such that low < x < high in exact arithmetic iff low' < x < high' in dtype.
+
+    Comparing float32 pixels with float64 limits would round the limits; for float32 the limits are
+    rounded outwards instead, so no value changes side.
+    """
+    low, high = float(low), float(high)
+    if np.dtype(dtype) != np.float32:
+        return low, high
+    with np.errstate(over='ignore'):
+        low32, high32 = np.float32(low), np.float32(high)
+    if float(low32) > low:
+        low32 = np.nextafter(low32, np.float32(-np.inf))
+    if float(high32) < high:
+        high32 = np.nextafter(high32, np.float32(np.inf))
+    return float(low32), float(high32)
+
+
+def _from_space_in_place(values, space):
+    if space == 'disparity':
+        np.reciprocal(values, out=values)
+    elif space == 'sqrt_disparity':
+        np.multiply(values, values, out=values)
+        np.reciprocal(values, out=values)
+    return values
+
+
 def apply_alignment(relative, space, scale, shift, min_depth=0.1, max_depth=100.0):
-    """The one place that maps fitted values to metres: float32, NaN outside [min_depth, max_depth]."""
+    """The one place that maps fitted values to metres: float32, NaN outside [min_depth, max_depth].
+
+    Computed in float32 (the output's precision): a pixel is valid where s * p + t > 0 and its depth
+    is finite, positive and within the limits.
+    """
     _check_space(space)
     relative = _image(relative, 'relative')
     if not (np.isfinite(scale) and np.isfinite(shift)):
         return np.full(relative.shape, np.nan, np.float32)
-    depth = from_space(scale * relative + shift, space)
-    with np.errstate(invalid='ignore'):
-        depth[~((depth >= min_depth) & (depth <= max_depth))] = np.nan
-    return depth.astype(np.float32)
+    with np.errstate(all='ignore'):
+        scale32, shift32 = np.float32(scale), np.float32(shift)
+        min32, max32 = np.float32(min_depth), np.float32(max_depth)
+        depth = np.multiply(relative, scale32, dtype=np.float32)
+        depth += shift32
+        keep = depth > 0
+        _from_space_in_place(depth, space)
+        keep &= depth >= min32
+        keep &= depth <= max32
+        if not min32 > 0:
+            keep &= depth > 0
+        if not np.isfinite(max32):
+            keep &= np.isfinite(depth)
+    np.copyto(depth, np.float32(np.nan), where=~keep)
+    return depth
+
+
+def sample_indices(relative, sparse, min_depth, max_depth, max_points, seed):
+    """Flat indices of the fit's samples: sparse strictly inside the limits and relative finite.
+
+    Found on the sparse image first (few pixels hold a sample); more than max_points are thinned to
+    a seeded subset, in image order.
+    """
+    low, high = open_interval_bounds(sparse.dtype, min_depth, max_depth)
+    flat_sparse = sparse.ravel()
+    index = np.flatnonzero(flat_sparse > low)
+    index = index[flat_sparse[index] < high]
+    index = index[np.isfinite(relative.ravel()[index])]
+    if len(index) > max_points:
+        index = np.sort(np.random.default_rng(seed).choice(index, int(max_points), replace=False))
+    return index
 
 
 def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0,
@@ -242,12 +385,8 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
         raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     if not (0 <= min_depth < max_depth):
         raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(sparse) & (sparse > min_depth) & (sparse < max_depth) & np.isfinite(relative)
-    index = np.flatnonzero(valid)
-    if len(index) > max_points:
-        index = np.sort(np.random.default_rng(seed).choice(index, int(max_points), replace=False))
-    pred = relative.ravel()[index]
+    index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed)
+    pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)
     result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed)
     if not result.ok:

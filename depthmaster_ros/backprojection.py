@@ -30,16 +30,30 @@ def depth_to_points(depth, camera, stride=1, organized=True):
     camera = camera.scaled(depth.shape[1], depth.shape[0])
     rays = camera.pixel_rays(stride)
     z = depth[::stride, ::stride]
+    if not organized:
+        return _valid_points(z, rays)
     with np.errstate(invalid='ignore'):
         valid = np.isfinite(z) & (z > 0)
     points = np.empty(z.shape + (3,), np.float32)
     points[..., 0] = rays[..., 0] * z
     points[..., 1] = rays[..., 1] * z
     points[..., 2] = z
-    if organized:
-        points[~valid] = np.nan
-        return points
-    return points[valid]
+    points[~valid] = np.nan
+    return points
+
+
+def _valid_points(z, rays):
+    """(N, 3) points of the valid depths only: gathered first, so the work scales with N, not the image."""
+    flat_z = z.ravel()
+    with np.errstate(invalid='ignore'):
+        index = np.flatnonzero((flat_z > 0) & (flat_z < np.inf))
+    depth = flat_z[index]
+    ray = rays.reshape(-1, 2)[index]
+    points = np.empty((len(index), 3), np.float32)
+    np.multiply(ray[:, 0], depth, out=points[:, 0])
+    np.multiply(ray[:, 1], depth, out=points[:, 1])
+    points[:, 2] = depth
+    return points
 
 
 def depth_to_points_with_colors(depth, rgb, camera, stride=1, organized=True):

@@ -170,25 +170,37 @@ class CameraModel:
         (-0.5 <= u < width - 0.5, same for v). uv is NaN where not valid.
         """
         points = _points(points_cam, 'points_cam')
+        index, u, v = self.project_columns(*points.T.astype(np.float64, order='C'))
         uv = np.full((len(points), 2), np.nan)
+        uv[index, 0] = u
+        uv[index, 1] = v
+        valid = np.zeros(len(points), bool)
+        valid[index] = True
+        return uv, valid
+
+    def project_columns(self, x, y, z):
+        """project() for points given as contiguous float64 columns: (index, u, v) of the valid ones.
+
+        Same rules as project(); one array per coordinate keeps every step on contiguous memory,
+        which matters for the tens of thousands of points of a LiDAR scan.
+        """
         with np.errstate(invalid='ignore', divide='ignore'):
-            front = np.all(np.isfinite(points), axis=1) & (points[:, 2] > 0)
-            xy = points[front, :2] / points[front, 2:3]
+            index = np.flatnonzero(np.isfinite(x) & np.isfinite(y) & (z > 0) & (z < np.inf))
+            depth = z[index]
+            x, y = x[index] / depth, y[index] / depth
         if self.has_distortion:
             low, high = _normalised_bounds(self)
-            inside_fov = np.all((xy >= low) & (xy <= high), axis=1)
-            front[np.flatnonzero(front)[~inside_fov]] = False
-            xy = xy[inside_fov]
-            uv[front] = self._distort_to_pixels(xy)
+            inside_fov = (x >= low[0]) & (x <= high[0]) & (y >= low[1]) & (y <= high[1])
+            index, x, y = index[inside_fov], x[inside_fov], y[inside_fov]
+            pixels = self._distort_to_pixels(np.stack([x, y], axis=1))
+            u, v = pixels[:, 0], pixels[:, 1]
         else:
             K = self.K
-            uv[front, 0] = K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2]
-            uv[front, 1] = K[1, 1] * xy[:, 1] + K[1, 2]
+            u = K[0, 0] * x + K[0, 1] * y + K[0, 2]
+            v = K[1, 1] * y + K[1, 2]
         with np.errstate(invalid='ignore'):
-            valid = front & (uv[:, 0] >= -0.5) & (uv[:, 0] < self.width - 0.5) \
-                & (uv[:, 1] >= -0.5) & (uv[:, 1] < self.height - 0.5)
-        uv[~valid] = np.nan
-        return uv, valid
+            inside = (u >= -0.5) & (u < self.width - 0.5) & (v >= -0.5) & (v < self.height - 0.5)
+        return index[inside], u[inside], v[inside]
 
     def _distort_to_pixels(self, xy):
         if len(xy) == 0:
@@ -214,6 +226,14 @@ class CameraModel:
         else:
             xy = cv2.undistortPoints(source, self.K, self.D, criteria=_UNDISTORT_CRITERIA)
         return xy.reshape(-1, 2)
+
+    def normalised_bounds(self):
+        """(low, high): box of normalised coordinates (x/z, y/z) holding every pixel's ray, with a margin.
+
+        Cached per camera. project() rejects points outside it (the fold-back guard); callers use it
+        to drop points that cannot land in the image before projecting them.
+        """
+        return _normalised_bounds(self)
 
     def pixel_rays(self, stride=1):
         """Normalised rays (x/z, y/z) of the pixel centres, shape (ceil(h/stride), ceil(w/stride), 2).

@@ -50,8 +50,16 @@ def test_other_unused_weights_still_warn(model_copy, caplog):
 def test_bin_weights_give_the_same_prediction(tmp_path, tiny_estimator):
     directory = write_tiny_model(tmp_path / 'bin_model', seed=0, weights_format='bin')
     assert (directory / 'unet' / 'diffusion_pytorch_model.bin').is_file()
+    from_bin = load(directory)
+    for ours, theirs in ((from_bin.unet, tiny_estimator.unet), (from_bin.vae, tiny_estimator.vae),
+                         (from_bin.fourier, tiny_estimator.fourier)):
+        reference = theirs.state_dict()
+        assert all(torch.equal(value, reference[name]) for name, value in ours.state_dict().items())
     rgb = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(load(directory).predict(rgb, 48).relative, tiny_estimator.predict(rgb, 48).relative)
+    # Identical weights, but safetensors leaves them at other memory alignments than torch.load, and
+    # CPU kernels round differently by alignment: equal to float precision, not bit for bit.
+    np.testing.assert_allclose(from_bin.predict(rgb, 48).relative, tiny_estimator.predict(rgb, 48).relative,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_empty_text_embedding_is_bos_eos_last_hidden_state(tiny_estimator, tiny_model_dir):

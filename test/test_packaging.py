@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 
 import pytest
 
@@ -66,18 +67,22 @@ def test_pip_only_imports_are_pinned_in_requirements():
 
 
 def test_install_puts_launch_config_msg_and_node_where_ros2_finds_them(tmp_path):
-    """A real (non-editable) install into a prefix, as colcon's ament_python build does."""
-    prefix = tmp_path / 'install'
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation',
-                    '--prefix', str(prefix), str(ROOT)], check=True, cwd=tmp_path,
+    """The built distribution, as colcon's ament_python build installs it (the venv is left alone)."""
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation',
+                    '-w', str(tmp_path), str(ROOT)], check=True, cwd=tmp_path,
                    env={**os.environ, 'PIP_DISABLE_PIP_VERSION_CHECK': '1'})
-    share = prefix / 'share' / 'depthmaster_ros'
-    for relative in ['package.xml', 'launch/depthmaster.launch.py', 'launch/camera_lidar.launch.py',
-                     'config/depthmaster.yaml', 'config/fastdds_large_data.xml', 'msg/DepthAlignment.msg']:
-        assert (share / relative).is_file(), relative
-    assert (prefix / 'share/ament_index/resource_index/packages/depthmaster_ros').is_file()
-    console = {p.name for p in (prefix / 'bin').iterdir()}
-    assert {'depthmaster-ros', 'depthmaster_node'} <= console
+    wheel, = tmp_path.glob('depthmaster_ros-*.whl')
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(archive.read(n).decode() for n in names if n.endswith('entry_points.txt'))
+    data = 'depthmaster_ros-0.1.0.data/data/'
+    for relative in ['share/depthmaster_ros/package.xml', 'share/depthmaster_ros/launch/depthmaster.launch.py',
+                     'share/depthmaster_ros/launch/camera_lidar.launch.py', 'share/depthmaster_ros/config/depthmaster.yaml',
+                     'share/depthmaster_ros/config/fastdds_large_data.xml', 'share/depthmaster_ros/msg/DepthAlignment.msg',
+                     'share/ament_index/resource_index/packages/depthmaster_ros']:
+        assert data + relative in names, relative
+    assert 'depthmaster-ros = depthmaster_ros.cli:main' in entry_points
+    assert 'depthmaster_node = depthmaster_ros.ros.node:main' in entry_points
 
 
 def test_colcon_reads_install_scripts_into_lib_package():

@@ -354,14 +354,8 @@ def test_out_of_range_runtime_parameters_are_rejected_and_frames_keep_the_old_va
     from rclpy.parameter import Parameter
     node, rig = start_node(tiny_estimator, alignment_mode='fixed', cloud_stride=2)
     before = node.get_parameter(name).value
-    try:
-        result = node.set_parameters([Parameter(name, value=value)])[0]
-    except Exception as error:  # noqa: BLE001 - rclpy refuses some type changes itself, with its own reason
-        reason = str(error)
-    else:
-        assert not result.successful
-        reason = result.reason
-    assert fragment in reason
+    result = node.set_parameters([Parameter(name, value=value)])[0]
+    assert not result.successful and fragment in result.reason
     assert node.get_parameter(name).value == before and node.current_params()[name] == before
     rig.publish_frame(frames[0], 1_000, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/points') == 1, 30)

@@ -2,9 +2,12 @@
 
     est = load_estimator(backend='depthmaster', model=DIR_OR_REPO_ID, device='cpu', dtype='fp32')
     pred = est.predict(rgb_uint8_hw3, processing_res=768)   # Prediction(relative, space, confidence, timings)
+
+A frame may also be a uint8 tensor already on the estimator's device (no upload). `timing=False`
+(at load or per call) skips per-stage timing: `timings` then holds only TOTAL.
 """
 from .errors import ModelLoadError
-from .prediction import SPACE_DEPTH, SPACE_DISPARITY, SPACE_SQRT_DISPARITY, SPACES, STAGES, Prediction
+from .prediction import SPACE_DEPTH, SPACE_DISPARITY, SPACE_SQRT_DISPARITY, SPACES, STAGES, TOTAL, Prediction
 
 
 def load_estimator(backend='depthmaster', model=None, device='cpu', dtype='fp32', **options):
@@ -14,4 +17,4 @@ def load_estimator(backend='depthmaster', model=None, device='cpu', dtype='fp32'
 
 
 __all__ = ['load_estimator', 'Prediction', 'ModelLoadError', 'SPACE_SQRT_DISPARITY', 'SPACE_DEPTH',
-           'SPACE_DISPARITY', 'SPACES', 'STAGES']
+           'SPACE_DISPARITY', 'SPACES', 'STAGES', 'TOTAL']

@@ -1,14 +1,15 @@
 """The DepthMaster estimator: one deterministic VAE-encode -> UNet(+FE) -> VAE-decode pass.
 
 Weights go to the device once; the empty-text embedding is cached there; pre- and post-processing
-run on the device so only the final map is copied back (`predict_tensor` skips even that).
+run on the device so only the final map is copied back (`predict_tensor` skips even that, and
+takes frames already on the device). Nothing in a frame waits for the whole device.
 """
-from contextlib import nullcontext
 
 import numpy as np
 import torch
 
 from .estimator import DepthEstimator
+from .frames import check_frames, stack_frames
 from .prediction import SPACE_SQRT_DISPARITY, Prediction
 from .preprocess import check_processable, decoded_to_unit, normalise, resize_back, resize_uint8
 from .runtime import HostUploader, StageTimer, check_cpu_dtype
@@ -40,7 +41,7 @@ class DepthMasterEstimator(DepthEstimator):
     """Affine-invariant sqrt-disparity (1 = near) from one RGB frame.
 
     Options: `channels_last` memory format, `compile` (torch.compile of UNet and VAE halves: True or a
-    mode name such as 'reduce-overhead'), and
+    mode name such as 'reduce-overhead'), `timing` (per-stage timing; off reports only the total), and
     `naive` (the benchmark baseline: fp32, eager, classic attention, no pinned memory,
     post-processing on the host).
     """
@@ -49,10 +50,10 @@ class DepthMasterEstimator(DepthEstimator):
     space = SPACE_SQRT_DISPARITY
 
     def __init__(self, unet, vae, fourier, empty_text_embedding, *, model_id, device,
-                 dtype=torch.float32, channels_last=False, compile=False, naive=False):
+                 dtype=torch.float32, channels_last=False, compile=False, naive=False, timing=True):
         if naive:
             dtype, channels_last, compile = torch.float32, False, False
-        super().__init__(model_id, torch.device(device), dtype)
+        super().__init__(model_id, torch.device(device), dtype, timing)
         check_cpu_dtype(self.device, dtype)
         self.naive = naive
         self.channels_last = channels_last
@@ -82,17 +83,27 @@ class DepthMasterEstimator(DepthEstimator):
     def _grad_mode(self):
         return torch.no_grad() if self.naive else torch.inference_mode()
 
-    def predict_tensor(self, frames, processing_res=768):
+    def predict_tensor(self, frames, processing_res=768, timing=None):
         """Same-size uint8 frames [B,H,W,3] -> (device float32 [B,H,W] in [0,1], timings).
 
-        The device tensor lets a GPU post-processing stage continue without a host round trip.
+        `frames` is a host numpy array (uploaded through the pinned buffer) or a tensor already on
+        the estimator's device, used as is: a caller that uploads it on a side stream makes the
+        current stream wait for that copy first. The device tensor lets a GPU post-processing stage
+        continue without a host round trip; the timings are read from the device only when first
+        looked at, so this call itself never waits for the GPU.
         """
-        frames = np.asarray(frames)
+        check_frames(frames, self.device, name='frames', batched=True)
+        timer = StageTimer(self.device, per_stage=self._per_stage(timing))
+        maps = self._forward(frames, processing_res, timer)
+        return maps, timer.finish('postprocess')
+
+    def _forward(self, frames, processing_res, timer):
+        """Every stage up to the device maps; the caller closes 'postprocess' (it may add a copy back)."""
         height, width = frames.shape[1:3]
         new_w, new_h = check_processable(width, height, processing_res)
-        timer = StageTimer(self.device)
         with self._grad_mode():
-            images = self._uploader.upload(frames).permute(0, 3, 1, 2).contiguous()
+            images = frames if isinstance(frames, torch.Tensor) else self._uploader.upload(frames)
+            images = images.permute(0, 3, 1, 2).contiguous()
             images = normalise(resize_uint8(images, (new_h, new_w)), self.dtype)
             if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -111,9 +122,7 @@ class DepthMasterEstimator(DepthEstimator):
             unit = decoded_to_unit(decoded)
             if self.naive:
                 unit = unit.cpu()
-            maps = resize_back(unit, (height, width))[:, 0]
-            timer.mark('postprocess')
-        return maps, timer.timings
+            return resize_back(unit, (height, width))[:, 0]
 
     def _encode(self, images):
         moments = self._encoder(images)
@@ -122,10 +131,10 @@ class DepthMasterEstimator(DepthEstimator):
         mean = moments[:, :self.vae.config.latent_channels]
         return mean * LATENT_SCALE_FACTOR
 
-    def _predict_same_size(self, frames, processing_res):
-        maps, timings = self.predict_tensor(np.stack(frames), processing_res)
-        start_copy = StageTimer(self.device)
+    def _predict_same_size(self, frames, processing_res, per_stage):
+        timer = StageTimer(self.device, per_stage=per_stage)
+        maps = self._forward(stack_frames(frames), processing_res, timer)
+        # The copy back is the frame's one wait for the device; the timings are read after it.
         host = maps.cpu().numpy().astype(np.float32, copy=False)
-        start_copy.mark('postprocess')
-        timings['postprocess'] += start_copy.timings['postprocess']
+        timings = dict(timer.finish('postprocess'))
         return [Prediction(relative=host[i], space=self.space, timings=dict(timings)) for i in range(len(frames))]

@@ -1,37 +1,52 @@
 """The estimator interface the node, the bag tool and the benchmark call."""
-from .preprocess import validate_rgb
+import numpy as np
+
+from .frames import check_frames
+from .runtime import check_timing
 
 
 class DepthEstimator:
-    """Base: `predict` one RGB frame, `predict_batch` several (same-size frames share one forward)."""
+    """Base: `predict` one RGB frame, `predict_batch` several (same-size frames share one forward).
+
+    A frame is a uint8 (H, W, 3) numpy array, or a uint8 tensor already on the estimator's device.
+    `timing` (here or per call) turns per-stage timing off: Prediction.timings then holds only 'total'.
+    """
 
     backend = None
     space = None
 
-    def __init__(self, model_id, device, dtype):
+    def __init__(self, model_id, device, dtype, timing=True):
         self.model_id = model_id
         self.device = device
         self.dtype = dtype
+        self.timing = check_timing(timing)
 
-    def predict(self, rgb, processing_res=768):
-        validate_rgb(rgb)
-        return self._predict_same_size([rgb], processing_res)[0]
+    def predict(self, rgb, processing_res=768, timing=None):
+        check_frames(rgb, self.device, name='rgb', batched=False)
+        return self._predict_same_size([rgb], processing_res, self._per_stage(timing))[0]
 
-    def predict_batch(self, frames, processing_res=768):
+    def predict_batch(self, frames, processing_res=768, timing=None):
         """Predictions in input order; frames are grouped by size and each group runs as one batch."""
         if isinstance(frames, (str, bytes)) or not hasattr(frames, '__len__'):
             raise ValueError(f'frames: expected a list of (H, W, 3) uint8 arrays, got {type(frames).__name__}')
+        per_stage = self._per_stage(timing)
         groups = {}
         for index, rgb in enumerate(frames):
-            validate_rgb(rgb, name=f'frames[{index}]')
-            groups.setdefault(rgb.shape, []).append(index)
+            check_frames(rgb, self.device, name=f'frames[{index}]', batched=False)
+            # Host arrays and device tensors of one size are separate groups: each is stacked as its kind.
+            groups.setdefault((isinstance(rgb, np.ndarray), tuple(rgb.shape)), []).append(index)
         results = [None] * len(frames)
         for indices in groups.values():
-            for index, prediction in zip(indices, self._predict_same_size([frames[i] for i in indices], processing_res)):
+            group = [frames[i] for i in indices]
+            for index, prediction in zip(indices, self._predict_same_size(group, processing_res, per_stage)):
                 results[index] = prediction
         return results
 
-    def _predict_same_size(self, frames, processing_res):
+    def _per_stage(self, timing):
+        """A call's `timing`, or the estimator's when the call leaves it as None."""
+        return self.timing if timing is None else check_timing(timing)
+
+    def _predict_same_size(self, frames, processing_res, per_stage):
         raise NotImplementedError
 
     def __repr__(self):

@@ -26,7 +26,7 @@ SD2_TEXT_HIDDEN = 1024
 def build_full_size(device='cpu', dtype=torch.float32, seed=0, **options):
     """DepthMasterEstimator with SD2 UNet + FE(1280) + SD2 VAE, random weights and a random [1,2,1024] text embedding.
 
-    `options` go to DepthMasterEstimator (channels_last, compile, naive).
+    `options` go to DepthMasterEstimator (channels_last, compile, naive, timing).
     """
     from diffusers import AutoencoderKL, UNet2DConditionModel
     torch.manual_seed(seed)

@@ -5,7 +5,6 @@ spread (diffusers' uncertainty: median absolute deviation over the normalised de
 aligns members with scipy; without scipy the same alignment is done here in closed form.
 """
 import importlib.util
-import time
 
 import numpy as np
 import torch
@@ -13,9 +12,9 @@ import torch
 from .errors import ModelLoadError
 from .estimator import DepthEstimator
 from .loading import check_layout, check_weights_readable, find_weights_file, load_component, resolve_model_directory
-from .prediction import SPACE_DEPTH, STAGES, Prediction
+from .prediction import SPACE_DEPTH, STAGES, TOTAL, Prediction
 from .preprocess import processing_size
-from .runtime import check_cpu_dtype, synchronize
+from .runtime import DeviceClock, check_cpu_dtype
 
 MARIGOLD_COMPONENTS = ('unet', 'vae', 'scheduler', 'text_encoder', 'tokenizer')
 # A spread (MAD) of this fraction of the depth range or more means confidence 0.
@@ -55,8 +54,8 @@ class MarigoldEstimator(DepthEstimator):
     backend = 'marigold'
     space = SPACE_DEPTH
 
-    def __init__(self, pipeline, *, model_id, device, dtype, steps=4, ensemble_size=1):
-        super().__init__(model_id, torch.device(device), dtype)
+    def __init__(self, pipeline, *, model_id, device, dtype, steps=4, ensemble_size=1, timing=True):
+        super().__init__(model_id, torch.device(device), dtype, timing)
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f'marigold_steps: expected an integer >= 1, got {steps!r}')
         if not isinstance(ensemble_size, int) or ensemble_size < 1:
@@ -67,25 +66,28 @@ class MarigoldEstimator(DepthEstimator):
         self.pipeline = pipeline.to(self.device)
         self.pipeline.set_progress_bar_config(disable=True)
         self._diffusers_ensembles = importlib.util.find_spec('scipy') is not None
-        self._stage_marks = []
+        self._clock = DeviceClock(self.device)
+        self._stage_marks = None   # a list while a frame is timed per stage
         for module, stage in ((pipeline.vae.encoder, 'vae_encode'), (pipeline.unet, 'unet'),
                               (pipeline.vae.decoder, 'vae_decode')):
-            module.register_forward_pre_hook(lambda *_, s=stage: self._stage_marks.append((s, 'start', self._now())))
-            module.register_forward_hook(lambda *_, s=stage: self._stage_marks.append((s, 'end', self._now())))
+            module.register_forward_pre_hook(lambda *_, s=stage: self._mark(s, 'start'))
+            module.register_forward_hook(lambda *_, s=stage: self._mark(s, 'end'))
 
-    def _now(self):
-        synchronize(self.device)
-        return time.perf_counter()
+    def _mark(self, stage, edge):
+        if self._stage_marks is not None:
+            self._stage_marks.append((stage, edge, self._clock.stamp()))
 
-    def _predict_same_size(self, frames, processing_res):
-        return [self._predict_one(rgb, processing_res) for rgb in frames]
+    def _predict_same_size(self, frames, processing_res, per_stage):
+        return [self._predict_one(rgb, processing_res, per_stage) for rgb in frames]
 
-    def _predict_one(self, rgb, processing_res):
+    def _predict_one(self, rgb, processing_res, per_stage):
         processing_size(8, 8, processing_res)  # type and sign checks, naming processing_res
         if processing_res % 8:
             raise ValueError(f'processing_res: Marigold needs 0 (native) or a multiple of 8, got {processing_res!r}')
-        self._stage_marks = []
-        started = self._now()
+        if isinstance(rgb, torch.Tensor):
+            rgb = rgb.cpu().numpy()   # the diffusers pipeline takes its own tensor layout; numpy is unambiguous
+        self._stage_marks = [] if per_stage else None
+        started = self._clock.stamp()
         generator = torch.Generator(device=self.device).manual_seed(NOISE_SEED)
         ensemble_here = self.ensemble_size > 1 and not self._diffusers_ensembles
         output = self.pipeline(
@@ -105,25 +107,33 @@ class MarigoldEstimator(DepthEstimator):
         confidence = None
         if spread is not None:
             confidence = spread_to_confidence(spread.float().reshape(rgb.shape[:2]).cpu().numpy())
+        finished = self._clock.stamp()
+        self._clock.wait(finished)
+        if per_stage:
+            timings = self._stage_timings(started, finished)
+        else:
+            timings = {TOTAL: self._clock.seconds(started, finished)}
+        self._stage_marks = None
         return Prediction(relative=np.ascontiguousarray(relative, dtype=np.float32), space=self.space,
-                          confidence=confidence, timings=self._stage_timings(started, self._now()))
+                          confidence=confidence, timings=timings)
 
     def _stage_timings(self, started, finished):
         """Per-stage sums from the module hooks; pre/post are the time before the first and after the last."""
+        seconds = self._clock.seconds
         timings = dict.fromkeys(STAGES, 0.0)
         opened = {}
-        for stage, edge, moment in self._stage_marks:
+        for stage, edge, stamp in self._stage_marks:
             if edge == 'start':
-                opened[stage] = moment
+                opened[stage] = stamp
             elif stage in opened:
-                timings[stage] += moment - opened.pop(stage)
+                timings[stage] += seconds(opened.pop(stage), stamp)
         if self._stage_marks:
-            timings['preprocess'] = self._stage_marks[0][2] - started
-            timings['postprocess'] = finished - self._stage_marks[-1][2]
+            timings['preprocess'] = seconds(started, self._stage_marks[0][2])
+            timings['postprocess'] = seconds(self._stage_marks[-1][2], finished)
         return timings
 
 
-def load_marigold(model, device, dtype, steps=4, ensemble_size=1):
+def load_marigold(model, device, dtype, steps=4, ensemble_size=1, timing=True):
     from diffusers import MarigoldDepthPipeline
 
     directory = resolve_model_directory(model)
@@ -137,4 +147,4 @@ def load_marigold(model, device, dtype, steps=4, ensemble_size=1):
             f'{directory / "unet" / "config.json"}: in_channels {pipeline.unet.config.in_channels}, Marigold '
             'needs 8 (image latent + depth latent); is this a DepthMaster checkpoint? use backend "depthmaster"')
     return MarigoldEstimator(pipeline, model_id=str(model), device=device, dtype=dtype, steps=steps,
-                             ensemble_size=ensemble_size)
+                             ensemble_size=ensemble_size, timing=timing)

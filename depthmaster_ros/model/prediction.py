@@ -16,6 +16,8 @@ SPACES = (SPACE_SQRT_DISPARITY, SPACE_DEPTH, SPACE_DISPARITY)
 
 # Stage names of Prediction.timings, in pipeline order.
 STAGES = ('preprocess', 'vae_encode', 'unet', 'vae_decode', 'postprocess')
+# The only key of Prediction.timings when per-stage timing is off (estimator option `timing=False`).
+TOTAL = 'total'
 
 
 @dataclass

@@ -1,13 +1,18 @@
 """Device, dtype, host upload and stage timing shared by the estimators.
 
-On CUDA the frame goes through a pinned host buffer with a non-blocking copy, and timings are read
-only after synchronising, so a stage's time is its GPU time rather than its launch time.
+On CUDA the frame goes through a pinned host buffer with a non-blocking copy. Stage boundaries are
+CUDA events on the current stream, read once the frame's last event has completed: a stage's time
+is its GPU time, and nothing waits for the whole device (which would also wait for a next frame's
+upload on a side stream).
 """
 import time
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import torch
+
+from .prediction import TOTAL
 
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -32,6 +37,13 @@ def resolve_device(name):
     return device
 
 
+def check_timing(timing):
+    """Per-stage timing is on or off; anything else is a caller's mistake, not a falsy default."""
+    if not isinstance(timing, bool):
+        raise ValueError(f'timing: expected True or False, got {timing!r}')
+    return timing
+
+
 def check_cpu_dtype(device, dtype):
     """Half precision on CPU works but is slow; say so once instead of failing."""
     if device.type == 'cpu' and dtype != torch.float32:
@@ -40,25 +52,79 @@ def check_cpu_dtype(device, dtype):
             RuntimeWarning, stacklevel=3)
 
 
-def synchronize(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-class StageTimer:
-    """Wall time per named stage, synchronising the device at each boundary."""
+class DeviceClock:
+    """Timestamps in the device's own order: perf_counter on the CPU, timing events on the current CUDA stream."""
 
     def __init__(self, device):
         self.device = device
-        self.timings = {}
-        synchronize(device)
-        self._last = time.perf_counter()
+        self.cuda = device.type == 'cuda'
+
+    def stamp(self):
+        if not self.cuda:
+            return time.perf_counter()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record(torch.cuda.current_stream(self.device))
+        return event
+
+    def wait(self, stamp):
+        """Until the work before `stamp` on its stream is done; other streams keep running."""
+        if self.cuda:
+            stamp.synchronize()
+
+    def seconds(self, start, end):
+        """Elapsed seconds between two stamps whose work has completed (see `wait`)."""
+        return start.elapsed_time(end) / 1e3 if self.cuda else end - start
+
+
+class StageTimer(Mapping):
+    """One frame's stage times, read as the mapping {stage: seconds} (or {'total': seconds}).
+
+    `mark(stage)` closes a stage (marks of one stage add up); `finish(stage)` closes the last one.
+    With `per_stage=False` only the first and the final stamp are taken. Reading the mapping the
+    first time waits for the final stamp, so a caller that keeps the result on the device decides
+    when that one wait happens (usually when it copies its own result back).
+    """
+
+    def __init__(self, device, per_stage=True):
+        self._clock = DeviceClock(device)
+        self.per_stage = per_stage
+        self._stamps = [(None, self._clock.stamp())]
+        self._resolved = None
 
     def mark(self, stage):
-        synchronize(self.device)
-        now = time.perf_counter()
-        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._last)
-        self._last = now
+        if self.per_stage:
+            self._stamps.append((stage, self._clock.stamp()))
+
+    def finish(self, stage):
+        self._stamps.append((stage, self._clock.stamp()))
+        return self
+
+    def _timings(self):
+        if self._resolved is None:
+            if len(self._stamps) < 2:
+                raise RuntimeError('StageTimer read before finish()')
+            self._clock.wait(self._stamps[-1][1])
+            if not self.per_stage:
+                self._resolved = {TOTAL: self._clock.seconds(self._stamps[0][1], self._stamps[-1][1])}
+            else:
+                timings = {}
+                for (_, begin), (stage, end) in zip(self._stamps, self._stamps[1:]):
+                    timings[stage] = timings.get(stage, 0.0) + self._clock.seconds(begin, end)
+                self._resolved = timings
+        return self._resolved
+
+    def __getitem__(self, stage):
+        return self._timings()[stage]
+
+    def __iter__(self):
+        return iter(self._timings())
+
+    def __len__(self):
+        return len(self._timings())
+
+    def __repr__(self):
+        state = self._timings() if self._resolved is not None else 'unread'
+        return f'StageTimer({state})'
 
 
 class HostUploader:

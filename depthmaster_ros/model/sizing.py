@@ -20,13 +20,19 @@ def validate_rgb(rgb, name='rgb'):
     """Reject anything but an (H, W, 3) uint8 array before torch sees it."""
     if not isinstance(rgb, np.ndarray):
         raise ValueError(f'{name}: expected a numpy array, got {type(rgb).__name__}')
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f'{name}: expected shape (H, W, 3), got {rgb.shape}')
-    if rgb.dtype != np.uint8:
-        raise ValueError(f'{name}: expected dtype uint8, got {rgb.dtype}')
-    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ValueError(f'{name}: empty image of shape {rgb.shape}')
-    return rgb
+    return check_image_layout(rgb, rgb.dtype == np.uint8, ('H', 'W', '3'), name)
+
+
+def check_image_layout(images, is_uint8, layout, name):
+    """Shape, dtype and emptiness checks shared by numpy arrays and tensors (duck-typed: no torch here)."""
+    shape = tuple(images.shape)
+    if len(shape) != len(layout) or shape[-1] != 3:
+        raise ValueError(f'{name}: expected shape ({", ".join(layout)}), got {shape}')
+    if not is_uint8:
+        raise ValueError(f'{name}: expected dtype uint8, got {images.dtype}')
+    if min(shape) < 1:
+        raise ValueError(f'{name}: empty image of shape {shape}')
+    return images
 
 
 def check_processable(width, height, processing_res):

@@ -334,6 +334,9 @@ class _BagRun:
         except ValueError as error:
             self._skip('pipeline', error)
             return
+        except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
+            self._skip('pipeline_error', f'{type(error).__name__}: {error}')
+            return
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
         started = time.perf_counter()

@@ -16,6 +16,7 @@ class FaultCounters:
         self._clock = clock
         self._counts = Counter()
         self._last_message = {}
+        self._last_seen = {}
         self._last_logged = {}
         self._lock = threading.Lock()
 
@@ -25,6 +26,7 @@ class FaultCounters:
         with self._lock:
             self._counts[kind] += 1
             self._last_message[kind] = message
+            self._last_seen[kind] = now
             last = self._last_logged.get(kind)
             if last is None or now - last >= self.throttle_s:
                 self._last_logged[kind] = now
@@ -42,6 +44,12 @@ class FaultCounters:
     def last_messages(self):
         with self._lock:
             return dict(self._last_message)
+
+    def recent(self, window_s):
+        """Kinds seen within the last window_s seconds (a fault long past is history, not a state)."""
+        now = self._clock()
+        with self._lock:
+            return {kind for kind, seen in self._last_seen.items() if now - seen <= window_s}
 
     def total(self):
         with self._lock:

@@ -10,6 +10,8 @@ import time
 
 OK, WARN, ERROR = 0, 1, 2
 _WINDOW_S = 5.0
+# Input faults keep the status at WARN this long after the last one, then it returns to OK.
+FAULT_WARN_S = 10.0
 
 
 class _EventWindow:
@@ -58,6 +60,7 @@ class HealthSnapshot:
     worker_error: str
     model: dict
     outputs_skipped: dict = field(default_factory=dict)
+    recent_faults: set = field(default_factory=set)   # kinds seen within FAULT_WARN_S
     seconds_since_output: float = float('inf')
 
 
@@ -93,7 +96,7 @@ class NodeHealth:
         with self._lock:
             self.outputs_skipped[name] = self.outputs_skipped.get(name, 0) + 1
 
-    def snapshot(self, mailbox_counters, faults, fault_messages):
+    def snapshot(self, mailbox_counters, faults, fault_messages, recent_faults=None):
         now = self._clock()
         with self._lock:
             return HealthSnapshot(
@@ -105,6 +108,7 @@ class NodeHealth:
                 mailbox=dict(mailbox_counters),
                 faults=dict(faults),
                 fault_messages=dict(fault_messages),
+                recent_faults=set(faults if recent_faults is None else recent_faults),
                 last_record=self.last_record,
                 waiting_for=self.waiting_for,
                 worker_error=self.worker_error,
@@ -159,8 +163,10 @@ def inputs_status(snapshot):
     if not snapshot.faults:
         return OK, 'no input faults', values
     values += [(f'last_{kind}', message) for kind, message in sorted(snapshot.fault_messages.items())]
-    worst = max(snapshot.faults, key=snapshot.faults.get)
     total = sum(snapshot.faults.values())
+    if not snapshot.recent_faults:
+        return OK, f'no input faults in the last {FAULT_WARN_S:g} s ({total} since start)', values
+    worst = max(snapshot.recent_faults, key=snapshot.faults.get)
     return WARN, f'{total} input faults, most: {worst} ({snapshot.fault_messages.get(worst, "")})', values
 
 

@@ -27,7 +27,7 @@ from depthmaster_ros.pipeline import (CloudInput, DepthPipeline, FrameInput, Pip
                                       load_estimator_from_params, resolve_runtime)
 from depthmaster_ros.point_cloud import read_xyz
 from depthmaster_ros.ros import messages
-from depthmaster_ros.ros.diagnostics import NodeHealth, health_to_diagnostics
+from depthmaster_ros.ros.diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics
 from depthmaster_ros.ros.qos import diagnostics_qos, input_stream_qos, output_qos
 from depthmaster_ros.ros.tf_listener import SharedTransformBuffer, TransformListener
 
@@ -369,7 +369,12 @@ class DepthMasterNode(Node):
             self._throttled('warning:' + warning.split(':')[0], 'warning', warning)
         if self._stop.is_set():
             return
-        self._publish(item, output)
+        try:
+            self._publish(item, output)
+        except Exception as error:  # noqa: BLE001 - a message that fails to build must not stop the worker
+            if self.faults.record('publish_error', f'{type(error).__name__}: {error}'):
+                self.get_logger().error(f'publishing a frame failed: {type(error).__name__}: {error}')
+            return
         latency = (self.get_clock().now().nanoseconds - item.frame.stamp_ns) * 1e-9
         timings = dict(output.timings)
         timings['receipt_to_publish'] = time.monotonic() - item.received_monotonic
@@ -388,7 +393,8 @@ class DepthMasterNode(Node):
 
     def _publish_diagnostics(self):
         counters = self.mailbox.counters()
-        snapshot = self.health.snapshot(counters, self.faults.counts(), self.faults.last_messages())
+        snapshot = self.health.snapshot(counters, self.faults.counts(), self.faults.last_messages(),
+                                        self.faults.recent(FAULT_WARN_S))
         self.diagnostics_pub.publish(health_to_diagnostics(snapshot, self.get_name(), self.get_clock().now().to_msg()))
 
     # shutdown --------------------------------------------------------------------------------------

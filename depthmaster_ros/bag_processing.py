@@ -319,7 +319,7 @@ class _BagRun:
     def _process_image(self, item):
         started = time.perf_counter()
         try:
-            rgb = _to_rgb8(item.message, item.msgtype)
+            rgb = _to_rgb8(item.message, item.msgtype, self.params['max_pixels'])
         except ValueError as error:
             self._skip('image_conversion', error)
             return
@@ -397,11 +397,13 @@ def _add_tf_message(buffer, message, static, faults):
         faults.record('tf', error)
 
 
-def _to_rgb8(message, msgtype):
+def _to_rgb8(message, msgtype, max_pixels):
+    """RGB for the model; oversize images are refused before their pixels are decoded, as in the node."""
     if msgtype == bag_topics.COMPRESSED_IMAGE:
         from depthmaster_ros.compressed_image import compressed_to_rgb8
-        return compressed_to_rgb8(message)
-    from depthmaster_ros.image_conversion import image_to_rgb8
+        return compressed_to_rgb8(message, max_pixels)
+    from depthmaster_ros.image_conversion import check_image_size, image_to_rgb8
+    check_image_size(message.width, message.height, max_pixels)
     return image_to_rgb8(message)
 
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from depthmaster_ros.image_conversion import pixels_to_rgb8
+from depthmaster_ros.image_conversion import check_image_size, pixels_to_rgb8
 from depthmaster_ros.message_buffer import byte_view
 
 _CODECS = ('jpeg', 'png')
@@ -49,6 +49,41 @@ def parse_format(fmt: str) -> CompressedFormat:
     if depth and encoding not in ('16UC1', '32FC1'):
         raise ValueError(f'CompressedImage.format {fmt!r}: compressedDepth carries 16UC1 or 32FC1, not {encoding!r}')
     return CompressedFormat(encoding, codec, depth)
+
+
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# JPEG start-of-frame markers (baseline, extended, progressive, lossless, ...); not DHT/JPG/DAC
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def encoded_size(payload) -> tuple[int, int] | None:
+    """(width, height) read from a PNG or JPEG header without decoding; None when not found.
+
+    Lets a receiver refuse an oversize image before OpenCV allocates it: a few kilobytes of PNG
+    can declare a gigapixel image.
+    """
+    data = bytes(payload[:65536])
+    if data.startswith(_PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b'IHDR':
+        return struct.unpack('>II', data[16:24])
+    if data[:2] != b'\xff\xd8':
+        return None
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:                      # fill byte
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2                            # markers without a length
+            continue
+        (length,) = struct.unpack('>H', data[pos + 2:pos + 4])
+        if marker in _JPEG_SOF and pos + 9 <= len(data):
+            height, width = struct.unpack('>HH', data[pos + 5:pos + 9])
+            return width, height
+        pos += 2 + length
+    return None
 
 
 def _imdecode(payload: np.ndarray, codec: str) -> np.ndarray:
@@ -136,12 +171,20 @@ def compressed_to_numpy(msg) -> np.ndarray:
     return decode_compressed(msg)[0]
 
 
-def compressed_to_rgb8(msg) -> np.ndarray:
-    """(H, W, 3) uint8 RGB for the model; ValueError for compressedDepth images."""
+def compressed_to_rgb8(msg, max_pixels=None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB for the model; ValueError for compressedDepth images.
+
+    max_pixels (None or 0 = no limit) is checked against the size in the PNG/JPEG header before
+    decoding, and against the decoded size when the header could not be read.
+    """
     fmt = parse_format(msg.format)
     if fmt.depth:
         raise ValueError(f'CompressedImage.format {msg.format!r} is a depth image, not an RGB source')
+    declared = encoded_size(byte_view(msg.data, 'CompressedImage.data'))
+    if declared is not None:
+        check_image_size(declared[0], declared[1], max_pixels)
     pixels, encoding = decode_compressed(msg)
+    check_image_size(pixels.shape[1], pixels.shape[0], max_pixels)
     return pixels_to_rgb8(pixels, encoding, source='CompressedImage encoding')
 
 

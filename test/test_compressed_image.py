@@ -1,5 +1,6 @@
 """CompressedImage decoding for every format string image_transport writes, and our encoder."""
 import struct
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -149,3 +150,25 @@ def test_truncated_png_is_reported_as_undecodable():
 def test_encode_compressed_rejects_what_it_cannot_encode(array, kwargs, message):
     with pytest.raises(ValueError, match=message):
         encode_compressed(array, **kwargs)
+
+
+@pytest.mark.parametrize('codec', ['png', 'jpeg'])
+def test_oversize_image_is_refused_from_its_header_before_decoding(codec):
+    from depthmaster_ros.compressed_image import encoded_size
+    rgb = np.zeros((300, 400, 3), np.uint8)
+    fmt, data = encode_compressed(rgb, codec)
+    assert encoded_size(np.frombuffer(data, np.uint8)) == (400, 300)
+    msg = SimpleNamespace(format=fmt, data=data)
+    with pytest.raises(ValueError, match='max_pixels'):
+        compressed_to_rgb8(msg, max_pixels=400 * 300 - 1)
+    assert compressed_to_rgb8(msg, max_pixels=400 * 300).shape == (300, 400, 3)
+
+
+def test_png_declaring_a_gigapixel_image_is_refused_without_allocating_it():
+    import struct
+    import zlib
+    ihdr = struct.pack('>IIBBBBB', 40000, 40000, 8, 2, 0, 0, 0)
+    chunk = struct.pack('>I', len(ihdr)) + b'IHDR' + ihdr + struct.pack('>I', zlib.crc32(b'IHDR' + ihdr))
+    data = b'\x89PNG\r\n\x1a\n' + chunk
+    with pytest.raises(ValueError, match='40000x40000'):
+        compressed_to_rgb8(SimpleNamespace(format='png', data=data), max_pixels=8_000_000)

@@ -256,13 +256,7 @@ class DepthMasterNode(Node):
 
     def _on_compressed_image(self, msg):
         from depthmaster_ros.compressed_image import compressed_to_rgb8
-        from depthmaster_ros.image_conversion import check_image_size
-
-        def convert(image):
-            rgb = compressed_to_rgb8(image)
-            check_image_size(rgb.shape[1], rgb.shape[0], self._params['max_pixels'])
-            return rgb
-        self._convert_and_queue(msg, convert)
+        self._convert_and_queue(msg, lambda image: compressed_to_rgb8(image, self._params['max_pixels']))
 
     def _convert_and_queue(self, msg, convert):
         received = time.monotonic()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.model import SPACE_DEPTH, STAGES, ModelLoadError, load_estimator
+from depthmaster_ros.model import SPACE_DEPTH, STAGES, TOTAL, ModelLoadError, load_estimator
 from depthmaster_ros.model.marigold import ensemble_members, spread_to_confidence
 
 
@@ -32,6 +32,23 @@ def test_single_member_prediction_is_depth_without_confidence(marigold):
 def test_same_frame_same_prediction(marigold):
     rgb = photo(40, 48, seed=2)
     np.testing.assert_array_equal(marigold.predict(rgb, 48).relative, marigold.predict(rgb, 48).relative)
+
+
+def test_timing_off_reports_only_the_total_and_the_same_map(marigold):
+    rgb = photo(40, 48, seed=3)
+    timed = marigold.predict(rgb, 48)
+    untimed = marigold.predict(rgb, 48, timing=False)
+    assert set(untimed.timings) == {TOTAL} and untimed.timings[TOTAL] > 0
+    np.testing.assert_array_equal(untimed.relative, timed.relative)
+    assert set(marigold.predict(rgb, 48).timings) == set(STAGES)   # the next timed frame is complete again
+
+
+def test_a_tensor_frame_gives_the_numpy_prediction(marigold):
+    rgb = photo(40, 48, seed=5)
+    np.testing.assert_array_equal(marigold.predict(torch.from_numpy(rgb), 48).relative,
+                                  marigold.predict(rgb, 48).relative)
+    with pytest.raises(ValueError, match='^rgb: tensor is on meta'):
+        marigold.predict(torch.zeros((40, 48, 3), dtype=torch.uint8, device='meta'), 48)
 
 
 def test_ensemble_gives_a_confidence_map(tiny_marigold_dir):

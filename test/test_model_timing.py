@@ -126,3 +126,19 @@ def test_cuda_timing_uses_events_and_never_waits_for_another_stream(tiny_model_d
     assert_total_only(estimator.predict(rgb, 48, timing=False).timings)
     assert not side_done.query()
     side_done.synchronize()
+
+
+def test_an_estimator_with_only_the_two_argument_hook_still_predicts():
+    """Estimators without per-stage timing (test doubles of the pipeline, the soak tool) keep working."""
+    from depthmaster_ros.model import SPACE_SQRT_DISPARITY, Prediction
+    from depthmaster_ros.model.estimator import DepthEstimator
+
+    class Flat(DepthEstimator):
+        space = SPACE_SQRT_DISPARITY
+
+        def _predict_same_size(self, frames, processing_res):
+            return [Prediction(np.full(frame.shape[:2], 0.5, np.float32), self.space) for frame in frames]
+
+    flat = Flat('flat', torch.device('cpu'), torch.float32)
+    assert flat.predict(np.zeros((4, 5, 3), np.uint8), 8).relative.shape == (4, 5)
+    assert len(flat.predict_batch([np.zeros((4, 5, 3), np.uint8), torch.zeros((6, 7, 3), dtype=torch.uint8)], 8)) == 2

@@ -131,8 +131,8 @@ class DepthMasterEstimator(DepthEstimator):
         mean = moments[:, :self.vae.config.latent_channels]
         return mean * LATENT_SCALE_FACTOR
 
-    def _predict_same_size(self, frames, processing_res, per_stage):
-        timer = StageTimer(self.device, per_stage=per_stage)
+    def _predict_same_size(self, frames, processing_res, per_stage=None):
+        timer = StageTimer(self.device, per_stage=self._per_stage(per_stage))
         maps = self._forward(stack_frames(frames), processing_res, timer)
         # The copy back is the frame's one wait for the device; the timings are read after it.
         host = maps.cpu().numpy().astype(np.float32, copy=False)

@@ -23,13 +23,14 @@ class DepthEstimator:
 
     def predict(self, rgb, processing_res=768, timing=None):
         check_frames(rgb, self.device, name='rgb', batched=False)
-        return self._predict_same_size([rgb], processing_res, self._per_stage(timing))[0]
+        return self._predict_group([rgb], processing_res, timing)[0]
 
     def predict_batch(self, frames, processing_res=768, timing=None):
         """Predictions in input order; frames are grouped by size and each group runs as one batch."""
         if isinstance(frames, (str, bytes)) or not hasattr(frames, '__len__'):
             raise ValueError(f'frames: expected a list of (H, W, 3) uint8 arrays, got {type(frames).__name__}')
-        per_stage = self._per_stage(timing)
+        if timing is not None:
+            check_timing(timing)
         groups = {}
         for index, rgb in enumerate(frames):
             check_frames(rgb, self.device, name=f'frames[{index}]', batched=False)
@@ -38,15 +39,23 @@ class DepthEstimator:
         results = [None] * len(frames)
         for indices in groups.values():
             group = [frames[i] for i in indices]
-            for index, prediction in zip(indices, self._predict_same_size(group, processing_res, per_stage)):
+            for index, prediction in zip(indices, self._predict_group(group, processing_res, timing)):
                 results[index] = prediction
         return results
+
+    def _predict_group(self, frames, processing_res, timing):
+        # A call that leaves `timing` alone keeps the two-argument hook, so a subclass that has no
+        # per-stage timing of its own only implements that.
+        if timing is None:
+            return self._predict_same_size(frames, processing_res)
+        return self._predict_same_size(frames, processing_res, per_stage=check_timing(timing))
 
     def _per_stage(self, timing):
         """A call's `timing`, or the estimator's when the call leaves it as None."""
         return self.timing if timing is None else check_timing(timing)
 
-    def _predict_same_size(self, frames, processing_res, per_stage):
+    def _predict_same_size(self, frames, processing_res, per_stage=None):
+        """Predictions for same-size frames; `per_stage` None means the estimator's `timing`."""
         raise NotImplementedError
 
     def __repr__(self):

@@ -77,7 +77,8 @@ class MarigoldEstimator(DepthEstimator):
         if self._stage_marks is not None:
             self._stage_marks.append((stage, edge, self._clock.stamp()))
 
-    def _predict_same_size(self, frames, processing_res, per_stage):
+    def _predict_same_size(self, frames, processing_res, per_stage=None):
+        per_stage = self._per_stage(per_stage)
         return [self._predict_one(rgb, processing_res, per_stage) for rgb in frames]
 
     def _predict_one(self, rgb, processing_res, per_stage):

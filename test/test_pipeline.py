@@ -17,7 +17,7 @@ from depthmaster_ros.transforms import TransformBuffer
 
 CAMERA_FRAME = 'camera_optical'
 LIDAR_FRAME = 'lidar'
-BASE_FRAME = 'base_link'
+BASE_FRAME = 'base_footprint'   # REP 120: the floor frame, the node's default base_frame
 
 
 class SceneTruthEstimator(DepthEstimator):

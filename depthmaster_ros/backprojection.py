@@ -28,10 +28,10 @@ def depth_to_points(depth, camera, stride=1, organized=True):
     if stride < 1:
         raise ValueError(f'stride: must be >= 1, got {stride}')
     camera = camera.scaled(depth.shape[1], depth.shape[0])
-    rays = camera.pixel_rays(stride)
     z = depth[::stride, ::stride]
     if not organized:
-        return _valid_points(z, rays)
+        return _valid_points(z, *camera.pixel_ray_planes(stride))
+    rays = camera.pixel_rays(stride)
     with np.errstate(invalid='ignore'):
         valid = np.isfinite(z) & (z > 0)
     points = np.empty(z.shape + (3,), np.float32)
@@ -42,16 +42,14 @@ def depth_to_points(depth, camera, stride=1, organized=True):
     return points
 
 
-def _valid_points(z, rays):
+def _valid_points(z, ray_x, ray_y):
     """(N, 3) points of the valid depths only: gathered first, so the work scales with N, not the image."""
-    flat_z = z.ravel()
     with np.errstate(invalid='ignore'):
-        index = np.flatnonzero((flat_z > 0) & (flat_z < np.inf))
-    depth = flat_z[index]
-    ray = rays.reshape(-1, 2)[index]
-    points = np.empty((len(index), 3), np.float32)
-    np.multiply(ray[:, 0], depth, out=points[:, 0])
-    np.multiply(ray[:, 1], depth, out=points[:, 1])
+        valid = (z > 0) & (z < np.inf)
+    depth = z[valid]
+    points = np.empty((len(depth), 3), np.float32)
+    np.multiply(ray_x[valid], depth, out=points[:, 0])
+    np.multiply(ray_y[valid], depth, out=points[:, 1])
     points[:, 2] = depth
     return points
 

@@ -245,6 +245,11 @@ class CameraModel:
             raise ValueError(f'stride: must be >= 1, got {stride}')
         return _pixel_rays(self.cache_key(), stride, self)
 
+    def pixel_ray_planes(self, stride=1):
+        """pixel_rays as two contiguous read-only planes (x/z, y/z), cached: gathers from them are fast."""
+        rays = self.pixel_rays(stride)
+        return _cached(('ray_planes', self.cache_key(), int(stride)), lambda: _read_only_planes(rays))
+
 
 def _points(points, field):
     try:
@@ -281,6 +286,13 @@ def _pixel_rays(key, stride, camera):
         rays.setflags(write=False)
         return rays
     return _cached(('rays', key, stride), compute)
+
+
+def _read_only_planes(rays):
+    planes = (np.ascontiguousarray(rays[..., 0]), np.ascontiguousarray(rays[..., 1]))
+    for plane in planes:
+        plane.setflags(write=False)
+    return planes
 
 
 def _normalised_bounds(camera):

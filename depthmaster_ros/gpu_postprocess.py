@@ -1,11 +1,12 @@
 """Per-pixel post-processing in torch, so a prediction made on the GPU stays there until publication.
 
 Operation for operation this mirrors the numpy reference (alignment.py, backprojection.py): the same
-space transforms, the same robust fit (least-median-of-squares start over random point pairs drawn
-with the same numpy generator and seed, then Tukey IRLS with a MAD scale, the same degeneracy rules
-and reasons) and the same back-projection rays. It is batched over frames (B, H, W) for multi-camera
-batches and runs unchanged on CPU and CUDA tensors. The fit runs in float64 like the reference (a
-few thousand samples: cheap anywhere); per-pixel work runs in float32.
+space transforms, the same robust fit (least-median-of-squares start over random point pairs scored
+on a subset, both drawn with the same numpy generator and seed, then Tukey IRLS with a MAD scale and
+the same stopping rule, the same degeneracy rules and reasons) and the same back-projection rays. It
+is batched over frames (B, H, W) for multi-camera batches and runs unchanged on CPU and CUDA tensors.
+The fit runs in float64 like the reference (a few thousand samples: cheap anywhere); per-pixel work
+runs in float32.
 
 Host round trips are the small, unavoidable ones: the indices of the valid samples (a few thousand
 ints, for the seeded subsampling and pair draws that make the result identical to the reference) and
@@ -14,12 +15,10 @@ the per-frame fit numbers that go into the alignment record.
 import numpy as np
 import torch
 
-from depthmaster_ros.alignment import (DEFAULT_SEED, MAD_TO_SIGMA, SPACES, TUKEY_C, AlignmentResult)
-
-LMEDS_HYPOTHESES = 200       # as alignment._least_median_start
-MAX_SCALE_UNCERTAINTY = 0.1  # as alignment.fit_scale_shift
-IRLS_MAX_ITERATIONS = 30     # as alignment._robust_scale_shift
-SPREAD_RELATIVE = 1e-3       # as alignment._has_spread
+from depthmaster_ros.alignment import (DEFAULT_SEED, IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES,
+                                       LMEDS_SCORING_POINTS, MAD_TO_SIGMA, MAX_SCALE_UNCERTAINTY, SPACES,
+                                       SPREAD_RELATIVE, TUKEY_C, AlignmentResult, lmeds_draws,
+                                       open_interval_bounds, thin_samples)
 
 
 def _check_space(space):
@@ -157,24 +156,32 @@ def masked_median(values, valid):
 def _has_spread(values, valid):
     low = masked_quantile(values, valid, 0.05)
     high = masked_quantile(values, valid, 0.95)
-    median = masked_median(values, valid)
+    median = masked_quantile(values, valid, 0.5)      # as alignment._spread
     return (high - low) > SPREAD_RELATIVE * torch.clamp(median.abs(), min=1e-12)
 
 
-def _pair_draws(counts, fit_rows, seed):
-    """The reference's random point pairs: default_rng(seed).integers(0, n, 200), twice, per row."""
+def _lmeds_draws(counts, fit_rows, seed):
+    """Per row, the reference's draws (alignment.lmeds_draws with default_rng(seed)).
+
+    Returns first, second (B, LMEDS_HYPOTHESES) and scoring, scoring_valid (B, S): the indices that
+    score the candidates, every point when a row has no more than LMEDS_SCORING_POINTS.
+    """
+    width = max(1, min(int(max(counts, default=0)), LMEDS_SCORING_POINTS))
     first = np.zeros((len(counts), LMEDS_HYPOTHESES), np.int64)
     second = np.zeros_like(first)
+    scoring = np.zeros((len(counts), width), np.int64)
+    scoring_valid = np.zeros((len(counts), width), bool)
     for row, (count, fit) in enumerate(zip(counts, fit_rows)):
         if fit:
-            rng = np.random.default_rng(seed)
-            first[row] = rng.integers(0, count, LMEDS_HYPOTHESES)
-            second[row] = rng.integers(0, count, LMEDS_HYPOTHESES)
-    return first, second
+            first[row], second[row], subset = lmeds_draws(int(count), np.random.default_rng(seed))
+            subset = np.arange(count) if subset is None else subset
+            scoring[row, :len(subset)] = subset
+            scoring_valid[row, :len(subset)] = True
+    return first, second, scoring, scoring_valid
 
 
-def _least_median_start(pred, target, valid, first, second):
-    """Per row, the best line through the drawn pairs by median absolute residual (NaN if none usable)."""
+def _least_median_start(pred, target, valid, first, second, scoring, scoring_valid):
+    """Per row, the best drawn line by median absolute residual over the scoring subset (NaN if none usable)."""
     p1, p2 = pred.gather(1, first), pred.gather(1, second)
     t1, t2 = target.gather(1, first), target.gather(1, second)
     dp = p2 - p1
@@ -183,10 +190,13 @@ def _least_median_start(pred, target, valid, first, second):
     safe_dp = torch.where(usable, dp, torch.ones_like(dp))
     scales = (t2 - t1) / safe_dp
     shifts = t1 - scales * p1
-    residuals = (scales.unsqueeze(-1) * pred.unsqueeze(1) + shifts.unsqueeze(-1) - target.unsqueeze(1)).abs()
+    usable &= torch.isfinite(scales) & torch.isfinite(shifts)
+    score_pred, score_target = pred.gather(1, scoring), target.gather(1, scoring)
+    residuals = (scales.unsqueeze(-1) * score_pred.unsqueeze(1) + shifts.unsqueeze(-1)
+                 - score_target.unsqueeze(1)).abs()
     rows, hypotheses, width = residuals.shape
-    medians = masked_median(residuals.reshape(rows * hypotheses, width),
-                            valid.unsqueeze(1).expand(rows, hypotheses, width).reshape(rows * hypotheses, width))
+    scoring_valid = scoring_valid.unsqueeze(1).expand(rows, hypotheses, width).reshape(rows * hypotheses, width)
+    medians = masked_median(residuals.reshape(rows * hypotheses, width), scoring_valid)
     medians = torch.where(usable, medians.reshape(rows, hypotheses), torch.full_like(scales, float('inf')))
     best = medians.argmin(dim=1, keepdim=True)
     any_usable = usable.any(dim=1)
@@ -202,34 +212,46 @@ def _robust_sigma(residual, valid, sigma_floor):
     return torch.maximum(MAD_TO_SIGMA * mad, sigma_floor)
 
 
-def _weighted_scale_shift(pred, target, weights):
-    w_sum = weights.sum(dim=1)
-    mean_p = (weights * pred).sum(dim=1) / w_sum
-    mean_t = (weights * target).sum(dim=1) / w_sum
-    dp = pred - mean_p.unsqueeze(1)
-    var_p = (weights * dp * dp).sum(dim=1)
-    scale = (weights * dp * (target - mean_t.unsqueeze(1))).sum(dim=1) / var_p
-    scale = torch.where(var_p > 0, scale, torch.full_like(scale, float('nan')))
-    return scale, mean_t - scale * mean_p
+class _WeightedLines:
+    """Per row, weighted least-squares lines from moment sums of the samples centred on their means
+    (as alignment._WeightedLine)."""
+
+    def __init__(self, pred, target, valid):
+        weight = valid.to(pred.dtype)
+        count = weight.sum(dim=1, keepdim=True).clamp(min=1)
+        self.pred_mean = (pred * weight).sum(dim=1) / count.squeeze(1)
+        self.target_mean = (target * weight).sum(dim=1) / count.squeeze(1)
+        p = (pred - self.pred_mean.unsqueeze(1)) * weight
+        t = (target - self.target_mean.unsqueeze(1)) * weight
+        self.moments = torch.stack([weight, p, t, p * p, p * t], dim=1)      # (B, 5, N)
+
+    def fit(self, weights):
+        """(scale, shift) per row; NaN where the weights sum to zero or leave no spread in pred."""
+        w_sum, sum_p, sum_t, sum_pp, sum_pt = (self.moments @ weights.unsqueeze(-1)).squeeze(-1).unbind(1)
+        var_p = sum_pp - sum_p * sum_p / w_sum
+        scale = (sum_pt - sum_p * sum_t / w_sum) / var_p
+        shift = self.target_mean + (sum_t - scale * sum_p) / w_sum - scale * self.pred_mean
+        fitted = (w_sum > 0) & (var_p > 0)
+        nan = torch.full_like(scale, float('nan'))
+        return torch.where(fitted, scale, nan), torch.where(fitted, shift, nan)
 
 
 def _tukey_irls(pred, target, valid, scale, shift, sigma_floor):
     """Tukey-biweight IRLS from the LMedS start; rows stop independently exactly where the reference breaks."""
     active = torch.isfinite(scale)
+    lines = _WeightedLines(pred, target, valid)
     for _ in range(IRLS_MAX_ITERATIONS):
         if not bool(active.any()):
             break
-        residual = scale.unsqueeze(1) * pred + shift.unsqueeze(1) - target
+        residual = pred * scale.unsqueeze(1) + shift.unsqueeze(1) - target
         sigma = _robust_sigma(residual, valid, sigma_floor)
-        u = residual / (TUKEY_C * sigma.unsqueeze(1))
-        inliers = (u.abs() < 1.0) & valid
-        weights = torch.where(inliers, (1.0 - u * u) ** 2, torch.zeros_like(u))
-        has_weight = weights.sum(dim=1) > 0
-        new_scale, new_shift = _weighted_scale_shift(pred, target, torch.where(
-            has_weight.unsqueeze(1), weights, torch.ones_like(weights)))
-        update = active & has_weight & torch.isfinite(new_scale)
-        converged = ((new_scale - scale).abs() <= 1e-9 * scale.abs() + 1e-15) & \
-            ((new_shift - shift).abs() <= 1e-9 * (shift.abs() + scale.abs()) + 1e-15)
+        inverse = -1.0 / (TUKEY_C * sigma) ** 2
+        weights = torch.clamp(residual * residual * inverse.unsqueeze(1) + 1.0, min=0.0)
+        weights = torch.where(valid, weights * weights, torch.zeros_like(weights))
+        new_scale, new_shift = lines.fit(weights)
+        update = active & torch.isfinite(new_scale)
+        converged = ((new_scale - scale).abs() <= IRLS_TOLERANCE * scale.abs() + 1e-15) & \
+            ((new_shift - shift).abs() <= IRLS_TOLERANCE * (shift.abs() + scale.abs()) + 1e-15)
         scale = torch.where(update, new_scale, scale)
         shift = torch.where(update, new_shift, shift)
         active = update & ~converged
@@ -293,10 +315,8 @@ def _fit_rows(pred, target, valid, space, min_needed, seed, max_scale_uncertaint
     attempt = enough & target_spread & pred_spread
     attempt_host = attempt.cpu().numpy()
     counts_host = counts.cpu().numpy()
-    first, second = _pair_draws(counts_host, attempt_host, seed)
-    first = torch.from_numpy(first).to(pred.device)
-    second = torch.from_numpy(second).to(pred.device)
-    scale, shift = _least_median_start(pred, target, valid, first, second)
+    draws = [torch.from_numpy(array).to(pred.device) for array in _lmeds_draws(counts_host, attempt_host, seed)]
+    scale, shift = _least_median_start(pred, target, valid, *draws)
     scale = torch.where(attempt, scale, torch.full_like(scale, float('nan')))
     shift = torch.where(attempt, shift, torch.full_like(shift, float('nan')))
     spread = masked_quantile(target, valid, 0.95) - masked_quantile(target, valid, 0.05)
@@ -354,9 +374,7 @@ def _sample_indices(valid, max_points, seed):
     rows = []
     for mask in valid.reshape(valid.shape[0], -1):
         index = torch.nonzero(mask).squeeze(1).cpu().numpy()   # = np.flatnonzero, only the indices cross
-        if len(index) > max_points:
-            index = np.sort(np.random.default_rng(seed).choice(index, int(max_points), replace=False))
-        rows.append(index)
+        rows.append(thin_samples(index, max_points, seed))
     width = max(1, max(len(index) for index in rows))
     padded = np.zeros((len(rows), width), np.int64)
     present = np.zeros((len(rows), width), bool)
@@ -382,7 +400,8 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
                          f'{tuple(relative.shape)}')
     if not (0 <= min_depth < max_depth):
         raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
-    valid = torch.isfinite(sparse) & (sparse > min_depth) & (sparse < max_depth) & torch.isfinite(relative)
+    low, high = open_interval_bounds(np.float32 if sparse.dtype == torch.float32 else np.float64, min_depth, max_depth)
+    valid = (sparse > low) & (sparse < high) & torch.isfinite(relative)      # as alignment.sample_indices
     index, present = _sample_indices(valid, max_points, seed)
     index = torch.from_numpy(index).to(relative.device)
     present = torch.from_numpy(present).to(relative.device)

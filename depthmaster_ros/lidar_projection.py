@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from depthmaster_ros.alignment import open_interval_bounds
+
 
 @dataclass
 class SparseDepthResult:
@@ -105,16 +107,20 @@ def occlusion_mask(depth, window, rel_threshold):
 def _cull_outside_view(points, camera, min_depth, max_depth):
     """Columns x, y, z (contiguous float64) of the points that may land in the image.
 
-    Kept: z within the range and the direction inside the widened FOV box.
+    Kept: min_depth < z < max_depth (exactly, also for float32 input) and the direction inside the
+    widened FOV box. The comparisons run in the points' own dtype; only the survivors are widened.
     """
     low, high = camera.normalised_bounds()
-    centre, half = (low + high) / 2, (1.0 + 2 * CULL_MARGIN) * (high - low) / 2
-    x, y, z = points.T.astype(np.float64, order='C')
+    # Python floats: they take the points' dtype in the arithmetic below instead of widening it
+    centre, half = ((low + high) / 2).tolist(), ((1.0 + 2 * CULL_MARGIN) * (high - low) / 2).tolist()
+    x, y, z = points.T.astype(points.dtype, order='C')
+    z_low, z_high = open_interval_bounds(points.dtype, min_depth, max_depth)
     with np.errstate(invalid='ignore', over='ignore'):
-        keep = (z > min_depth) & (z < max_depth)       # z > 0 as well: the box test needs no division
+        keep = (z > z_low) & (z < z_high)              # z > 0 as well: the box test needs no division
         keep &= np.abs(x - centre[0] * z) <= half[0] * z
         keep &= np.abs(y - centre[1] * z) <= half[1] * z
-    return x[keep], y[keep], z[keep]
+    index = np.flatnonzero(keep)
+    return x[index].astype(np.float64), y[index].astype(np.float64), z[index].astype(np.float64)
 
 
 def project_to_sparse_depth(points_cam, camera, out_width, out_height, min_depth=0.1, max_depth=100.0,

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import (SPACES, align_to_sparse_depth, apply_alignment, fit_scale_shift,
+from depthmaster_ros.alignment import (SPACES, align_to_sparse_depth, apply_alignment, fit_scale_shift, sample_indices,
                                        from_space, least_squares_scale_shift, to_space)
 
 
@@ -130,3 +130,52 @@ def test_bad_shapes_name_the_field():
         align_to_sparse_depth(np.zeros(5), 'depth', np.zeros(5))
     with pytest.raises(ValueError, match='target'):
         fit_scale_shift(np.zeros(5), np.zeros(6))
+
+
+def test_forty_percent_one_sided_outliers_among_many_points():
+    """More samples than score the start (a seeded subset does) and LiDAR-like see-through outliers."""
+    rng = np.random.default_rng(6)
+    pred, target = line_data(rng, n=4000, noise=0.003)
+    behind = rng.random(4000) < 0.4
+    target[behind] -= rng.uniform(0.05, 0.5, behind.sum())        # farther than the surface: smaller value
+    result = fit_scale_shift(pred, target, 'depth')
+    assert result.ok
+    assert result.scale == pytest.approx(2.5, rel=5e-3) and result.shift == pytest.approx(-0.3, abs=5e-3)
+    assert result.num_inliers <= 0.7 * 4000
+
+
+@pytest.mark.parametrize('space', SPACES)
+def test_apply_alignment_in_float32_matches_the_float64_definition(space):
+    rng = np.random.default_rng(7)
+    relative = rng.uniform(-0.2, 1.2, (50, 60)).astype(np.float32)
+    metric = apply_alignment(relative, space, 1.7, 0.05, min_depth=0.2, max_depth=30.0)
+    depth = from_space(1.7 * relative.astype(np.float64) + 0.05, space)
+    expected_valid = np.isfinite(depth) & (depth >= 0.2) & (depth <= 30.0)
+    near_limit = np.isclose(depth, 0.2, rtol=1e-5) | np.isclose(depth, 30.0, rtol=1e-5)
+    assert not np.any((np.isfinite(metric) != expected_valid) & ~near_limit)
+    both = np.isfinite(metric) & expected_valid
+    np.testing.assert_allclose(metric[both], depth[both], rtol=2e-6)
+
+
+@pytest.mark.parametrize('space', SPACES)
+def test_apply_alignment_without_near_limit_still_rejects_non_positive_values(space):
+    relative = np.array([[-1.0, 0.0, 1e-30, 1e30, 0.5]], np.float32)
+    metric = apply_alignment(relative, space, 1.0, 0.0, min_depth=0.0, max_depth=np.inf)
+    assert np.all(np.isnan(metric[0, :2]))              # s p + t <= 0 has no depth in any space
+    assert not np.isinf(metric).any()
+    assert np.isfinite(metric[0, 4])
+
+
+def test_float32_sparse_depth_limits_are_exact():
+    """A float32 LiDAR depth is valid when it is strictly inside the limits as a real number."""
+    limit = np.float32(0.1)                              # 0.100000001... > 0.1: inside
+    below = np.nextafter(limit, np.float32(0))           # 0.0999999940... < 0.1: outside
+    sparse = np.full((4, 8), np.nan, np.float32)
+    sparse[0, :4] = [limit, below, 5.0, np.float32(80.0)]
+    sparse[1, :4] = [np.nextafter(np.float32(80.0), np.float32(0)), 2.0, 3.0, 4.0]
+    relative = np.linspace(0.1, 1.0, 32, dtype=np.float32).reshape(4, 8)
+    index = sample_indices(relative, sparse, 0.1, 80.0, max_points=100, seed=0)
+    wide = sparse.astype(np.float64).ravel()
+    expected = np.flatnonzero((wide > 0.1) & (wide < 80.0))
+    np.testing.assert_array_equal(index, expected)
+    assert 0 in index and 1 not in index and 3 not in index and 8 in index

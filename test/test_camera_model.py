@@ -136,3 +136,38 @@ def test_pixel_rays_are_cached_and_read_only():
     assert not rays.flags.writeable
     with pytest.raises(ValueError, match='stride'):
         camera.pixel_rays(0)
+
+
+@pytest.mark.parametrize('model', [None, *DISTORTED])
+def test_normalised_bounds_hold_every_pixel_ray(model):
+    """The box that the LiDAR cull trusts: no pixel's ray may fall outside it."""
+    info = camera_info('plumb_bob', d=[0.0] * 5) if model is None else camera_info(model)
+    camera = CameraModel.from_camera_info(info).scaled(160, 120)
+    low, high = camera.normalised_bounds()
+    rays = camera.pixel_rays().reshape(-1, 2)
+    assert np.all(rays >= low) and np.all(rays <= high)
+    assert camera.normalised_bounds() is camera.normalised_bounds()      # cached per camera
+
+
+@pytest.mark.parametrize('model', [None, *DISTORTED])
+def test_project_columns_is_project_for_valid_points(model):
+    info = camera_info('plumb_bob', d=[0.0] * 5) if model is None else camera_info(model)
+    camera = CameraModel.from_camera_info(info)
+    rng = np.random.default_rng(9)
+    points = np.column_stack([rng.uniform(-6, 6, 500), rng.uniform(-5, 5, 500), rng.uniform(-2, 8, 500)])
+    points[:5] = [[np.nan, 0, 1], [0, np.inf, 1], [0, 0, np.inf], [0, 0, 0], [0, 0, -1]]
+    uv, valid = camera.project(points)
+    index, u, v = camera.project_columns(*np.ascontiguousarray(points.T))
+    np.testing.assert_array_equal(index, np.flatnonzero(valid))
+    np.testing.assert_array_equal(np.column_stack([u, v]), uv[valid])
+    assert 50 < valid.sum() < 450 and not valid[:5].any()
+
+
+def test_pixel_ray_planes_are_the_rays_contiguous_cached_and_read_only():
+    camera = CameraModel.from_camera_info(camera_info('plumb_bob')).scaled(160, 120)
+    ray_x, ray_y = camera.pixel_ray_planes(3)
+    rays = camera.pixel_rays(3)
+    np.testing.assert_array_equal(ray_x, rays[..., 0])
+    np.testing.assert_array_equal(ray_y, rays[..., 1])
+    assert ray_x.flags.c_contiguous and not ray_x.flags.writeable and not ray_y.flags.writeable
+    assert camera.pixel_ray_planes(3)[0] is ray_x

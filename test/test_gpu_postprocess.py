@@ -122,6 +122,26 @@ def test_batched_fit_matches_reference_row_by_row(device, space):
 
 
 @pytest.mark.parametrize('device', DEVICES)
+def test_batched_fit_with_a_scoring_subset_matches_reference(device):
+    """Rows longer than LMEDS_SCORING_POINTS: the start is scored on the same seeded subset as the reference."""
+    rng = np.random.default_rng(4)
+    n = 3 * alignment.LMEDS_SCORING_POINTS
+    pred = rng.uniform(0.1, 1.0, (3, n))
+    target = 1.3 * pred + 0.2 + 0.005 * rng.standard_normal((3, n))
+    behind = rng.random((3, n)) < 0.3
+    target[behind] -= rng.uniform(0.05, 0.6, behind.sum())
+    valid = np.ones((3, n), bool)
+    valid[1, 2 * alignment.LMEDS_SCORING_POINTS:] = False      # a shorter row, still above the subset size
+    valid[2, alignment.LMEDS_SCORING_POINTS // 2:] = False     # a row below it: every point scores
+    results = gpu_postprocess.fit_scale_shift(torch.from_numpy(pred).to(device), torch.from_numpy(target).to(device),
+                                              'depth', valid=torch.from_numpy(valid).to(device))
+    for row, result in enumerate(results):
+        expected = alignment.fit_scale_shift(pred[row][valid[row]], target[row][valid[row]], 'depth')
+        assert_same_result(result, expected)
+        assert result.ok and result.scale == pytest.approx(1.3, rel=0.02)
+
+
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('space', alignment.SPACES)
 def test_align_to_sparse_depth_matches_reference_on_scene(device, space, small_scene_frame):
     frame = small_scene_frame

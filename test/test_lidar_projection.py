@@ -76,3 +76,34 @@ def test_bad_input_names_the_field():
         project_to_sparse_depth(np.zeros((5, 2)), CAMERA, 64, 48)
     with pytest.raises(ValueError, match='occlusion_rel_threshold'):
         occlusion_mask(np.zeros((4, 4), np.float32), 3, -1.0)
+
+
+def reference_sparse_depth(points, camera, min_depth, max_depth, window, rel_threshold):
+    """The projection rules applied point by point, without the cull, the packed sort or the band."""
+    depth = np.full((camera.height, camera.width), np.nan, np.float32)
+    uv, valid = camera.project(points)
+    for (u, v), ok, z in zip(uv, valid, points[:, 2]):
+        if ok and min_depth < z < max_depth:
+            row, col = int(np.floor(v + 0.5)), int(np.floor(u + 0.5))
+            if not depth[row, col] <= z:                  # NaN (empty) or farther: the nearer point wins
+                depth[row, col] = z
+    depth[occlusion_mask(depth, window, rel_threshold)] = np.nan
+    return depth
+
+
+@pytest.mark.parametrize('distortion', [False, True])
+def test_a_full_scan_matches_the_point_by_point_rules(distortion):
+    """A 360-degree scan, most of it behind or beside the camera, some of it below min_depth."""
+    D = [-0.25, 0.08, 0.001, -0.002, 0.0] if distortion else ()
+    camera = CameraModel.pinhole(64, 48, 40.0, D=D, distortion_model='plumb_bob' if distortion else '')
+    rng = np.random.default_rng(8)
+    azimuth = rng.uniform(-np.pi, np.pi, 6000)
+    elevation = rng.uniform(-0.6, 0.6, 6000)
+    distance = rng.uniform(0.05, 12.0, 6000)
+    points = np.column_stack([distance * np.cos(elevation) * np.sin(azimuth), distance * np.sin(elevation),
+                              distance * np.cos(elevation) * np.cos(azimuth)]).astype(np.float32)
+    result = project_to_sparse_depth(points, camera, 64, 48, min_depth=0.1, max_depth=10.0,
+                                     occlusion_window=5, occlusion_rel_threshold=0.1)
+    expected = reference_sparse_depth(points.astype(np.float64), camera, 0.1, 10.0, 5, 0.1)
+    np.testing.assert_array_equal(result.depth, expected)
+    assert 100 < np.isfinite(expected).sum() and result.num_occluded > 0

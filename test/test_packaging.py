@@ -60,10 +60,12 @@ def test_package_xml_names_exactly_what_the_code_imports():
 
 
 def test_pip_only_imports_are_pinned_in_requirements():
-    requirements = (ROOT / 'requirements.txt').read_text().lower()
+    requirements = (ROOT / 'requirements-python.txt').read_text().lower()
     distributions = {'huggingface_hub': 'diffusers'}  # arrives pinned through diffusers
     for name in third_party_imports() - ROS_PACKAGES - set(ROSDEP_KEYS):
-        assert distributions.get(name, name).replace('_', '-') in requirements, name
+        assert distributions.get(name, name).replace('_', '-') + '==' in requirements, name
+    assert 'ros-' not in requirements, 'a robot installs this file next to its ROS distro'
+    assert '-r requirements-python.txt' in (ROOT / 'requirements.txt').read_text()
 
 
 def test_install_puts_launch_config_msg_and_node_where_ros2_finds_them(tmp_path):

@@ -4,7 +4,7 @@ model -> (optional resize to the processing size) -> alignment by mode -> tempor
 metric depth -> points -> alignment record. Everything a frame needs arrives in `FrameInput`,
 so the same frame gives the same output whichever adapter fed it.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import time
 
 import cv2
@@ -23,51 +23,44 @@ from depthmaster_ros.transforms import RigidTransform
 # processing_res steps tried, largest first, when the GPU runs out of memory
 OOM_RESOLUTION_STEPS = (768, 640, 512, 384)
 
-_CONFIG_FIELDS = (
-    'backend', 'model', 'processing_res', 'alignment_mode', 'min_depth', 'max_depth', 'min_points',
-    'lidar_to_camera', 'use_tf', 'occlusion_window_px', 'occlusion_rel_threshold',
-    'temporal_smoothing', 'hold_s', 'fixed_scale', 'fixed_shift', 'base_frame', 'ground_plane_max_depth', 'camera_height_m',
-    'camera_pitch_rad', 'camera_roll_rad', 'output_resolution', 'publish_confidence',
-    'publish_cloud', 'cloud_stride', 'cloud_organized', 'cloud_rgb', 'max_pixels',
-)
-
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """The parameters one frame depends on (a subset of parameters.PARAMETERS)."""
-    backend: str = 'depthmaster'
-    model: str = ''
-    processing_res: int = 768
-    alignment_mode: str = 'lidar'
-    min_depth: float = 0.1
-    max_depth: float = 80.0
-    min_points: int = 20
-    lidar_to_camera: tuple = ()
-    use_tf: bool = True
-    occlusion_window_px: int = 15
-    occlusion_rel_threshold: float = 0.1
-    temporal_smoothing: float = 0.3
-    hold_s: float = 1.0
-    fixed_scale: float = 1.0
-    fixed_shift: float = 0.0
-    base_frame: str = 'base_footprint'
-    ground_plane_max_depth: float = 10.0
-    camera_height_m: float = 1.0
-    camera_pitch_rad: float = 0.0
-    camera_roll_rad: float = 0.0
-    output_resolution: str = 'input'
-    publish_confidence: bool = True
-    publish_cloud: bool = True
-    cloud_stride: int = 4
-    cloud_organized: bool = False
-    cloud_rgb: bool = True
-    max_pixels: int = 8_000_000
+    """The parameters one frame depends on (a subset of parameters.PARAMETERS, whose table holds
+    the defaults: build it with `from_params`)."""
+    backend: str
+    model: str
+    processing_res: int
+    alignment_mode: str
+    min_depth: float
+    max_depth: float
+    min_points: int
+    lidar_to_camera: tuple
+    use_tf: bool
+    occlusion_window_px: int
+    occlusion_rel_threshold: float
+    temporal_smoothing: float
+    hold_s: float
+    fixed_scale: float
+    fixed_shift: float
+    base_frame: str
+    ground_plane_max_depth: float
+    camera_height_m: float
+    camera_pitch_rad: float
+    camera_roll_rad: float
+    output_resolution: str
+    publish_confidence: bool
+    publish_cloud: bool
+    cloud_stride: int
+    cloud_organized: bool
+    cloud_rgb: bool
+    max_pixels: int
 
     @classmethod
     def from_params(cls, params):
         """Build from a parameters dict (missing names take the table default; all are validated)."""
         merged = {**parameters.defaults(), **parameters.validate_all(dict(params))}
-        values = {name: merged[name] for name in _CONFIG_FIELDS}
+        values = {f.name: merged[f.name] for f in fields(cls)}
         values['lidar_to_camera'] = tuple(values['lidar_to_camera'])
         return cls(**values)
 

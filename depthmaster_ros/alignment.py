@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from depthmaster_ros.array_checks import IMAGE, float_array
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
 
 # Tighter than the Gaussian-efficiency choice 4.685: outliers here (LiDAR see-through, obstacles
@@ -294,16 +295,7 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
 
 
 def _image(values, field):
-    """A 2-D float32 or float64 array (float32 stays float32: no per-pixel dtype churn)."""
-    try:
-        array = np.asarray(values)
-        if array.dtype not in (np.float32, np.float64):
-            array = array.astype(np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
-    if array.ndim != 2:
-        raise ValueError(f'{field}: expected a 2-D image, got shape {array.shape}')
-    return array
+    return float_array(values, field, IMAGE)
 
 
 def open_interval_bounds(dtype, low, high):

@@ -5,15 +5,10 @@ Each pixel centre's undistorted ray (x/z, y/z, 1) is computed once per camera, s
 """
 import numpy as np
 
+from depthmaster_ros.array_checks import IMAGE, float_array
 
 def _depth_image(depth):
-    try:
-        array = np.asarray(depth, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'depth: not numeric ({error})') from None
-    if array.ndim != 2:
-        raise ValueError(f'depth: expected a 2-D image, got shape {array.shape}')
-    return array
+    return float_array(depth, 'depth', IMAGE, np.float32)
 
 
 def depth_to_points(depth, camera, stride=1, organized=True):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from depthmaster_ros.array_checks import POINTS, float_array
 # distortion model -> accepted coefficient counts (OpenCV order)
 DISTORTION_MODELS = {
     'plumb_bob': (4, 5),
@@ -252,13 +253,7 @@ class CameraModel:
 
 
 def _points(points, field):
-    try:
-        array = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f'{field}: expected an Nx3 array, got shape {array.shape}')
-    return array
+    return float_array(points, field, POINTS, np.float64)
 
 
 _CACHE = {}

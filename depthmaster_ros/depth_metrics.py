@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from depthmaster_ros.array_checks import IMAGE, float_array
 DELTA1_THRESHOLD = 1.25
 
 
@@ -24,13 +25,7 @@ class DepthErrors:
 
 
 def _as_depth(array, name):
-    try:
-        depth = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{name}: not a numeric array ({error})') from None
-    if depth.ndim != 2:
-        raise ValueError(f'{name}: expected a 2-D depth image, got shape {depth.shape}')
-    return depth
+    return float_array(array, name, IMAGE, np.float64)
 
 
 def depth_errors(pred_m, gt_m, min_depth=1e-3, max_depth=np.inf):

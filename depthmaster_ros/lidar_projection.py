@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from depthmaster_ros.alignment import open_interval_bounds
+from depthmaster_ros.array_checks import POINTS, float_array
 
 
 @dataclass
@@ -34,16 +35,7 @@ class SparseDepthResult:
 
 
 def _points(points, field):
-    """An Nx3 numeric array, in its own float dtype (the cull converts only the columns it needs)."""
-    try:
-        array = np.asarray(points)
-        if array.dtype not in (np.float32, np.float64):
-            array = array.astype(np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f'{field}: expected an Nx3 array, got shape {array.shape}')
-    return array
+    return float_array(points, field, POINTS)
 
 
 # Widening of the field-of-view box for the cull, as a share of its span: far above rounding, so

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from depthmaster_ros.array_checks import POINTS, float_array
+
 DEFAULT_TOLERANCE_NS = 100_000_000   # how far outside the stored samples a lookup may reach
 
 
@@ -131,12 +133,7 @@ class RigidTransform:
 
     def apply(self, points):
         """Transform Nx3 points (float64 result; NaN rows stay NaN)."""
-        try:
-            array = np.asarray(points, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f'points: not numeric ({error})') from None
-        if array.ndim != 2 or array.shape[1] != 3:
-            raise ValueError(f'points: expected an Nx3 array, got shape {array.shape}')
+        array = float_array(points, 'points', POINTS, np.float64)
         return array @ self.rotation.T + self.translation
 
     def to_translation_quaternion(self):

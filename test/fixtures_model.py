@@ -3,6 +3,8 @@
 torch and diffusers are imported inside the fixtures so that tests which never ask for a model
 do not pay for them.
 """
+import shutil
+
 import pytest
 
 
@@ -25,3 +27,11 @@ def tiny_estimator(tiny_model_dir):
     """The tiny DepthMaster model loaded through load_estimator (cpu, fp32), shared by the session."""
     from depthmaster_ros.model import load_estimator
     return load_estimator(backend='depthmaster', model=str(tiny_model_dir), device='cpu', dtype='fp32')
+
+
+@pytest.fixture
+def model_copy(tiny_model_dir, tmp_path):
+    """A private copy of the tiny model that a test may damage."""
+    target = tmp_path / 'model'
+    shutil.copytree(tiny_model_dir, target)
+    return target

@@ -14,13 +14,6 @@ from depthmaster_ros.model.tiny import write_tiny_model
 UNET_WEIGHTS = 'unet/diffusion_pytorch_model.safetensors'
 
 
-@pytest.fixture
-def model_copy(tiny_model_dir, tmp_path):
-    target = tmp_path / 'model'
-    shutil.copytree(tiny_model_dir, target)
-    return target
-
-
 def load(directory):
     return load_estimator(backend='depthmaster', model=str(directory), device='cpu', dtype='fp32')
 

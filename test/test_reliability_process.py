@@ -15,13 +15,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SHUTDOWN_LIMIT_S = 2.0
 
 
-@pytest.fixture
-def model_copy(tmp_path, tiny_model_dir):
-    copy = tmp_path / 'model'
-    shutil.copytree(tiny_model_dir, copy)
-    return copy
-
-
 def _break_component(model):
     shutil.rmtree(model / 'vae')
     return 'vae', 'component folder missing'

@@ -32,7 +32,7 @@ setup(
     entry_points={
         'console_scripts': [
             'depthmaster-ros = depthmaster_ros.cli:main',
-            'depthmaster_node = depthmaster_ros.ros.node:main',
+            'depthmaster_node = depthmaster_ros.ros.process:main',
         ],
     },
 )

@@ -233,7 +233,7 @@ def optimised_postprocess(args, params):
 
 def processing_params():
     """The node's own defaults for alignment and the cloud, so the bench times what the robot runs."""
-    from depthmaster_ros.parameters import defaults
+    from depthmaster_ros.config.table import defaults
     return defaults()
 
 
@@ -243,8 +243,8 @@ def run_frames(estimator, post, frames_by_batch, processing_res, warmup, iters, 
     What is built per frame follows the node's defaults: depth/image, depth/relative when
     publish_relative is on, and the point cloud.
     """
-    from depthmaster_ros.image_conversion import image_to_rgb8
-    from depthmaster_ros.point_cloud import xyz_cloud_fields
+    from depthmaster_ros.conversions.image import image_to_rgb8
+    from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
     from depthmaster_ros.ros.messages import cloud_msg, image_msg
 
     publish_relative = post.params['publish_relative']
@@ -307,7 +307,7 @@ class FixedPredictionModel:
 
 def lidar_coverage(frame, params):
     """Fraction of image pixels holding a LiDAR sample after projection and the occlusion filter."""
-    from depthmaster_ros.lidar_projection import project_to_sparse_depth
+    from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
     height, width = frame.depth_gt.shape
     sparse = project_to_sparse_depth(frame.lidar_points_cam, frame.camera, width, height,
                                      min_depth=params['min_depth'], max_depth=params['max_depth'],
@@ -318,7 +318,7 @@ def lidar_coverage(frame, params):
 
 def measure_plumbing(args, params, timer_factory):
     """CPU-side work per frame without the model: conversion, alignment, cloud, messages."""
-    from depthmaster_ros.scene import fake_prediction
+    from depthmaster_ros.synthetic.scene import fake_prediction
     width, height = args.plumbing_size
     frame = make_frame(width, height, seed=0, encoding=args.encoding)
     # A good model's output: GT sqrt-disparity with unknown scale/shift, smooth distortion and noise;

@@ -17,7 +17,7 @@ class BenchFrame:
     image_msg: object             # sensor_msgs/Image (rclpy), as the node receives it
     rgb: np.ndarray               # (H,W,3) uint8
     depth_gt: np.ndarray          # (H,W) float32 metres, NaN where nothing is hit
-    camera: object                # depthmaster_ros.camera_model.CameraModel
+    camera: object                # depthmaster_ros.geometry.camera_model.CameraModel
     lidar_points_cam: np.ndarray  # (N,3) float32 in the camera optical frame
     header: object                # std_msgs/Header (rclpy)
 
@@ -25,7 +25,7 @@ class BenchFrame:
 def make_frame(width, height, seed=0, encoding='bgr8'):
     """A BenchFrame at time `seed` x 0.1 s whose Image message carries the scene in `encoding`."""
     from depthmaster_ros.ros.messages import header_msg, image_msg
-    from depthmaster_ros.scene import SyntheticScene
+    from depthmaster_ros.synthetic.scene import SyntheticScene
     scene = SyntheticScene(width=width, height=height, lidar_azimuth_step_deg=LIDAR_AZIMUTH_STEP_DEG,
                            lidar_range_noise=LIDAR_RANGE_NOISE, seed=seed)
     frame = scene.render(0.1 * seed)

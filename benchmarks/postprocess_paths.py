@@ -17,7 +17,7 @@ HELD_SCALE, HELD_SHIFT = 1.0, 0.0
 
 
 def project(frame, width, height, params):
-    from depthmaster_ros.lidar_projection import project_to_sparse_depth
+    from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
     return project_to_sparse_depth(
         frame.lidar_points_cam, frame.camera, width, height, min_depth=params['min_depth'],
         max_depth=params['max_depth'], occlusion_window=params['occlusion_window_px'],
@@ -39,7 +39,7 @@ class NumpyPostprocess:
         return list(estimator.predict_batch(rgbs, processing_res=processing_res))
 
     def align(self, predictions, frames, timer):
-        from depthmaster_ros.alignment import align_to_sparse_depth, apply_alignment
+        from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment
         p = self.params
         with timer.stage('alignment.projection'):
             sparse = [project(frame, prediction.relative.shape[1], prediction.relative.shape[0], p)
@@ -62,7 +62,7 @@ class NumpyPostprocess:
         return [prediction.relative for prediction in predictions]
 
     def points(self, metrics, frames):
-        from depthmaster_ros.backprojection import depth_to_points
+        from depthmaster_ros.geometry.backprojection import depth_to_points
         p = self.params
         return [depth_to_points(metric, frame.camera, stride=p['cloud_stride'], organized=p['cloud_organized'])
                 for metric, frame in zip(metrics, frames)]
@@ -92,7 +92,7 @@ class TorchPostprocess:
         return predictions
 
     def align(self, predictions, frames, timer):
-        from depthmaster_ros import gpu_postprocess
+        import gpu_postprocess
         p = self.params
         space = predictions[0].space
         height, width = self._relative.shape[-2:]
@@ -112,11 +112,11 @@ class TorchPostprocess:
         return list(metrics)
 
     def relative_maps(self, predictions):
-        from depthmaster_ros import gpu_postprocess
+        import gpu_postprocess
         return list(gpu_postprocess.to_host(self._relative))
 
     def points(self, metrics, frames):
-        from depthmaster_ros import gpu_postprocess
+        import gpu_postprocess
         p = self.params
         clouds = []
         for depth, frame in zip(self._metric, frames):

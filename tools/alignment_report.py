@@ -14,9 +14,9 @@ import sys
 
 import numpy as np
 
-from depthmaster_ros.alignment import SPACES
-from depthmaster_ros.alignment_evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
-from depthmaster_ros.scene import SyntheticScene
+from depthmaster_ros.alignment.fit import SPACES
+from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
+from depthmaster_ros.synthetic.scene import SyntheticScene
 
 
 def main(argv=None):

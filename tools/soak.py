@@ -95,7 +95,7 @@ def make_driver(context, executor, recorder):
 
 def publish_loop(args, publishers, node, recorder, started):
     """Publish at args.rate_hz until args.minutes are over; sample RSS and counters every args.sample_s."""
-    from depthmaster_ros.point_cloud import xyz_cloud_fields
+    from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
     from depthmaster_ros.ros import messages
     process = psutil.Process()
     frames = args.scene_frames
@@ -188,7 +188,7 @@ def run(args):
     from rclpy.executors import MultiThreadedExecutor
 
     from depthmaster_ros.model import load_estimator
-    from depthmaster_ros.scene import SyntheticScene
+    from depthmaster_ros.synthetic.scene import SyntheticScene
     with tempfile.TemporaryDirectory() as scratch:
         model = args.model
         if not model:

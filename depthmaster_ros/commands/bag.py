@@ -9,12 +9,13 @@ EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser):
+    from depthmaster_ros.model.backends import backend_names
     parser.add_argument('input', metavar='IN', help='input rosbag2 (directory, .mcap or .db3)')
     parser.add_argument('output', metavar='OUT', help='output rosbag2: a .mcap or .db3 file, or a directory')
     model = parser.add_argument_group('parameters (the node\'s YAML; the flags override it)')
     model.add_argument('--params', metavar='FILE', help='ROS 2 params YAML, e.g. config/depthmaster.yaml')
     model.add_argument('--model', help='model directory or hub repo id')
-    model.add_argument('--backend', choices=('depthmaster', 'marigold'))
+    model.add_argument('--backend', choices=backend_names())
     model.add_argument('--device', help='auto, cpu or cuda')
     model.add_argument('--dtype', choices=('auto', 'fp32', 'fp16', 'bf16'))
     model.add_argument('--processing-res', type=int, metavar='N', help='longer edge fed to the model; 0 = native')
@@ -42,13 +43,15 @@ def add_arguments(parser):
     output.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
-def parameters_from_args(args):
-    """The params file (or the defaults) with the command-line overrides, all validated by the table."""
+def config_from_args(args):
+    """The params file (or the defaults) with the command-line overrides, as one validated Config."""
     import yaml
 
-    from depthmaster_ros import parameters
+    from depthmaster_ros.config.params_file import load_params_file
+    from depthmaster_ros.config.settings import Config
+    from depthmaster_ros.config.table import defaults
 
-    params = parameters.load_params_file(args.params) if args.params else parameters.defaults()
+    params = load_params_file(args.params) if args.params else defaults()
     overrides = {'model': args.model, 'backend': args.backend, 'device': args.device, 'dtype': args.dtype,
                  'processing_res': args.processing_res}
     overrides = {name: value for name, value in overrides.items() if value is not None}
@@ -60,11 +63,11 @@ def parameters_from_args(args):
             overrides[name.strip()] = yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise ValueError(f'--param {name}: value {text!r} is not valid YAML ({error})') from None
-    return {**params, **parameters.validate_all({**params, **overrides})}
+    return Config.from_params({**params, **overrides})
 
 
 def options_from_args(args):
-    from depthmaster_ros.bag_processing import BagOptions
+    from depthmaster_ros.bag.replay import BagOptions
     return BagOptions(
         image_topic=args.image_topic, camera_info_topic=args.camera_info_topic, points_topic=args.points_topic,
         use_points=not args.no_points, gt_topic=args.gt_topic, namespace=args.namespace, storage=args.storage,
@@ -109,19 +112,19 @@ def run(args):
         return code
 
     try:
-        params = parameters_from_args(args)
+        config = config_from_args(args)
         options = options_from_args(args)
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
 
-    from depthmaster_ros.bag_processing import process_bag
-    from depthmaster_ros.bag_summary import format_summary
+    from depthmaster_ros.bag.replay import process_bag
+    from depthmaster_ros.bag.summary import format_summary
     from depthmaster_ros.model import ModelLoadError
-    from depthmaster_ros.pipeline import load_estimator_from_params
+    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
 
     try:
         with _StopOnSigint() as stop:
-            summary = process_bag(args.input, args.output, lambda: load_estimator_from_params(params), params,
+            summary = process_bag(args.input, args.output, lambda: load_configured_estimator(config.model), config,
                                   options, stop_requested=stop.event.is_set)
     except ModelLoadError as error:
         return fail(EXIT_MODEL_LOAD, f'cannot load the model: {error}')

@@ -4,6 +4,7 @@ import sys
 
 
 def add_arguments(parser):
+    from depthmaster_ros.model.backends import backend_names
     parser.add_argument('image', help='input image file (anything OpenCV reads)')
     parser.add_argument('--model', required=True, help='model directory (official layout) or hub id')
     parser.add_argument('-o', '--output', required=True,
@@ -12,7 +13,7 @@ def add_arguments(parser):
                         help='longer edge used for inference, 0 = native (default 768)')
     parser.add_argument('--dtype', choices=('fp32', 'fp16', 'bf16'), default='fp32')
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N] (default cpu)')
-    parser.add_argument('--backend', choices=('depthmaster', 'marigold'), default='depthmaster')
+    parser.add_argument('--backend', choices=backend_names(), default='depthmaster')
     parser.add_argument('--marigold-steps', type=int, default=4)
     parser.add_argument('--marigold-ensemble-size', type=int, default=1)
 
@@ -30,6 +31,7 @@ def run(args):
     import numpy as np
 
     from depthmaster_ros.model import ModelLoadError, load_estimator
+    from depthmaster_ros.model.backends import parameter_options
 
     bgr = cv2.imread(args.image, cv2.IMREAD_COLOR)
     if bgr is None:
@@ -37,9 +39,9 @@ def run(args):
         return 2
     rgb = np.ascontiguousarray(bgr[..., ::-1])
     try:
+        options = parameter_options(args.backend, vars(args))
         estimator = load_estimator(backend=args.backend, model=args.model, device=args.device, dtype=args.dtype,
-                                   marigold_steps=args.marigold_steps,
-                                   marigold_ensemble_size=args.marigold_ensemble_size)
+                                   **options)
         prediction = estimator.predict(rgb, processing_res=args.processing_res)
     except (ModelLoadError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)

@@ -6,15 +6,20 @@
 A frame may also be a uint8 tensor already on the estimator's device (no upload). `timing=False`
 (at load or per call) skips per-stage timing: `timings` then holds only TOTAL.
 """
+from typing import Any
+
+from .backends import backend_names, from_pretrained
 from .errors import ModelLoadError
 from .prediction import SPACE_DEPTH, SPACE_DISPARITY, SPACE_SQRT_DISPARITY, SPACES, STAGES, TOTAL, Prediction
 
 
-def load_estimator(backend='depthmaster', model=None, device='cpu', dtype='fp32', **options):
-    """See depthmaster_ros.model.factory.load_estimator (imported lazily: it pulls in torch)."""
-    from .factory import load_estimator as load
-    return load(backend, model, device, dtype, **options)
+def load_estimator(backend: str = 'depthmaster', model: str | None = None, device: str = 'cpu',
+                   dtype: str = 'fp32', **options: Any) -> Any:
+    """Load weights once onto `device`; returns a DepthEstimator. Options are the backend's own
+    (see `backends.BACKENDS`: depthmaster channels_last, compile, naive; marigold marigold_steps,
+    marigold_ensemble_size) plus timing. Same as `backends.from_pretrained`."""
+    return from_pretrained(backend, model, device, dtype, **options)
 
 
-__all__ = ['load_estimator', 'Prediction', 'ModelLoadError', 'SPACE_SQRT_DISPARITY', 'SPACE_DEPTH',
+__all__ = ['load_estimator', 'from_pretrained', 'backend_names', 'Prediction', 'ModelLoadError', 'SPACE_SQRT_DISPARITY', 'SPACE_DEPTH',
            'SPACE_DISPARITY', 'SPACES', 'STAGES', 'TOTAL']

@@ -138,3 +138,12 @@ class DepthMasterEstimator(DepthEstimator):
         host = maps.cpu().numpy().astype(np.float32, copy=False)
         timings = dict(timer.finish('postprocess'))
         return [Prediction(relative=host[i], space=self.space, timings=dict(timings)) for i in range(len(frames))]
+
+
+def load_depthmaster(model, device, dtype, *, channels_last=False, compile=False, naive=False, timing=True):
+    """The depthmaster backend's loader: official-layout weights once onto device (naive: eager fp32 baseline)."""
+    from .loading import load_depthmaster_parts
+    parts = load_depthmaster_parts(model, torch.float32 if naive else dtype)
+    return DepthMasterEstimator(parts.unet, parts.vae, parts.fourier, parts.empty_text_embedding,
+                                model_id=str(model), device=device, dtype=dtype,
+                                channels_last=channels_last, compile=compile, naive=naive, timing=timing)

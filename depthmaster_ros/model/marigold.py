@@ -149,3 +149,9 @@ def load_marigold(model, device, dtype, steps=4, ensemble_size=1, timing=True):
             'needs 8 (image latent + depth latent); is this a DepthMaster checkpoint? use backend "depthmaster"')
     return MarigoldEstimator(pipeline, model_id=str(model), device=device, dtype=dtype, steps=steps,
                              ensemble_size=ensemble_size, timing=timing)
+
+
+def load_marigold_estimator(model, device, dtype, *, marigold_steps=4, marigold_ensemble_size=1, timing=True):
+    """The marigold backend's loader; its options carry the node's parameter names."""
+    return load_marigold(model, device, dtype, steps=marigold_steps, ensemble_size=marigold_ensemble_size,
+                         timing=timing)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import threading
 import time
 
+from depthmaster_ros.alignment.modes import get_mode
+
 OK, WARN, ERROR = 0, 1, 2
 _WINDOW_S = 5.0
 # Input faults keep the status at WARN this long after the last one, then it returns to OK.
@@ -149,8 +151,8 @@ def alignment_status(snapshot):
     if record is None:
         return WARN, 'no frame processed yet', []
     values = list(record.as_dict().items())
-    if record.mode == 'none':
-        return OK, 'alignment_mode none: relative depth only', values
+    if not get_mode(record.mode).metric:
+        return OK, f'alignment_mode {record.mode}: relative depth only', values
     if not record.ok:
         return WARN, f'no metric depth: {record.reason}', values
     if record.held:

@@ -1,0 +1,65 @@
+"""What an alignment mode is: a named source of metric evidence for one frame.
+
+A mode declares what it needs (a LiDAR cloud, the camera intrinsics, a transform) so the node knows
+what to subscribe and wait for, and turns one frame's inputs into sparse metric samples for the
+robust fit, a fixed scale and shift, or the reason it has none.
+"""
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from depthmaster_ros.config.settings import AlignmentSettings
+    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+    from depthmaster_ros.geometry.transforms import TransformBuffer
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """One frame's inputs, as a mode sees them."""
+    stamp_ns: int
+    frame_id: str                         # the camera optical frame
+    camera: 'CameraModel | None'          # intrinsics at the size of the relative map, or None
+    cloud: 'StampedCloud | None'
+    cloud_miss_reason: str                # why the adapter found no cloud (for the record)
+    transforms: 'TransformBuffer | None'  # None when use_tf is off or there is no TF
+    settings: 'AlignmentSettings'
+
+
+@dataclass(frozen=True)
+class SparseSamples:
+    """Metric depth at some pixels of the relative map (NaN elsewhere): fitted robustly."""
+    depth: np.ndarray
+
+
+@dataclass(frozen=True)
+class FixedFit:
+    """A scale and shift known in advance: applied as they are, no fit."""
+    scale: float
+    shift: float
+
+
+@dataclass(frozen=True)
+class NoSamples:
+    """No metric evidence for this frame, and why (goes into the record and the frame's warnings)."""
+    reason: str
+
+
+ModeOutcome = SparseSamples | FixedFit | NoSamples
+
+
+class AlignmentMode(ABC):
+    """One way of making metres; register subclasses with `depthmaster_ros.alignment.modes.register`."""
+    name: ClassVar[str]
+    description: ClassVar[str]
+    needs_cloud: ClassVar[bool] = False     # subscribe to `points` and pair a cloud with each image
+    needs_camera: ClassVar[bool] = True     # wait for camera_info before processing
+    needs_transforms: ClassVar[bool] = False  # looks frames up in /tf (or a fallback parameter)
+    metric: ClassVar[bool] = True           # False: relative depth only, by choice
+
+    @abstractmethod
+    def samples(self, request: SampleRequest) -> ModeOutcome:
+        """The metric evidence of one frame."""

@@ -1,0 +1,12 @@
+"""Fixed mode: a scale and shift from the parameters (a calibrated rig, or a known model output)."""
+from . import register
+from .base import AlignmentMode, FixedFit, ModeOutcome, SampleRequest
+
+
+@register
+class FixedMode(AlignmentMode):
+    name = 'fixed'
+    description = 'fixed_scale and fixed_shift applied as they are'
+
+    def samples(self, request: SampleRequest) -> ModeOutcome:
+        return FixedFit(request.settings.fixed_scale, request.settings.fixed_shift)

@@ -1,0 +1,31 @@
+"""Ground-plane mode: the floor's depth along each downward ray, from the camera's height and tilt."""
+from ..ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
+from . import register
+from .base import AlignmentMode, ModeOutcome, NoSamples, SampleRequest, SparseSamples
+
+
+@register
+class GroundPlaneMode(AlignmentMode):
+    name = 'ground_plane'
+    description = 'the floor plane of base_frame (TF, else camera height/pitch/roll) as virtual depth'
+    needs_transforms = True
+
+    def samples(self, request: SampleRequest) -> ModeOutcome:
+        camera, settings = request.camera, request.settings
+        if camera is None:
+            return NoSamples('no camera info')
+        camera_to_base = None
+        if settings.use_tf and request.transforms is not None:
+            try:
+                camera_to_base = request.transforms.lookup(settings.base_frame, request.frame_id, request.stamp_ns)
+            except (LookupError, ValueError):
+                camera_to_base = None
+        if camera_to_base is None:
+            camera_to_base = camera_to_base_from_height_pitch_roll(
+                settings.camera_height_m, settings.camera_pitch_rad, settings.camera_roll_rad)
+        try:
+            depth = ground_plane_depth(camera, camera_to_base, camera.width, camera.height,
+                                       max_depth=min(settings.ground_plane_max_depth, settings.max_depth))
+        except ValueError as error:
+            return NoSamples(f'ground plane: {error}')
+        return SparseSamples(depth)

@@ -1,0 +1,120 @@
+"""Smooth the per-frame scale/shift fit over time and bridge short sensor dropouts.
+
+Per frame the fit jitters with the LiDAR sampling and a single bad frame (a passing person, a
+reflection) can be far off; the depth a robot sees should not flicker with it. The filter:
+
+- smooths log(scale) and shift exponentially: filtered = smoothing * filtered + (1 - smoothing) * new
+  (smoothing 0 passes every fit through);
+- gates jumps: an ok fit whose scale differs by more than gate_rel (relative) from the filtered scale
+  is rejected and the filtered fit is applied instead (held), unless such jumps persist for
+  gate_persist_frames consecutive frames, in which case the scene really changed and the filter
+  re-initialises on the newest fit;
+- holds the last good fit for hold_s seconds when the incoming fit is not ok (LiDAR dropout, too
+  few points), reporting held=True and its age, then reports ok=False with the reason
+  "no alignment: last good fit is X s old" rather than inventing metres.
+
+Time: stamps are seconds of the image. A stamp earlier than the previous one (bag loop, simulation
+reset) resets the filter before the frame is used; an equal stamp is processed with zero age.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from depthmaster_ros.alignment.fit import AlignmentResult
+
+
+@dataclass
+class FilteredAlignment(AlignmentResult):
+    held: bool = False
+    fit_age_s: float = 0.0
+
+
+class TemporalAlignmentFilter:
+    def __init__(self, smoothing=0.5, hold_s=1.0, gate_rel=0.5, gate_persist_frames=3):
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f'smoothing: must be in [0, 1), got {smoothing}')
+        if not hold_s >= 0:
+            raise ValueError(f'hold_s: must be >= 0, got {hold_s}')
+        if not gate_rel > 0:
+            raise ValueError(f'gate_rel: must be positive, got {gate_rel}')
+        if int(gate_persist_frames) < 1:
+            raise ValueError(f'gate_persist_frames: must be >= 1, got {gate_persist_frames}')
+        self.smoothing = float(smoothing)
+        self.hold_s = float(hold_s)
+        self.gate_rel = float(gate_rel)
+        self.gate_persist_frames = int(gate_persist_frames)
+        self.reset()
+
+    def reset(self):
+        self._log_scale = None
+        self._shift = None
+        self._space = ''
+        self._last_good = None          # the AlignmentResult last accepted
+        self._last_good_stamp = None
+        self._last_stamp = None
+        self._gated_in_a_row = 0
+
+    @property
+    def has_fit(self):
+        return self._log_scale is not None
+
+    def _initialise(self, stamp_s, result):
+        self._log_scale = float(np.log(result.scale))
+        self._shift = float(result.shift)
+        self._space = result.space
+        self._gated_in_a_row = 0
+        self._accept(stamp_s, result)
+
+    def _accept(self, stamp_s, result):
+        self._last_good = result
+        self._last_good_stamp = stamp_s
+
+    def _applied(self, result, held, reason, age):
+        good = self._last_good
+        return FilteredAlignment(
+            ok=True, reason=reason, scale=float(np.exp(self._log_scale)), shift=self._shift,
+            num_points=result.num_points if not held else good.num_points,
+            num_inliers=result.num_inliers if not held else good.num_inliers,
+            rmse_m=result.rmse_m if not held else good.rmse_m,
+            space=self._space, held=held, fit_age_s=age)
+
+    def _hold_or_give_up(self, stamp_s, result, why):
+        if not self.has_fit:
+            return FilteredAlignment(ok=False, reason=f'no alignment: no good fit yet ({why})',
+                                     num_points=result.num_points, space=result.space)
+        age = stamp_s - self._last_good_stamp
+        if age <= self.hold_s:
+            return self._applied(result, True, f'held: {why}', age)
+        return FilteredAlignment(ok=False, reason=f'no alignment: last good fit is {age:.2f} s old ({why})',
+                                 num_points=result.num_points, space=result.space, fit_age_s=age)
+
+    def update(self, stamp_s, result):
+        """The fit to apply to the image at stamp_s, given this frame's raw fit."""
+        stamp_s = float(stamp_s)
+        if not np.isfinite(stamp_s):
+            raise ValueError(f'stamp_s: must be finite, got {stamp_s}')
+        if self._last_stamp is not None and stamp_s < self._last_stamp:
+            self.reset()
+        self._last_stamp = stamp_s
+        usable = bool(result.ok) and np.isfinite(result.scale) and result.scale > 0 \
+            and np.isfinite(result.shift)
+        if not usable:
+            return self._hold_or_give_up(stamp_s, result, result.reason or 'fit not ok')
+        if not self.has_fit or result.space != self._space:
+            self._initialise(stamp_s, result)
+            return self._applied(result, False, '', 0.0)
+        jump = abs(result.scale / np.exp(self._log_scale) - 1.0)
+        if jump > self.gate_rel:
+            self._gated_in_a_row += 1
+            if self._gated_in_a_row < self.gate_persist_frames:
+                return self._hold_or_give_up(
+                    stamp_s, result, f'gated: scale jumped by {jump:.0%} '
+                                     f'({self._gated_in_a_row}/{self.gate_persist_frames})')
+            self._initialise(stamp_s, result)
+            return self._applied(result, False, 'reinitialised after a persistent scale change', 0.0)
+        self._gated_in_a_row = 0
+        a = self.smoothing
+        self._log_scale = a * self._log_scale + (1 - a) * float(np.log(result.scale))
+        self._shift = a * self._shift + (1 - a) * float(result.shift)
+        self._accept(stamp_s, result)
+        return self._applied(result, False, '', 0.0)

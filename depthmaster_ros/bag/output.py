@@ -1,0 +1,72 @@
+"""The output bag's side of a replay: connections created on first use, with the QoS the node offers."""
+from typing import Any
+
+from depthmaster_ros.config.settings import Config
+from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
+
+from . import messages
+from .writing import qos_profile, tf_static_qos
+
+
+class OutputBag:
+    """The output bag's connections, created on first use, with the QoS the node offers."""
+
+    def __init__(self, writer: Any, namespace: str, config: Config):
+        self.writer = writer
+        self.builders = messages
+        self.typestore = messages.typestore()
+        self.namespace = namespace.rstrip('/')
+        self.output = config.output
+        self._qos = [qos_profile(reliable=config.node.output_reliability == 'reliable')]
+        self._connections = {}
+
+    def topic(self, role):
+        return f'{self.namespace}/{OUTPUT_TOPICS[role]}'
+
+    def write(self, role, message, log_ns):
+        key = (role, message.__msgtype__)
+        if key not in self._connections:
+            self._connections[key] = self.writer.add_connection(
+                self.topic(role), message.__msgtype__, typestore=self.typestore, offered_qos_profiles=self._qos)
+        self.writer.write(self._connections[key], log_ns, self.typestore.serialize_cdr(message, message.__msgtype__))
+
+    def copy(self, connection, input_typestore, log_ns, rawdata):
+        """Copy an input message as recorded: original type, definition, hash and QoS."""
+        key = ('copy', connection.topic, connection.msgtype)
+        if key not in self._connections:
+            qos = list(connection.ext.offered_qos_profiles)
+            if connection.topic == '/tf_static':
+                qos = tf_static_qos(qos)
+            definition, digest = connection.msgdef.data or None, connection.digest or None
+            if definition is None or digest is None:      # then the input typestore supplies both
+                definition = digest = None
+            self._connections[key] = self.writer.add_connection(
+                connection.topic, connection.msgtype, typestore=input_typestore, msgdef=definition,
+                rihs01=digest, offered_qos_profiles=qos)
+        self.writer.write(self._connections[key], log_ns, rawdata)
+
+    def write_frame(self, output, header, log_ns):
+        """Every output of one frame, by the node's rule; False if the cloud was too big to write."""
+        produced = frame_messages(output, header, self.output, self.builders)
+        for name, message in produced.messages:
+            self.write(name, message, log_ns)
+        return not produced.cloud_withheld
+
+
+class Progress:
+    """The tqdm bar of a run, or nothing when progress is off."""
+
+    def __init__(self, total, enabled):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit='frame', dynamic_ncols=True, smoothing=0.1)
+
+    def update(self):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

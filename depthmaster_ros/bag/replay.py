@@ -1,0 +1,397 @@
+"""Offline rosbag2 -> rosbag2 with the node's own frame pipeline.
+
+Messages are replayed in log-time order: TF and CameraInfo update the state, clouds go into a short
+history, and each selected image runs through `DepthPipeline.process` exactly as the node runs it
+(same config, same cloud pairing rule). Unlike the node nothing is dropped for being late: an image
+waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR latency) is still seen.
+Every output message carries its source image's header, and is logged at the source image's log time.
+"""
+from collections import deque
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass
+import math
+from pathlib import Path
+import time
+from typing import Any
+
+import numpy as np
+
+from depthmaster_ros.alignment.modes import get_mode
+from depthmaster_ros.config.settings import Config
+from depthmaster_ros.conversions.values import stamp_to_ns
+from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
+from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
+from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline.frames import FrameInput
+from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
+
+from . import messages as rosbag_messages
+from . import topics as bag_topics
+from .output import OutputBag, Progress
+from .summary import BagStats, build_summary
+from .writing import OutputLocation, open_writer, output_storage
+
+# How long, in log time, an image waits for late clouds and transforms beyond the pairing tolerance.
+LIDAR_LATENCY_ALLOWANCE_S = 0.5
+# How far before --start transforms and clouds are read, beyond max_cloud_age_s.
+PRELOAD_S = 1.0
+# Unmatched ground-truth images kept while waiting for their camera frame.
+GT_BACKLOG = 64
+
+
+
+@dataclass
+class BagOptions:
+    image_topic: str | None = None
+    camera_info_topic: str | None = None
+    points_topic: str | None = None
+    use_points: bool = True
+    gt_topic: str | None = None
+    namespace: str | None = None       # output namespace; None: the image topic's namespace
+    storage: str | None = None         # mcap | sqlite3; None: from OUT's suffix, else mcap
+    copy_input: bool = False
+    start_s: float = 0.0               # from the bag's first message
+    duration_s: float | None = None
+    every: int = 1
+    force: bool = False
+    contact_sheet: str | None = None   # PNG path
+    contact_sheet_rows: int = 4
+    label: str = ''                    # shown on the contact sheet and in the summary
+    progress: bool = True
+
+    def check(self):
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f'--every: must be an integer of at least 1, got {self.every!r}')
+        if not self.start_s >= 0:
+            raise ValueError(f'--start: must not be negative, got {self.start_s}')
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ValueError(f'--duration: must be positive, got {self.duration_s}')
+        if self.contact_sheet_rows < 0:
+            raise ValueError(f'--contact-sheet-rows: must not be negative, got {self.contact_sheet_rows}')
+
+
+def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any, config: Config,
+                options: BagOptions | None = None,
+                stop_requested: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Process IN into OUT; returns the summary dict (``summary['interrupted']`` after a stop request).
+
+    ``estimator`` is a loaded estimator, or a function returning one: it is then called only once the
+    bag, its topics and OUT are known to be usable, so those mistakes fail before a slow model load.
+    ``config`` is the node's configuration (``Config.from_params`` of its params file and overrides);
+    ``stop_requested()`` is polled between messages (Ctrl-C in the CLI).
+    """
+    options = options or BagOptions()
+    options.check()
+    storage = output_storage(output_path, options.storage)
+    if Path(output_path).resolve() == Path(input_path).resolve():
+        raise ValueError(f'OUT: {output_path} is the input bag')
+    started = time.perf_counter()
+    with bag_topics.InputBag(input_path, rosbag_messages.typestore()) as bag:
+        topics = bag_topics.select_topics(
+            bag.entries(), bag.first_message, image_topic=options.image_topic,
+            camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
+            gt_topic=options.gt_topic, use_points=options.use_points and get_mode(config.alignment.alignment_mode).needs_cloud)
+        location = OutputLocation(output_path, options.force)
+        if not hasattr(estimator, 'predict'):
+            estimator = estimator()
+        run = _BagRun(bag, topics, DepthPipeline(estimator, config), config, options,
+                      stop_requested or (lambda: False))
+        writer = open_writer(location, storage)
+        try:
+            run.replay(OutputBag(writer, _namespace(options, topics), config))
+        except BaseException:          # an error or a second Ctrl-C: no half-written OUT is left behind
+            run.progress.close()
+            with contextlib.suppress(Exception):
+                writer.close()
+            location.discard()
+            raise
+        run.progress.close()
+        writer.close()
+        location.commit()
+
+    summary = build_summary(
+        run.stats, interrupted=run.interrupted, wall_s=time.perf_counter() - started,
+        run={'label': options.label, 'input': str(input_path), 'output': str(output_path), 'storage': storage},
+        model={'backend': config.model.backend, 'model': config.model.model,
+               'device': str(getattr(estimator, 'device', '')), 'dtype': str(getattr(estimator, 'dtype', '')),
+               'processing_res': config.model.processing_res, 'alignment_mode': config.alignment.alignment_mode},
+        topics={'image': topics.image, 'camera_info': topics.camera_info, 'points': topics.points,
+                'gt': topics.gt, 'tf': topics.tf},
+        output_topics=run.output_topics)
+    if options.contact_sheet and run.sheet_rows:
+        from depthmaster_ros.bag.contact_sheet import write_contact_sheet
+        write_contact_sheet(options.contact_sheet, run.sheet_rows, title=_sheet_title(options, config))
+        summary['contact_sheet'] = str(options.contact_sheet)
+    return summary
+
+
+def _namespace(options, topics):
+    return options.namespace or bag_topics.image_namespace(topics.image, topics.image_type)
+
+
+# ---------------------------------------------------------------------------------------------
+# one run over the input
+
+@dataclass
+class _PendingImage:
+    log_ns: int
+    msgtype: str
+    message: object
+
+
+class _BagRun:
+    """State of one replay: transforms, calibration, recent clouds, ground truth, images waiting."""
+
+    def __init__(self, bag: Any, topics: Any, pipeline: DepthPipeline, config: Config, options: BagOptions,
+                 stop_requested: Callable[[], bool]):
+        from depthmaster_ros.geometry.transforms import TransformBuffer
+
+        self.bag, self.topics, self.pipeline = bag, topics, pipeline
+        self.config, self.options, self.stop_requested = config, options, stop_requested
+        self.stats = BagStats()
+        self.transforms = TransformBuffer(cache_s=max(10.0, 4 * PRELOAD_S))
+        self.clouds = RecentClouds(capacity=64)
+        self.ground_truth = {}                    # stamp_ns -> depth in metres
+        self.pending = deque()
+        self.camera: CameraModel | None = None    # from the newest valid CameraInfo
+        self.sheet_rows = []
+        self.interrupted = False
+        self.output_topics = {}
+
+        reader = bag.reader
+        self.bag_start = reader.start_time
+        self.window_start = self.bag_start + int(round(options.start_s * 1e9))
+        self.window_stop = (None if options.duration_s is None
+                            else self.window_start + int(round(options.duration_s * 1e9)))
+        self.lookahead_ns = int(round((config.alignment.cloud_future_tolerance_s + LIDAR_LATENCY_ALLOWANCE_S) * 1e9))
+        estimate = _estimated_frames(bag, topics.image, self.window_start, self.window_stop, options.every)
+        self.sheet_positions = _sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
+        self.input_topics = {topics.image, topics.camera_info, topics.points, topics.gt, *topics.tf} - {None}
+        self.progress = Progress(estimate, options.progress)
+
+    # replay ------------------------------------------------------------------------------------
+    def replay(self, out):
+        self.out = out
+        self.output_topics = {role: out.topic(role) for role in OUTPUT_TOPICS}
+        copied = self._copied_topics()
+        read_from = max(self.bag_start, self.window_start - int((self.config.alignment.max_cloud_age_s + PRELOAD_S) * 1e9))
+        self._preload_latched_state(read_from, copy_tf_static='/tf_static' in copied)
+        read_until = None if self.window_stop is None else self.window_stop + self.lookahead_ns
+        wanted = [c for c in self.bag.reader.connections if c.topic in self.input_topics or c.topic in copied]
+        for connection, log_ns, rawdata in self.bag.reader.messages(connections=wanted, start=read_from,
+                                                                     stop=read_until):
+            if not self._process_pending(until_ns=log_ns):
+                self.interrupted = True
+                return
+            in_window = self._in_window(log_ns)
+            if connection.topic in copied and (in_window or connection.topic == '/tf_static'):
+                out.copy(connection, self.bag.typestore, log_ns, rawdata)
+            if connection.topic == self.topics.image:
+                if in_window:
+                    self._image_arrived(connection, log_ns, rawdata)
+            elif connection.topic in self.input_topics:
+                self._state_arrived(connection, rawdata)
+        self.interrupted = not self._process_pending(until_ns=None)
+
+    def _in_window(self, log_ns):
+        return log_ns >= self.window_start and (self.window_stop is None or log_ns < self.window_stop)
+
+    def _copied_topics(self):
+        """Topics copied as recorded: TF always (RViz needs it for our outputs), all with --copy-input."""
+        outputs = set(self.output_topics.values())
+        copied = set()
+        for entry in self.bag.entries():
+            if not (self.options.copy_input or entry.name in self.topics.tf):
+                continue
+            if entry.name in outputs:
+                self.stats.warnings.record('copy', f'{entry.name}: not copied, it is also an output topic')
+            else:
+                copied.add(entry.name)
+        return copied
+
+    def _preload_latched_state(self, read_from, copy_tf_static):
+        """/tf_static from the whole bag and the last CameraInfo before the window: both are latched.
+
+        /tf_static recorded before the main read starts is also copied here, so a windowed output
+        still carries it.
+        """
+        if '/tf_static' in self.topics.tf:
+            for connection, log_ns, rawdata in self.bag.reader.messages(connections=self.bag.connections('/tf_static')):
+                self._state_arrived(connection, rawdata)
+                if copy_tf_static and log_ns < read_from:
+                    self.out.copy(connection, self.bag.typestore, log_ns, rawdata)
+        if self.topics.camera_info and self.window_start > self.bag_start:
+            last = None
+            for last in self.bag.reader.messages(connections=self.bag.connections(self.topics.camera_info),
+                                                 stop=self.window_start):
+                pass
+            if last is not None:
+                self._state_arrived(last[0], last[2])
+
+    def _decode(self, connection, rawdata):
+        try:
+            return self.bag.deserialize(rawdata, connection.msgtype)
+        except Exception as error:  # noqa: BLE001 - rosbags raises several types; a corrupt message never stops the run
+            return ValueError(f'{connection.topic}: cannot deserialise a {connection.msgtype} ({error})')
+
+    def _state_arrived(self, connection, rawdata):
+        message = self._decode(connection, rawdata)
+        topic, faults = connection.topic, self.stats.faults
+        if isinstance(message, ValueError):
+            faults.record(f'decode {topic}', str(message))
+        elif topic in self.topics.tf:
+            _add_tf_message(self.transforms, message, topic == '/tf_static', faults)
+        elif topic == self.topics.camera_info:
+            try:
+                self.camera = CameraModel.from_camera_info(message)
+            except ValueError as error:
+                self.camera = None
+                faults.record('camera_info', str(error))
+        elif topic == self.topics.points:
+            try:
+                self.clouds.add(cloud_from_message(message))
+            except InputFault as fault:
+                faults.record(fault.kind, str(fault))
+        elif topic == self.topics.gt:
+            _add_ground_truth(self.ground_truth, message, faults)
+
+    def _image_arrived(self, connection, log_ns, rawdata):
+        self.stats.frames_in += 1
+        if (self.stats.frames_in - 1) % self.options.every:
+            return
+        message = self._decode(connection, rawdata)
+        if isinstance(message, ValueError):
+            self._skip('image_decode', message)
+            return
+        self.pending.append(_PendingImage(log_ns, connection.msgtype, message))
+
+    def _process_pending(self, until_ns):
+        """Process waiting images whose look-ahead has passed (all when until_ns is None); False on stop."""
+        if self.stop_requested():
+            return False
+        while self.pending and (until_ns is None or self.pending[0].log_ns + self.lookahead_ns <= until_ns):
+            self._process_image(self.pending.popleft())
+            if self.stop_requested():
+                return False
+        return True
+
+    def _skip(self, reason, error):
+        self.stats.frames_selected += 1
+        self.stats.skipped.record(reason, str(error))
+        self.progress.update()
+
+    # one frame ---------------------------------------------------------------------------------
+    def _process_image(self, item):
+        started = time.perf_counter()
+        try:
+            rgb = image_to_model_rgb(item.message, self.config.input.max_pixels)
+        except ValueError as error:
+            self._skip('image_conversion', error)
+            return
+        stamp_ns = stamp_to_ns(item.message.header.stamp)
+        frame_id = str(item.message.header.frame_id)
+        cloud, miss = (self.clouds.select(stamp_ns, self.config.alignment.max_cloud_age_s,
+                                          self.config.alignment.cloud_future_tolerance_s)
+                       if self.topics.points else (None, ''))
+        frame = FrameInput(rgb=rgb, stamp_ns=stamp_ns, frame_id=frame_id, camera=self._camera_for(rgb),
+                           cloud=cloud, transforms=self.transforms, cloud_miss_reason=miss)
+        convert_s = time.perf_counter() - started
+        try:
+            output = self.pipeline.process(frame)
+        except ValueError as error:
+            self._skip('pipeline', error)
+            return
+        except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
+            self._skip('pipeline_error', f'{type(error).__name__}: {error}')
+            return
+        index = self.stats.frames_selected
+        self.stats.frames_selected += 1
+        started = time.perf_counter()
+        if not self.out.write_frame(output, self.out.builders.header(stamp_ns, frame_id), item.log_ns):
+            self.stats.faults.record('cloud_max_points', 'cloud above cloud_max_points not written; raise cloud_stride')
+        write_s = time.perf_counter() - started
+        gt = self.ground_truth.pop(stamp_ns, None)
+        errors = None
+        if gt is not None and output.depth_m is not None:
+            errors = depth_errors(_resized_nearest(output.depth_m, gt.shape), gt,
+                                  min_depth=self.config.alignment.min_depth,
+                                  max_depth=self.config.alignment.max_depth)
+        self.stats.frame_written(output, {'convert': convert_s, **output.timings, 'write': write_s}, errors)
+        if index in self.sheet_positions:
+            from depthmaster_ros.bag.contact_sheet import SheetRow
+            label = f'#{index}  t={(item.log_ns - self.bag_start) * 1e-9:.2f} s'
+            self.sheet_rows.append(SheetRow(rgb=rgb, depth_m=output.depth_m, gt_m=gt, label=label))
+        self.progress.update()
+
+    def _camera_for(self, rgb: np.ndarray) -> CameraModel | None:
+        """The intrinsics for this image's size from the newest CameraInfo; None (counted) when unusable."""
+        if self.camera is None:
+            self.stats.faults.record('camera_info', 'no valid CameraInfo before this image')
+            return None
+        try:
+            return camera_for_image(self.camera, rgb.shape[1], rgb.shape[0])
+        except InputFault as fault:
+            self.stats.faults.record(fault.kind, str(fault))
+            return None
+
+
+# ---------------------------------------------------------------------------------------------
+# input messages into core types
+
+def _add_tf_message(buffer, message, static, faults):
+    from depthmaster_ros.geometry.transforms import store_tf_message
+    for error in store_tf_message(buffer, message, static)[1]:
+        faults.record('tf', error)
+
+
+def _add_ground_truth(ground_truth, message, faults):
+    """GT depth in metres by stamp: 32FC1 metres or 16UC1 millimetres (0 = invalid), REP 118."""
+    from depthmaster_ros.conversions.image import image_to_numpy
+    try:
+        depth = np.asarray(image_to_numpy(message), dtype=np.float32)
+    except ValueError as error:
+        faults.record('ground_truth', str(error))
+        return
+    if depth.ndim != 2:
+        faults.record('ground_truth', f'{message.encoding}: ground truth must be a single-channel depth image')
+        return
+    if str(message.encoding).upper() == '16UC1':
+        depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
+    ground_truth[stamp_to_ns(message.header.stamp)] = depth
+    while len(ground_truth) > GT_BACKLOG:          # ground truth no frame claimed: forget the oldest
+        ground_truth.pop(next(iter(ground_truth)))
+
+
+def _resized_nearest(array, shape):
+    import cv2
+    if array.shape == shape:
+        return array
+    return cv2.resize(array, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+# ---------------------------------------------------------------------------------------------
+# frame estimate and contact sheet
+
+def _estimated_frames(bag, image_topic, window_start, window_stop, every):
+    """Frames the window will select, from the topic's count and the bag's span (for progress and the sheet)."""
+    count = sum(c.msgcount for c in bag.connections(image_topic))
+    start, end = bag.reader.start_time, bag.reader.end_time
+    covered = min(end, window_stop or end) - max(start, window_start)
+    fraction = 1.0 if window_start <= start and window_stop is None else max(0, covered) / max(1, end - start)
+    return max(1, int(math.ceil(count * min(1.0, fraction) / every)))
+
+
+def _sheet_positions(estimate, rows):
+    if rows <= 0:
+        return set()
+    return {int(round(p)) for p in np.linspace(0, max(0, estimate - 1), min(rows, estimate))}
+
+
+def _sheet_title(options, config):
+    lines = [options.label] if options.label else []
+    lines.append(f'{config.model.backend} {config.model.model}  processing_res {config.model.processing_res}  '
+                 f'alignment {config.alignment.alignment_mode}')
+    return '\n'.join(lines)

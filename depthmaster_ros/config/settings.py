@@ -1,0 +1,115 @@
+"""The typed configuration: the parameter table's values in frozen, grouped dataclasses.
+
+It is built once at an edge (rclpy parameters in the node, the params YAML and flags in the CLI) and
+passed everywhere else, so no core module reads a raw parameter dict. Field names are the parameter
+names, and each group holds exactly the table's parameters of that group (a test keeps them in step).
+"""
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .table import PARAMETERS, defaults, validate_all
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    backend: str
+    model: str
+    device: str
+    dtype: str
+    processing_res: int
+    marigold_steps: int
+    marigold_ensemble_size: int
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    image_transport: str
+    max_pixels: int
+    camera_info_timeout_s: float
+
+
+@dataclass(frozen=True)
+class AlignmentSettings:
+    alignment_mode: str
+    min_depth: float
+    max_depth: float
+    min_points: int
+    max_cloud_age_s: float
+    cloud_future_tolerance_s: float
+    lidar_to_camera: tuple[float, ...]
+    use_tf: bool
+    occlusion_window_px: int
+    occlusion_rel_threshold: float
+    temporal_smoothing: float
+    hold_s: float
+    fixed_scale: float
+    fixed_shift: float
+    base_frame: str
+    ground_plane_max_depth: float
+    camera_height_m: float
+    camera_pitch_rad: float
+    camera_roll_rad: float
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    output_resolution: str
+    publish_relative: bool
+    publish_confidence: bool
+    publish_depth_mm: bool
+    publish_cloud: bool
+    cloud_stride: int
+    cloud_organized: bool
+    cloud_rgb: bool
+    cloud_max_points: int
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    input_qos_depth: int
+    input_reliability: str
+    output_reliability: str
+    diagnostics_period_s: float
+    log_throttle_s: float
+
+
+GROUPS: dict[str, type] = {'model': ModelSettings, 'input': InputSettings, 'alignment': AlignmentSettings,
+                           'output': OutputSettings, 'node': NodeSettings}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every parameter, validated, grouped by concern."""
+    model: ModelSettings
+    input: InputSettings
+    alignment: AlignmentSettings
+    output: OutputSettings
+    node: NodeSettings
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None = None) -> 'Config':
+        """Validate a parameter dict (missing names take the table default); ValueError names the field."""
+        values = {**defaults(), **validate_all(dict(params or {}))}
+        values['lidar_to_camera'] = tuple(values['lidar_to_camera'])
+        groups: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
+        for spec in PARAMETERS:
+            groups[spec.group][spec.name] = values[spec.name]
+        return cls(**{group: GROUPS[group](**groups[group]) for group in GROUPS})
+
+    def to_params(self) -> dict[str, Any]:
+        """The flat parameter dict (lists for arrays, as rclpy and YAML hold them)."""
+        params: dict[str, Any] = {}
+        for group in GROUPS:
+            params.update(asdict(getattr(self, group)))
+        params['lidar_to_camera'] = list(params['lidar_to_camera'])
+        return params
+
+    def replace(self, **params: Any) -> 'Config':
+        """A copy with some parameters changed, validated together with the rest."""
+        return Config.from_params({**self.to_params(), **params})
+
+
+def group_fields() -> dict[str, tuple[str, ...]]:
+    """Field names per group, for the check that the dataclasses and the table agree."""
+    return {group: tuple(f.name for f in fields(cls)) for group, cls in GROUPS.items()}

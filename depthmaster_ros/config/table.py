@@ -1,0 +1,202 @@
+"""Every node parameter, once: the node declares them from this table and the bag tool validates
+the same YAML file with it, so the two can never disagree on a name, a default or a range.
+"""
+from dataclasses import dataclass, replace
+import math
+from typing import Any
+
+from depthmaster_ros.alignment.modes import mode_names
+from depthmaster_ros.model.backends import backend_names
+
+STRING = 'string'
+INTEGER = 'integer'
+DOUBLE = 'double'
+BOOL = 'bool'
+DOUBLE_ARRAY = 'double_array'
+
+# Parameters rclpy itself owns; a params file may set them and the table must not redeclare them.
+ROS_OWNED = frozenset({'use_sim_time', 'start_type_description_service'})
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    type: str
+    default: object
+    description: str
+    choices: tuple = ()
+    range: tuple = None          # (min, max), inclusive, for integer and double
+    lengths: tuple = ()          # allowed lengths of an array; empty = any
+    runtime: bool = True         # False: read-only, a change needs a restart
+    group: str = ''              # the Config section that holds it (set from the table's sections)
+
+
+def _p(name: str, type_: str, default: object, description: str, **extra: Any) -> ParameterSpec:
+    return ParameterSpec(name, type_, default, description, **extra)
+
+
+def _section(group: str, *specs: ParameterSpec) -> tuple[ParameterSpec, ...]:
+    return tuple(replace(spec, group=group) for spec in specs)
+
+
+_FIXED = dict(runtime=False)
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    # model (loaded once at start-up)
+    *_section(
+        'model',
+        _p('backend', STRING, 'depthmaster', 'Depth model family.', choices=backend_names(), **_FIXED),
+        _p('model', STRING, 'zysong212/DepthMaster', 'Model directory or hub repo id (must already be in the local cache).', **_FIXED),
+        _p('device', STRING, 'auto', 'Torch device; auto = cuda when available, else cpu.', choices=('auto', 'cuda', 'cpu'), **_FIXED),
+        _p('dtype', STRING, 'auto', 'Inference dtype; auto = bf16 on cuda, fp32 on cpu.', choices=('auto', 'fp32', 'fp16', 'bf16'), **_FIXED),
+        _p('processing_res', INTEGER, 768, 'Longer image edge fed to the model, pixels; 0 = native size.', range=(0, 4096)),
+        _p('marigold_steps', INTEGER, 4, 'Denoising steps (marigold backend only).', range=(1, 50), **_FIXED),
+        _p('marigold_ensemble_size', INTEGER, 1, 'Ensemble members per frame (marigold backend only).', range=(1, 20), **_FIXED),
+    ),
+    # input
+    *_section(
+        'input',
+        _p('image_transport', STRING, 'raw', 'Subscribe to image (raw) or image/compressed (compressed).', choices=('raw', 'compressed'), **_FIXED),
+        _p('max_pixels', INTEGER, 8_000_000, 'Images with more pixels are refused.', range=(1, 100_000_000)),
+        _p('camera_info_timeout_s', DOUBLE, 5.0, 'How long to wait for camera_info before running without it, seconds.', range=(0.0, 600.0)),
+    ),
+    # alignment
+    *_section(
+        'alignment',
+        _p('alignment_mode', STRING, 'lidar', 'How relative depth becomes metres.', choices=mode_names()),
+        _p('min_depth', DOUBLE, 0.1, 'Nearest valid depth, metres.', range=(0.0, 1000.0)),
+        _p('max_depth', DOUBLE, 80.0, 'Farthest valid depth, metres.', range=(0.01, 10000.0)),
+        _p('min_points', INTEGER, 20, 'Fewest sparse depth samples for a fit.', range=(2, 1_000_000)),
+        _p('max_cloud_age_s', DOUBLE, 0.2, 'Oldest cloud, relative to the image stamp, used for alignment, seconds.', range=(0.0, 10.0)),
+        _p('cloud_future_tolerance_s', DOUBLE, 0.05, 'Newest cloud after the image stamp still used, seconds.', range=(0.0, 10.0)),
+        _p('lidar_to_camera', DOUBLE_ARRAY, [], 'Fallback LiDAR-to-camera-optical transform [x, y, z, qx, qy, qz, qw] when TF has none; empty = require TF.', lengths=(0, 7)),
+        _p('use_tf', BOOL, True, 'Look transforms up in /tf and /tf_static before the fallbacks.'),
+        _p('occlusion_window_px', INTEGER, 15, 'Window of the LiDAR occlusion filter, pixels; at least 1.5x the scan-line spacing in the image; 0 = off.', range=(0, 63)),
+        _p('occlusion_rel_threshold', DOUBLE, 0.1, 'A LiDAR sample this much (relative) behind its window minimum is occluded.', range=(0.0, 10.0)),
+        _p('temporal_smoothing', DOUBLE, 0.3, 'Weight of the previous fit when smoothing scale/shift; 0 = none.', range=(0.0, 0.99)),
+        _p('hold_s', DOUBLE, 1.0, 'How long the last good fit is held over a sensor dropout, seconds.', range=(0.0, 60.0)),
+        _p('fixed_scale', DOUBLE, 1.0, 'Scale in fixed mode.', range=(-1e6, 1e6)),
+        _p('fixed_shift', DOUBLE, 0.0, 'Shift in fixed mode.', range=(-1e6, 1e6)),
+        _p('base_frame', STRING, 'base_footprint', 'Robot frame whose z=0 plane is the floor (ground_plane mode; REP 120 base_footprint).'),
+        _p('ground_plane_max_depth', DOUBLE, 10.0, 'Farthest floor distance used as virtual sparse depth in ground_plane mode, metres.', range=(0.5, 1000.0)),
+        _p('camera_height_m', DOUBLE, 1.0, 'Camera height above the floor when TF has no base_frame, metres.', range=(0.01, 100.0)),
+        _p('camera_pitch_rad', DOUBLE, 0.0, 'Camera pitch down from horizontal when TF has no base_frame, radians.', range=(-1.5, 1.5)),
+        _p('camera_roll_rad', DOUBLE, 0.0, 'Camera roll when TF has no base_frame, radians.', range=(-1.5, 1.5)),
+    ),
+    # output
+    *_section(
+        'output',
+        _p('output_resolution', STRING, 'input', 'Publish depth at the input image size or at the processing size.', choices=('input', 'processing')),
+        _p('publish_relative', BOOL, True, 'Publish depth/relative (model space).'),
+        _p('publish_confidence', BOOL, True, 'Publish depth/confidence when the model gives one (Marigold ensembles; DepthMaster gives none).'),
+        _p('publish_depth_mm', BOOL, False, 'Also publish depth/image_mm (16UC1 millimetres).'),
+        _p('publish_cloud', BOOL, True, 'Publish the points cloud.'),
+        _p('cloud_stride', INTEGER, 4, 'Pixel stride of the published cloud.', range=(1, 64)),
+        _p('cloud_organized', BOOL, False, 'Publish an organised (h x w, NaN holes) cloud instead of valid points only.'),
+        _p('cloud_rgb', BOOL, True, 'Add packed rgb colours to the cloud.'),
+        _p('cloud_max_points', INTEGER, 2_000_000, 'Clouds with more points are not published.', range=(1, 100_000_000)),
+    ),
+    # transport and housekeeping
+    *_section(
+        'node',
+        _p('input_qos_depth', INTEGER, 5, 'History depth of the input subscriptions.', range=(1, 100), **_FIXED),
+        _p('input_reliability', STRING, 'best_effort', 'Reliability of the image, camera_info and points subscriptions.', choices=('best_effort', 'reliable'), **_FIXED),
+        _p('output_reliability', STRING, 'reliable', 'Reliability of the outputs (reliable: large messages survive default Fast DDS).', choices=('reliable', 'best_effort'), **_FIXED),
+        _p('diagnostics_period_s', DOUBLE, 1.0, 'Period of /diagnostics, seconds.', range=(0.1, 60.0), **_FIXED),
+        _p('log_throttle_s', DOUBLE, 5.0, 'Minimum interval between repeats of one warning, seconds.', range=(0.0, 3600.0)),
+    ),
+)
+
+BY_NAME = {spec.name: spec for spec in PARAMETERS}
+
+
+def defaults():
+    """A fresh dict of every default (lists copied so callers may change them)."""
+    return {spec.name: (list(spec.default) if isinstance(spec.default, list) else spec.default) for spec in PARAMETERS}
+
+
+def validate(name, value):
+    """Return value in its canonical Python type, or raise ValueError naming the parameter."""
+    spec = BY_NAME.get(name)
+    if spec is None:
+        raise ValueError(f'unknown parameter {name!r}')
+    if spec.type == STRING:
+        if not isinstance(value, str):
+            raise ValueError(f'parameter {name!r} must be a string, got {value!r}')
+        if spec.choices and value not in spec.choices:
+            raise ValueError(f'parameter {name!r} must be one of {", ".join(spec.choices)}; got {value!r}')
+        return value
+    if spec.type == BOOL:
+        if not isinstance(value, bool):
+            raise ValueError(f'parameter {name!r} must be true or false, got {value!r}')
+        return value
+    if spec.type == INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f'parameter {name!r} must be an integer, got {value!r}')
+        _check_range(spec, value)
+        return int(value)
+    if spec.type == DOUBLE:
+        value = _as_float(name, value)
+        _check_range(spec, value)
+        return value
+    if spec.type == DOUBLE_ARRAY:
+        if value is None:       # an empty YAML list reaches rclpy as "not set"
+            value = []
+        if isinstance(value, (str, bytes)) or not hasattr(value, '__len__'):
+            raise ValueError(f'parameter {name!r} must be a list of numbers, got {value!r}')
+        values = [_as_float(name, v) for v in value]
+        if spec.lengths and len(values) not in spec.lengths:
+            raise ValueError(f'parameter {name!r} must have {" or ".join(map(str, spec.lengths))} values, got {len(values)}')
+        return values
+    raise AssertionError(f'parameter {name!r} has unknown table type {spec.type!r}')
+
+
+def _as_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f'parameter {name!r} must be a number, got {value!r}')
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f'parameter {name!r} must be finite, got {value!r}')
+    return value
+
+
+def _check_range(spec, value):
+    if spec.range is not None:
+        low, high = spec.range
+        if not low <= value <= high:
+            raise ValueError(f'parameter {spec.name!r} must be in [{low}, {high}], got {value!r}')
+
+
+def validate_all(params):
+    """Validate a whole dict (unknown names refused) and check the cross-parameter rules."""
+    checked = {name: validate(name, value) for name, value in params.items()}
+    merged = {**defaults(), **checked}
+    if merged['min_depth'] >= merged['max_depth']:
+        raise ValueError(f'parameter min_depth ({merged["min_depth"]}) must be below max_depth ({merged["max_depth"]})')
+    return checked
+
+
+def parameters_markdown_table():
+    """The README parameters table, generated so the docs cannot drift from the code."""
+    lines = ['| name | type | default | range / choices | runtime | description |',
+             '|---|---|---|---|---|---|']
+    for spec in PARAMETERS:
+        if spec.choices:
+            allowed = ' \\| '.join(spec.choices)
+        elif spec.range is not None:
+            allowed = f'{_fmt(spec.range[0])} … {_fmt(spec.range[1])}'
+        elif spec.lengths:
+            allowed = 'length ' + ' or '.join(map(str, spec.lengths))
+        else:
+            allowed = ''
+        lines.append(f'| `{spec.name}` | {spec.type} | `{_fmt(spec.default)}` | {allowed} | '
+                     f'{"yes" if spec.runtime else "no (restart)"} | {spec.description} |')
+    return '\n'.join(lines) + '\n'
+
+
+def _fmt(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, str):
+        return f"'{value}'"
+    return repr(value) if isinstance(value, (list, float)) else str(value)

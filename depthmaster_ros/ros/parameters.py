@@ -1,0 +1,104 @@
+"""The node's ROS parameters: declared from the one table, checked on set, turned into a `Config`.
+
+rclpy is the edge where parameters are values in a dict; past `NodeParameters.config` the node and
+the pipeline see only the typed configuration.
+"""
+from collections.abc import Callable
+from typing import Any
+
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType,
+                                SetParametersResult)
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from depthmaster_ros.config import table
+from depthmaster_ros.config.settings import Config
+
+_ROS_TYPES = {
+    table.STRING: ParameterType.PARAMETER_STRING,
+    table.INTEGER: ParameterType.PARAMETER_INTEGER,
+    table.DOUBLE: ParameterType.PARAMETER_DOUBLE,
+    table.BOOL: ParameterType.PARAMETER_BOOL,
+    table.DOUBLE_ARRAY: ParameterType.PARAMETER_DOUBLE_ARRAY,
+}
+
+
+def parameter_descriptor(spec: table.ParameterSpec) -> ParameterDescriptor:
+    """The ROS ParameterDescriptor of one table entry (ranges, choices in the text, read-only)."""
+    text = spec.description
+    if spec.choices:
+        text += ' One of: ' + ', '.join(spec.choices) + '.'
+    if not spec.runtime:
+        text += ' Read-only: restart the node to change it.'
+    descriptor = ParameterDescriptor(name=spec.name, type=_ROS_TYPES[spec.type], description=text,
+                                     read_only=not spec.runtime)
+    if spec.range is not None and spec.type == table.INTEGER:
+        descriptor.integer_range = [IntegerRange(from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=0)]
+    elif spec.range is not None and spec.type == table.DOUBLE:
+        descriptor.floating_point_range = [FloatingPointRange(from_value=float(spec.range[0]),
+                                                              to_value=float(spec.range[1]), step=0.0)]
+    if spec.choices:
+        descriptor.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+    return descriptor
+
+
+class NodeParameters:
+    """Declares every parameter on `node`, validates changes, and reports accepted ones as a new Config."""
+
+    def __init__(self, node: Node, on_change: Callable[[Config], None]):
+        self._node = node
+        self._on_change = on_change
+        self._declare()
+        self._values = {spec.name: table.validate(spec.name, node.get_parameter(spec.name).value)
+                        for spec in table.PARAMETERS}
+        self.config = Config.from_params(self._values)
+        node.add_on_set_parameters_callback(self._check)
+        node.add_post_set_parameters_callback(self._apply)
+
+    def _declare(self) -> None:
+        node = self._node
+        # rclpy's own dict of --params-file / -p / parameter_overrides values; rclpy has no public accessor
+        overrides = node._parameter_overrides
+        for spec in table.PARAMETERS:
+            override = overrides.get(spec.name)
+            if spec.type == table.DOUBLE and override is not None and override.type_ == Parameter.Type.INTEGER:
+                # YAML `max_depth: 80` is an integer to rclpy; accept it as the double it means.
+                overrides[spec.name] = Parameter(spec.name, Parameter.Type.DOUBLE, float(override.value))
+            if spec.type == table.DOUBLE_ARRAY and override is not None \
+                    and override.type_ == Parameter.Type.NOT_SET:
+                del overrides[spec.name]          # an empty YAML list: keep the (empty) default
+            if spec.type == table.DOUBLE_ARRAY:
+                # rclpy infers no type from an empty list: declare the type, then set the empty default
+                parameter = node.declare_parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, parameter_descriptor(spec))
+                if parameter.type_ == Parameter.Type.NOT_SET:
+                    node.set_parameters([Parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, list(spec.default))])
+            else:
+                node.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+
+    def _check(self, changes: list[Parameter]) -> SetParametersResult:
+        """Reject unknown choices, out-of-range values and read-only changes, with the reason."""
+        proposed: dict[str, Any] = dict(self._values)
+        for change in changes:
+            spec = table.BY_NAME.get(change.name)
+            if spec is None:
+                continue                                   # use_sim_time and other rclpy-owned names
+            if not spec.runtime and change.value != self._values[spec.name]:
+                return SetParametersResult(successful=False,
+                                           reason=f'{change.name} is read-only: restart the node to change it')
+            try:
+                proposed[spec.name] = table.validate(spec.name, change.value)
+            except ValueError as error:
+                return SetParametersResult(successful=False, reason=str(error))
+        try:
+            table.validate_all(proposed)
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    def _apply(self, changes: list[Parameter]) -> None:
+        """Accepted changes become the new Config, handed to the node (it applies them from the next frame)."""
+        for change in changes:
+            if change.name in table.BY_NAME:
+                self._values[change.name] = table.validate(change.name, change.value)
+        self.config = Config.from_params(self._values)
+        self._on_change(self.config)

@@ -1,0 +1,77 @@
+"""The node's process: rclpy set-up, signals, exit codes and a prompt exit (`depthmaster_node`)."""
+import os
+import signal
+import sys
+import threading
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+from .node import DepthMasterNode
+
+
+def main(argv: list[str] | None = None, exit_process: bool | None = None) -> int:
+    """`ros2 run depthmaster_ros depthmaster_node [--ros-args ...]`; returns the process exit code.
+
+    exit_process (default: when argv is None, i.e. run as the program): once the node, its worker and
+    rclpy are shut down, end the process at once. Python's own teardown of torch and diffusers
+    modules takes 1-3 s more and would break the 2 s shutdown a robot's launch system expects.
+    """
+    exit_process = argv is None if exit_process is None else exit_process
+    code = _run(sys.argv if argv is None else argv)
+    if exit_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args):
+    from depthmaster_ros.model.errors import ModelLoadError
+    context = rclpy.Context()
+    rclpy.init(args=args, context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    node = None
+    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    try:
+        try:
+            node = DepthMasterNode(context=context)
+        except ModelLoadError as error:
+            print(f'depthmaster_node: cannot load the model: {error}', file=sys.stderr)
+            return 1
+        except (ValueError, rclpy.exceptions.InvalidParameterValueException,
+                rclpy.exceptions.InvalidParameterTypeException) as error:
+            print(f'depthmaster_node: bad parameter: {error}', file=sys.stderr)
+            return 2
+        executor.add_node(node)
+        spin = threading.Thread(target=_spin, args=(executor, stop), name='depthmaster_executor', daemon=True)
+        spin.start()
+        while not stop.wait(0.1):
+            if not spin.is_alive():
+                break
+        node.get_logger().info('shutting down')
+        node.stop_worker(timeout_s=1.5)
+        return 0
+    finally:
+        executor.shutdown(timeout_sec=0.5)
+        if node is not None:
+            node.destroy_node()
+        if context.ok():
+            rclpy.shutdown(context=context)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _spin(executor, stop):
+    try:
+        while not stop.is_set() and executor.context.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except (ExternalShutdownException, KeyboardInterrupt):
+        pass
+    finally:
+        stop.set()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

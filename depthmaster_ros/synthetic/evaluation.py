@@ -1,0 +1,94 @@
+"""How well LiDAR and ground-plane alignment recover metres, measured on synthetic frames.
+
+One implementation of the experiments, shared by the accuracy tests and tools/alignment_report.py:
+- LiDAR alignment AbsRel against the oracle (plain least squares on every ground-truth pixel, in the
+  same space, on the same fake prediction), i.e. the best any scale-and-shift fit could do;
+- the share of occlusion see-through LiDAR points that the occlusion filter removes (a projected point
+  is see-through when it lies clearly behind the true surface at its pixel);
+- the scale error of ground-plane alignment: median of aligned / true depth, minus one.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment, least_squares_scale_shift, to_space
+from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.alignment.ground_plane import ground_plane_depth
+from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
+from depthmaster_ros.synthetic.scene import fake_prediction
+
+SEE_THROUGH_REL = 0.1
+
+
+def see_through_mask(sparse_depth, gt_depth, rel_threshold=SEE_THROUGH_REL):
+    """Sparse depth pixels clearly behind the true surface at that pixel (seen only by the LiDAR)."""
+    with np.errstate(invalid='ignore'):
+        return np.isfinite(sparse_depth) & np.isfinite(gt_depth) & (sparse_depth > (1 + rel_threshold) * gt_depth)
+
+
+def lidar_sparse_depth(frame, occlusion_window):
+    return project_to_sparse_depth(frame.lidar_points_in_camera(), frame.camera, frame.camera.width,
+                                   frame.camera.height, occlusion_window=occlusion_window)
+
+
+@dataclass
+class SeeThroughCount:
+    see_through: int         # see-through pixels without the filter
+    kept: int                # see-through pixels the filter let through
+    good_removed: int        # pixels the filter removed that were not see-through
+    total: int               # sparse pixels without the filter
+
+    @property
+    def removed_fraction(self):
+        return 1.0 - self.kept / self.see_through if self.see_through else float('nan')
+
+
+def count_see_through(frame, occlusion_window):
+    raw = lidar_sparse_depth(frame, occlusion_window=1).depth
+    filtered = lidar_sparse_depth(frame, occlusion_window).depth
+    raw_bad = see_through_mask(raw, frame.depth)
+    removed = np.isfinite(raw) & ~np.isfinite(filtered)
+    return SeeThroughCount(see_through=int(raw_bad.sum()), kept=int(see_through_mask(filtered, frame.depth).sum()),
+                           good_removed=int((removed & ~raw_bad).sum()), total=int(np.isfinite(raw).sum()))
+
+
+def oracle_metric(prediction, space, gt_depth):
+    """Least squares on every valid ground-truth pixel, in the prediction's space."""
+    valid = np.isfinite(gt_depth) & np.isfinite(prediction)
+    scale, shift = least_squares_scale_shift(prediction[valid].astype(np.float64), to_space(gt_depth[valid], space))
+    return apply_alignment(prediction, space, scale, shift)
+
+
+@dataclass
+class LidarAccuracy:
+    abs_rel: float
+    oracle_abs_rel: float
+    coverage: float          # share of image pixels with a LiDAR sample after filtering
+    result: object           # AlignmentResult
+
+    @property
+    def ratio(self):
+        return self.abs_rel / self.oracle_abs_rel
+
+
+def lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=15):
+    prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
+    sparse = lidar_sparse_depth(frame, occlusion_window).depth
+    metric, result = align_to_sparse_depth(prediction, space, sparse)
+    oracle = oracle_metric(prediction, space, frame.depth)
+    return LidarAccuracy(abs_rel=depth_errors(metric, frame.depth).abs_rel,
+                         oracle_abs_rel=depth_errors(oracle, frame.depth).abs_rel,
+                         coverage=float(np.isfinite(sparse).mean()), result=result)
+
+
+def ground_plane_scale_error(frame, space, seed=0, max_depth=10.0):
+    """median(aligned / true depth) - 1 after fitting to the floor plane alone."""
+    prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
+    floor = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,
+                               max_depth=max_depth)
+    metric, result = align_to_sparse_depth(prediction, space, floor)
+    if not result.ok:
+        return float('nan'), result
+    with np.errstate(invalid='ignore'):
+        ratio = metric / frame.depth
+    return float(np.nanmedian(ratio) - 1.0), result

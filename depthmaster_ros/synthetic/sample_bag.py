@@ -1,0 +1,122 @@
+"""The synthetic sample rosbag2: a robot driving through a room, with exact ground-truth depth.
+
+It is rendered by `depthmaster_ros.synthetic.scene` (the same generator the alignment tests use), so the bag
+tool's AbsRel/delta1 against /camera/depth_gt measure the whole pipeline against the truth.
+
+Frames (REP 103/105/120): odom -> base_footprint on /tf (the robot's path on the floor), and on
+/tf_static base_footprint -> base_link (identity: the scene's robot origin is on the floor),
+base_link -> camera_optical_frame and base_link -> lidar_link. Images, CameraInfo and GT depth are in
+camera_optical_frame; the cloud is in lidar_link (x forward, y left, z up).
+"""
+import numpy as np
+
+from depthmaster_ros.bag.writing import OutputLocation, open_writer, output_storage, qos_profile, tf_static_qos
+
+IMAGE_TOPIC = '/camera/image_raw'
+CAMERA_INFO_TOPIC = '/camera/camera_info'
+POINTS_TOPIC = '/lidar/points'
+GT_TOPIC = '/camera/depth_gt'
+ODOM_FRAME = 'odom'
+FOOTPRINT_FRAME = 'base_footprint'
+BASE_FRAME = 'base_link'
+CAMERA_FRAME = 'camera_optical_frame'
+LIDAR_FRAME = 'lidar_link'
+# A fixed epoch start so the same arguments always give the same bag (and no zero stamps).
+START_STAMP_NS = 1_700_000_000 * 1_000_000_000
+# Log time after the stamp at which each sensor's message reaches the recorder.
+CAMERA_LATENCY_NS = 12_000_000
+LIDAR_LATENCY_NS = 35_000_000
+
+
+def _check(name, value, low, kind=int):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise ValueError(f'{name}: expected {"an integer" if kind is int else "a number"}, got {value!r}')
+    if not value >= low:
+        raise ValueError(f'{name}: must be at least {low}, got {value!r}')
+    return kind(value)
+
+
+def _transform_msg(types, parent, child, transform, stamp_ns, header):
+    translation, quaternion = transform.to_translation_quaternion()
+    return types['geometry_msgs/msg/TransformStamped'](
+        header=header(stamp_ns, parent),
+        child_frame_id=child,
+        transform=types['geometry_msgs/msg/Transform'](
+            translation=types['geometry_msgs/msg/Vector3'](*(float(v) for v in translation)),
+            rotation=types['geometry_msgs/msg/Quaternion'](*(float(v) for v in quaternion))))
+
+
+def lidar_intensity(points):
+    """A plausible return strength: falls with range (the scene has no reflectance)."""
+    ranges = np.linalg.norm(points, axis=1)
+    return (255.0 / (1.0 + 0.15 * ranges ** 2)).astype(np.float32)
+
+
+def write_sample_bag(path, frames=100, rate_hz=10.0, width=640, height=480, seed=0, force=False, storage=None):
+    """Write the sample bag to `path` (.mcap file, .db3 file or a bag directory); returns its topic counts."""
+    from depthmaster_ros.bag import messages as rm
+    from depthmaster_ros.conversions.point_cloud import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
+    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.geometry.transforms import RigidTransform
+
+    frames = _check('frames', frames, 1)
+    rate_hz = _check('rate', rate_hz, 1e-3, float)
+    width = _check('width', width, 16)
+    height = _check('height', height, 16)
+    seed = _check('seed', seed, 0)
+    storage = output_storage(path, storage)
+    scene = SyntheticScene(width=width, height=height, seed=seed, start_stamp_ns=START_STAMP_NS)
+    store = rm.typestore()
+    types = store.types
+    location = OutputLocation(path, force)
+    writer = open_writer(location, storage)
+    sensor_qos = [qos_profile(reliable=False, depth=5)]
+    connections = {
+        IMAGE_TOPIC: writer.add_connection(IMAGE_TOPIC, 'sensor_msgs/msg/Image', typestore=store,
+                                           offered_qos_profiles=sensor_qos),
+        CAMERA_INFO_TOPIC: writer.add_connection(CAMERA_INFO_TOPIC, 'sensor_msgs/msg/CameraInfo', typestore=store,
+                                                 offered_qos_profiles=sensor_qos),
+        POINTS_TOPIC: writer.add_connection(POINTS_TOPIC, 'sensor_msgs/msg/PointCloud2', typestore=store,
+                                            offered_qos_profiles=sensor_qos),
+        GT_TOPIC: writer.add_connection(GT_TOPIC, 'sensor_msgs/msg/Image', typestore=store,
+                                        offered_qos_profiles=[qos_profile(reliable=True)]),
+        '/tf_static': writer.add_connection('/tf_static', 'tf2_msgs/msg/TFMessage', typestore=store,
+                                            offered_qos_profiles=tf_static_qos()),
+        '/tf': writer.add_connection('/tf', 'tf2_msgs/msg/TFMessage', typestore=store,
+                                     offered_qos_profiles=[qos_profile(reliable=True, depth=100)]),
+    }
+    counts = dict.fromkeys(connections, 0)
+
+    def write(topic, message, log_ns):
+        writer.write(connections[topic], log_ns, store.serialize_cdr(message, message.__msgtype__))
+        counts[topic] += 1
+
+    cloud_layout = XYZ_FIELDS + (FieldSpec('intensity', 12, FLOAT32),)
+    try:
+        static = types['tf2_msgs/msg/TFMessage'](transforms=[
+            _transform_msg(types, FOOTPRINT_FRAME, BASE_FRAME, RigidTransform.identity(), START_STAMP_NS, rm.header),
+            _transform_msg(types, BASE_FRAME, CAMERA_FRAME, scene.camera_to_base, START_STAMP_NS, rm.header),
+            _transform_msg(types, BASE_FRAME, LIDAR_FRAME, scene.lidar_to_base, START_STAMP_NS, rm.header),
+        ])
+        write('/tf_static', static, START_STAMP_NS)
+        camera_fields = scene.camera.to_camera_info_fields()
+        for frame in scene.frames(rate_hz, frames / rate_hz):
+            stamp = frame.stamp_ns
+            write('/tf', types['tf2_msgs/msg/TFMessage'](transforms=[
+                _transform_msg(types, ODOM_FRAME, FOOTPRINT_FRAME, frame.world_from_base, stamp, rm.header)]), stamp)
+            camera_header = rm.header(stamp, CAMERA_FRAME)
+            write(IMAGE_TOPIC, rm.image_msg(frame.rgb, 'rgb8', camera_header), stamp + CAMERA_LATENCY_NS)
+            write(CAMERA_INFO_TOPIC, rm.camera_info_msg(camera_fields, camera_header), stamp + CAMERA_LATENCY_NS)
+            write(GT_TOPIC, rm.image_msg(frame.depth, '32FC1', camera_header), stamp + CAMERA_LATENCY_NS)
+            points = frame.lidar_points
+            cloud = np.concatenate([points, lidar_intensity(points)[:, None]], axis=1).astype(np.float32)
+            cloud_fields = create_cloud_fields(cloud, fields=cloud_layout)
+            write(POINTS_TOPIC, rm.cloud_msg(cloud_fields, rm.header(stamp, LIDAR_FRAME)), stamp + LIDAR_LATENCY_NS)
+    except BaseException:
+        writer.close()
+        location.discard()
+        raise
+    writer.close()
+    location.commit()
+    return counts
+

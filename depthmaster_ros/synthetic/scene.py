@@ -1,0 +1,270 @@
+"""A small deterministic synthetic scene with exact ground truth, for tests, reports and the sample bag.
+
+A room (textured floor, walls, optional ceiling) with a few boxes and a thin pole, seen by a pinhole
+camera on a robot that drives back and forth, and by a spinning multi-beam LiDAR mounted above and
+behind the camera. Everything is analytic (axis-aligned boxes), ray-cast with vectorised numpy, so
+the camera's depth is exact and the LiDAR sees what its own position allows, including surfaces the
+camera cannot see (the real cause of occlusion see-through after projection).
+
+Frames (REP 103/105): world (z up, floor z = 0) -> base (on the floor under the camera, x forward)
+-> camera optical frame; the LiDAR frame has body axes (x forward, y left, z up).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from depthmaster_ros.alignment.fit import to_space
+from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
+from depthmaster_ros.geometry.transforms import RigidTransform, rotation_about
+
+ROOM_LOW = np.array([-1.5, -3.0, 0.0])
+ROOM_HIGH = np.array([9.5, 3.0, 2.8])
+FLOOR, WALL, CEILING = 0, 1, 2
+# (low corner, high corner, RGB base colour); the last one is the thin pole
+OBSTACLES = (
+    ((3.6, 0.8, 0.0), (4.4, 1.6, 0.6), (200, 90, 60)),
+    ((4.5, -1.6, 0.0), (5.1, -0.6, 1.0), (60, 120, 200)),
+    ((6.5, -0.3, 0.0), (7.5, 0.7, 0.5), (90, 170, 80)),
+    ((3.77, -0.33, 0.0), (3.83, -0.27, 2.8), (230, 230, 230)),
+)
+SURFACE_COLOURS = {FLOOR: (150, 130, 110), WALL: (185, 180, 170), CEILING: (210, 210, 215)}
+LIGHT_DIRECTION = (np.array([0.3, 0.45, 0.84]) / np.linalg.norm([0.3, 0.45, 0.84])).astype(np.float32)
+MISS = np.inf
+
+
+@dataclass
+class SceneFrame:
+    rgb: np.ndarray                  # HxWx3 uint8
+    depth: np.ndarray                # HxW float32 metres (z in the camera optical frame), NaN where no hit
+    camera: CameraModel
+    lidar_points: np.ndarray         # Nx3 float32 in the LiDAR frame (x forward, y left, z up)
+    lidar_to_camera: RigidTransform  # LiDAR points -> camera optical frame
+    camera_to_base: RigidTransform   # camera optical frame -> base (z up, floor z = 0)
+    lidar_to_base: RigidTransform
+    world_from_base: RigidTransform  # robot pose (odometry)
+    stamp_ns: int
+
+    @property
+    def stamp_s(self):
+        return self.stamp_ns * 1e-9
+
+    def lidar_points_in_camera(self):
+        return self.lidar_to_camera.apply(self.lidar_points).astype(np.float32)
+
+
+def _inverse_components(directions):
+    """1 / d per axis as three contiguous arrays (zero components become huge, keeping their sign)."""
+    tiny = 1e-12
+    columns = []
+    for axis in range(3):
+        d = directions[:, axis]
+        d = np.where(np.abs(d) < tiny, np.where(d < 0, -tiny, tiny), d)
+        columns.append(np.reciprocal(d))
+    return columns
+
+
+def _cast_room(origin, inverse, ceiling):
+    """Exit distance from inside the room box, the axis of the face it leaves through, and the surface."""
+    t = np.full(len(inverse[0]), np.inf, inverse[0].dtype)
+    axis = np.zeros(len(inverse[0]), np.int64)
+    for k in range(3):
+        far = np.where(inverse[k] > 0, (ROOM_HIGH[k] - origin[k]) * inverse[k],
+                       (ROOM_LOW[k] - origin[k]) * inverse[k])
+        closer = far < t
+        t = np.where(closer, far, t)
+        axis[closer] = k
+    upward = inverse[2] > 0
+    surface = np.where(axis == 2, np.where(upward, CEILING, FLOOR), WALL)
+    if not ceiling:
+        t = np.where((axis == 2) & upward, MISS, t)
+    return t, axis, surface
+
+
+def _cast_box(origin, inverse, low, high):
+    """Entry distance into an axis-aligned box (MISS where the ray does not hit it) and the entry axis."""
+    t_near = np.full(len(inverse[0]), -np.inf, inverse[0].dtype)
+    t_far = np.full(len(inverse[0]), np.inf, inverse[0].dtype)
+    axis = np.zeros(len(inverse[0]), np.int64)
+    for k in range(3):
+        t1 = (low[k] - origin[k]) * inverse[k]
+        t2 = (high[k] - origin[k]) * inverse[k]
+        near = np.minimum(t1, t2)
+        later = near > t_near
+        t_near = np.where(later, near, t_near)
+        axis[later] = k
+        t_far = np.minimum(t_far, np.maximum(t1, t2))
+    hit = (t_far >= t_near) & (t_near > 1e-9)
+    return np.where(hit, t_near, MISS), axis
+
+
+def ray_cast(origin, directions, ceiling=True):
+    """Distance along each direction (units of the direction's length) and what was hit.
+
+    Returns (t, surface id, normal axis, normal sign). Surface ids: FLOOR, WALL, CEILING, then 3 + k
+    for obstacle k. t is MISS where nothing is hit (only possible without a ceiling).
+    """
+    directions = np.asarray(directions)
+    if directions.dtype != np.float32:          # float32 input stays float32 (the camera's 300k rays)
+        directions = directions.astype(np.float64)
+    origin = np.asarray(origin, dtype=directions.dtype)
+    inverse = _inverse_components(directions)
+    t, axis, surface = _cast_room(origin, inverse, ceiling)
+    for index, (low, high, _) in enumerate(OBSTACLES):
+        t_box, axis_box = _cast_box(origin, inverse, low, high)
+        closer = t_box < t
+        t = np.where(closer, t_box, t)
+        axis = np.where(closer, axis_box, axis)
+        surface = np.where(closer, 3 + index, surface)
+    sign = -np.sign(directions[np.arange(len(directions)), axis])
+    return t, surface, axis, sign
+
+
+def _texture(points, surface, axis):
+    """Procedural albedo in [0, 1]: tiles on the floor, panels on walls, a grid on obstacles."""
+    base = np.zeros((len(points), 3), np.float32)
+    for surface_id, colour in SURFACE_COLOURS.items():
+        base[surface == surface_id] = colour
+    for index, (_, _, colour) in enumerate(OBSTACLES):
+        base[surface == 3 + index] = colour
+    base /= 255.0
+    # the two coordinates spanning the face
+    a = np.where(axis == 0, points[:, 1], points[:, 0])
+    b = np.where(axis == 2, points[:, 1], points[:, 2])
+    checker = (np.floor(a / 0.5) + np.floor(b / 0.5)) % 2
+    grain = 0.5 + 0.25 * np.sin(23.0 * a + 3.0 * np.sin(7.0 * b)) + 0.25 * np.sin(17.0 * b + 2.0 * a)
+    grid = ((np.abs((a / 0.2) % 1 - 0.5) > 0.45) | (np.abs((b / 0.2) % 1 - 0.5) > 0.45)).astype(np.float32)
+    pattern = np.where(surface == FLOOR, 0.75 + 0.2 * checker + 0.1 * grain,
+                       np.where(surface >= 3, 0.85 + 0.1 * grain - 0.35 * grid, 0.8 + 0.2 * grain))
+    return base * pattern[:, None]
+
+
+def _shade(albedo, axis, sign):
+    normal = np.zeros((len(axis), 3), np.float32)
+    normal[np.arange(len(axis)), axis] = sign
+    lambert = np.clip(normal @ LIGHT_DIRECTION, 0.0, None)
+    return albedo * (0.45 + 0.55 * lambert.astype(np.float32))[:, None]
+
+
+def smooth_field(height, width, rng, num_waves=3):
+    """A smooth random field in [-1, 1] with a few low-frequency waves across the image."""
+    v, u = np.mgrid[0:height, 0:width]
+    u, v = u / width, v / height
+    field = np.zeros((height, width))
+    for _ in range(num_waves):
+        fu, fv = rng.uniform(0.3, 1.5, 2)
+        phase = rng.uniform(0, 2 * np.pi)
+        field += np.cos(2 * np.pi * (fu * u + fv * v) + phase)
+    return field / np.abs(field).max()
+
+
+def fake_prediction(gt_depth, space, rng, scale=0.8, shift=0.1, distortion_amp=0.03, noise=0.01):
+    """What a good relative-depth model might output: GT in `space`, unknown scale and shift,
+    a smooth low-frequency multiplicative distortion of +-distortion_amp, and pixel noise whose
+    standard deviation is `noise` times the 5-95 % spread of the values. NaN where GT is invalid.
+    """
+    values = to_space(gt_depth, space)
+    height, width = values.shape
+    distorted = values * (1.0 + distortion_amp * smooth_field(height, width, rng))
+    finite = values[np.isfinite(values)]
+    spread = np.percentile(finite, 95) - np.percentile(finite, 5) if finite.size else 0.0
+    noisy = distorted + noise * spread * rng.standard_normal(values.shape)
+    return (scale * noisy + shift).astype(np.float32)
+
+
+class SyntheticScene:
+    """The room, the robot's path and its sensors; `render(t_s)` is a pure function of time and seed.
+
+    fx defaults to 500 px at 640 wide (62 degree horizontal field of view); `distortion` adds mild
+    plumb_bob distortion. The LiDAR has 16 or 32 beams from -25 to +15 degrees elevation;
+    lidar_range_noise is the relative standard deviation of each range, and a lidar_outlier_fraction
+    of returns get a random range between 0.3 and 20 m (gross outliers).
+    """
+
+    def __init__(self, width=640, height=480, fx=None, distortion=False, ceiling=True,
+                 camera_height_m=1.0, camera_pitch_rad=0.2, lidar_beams=32, lidar_azimuth_step_deg=0.4,
+                 lidar_range_noise=0.0, lidar_outlier_fraction=0.0, lidar_max_range_m=60.0,
+                 path_period_s=20.0, path_amplitude_m=1.5, start_stamp_ns=0, seed=0):
+        if lidar_beams not in (16, 32):
+            raise ValueError(f'lidar_beams: 16 or 32, got {lidar_beams}')
+        if not 0.0 <= lidar_outlier_fraction < 1.0:
+            raise ValueError(f'lidar_outlier_fraction: must be in [0, 1), got {lidar_outlier_fraction}')
+        fx = 500.0 * width / 640.0 if fx is None else float(fx)
+        coefficients = (-0.05, 0.01, 0.0005, -0.0005, 0.0) if distortion else ()
+        self.camera = CameraModel.pinhole(width, height, fx, D=coefficients,
+                                          distortion_model='plumb_bob' if distortion else '')
+        rays = self.camera.pixel_rays().reshape(-1, 2)
+        # optical-frame ray per pixel with z = 1, so the distance along it is the depth
+        self.camera_directions = np.concatenate([rays, np.ones((len(rays), 1))], axis=1).astype(np.float32)
+        self.ceiling = ceiling
+        self.camera_to_base = camera_to_base_from_height_pitch_roll(camera_height_m, camera_pitch_rad, 0.0)
+        lidar_rotation = rotation_about('z', 0.03) @ rotation_about('y', 0.02) @ rotation_about('x', -0.01)
+        lidar_position = self.camera_to_base.translation + np.array([-0.2, 0.03, 0.3])
+        self.lidar_to_base = RigidTransform(lidar_rotation, lidar_position)
+        self.lidar_to_camera = self.camera_to_base.inverse() @ self.lidar_to_base
+        elevations = np.deg2rad(np.linspace(-25.0, 15.0, lidar_beams))
+        azimuths = np.deg2rad(np.arange(-180.0, 180.0, lidar_azimuth_step_deg))
+        el, az = np.meshgrid(elevations, azimuths, indexing='ij')
+        self.lidar_directions = np.stack(
+            [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1).reshape(-1, 3)
+        self.lidar_range_noise = float(lidar_range_noise)
+        self.lidar_outlier_fraction = float(lidar_outlier_fraction)
+        self.lidar_max_range_m = float(lidar_max_range_m)
+        self.path_period_s = float(path_period_s)
+        self.path_amplitude_m = float(path_amplitude_m)
+        self.start_stamp_ns = int(start_stamp_ns)
+        self.seed = int(seed)
+
+    def pose_at(self, t_s):
+        """Robot base in the world: back and forth along x, gently weaving and turning."""
+        phase = 2.0 * np.pi * t_s / self.path_period_s
+        x = self.path_amplitude_m * (1.0 - np.cos(phase))
+        y = 0.25 * np.sin(2.0 * phase)
+        yaw = 0.08 * np.sin(phase)
+        return RigidTransform(rotation_about('z', yaw), np.array([x, y, 0.0]))
+
+    def _render_camera(self, world_from_camera):
+        camera = self.camera
+        world_directions = self.camera_directions @ world_from_camera.rotation.T.astype(np.float32)
+        origin = world_from_camera.translation.astype(np.float32)
+        t, surface, axis, sign = ray_cast(origin, world_directions, self.ceiling)
+        hit = np.isfinite(t)
+        points = origin + world_directions * np.where(hit, t, np.float32(0.0))[:, None]
+        colour = _shade(_texture(points, surface, axis), axis, sign)
+        colour[~hit] = (0.55, 0.7, 0.9)     # sky through the open top
+        rgb = np.clip(colour * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+        rgb = rgb.reshape(camera.height, camera.width, 3)
+        depth = np.where(hit, t, np.nan).astype(np.float32).reshape(camera.height, camera.width)
+        return rgb, depth
+
+    def _scan_lidar(self, world_from_lidar, rng):
+        directions = self.lidar_directions
+        t, *_ = ray_cast(world_from_lidar.translation, directions @ world_from_lidar.rotation.T, self.ceiling)
+        keep = np.isfinite(t) & (t < self.lidar_max_range_m)
+        ranges, directions = t[keep], directions[keep]
+        if self.lidar_range_noise > 0:
+            ranges = ranges * (1.0 + self.lidar_range_noise * rng.standard_normal(len(ranges)))
+        if self.lidar_outlier_fraction > 0:
+            outliers = rng.random(len(ranges)) < self.lidar_outlier_fraction
+            ranges = np.where(outliers, rng.uniform(0.3, 20.0, len(ranges)), ranges)
+        return (directions * ranges[:, None]).astype(np.float32)
+
+    def render(self, t_s):
+        """The frame at t_s seconds after start (deterministic for a given seed and time)."""
+        stamp_ns = self.start_stamp_ns + int(round(t_s * 1e9))
+        world_from_base = self.pose_at(t_s)
+        rgb, depth = self._render_camera(world_from_base @ self.camera_to_base)
+        rng = np.random.default_rng([self.seed, stamp_ns])
+        lidar_points = self._scan_lidar(world_from_base @ self.lidar_to_base, rng)
+        return SceneFrame(rgb=rgb, depth=depth, camera=self.camera, lidar_points=lidar_points,
+                          lidar_to_camera=self.lidar_to_camera, camera_to_base=self.camera_to_base,
+                          lidar_to_base=self.lidar_to_base, world_from_base=world_from_base,
+                          stamp_ns=stamp_ns)
+
+    def frames(self, rate_hz, duration_s):
+        """Frames at rate_hz for duration_s seconds (the sample bag's stream)."""
+        if not rate_hz > 0 or not duration_s >= 0:
+            raise ValueError(f'rate_hz/duration_s: need rate > 0 and duration >= 0, got {rate_hz}, {duration_s}')
+        count = int(np.floor(duration_s * rate_hz + 1e-9))
+        for index in range(count):
+            yield self.render(index / rate_hz)

@@ -1,0 +1,54 @@
+"""The accuracy promises, measured on the synthetic scene (the numbers tools/alignment_report.py prints)."""
+import pytest
+
+from depthmaster_ros.alignment.fit import SPACES
+from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
+from depthmaster_ros.synthetic.scene import SyntheticScene
+
+TIMES_S = (0.0, 1.5, 3.0)           # floor, boxes and the pole all in view
+OCCLUSION_WINDOW = 15               # spans the ~11 px gap between 32-beam scan lines at 640x480
+
+
+@pytest.fixture(scope='module')
+def noisy_frames():
+    scene = SyntheticScene(lidar_range_noise=0.02, lidar_outlier_fraction=0.2)
+    return [scene.render(t) for t in TIMES_S]
+
+
+@pytest.fixture(scope='module')
+def clean_frames(scene):
+    return [scene.render(t) for t in TIMES_S]
+
+
+@pytest.mark.parametrize('space', SPACES)
+def test_lidar_alignment_is_within_five_percent_of_the_oracle(noisy_frames, space):
+    for frame in noisy_frames:
+        accuracy = lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=OCCLUSION_WINDOW)
+        assert accuracy.result.ok, accuracy.result.reason
+        assert 0.002 < accuracy.coverage <= 0.02
+        assert accuracy.abs_rel <= 1.05 * accuracy.oracle_abs_rel, (frame.stamp_s, accuracy)
+
+
+def test_occlusion_filter_removes_see_through_points(clean_frames):
+    counts = [count_see_through(frame, OCCLUSION_WINDOW) for frame in clean_frames]
+    see_through = sum(c.see_through for c in counts)
+    kept = sum(c.kept for c in counts)
+    good_removed = sum(c.good_removed for c in counts)
+    total = sum(c.total for c in counts)
+    assert see_through >= 100                       # the offset LiDAR really sees behind the boxes
+    assert kept <= 0.1 * see_through
+    assert good_removed <= 0.1 * (total - see_through)
+
+
+def test_without_the_filter_see_through_points_stay(clean_frames):
+    count = count_see_through(clean_frames[0], occlusion_window=1)
+    assert count.see_through > 0 and count.kept == count.see_through
+
+
+@pytest.mark.parametrize('space', SPACES)
+def test_ground_plane_recovers_the_scale(clean_frames, space):
+    for frame in clean_frames:
+        error, result = ground_plane_scale_error(frame, space, seed=0, max_depth=10.0)
+        assert result.ok, result.reason
+        assert result.num_inliers < result.num_points      # obstacles over the floor were rejected
+        assert abs(error) <= 0.03, (frame.stamp_s, error)

@@ -1,0 +1,109 @@
+"""Projecting LiDAR points into a sparse depth image: z-buffer, range, resizing, occlusion filter."""
+import numpy as np
+import pytest
+
+from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.alignment.lidar_projection import occlusion_mask, project_to_sparse_depth
+
+CAMERA = CameraModel.pinhole(64, 48, 50.0)
+
+
+def point_at_pixel(camera, u, v, z):
+    x, y = camera.pixel_rays()[v, u]
+    return [x * z, y * z, z]
+
+
+def test_points_land_on_their_pixel_and_the_nearest_wins():
+    points = np.array([point_at_pixel(CAMERA, 10, 20, 3.0), point_at_pixel(CAMERA, 10, 20, 2.0),
+                       point_at_pixel(CAMERA, 40, 5, 7.5)])
+    result = project_to_sparse_depth(points, CAMERA, 64, 48, occlusion_window=1)
+    assert result.depth.dtype == np.float32 and result.depth.shape == (48, 64)
+    assert result.depth[20, 10] == pytest.approx(2.0)
+    assert result.depth[5, 40] == pytest.approx(7.5)
+    assert np.isfinite(result.depth).sum() == 2
+    assert result.num_in_view == 3 and result.num_occluded == 0
+
+
+def test_points_out_of_range_or_view_are_dropped():
+    points = np.array([point_at_pixel(CAMERA, 5, 5, 0.05), point_at_pixel(CAMERA, 6, 5, 150.0),
+                       [0.0, 0.0, -2.0], [100.0, 0.0, 1.0], [np.nan, 0.0, 1.0], point_at_pixel(CAMERA, 7, 5, 4.0)])
+    result = project_to_sparse_depth(points, CAMERA, 64, 48, min_depth=0.1, max_depth=100.0)
+    assert result.num_in_view == 1
+    assert np.isfinite(result.depth).sum() == 1 and result.depth[5, 7] == pytest.approx(4.0)
+
+
+def test_output_size_scales_the_camera():
+    rng = np.random.default_rng(0)
+    points = np.column_stack([rng.uniform(-2, 2, 300), rng.uniform(-1.5, 1.5, 300), rng.uniform(2, 9, 300)])
+    half = project_to_sparse_depth(points, CAMERA, 32, 24, occlusion_window=1).depth
+    direct = project_to_sparse_depth(points, CAMERA.scaled(32, 24), 32, 24, occlusion_window=1).depth
+    np.testing.assert_array_equal(half, direct)
+    assert half.shape == (24, 32)
+
+
+def test_distortion_is_honoured():
+    camera = CameraModel.pinhole(64, 48, 50.0, D=[-0.2, 0.05, 0, 0, 0], distortion_model='plumb_bob')
+    point = np.array([[1.0, 0.8, 2.0]])
+    uv, valid = camera.project(point)
+    assert valid[0]
+    depth = project_to_sparse_depth(point, camera, 64, 48).depth
+    row, col = np.argwhere(np.isfinite(depth))[0]
+    assert (col, row) == (int(np.floor(uv[0, 0] + 0.5)), int(np.floor(uv[0, 1] + 0.5)))
+    pinhole_col = int(np.floor(50.0 * 0.5 + 31.5 + 0.5))
+    assert col != pinhole_col
+
+
+def test_occlusion_filter_drops_background_points_among_foreground():
+    depth = np.full((40, 40), np.nan, np.float32)
+    depth[10:30:3, 10:30:3] = 2.0          # a sparse foreground object
+    depth[16, 17] = 6.0                    # background seen through it
+    depth[35, 35] = 6.0                    # background far from any foreground: kept
+    mask = occlusion_mask(depth, window=5, rel_threshold=0.1)
+    assert mask[16, 17] and not mask[35, 35]
+    assert mask.sum() == 1
+
+
+def test_occlusion_counts_are_reported():
+    foreground = [point_at_pixel(CAMERA, u, 20, 2.0) for u in range(20, 30, 2)]
+    behind = [point_at_pixel(CAMERA, 25, 21, 8.0)]
+    result = project_to_sparse_depth(np.array(foreground + behind), CAMERA, 64, 48, occlusion_window=5)
+    assert result.num_occluded == 1 and np.isnan(result.depth[21, 25])
+    assert np.isfinite(result.depth).sum() == len(foreground)
+
+
+def test_bad_input_names_the_field():
+    with pytest.raises(ValueError, match='points_cam'):
+        project_to_sparse_depth(np.zeros((5, 2)), CAMERA, 64, 48)
+    with pytest.raises(ValueError, match='occlusion_rel_threshold'):
+        occlusion_mask(np.zeros((4, 4), np.float32), 3, -1.0)
+
+
+def reference_sparse_depth(points, camera, min_depth, max_depth, window, rel_threshold):
+    """The projection rules applied point by point, without the cull, the packed sort or the band."""
+    depth = np.full((camera.height, camera.width), np.nan, np.float32)
+    uv, valid = camera.project(points)
+    for (u, v), ok, z in zip(uv, valid, points[:, 2]):
+        if ok and min_depth < z < max_depth:
+            row, col = int(np.floor(v + 0.5)), int(np.floor(u + 0.5))
+            if not depth[row, col] <= z:                  # NaN (empty) or farther: the nearer point wins
+                depth[row, col] = z
+    depth[occlusion_mask(depth, window, rel_threshold)] = np.nan
+    return depth
+
+
+@pytest.mark.parametrize('distortion', [False, True])
+def test_a_full_scan_matches_the_point_by_point_rules(distortion):
+    """A 360-degree scan, most of it behind or beside the camera, some of it below min_depth."""
+    D = [-0.25, 0.08, 0.001, -0.002, 0.0] if distortion else ()
+    camera = CameraModel.pinhole(64, 48, 40.0, D=D, distortion_model='plumb_bob' if distortion else '')
+    rng = np.random.default_rng(8)
+    azimuth = rng.uniform(-np.pi, np.pi, 6000)
+    elevation = rng.uniform(-0.6, 0.6, 6000)
+    distance = rng.uniform(0.05, 12.0, 6000)
+    points = np.column_stack([distance * np.cos(elevation) * np.sin(azimuth), distance * np.sin(elevation),
+                              distance * np.cos(elevation) * np.cos(azimuth)]).astype(np.float32)
+    result = project_to_sparse_depth(points, camera, 64, 48, min_depth=0.1, max_depth=10.0,
+                                     occlusion_window=5, occlusion_rel_threshold=0.1)
+    expected = reference_sparse_depth(points.astype(np.float64), camera, 0.1, 10.0, 5, 0.1)
+    np.testing.assert_array_equal(result.depth, expected)
+    assert 100 < np.isfinite(expected).sum() and result.num_occluded > 0

@@ -1,0 +1,74 @@
+"""TemporalAlignmentFilter: smoothing, gating of jumps, hold-over and an honest give-up."""
+import numpy as np
+import pytest
+
+from depthmaster_ros.alignment.fit import AlignmentResult
+from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
+
+
+def fit(scale, shift=0.1, ok=True, reason=''):
+    return AlignmentResult(ok=ok, reason=reason, scale=scale, shift=shift, num_points=300, num_inliers=280,
+                           rmse_m=0.1, space='sqrt_disparity')
+
+
+def test_smoothing_averages_log_scale_and_shift():
+    filt = TemporalAlignmentFilter(smoothing=0.5)
+    first = filt.update(0.0, fit(2.0, 0.0))
+    assert first.ok and not first.held and first.scale == pytest.approx(2.0)
+    second = filt.update(0.1, fit(3.0, 0.2))
+    assert second.scale == pytest.approx(np.sqrt(6.0))      # geometric mean: log-space average
+    assert second.shift == pytest.approx(0.1)
+    assert second.num_points == 300 and second.space == 'sqrt_disparity'
+
+
+def test_zero_smoothing_passes_fits_through():
+    filt = TemporalAlignmentFilter(smoothing=0.0)
+    filt.update(0.0, fit(2.0))
+    assert filt.update(0.1, fit(2.9, 0.3)).scale == pytest.approx(2.9)
+
+
+def test_a_single_jump_is_gated_but_a_persistent_one_reinitialises():
+    filt = TemporalAlignmentFilter(smoothing=0.5, gate_rel=0.5, gate_persist_frames=3)
+    filt.update(0.0, fit(2.0))
+    gated = filt.update(0.1, fit(5.0))
+    assert gated.ok and gated.held and 'gated' in gated.reason
+    assert gated.scale == pytest.approx(2.0)
+    assert filt.update(0.2, fit(2.1)).scale == pytest.approx(np.sqrt(2.0 * 2.1))   # back to normal
+    filt.update(0.3, fit(5.0))
+    filt.update(0.4, fit(5.0))
+    third = filt.update(0.5, fit(5.0))
+    assert third.ok and not third.held and third.scale == pytest.approx(5.0)
+
+
+def test_hold_then_no_alignment():
+    filt = TemporalAlignmentFilter(hold_s=1.0)
+    filt.update(10.0, fit(2.0))
+    held = filt.update(10.6, fit(np.nan, ok=False, reason='too few points: 3 < 20'))
+    assert held.ok and held.held and held.fit_age_s == pytest.approx(0.6)
+    assert held.scale == pytest.approx(2.0) and 'too few points' in held.reason
+    gone = filt.update(11.5, fit(np.nan, ok=False, reason='too few points: 0 < 20'))
+    assert not gone.ok and not gone.held
+    assert gone.reason.startswith('no alignment: last good fit is 1.50 s old')
+    back = filt.update(11.6, fit(2.2))
+    assert back.ok and not back.held and back.fit_age_s == 0.0
+
+
+def test_no_fit_yet_is_not_ok():
+    filt = TemporalAlignmentFilter()
+    result = filt.update(0.0, fit(np.nan, ok=False, reason='no LiDAR'))
+    assert not result.ok and 'no good fit yet' in result.reason and 'no LiDAR' in result.reason
+
+
+def test_time_going_backwards_resets():
+    filt = TemporalAlignmentFilter(smoothing=0.9)
+    filt.update(100.0, fit(2.0))
+    filt.update(100.1, fit(2.2))
+    after_loop = filt.update(5.0, fit(4.0))     # a bag restarted: the old fit must not leak in
+    assert after_loop.scale == pytest.approx(4.0) and not after_loop.held
+
+
+@pytest.mark.parametrize('kwargs, field', [(dict(smoothing=1.0), 'smoothing'), (dict(hold_s=-1), 'hold_s'),
+                                           (dict(gate_rel=0), 'gate_rel')])
+def test_bad_settings_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        TemporalAlignmentFilter(**kwargs)

@@ -15,13 +15,17 @@ MODEL ?=
 PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
 
-.PHONY: venv test demo bench soak clean
+.PHONY: venv lint test demo bench soak clean
 
 venv:
 	@tools/ensure_venv.sh
 
-# All tests. pytest's exit code is kept: 5 means "no tests collected" and fails like any error.
-test: venv
+# Lint and static types: ruff over the repository, mypy over the package (configs: ruff.toml, setup.cfg).
+lint: venv
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/mypy
+
+# All tests, after the lint. pytest's exit code is kept: 5 means "no tests collected" and fails like any error.
+test: venv lint
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; fi; exit $$rc
 

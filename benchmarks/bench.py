@@ -16,11 +16,11 @@ import argparse
 import gc
 import json
 import os
+from pathlib import Path
 import platform
 import sys
 import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np

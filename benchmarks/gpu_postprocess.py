@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from depthmaster_ros.alignment.fit import (DEFAULT_SEED, IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES,
-                                       LMEDS_SCORING_POINTS, MAD_TO_SIGMA, MAX_SCALE_UNCERTAINTY, SPACES,
-                                       SPREAD_RELATIVE, TUKEY_C, AlignmentResult, fit_verdict, lmeds_draws,
-                                       open_interval_bounds, sample_verdict, thin_samples)
+                                           LMEDS_SCORING_POINTS, MAD_TO_SIGMA, MAX_SCALE_UNCERTAINTY, SPACES,
+                                           SPREAD_RELATIVE, TUKEY_C, AlignmentResult, fit_verdict, lmeds_draws,
+                                           open_interval_bounds, sample_verdict, thin_samples)
 
 
 def _check_space(space):

@@ -3,9 +3,9 @@
 CUDA work is asynchronous, so a stage is only closed after the device has finished it; on the CPU the
 synchronisation is a no-op.
 """
-import time
 from collections import defaultdict
 from contextlib import contextmanager
+import time
 
 import numpy as np
 

@@ -8,5 +8,9 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ['HF_HUB_OFFLINE'] = '1'
 os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 
-# Fixture modules, one per area, so each area owns its own file.
-pytest_plugins = ['fixtures_ros', 'fixtures_model', 'fixtures_scene']
+# Fixture modules, one per area, so each area owns its own file. Test modules import plain helpers from
+# them (`from fixtures_bag import read_bag`), never from each other. fixtures_estimators holds no fixtures
+# and imports torch, so it is imported only by the tests that use its estimators, not loaded here.
+# A module that imports another fixtures module comes after it, so pytest rewrites the asserts of both.
+pytest_plugins = ['fixtures_ros', 'fixtures_model', 'fixtures_scene', 'fixtures_pipeline', 'fixtures_node',
+                  'fixtures_process', 'fixtures_bag']

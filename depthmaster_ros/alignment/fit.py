@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
+
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
 
 # Tighter than the Gaussian-efficiency choice 4.685: outliers here (LiDAR see-through, obstacles

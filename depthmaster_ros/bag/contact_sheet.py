@@ -69,9 +69,9 @@ def sheet_layout(rows, panel_width_px):
 
 def render_contact_sheet(rows, title='', panel_width_px=320, dpi=100):
     """The sheet as an (H, W, 3) uint8 RGB array."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    import matplotlib
 
     _validate(rows)
     panel_height, height, width = sheet_layout(rows, panel_width_px)

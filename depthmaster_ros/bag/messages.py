@@ -5,15 +5,15 @@ package's own msg/DepthAlignment.msg, so bag metadata carries the same type hash
 Byte payloads are numpy uint8 arrays, as rosbags expects.
 """
 import functools
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from depthmaster_ros.conversions.image import numpy_to_image_fields
-from depthmaster_ros.conversions.values import (alignment_values, camera_info_values, check_frame_id,
-                                            split_stamp_ns, stamp_to_ns)
+from depthmaster_ros.conversions.values import (alignment_values, camera_info_values, check_frame_id, split_stamp_ns,
+                                                stamp_to_ns)
 
 ALIGNMENT_TYPE = 'depthmaster_interfaces/msg/DepthAlignment'
 _MSG_FILE = 'DepthAlignment.msg'
@@ -29,7 +29,7 @@ def alignment_msg_path() -> Path:
     try:
         from ament_index_python.packages import get_package_share_directory
         candidates.append(Path(get_package_share_directory('depthmaster_ros')) / 'msg' / _MSG_FILE)
-    except Exception:   # not importable, AMENT_PREFIX_PATH unset, or package not indexed
+    except Exception:  # noqa: BLE001 - not importable, AMENT_PREFIX_PATH unset, or package not indexed
         pass
     for path in candidates:
         if path.is_file():

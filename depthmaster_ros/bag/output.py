@@ -18,7 +18,7 @@ class OutputBag:
         self.namespace = namespace.rstrip('/')
         self.output = config.output
         self._qos = [qos_profile(reliable=config.node.output_reliability == 'reliable')]
-        self._connections = {}
+        self._connections: dict[tuple[str, ...], Any] = {}
 
     def topic(self, role):
         return f'{self.namespace}/{OUTPUT_TOPICS[role]}'

@@ -154,12 +154,13 @@ class _BagRun:
         self.stats = BagStats()
         self.transforms = TransformBuffer(cache_s=max(10.0, 4 * PRELOAD_S))
         self.clouds = RecentClouds(capacity=64)
-        self.ground_truth = {}                    # stamp_ns -> depth in metres
-        self.pending = deque()
-        self.camera: CameraModel | None = None    # from the newest valid CameraInfo
-        self.sheet_rows = []
+        self.ground_truth: dict[int, np.ndarray] = {}   # stamp_ns -> depth in metres
+        self.pending: deque[_PendingImage] = deque()
+        self.camera: CameraModel | None = None    # from the newest CameraInfo, None when it was unusable
+        self.camera_error = ''                    # why the newest CameraInfo was unusable
+        self.sheet_rows: list[Any] = []
         self.interrupted = False
-        self.output_topics = {}
+        self.output_topics: dict[str, str] = {}
 
         reader = bag.reader
         self.bag_start = reader.start_time
@@ -224,12 +225,12 @@ class _BagRun:
                 if copy_tf_static and log_ns < read_from:
                     self.out.copy(connection, self.bag.typestore, log_ns, rawdata)
         if self.topics.camera_info and self.window_start > self.bag_start:
-            last = None
-            for last in self.bag.reader.messages(connections=self.bag.connections(self.topics.camera_info),
-                                                 stop=self.window_start):
-                pass
-            if last is not None:
-                self._state_arrived(last[0], last[2])
+            messages = self.bag.reader.messages(connections=self.bag.connections(self.topics.camera_info),
+                                                stop=self.window_start)
+            last = deque(messages, maxlen=1)        # the newest CameraInfo before the window, if any
+            if last:
+                connection, _, rawdata = last[0]
+                self._state_arrived(connection, rawdata)
 
     def _decode(self, connection, rawdata):
         try:
@@ -246,10 +247,9 @@ class _BagRun:
             _add_tf_message(self.transforms, message, topic == '/tf_static', faults)
         elif topic == self.topics.camera_info:
             try:
-                self.camera = CameraModel.from_camera_info(message)
-            except ValueError as error:
-                self.camera = None
-                faults.record('camera_info', str(error))
+                self.camera, self.camera_error = CameraModel.from_camera_info(message), ''
+            except ValueError as error:          # counted with each image that finds no usable intrinsics
+                self.camera, self.camera_error = None, str(error)
         elif topic == self.topics.points:
             try:
                 self.clouds.add(cloud_from_message(message))
@@ -329,7 +329,7 @@ class _BagRun:
     def _camera_for(self, rgb: np.ndarray) -> CameraModel | None:
         """The intrinsics for this image's size from the newest CameraInfo; None (counted) when unusable."""
         if self.camera is None:
-            self.stats.faults.record('camera_info', 'no valid CameraInfo before this image')
+            self.stats.faults.record('camera_info', self.camera_error or 'no CameraInfo before this image')
             return None
         try:
             return camera_for_image(self.camera, rgb.shape[1], rgb.shape[0])

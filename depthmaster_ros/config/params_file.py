@@ -1,12 +1,13 @@
 """Reading the node's ROS 2 params YAML without rclpy, so the bag tool and the CLI use the node's own file."""
-from pathlib import Path
+
+import os
 
 import yaml
 
-from .table import ROS_OWNED, defaults, validate_all
+from .table import ROS_OWNED, ParameterValue, defaults, validate_all
 
 
-def load_params_file(path, node_name='depthmaster_node'):
+def load_params_file(path: str | os.PathLike[str], node_name: str = 'depthmaster_node') -> dict[str, ParameterValue]:
     """Read a ROS 2 params YAML (the node's own file) into a full, validated dict of every parameter.
 
     Sections apply in file order when their key is ``/**``, ``node_name`` or a namespaced

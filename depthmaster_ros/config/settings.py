@@ -90,7 +90,7 @@ class Config:
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None) -> 'Config':
         """Validate a parameter dict (missing names take the table default); ValueError names the field."""
-        values = {**defaults(), **validate_all(dict(params or {}))}
+        values: dict[str, Any] = {**defaults(), **validate_all(dict(params or {}))}
         values['lidar_to_camera'] = tuple(values['lidar_to_camera'])
         groups: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
         for spec in PARAMETERS:

@@ -1,9 +1,10 @@
 """Every node parameter, once: the node declares them from this table and the bag tool validates
 the same YAML file with it, so the two can never disagree on a name, a default or a range.
 """
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 import math
-from typing import Any
+from typing import Any, cast
 
 from depthmaster_ros.alignment.modes import mode_names
 from depthmaster_ros.model.backends import backend_names
@@ -14,6 +15,9 @@ DOUBLE = 'double'
 BOOL = 'bool'
 DOUBLE_ARRAY = 'double_array'
 
+# A parameter's value in its canonical Python type (DOUBLE_ARRAY values are lists of floats).
+ParameterValue = str | bool | int | float | list[float]
+
 # Parameters rclpy itself owns; a params file may set them and the table must not redeclare them.
 ROS_OWNED = frozenset({'use_sim_time', 'start_type_description_service'})
 
@@ -22,16 +26,16 @@ ROS_OWNED = frozenset({'use_sim_time', 'start_type_description_service'})
 class ParameterSpec:
     name: str
     type: str
-    default: object
+    default: ParameterValue
     description: str
-    choices: tuple = ()
-    range: tuple = None          # (min, max), inclusive, for integer and double
-    lengths: tuple = ()          # allowed lengths of an array; empty = any
+    choices: tuple[str, ...] = ()
+    range: tuple[float, float] | None = None   # (min, max), inclusive, for integer and double
+    lengths: tuple[int, ...] = ()          # allowed lengths of an array; empty = any
     runtime: bool = True         # False: read-only, a change needs a restart
     group: str = ''              # the Config section that holds it (set from the table's sections)
 
 
-def _p(name: str, type_: str, default: object, description: str, **extra: Any) -> ParameterSpec:
+def _p(name: str, type_: str, default: ParameterValue, description: str, **extra: Any) -> ParameterSpec:
     return ParameterSpec(name, type_, default, description, **extra)
 
 
@@ -110,12 +114,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 BY_NAME = {spec.name: spec for spec in PARAMETERS}
 
 
-def defaults():
+def defaults() -> dict[str, ParameterValue]:
     """A fresh dict of every default (lists copied so callers may change them)."""
     return {spec.name: (list(spec.default) if isinstance(spec.default, list) else spec.default) for spec in PARAMETERS}
 
 
-def validate(name, value):
+def validate(name: str, value: object) -> ParameterValue:
     """Return value in its canonical Python type, or raise ValueError naming the parameter."""
     spec = BY_NAME.get(name)
     if spec is None:
@@ -144,14 +148,14 @@ def validate(name, value):
             value = []
         if isinstance(value, (str, bytes)) or not hasattr(value, '__len__'):
             raise ValueError(f'parameter {name!r} must be a list of numbers, got {value!r}')
-        values = [_as_float(name, v) for v in value]
+        values = [_as_float(name, v) for v in cast(Iterable[object], value)]   # a list or an array.array
         if spec.lengths and len(values) not in spec.lengths:
             raise ValueError(f'parameter {name!r} must have {" or ".join(map(str, spec.lengths))} values, got {len(values)}')
         return values
     raise AssertionError(f'parameter {name!r} has unknown table type {spec.type!r}')
 
 
-def _as_float(name, value):
+def _as_float(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f'parameter {name!r} must be a number, got {value!r}')
     value = float(value)
@@ -167,16 +171,16 @@ def _check_range(spec, value):
             raise ValueError(f'parameter {spec.name!r} must be in [{low}, {high}], got {value!r}')
 
 
-def validate_all(params):
+def validate_all(params: Mapping[str, object]) -> dict[str, ParameterValue]:
     """Validate a whole dict (unknown names refused) and check the cross-parameter rules."""
     checked = {name: validate(name, value) for name, value in params.items()}
-    merged = {**defaults(), **checked}
+    merged: dict[str, Any] = {**defaults(), **checked}
     if merged['min_depth'] >= merged['max_depth']:
         raise ValueError(f'parameter min_depth ({merged["min_depth"]}) must be below max_depth ({merged["max_depth"]})')
     return checked
 
 
-def parameters_markdown_table():
+def parameters_markdown_table() -> str:
     """The README parameters table, generated so the docs cannot drift from the code."""
     lines = ['| name | type | default | range / choices | runtime | description |',
              '|---|---|---|---|---|---|']

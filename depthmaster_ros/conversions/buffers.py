@@ -4,13 +4,16 @@ rclpy messages hold ``array.array('B')``, rosbags messages a numpy uint8 array, 
 records ``bytes``; every conversion reads them through this one function so each layout check
 sees the same flat uint8 view.
 """
+from typing import Any, SupportsInt
+
 import numpy as np
 
 
-def byte_view(data, field: str) -> np.ndarray:
+def byte_view(data: Any, field: str) -> np.ndarray:
     """A flat uint8 view of ``data`` without copying when the buffer is contiguous.
 
-    ``field`` names the message field for the error, e.g. ``'Image.data'``.
+    ``data`` is anything holding bytes (buffer protocol, or a list of ints); ``field`` names the
+    message field for the error, e.g. ``'Image.data'``.
     """
     if isinstance(data, np.ndarray):
         if not data.flags.c_contiguous:
@@ -31,7 +34,7 @@ def byte_view(data, field: str) -> np.ndarray:
         raise ValueError(f'{field} must be a byte buffer, got {type(data).__name__}') from None
 
 
-def require_int(value, field: str, minimum: int = 0) -> int:
+def require_int(value: SupportsInt, field: str, minimum: int = 0) -> int:
     """``value`` as a Python int no smaller than ``minimum``; message fields arrive as numpy ints too."""
     try:
         number = int(value)

@@ -8,13 +8,14 @@ Formats understood:
 ``encode_compressed`` writes the compressed_image_transport form.
 """
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
-from depthmaster_ros.conversions.image import check_image_size, pixels_to_rgb8
 from depthmaster_ros.conversions.buffers import byte_view
+from depthmaster_ros.conversions.image import check_image_size, pixels_to_rgb8
 
 _CODECS = ('jpeg', 'png')
 _DEPTH_HEADER = struct.Struct('<iff')   # compressed_depth_image_transport ConfigHeader
@@ -56,7 +57,7 @@ _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-def encoded_size(payload) -> tuple[int, int] | None:
+def encoded_size(payload: np.ndarray) -> tuple[int, int] | None:
     """(width, height) read from a PNG or JPEG header without decoding; None when not found.
 
     Lets a receiver refuse an oversize image before OpenCV allocates it: a few kilobytes of PNG
@@ -154,7 +155,7 @@ def _bare_encoding(pixels: np.ndarray) -> str:
     return 'bgra8' if pixels.shape[2] == 4 else 'bgr8'
 
 
-def decode_compressed(msg) -> tuple[np.ndarray, str]:
+def decode_compressed(msg: Any) -> tuple[np.ndarray, str]:
     """(pixels, encoding): the image in the encoding the format string names (or OpenCV's when bare)."""
     fmt = parse_format(msg.format)
     payload = byte_view(msg.data, 'CompressedImage.data')
@@ -166,12 +167,12 @@ def decode_compressed(msg) -> tuple[np.ndarray, str]:
     return _to_source_encoding(pixels, fmt.encoding)
 
 
-def compressed_to_numpy(msg) -> np.ndarray:
+def compressed_to_numpy(msg: Any) -> np.ndarray:
     """The decoded pixels (see ``decode_compressed`` for their encoding)."""
     return decode_compressed(msg)[0]
 
 
-def compressed_to_rgb8(msg, max_pixels=None) -> np.ndarray:
+def compressed_to_rgb8(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB for the model; ValueError for compressedDepth images.
 
     max_pixels (None or 0 = no limit) is checked against the size in the PNG/JPEG header before
@@ -188,7 +189,7 @@ def compressed_to_rgb8(msg, max_pixels=None) -> np.ndarray:
     return pixels_to_rgb8(pixels, encoding, source='CompressedImage encoding')
 
 
-def encode_compressed(array, fmt: str = 'jpeg', quality: int = 95) -> tuple[str, bytes]:
+def encode_compressed(array: ArrayLike, fmt: str = 'jpeg', quality: int = 95) -> tuple[str, bytes]:
     """(format string, bytes) for a CompressedImage, as compressed_image_transport publishes them.
 
     ``array`` is (H, W, 3) uint8 RGB, (H, W) uint8 grey, or (H, W) uint16 grey (png only).

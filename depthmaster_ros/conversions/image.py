@@ -6,10 +6,11 @@ layout itself. It is duck-typed: it reads ``height``, ``width``, ``encoding``, `
 all work. Every malformed field raises ValueError naming that field.
 """
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from depthmaster_ros.conversions.buffers import byte_view, require_int
 
@@ -79,7 +80,7 @@ def check_image_size(width: int, height: int, max_pixels: int | None) -> None:
             f'above max_pixels ({max_pixels})')
 
 
-def image_to_numpy(msg) -> np.ndarray:
+def image_to_numpy(msg: Any) -> np.ndarray:
     """The pixels as (H, W) or (H, W, C) in the encoding's dtype and native byte order.
 
     Row padding (``step`` beyond ``width * bytes_per_pixel``) is skipped by striding. Native-endian
@@ -128,14 +129,14 @@ def pixels_to_rgb8(pixels: np.ndarray, encoding: str, source: str = 'Image.encod
     return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
 
 
-def image_to_rgb8(msg) -> np.ndarray:
+def image_to_rgb8(msg: Any) -> np.ndarray:
     """(H, W, 3) uint8 RGB for the model from any colour or grey Image; ValueError for depth/float images."""
     if msg.encoding not in _TO_RGB:
         pixel_format(msg.encoding)   # unknown encodings get the "not supported" message
     return pixels_to_rgb8(image_to_numpy(msg), msg.encoding)
 
 
-def numpy_to_image_fields(array, encoding: str) -> ImageFields:
+def numpy_to_image_fields(array: ArrayLike, encoding: str) -> ImageFields:
     """Image fields for ``array`` (little-endian, unpadded rows) after checking it fits ``encoding``."""
     fmt = pixel_format(encoding)
     array = np.asarray(array)

@@ -6,9 +6,12 @@ bytes apart. Our clouds use the layouts RViz, Foxglove and depth_image_proc read
 offsets 0, 4, 8 (point_step 12), and xyzrgb with ``rgb`` FLOAT32 at 12 (point_step 16) holding the
 bits of 0x00RRGGBB, as PCL packs it. Functions are duck-typed over message objects.
 """
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from depthmaster_ros.conversions.buffers import byte_view, require_int
 
@@ -69,14 +72,13 @@ def _field_specs(fields) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
-def cloud_dtype(fields, point_step: int, is_bigendian: bool = False) -> np.dtype:
+def cloud_dtype(fields: Iterable[Any], point_step: int, is_bigendian: bool = False) -> np.dtype:
     """The structured dtype of one point: fields at their offsets, itemsize ``point_step``."""
     specs = _field_specs(fields)
     point_step = require_int(point_step, 'PointCloud2.point_step')
-    order = '>' if is_bigendian else '<'
     formats = []
     for spec in specs:
-        scalar = DATATYPES[spec.datatype].newbyteorder(order)
+        scalar = DATATYPES[spec.datatype].newbyteorder('>' if is_bigendian else '<')
         extent = spec.offset + scalar.itemsize * spec.count
         if extent > point_step:
             raise ValueError(
@@ -87,14 +89,21 @@ def cloud_dtype(fields, point_step: int, is_bigendian: bool = False) -> np.dtype
                      'offsets': [spec.offset for spec in specs], 'itemsize': point_step})
 
 
+def _structure(dtype: np.dtype) -> tuple[tuple[str, ...], Any]:
+    """(names, fields) of a structured dtype (both always present for the dtypes built here)."""
+    assert dtype.names is not None and dtype.fields is not None
+    return dtype.names, dtype.fields
+
+
 def _native(dtype: np.dtype) -> np.dtype:
-    return np.dtype({'names': list(dtype.names),
-                     'formats': [dtype.fields[name][0].newbyteorder('=') for name in dtype.names],
-                     'offsets': [dtype.fields[name][1] for name in dtype.names],
+    names, fields = _structure(dtype)
+    return np.dtype({'names': list(names),
+                     'formats': [fields[name][0].newbyteorder('=') for name in names],
+                     'offsets': [fields[name][1] for name in names],
                      'itemsize': dtype.itemsize})
 
 
-def read_points(msg, field_names=None, skip_nans: bool = False) -> np.ndarray:
+def read_points(msg: Any, field_names: str | Iterable[str] | None = None, skip_nans: bool = False) -> np.ndarray:
     """The points as a flat structured array (height*width records, row order, native byte order).
 
     A read-only view of the message buffer when rows are unpadded and the data is native-endian.
@@ -105,12 +114,13 @@ def read_points(msg, field_names=None, skip_nans: bool = False) -> np.ndarray:
     point_step = require_int(msg.point_step, 'PointCloud2.point_step')
     row_step = require_int(msg.row_step, 'PointCloud2.row_step')
     dtype = cloud_dtype(msg.fields, point_step, bool(msg.is_bigendian))
+    names, fields = _structure(dtype)
     if field_names is not None:
         field_names = [field_names] if isinstance(field_names, str) else list(field_names)
-        missing = [name for name in field_names if name not in dtype.names]
+        missing = [name for name in field_names if name not in names]
         if missing:
             raise ValueError(f'PointCloud2.fields has no field {", ".join(map(repr, missing))} '
-                             f'(it has {", ".join(dtype.names) or "none"})')
+                             f'(it has {", ".join(names) or "none"})')
     if height * width and point_step == 0:
         raise ValueError('PointCloud2.point_step is 0 for a cloud with points')
     if row_step < point_step * width:
@@ -125,13 +135,13 @@ def read_points(msg, field_names=None, skip_nans: bool = False) -> np.ndarray:
     else:
         grid = np.ndarray((height, width), dtype=dtype, buffer=buffer, strides=(row_step, point_step))
         points = grid.reshape(-1)
-    if not all(dtype.fields[name][0].isnative for name in dtype.names):
+    if not all(fields[name][0].isnative for name in names):
         points = points.astype(_native(dtype))
     if field_names is not None:
         points = points[field_names]
     if skip_nans and points.size:
         keep = np.ones(points.shape[0], dtype=bool)
-        for name in points.dtype.names:
+        for name in _structure(points.dtype)[0]:
             values = points[name].reshape(points.shape[0], -1)      # count > 1 fields have columns
             if values.dtype.kind == 'f':
                 for column in range(values.shape[1]):
@@ -143,7 +153,7 @@ def read_points(msg, field_names=None, skip_nans: bool = False) -> np.ndarray:
     return points
 
 
-def read_xyz(msg, skip_nans: bool = True) -> np.ndarray:
+def read_xyz(msg: Any, skip_nans: bool = True) -> np.ndarray:
     """(N, 3) float32 x, y, z; with ``skip_nans`` points with any non-finite coordinate are dropped."""
     specs = {spec.name: spec for spec in _field_specs(msg.fields)}
     for name in ('x', 'y', 'z'):
@@ -175,8 +185,9 @@ def _all_finite_rows(values: np.ndarray) -> np.ndarray:
 def _fields_from_dtype(dtype: np.dtype) -> tuple[FieldSpec, ...]:
     by_scalar = {scalar: datatype for datatype, scalar in DATATYPES.items()}
     specs = []
-    for name in dtype.names:
-        field_dtype, offset = dtype.fields[name][:2]
+    names, fields = _structure(dtype)
+    for name in names:
+        field_dtype, offset = fields[name][:2]
         scalar, shape = (field_dtype.base, field_dtype.shape) if field_dtype.subdtype else (field_dtype, ())
         datatype = by_scalar.get(scalar.newbyteorder('='))
         if datatype is None or len(shape) > 1:
@@ -185,8 +196,8 @@ def _fields_from_dtype(dtype: np.dtype) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
-def create_cloud_fields(points, fields=None, *, point_step: int | None = None, is_bigendian: bool = False,
-                        organized_shape: tuple[int, int] | None = None) -> CloudFields:
+def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, *, point_step: int | None = None,
+                        is_bigendian: bool = False, organized_shape: tuple[int, int] | None = None) -> CloudFields:
     """Pack ``points`` into PointCloud2 fields.
 
     ``points`` is a structured array (fields taken from its dtype unless ``fields`` is given, then
@@ -212,7 +223,7 @@ def create_cloud_fields(points, fields=None, *, point_step: int | None = None, i
         raise ValueError(f'points.shape {points.shape}: a plain array needs a last axis of field values')
     if len(grid_shape) not in (1, 2):
         raise ValueError(f'points.shape {points.shape} must be (N,) / (H, W) records or (N, K) / (H, W, K) values')
-    flat = points.reshape(-1) if structured else points.reshape(-1, points.shape[-1])
+    flat: np.ndarray = points.reshape(-1) if structured else points.reshape(-1, points.shape[-1])
     if organized_shape is not None:
         height, width = (require_int(size, 'organized_shape') for size in organized_shape)
         if height * width != flat.shape[0]:
@@ -223,9 +234,10 @@ def create_cloud_fields(points, fields=None, *, point_step: int | None = None, i
 
     packed = np.zeros(flat.shape[0], dtype=dtype)
     if structured:
+        names = _structure(points.dtype)[0]
         for spec in specs:
-            if spec.name not in points.dtype.names:
-                raise ValueError(f'points has no field {spec.name!r} (it has {", ".join(points.dtype.names)})')
+            if spec.name not in names:
+                raise ValueError(f'points has no field {spec.name!r} (it has {", ".join(names)})')
             values = flat[spec.name]
             per_point = int(np.prod(values.shape[1:]))
             if per_point != spec.count:
@@ -248,19 +260,19 @@ def create_cloud_fields(points, fields=None, *, point_step: int | None = None, i
                        is_dense=bool(dense))
 
 
-def pack_rgb(r, g, b) -> np.ndarray:
+def pack_rgb(r: ArrayLike, g: ArrayLike, b: ArrayLike) -> np.ndarray:
     """float32 values whose bits are 0x00RRGGBB, the ``rgb`` field PCL and RViz read."""
     r, g, b = (np.asarray(channel).astype(np.uint32) & 0xFF for channel in (r, g, b))
     return np.asarray((r << 16) | (g << 8) | b, dtype=np.uint32).view(np.float32)
 
 
-def unpack_rgb(rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unpack_rgb(rgb: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(r, g, b) uint8 from packed float32 ``rgb`` values (the inverse of ``pack_rgb``)."""
     bits = np.ascontiguousarray(rgb, dtype=np.float32).view(np.uint32)
     return ((bits >> 16) & 0xFF).astype(np.uint8), ((bits >> 8) & 0xFF).astype(np.uint8), (bits & 0xFF).astype(np.uint8)
 
 
-def xyz_cloud_fields(xyz, rgb=None) -> CloudFields:
+def xyz_cloud_fields(xyz: ArrayLike, rgb: ArrayLike | None = None) -> CloudFields:
     """An xyz (point_step 12) or xyzrgb (point_step 16) cloud; organised when ``xyz`` is (H, W, 3)."""
     xyz = np.asarray(xyz)
     if xyz.ndim not in (2, 3) or xyz.shape[-1] != 3:
@@ -269,9 +281,9 @@ def xyz_cloud_fields(xyz, rgb=None) -> CloudFields:
         raise ValueError(f'xyz.dtype {xyz.dtype} must be numeric')
     height, width = xyz.shape[:2] if xyz.ndim == 3 else (1, xyz.shape[0])
     flat = xyz.reshape(-1, 3)
+    fields: tuple[FieldSpec, ...] = XYZ_FIELDS
     if rgb is None:
         columns = np.ascontiguousarray(flat, dtype='<f4')
-        fields = XYZ_FIELDS
     else:
         rgb = np.asarray(rgb)
         if rgb.shape != xyz.shape or rgb.dtype != np.uint8:

@@ -5,10 +5,14 @@ name the message field rather than surfacing as an assertion inside a generated 
 """
 import dataclasses
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from depthmaster_ros.conversions.buffers import require_int
+
+if TYPE_CHECKING:
+    from depthmaster_ros.alignment.record import AlignmentRecord
 
 _MATRIX_SIZES = {'k': 9, 'r': 9, 'p': 12}
 _ROI_FIELDS = ('x_offset', 'y_offset', 'height', 'width', 'do_rectify')
@@ -52,7 +56,7 @@ def camera_info_values(fields: dict) -> dict:
         'binning_y': require_int(fields.get('binning_y', 0), 'CameraInfo.binning_y'),
         'roi': {name: require_int(roi.get(name, 0), f'CameraInfo.roi.{name}') for name in _ROI_FIELDS[:4]},
     }
-    values['roi']['do_rectify'] = bool(roi.get('do_rectify', False))
+    values['roi']['do_rectify'] = bool(roi.get('do_rectify', False))  # type: ignore[index]
     return values
 
 
@@ -69,12 +73,12 @@ def split_stamp_ns(ns: int) -> tuple[int, int]:
     return sec, nanosec
 
 
-def stamp_to_ns(stamp) -> int:
+def stamp_to_ns(stamp: Any) -> int:
     """Nanoseconds from a builtin_interfaces/Time (rclpy or rosbags)."""
     return int(stamp.sec) * _NS_PER_S + int(stamp.nanosec)
 
 
-def check_frame_id(frame_id) -> str:
+def check_frame_id(frame_id: object) -> str:
     if not isinstance(frame_id, str):
         raise ValueError(f'Header.frame_id must be a string, got {frame_id!r}')
     return frame_id
@@ -84,7 +88,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_FIELDS = ('rmse_m', 'fit_age_s', 'inference_time_s', 'alignment_time_s')
 
 
-def alignment_values(record) -> dict:
+def alignment_values(record: 'AlignmentRecord') -> dict:
     """The AlignmentRecord's fields as DepthAlignment values (header aside), typed and range-checked."""
     values = {}
     for field in dataclasses.fields(record):

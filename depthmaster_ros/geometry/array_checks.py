@@ -1,11 +1,13 @@
 """Numeric array arguments of the ROS-free core: anything unusable becomes a ValueError naming it."""
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 IMAGE = (None, None)        # H x W
 POINTS = (None, 3)          # N x 3
 
 
-def float_array(values, field, shape, dtype=None):
+def float_array(values: ArrayLike, field: str, shape: tuple[int | None, ...],
+                dtype: DTypeLike | None = None) -> np.ndarray:
     """values as a float ndarray of the given shape (None = any size along that axis).
 
     dtype None keeps float32 and float64 as they are (no per-pixel conversion) and widens anything

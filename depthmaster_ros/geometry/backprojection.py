@@ -3,15 +3,22 @@
 Each pixel centre's undistorted ray (x/z, y/z, 1) is computed once per camera, size and stride
 (CameraModel.pixel_rays) and scaled by the depth, which is z along the optical axis (REP 118).
 """
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 
-def _depth_image(depth):
+if TYPE_CHECKING:
+    from depthmaster_ros.geometry.camera_model import CameraModel
+
+
+def _depth_image(depth: ArrayLike) -> np.ndarray:
     return float_array(depth, 'depth', IMAGE, np.float32)
 
 
-def depth_to_points(depth, camera, stride=1, organized=True):
+def depth_to_points(depth: ArrayLike, camera: 'CameraModel', stride: int = 1, organized: bool = True) -> np.ndarray:
     """(h', w', 3) float32 with NaN rows for invalid pixels, or (N, 3) valid points only.
 
     h' = ceil(h / stride), w' = ceil(w / stride); pixels (0, 0), (0, stride), ... are kept, so an RGB
@@ -49,7 +56,8 @@ def _valid_points(z, ray_x, ray_y):
     return points
 
 
-def depth_to_points_with_colors(depth, rgb, camera, stride=1, organized=True):
+def depth_to_points_with_colors(depth: ArrayLike, rgb: ArrayLike, camera: 'CameraModel', stride: int = 1,
+                                organized: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Points as depth_to_points plus the matching uint8 colours ((h', w', 3) or (N, 3))."""
     depth = _depth_image(depth)
     rgb = np.asarray(rgb)

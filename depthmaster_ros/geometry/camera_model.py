@@ -8,10 +8,14 @@ image by s along an axis therefore maps a coordinate c to (c + 0.5) * s - 0.5, w
 `CameraModel.scaled` applies to the principal point (and to every coordinate through K and P).
 """
 from dataclasses import dataclass
+from typing import Any
+
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
+
 # distortion model -> accepted coefficient counts (OpenCV order)
 DISTORTION_MODELS = {
     'plumb_bob': (4, 5),
@@ -92,16 +96,18 @@ class CameraModel:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def pinhole(cls, width, height, fx, fy=None, cx=None, cy=None, D=(), distortion_model=''):
+    def pinhole(cls, width: int, height: int, fx: float, fy: float | None = None, cx: float | None = None,
+                cy: float | None = None, D: ArrayLike = (), distortion_model: str = '') -> 'CameraModel':
         """A camera from focal length and principal point (centre of the image by default)."""
         fy = fx if fy is None else fy
         cx = (width - 1) / 2.0 if cx is None else cx
         cy = (height - 1) / 2.0 if cy is None else cy
         K = [[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]]
-        return cls(width, height, K, D, distortion_model, None, None)
+        # __post_init__ turns array-likes into arrays and derives P and R when given None
+        return cls(width, height, K, D, distortion_model, None, None)  # type: ignore[arg-type]
 
     @classmethod
-    def from_camera_info(cls, msg):
+    def from_camera_info(cls, msg: Any) -> 'CameraModel':
         """Build from anything with CameraInfo fields (rclpy, rosbags, or a plain object)."""
         for field in ('width', 'height', 'k', 'd', 'distortion_model', 'p', 'r'):
             if not hasattr(msg, field):
@@ -109,30 +115,30 @@ class CameraModel:
         return cls(msg.width, msg.height, msg.k, msg.d, msg.distortion_model, msg.p, msg.r)
 
     @property
-    def has_distortion(self):
+    def has_distortion(self) -> bool:
         return self.distortion_model != NO_DISTORTION
 
     @property
-    def fx(self):
+    def fx(self) -> float:
         return float(self.K[0, 0])
 
     @property
-    def fy(self):
+    def fy(self) -> float:
         return float(self.K[1, 1])
 
     @property
-    def cx(self):
+    def cx(self) -> float:
         return float(self.K[0, 2])
 
     @property
-    def cy(self):
+    def cy(self) -> float:
         return float(self.K[1, 2])
 
-    def cache_key(self):
+    def cache_key(self) -> tuple[int, int, bytes, bytes, str]:
         """Hashable identity of the model, for caches keyed by camera."""
         return (self.width, self.height, self.K.tobytes(), self.D.tobytes(), self.distortion_model)
 
-    def scaled(self, width, height, aspect_tolerance=0.01):
+    def scaled(self, width: int, height: int, aspect_tolerance: float = 0.01) -> 'CameraModel':
         """The same camera for the image resized to width x height (pixel-centre convention)."""
         width, height = int(width), int(height)
         if width <= 0 or height <= 0:
@@ -147,7 +153,7 @@ class CameraModel:
         return CameraModel(width, height, resize @ self.K, self.D, self.distortion_model,
                            resize @ self.P, self.R)
 
-    def to_camera_info_fields(self):
+    def to_camera_info_fields(self) -> dict[str, Any]:
         """Plain CameraInfo fields, ready for an rclpy or rosbags message."""
         return {
             'width': self.width,
@@ -162,7 +168,7 @@ class CameraModel:
             'roi': {'x_offset': 0, 'y_offset': 0, 'height': 0, 'width': 0, 'do_rectify': False},
         }
 
-    def project(self, points_cam):
+    def project(self, points_cam: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Project Nx3 optical-frame points to pixels.
 
         Returns (uv Nx2 float64, valid N bool). valid: finite, in front of the camera (z > 0), inside
@@ -179,7 +185,7 @@ class CameraModel:
         valid[index] = True
         return uv, valid
 
-    def project_columns(self, x, y, z):
+    def project_columns(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """project() for points given as contiguous float64 columns: (index, u, v) of the valid ones.
 
         Same rules as project(); one array per coordinate keeps every step on contiguous memory,
@@ -214,7 +220,7 @@ class CameraModel:
             uv, _ = cv2.projectPoints(object_points, zero, zero, self.K, self.D)
         return uv.reshape(-1, 2)
 
-    def undistort_pixels(self, uv):
+    def undistort_pixels(self, uv: ArrayLike) -> np.ndarray:
         """Normalised undistorted coordinates (x/z, y/z) of Nx2 pixel coordinates."""
         uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
         if not self.has_distortion:
@@ -228,7 +234,7 @@ class CameraModel:
             xy = cv2.undistortPoints(source, self.K, self.D, criteria=_UNDISTORT_CRITERIA)
         return xy.reshape(-1, 2)
 
-    def normalised_bounds(self):
+    def normalised_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(low, high): box of normalised coordinates (x/z, y/z) holding every pixel's ray, with a margin.
 
         Cached per camera. project() rejects points outside it (the fold-back guard); callers use it
@@ -236,7 +242,7 @@ class CameraModel:
         """
         return _normalised_bounds(self)
 
-    def pixel_rays(self, stride=1):
+    def pixel_rays(self, stride: int = 1) -> np.ndarray:
         """Normalised rays (x/z, y/z) of the pixel centres, shape (ceil(h/stride), ceil(w/stride), 2).
 
         Cached per camera and stride; the array is read-only. Multiplying by depth gives x and y.
@@ -246,7 +252,7 @@ class CameraModel:
             raise ValueError(f'stride: must be >= 1, got {stride}')
         return _pixel_rays(self.cache_key(), stride, self)
 
-    def pixel_ray_planes(self, stride=1):
+    def pixel_ray_planes(self, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """pixel_rays as two contiguous read-only planes (x/z, y/z), cached: gathers from them are fast."""
         rays = self.pixel_rays(stride)
         return _cached(('ray_planes', self.cache_key(), int(stride)), lambda: _read_only_planes(rays))
@@ -256,7 +262,7 @@ def _points(points, field):
     return float_array(points, field, POINTS, np.float64)
 
 
-_CACHE = {}
+_CACHE: dict[tuple, np.ndarray] = {}
 _CACHE_SIZE = 64
 
 

@@ -4,11 +4,14 @@ Only pixels where both the ground truth and the prediction are finite and positi
 ground-truth pixels that got a valid prediction is reported separately as coverage, so a method cannot
 look accurate by leaving hard pixels empty without that being visible.
 """
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
+
 DELTA1_THRESHOLD = 1.25
 
 
@@ -20,7 +23,7 @@ class DepthErrors:
     num_valid: int      # pixels compared
     coverage: float     # num_valid / ground-truth pixels in range
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
@@ -28,7 +31,7 @@ def _as_depth(array, name):
     return float_array(array, name, IMAGE, np.float64)
 
 
-def depth_errors(pred_m, gt_m, min_depth=1e-3, max_depth=np.inf):
+def depth_errors(pred_m: ArrayLike, gt_m: ArrayLike, min_depth: float = 1e-3, max_depth: float = np.inf) -> DepthErrors:
     """Compare a metric depth image with ground truth; NaN metrics when nothing is comparable."""
     pred = _as_depth(pred_m, 'pred_m')
     gt = _as_depth(gt_m, 'gt_m')
@@ -53,7 +56,7 @@ def depth_errors(pred_m, gt_m, min_depth=1e-3, max_depth=np.inf):
     )
 
 
-def mean_errors(per_frame):
+def mean_errors(per_frame: Sequence[DepthErrors]) -> dict[str, float] | None:
     """Average per-frame errors (each frame weighs the same, as in the usual per-image evaluation)."""
     frames = [e for e in per_frame if e.num_valid > 0]
     if not frames:

@@ -6,15 +6,17 @@ parent and child_frame_id = child is the transform parent <- child.
 """
 import bisect
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
 
 DEFAULT_TOLERANCE_NS = 100_000_000   # how far outside the stored samples a lookup may reach
 
 
-def _array(values, shape, field):
+def _array(values: ArrayLike, shape: tuple[int, ...], field: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -26,7 +28,7 @@ def _array(values, shape, field):
     return array
 
 
-def quaternion_to_matrix(q_xyzw):
+def quaternion_to_matrix(q_xyzw: ArrayLike) -> np.ndarray:
     """Rotation matrix of a quaternion (x, y, z, w); normalises it, rejects zero or NaN."""
     q = _array(q_xyzw, (4,), 'quaternion')
     norm = np.linalg.norm(q)
@@ -40,7 +42,7 @@ def quaternion_to_matrix(q_xyzw):
     ])
 
 
-def matrix_to_quaternion(rotation):
+def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
     """Quaternion (x, y, z, w) with w >= 0 of a rotation matrix (largest-diagonal method)."""
     m = rotation
     trace = m[0, 0] + m[1, 1] + m[2, 2]
@@ -56,12 +58,12 @@ def matrix_to_quaternion(rotation):
     else:
         s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
         q = [(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s]
-    q = np.asarray(q)
-    q /= np.linalg.norm(q)
-    return q if q[3] >= 0 else -q
+    quaternion = np.asarray(q)
+    quaternion /= np.linalg.norm(quaternion)
+    return quaternion if quaternion[3] >= 0 else -quaternion
 
 
-def rotation_about(axis, angle_rad):
+def rotation_about(axis: str, angle_rad: float) -> np.ndarray:
     """Rotation matrix about 'x', 'y' or 'z' by angle (right-hand rule)."""
     c, s = np.cos(angle_rad), np.sin(angle_rad)
     if axis == 'x':
@@ -102,27 +104,27 @@ class RigidTransform:
         object.__setattr__(self, 'translation', translation)
 
     @classmethod
-    def identity(cls):
+    def identity(cls) -> 'RigidTransform':
         return cls(np.eye(3), np.zeros(3))
 
     @classmethod
-    def from_translation_quaternion(cls, t_xyz, q_xyzw):
+    def from_translation_quaternion(cls, t_xyz: ArrayLike, q_xyzw: ArrayLike) -> 'RigidTransform':
         return cls(quaternion_to_matrix(q_xyzw), _array(t_xyz, (3,), 'translation'))
 
     @classmethod
-    def from_matrix(cls, matrix):
+    def from_matrix(cls, matrix: ArrayLike) -> 'RigidTransform':
         matrix = _array(matrix, (4, 4), 'matrix')
         if not np.allclose(matrix[3], [0, 0, 0, 1]):
             raise ValueError('matrix: last row must be [0, 0, 0, 1]')
         return cls(matrix[:3, :3], matrix[:3, 3])
 
-    def as_matrix(self):
+    def as_matrix(self) -> np.ndarray:
         matrix = np.eye(4)
         matrix[:3, :3] = self.rotation
         matrix[:3, 3] = self.translation
         return matrix
 
-    def inverse(self):
+    def inverse(self) -> 'RigidTransform':
         return RigidTransform(self.rotation.T, -self.rotation.T @ self.translation)
 
     def __matmul__(self, other):
@@ -131,15 +133,15 @@ class RigidTransform:
         return RigidTransform(self.rotation @ other.rotation,
                               self.rotation @ other.translation + self.translation)
 
-    def apply(self, points):
+    def apply(self, points: ArrayLike) -> np.ndarray:
         """Transform Nx3 points (float64 result; NaN rows stay NaN)."""
         array = float_array(points, 'points', POINTS, np.float64)
         return array @ self.rotation.T + self.translation
 
-    def to_translation_quaternion(self):
+    def to_translation_quaternion(self) -> tuple[np.ndarray, np.ndarray]:
         return self.translation.copy(), matrix_to_quaternion(self.rotation)
 
-    def interpolate(self, other, fraction):
+    def interpolate(self, other: 'RigidTransform', fraction: float) -> 'RigidTransform':
         """Linear in translation, slerp in rotation; fraction 0 -> self, 1 -> other."""
         q0 = matrix_to_quaternion(self.rotation)
         q1 = matrix_to_quaternion(other.rotation)
@@ -151,7 +153,7 @@ class RigidTransform:
         return f'RigidTransform(t={np.round(t, 6).tolist()}, q_xyzw={np.round(q, 6).tolist()})'
 
 
-def optical_from_body():
+def optical_from_body() -> RigidTransform:
     """Maps a REP 103 body frame (x forward, y left, z up) into its optical frame (z fwd, x right, y down)."""
     return RigidTransform(np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]), np.zeros(3))
 
@@ -171,6 +173,21 @@ class _Edge:
         return f'{len(self.stamps)} samples in [{self.stamps[0]}, {self.stamps[-1]}] ns'
 
 
+class TransformLookup(Protocol):
+    """What alignment needs of a frame tree: the buffer here, or the node's locked copy of it."""
+
+    def lookup(self, target_frame: str, source_frame: str, stamp_ns: int | None = None) -> 'RigidTransform':
+        ...
+
+
+class TransformSink(Protocol):
+    """What storing a TFMessage needs of a frame tree: the buffer here, or the node's locked copy of it."""
+
+    def set_transform(self, parent_frame: str, child_frame: str, transform: 'RigidTransform', stamp_ns: int = 0,
+                      static: bool = False) -> None:
+        ...
+
+
 class TransformBuffer:
     """Frame tree with a time window of dynamic transforms; each frame has one parent.
 
@@ -180,13 +197,14 @@ class TransformBuffer:
     sample if it is within tolerance_ns, else fail (no extrapolation).
     """
 
-    def __init__(self, cache_s=10.0):
+    def __init__(self, cache_s: float = 10.0):
         if not cache_s > 0:
             raise ValueError(f'cache_s: must be positive, got {cache_s}')
         self.cache_ns = int(cache_s * 1e9)
-        self._edges = {}   # child frame -> _Edge
+        self._edges: dict[str, _Edge] = {}   # child frame -> _Edge
 
-    def set_transform(self, parent_frame, child_frame, transform, stamp_ns=0, static=False):
+    def set_transform(self, parent_frame: str, child_frame: str, transform: RigidTransform, stamp_ns: int = 0,
+                      static: bool = False) -> None:
         if not parent_frame or not child_frame:
             raise ValueError(f'frame_id: empty frame name (parent={parent_frame!r}, child={child_frame!r})')
         if parent_frame == child_frame:
@@ -214,7 +232,7 @@ class TransformBuffer:
         if drop:
             del edge.stamps[:drop], edge.samples[:drop]
 
-    def frames(self):
+    def frames(self) -> list[str]:
         return sorted(set(self._edges) | {edge.parent for edge in self._edges.values()})
 
     def _creates_cycle(self, parent, child):
@@ -251,7 +269,8 @@ class TransformBuffer:
             f'cannot transform {source!r} -> {target!r} at stamp {stamp_ns} ns: edge '
             f'{edge.parent!r} <- {child!r} has {edge.describe()} (tolerance {tolerance_ns} ns)')
 
-    def lookup(self, target_frame, source_frame, stamp_ns=None, tolerance_ns=DEFAULT_TOLERANCE_NS):
+    def lookup(self, target_frame: str, source_frame: str, stamp_ns: int | None = None,
+               tolerance_ns: int = DEFAULT_TOLERANCE_NS) -> RigidTransform:
         """The transform target <- source at stamp_ns (None: latest of every edge)."""
         if target_frame == source_frame:
             return RigidTransform.identity()
@@ -273,7 +292,8 @@ class TransformBuffer:
             ancestor_from_target = edge @ ancestor_from_target
         return ancestor_from_target.inverse() @ ancestor_from_source
 
-    def can_transform(self, target_frame, source_frame, stamp_ns=None, tolerance_ns=DEFAULT_TOLERANCE_NS):
+    def can_transform(self, target_frame: str, source_frame: str, stamp_ns: int | None = None,
+                      tolerance_ns: int = DEFAULT_TOLERANCE_NS) -> bool:
         try:
             self.lookup(target_frame, source_frame, stamp_ns, tolerance_ns)
         except LookupError:
@@ -281,7 +301,7 @@ class TransformBuffer:
         return True
 
 
-def store_tf_message(buffer, tf_message, static):
+def store_tf_message(buffer: TransformSink, tf_message: Any, static: bool) -> tuple[int, list[str]]:
     """Add every transform of a tf2_msgs/TFMessage (rclpy or rosbags) to buffer.
 
     One bad transform does not stop the others; returns (number stored, list of error strings).

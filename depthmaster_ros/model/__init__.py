@@ -21,5 +21,5 @@ def load_estimator(backend: str = 'depthmaster', model: str | None = None, devic
     return from_pretrained(backend, model, device, dtype, **options)
 
 
-__all__ = ['load_estimator', 'from_pretrained', 'backend_names', 'Prediction', 'ModelLoadError', 'SPACE_SQRT_DISPARITY', 'SPACE_DEPTH',
-           'SPACE_DISPARITY', 'SPACES', 'STAGES', 'TOTAL']
+__all__ = ['SPACES', 'SPACE_DEPTH', 'SPACE_DISPARITY', 'SPACE_SQRT_DISPARITY', 'STAGES', 'TOTAL', 'ModelLoadError',
+           'Prediction', 'backend_names', 'from_pretrained', 'load_estimator']

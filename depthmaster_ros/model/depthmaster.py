@@ -4,6 +4,7 @@ Weights go to the device once; the empty-text embedding is cached there; pre- an
 run on the device so only the final map is copied back (`predict_tensor` skips even that, and
 takes frames already on the device). Nothing in a frame waits for the whole device.
 """
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,6 +14,14 @@ from .frames import check_frames, stack_frames
 from .prediction import SPACE_SQRT_DISPARITY, Prediction
 from .preprocess import check_processable, decoded_to_unit, normalise, resize_back, resize_uint8
 from .runtime import HostUploader, StageTimer, check_cpu_dtype
+
+if TYPE_CHECKING:
+    # the defining modules: diffusers' top-level names are placeholder classes to a type checker
+    from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+
+    from .fourier_enhancement import FourierEnhancement
+    from .loading import ModelSource
 
 # Hard-coded in the official pipeline (not read from the VAE config).
 LATENT_SCALE_FACTOR = 0.18215
@@ -49,8 +58,10 @@ class DepthMasterEstimator(DepthEstimator):
     backend = 'depthmaster'
     space = SPACE_SQRT_DISPARITY
 
-    def __init__(self, unet, vae, fourier, empty_text_embedding, *, model_id, device,
-                 dtype=torch.float32, channels_last=False, compile=False, naive=False, timing=True):
+    def __init__(self, unet: 'UNet2DConditionModel', vae: 'AutoencoderKL', fourier: 'FourierEnhancement',
+                 empty_text_embedding: torch.Tensor, *, model_id: str, device: str | torch.device,
+                 dtype: torch.dtype = torch.float32, channels_last: bool = False, compile: bool | str = False,
+                 naive: bool = False, timing: bool = True):
         if naive:
             dtype, channels_last, compile = torch.float32, False, False
         super().__init__(model_id, torch.device(device), dtype, timing)
@@ -83,7 +94,8 @@ class DepthMasterEstimator(DepthEstimator):
     def _grad_mode(self):
         return torch.no_grad() if self.naive else torch.inference_mode()
 
-    def predict_tensor(self, frames, processing_res=768, timing=None):
+    def predict_tensor(self, frames: np.ndarray | torch.Tensor, processing_res: int = 768,
+                       timing: bool | None = None) -> tuple[torch.Tensor, StageTimer]:
         """Same-size uint8 frames [B,H,W,3] -> (device float32 [B,H,W] in [0,1], timings).
 
         `frames` is a host numpy array (uploaded through the pinned buffer) or a tensor already on
@@ -140,7 +152,8 @@ class DepthMasterEstimator(DepthEstimator):
         return [Prediction(relative=host[i], space=self.space, timings=dict(timings)) for i in range(len(frames))]
 
 
-def load_depthmaster(model, device, dtype, *, channels_last=False, compile=False, naive=False, timing=True):
+def load_depthmaster(model: 'ModelSource', device: str | torch.device, dtype: torch.dtype, *, channels_last: bool = False,
+                     compile: bool | str = False, naive: bool = False, timing: bool = True) -> DepthMasterEstimator:
     """The depthmaster backend's loader: official-layout weights once onto device (naive: eager fp32 baseline)."""
     from .loading import load_depthmaster_parts
     parts = load_depthmaster_parts(model, torch.float32 if naive else dtype)

@@ -1,8 +1,16 @@
 """The estimator interface the node, the bag tool and the benchmark call."""
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 
 from .frames import check_frames
 from .runtime import check_timing
+
+if TYPE_CHECKING:
+    import torch
+
+    from .prediction import Prediction
 
 
 class DepthEstimator:
@@ -12,36 +20,38 @@ class DepthEstimator:
     `timing` (here or per call) turns per-stage timing off: Prediction.timings then holds only 'total'.
     """
 
-    backend = None
-    space = None
+    backend: str = ''
+    space: str = ''
 
-    def __init__(self, model_id, device, dtype, timing=True):
+    def __init__(self, model_id: str, device: 'torch.device', dtype: 'torch.dtype', timing: bool = True):
         self.model_id = model_id
         self.device = device
         self.dtype = dtype
         self.timing = check_timing(timing)
 
-    def predict(self, rgb, processing_res=768, timing=None):
+    def predict(self, rgb: 'np.ndarray | torch.Tensor', processing_res: int = 768,
+                timing: bool | None = None) -> 'Prediction':
         check_frames(rgb, self.device, name='rgb', batched=False)
         return self._predict_group([rgb], processing_res, timing)[0]
 
-    def predict_batch(self, frames, processing_res=768, timing=None):
+    def predict_batch(self, frames: 'Sequence[np.ndarray | torch.Tensor]', processing_res: int = 768,
+                      timing: bool | None = None) -> 'list[Prediction]':
         """Predictions in input order; frames are grouped by size and each group runs as one batch."""
         if isinstance(frames, (str, bytes)) or not hasattr(frames, '__len__'):
             raise ValueError(f'frames: expected a list of (H, W, 3) uint8 arrays, got {type(frames).__name__}')
         if timing is not None:
             check_timing(timing)
-        groups = {}
+        groups: dict[tuple[bool, tuple[int, ...]], list[int]] = {}
         for index, rgb in enumerate(frames):
             check_frames(rgb, self.device, name=f'frames[{index}]', batched=False)
             # Host arrays and device tensors of one size are separate groups: each is stacked as its kind.
             groups.setdefault((isinstance(rgb, np.ndarray), tuple(rgb.shape)), []).append(index)
-        results = [None] * len(frames)
+        results: list[Prediction | None] = [None] * len(frames)
         for indices in groups.values():
             group = [frames[i] for i in indices]
             for index, prediction in zip(indices, self._predict_group(group, processing_res, timing)):
                 results[index] = prediction
-        return results
+        return cast('list[Prediction]', results)   # every index is filled above
 
     def _predict_group(self, frames, processing_res, timing):
         # A call that leaves `timing` alone keeps the two-argument hook, so a subclass that has no

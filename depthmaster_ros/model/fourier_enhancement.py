@@ -29,7 +29,7 @@ def _conv_fp32(conv, x):
 class FourierEnhancement(nn.Module):
     """Spatial branch + frequency branch (learned convs on FFT amplitude and phase), fused 1x1."""
 
-    def __init__(self, channels=1280):
+    def __init__(self, channels: int = 1280):
         super().__init__()
         if channels % GROUP_NORM_GROUPS:
             raise ValueError(f'channels: {channels} is not divisible by {GROUP_NORM_GROUPS} (GroupNorm groups)')
@@ -43,7 +43,7 @@ class FourierEnhancement(nn.Module):
         self.conv_s2 = _conv3x3(channels)
         self.fuse = _conv1x1(2 * channels, channels)
 
-    def forward(self, hidden):
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=hidden.device.type, enabled=False):
             out = self._forward_fp32(hidden.float())
         return out.to(hidden.dtype)

@@ -4,6 +4,9 @@ A device tensor skips the host upload, so a caller can copy the next frame on a 
 the model runs on the current one. A tensor on another device is refused rather than moved: a hidden
 copy would undo exactly what the caller arranged.
 """
+from collections.abc import Sequence
+from typing import cast
+
 import numpy as np
 import torch
 
@@ -13,7 +16,7 @@ BATCH_LAYOUT = ('B', 'H', 'W', '3')
 IMAGE_LAYOUT = ('H', 'W', '3')
 
 
-def canonical_device(device):
+def canonical_device(device: str | torch.device) -> torch.device:
     """`cuda` means the current CUDA device; compare with its index filled in."""
     device = torch.device(device)
     if device.type == 'cuda' and device.index is None:
@@ -21,7 +24,8 @@ def canonical_device(device):
     return device
 
 
-def check_frames(frames, device, name='frames', batched=True):
+def check_frames(frames: np.ndarray | torch.Tensor, device: str | torch.device, name: str = 'frames',
+                 batched: bool = True) -> np.ndarray | torch.Tensor:
     """`frames` itself, or ValueError naming `name`: uint8 [B,]H,W,3, a numpy array or a tensor on `device`."""
     layout = BATCH_LAYOUT if batched else IMAGE_LAYOUT
     if isinstance(frames, torch.Tensor):
@@ -35,9 +39,9 @@ def check_frames(frames, device, name='frames', batched=True):
                      f'got {type(frames).__name__}')
 
 
-def stack_frames(frames):
+def stack_frames(frames: Sequence[np.ndarray] | Sequence[torch.Tensor]) -> np.ndarray | torch.Tensor:
     """Same-size frames of one kind -> one [B,H,W,3] array or tensor (tensors stay on their device)."""
     if isinstance(frames[0], torch.Tensor):
-        return torch.stack(list(frames))
+        return torch.stack(list(cast(Sequence[torch.Tensor], frames)))
     return np.stack(frames)
 

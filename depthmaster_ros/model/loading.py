@@ -5,6 +5,7 @@ drops those keys; that one warning is silenced), build our FourierEnhancement fr
 file, and compute the empty-prompt embedding once so the text encoder can be freed.
 Every unusable part raises ModelLoadError naming the file and the fix.
 """
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 import json
@@ -12,11 +13,21 @@ import logging
 import os
 from pathlib import Path
 import re
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 
 from .errors import ModelLoadError
 from .fourier_enhancement import FourierEnhancement
+
+if TYPE_CHECKING:
+    # the defining modules: diffusers' top-level names are placeholder classes to a type checker
+    from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+
+# A model directory or a hub id owner/name.
+ModelSource = str | os.PathLike[str]
+Loaded = TypeVar('Loaded')
 
 DEPTHMASTER_COMPONENTS = ('unet', 'vae', 'text_encoder', 'tokenizer')
 WEIGHTS_NAMES = ('diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.bin',
@@ -33,7 +44,7 @@ def _hub_offline():
     return env or bool(constants.HF_HUB_OFFLINE)
 
 
-def resolve_model_directory(model):
+def resolve_model_directory(model: ModelSource) -> Path:
     """A local directory as is; an ``owner/name`` hub id through the local cache (offline-friendly)."""
     if not isinstance(model, (str, os.PathLike)) or not str(model):
         raise ValueError(f'model: expected a directory or a hub id, got {model!r}')
@@ -51,7 +62,7 @@ def resolve_model_directory(model):
     try:
         from huggingface_hub import snapshot_download
         return Path(snapshot_download(text, local_files_only=offline))
-    except Exception as error:  # hub errors are many types; all mean "not usable here"
+    except Exception as error:  # noqa: BLE001 - hub errors are many types; all mean "not usable here"
         how = ('HF_HUB_OFFLINE is set and it is not in the local hub cache' if offline
                else 'it could not be downloaded')
         raise ModelLoadError(
@@ -60,7 +71,7 @@ def resolve_model_directory(model):
             f'(`huggingface-cli download {text} --local-dir DIR`) and pass that DIR') from None
 
 
-def check_layout(directory, components):
+def check_layout(directory: Path, components: Iterable[str]) -> None:
     """model_index.json and one folder per component, each with its config."""
     index = directory / 'model_index.json'
     if not index.is_file():
@@ -78,7 +89,7 @@ def check_layout(directory, components):
             raise ModelLoadError(f'{config}: missing; {_FIX_DOWNLOAD}')
 
 
-def find_weights_file(folder):
+def find_weights_file(folder: Path) -> Path:
     for name in WEIGHTS_NAMES:
         if (folder / name).is_file():
             return folder / name
@@ -86,7 +97,7 @@ def find_weights_file(folder):
         f'{folder / WEIGHTS_NAMES[0]}: missing (nor {", ".join(WEIGHTS_NAMES[1:])}); {_FIX_DOWNLOAD}')
 
 
-def read_weights(weights_file, prefix=''):
+def read_weights(weights_file: Path, prefix: str = '') -> dict[str, torch.Tensor]:
     """Tensors whose key starts with `prefix`, from .safetensors or .bin; corrupt files -> ModelLoadError."""
     try:
         if weights_file.suffix == '.safetensors':
@@ -95,18 +106,18 @@ def read_weights(weights_file, prefix=''):
                 return {key: handle.get_tensor(key) for key in handle.keys() if key.startswith(prefix)}
         state = torch.load(weights_file, map_location='cpu', weights_only=True, mmap=True)
         return {key: value for key, value in state.items() if key.startswith(prefix)}
-    except Exception as error:  # safetensors / pickle raise several unrelated types
+    except Exception as error:  # noqa: BLE001 - safetensors and pickle raise several unrelated types
         raise ModelLoadError(
             f'{weights_file}: corrupt or truncated weights file ({type(error).__name__}: {error}); '
             f'{_FIX_DOWNLOAD}') from None
 
 
-def check_weights_readable(weights_file):
+def check_weights_readable(weights_file: Path) -> None:
     """Open the file's index so that a corrupt file is reported by name before a library trips on it."""
     read_weights(weights_file, prefix='\0')  # no key starts with NUL: reads the index, not the tensors
 
 
-def load_fourier_enhancement(weights_file, channels):
+def load_fourier_enhancement(weights_file: Path, channels: int) -> FourierEnhancement:
     """Our FE block filled from the ``fftblock.*`` tensors of the UNet weights file."""
     state = {key[len(FFT_PREFIX):]: value for key, value in read_weights(weights_file, FFT_PREFIX).items()}
     if not state:
@@ -145,18 +156,18 @@ def _fourier_warning_silenced():
         logger.removeFilter(dropper)
 
 
-def load_component(what, folder, load):
+def load_component(what: str, folder: Path, load: Callable[[], Loaded]) -> Loaded:
     """Run a library loader; any failure becomes a ModelLoadError naming the folder."""
     try:
         return load()
     except ModelLoadError:
         raise
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - diffusers and transformers raise many types for a bad folder
         raise ModelLoadError(f'{folder}: cannot load the {what} ({type(error).__name__}: {error}); '
                              f'{_FIX_DOWNLOAD}') from None
 
 
-def compute_empty_text_embedding(directory):
+def compute_empty_text_embedding(directory: Path) -> torch.Tensor:
     """The official conditioning: "" -> [BOS, EOS] -> CLIP last_hidden_state [1, 2, D], fp32."""
     from transformers import CLIPTextModel, CLIPTokenizer
     tokenizer = load_component('tokenizer', directory / 'tokenizer',
@@ -174,14 +185,14 @@ def compute_empty_text_embedding(directory):
 
 @dataclass
 class DepthMasterParts:
-    unet: torch.nn.Module
-    vae: torch.nn.Module
+    unet: 'UNet2DConditionModel'
+    vae: 'AutoencoderKL'
     fourier: FourierEnhancement
     empty_text_embedding: torch.Tensor
     directory: Path
 
 
-def load_depthmaster_parts(model, dtype=torch.float32):
+def load_depthmaster_parts(model: ModelSource, dtype: torch.dtype = torch.float32) -> DepthMasterParts:
     """UNet and VAE in `dtype` (on CPU), FE block in fp32, empty-text embedding [1,2,D] fp32."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
 

@@ -5,6 +5,7 @@ spread (diffusers' uncertainty: median absolute deviation over the normalised de
 aligns members with scipy; without scipy the same alignment is done here in closed form.
 """
 import importlib.util
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -14,7 +15,13 @@ from .estimator import DepthEstimator
 from .loading import check_layout, check_weights_readable, find_weights_file, load_component, resolve_model_directory
 from .prediction import SPACE_DEPTH, STAGES, TOTAL, Prediction
 from .preprocess import processing_size
-from .runtime import DeviceClock, check_cpu_dtype
+from .runtime import DeviceClock, Stamp, check_cpu_dtype
+
+if TYPE_CHECKING:
+    # the defining modules: diffusers' top-level names are placeholder classes to a type checker
+    from diffusers.pipelines.marigold.pipeline_marigold_depth import MarigoldDepthPipeline
+
+    from .loading import ModelSource
 
 MARIGOLD_COMPONENTS = ('unet', 'vae', 'scheduler', 'text_encoder', 'tokenizer')
 # A spread (MAD) of this fraction of the depth range or more means confidence 0.
@@ -23,11 +30,11 @@ SPREAD_AT_ZERO_CONFIDENCE = 0.1
 NOISE_SEED = 0
 
 
-def spread_to_confidence(spread):
+def spread_to_confidence(spread: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - spread / SPREAD_AT_ZERO_CONFIDENCE, 0.0, 1.0).astype(np.float32)
 
 
-def ensemble_members(members):
+def ensemble_members(members: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Closed-form twin of diffusers' ensemble_depth (median reduction): [E,1,H,W] -> depth, spread.
 
     Each member is aligned (scale, shift) by least squares to the members' median, the aligned
@@ -35,13 +42,13 @@ def ensemble_members(members):
     """
     reference = members.median(dim=0).values.flatten()
     design = torch.stack([reference, torch.ones_like(reference)], dim=1)
-    aligned = []
+    aligned_members = []
     for member in members:
         # member ~ a*reference + b  =>  aligned = (member - b) / a
         solution = torch.linalg.lstsq(design.double(), member.flatten().double()[:, None]).solution[:, 0]
         scale = solution[0].clamp(min=1e-6)
-        aligned.append(((member.double() - solution[1]) / scale).to(members.dtype))
-    aligned = torch.stack(aligned)
+        aligned_members.append(((member.double() - solution[1]) / scale).to(members.dtype))
+    aligned = torch.stack(aligned_members)
     depth = aligned.median(dim=0).values
     spread = (aligned - depth).abs().median(dim=0).values
     low, depth_range = depth.min(), (depth.max() - depth.min()).clamp(min=1e-6)
@@ -54,7 +61,8 @@ class MarigoldEstimator(DepthEstimator):
     backend = 'marigold'
     space = SPACE_DEPTH
 
-    def __init__(self, pipeline, *, model_id, device, dtype, steps=4, ensemble_size=1, timing=True):
+    def __init__(self, pipeline: 'MarigoldDepthPipeline', *, model_id: str, device: str | torch.device,
+                 dtype: torch.dtype, steps: int = 4, ensemble_size: int = 1, timing: bool = True):
         super().__init__(model_id, torch.device(device), dtype, timing)
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f'marigold_steps: expected an integer >= 1, got {steps!r}')
@@ -67,7 +75,7 @@ class MarigoldEstimator(DepthEstimator):
         self.pipeline.set_progress_bar_config(disable=True)
         self._diffusers_ensembles = importlib.util.find_spec('scipy') is not None
         self._clock = DeviceClock(self.device)
-        self._stage_marks = None   # a list while a frame is timed per stage
+        self._stage_marks: list[tuple[str, str, Stamp]] | None = None   # a list while a frame is timed per stage
         for module, stage in ((pipeline.vae.encoder, 'vae_encode'), (pipeline.unet, 'unet'),
                               (pipeline.vae.decoder, 'vae_decode')):
             module.register_forward_pre_hook(lambda *_, s=stage: self._mark(s, 'start'))
@@ -134,7 +142,8 @@ class MarigoldEstimator(DepthEstimator):
         return timings
 
 
-def load_marigold(model, device, dtype, steps=4, ensemble_size=1, timing=True):
+def load_marigold(model: 'ModelSource', device: str | torch.device, dtype: torch.dtype, steps: int = 4,
+                  ensemble_size: int = 1, timing: bool = True) -> MarigoldEstimator:
     from diffusers import MarigoldDepthPipeline
 
     directory = resolve_model_directory(model)
@@ -151,7 +160,9 @@ def load_marigold(model, device, dtype, steps=4, ensemble_size=1, timing=True):
                              ensemble_size=ensemble_size, timing=timing)
 
 
-def load_marigold_estimator(model, device, dtype, *, marigold_steps=4, marigold_ensemble_size=1, timing=True):
+def load_marigold_estimator(model: 'ModelSource', device: str | torch.device, dtype: torch.dtype, *,
+                            marigold_steps: int = 4, marigold_ensemble_size: int = 1,
+                            timing: bool = True) -> MarigoldEstimator:
     """The marigold backend's loader; its options carry the node's parameter names."""
     return load_marigold(model, device, dtype, steps=marigold_steps, ensemble_size=marigold_ensemble_size,
                          timing=timing)

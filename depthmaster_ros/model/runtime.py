@@ -5,19 +5,23 @@ CUDA events on the current stream, read once the frame's last event has complete
 is its GPU time, and nothing waits for the whole device (which would also wait for a next frame's
 upload on a side stream).
 """
-import time
-import warnings
 from collections.abc import Mapping
+import time
+from typing import cast
+import warnings
 
 import numpy as np
 import torch
 
 from .prediction import TOTAL
 
+# A point in a device's own order: perf_counter seconds on the CPU, a CUDA event on CUDA.
+Stamp = float | torch.cuda.Event
+
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
-def parse_dtype(name):
+def parse_dtype(name: str | torch.dtype) -> torch.dtype:
     if isinstance(name, torch.dtype) and name in DTYPES.values():
         return name
     if name not in DTYPES:
@@ -25,7 +29,7 @@ def parse_dtype(name):
     return DTYPES[name]
 
 
-def resolve_device(name):
+def resolve_device(name: str | torch.device) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as error:
@@ -37,14 +41,14 @@ def resolve_device(name):
     return device
 
 
-def check_timing(timing):
+def check_timing(timing: object) -> bool:
     """Per-stage timing is on or off; anything else is a caller's mistake, not a falsy default."""
     if not isinstance(timing, bool):
         raise ValueError(f'timing: expected True or False, got {timing!r}')
     return timing
 
 
-def check_cpu_dtype(device, dtype):
+def check_cpu_dtype(device: torch.device, dtype: torch.dtype) -> None:
     """Half precision on CPU works but is slow; say so once instead of failing."""
     if device.type == 'cpu' and dtype != torch.float32:
         warnings.warn(
@@ -55,28 +59,30 @@ def check_cpu_dtype(device, dtype):
 class DeviceClock:
     """Timestamps in the device's own order: perf_counter on the CPU, timing events on the current CUDA stream."""
 
-    def __init__(self, device):
+    def __init__(self, device: torch.device):
         self.device = device
         self.cuda = device.type == 'cuda'
 
-    def stamp(self):
+    def stamp(self) -> Stamp:
         if not self.cuda:
             return time.perf_counter()
         event = torch.cuda.Event(enable_timing=True)
         event.record(torch.cuda.current_stream(self.device))
         return event
 
-    def wait(self, stamp):
+    def wait(self, stamp: Stamp) -> None:
         """Until the work before `stamp` on its stream is done; other streams keep running."""
         if self.cuda:
-            stamp.synchronize()
+            cast(torch.cuda.Event, stamp).synchronize()
 
-    def seconds(self, start, end):
+    def seconds(self, start: Stamp, end: Stamp) -> float:
         """Elapsed seconds between two stamps whose work has completed (see `wait`)."""
-        return start.elapsed_time(end) / 1e3 if self.cuda else end - start
+        if self.cuda:       # a CUDA clock's stamps are events, a CPU clock's are floats
+            return cast(torch.cuda.Event, start).elapsed_time(cast(torch.cuda.Event, end)) / 1e3
+        return cast(float, end) - cast(float, start)
 
 
-class StageTimer(Mapping):
+class StageTimer(Mapping[str, float]):
     """One frame's stage times, read as the mapping {stage: seconds} (or {'total': seconds}).
 
     `mark(stage)` closes a stage (marks of one stage add up); `finish(stage)` closes the last one.
@@ -85,17 +91,17 @@ class StageTimer(Mapping):
     when that one wait happens (usually when it copies its own result back).
     """
 
-    def __init__(self, device, per_stage=True):
+    def __init__(self, device: torch.device, per_stage: bool = True):
         self._clock = DeviceClock(device)
         self.per_stage = per_stage
-        self._stamps = [(None, self._clock.stamp())]
-        self._resolved = None
+        self._stamps: list[tuple[str | None, Stamp]] = [(None, self._clock.stamp())]
+        self._resolved: dict[str, float] | None = None
 
-    def mark(self, stage):
+    def mark(self, stage: str) -> None:
         if self.per_stage:
             self._stamps.append((stage, self._clock.stamp()))
 
-    def finish(self, stage):
+    def finish(self, stage: str) -> 'StageTimer':
         self._stamps.append((stage, self._clock.stamp()))
         return self
 
@@ -130,13 +136,13 @@ class StageTimer(Mapping):
 class HostUploader:
     """uint8 frames -> device tensor [B,H,W,3]; pinned buffer + non-blocking copy on CUDA."""
 
-    def __init__(self, device, pinned=True):
+    def __init__(self, device: torch.device, pinned: bool = True):
         self.device = device
         self.pinned = pinned and device.type == 'cuda'
-        self._buffer = None
-        self._copy_done = None
+        self._buffer: torch.Tensor | None = None
+        self._copy_done: torch.cuda.Event | None = None
 
-    def upload(self, frames):
+    def upload(self, frames: np.ndarray) -> torch.Tensor:
         frames = np.ascontiguousarray(frames)
         if not self.pinned:
             return torch.from_numpy(frames).to(self.device)

@@ -1,12 +1,20 @@
 """The official size rule and input checks, free of torch so that callers which only need sizes
 (the pipeline, the CLI's early checks) do not pay for importing it."""
+from typing import TYPE_CHECKING, TypeVar
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+# An image or batch checked in place: a numpy array, or a tensor (read only through .shape and .dtype).
+Images = TypeVar('Images', np.ndarray, 'torch.Tensor')
 
 # Below this the VAE encoder's three stride-2 convolutions leave nothing to decode.
 MIN_PROCESSED_SIZE = 8
 
 
-def processing_size(width, height, processing_res):
+def processing_size(width: int, height: int, processing_res: int) -> tuple[int, int]:
     """(new_w, new_h) whose longer edge is `processing_res` (0 = native), truncated like the official code."""
     if isinstance(processing_res, bool) or not isinstance(processing_res, (int, np.integer)) or processing_res < 0:
         raise ValueError(f'processing_res: expected an integer >= 0 (0 = native), got {processing_res!r}')
@@ -16,14 +24,14 @@ def processing_size(width, height, processing_res):
     return int(width * factor), int(height * factor)
 
 
-def validate_rgb(rgb, name='rgb'):
+def validate_rgb(rgb: object, name: str = 'rgb') -> np.ndarray:
     """Reject anything but an (H, W, 3) uint8 array before torch sees it."""
     if not isinstance(rgb, np.ndarray):
         raise ValueError(f'{name}: expected a numpy array, got {type(rgb).__name__}')
     return check_image_layout(rgb, rgb.dtype == np.uint8, ('H', 'W', '3'), name)
 
 
-def check_image_layout(images, is_uint8, layout, name):
+def check_image_layout(images: Images, is_uint8: bool, layout: tuple[str, ...], name: str) -> Images:
     """Shape, dtype and emptiness checks shared by numpy arrays and tensors (duck-typed: no torch here)."""
     shape = tuple(images.shape)
     if len(shape) != len(layout) or shape[-1] != 3:
@@ -35,7 +43,7 @@ def check_image_layout(images, is_uint8, layout, name):
     return images
 
 
-def check_processable(width, height, processing_res):
+def check_processable(width: int, height: int, processing_res: int) -> tuple[int, int]:
     """The processed size, or ValueError if the network cannot take it."""
     new_w, new_h = processing_size(width, height, processing_res)
     if min(new_w, new_h) < MIN_PROCESSED_SIZE:

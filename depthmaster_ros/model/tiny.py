@@ -5,6 +5,7 @@ they would read from the hub; the DepthMaster UNet file additionally carries ``f
 as the official checkpoint does.
 """
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -31,7 +32,7 @@ def _byte_alphabet():
     return [shifted[byte] for byte in range(256)]
 
 
-def tiny_clip_vocabulary():
+def tiny_clip_vocabulary() -> tuple[dict[str, int], list[str]]:
     """(vocab, merges) in CLIP's format: byte symbols, their end-of-word forms, merges, then BOS/EOS last."""
     symbols = _byte_alphabet()
     tokens = symbols + [symbol + '</w>' for symbol in symbols] + [''.join(pair) for pair in _MERGES]
@@ -39,7 +40,7 @@ def tiny_clip_vocabulary():
     return {token: index for index, token in enumerate(tokens)}, [' '.join(pair) for pair in _MERGES]
 
 
-def write_tiny_tokenizer(folder):
+def write_tiny_tokenizer(folder: str | os.PathLike[str]) -> tuple[int, int, int]:
     """vocab.json + merges.txt + tokenizer_config.json, as the SD2 tokenizer folder holds them."""
     from transformers import CLIPTokenizer
     folder = Path(folder)
@@ -47,7 +48,9 @@ def write_tiny_tokenizer(folder):
     vocab, merges = tiny_clip_vocabulary()
     (folder / 'vocab.json').write_text(json.dumps(vocab, ensure_ascii=False))
     (folder / 'merges.txt').write_text('#version: 0.2\n' + '\n'.join(merges) + '\n')
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[tuple(merge.split()) for merge in merges], model_max_length=77)
+    # ignored: transformers annotates merges as list[str]; the tokenizers BPE model under it takes pairs
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[tuple(merge.split()) for merge in merges],  # type: ignore[misc]
+                              model_max_length=77)
     tokenizer.save_pretrained(folder)
     return len(vocab), vocab[BOS], vocab[EOS]
 
@@ -80,7 +83,7 @@ def _tiny_unet(in_channels):
         attention_head_dim=(2, 4), use_linear_projection=True, norm_num_groups=16)
 
 
-def _write_shared_parts(directory, seed):
+def _write_shared_parts(directory: str | os.PathLike[str], seed: int) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -104,7 +107,7 @@ def _add_fourier_tensors(weights_file, fourier):
         torch.save(state, weights_file)
 
 
-def write_tiny_model(directory, seed=0, weights_format='safetensors'):
+def write_tiny_model(directory: str | os.PathLike[str], seed: int = 0, weights_format: str = 'safetensors') -> Path:
     """A random DepthMaster checkpoint in the official layout; returns the directory."""
     if weights_format not in ('safetensors', 'bin'):
         raise ValueError(f"weights_format: expected 'safetensors' or 'bin', got {weights_format!r}")
@@ -123,7 +126,7 @@ def write_tiny_model(directory, seed=0, weights_format='safetensors'):
     return directory
 
 
-def write_tiny_marigold(directory, seed=0):
+def write_tiny_marigold(directory: str | os.PathLike[str], seed: int = 0) -> Path:
     """A random Marigold depth checkpoint saved by diffusers' MarigoldDepthPipeline; returns the directory."""
     from diffusers import DDIMScheduler, MarigoldDepthPipeline
     from transformers import CLIPTextModel, CLIPTokenizer
@@ -137,7 +140,8 @@ def write_tiny_marigold(directory, seed=0):
         tokenizer=CLIPTokenizer.from_pretrained(directory / 'tokenizer'),
         prediction_type='depth', scale_invariant=True, shift_invariant=True,
         default_denoising_steps=4, default_processing_resolution=768)
-    pipeline.save_pretrained(directory)
+    # to a type checker diffusers' top-level names are its placeholder classes, without the pipeline's methods
+    pipeline.save_pretrained(directory)  # type: ignore[attr-defined]
     return directory
 
 

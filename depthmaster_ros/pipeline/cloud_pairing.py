@@ -36,21 +36,21 @@ def describe_miss(clouds: list[StampedCloud], image_stamp_ns: int) -> str:
 class RecentClouds:
     """A small thread-safe ring of recent clouds, already converted to xyz."""
 
-    def __init__(self, capacity=8):
+    def __init__(self, capacity: int = 8):
         if capacity < 1:
             raise ValueError(f'capacity must be at least 1, got {capacity}')
-        self._clouds = deque(maxlen=capacity)
+        self._clouds: deque[StampedCloud] = deque(maxlen=capacity)
         self._lock = threading.Lock()
 
-    def add(self, cloud):
+    def add(self, cloud: StampedCloud) -> None:
         with self._lock:
             self._clouds.append(cloud)
 
-    def snapshot(self):
+    def snapshot(self) -> list[StampedCloud]:
         with self._lock:
             return list(self._clouds)
 
-    def clear(self):
+    def clear(self) -> None:
         with self._lock:
             self._clouds.clear()
 

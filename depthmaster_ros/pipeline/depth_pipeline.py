@@ -5,7 +5,7 @@ metric depth -> points -> alignment record. Everything a frame needs arrives in 
 so the same frame gives the same output whichever adapter fed it.
 """
 import time
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,14 +25,14 @@ from .frames import FrameInput, FrameOutput, FrameWarning
 OOM_RESOLUTION_STEPS = (768, 640, 512, 384)
 
 
-def is_out_of_memory(error):
+def is_out_of_memory(error: BaseException) -> bool:
     """True for a CUDA out-of-memory error (the class exists on CPU-only torch builds too)."""
     import torch
     oom_class = getattr(torch.cuda, 'OutOfMemoryError', None)
     return oom_class is not None and isinstance(error, oom_class)
 
 
-def next_lower_resolution(current, image_long_edge):
+def next_lower_resolution(current: int, image_long_edge: int) -> int | None:
     """The next OOM step below the effective resolution, or None at the bottom of the ladder."""
     effective = current if current > 0 else image_long_edge
     for step in OOM_RESOLUTION_STEPS:
@@ -54,9 +54,8 @@ class DepthPipeline:
     once, for the node and the bag tool alike, and returned as `FrameOutput.warnings`.
     """
 
-    def __init__(self, estimator: Any, config: Config, log: Callable[[str, str], None] | None = None):
+    def __init__(self, estimator: Any, config: Config):
         self.estimator = estimator
-        self._log = log or (lambda level, message: None)
         self.config = config
         self._oom_processing_res: int | None = None   # lowered after a CUDA OOM, until reconfigured
         self._filter = self._new_filter(config)

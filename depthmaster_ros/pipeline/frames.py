@@ -9,7 +9,7 @@ from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 
 if TYPE_CHECKING:
     from depthmaster_ros.geometry.camera_model import CameraModel
-    from depthmaster_ros.geometry.transforms import TransformBuffer
+    from depthmaster_ros.geometry.transforms import TransformLookup
 
 # The LiDAR cloud paired with a frame (kept under this name for callers of the first release).
 CloudInput = StampedCloud
@@ -37,7 +37,7 @@ class FrameInput:
     frame_id: str                            # the camera optical frame
     camera: 'CameraModel | None' = None      # intrinsics for the rgb size
     cloud: StampedCloud | None = None
-    transforms: 'TransformBuffer | None' = None
+    transforms: 'TransformLookup | None' = None
     cloud_miss_reason: str = ''              # why the adapter found no cloud for this frame (for the record)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from depthmaster_ros.config.settings import OutputSettings
-
+from depthmaster_ros.conversions.builders import MessageBuilders
 from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
 
 from .frames import FrameOutput
@@ -34,7 +34,8 @@ class FrameMessages:
     cloud_withheld: int = 0                         # points of a cloud not output (above cloud_max_points)
 
 
-def frame_messages(output: FrameOutput, header: Any, settings: OutputSettings, builders: Any) -> FrameMessages:
+def frame_messages(output: FrameOutput, header: Any, settings: OutputSettings,
+                   builders: MessageBuilders) -> FrameMessages:
     """The messages of one frame, stamped with the source image's header."""
     result = FrameMessages()
     add = result.messages.append

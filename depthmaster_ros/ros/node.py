@@ -114,7 +114,7 @@ class DepthMasterNode(Node):
             self.image_sub = self.create_subscription(Image, 'image', self._on_image, self._input_qos)
         self.camera_info_sub = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
                                                         self._input_qos)
-        self.points_sub = None
+        self.points_sub: Any = None
         if get_mode(config.alignment.alignment_mode).needs_cloud:
             self._ensure_points_subscription()
 

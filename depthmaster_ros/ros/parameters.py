@@ -6,8 +6,7 @@ the pipeline see only the typed configuration.
 from collections.abc import Callable
 from typing import Any
 
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType,
-                                SetParametersResult)
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -69,9 +68,10 @@ class NodeParameters:
                 del overrides[spec.name]          # an empty YAML list: keep the (empty) default
             if spec.type == table.DOUBLE_ARRAY:
                 # rclpy infers no type from an empty list: declare the type, then set the empty default
-                parameter = node.declare_parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, parameter_descriptor(spec))
+                parameter: Parameter = node.declare_parameter(spec.name, Parameter.Type.DOUBLE_ARRAY,
+                                                              parameter_descriptor(spec))
                 if parameter.type_ == Parameter.Type.NOT_SET:
-                    node.set_parameters([Parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, list(spec.default))])
+                    node.set_parameters([Parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, [])])
             else:
                 node.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
 

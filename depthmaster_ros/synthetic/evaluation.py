@@ -11,22 +11,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment, least_squares_scale_shift, to_space
-from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.alignment.fit import (AlignmentResult, align_to_sparse_depth, apply_alignment, least_squares_scale_shift,
+                                          to_space)
 from depthmaster_ros.alignment.ground_plane import ground_plane_depth
-from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.synthetic.scene import fake_prediction
+from depthmaster_ros.alignment.lidar_projection import SparseDepthResult, project_to_sparse_depth
+from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.synthetic.scene import SceneFrame, fake_prediction
 
 SEE_THROUGH_REL = 0.1
 
 
-def see_through_mask(sparse_depth, gt_depth, rel_threshold=SEE_THROUGH_REL):
+def see_through_mask(sparse_depth: np.ndarray, gt_depth: np.ndarray, rel_threshold: float = SEE_THROUGH_REL) -> np.ndarray:
     """Sparse depth pixels clearly behind the true surface at that pixel (seen only by the LiDAR)."""
     with np.errstate(invalid='ignore'):
         return np.isfinite(sparse_depth) & np.isfinite(gt_depth) & (sparse_depth > (1 + rel_threshold) * gt_depth)
 
 
-def lidar_sparse_depth(frame, occlusion_window):
+def lidar_sparse_depth(frame: SceneFrame, occlusion_window: int) -> SparseDepthResult:
     return project_to_sparse_depth(frame.lidar_points_in_camera(), frame.camera, frame.camera.width,
                                    frame.camera.height, occlusion_window=occlusion_window)
 
@@ -39,11 +40,11 @@ class SeeThroughCount:
     total: int               # sparse pixels without the filter
 
     @property
-    def removed_fraction(self):
+    def removed_fraction(self) -> float:
         return 1.0 - self.kept / self.see_through if self.see_through else float('nan')
 
 
-def count_see_through(frame, occlusion_window):
+def count_see_through(frame: SceneFrame, occlusion_window: int) -> SeeThroughCount:
     raw = lidar_sparse_depth(frame, occlusion_window=1).depth
     filtered = lidar_sparse_depth(frame, occlusion_window).depth
     raw_bad = see_through_mask(raw, frame.depth)
@@ -52,7 +53,7 @@ def count_see_through(frame, occlusion_window):
                            good_removed=int((removed & ~raw_bad).sum()), total=int(np.isfinite(raw).sum()))
 
 
-def oracle_metric(prediction, space, gt_depth):
+def oracle_metric(prediction: np.ndarray, space: str, gt_depth: np.ndarray) -> np.ndarray:
     """Least squares on every valid ground-truth pixel, in the prediction's space."""
     valid = np.isfinite(gt_depth) & np.isfinite(prediction)
     scale, shift = least_squares_scale_shift(prediction[valid].astype(np.float64), to_space(gt_depth[valid], space))
@@ -64,14 +65,14 @@ class LidarAccuracy:
     abs_rel: float
     oracle_abs_rel: float
     coverage: float          # share of image pixels with a LiDAR sample after filtering
-    result: object           # AlignmentResult
+    result: AlignmentResult
 
     @property
-    def ratio(self):
+    def ratio(self) -> float:
         return self.abs_rel / self.oracle_abs_rel
 
 
-def lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=15):
+def lidar_alignment_accuracy(frame: SceneFrame, space: str, seed: int = 0, occlusion_window: int = 15) -> LidarAccuracy:
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
     sparse = lidar_sparse_depth(frame, occlusion_window).depth
     metric, result = align_to_sparse_depth(prediction, space, sparse)
@@ -81,7 +82,8 @@ def lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=15):
                          coverage=float(np.isfinite(sparse).mean()), result=result)
 
 
-def ground_plane_scale_error(frame, space, seed=0, max_depth=10.0):
+def ground_plane_scale_error(frame: SceneFrame, space: str, seed: int = 0,
+                             max_depth: float = 10.0) -> tuple[float, AlignmentResult]:
     """median(aligned / true depth) - 1 after fitting to the floor plane alone."""
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
     floor = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,

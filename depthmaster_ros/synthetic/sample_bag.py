@@ -8,6 +8,8 @@ Frames (REP 103/105/120): odom -> base_footprint on /tf (the robot's path on the
 base_link -> camera_optical_frame and base_link -> lidar_link. Images, CameraInfo and GT depth are in
 camera_optical_frame; the cloud is in lidar_link (x forward, y left, z up).
 """
+import os
+
 import numpy as np
 
 from depthmaster_ros.bag.writing import OutputLocation, open_writer, output_storage, qos_profile, tf_static_qos
@@ -46,18 +48,19 @@ def _transform_msg(types, parent, child, transform, stamp_ns, header):
             rotation=types['geometry_msgs/msg/Quaternion'](*(float(v) for v in quaternion))))
 
 
-def lidar_intensity(points):
+def lidar_intensity(points: np.ndarray) -> np.ndarray:
     """A plausible return strength: falls with range (the scene has no reflectance)."""
     ranges = np.linalg.norm(points, axis=1)
     return (255.0 / (1.0 + 0.15 * ranges ** 2)).astype(np.float32)
 
 
-def write_sample_bag(path, frames=100, rate_hz=10.0, width=640, height=480, seed=0, force=False, storage=None):
+def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: float = 10.0, width: int = 640,
+                     height: int = 480, seed: int = 0, force: bool = False, storage: str | None = None) -> dict[str, int]:
     """Write the sample bag to `path` (.mcap file, .db3 file or a bag directory); returns its topic counts."""
     from depthmaster_ros.bag import messages as rm
     from depthmaster_ros.conversions.point_cloud import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
-    from depthmaster_ros.synthetic.scene import SyntheticScene
     from depthmaster_ros.geometry.transforms import RigidTransform
+    from depthmaster_ros.synthetic.scene import SyntheticScene
 
     frames = _check('frames', frames, 1)
     rate_hz = _check('rate', rate_hz, 1e-3, float)

@@ -9,13 +9,15 @@ camera cannot see (the real cause of occlusion see-through after projection).
 Frames (REP 103/105): world (z up, floor z = 0) -> base (on the floor under the camera, x forward)
 -> camera optical frame; the LiDAR frame has body axes (x forward, y left, z up).
 """
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from depthmaster_ros.alignment.fit import to_space
-from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
+from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform, rotation_about
 
 ROOM_LOW = np.array([-1.5, -3.0, 0.0])
@@ -46,10 +48,10 @@ class SceneFrame:
     stamp_ns: int
 
     @property
-    def stamp_s(self):
+    def stamp_s(self) -> float:
         return self.stamp_ns * 1e-9
 
-    def lidar_points_in_camera(self):
+    def lidar_points_in_camera(self) -> np.ndarray:
         return self.lidar_to_camera.apply(self.lidar_points).astype(np.float32)
 
 
@@ -98,7 +100,8 @@ def _cast_box(origin, inverse, low, high):
     return np.where(hit, t_near, MISS), axis
 
 
-def ray_cast(origin, directions, ceiling=True):
+def ray_cast(origin: ArrayLike, directions: ArrayLike,
+             ceiling: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distance along each direction (units of the direction's length) and what was hit.
 
     Returns (t, surface id, normal axis, normal sign). Surface ids: FLOOR, WALL, CEILING, then 3 + k
@@ -146,7 +149,7 @@ def _shade(albedo, axis, sign):
     return albedo * (0.45 + 0.55 * lambert.astype(np.float32))[:, None]
 
 
-def smooth_field(height, width, rng, num_waves=3):
+def smooth_field(height: int, width: int, rng: np.random.Generator, num_waves: int = 3) -> np.ndarray:
     """A smooth random field in [-1, 1] with a few low-frequency waves across the image."""
     v, u = np.mgrid[0:height, 0:width]
     u, v = u / width, v / height
@@ -158,7 +161,8 @@ def smooth_field(height, width, rng, num_waves=3):
     return field / np.abs(field).max()
 
 
-def fake_prediction(gt_depth, space, rng, scale=0.8, shift=0.1, distortion_amp=0.03, noise=0.01):
+def fake_prediction(gt_depth: np.ndarray, space: str, rng: np.random.Generator, scale: float = 0.8, shift: float = 0.1,
+                    distortion_amp: float = 0.03, noise: float = 0.01) -> np.ndarray:
     """What a good relative-depth model might output: GT in `space`, unknown scale and shift,
     a smooth low-frequency multiplicative distortion of +-distortion_amp, and pixel noise whose
     standard deviation is `noise` times the 5-95 % spread of the values. NaN where GT is invalid.
@@ -181,10 +185,11 @@ class SyntheticScene:
     of returns get a random range between 0.3 and 20 m (gross outliers).
     """
 
-    def __init__(self, width=640, height=480, fx=None, distortion=False, ceiling=True,
-                 camera_height_m=1.0, camera_pitch_rad=0.2, lidar_beams=32, lidar_azimuth_step_deg=0.4,
-                 lidar_range_noise=0.0, lidar_outlier_fraction=0.0, lidar_max_range_m=60.0,
-                 path_period_s=20.0, path_amplitude_m=1.5, start_stamp_ns=0, seed=0):
+    def __init__(self, width: int = 640, height: int = 480, fx: float | None = None, distortion: bool = False,
+                 ceiling: bool = True, camera_height_m: float = 1.0, camera_pitch_rad: float = 0.2,
+                 lidar_beams: int = 32, lidar_azimuth_step_deg: float = 0.4, lidar_range_noise: float = 0.0,
+                 lidar_outlier_fraction: float = 0.0, lidar_max_range_m: float = 60.0, path_period_s: float = 20.0,
+                 path_amplitude_m: float = 1.5, start_stamp_ns: int = 0, seed: int = 0):
         if lidar_beams not in (16, 32):
             raise ValueError(f'lidar_beams: 16 or 32, got {lidar_beams}')
         if not 0.0 <= lidar_outlier_fraction < 1.0:
@@ -215,7 +220,7 @@ class SyntheticScene:
         self.start_stamp_ns = int(start_stamp_ns)
         self.seed = int(seed)
 
-    def pose_at(self, t_s):
+    def pose_at(self, t_s: float) -> RigidTransform:
         """Robot base in the world: back and forth along x, gently weaving and turning."""
         phase = 2.0 * np.pi * t_s / self.path_period_s
         x = self.path_amplitude_m * (1.0 - np.cos(phase))
@@ -249,7 +254,7 @@ class SyntheticScene:
             ranges = np.where(outliers, rng.uniform(0.3, 20.0, len(ranges)), ranges)
         return (directions * ranges[:, None]).astype(np.float32)
 
-    def render(self, t_s):
+    def render(self, t_s: float) -> SceneFrame:
         """The frame at t_s seconds after start (deterministic for a given seed and time)."""
         stamp_ns = self.start_stamp_ns + int(round(t_s * 1e9))
         world_from_base = self.pose_at(t_s)
@@ -261,7 +266,7 @@ class SyntheticScene:
                           lidar_to_base=self.lidar_to_base, world_from_base=world_from_base,
                           stamp_ns=stamp_ns)
 
-    def frames(self, rate_hz, duration_s):
+    def frames(self, rate_hz: float, duration_s: float) -> Iterator[SceneFrame]:
         """Frames at rate_hz for duration_s seconds (the sample bag's stream)."""
         if not rate_hz > 0 or not duration_s >= 0:
             raise ValueError(f'rate_hz/duration_s: need rate > 0 and duration >= 0, got {rate_hz}, {duration_s}')

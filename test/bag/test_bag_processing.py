@@ -4,89 +4,35 @@ import dataclasses
 import numpy as np
 import pytest
 from rosbags.interfaces import QosDurability, QosReliability
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
-from depthmaster_ros.config import table as parameters
-
 from depthmaster_ros.bag import messages as rosbag_messages
-
-from depthmaster_ros.synthetic import sample_bag
 from depthmaster_ros.bag.replay import BagOptions, process_bag
 from depthmaster_ros.bag.topics import InputBag, TopicSelectionError
 from depthmaster_ros.conversions.compressed import encode_compressed
 from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.pipeline.depth_pipeline import CloudInput, DepthPipeline, FrameInput, PipelineConfig
-from depthmaster_ros.bag.messages import typestore
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
+from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline.frames import FrameInput
+from depthmaster_ros.synthetic import sample_bag
+from depthmaster_ros.synthetic.scene import SyntheticScene
+from fixtures_bag import FRAMES, HEIGHT, NS, RATE, WIDTH, copy_bag, offered_qos, read_bag, run, stamp_ns, topic_types
 
-FRAMES, RATE, WIDTH, HEIGHT = 6, 10.0, 96, 72
-NS = '/camera'
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """The tiny model runs fastest on one thread, and the two cores are shared with other work."""
-    import torch
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
-def sample(tmp_path_factory):
-    path = tmp_path_factory.mktemp('bag_in') / 'sample.mcap'
-    sample_bag.write_sample_bag(path, frames=FRAMES, rate_hz=RATE, width=WIDTH, height=HEIGHT, seed=1)
-    return path
-
-
-@pytest.fixture(scope='module')
-def params(tiny_model_dir):
-    return {**parameters.defaults(), 'model': str(tiny_model_dir), 'device': 'cpu', 'dtype': 'fp32',
-            'processing_res': 64, 'cloud_stride': 2, 'min_points': 10}
-
-
-def read_bag(path):
-    """topic -> [(log_ns, message)] in log order, plus topic -> (type, count) from the metadata."""
-    store = typestore()
-    messages = {}
-    with Reader(path) as reader:
-        topics = {name: (info.msgtype, info.msgcount) for name, info in reader.topics.items()}
-        for connection, log_ns, raw in reader.messages():
-            messages.setdefault(connection.topic, []).append((log_ns, store.deserialize_cdr(raw, connection.msgtype)))
-    return topics, messages
-
-
-def offered_qos(path):
-    with Reader(path) as reader:
-        return {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
-
-
-def topic_types(path):
-    with Reader(path) as reader:
-        return {name: info.msgtype for name, info in reader.topics.items()}
-
-
-def stamp_ns(message):
-    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
-
-
-def run(sample, out, estimator, params, **options):
-    return process_bag(sample, out, estimator, params, BagOptions(progress=False, **options))
-
-
-@pytest.fixture(scope='module')
-def processed(sample, tmp_path_factory, tiny_estimator, params):
+def processed(sample_bag_file, tmp_path_factory, tiny_estimator, bag_config):
     out = tmp_path_factory.mktemp('bag_out') / 'out.mcap'
-    summary = run(sample, out, tiny_estimator, params, copy_input=True)
+    summary = run(sample_bag_file, out, tiny_estimator, bag_config, copy_input=True)
     return out, summary
 
 
-def test_output_topics_counts_stamps_and_encodings(sample, processed):
+def test_output_topics_counts_stamps_and_encodings(sample_bag_file, processed):
     out, summary = processed
-    _, inputs = read_bag(sample)
+    _, inputs = read_bag(sample_bag_file)
     topics, outputs = read_bag(out)
     images = inputs[sample_bag.IMAGE_TOPIC]
     records = [m for _, m in outputs[f'{NS}/depth/alignment']]
@@ -99,7 +45,7 @@ def test_output_topics_counts_stamps_and_encodings(sample, processed):
     # copied inputs keep their counts and QoS; /tf_static is offered transient-local
     for topic in (sample_bag.IMAGE_TOPIC, sample_bag.POINTS_TOPIC, sample_bag.GT_TOPIC, '/tf_static', '/tf'):
         assert topics[topic][1] == len(inputs[topic])
-    in_qos, out_qos = offered_qos(sample), offered_qos(out)
+    in_qos, out_qos = offered_qos(sample_bag_file), offered_qos(out)
     assert out_qos[sample_bag.IMAGE_TOPIC] == in_qos[sample_bag.IMAGE_TOPIC]
     assert [q.durability for q in out_qos['/tf_static']] == [QosDurability.TRANSIENT_LOCAL]
     assert [q.reliability for q in out_qos[f'{NS}/depth/image' if ok else f'{NS}/depth/relative']] == \
@@ -115,7 +61,7 @@ def test_output_topics_counts_stamps_and_encodings(sample, processed):
         assert record.mode == 'lidar' and record.space == 'sqrt_disparity' and record.backend == 'depthmaster'
 
 
-def _reference_outputs(estimator, params):
+def _reference_outputs(estimator, config):
     """The same frames through a fresh DepthPipeline, built straight from the scene generator."""
     scene = SyntheticScene(width=WIDTH, height=HEIGHT, seed=1, start_stamp_ns=sample_bag.START_STAMP_NS)
     buffer = TransformBuffer()
@@ -123,10 +69,10 @@ def _reference_outputs(estimator, params):
                                      (sample_bag.BASE_FRAME, sample_bag.LIDAR_FRAME, scene.lidar_to_base)):
         t, q = transform.to_translation_quaternion()    # as the bag carries it
         buffer.set_transform(parent, child, RigidTransform.from_translation_quaternion(t, q), static=True)
-    pipeline = DepthPipeline(estimator, PipelineConfig.from_params(params))
+    pipeline = DepthPipeline(estimator, config)
     outputs = []
     for frame in scene.frames(RATE, FRAMES / RATE):
-        cloud = CloudInput(points=frame.lidar_points, frame_id=sample_bag.LIDAR_FRAME, stamp_ns=frame.stamp_ns)
+        cloud = StampedCloud(points=frame.lidar_points, frame_id=sample_bag.LIDAR_FRAME, stamp_ns=frame.stamp_ns)
         outputs.append(pipeline.process(FrameInput(rgb=frame.rgb, stamp_ns=frame.stamp_ns,
                                                    frame_id=sample_bag.CAMERA_FRAME, camera=frame.camera,
                                                    cloud=cloud, transforms=buffer)))
@@ -144,10 +90,10 @@ def test_input_types_come_from_the_bag_definitions(processed):
     assert image.encoding == 'rgb8'
 
 
-def test_depth_equals_what_depth_pipeline_computes(processed, tiny_estimator, params):
+def test_depth_equals_what_depth_pipeline_computes(processed, tiny_estimator, bag_config):
     out, _ = processed
     _, outputs = read_bag(out)
-    reference = _reference_outputs(tiny_estimator, params)
+    reference = _reference_outputs(tiny_estimator, bag_config)
     relatives = [image_to_numpy(m) for _, m in outputs[f'{NS}/depth/relative']]
     records = [m for _, m in outputs[f'{NS}/depth/alignment']]
     depths = {stamp_ns(m): image_to_numpy(m) for _, m in outputs.get(f'{NS}/depth/image', [])}
@@ -163,12 +109,12 @@ def test_depth_equals_what_depth_pipeline_computes(processed, tiny_estimator, pa
             assert record.scale == expected.record.scale and record.shift == expected.record.shift
 
 
-def test_fixed_mode_writes_depth_points_and_ground_truth_metrics(sample, tmp_path, tiny_estimator, params):
-    fixed = {**params, 'alignment_mode': 'fixed', 'fixed_scale': 1.0, 'fixed_shift': 0.3}
+def test_fixed_mode_writes_depth_points_and_ground_truth_metrics(sample_bag_file, tmp_path, tiny_estimator, bag_config):
+    fixed = bag_config.replace(alignment_mode='fixed', fixed_scale=1.0, fixed_shift=0.3)
     out = tmp_path / 'fixed.mcap'
-    summary = run(sample, out, tiny_estimator, fixed)
+    summary = run(sample_bag_file, out, tiny_estimator, fixed)
     topics, outputs = read_bag(out)
-    _, inputs = read_bag(sample)
+    _, inputs = read_bag(sample_bag_file)
     assert topics[f'{NS}/depth/image'][1] == FRAMES
     assert topics[f'{NS}/depth/points'] == ('sensor_msgs/msg/PointCloud2', FRAMES)
     assert sample_bag.IMAGE_TOPIC not in topics            # no --copy-input
@@ -177,7 +123,7 @@ def test_fixed_mode_writes_depth_points_and_ground_truth_metrics(sample, tmp_pat
     abs_rel = []
     for _, message in outputs[f'{NS}/depth/image']:
         depth, gt = image_to_numpy(message).astype(float), gts[stamp_ns(message)]
-        valid = np.isfinite(depth) & np.isfinite(gt) & (depth > 0) & (gt >= fixed['min_depth'])
+        valid = np.isfinite(depth) & np.isfinite(gt) & (depth > 0) & (gt >= fixed.alignment.min_depth)
         abs_rel.append(np.mean(np.abs(depth[valid] - gt[valid]) / gt[valid]))
     assert summary['ground_truth']['frames'] == FRAMES
     assert summary['ground_truth']['abs_rel'] == pytest.approx(np.mean(abs_rel), rel=1e-6)
@@ -191,14 +137,14 @@ def test_fixed_mode_writes_depth_points_and_ground_truth_metrics(sample, tmp_pat
 
 
 @pytest.mark.parametrize('start_s, duration_s, every', [(0.0, None, 2), (0.15, 0.25, 1), (0.15, None, 2)])
-def test_start_duration_every_select_the_right_frames(sample, tmp_path, tiny_estimator, params,
+def test_start_duration_every_select_the_right_frames(sample_bag_file, tmp_path, tiny_estimator, bag_config,
                                                       start_s, duration_s, every):
-    quick = {**params, 'alignment_mode': 'none'}
+    quick = bag_config.replace(alignment_mode='none')
     out = tmp_path / 'window.mcap'
-    summary = run(sample, out, tiny_estimator, quick, start_s=start_s, duration_s=duration_s, every=every)
-    with Reader(sample) as reader:
+    summary = run(sample_bag_file, out, tiny_estimator, quick, start_s=start_s, duration_s=duration_s, every=every)
+    with Reader(sample_bag_file) as reader:
         bag_start = reader.start_time
-    _, inputs = read_bag(sample)
+    _, inputs = read_bag(sample_bag_file)
     in_window = [(log_ns, stamp_ns(m)) for log_ns, m in inputs[sample_bag.IMAGE_TOPIC]
                  if log_ns - bag_start >= start_s * 1e9
                  and (duration_s is None or log_ns - bag_start < (start_s + duration_s) * 1e9)]
@@ -209,11 +155,11 @@ def test_start_duration_every_select_the_right_frames(sample, tmp_path, tiny_est
     assert summary['frames']['in'] == len(in_window) and summary['frames']['out'] == len(expected)
 
 
-def test_a_late_window_still_gets_the_static_transforms_and_calibration(tmp_path, tiny_estimator, params):
+def test_a_late_window_still_gets_the_static_transforms_and_calibration(tmp_path, tiny_estimator, bag_config):
     slow = tmp_path / 'slow.mcap'       # 2 Hz: the window starts well after /tf_static and the first CameraInfo
     sample_bag.write_sample_bag(slow, frames=4, rate_hz=2.0, width=WIDTH, height=HEIGHT, seed=1)
     out = tmp_path / 'late.mcap'
-    summary = run(slow, out, tiny_estimator, params, start_s=1.3)
+    summary = run(slow, out, tiny_estimator, bag_config, start_s=1.3)
     topics, outputs = read_bag(out)
     assert topics['/tf_static'][1] == 1 and topics['/tf'][1] == 1
     assert summary['frames']['out'] == 1 and summary['faults'] == {}
@@ -221,48 +167,33 @@ def test_a_late_window_still_gets_the_static_transforms_and_calibration(tmp_path
     assert record.num_points > 0                        # LiDAR -> camera through the preloaded /tf_static
 
 
-def test_existing_output_needs_force(sample, tmp_path, tiny_estimator, params):
+def test_existing_output_needs_force(sample_bag_file, tmp_path, tiny_estimator, bag_config):
     out = tmp_path / 'exists.mcap'
     out.write_bytes(b'keep me')
-    quick = {**params, 'alignment_mode': 'none'}
+    quick = bag_config.replace(alignment_mode='none')
     with pytest.raises(ValueError, match='exists'):
-        run(sample, out, tiny_estimator, quick, duration_s=0.1)
+        run(sample_bag_file, out, tiny_estimator, quick, duration_s=0.1)
     assert out.read_bytes() == b'keep me'
-    run(sample, out, tiny_estimator, quick, duration_s=0.1, force=True)
+    run(sample_bag_file, out, tiny_estimator, quick, duration_s=0.1, force=True)
     topics, _ = read_bag(out)
     assert topics[f'{NS}/depth/alignment'][1] == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.')]   # no partial left behind
 
 
 @pytest.mark.parametrize('layout', ['sqlite3-directory', 'sqlite3-file', 'mcap-directory'])
-def test_sqlite3_and_mcap_inputs_and_outputs(tmp_path, tiny_estimator, params, layout):
+def test_sqlite3_and_mcap_inputs_and_outputs(tmp_path, tiny_estimator, bag_config, layout):
     storage, kind = layout.split('-')
     path = tmp_path / ('in.db3' if kind == 'file' else 'in_bag')
     sample_bag.write_sample_bag(path, frames=2, rate_hz=RATE, width=WIDTH, height=HEIGHT, seed=1, storage=storage)
     out = tmp_path / 'out_bag'
-    summary = run(path, out, tiny_estimator, {**params, 'alignment_mode': 'none'}, storage=storage)
+    summary = run(path, out, tiny_estimator, bag_config.replace(alignment_mode='none'), storage=storage)
     assert (out / 'metadata.yaml').is_file() and summary['storage'] == storage
     topics, _ = read_bag(out)
     assert topics[f'{NS}/depth/relative'][1] == 2
 
 
-def _copy_bag(source, target, edit):
-    """Copy a bag message by message; edit(topic, index, raw, store) returns [(topic, msgtype, raw)] to write."""
-    store = typestore()
-    with Reader(source) as reader, Writer(target, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        qos = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
-        connections, counters = {}, {}
-        for connection, log_ns, raw in reader.messages():
-            index = counters[connection.topic] = counters.get(connection.topic, -1) + 1
-            for topic, msgtype, data in edit(connection.topic, index, bytes(raw), store):
-                if topic not in connections:
-                    connections[topic] = writer.add_connection(topic, msgtype, typestore=store,
-                                                               offered_qos_profiles=qos.get(topic, ()))
-                writer.write(connections[topic], log_ns, data)
-
-
-def test_corrupt_frames_are_skipped_and_counted(sample, tmp_path, tiny_estimator, params):
-    read_types = topic_types(sample)
+def test_corrupt_frames_are_skipped_and_counted(sample_bag_file, tmp_path, tiny_estimator, bag_config):
+    read_types = topic_types(sample_bag_file)
 
     def corrupt(topic, index, raw, store):
         msgtype = read_types[topic]
@@ -275,22 +206,22 @@ def test_corrupt_frames_are_skipped_and_counted(sample, tmp_path, tiny_estimator
         return [(topic, msgtype, raw)]
 
     broken = tmp_path / 'broken'
-    _copy_bag(sample, broken, corrupt)
+    copy_bag(sample_bag_file, broken, corrupt)
     out = tmp_path / 'out.mcap'
-    summary = run(broken, out, tiny_estimator, {**params, 'alignment_mode': 'none'})
+    summary = run(broken, out, tiny_estimator, bag_config.replace(alignment_mode='none'))
     frames = summary['frames']
     assert frames['in'] == FRAMES and frames['out'] == FRAMES - 2 and frames['skipped'] == 2
     assert frames['skip_reasons']['image_decode']['count'] == 1
     assert frames['skip_reasons']['image_conversion']['count'] == 1
     assert 'Image.data' in frames['skip_reasons']['image_conversion']['last_message']
     _, outputs = read_bag(out)
-    _, inputs = read_bag(sample)
+    _, inputs = read_bag(sample_bag_file)
     good = [stamp_ns(m) for i, (_, m) in enumerate(inputs[sample_bag.IMAGE_TOPIC]) if i not in (1, 3)]
     assert [stamp_ns(m) for _, m in outputs[f'{NS}/depth/relative']] == good
 
 
-def test_compressed_input_gives_the_raw_result(sample, tmp_path, tiny_estimator, params):
-    read_types = topic_types(sample)
+def test_compressed_input_gives_the_raw_result(sample_bag_file, tmp_path, tiny_estimator, bag_config):
+    read_types = topic_types(sample_bag_file)
 
     def compress(topic, index, raw, store):
         if topic != sample_bag.IMAGE_TOPIC:
@@ -301,10 +232,10 @@ def test_compressed_input_gives_the_raw_result(sample, tmp_path, tiny_estimator,
         return [('/camera/image_raw/compressed', message.__msgtype__, store.serialize_cdr(message, message.__msgtype__))]
 
     compressed = tmp_path / 'compressed'
-    _copy_bag(sample, compressed, compress)
-    quick = {**params, 'alignment_mode': 'none'}
+    copy_bag(sample_bag_file, compressed, compress)
+    quick = bag_config.replace(alignment_mode='none')
     raw_out, compressed_out = tmp_path / 'raw.mcap', tmp_path / 'compressed.mcap'
-    run(sample, raw_out, tiny_estimator, quick, duration_s=0.2)
+    run(sample_bag_file, raw_out, tiny_estimator, quick, duration_s=0.2)
     summary = run(compressed, compressed_out, tiny_estimator, quick, duration_s=0.2)
     assert summary['topics']['image'] == '/camera/image_raw/compressed'
     raw = [image_to_numpy(m) for _, m in read_bag(raw_out)[1][f'{NS}/depth/relative']]
@@ -314,8 +245,8 @@ def test_compressed_input_gives_the_raw_result(sample, tmp_path, tiny_estimator,
         np.testing.assert_array_equal(a, b)
 
 
-def test_ambiguous_image_topics_list_what_was_found_before_loading_the_model(sample, tmp_path, params):
-    read_types = topic_types(sample)
+def test_ambiguous_image_topics_list_what_was_found_before_loading_the_model(sample_bag_file, tmp_path, bag_config):
+    read_types = topic_types(sample_bag_file)
 
     def duplicate(topic, index, raw, store):
         copies = [(topic, read_types[topic], raw)]
@@ -324,17 +255,17 @@ def test_ambiguous_image_topics_list_what_was_found_before_loading_the_model(sam
         return copies
 
     two_cameras = tmp_path / 'two_cameras'
-    _copy_bag(sample, two_cameras, duplicate)
+    copy_bag(sample_bag_file, two_cameras, duplicate)
     loads = []
     with pytest.raises(TopicSelectionError) as error:
-        run(two_cameras, tmp_path / 'out.mcap', lambda: loads.append(1), params)
+        run(two_cameras, tmp_path / 'out.mcap', lambda: loads.append(1), bag_config)
     message = str(error.value)
     assert '/camera/image_raw' in message and '/camera2/image_raw' in message and '--image-topic' in message
     assert f'sensor_msgs/msg/PointCloud2  {FRAMES}' in message          # the full listing: type and count
     assert loads == [] and not (tmp_path / 'out.mcap').exists()
 
 
-def test_stop_request_closes_a_readable_bag(sample, tmp_path, tiny_estimator, params):
+def test_stop_request_closes_a_readable_bag(sample_bag_file, tmp_path, tiny_estimator, bag_config):
     processed_frames = []
 
     def stop_after_two():
@@ -349,22 +280,30 @@ def test_stop_request_closes_a_readable_bag(sample, tmp_path, tiny_estimator, pa
             return tiny_estimator.predict(rgb, processing_res)
 
     out = tmp_path / 'stopped.mcap'
-    summary = run(sample, out, CountingEstimator(), {**params, 'alignment_mode': 'none'})
+    summary = run(sample_bag_file, out, CountingEstimator(), bag_config.replace(alignment_mode='none'))
     assert summary['interrupted'] is False       # sanity: it runs through without a stop request
     processed_frames.clear()
-    summary = process_bag(sample, out, CountingEstimator(), {**params, 'alignment_mode': 'none'},
+    summary = process_bag(sample_bag_file, out, CountingEstimator(), bag_config.replace(alignment_mode='none'),
                           BagOptions(progress=False, force=True), stop_requested=stop_after_two)
     assert summary['interrupted'] is True and summary['frames']['out'] == 2
     topics, _ = read_bag(out)
     assert topics[f'{NS}/depth/relative'][1] == 2
 
 
-def test_bad_options_name_the_flag(sample, tmp_path, tiny_estimator, params):
+def test_bad_options_name_the_flag(sample_bag_file, tmp_path, tiny_estimator, bag_config):
     for options, flag in ((dict(every=0), '--every'), (dict(start_s=-1.0), '--start'),
                           (dict(duration_s=0.0), '--duration'), (dict(storage='rosbag1'), '--storage')):
         with pytest.raises(ValueError, match=flag):
-            run(sample, tmp_path / 'x.mcap', tiny_estimator, params, **options)
+            run(sample_bag_file, tmp_path / 'x.mcap', tiny_estimator, bag_config, **options)
     with pytest.raises(ValueError, match='--storage sqlite3'):
-        run(sample, tmp_path / 'x.mcap', tiny_estimator, params, storage='sqlite3')
+        run(sample_bag_file, tmp_path / 'x.mcap', tiny_estimator, bag_config, storage='sqlite3')
     with pytest.raises(ValueError, match='IN'):
-        run(tmp_path / 'missing.mcap', tmp_path / 'x.mcap', tiny_estimator, params)
+        run(tmp_path / 'missing.mcap', tmp_path / 'x.mcap', tiny_estimator, bag_config)
+
+
+def test_frame_warnings_are_summarised_by_their_kind(sample_bag_file, tmp_path, tiny_estimator, bag_config):
+    summary = run(sample_bag_file, tmp_path / 'no_points.mcap', tiny_estimator, bag_config, use_points=False,
+                  duration_s=0.25)
+    assert summary['frames']['out'] == 3 and summary['topics']['points'] is None
+    assert summary['warnings'] == {'alignment': 3}          # lidar mode without clouds: no fit on any frame
+    assert summary['alignment']['ok_ratio'] == 0.0

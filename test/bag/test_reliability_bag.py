@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.bag import messages as rosbag_messages
-
-from depthmaster_ros.synthetic import sample_bag
 from depthmaster_ros.conversions.compressed import encode_compressed
 from depthmaster_ros.conversions.image import image_to_numpy
-from test_bag_processing import (FRAMES, NS, _copy_bag, one_torch_thread, params, read_bag, run, sample,  # noqa: F401
-                                 stamp_ns, topic_types)
+from depthmaster_ros.synthetic import sample_bag
+from fixtures_bag import FRAMES, NS, copy_bag, read_bag, run, stamp_ns, topic_types
 
 COMPRESSED_TOPIC = '/camera/image_raw/compressed'
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def _edited(store, raw, msgtype, **changes):
@@ -23,8 +23,8 @@ def _edited(store, raw, msgtype, **changes):
 
 
 def test_broken_images_calibration_clouds_and_tf_are_counted_and_never_stop_the_run(
-        sample, tmp_path, tiny_estimator, params):
-    read_types = topic_types(sample)
+        sample_bag_file, tmp_path, tiny_estimator, bag_config):
+    read_types = topic_types(sample_bag_file)
 
     def corrupt(topic, index, raw, store):
         msgtype = read_types[topic]
@@ -51,9 +51,9 @@ def test_broken_images_calibration_clouds_and_tf_are_counted_and_never_stop_the_
         return [(topic, msgtype, raw)]
 
     broken = tmp_path / 'broken'
-    _copy_bag(sample, broken, corrupt)
+    copy_bag(sample_bag_file, broken, corrupt)
     out = tmp_path / 'out.mcap'
-    summary = run(broken, out, tiny_estimator, {**params, 'alignment_mode': 'lidar'})
+    summary = run(broken, out, tiny_estimator, bag_config.replace(alignment_mode='lidar'))
 
     frames = summary['frames']
     assert frames['in'] == FRAMES and frames['skipped'] == 3 and frames['out'] == FRAMES - 3
@@ -62,11 +62,11 @@ def test_broken_images_calibration_clouds_and_tf_are_counted_and_never_stop_the_
     faults = summary['faults']
     assert faults['camera_info']['count'] >= 1 and 'k' in faults['camera_info']['last_message'].lower()
     assert faults[f'decode {sample_bag.POINTS_TOPIC}']['count'] == 1
-    assert faults['point_cloud']['count'] == 1 and "'x'" in faults['point_cloud']['last_message']
+    assert faults['points']['count'] == 1 and "'x'" in faults['points']['last_message']
     assert faults['tf']['count'] == 1
 
     _, outputs = read_bag(out)
-    _, inputs = read_bag(sample)
+    _, inputs = read_bag(sample_bag_file)
     good = [stamp_ns(m) for i, (_, m) in enumerate(inputs[sample_bag.IMAGE_TOPIC]) if i not in (0, 2, 4)]
     assert [stamp_ns(m) for _, m in outputs[f'{NS}/depth/relative']] == good
     last = [m for _, m in outputs[f'{NS}/depth/alignment'] if stamp_ns(m) == good[-1]]
@@ -75,12 +75,12 @@ def test_broken_images_calibration_clouds_and_tf_are_counted_and_never_stop_the_
     for _, message in outputs.get(f'{NS}/depth/image', []):
         depth = image_to_numpy(message)
         assert not np.isinf(depth).any()
-        assert np.all(depth[np.isfinite(depth)] >= params['min_depth'])
+        assert np.all(depth[np.isfinite(depth)] >= bag_config.alignment.min_depth)
 
 
 @pytest.mark.parametrize('damage', ['garbage', 'truncated', 'empty', 'unknown format'])
-def test_corrupt_compressed_frames_are_skipped_and_counted(sample, tmp_path, tiny_estimator, params, damage):
-    read_types = topic_types(sample)
+def test_corrupt_compressed_frames_are_skipped_and_counted(sample_bag_file, tmp_path, tiny_estimator, bag_config, damage):
+    read_types = topic_types(sample_bag_file)
 
     def compress(topic, index, raw, store):
         if topic != sample_bag.IMAGE_TOPIC:
@@ -95,9 +95,9 @@ def test_corrupt_compressed_frames_are_skipped_and_counted(sample, tmp_path, tin
         return [(COMPRESSED_TOPIC, message.__msgtype__, store.serialize_cdr(message, message.__msgtype__))]
 
     compressed = tmp_path / 'compressed'
-    _copy_bag(sample, compressed, compress)
+    copy_bag(sample_bag_file, compressed, compress)
     out = tmp_path / 'out.mcap'
-    summary = run(compressed, out, tiny_estimator, {**params, 'alignment_mode': 'none'}, duration_s=0.25)
+    summary = run(compressed, out, tiny_estimator, bag_config.replace(alignment_mode='none'), duration_s=0.25)
     frames = summary['frames']
     assert frames['in'] == 3 and frames['out'] == 2 and frames['skipped'] == 1
     assert 'CompressedImage' in frames['skip_reasons']['image_conversion']['last_message']

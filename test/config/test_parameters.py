@@ -6,11 +6,13 @@ import pytest
 import yaml
 
 from depthmaster_ros.config import table as parameters
-from depthmaster_ros.config.table import BY_NAME, PARAMETERS, defaults, load_params_file, validate
+from depthmaster_ros.config.params_file import load_params_file
+from depthmaster_ros.config.table import BY_NAME, PARAMETERS, defaults, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'config' / 'depthmaster.yaml'
-README = ROOT / 'README.md'
+NODE_DOC = ROOT / 'docs' / 'node.md'
+TABLE_BEGIN, TABLE_END = '<!-- parameters:begin -->', '<!-- parameters:end -->'
 
 
 def write_params(tmp_path, body):
@@ -45,8 +47,11 @@ def test_every_parameter_has_a_comment_in_the_shipped_yaml():
             assert lines[index - 1].strip().startswith('#'), f'{match.group(1)} has no comment line above it'
 
 
-def test_readme_contains_the_generated_table():
-    assert parameters.parameters_markdown_table() in README.read_text()
+def test_node_doc_holds_the_generated_table_between_its_markers():
+    text = NODE_DOC.read_text()
+    assert text.count(TABLE_BEGIN) == 1 and text.count(TABLE_END) == 1, f'{NODE_DOC.name}: one pair of table markers'
+    between = text.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0]
+    assert between.strip() == parameters.parameters_markdown_table().strip()
 
 
 def test_markdown_table_has_one_row_per_parameter():

@@ -1,6 +1,5 @@
 """`make-tiny-model` and `infer` as real subprocesses on real image files."""
 import os
-from pathlib import Path
 import subprocess
 import sys
 

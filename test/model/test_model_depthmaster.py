@@ -11,15 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from depthmaster_ros.model import SPACE_SQRT_DISPARITY, STAGES, load_estimator
-from test_model_fourier import reference_fourier
-
-
-def textured_rgb(height, width, seed=0):
-    """Smooth gradients plus noise: upsampling/downsampling actually changes pixel values."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:height, 0:width]
-    base = np.stack([128 + 100 * np.sin(cols / 7.0), 128 + 100 * np.cos(rows / 5.0), (rows * cols) % 256], -1)
-    return np.clip(base + rng.normal(0, 30, base.shape), 0, 255).astype(np.uint8)
+from fixtures_model import reference_fourier, textured_rgb
 
 
 class ReferencePipeline:

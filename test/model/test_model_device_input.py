@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from depthmaster_ros.model import load_estimator
-from test_model_depthmaster import textured_rgb
+from fixtures_model import textured_rgb
 
 
 def test_tensor_input_gives_exactly_the_numpy_prediction(tiny_estimator):
@@ -92,7 +92,8 @@ def test_bad_tensor_frames_are_named_in_predict_and_predict_batch(tiny_estimator
         tiny_estimator.predict_batch([good, bad], 48)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='device-resident CUDA frames need a CUDA device; this machine has none')
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='device-resident CUDA frames need a CUDA device; this machine has none')
 def test_cuda_estimator_takes_device_frames_and_refuses_host_tensors(tiny_model_dir):
     estimator = load_estimator('depthmaster', str(tiny_model_dir), 'cuda', 'fp32')
     rgb = textured_rgb(40, 56, seed=15)

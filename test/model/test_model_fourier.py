@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from depthmaster_ros.model.fourier_enhancement import FourierEnhancement
+from fixtures_model import reference_fourier
 
 # The official checkpoint's fftblock.* table (prefix stripped), for 1280 channels.
 OFFICIAL_SHAPES = {
@@ -36,23 +36,6 @@ def test_group_norm_is_eight_groups():
 def test_channels_not_divisible_by_groups_is_rejected():
     with pytest.raises(ValueError, match='channels'):
         FourierEnhancement(12)
-
-
-def reference_fourier(state, x):
-    """The inference notes, section 4, written out functionally with the same tensors."""
-    def conv(name, value, padding):
-        return F.conv2d(value, state[f'{name}.weight'], state[f'{name}.bias'], padding=padding)
-
-    normed = F.group_norm(x, 8, state['norm.weight'], state['norm.bias'], eps=1e-5)
-    pre_fft = F.silu(conv('conv_f1', normed, 1))
-    spectrum = torch.fft.rfft2(pre_fft, norm='ortho')
-    amplitude = F.silu(conv('conv_f2', torch.abs(spectrum), 1))
-    phase = F.silu(conv('conv_f4', torch.angle(spectrum), 1))
-    back = torch.fft.irfft2(torch.complex(amplitude * torch.cos(phase), amplitude * torch.sin(phase)),
-                            s=x.shape[-2:], norm='ortho')
-    frequency = conv('conv_f3', back + pre_fft, 0)
-    spatial = conv('conv_s2', F.silu(conv('conv_s1', normed, 1)), 1) + normed
-    return conv('fuse', torch.cat([spatial, frequency], dim=1), 0)
 
 
 @pytest.mark.parametrize('size', [(12, 9), (7, 12), (1, 2), (4, 4)])

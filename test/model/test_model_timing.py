@@ -11,7 +11,7 @@ import torch
 
 from depthmaster_ros.model import STAGES, TOTAL, load_estimator
 from depthmaster_ros.model.runtime import StageTimer
-from test_model_depthmaster import textured_rgb
+from fixtures_model import textured_rgb
 
 CUDA_ABSENT = 'CUDA event timing needs a CUDA device; this machine has none'
 

@@ -4,86 +4,25 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.alignment.fit import apply_alignment, to_space
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds, StampedCloud, describe_miss, select_cloud
-from depthmaster_ros.pipeline.faults import FaultCounters
-from depthmaster_ros.model.estimator import DepthEstimator
-from depthmaster_ros.model.prediction import Prediction
-from depthmaster_ros.model.preprocess import processing_size
-from depthmaster_ros.pipeline.depth_pipeline import (CloudInput, DepthPipeline, FrameInput, PipelineConfig,
-                                      next_lower_resolution)
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.alignment.fit import apply_alignment
+from depthmaster_ros.config.settings import Config
+from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.geometry.transforms import TransformBuffer
-
-CAMERA_FRAME = 'camera_optical'
-LIDAR_FRAME = 'lidar'
-BASE_FRAME = 'base_footprint'   # REP 120: the floor frame, the node's default base_frame
-
-
-class SceneTruthEstimator(DepthEstimator):
-    """A real estimator for rendered scene frames: returns the frame's exact depth, as sqrt disparity
-    under a known affine map, so a correct alignment must give back the true metres."""
-
-    backend = 'scene_truth'
-    space = 'sqrt_disparity'
-
-    def __init__(self, frames, scale=0.7, shift=0.05):
-        super().__init__('scene-truth', torch.device('cpu'), torch.float32)
-        self._depth_by_image = {frame.rgb.tobytes(): frame.depth for frame in frames}
-        self.scale, self.shift = scale, shift
-
-    def _predict_same_size(self, frames, processing_res):
-        predictions = []
-        for rgb in frames:
-            depth = self._depth_by_image[rgb.tobytes()]
-            relative = (to_space(np.nan_to_num(depth, nan=50.0), self.space) - self.shift) / self.scale
-            predictions.append(Prediction(relative.astype(np.float32), self.space))
-        return predictions
-
-
-class OutOfMemoryFirst(DepthEstimator):
-    """Wraps a real estimator; its first `failures` calls raise CUDA OOM (as a GPU would)."""
-
-    def __init__(self, inner, failures=1):
-        super().__init__(inner.model_id, inner.device, inner.dtype)
-        self.inner, self.failures, self.requested = inner, failures, []
-        self.space = inner.space
-
-    def predict(self, rgb, processing_res=768):
-        self.requested.append(processing_res)
-        if self.failures > 0:
-            self.failures -= 1
-            raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
-        return self.inner.predict(rgb, processing_res)
-
-
-@pytest.fixture(scope='module')
-def small_scene():
-    return SyntheticScene(width=128, height=96)
+from depthmaster_ros.model.estimator import DepthEstimator
+from depthmaster_ros.model.preprocess import processing_size
+from depthmaster_ros.pipeline import frames as kinds
+from depthmaster_ros.pipeline.cloud_pairing import RecentClouds, describe_miss, select_cloud
+from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline, next_lower_resolution
+from depthmaster_ros.pipeline.faults import FaultCounters
+from depthmaster_ros.pipeline.frames import CloudInput, FrameInput
+from fixtures_estimators import OutOfMemoryFirst, SceneTruthEstimator
+from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input
+from fixtures_pipeline import pipeline_config as config
 
 
 @pytest.fixture(scope='module')
 def small_frame(small_scene):
     return small_scene.render(0.5)
-
-
-def transforms_for(frame):
-    buffer = TransformBuffer()
-    buffer.set_transform(CAMERA_FRAME, LIDAR_FRAME, frame.lidar_to_camera, static=True)
-    buffer.set_transform(BASE_FRAME, CAMERA_FRAME, frame.camera_to_base, static=True)
-    return buffer
-
-
-def frame_input(frame, with_cloud=True, transforms='tf', **overrides):
-    values = dict(rgb=frame.rgb, stamp_ns=frame.stamp_ns + 1, frame_id=CAMERA_FRAME, camera=frame.camera,
-                  cloud=CloudInput(frame.lidar_points, LIDAR_FRAME, frame.stamp_ns + 1) if with_cloud else None,
-                  transforms=transforms_for(frame) if transforms == 'tf' else transforms)
-    values.update(overrides)
-    return FrameInput(**values)
-
-
-def config(**params):
-    return PipelineConfig.from_params({'processing_res': 64, 'temporal_smoothing': 0.0, **params})
 
 
 def valid_fraction_close(depth, truth, rel_tol):
@@ -93,12 +32,13 @@ def valid_fraction_close(depth, truth, rel_tol):
 
 # configuration ---------------------------------------------------------------------------------------
 def test_config_from_params_uses_defaults_and_validates():
-    cfg = PipelineConfig.from_params({'alignment_mode': 'fixed', 'max_depth': 20})
-    assert cfg.alignment_mode == 'fixed' and cfg.max_depth == 20.0 and cfg.processing_res == 768
+    cfg = Config.from_params({'alignment_mode': 'fixed', 'max_depth': 20})
+    assert cfg.alignment.alignment_mode == 'fixed' and cfg.alignment.max_depth == 20.0
+    assert cfg.model.processing_res == 768
     with pytest.raises(ValueError, match='alignment_mode'):
-        PipelineConfig.from_params({'alignment_mode': 'sonar'})
+        Config.from_params({'alignment_mode': 'sonar'})
     with pytest.raises(ValueError, match='cloud_stride'):
-        PipelineConfig.from_params({'cloud_stride': 0})
+        Config.from_params({'cloud_stride': 0})
 
 
 def test_next_lower_resolution_walks_the_ladder():
@@ -158,13 +98,11 @@ def test_processing_output_resolution_scales_maps_and_camera(tiny_estimator, sma
 
 def test_cuda_out_of_memory_lowers_processing_res_and_retries(tiny_estimator, small_frame):
     estimator = OutOfMemoryFirst(tiny_estimator, failures=1)
-    logged = []
-    pipeline = DepthPipeline(estimator, config(alignment_mode='none', processing_res=512),
-                             log=lambda level, message: logged.append((level, message)))
+    pipeline = DepthPipeline(estimator, config(alignment_mode='none', processing_res=512))
     out = pipeline.process(frame_input(small_frame))
     assert estimator.requested == [512, 384]
-    assert any('out of memory' in w and '384' in w for w in out.warnings)
-    assert logged and logged[0][0] == 'warn'
+    assert [w.kind for w in out.warnings] == [kinds.CUDA_OOM]       # counted by the node under this kind
+    assert 'out of memory' in out.warnings[0].text and 'retrying at 384' in out.warnings[0].text
     assert pipeline.processing_res == 384
     pipeline.process(frame_input(small_frame, stamp_ns=small_frame.stamp_ns + 2))
     assert estimator.requested[-1] == 384            # the lower resolution sticks
@@ -292,12 +230,32 @@ def test_stamp_that_goes_back_is_processed_with_a_warning(scene_frames):
     pipeline = DepthPipeline(SceneTruthEstimator(scene_frames), config())
     pipeline.process(frame_input(scene_frames[1]))
     out = pipeline.process(frame_input(scene_frames[0]))
-    assert out.record.ok and any(w.startswith('stamp:') for w in out.warnings)
+    assert out.record.ok and [w.kind for w in out.warnings] == [kinds.STAMP_ORDER]
+    assert 'did not increase' in out.warnings[0].text
+
+
+def test_zero_stamp_empty_frame_id_and_size_change_are_warned_by_kind(tiny_estimator, small_scene):
+    """The pipeline is the one place these are checked, for the node and the bag tool alike."""
+    frame = small_scene.render(0.5)
+    pipeline = DepthPipeline(tiny_estimator, config(alignment_mode='none'))
+    first = pipeline.process(FrameInput(rgb=frame.rgb, stamp_ns=0, frame_id=''))
+    assert {w.kind for w in first.warnings} == {kinds.STAMP_ZERO, kinds.EMPTY_FRAME_ID}
+    assert first.relative.shape == frame.rgb.shape[:2]                   # processed anyway
+    half = np.ascontiguousarray(frame.rgb[::2, ::2])
+    second = pipeline.process(FrameInput(rgb=half, stamp_ns=1_000, frame_id=CAMERA_FRAME))
+    assert [w.kind for w in second.warnings] == [kinds.SIZE_CHANGE]
+    assert '128x96 to 64x48' in second.warnings[0].text
+    third = pipeline.process(FrameInput(rgb=half, stamp_ns=2_000, frame_id=CAMERA_FRAME))
+    assert third.warnings == []
 
 
 # cloud pairing and fault counters ----------------------------------------------------------------------
 def cloud(stamp_ns):
     return StampedCloud(np.zeros((1, 3), np.float32), LIDAR_FRAME, stamp_ns)
+
+
+def test_cloud_input_is_the_stamped_cloud():
+    assert CloudInput is StampedCloud          # the first release's name for the paired cloud
 
 
 def test_select_cloud_takes_the_newest_inside_the_window():

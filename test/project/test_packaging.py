@@ -84,7 +84,7 @@ def test_install_puts_launch_config_msg_and_node_where_ros2_finds_them(tmp_path)
                      'share/ament_index/resource_index/packages/depthmaster_ros']:
         assert data + relative in names, relative
     assert 'depthmaster-ros = depthmaster_ros.cli:main' in entry_points
-    assert 'depthmaster_node = depthmaster_ros.ros.node:main' in entry_points
+    assert 'depthmaster_node = depthmaster_ros.ros.process:main' in entry_points
 
 
 def test_colcon_reads_install_scripts_into_lib_package():

@@ -41,7 +41,7 @@ def test_main_launch_file_runs_the_installed_node_with_the_shipped_params():
     assert 'depthmaster.yaml' in constants and (ROOT / 'config' / 'depthmaster.yaml').is_file()
     # the executable it names is the console script setup.py installs
     setup = (ROOT / 'setup.py').read_text()
-    assert "'depthmaster_node = depthmaster_ros.ros.node:main'" in setup
+    assert "'depthmaster_node = depthmaster_ros.ros.process:main'" in setup
 
 
 def test_camera_lidar_example_includes_the_main_launch_file():

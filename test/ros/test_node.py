@@ -4,129 +4,21 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.conversions.compressed import encode_compressed
-from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.model.preprocess import processing_size
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline, FrameInput, PipelineConfig
 from depthmaster_ros.conversions.point_cloud import read_points, unpack_rgb, xyz_cloud_fields
-from depthmaster_ros.synthetic.scene import SyntheticScene
 from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
-from fixtures_ros import spin_until
-from test_pipeline import SceneTruthEstimator, frame_input
+from depthmaster_ros.model.preprocess import processing_size
+from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline.frames import FrameInput
+from fixtures_estimators import SceneTruthEstimator
+from fixtures_node import OUTPUTS, decode_image, header_ns, status_value
+from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input, pipeline_config
 
 pytestmark = pytest.mark.ros
-
-CAMERA_FRAME = 'camera_optical'
-LIDAR_FRAME = 'lidar'
-OUTPUTS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/points', 'depth/alignment')
-
-
-class Rig:
-    """Publishes the node's inputs and records its outputs (one test node, same executor)."""
-
-    def __init__(self, executor, context, target):
-        from depthmaster_interfaces.msg import DepthAlignment
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.node import Node
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-        from tf2_msgs.msg import TFMessage
-        self.node = Node('rig', context=context)
-        executor.add_node(self.node)
-        self.executor = executor
-        self.target = target         # the node under test, to wait until it has taken an input
-        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.image_pub = self.node.create_publisher(Image, 'image', reliable)
-        self.compressed_pub = self.node.create_publisher(CompressedImage, 'image/compressed', reliable)
-        self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', reliable)
-        self.points_pub = self.node.create_publisher(PointCloud2, 'points', reliable)
-        self.tf_static_pub = self.node.create_publisher(TFMessage, '/tf_static', latched)
-        self.received = {name: [] for name in OUTPUTS + ('depth/image_mm', 'depth/confidence', '/diagnostics')}
-        types = {'depth/image': Image, 'depth/image_mm': Image, 'depth/confidence': Image, 'depth/camera_info': CameraInfo,
-                 'depth/relative': Image, 'depth/points': PointCloud2, 'depth/alignment': DepthAlignment,
-                 '/diagnostics': DiagnosticArray}
-        for topic, msg_type in types.items():
-            self.node.create_subscription(msg_type, topic, self.received[topic].append, reliable)
-
-    def wait_for_node(self, timeout_s=10.0):
-        """Until the node's subscriptions are matched (so nothing published is lost)."""
-        return spin_until(self.executor, lambda: self.image_pub.get_subscription_count() > 0
-                          or self.compressed_pub.get_subscription_count() > 0, timeout_s)
-
-    def publish_frame(self, frame, stamp_ns, camera_info=True, cloud=True, encoding='rgb8'):
-        from depthmaster_ros.ros import messages
-        header = messages.header_msg(stamp_ns, CAMERA_FRAME)
-        if camera_info:
-            self.info_pub.publish(messages.camera_info_msg(frame.camera.to_camera_info_fields(), header))
-            self.spin_until(lambda: self.target._camera is not None, 5)
-        if cloud:
-            self.points_pub.publish(messages.cloud_msg(xyz_cloud_fields(frame.lidar_points),
-                                                       messages.header_msg(stamp_ns, LIDAR_FRAME)))
-            self.spin_until(lambda: any(c.stamp_ns == stamp_ns for c in self.target.clouds.snapshot()), 5)
-        pixels = frame.rgb if encoding == 'rgb8' else frame.rgb[..., ::-1]
-        self.image_pub.publish(messages.image_msg(pixels, encoding, header))
-
-    def publish_static_transform(self, transform, parent, child):
-        from geometry_msgs.msg import TransformStamped
-        from tf2_msgs.msg import TFMessage
-        t, q = transform.to_translation_quaternion()
-        stamped = TransformStamped()
-        stamped.header.frame_id, stamped.child_frame_id = parent, child
-        (stamped.transform.translation.x, stamped.transform.translation.y,
-         stamped.transform.translation.z) = (float(v) for v in t)
-        (stamped.transform.rotation.x, stamped.transform.rotation.y, stamped.transform.rotation.z,
-         stamped.transform.rotation.w) = (float(v) for v in q)
-        self.tf_static_pub.publish(TFMessage(transforms=[stamped]))
-
-    def spin_until(self, predicate, timeout_s=20.0):
-        return spin_until(self.executor, predicate, timeout_s)
-
-    def count(self, topic):
-        return len(self.received[topic])
-
-
-@pytest.fixture(scope='module')
-def small_scene():
-    return SyntheticScene(width=128, height=96)
-
-
-@pytest.fixture(scope='module')
-def frames(small_scene):
-    return [small_scene.render(t) for t in (0.5, 0.6, 0.7, 0.8)]
-
-
-@pytest.fixture
-def start_node(ros_context, ros_executor):
-    """start_node(estimator, **params) -> (node, rig), both on the test's executor."""
-    from rclpy.parameter import Parameter
-
-    from depthmaster_ros.ros.node import DepthMasterNode
-
-    def start(estimator, **params):
-        params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable',
-                  'temporal_smoothing': 0.0, **params}
-        overrides = [Parameter(name, value=value) for name, value in params.items()]
-        node = DepthMasterNode(estimator=estimator, context=ros_context, parameter_overrides=overrides)
-        ros_executor.add_node(node)
-        rig = Rig(ros_executor, ros_context, node)
-        assert rig.wait_for_node()
-        return node, rig
-    return start
-
-
-def decode_image(msg):
-    return image_to_numpy(msg)
-
-
-def header_ns(msg):
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 def reference_output(estimator, frame, stamp_ns, transforms=None, **params):
     """What DepthPipeline computes for the same frame and parameters."""
-    config = PipelineConfig.from_params({'processing_res': 64, 'temporal_smoothing': 0.0, **params})
-    return DepthPipeline(estimator, config).process(
+    return DepthPipeline(estimator, pipeline_config(**params)).process(
         frame_input(frame, stamp_ns=stamp_ns, transforms=transforms if transforms is not None else TransformBuffer()))
 
 
@@ -170,6 +62,19 @@ def test_fixed_mode_outputs_match_the_pipeline(start_node, tiny_estimator, frame
     np.testing.assert_allclose(xyz[..., 1], rays[..., 1] * depth[::2, ::2], rtol=1e-5, atol=1e-6, equal_nan=True)
     r, g, b = unpack_rgb(points['rgb'])
     np.testing.assert_array_equal(np.stack([r, g, b], -1).reshape(48, 64, 3), frames[0].rgb[::2, ::2])
+
+
+def test_cloud_above_cloud_max_points_is_withheld_counted_and_reported(start_node, tiny_estimator, frames):
+    node, rig = start_node(tiny_estimator, alignment_mode='fixed', cloud_max_points=100, diagnostics_period_s=0.2)
+    rig.publish_frame(frames[0], 1_000, cloud=False)
+    assert rig.spin_until(lambda: rig.count('depth/alignment') == 1)
+    assert rig.count('depth/image') == 1 and rig.count('depth/points') == 0      # the rest is still published
+    assert node.faults.count('cloud_max_points') == 1
+    assert 'cloud_max_points 100' in node.faults.last_messages()['cloud_max_points']
+
+    def reported(key):                   # the fault on the inputs status, the skipped cloud on the pipeline's
+        return any(status_value(s, key) == '1' for d in rig.received['/diagnostics'] for s in d.status)
+    assert rig.spin_until(lambda: reported('cloud_max_points') and reported('skipped_cloud'), 5)
 
 
 def test_lidar_mode_with_tf_static_matches_the_pipeline(start_node, frames):
@@ -236,12 +141,8 @@ def test_flood_keeps_only_the_newest_frame_and_counts_drops(start_node, tiny_est
     assert published == sorted(published) and set(published) <= set(stamps)
     assert counters['received'] == counters['processed'] + counters['dropped']
     assert counters['dropped'] > 0 and counters['processed'] == len(published) < len(stamps)
-    assert rig.spin_until(lambda: any(_value(s, 'frames_dropped') not in (None, '0')
+    assert rig.spin_until(lambda: any(status_value(s, 'frames_dropped') not in (None, '0')
                                       for d in rig.received['/diagnostics'] for s in d.status), 5)
-
-
-def _value(status, key):
-    return next((kv.value for kv in status.values if kv.key == key), None)
 
 
 # parameters ----------------------------------------------------------------------------------------------------
@@ -306,7 +207,7 @@ def test_compressed_input_matches_raw(start_node, tiny_estimator, frames, codec)
         np.testing.assert_array_equal(relative, expected)
     else:                                               # lossy: within the codec's pixel error
         assert np.mean(np.abs(decoded.astype(int) - frames[0].rgb)) < 3.0
-        pipeline = DepthPipeline(tiny_estimator, PipelineConfig.from_params({'processing_res': 64, 'alignment_mode': 'none'}))
+        pipeline = DepthPipeline(tiny_estimator, pipeline_config(alignment_mode='none'))
         expected = pipeline.process(FrameInput(rgb=decoded, stamp_ns=5_000, frame_id=CAMERA_FRAME)).relative
         np.testing.assert_array_equal(relative, expected)
         raw = reference_output(tiny_estimator, frames[0], 5_000, alignment_mode='none').relative
@@ -347,7 +248,7 @@ def test_bad_inputs_are_counted_and_never_stop_the_node(start_node, tiny_estimat
     def inputs_warn():
         for array in rig.received['/diagnostics']:
             for status in array.status:
-                if status.name.endswith('inputs') and status.level == b'\x01' and _value(status, 'image') == '5':
+                if status.name.endswith('inputs') and status.level == b'\x01' and status_value(status, 'image') == '5':
                     return True
         return False
     assert rig.spin_until(inputs_warn, 5)
@@ -433,14 +334,14 @@ def test_diagnostics_report_model_and_alignment(start_node, tiny_estimator, fram
     def statuses():
         for array in reversed(rig.received['/diagnostics']):
             by_name = {s.name.split(': ')[-1]: s for s in array.status}
-            if by_name['alignment'].level == b'\x00' and _value(by_name['pipeline'], 'frames_processed') == '1':
+            if by_name['alignment'].level == b'\x00' and status_value(by_name['pipeline'], 'frames_processed') == '1':
                 return by_name
         return None
     found = rig.spin_until(statuses, 5)
     assert found
-    assert _value(found['model'], 'device') == 'cpu' and _value(found['model'], 'backend') == 'depthmaster'
-    assert _value(found['alignment'], 'mode') == 'fixed'
-    assert float(_value(found['pipeline'], 'stage_inference_s')) > 0
+    assert status_value(found['model'], 'device') == 'cpu' and status_value(found['model'], 'backend') == 'depthmaster'
+    assert status_value(found['alignment'], 'mode') == 'fixed'
+    assert float(status_value(found['pipeline'], 'stage_inference_s')) > 0
     assert found['pipeline'].name.startswith(node.get_name())
 
 

@@ -9,41 +9,9 @@ import time
 
 import pytest
 
+from fixtures_process import start_node_process, wait_for_line, write_node_params
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
-CLI = str(Path(sys.executable).with_name('depthmaster-ros'))
-
-
-def write_params(tmp_path, model_dir, **extra):
-    lines = ['/**:', '  ros__parameters:', f"    model: '{model_dir}'", "    device: 'cpu'",
-             '    processing_res: 64', "    alignment_mode: 'none'"]
-    lines += [f'    {name}: {value}' for name, value in extra.items()]
-    path = tmp_path / 'params.yaml'
-    path.write_text('\n'.join(lines) + '\n')
-    return path
-
-
-def start(params, *ros_args):
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    return subprocess.Popen([CLI, 'node', '--params', str(params), *ros_args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
-
-
-def wait_for_line(process, text, timeout_s):
-    """Read output until a line contains text; returns everything read."""
-    deadline = time.monotonic() + timeout_s
-    seen = []
-    os.set_blocking(process.stdout.fileno(), False)
-    while time.monotonic() < deadline and process.poll() is None:
-        line = process.stdout.readline()
-        if line:
-            seen.append(line)
-            if text in line:
-                return ''.join(seen)
-        else:
-            time.sleep(0.05)
-    return ''.join(seen) + (process.stdout.read() or '')
-
 
 def stop_with(process, sig):
     """Send sig after start-up; returns (output, seconds to exit)."""
@@ -62,8 +30,8 @@ def stop_with(process, sig):
 def test_shipped_config_starts_and_sigint_exits_cleanly(tiny_model_dir):
     """The shipped YAML through real rclpy (empty list, doubles), overridden on the command line."""
     shipped = Path(__file__).resolve().parents[2] / 'config' / 'depthmaster.yaml'
-    process = start(shipped, '--ros-args', '-r', '__ns:=/robot', '-p', f'model:={tiny_model_dir}',
-                    '-p', 'device:=cpu', '-p', 'processing_res:=64', '-p', 'max_depth:=30')
+    process = start_node_process(shipped, '--ros-args', '-r', '__ns:=/robot', '-p', f'model:={tiny_model_dir}',
+                                 '-p', 'device:=cpu', '-p', 'processing_res:=64', '-p', 'max_depth:=30')
     output, took_s = stop_with(process, signal.SIGINT)
     assert process.returncode == 0, output
     assert 'Traceback' not in output
@@ -71,7 +39,8 @@ def test_shipped_config_starts_and_sigint_exits_cleanly(tiny_model_dir):
 
 
 def test_sigterm_exits_cleanly_with_integer_doubles_in_the_file(tmp_path, tiny_model_dir):
-    process = start(write_params(tmp_path, tiny_model_dir, max_depth=30, min_depth=1, lidar_to_camera='[]'))
+    params = write_node_params(tmp_path, tiny_model_dir, max_depth=30, min_depth=1, lidar_to_camera='[]')
+    process = start_node_process(params)
     output, took_s = stop_with(process, signal.SIGTERM)
     assert process.returncode == 0, output
     assert 'Traceback' not in output
@@ -80,7 +49,7 @@ def test_sigterm_exits_cleanly_with_integer_doubles_in_the_file(tmp_path, tiny_m
 
 def test_missing_model_directory_exits_non_zero_naming_it(tmp_path):
     missing = tmp_path / 'no_such_model'
-    process = start(write_params(tmp_path, missing))
+    process = start_node_process(write_node_params(tmp_path, missing))
     output, _ = process.communicate(timeout=120)
     assert process.returncode != 0
     assert 'no_such_model' in output and 'does not exist' in output
@@ -88,7 +57,7 @@ def test_missing_model_directory_exits_non_zero_naming_it(tmp_path):
 
 
 def test_bad_parameter_in_the_file_exits_non_zero_naming_it(tmp_path, tiny_model_dir):
-    process = start(write_params(tmp_path, tiny_model_dir, processing_res=99999))
+    process = start_node_process(write_node_params(tmp_path, tiny_model_dir, processing_res=99999))
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 2 and 'processing_res' in output
 

@@ -5,8 +5,9 @@ import pytest
 
 from depthmaster_ros.conversions.compressed import encode_compressed
 from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
-from test_node import CAMERA_FRAME, LIDAR_FRAME, _value, decode_image, frames, header_ns, small_scene, start_node  # noqa: F401
-from test_pipeline import SceneTruthEstimator
+from fixtures_estimators import SceneTruthEstimator
+from fixtures_node import decode_image, header_ns, status_value
+from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
 
 pytestmark = pytest.mark.ros
 
@@ -21,9 +22,9 @@ def fault_reported(rig, kind, count, fragment):
     def found():
         for array in rig.received['/diagnostics']:
             for status in array.status:
-                value = _value(status, kind)
+                value = status_value(status, kind)
                 if status.name.endswith(': inputs') and status.level == WARN and value is not None \
-                        and int(value) >= count and fragment in (_value(status, f'last_{kind}') or ''):
+                        and int(value) >= count and fragment in (status_value(status, f'last_{kind}') or ''):
                     return True
         return False
     return rig.spin_until(found, 10)
@@ -109,7 +110,7 @@ def test_big_endian_16_bit_image_gives_the_same_depth_as_little_endian(start_nod
         data = grey.astype(grey.dtype.newbyteorder(order)).tobytes()
         rig.image_pub.publish(Image(header=messages.header_msg(stamp_ns, CAMERA_FRAME), height=96, width=128,
                                     encoding='mono16', is_bigendian=int(order == '>'), step=256, data=data))
-        assert rig.spin_until(lambda: stamp_ns in stamps_published(rig, ('depth/relative',)), 30)
+        assert rig.spin_until(lambda stamp_ns=stamp_ns: stamp_ns in stamps_published(rig, ('depth/relative',)), 30)
     little, big = (decode_image(m) for m in rig.received['depth/relative'])
     np.testing.assert_array_equal(big, little)
     assert np.isfinite(big).all() and node.faults.total() == 0
@@ -164,7 +165,7 @@ def test_zero_and_repeated_stamps_are_processed_with_a_warning(start_node, tiny_
     node, rig = start_node(tiny_estimator, alignment_mode='fixed', diagnostics_period_s=0.2)
     for index, stamp_ns in enumerate((5_000, 5_000, 0)):
         rig.publish_frame(frames[index], stamp_ns, cloud=False)
-        assert rig.spin_until(lambda: rig.count('depth/image') == index + 1, 30)
+        assert rig.spin_until(lambda expected=index + 1: rig.count('depth/image') == expected, 30)
     assert [header_ns(m) for m in rig.received['depth/image']] == [5_000, 5_000, 0]
     assert node.faults.count('image_stamp_order') == 1 and node.faults.count('image_stamp_zero') == 1
     assert fault_reported(rig, 'image_stamp_order', 1, 'did not increase')

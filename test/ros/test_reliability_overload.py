@@ -11,10 +11,10 @@ import time
 import numpy as np
 import psutil
 import pytest
-import torch
 
-from test_node import CAMERA_FRAME, _value, frames, header_ns, small_scene, start_node  # noqa: F401
-from test_pipeline import OutOfMemoryFirst
+from fixtures_estimators import OutOfMemoryFirst
+from fixtures_node import header_ns, status_value
+from fixtures_pipeline import CAMERA_FRAME
 
 pytestmark = pytest.mark.ros
 
@@ -87,7 +87,7 @@ def test_images_faster_than_inference_newest_wins_with_bounded_latency(start_nod
         for array in reversed(rig.received['/diagnostics']):
             for status in array.status:
                 if status.name.endswith(': pipeline'):
-                    return _value(status, 'frames_dropped') == str(counters['dropped'])
+                    return status_value(status, 'frames_dropped') == str(counters['dropped'])
         return False
     assert rig.spin_until(drops_reported, 5)
 
@@ -107,8 +107,8 @@ def test_cuda_out_of_memory_steps_the_resolution_down_and_keeps_running(start_no
     assert estimator.requested[-1] == 384                               # stays at the lower step
 
     def reported():
-        return any(s.name.endswith(': inputs') and s.level == WARN and _value(s, 'cuda_out_of_memory') == '1'
-                   and 'retrying at 384' in (_value(s, 'last_cuda_out_of_memory') or '')
+        return any(s.name.endswith(': inputs') and s.level == WARN and status_value(s, 'cuda_out_of_memory') == '1'
+                   and 'retrying at 384' in (status_value(s, 'last_cuda_out_of_memory') or '')
                    for d in rig.received['/diagnostics'] for s in d.status)
     assert rig.spin_until(reported, 5)
 

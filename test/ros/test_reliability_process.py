@@ -3,12 +3,11 @@ non-zero status and a message that names what is missing and how to fix it; SIGI
 while frames stream in and the model is busy end it within 2 s, cleanly."""
 import shutil
 import signal
-import subprocess
 import time
 
 import pytest
 
-from test_node_process import start, wait_for_line, write_params
+from fixtures_process import start_node_process, wait_for_line, write_node_params
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -34,7 +33,7 @@ def _break_index(model):
 @pytest.mark.parametrize('damage', [_break_component, _break_weights, _break_index])
 def test_damaged_model_directory_ends_the_process_with_the_reason(tmp_path, model_copy, damage):
     what, why = damage(model_copy)
-    process = start(write_params(tmp_path, model_copy))
+    process = start_node_process(write_node_params(tmp_path, model_copy))
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 1, output
     assert 'cannot load the model' in output and what in output and why in output
@@ -49,7 +48,7 @@ def test_unreachable_hub_id_ends_the_process_with_the_reason(tmp_path, monkeypat
     monkeypatch.setenv('HF_ENDPOINT', 'http://127.0.0.1:9')          # nothing listens there: refused at once
     monkeypatch.setenv('HF_HUB_ETAG_TIMEOUT', '2')
     monkeypatch.setenv('HF_HUB_DOWNLOAD_TIMEOUT', '2')
-    process = start(write_params(tmp_path, 'nobody-here/no-such-depth-model'))
+    process = start_node_process(write_node_params(tmp_path, 'nobody-here/no-such-depth-model'))
     output, _ = process.communicate(timeout=180)
     assert process.returncode == 1, output
     assert 'nobody-here/no-such-depth-model' in output and 'huggingface-cli download' in output
@@ -97,8 +96,8 @@ class _Camera:
 def test_signal_while_busy_ends_the_node_within_two_seconds(tmp_path, tiny_model_dir, ros_context, sig):
     from depthmaster_ros.synthetic.scene import SyntheticScene
     # a native-size forward of 320x240 keeps the tiny model busy for a good part of a second
-    params = write_params(tmp_path, tiny_model_dir, processing_res=0, input_reliability="'reliable'")
-    process = start(params)
+    params = write_node_params(tmp_path, tiny_model_dir, processing_res=0, input_reliability="'reliable'")
+    process = start_node_process(params)
     camera = _Camera(ros_context, SyntheticScene(width=320, height=240).render(0.5))
     try:
         assert 'ready:' in wait_for_line(process, 'ready:', 120)
@@ -122,7 +121,8 @@ def test_signal_while_busy_ends_the_node_within_two_seconds(tmp_path, tiny_model
 
 
 def test_bad_parameter_on_the_command_line_ends_the_process_naming_it(tmp_path, tiny_model_dir):
-    process = start(write_params(tmp_path, tiny_model_dir), '--ros-args', '-p', 'alignment_mode:=sonar')
+    params = write_node_params(tmp_path, tiny_model_dir)
+    process = start_node_process(params, '--ros-args', '-p', 'alignment_mode:=sonar')
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2, output
     assert 'alignment_mode' in output and 'sonar' in output

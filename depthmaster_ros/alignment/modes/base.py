@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from depthmaster_ros.config.settings import AlignmentSettings
     from depthmaster_ros.geometry.camera_model import CameraModel
     from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-    from depthmaster_ros.geometry.transforms import TransformBuffer
+    from depthmaster_ros.geometry.transforms import TransformLookup
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class SampleRequest:
     camera: 'CameraModel | None'          # intrinsics at the size of the relative map, or None
     cloud: 'StampedCloud | None'
     cloud_miss_reason: str                # why the adapter found no cloud (for the record)
-    transforms: 'TransformBuffer | None'  # None when use_tf is off or there is no TF
+    transforms: 'TransformLookup | None'  # None when use_tf is off or there is no TF
     settings: 'AlignmentSettings'
 
 
@@ -52,9 +52,9 @@ ModeOutcome = SparseSamples | FixedFit | NoSamples
 
 
 class AlignmentMode(ABC):
-    """One way of making metres; register subclasses with `depthmaster_ros.alignment.modes.register`."""
-    name: ClassVar[str]
-    description: ClassVar[str]
+    """One way of making metres; `depthmaster_ros.alignment.modes.register` names it and sets its needs."""
+    name: ClassVar[str] = ''
+    description: ClassVar[str] = ''
     needs_cloud: ClassVar[bool] = False     # subscribe to `points` and pair a cloud with each image
     needs_camera: ClassVar[bool] = True     # wait for camera_info before processing
     needs_transforms: ClassVar[bool] = False  # looks frames up in /tf (or a fallback parameter)

@@ -3,10 +3,8 @@ from . import register
 from .base import AlignmentMode, FixedFit, ModeOutcome, SampleRequest
 
 
-@register
+@register('fixed', 'fixed_scale and fixed_shift applied as they are')
 class FixedMode(AlignmentMode):
-    name = 'fixed'
-    description = 'fixed_scale and fixed_shift applied as they are'
 
     def samples(self, request: SampleRequest) -> ModeOutcome:
         return FixedFit(request.settings.fixed_scale, request.settings.fixed_shift)

@@ -4,11 +4,9 @@ from . import register
 from .base import AlignmentMode, ModeOutcome, NoSamples, SampleRequest, SparseSamples
 
 
-@register
+@register('ground_plane', 'the floor plane of base_frame (TF, else camera height/pitch/roll) as virtual depth',
+          needs_transforms=True)
 class GroundPlaneMode(AlignmentMode):
-    name = 'ground_plane'
-    description = 'the floor plane of base_frame (TF, else camera height/pitch/roll) as virtual depth'
-    needs_transforms = True
 
     def samples(self, request: SampleRequest) -> ModeOutcome:
         camera, settings = request.camera, request.settings

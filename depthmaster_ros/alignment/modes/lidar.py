@@ -8,12 +8,9 @@ from . import register
 from .base import AlignmentMode, ModeOutcome, NoSamples, SampleRequest, SparseSamples
 
 
-@register
+@register('lidar', 'sparse LiDAR returns projected into the image, fitted robustly',
+          needs_cloud=True, needs_transforms=True)
 class LidarMode(AlignmentMode):
-    name = 'lidar'
-    description = 'sparse LiDAR returns projected into the image, fitted robustly'
-    needs_cloud = True
-    needs_transforms = True
 
     def samples(self, request: SampleRequest) -> ModeOutcome:
         camera, cloud = request.camera, request.cloud

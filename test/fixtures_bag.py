@@ -1,0 +1,88 @@
+"""A small sample bag, the configuration to replay it with the tiny model, and helpers to read and edit bags.
+
+The sample is written once per test module (FRAMES images at RATE Hz, WIDTH x HEIGHT, with LiDAR,
+CameraInfo, ground truth and transforms); tests that change it copy it with `copy_bag` first.
+"""
+import pytest
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+
+from depthmaster_ros.bag.messages import typestore
+from depthmaster_ros.bag.replay import BagOptions, process_bag
+from depthmaster_ros.config.settings import Config
+from depthmaster_ros.synthetic import sample_bag
+
+FRAMES, RATE, WIDTH, HEIGHT = 6, 10.0, 96, 72
+NS = '/camera'          # the output namespace: the sample's image topic's namespace
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """The tiny model runs fastest on one thread, and the two cores are shared with other work.
+
+    Bag test modules use it for all their tests: `pytestmark = pytest.mark.usefixtures('one_torch_thread')`.
+    """
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope='module')
+def sample_bag_file(tmp_path_factory):
+    """The sample bag (mcap), written once per module."""
+    path = tmp_path_factory.mktemp('bag_in') / 'sample.mcap'
+    sample_bag.write_sample_bag(path, frames=FRAMES, rate_hz=RATE, width=WIDTH, height=HEIGHT, seed=1)
+    return path
+
+
+@pytest.fixture(scope='module')
+def bag_config(tiny_model_dir):
+    """The node's defaults with the tiny model on CPU at a 64 px processing size."""
+    return Config.from_params({'model': str(tiny_model_dir), 'device': 'cpu', 'dtype': 'fp32',
+                               'processing_res': 64, 'cloud_stride': 2, 'min_points': 10})
+
+
+def run(input_path, out, estimator, config, **options):
+    """process_bag without a progress bar; options are BagOptions fields."""
+    return process_bag(input_path, out, estimator, config, BagOptions(progress=False, **options))
+
+
+def read_bag(path):
+    """topic -> [(log_ns, message)] in log order, plus topic -> (type, count) from the metadata."""
+    store = typestore()
+    messages = {}
+    with Reader(path) as reader:
+        topics = {name: (info.msgtype, info.msgcount) for name, info in reader.topics.items()}
+        for connection, log_ns, raw in reader.messages():
+            messages.setdefault(connection.topic, []).append((log_ns, store.deserialize_cdr(raw, connection.msgtype)))
+    return topics, messages
+
+
+def offered_qos(path):
+    with Reader(path) as reader:
+        return {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+
+
+def topic_types(path):
+    with Reader(path) as reader:
+        return {name: info.msgtype for name, info in reader.topics.items()}
+
+
+def stamp_ns(message):
+    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
+
+
+def copy_bag(source, target, edit):
+    """Copy a bag message by message; edit(topic, index, raw, store) returns [(topic, msgtype, raw)] to write."""
+    store = typestore()
+    with Reader(source) as reader, Writer(target, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        qos = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+        connections, counters = {}, {}
+        for connection, log_ns, raw in reader.messages():
+            index = counters[connection.topic] = counters.get(connection.topic, -1) + 1
+            for topic, msgtype, data in edit(connection.topic, index, bytes(raw), store):
+                if topic not in connections:
+                    connections[topic] = writer.add_connection(topic, msgtype, typestore=store,
+                                                               offered_qos_profiles=qos.get(topic, ()))
+                writer.write(connections[topic], log_ns, data)

@@ -1,0 +1,112 @@
+"""The node under test in-process over real DDS, and a rig node that feeds it and records its outputs.
+
+`start_node(estimator, **params)` starts a DepthMasterNode with the tests' parameters (64 px, CPU,
+reliable input, no smoothing) and a `Rig` on the test's executor. rclpy is imported only when a
+test asks for them.
+"""
+from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
+from fixtures_ros import spin_until
+import pytest
+
+from depthmaster_ros.conversions.image import image_to_numpy
+from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+
+OUTPUTS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/points', 'depth/alignment')
+
+
+class Rig:
+    """Publishes the node's inputs and records its outputs (one test node, same executor)."""
+
+    def __init__(self, executor, context, target):
+        from depthmaster_interfaces.msg import DepthAlignment
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.node import Node
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+        from tf2_msgs.msg import TFMessage
+        self.node = Node('rig', context=context)
+        executor.add_node(self.node)
+        self.executor = executor
+        self.target = target         # the node under test, to wait until it has taken an input
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.image_pub = self.node.create_publisher(Image, 'image', reliable)
+        self.compressed_pub = self.node.create_publisher(CompressedImage, 'image/compressed', reliable)
+        self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', reliable)
+        self.points_pub = self.node.create_publisher(PointCloud2, 'points', reliable)
+        self.tf_static_pub = self.node.create_publisher(TFMessage, '/tf_static', latched)
+        self.received = {name: [] for name in OUTPUTS + ('depth/image_mm', 'depth/confidence', '/diagnostics')}
+        types = {'depth/image': Image, 'depth/image_mm': Image, 'depth/confidence': Image, 'depth/camera_info': CameraInfo,
+                 'depth/relative': Image, 'depth/points': PointCloud2, 'depth/alignment': DepthAlignment,
+                 '/diagnostics': DiagnosticArray}
+        for topic, msg_type in types.items():
+            self.node.create_subscription(msg_type, topic, self.received[topic].append, reliable)
+
+    def wait_for_node(self, timeout_s=10.0):
+        """Until the node's subscriptions are matched (so nothing published is lost)."""
+        return spin_until(self.executor, lambda: self.image_pub.get_subscription_count() > 0
+                          or self.compressed_pub.get_subscription_count() > 0, timeout_s)
+
+    def publish_frame(self, frame, stamp_ns, camera_info=True, cloud=True, encoding='rgb8'):
+        from depthmaster_ros.ros import messages
+        header = messages.header_msg(stamp_ns, CAMERA_FRAME)
+        if camera_info:
+            self.info_pub.publish(messages.camera_info_msg(frame.camera.to_camera_info_fields(), header))
+            self.spin_until(lambda: self.target._camera is not None, 5)
+        if cloud:
+            self.points_pub.publish(messages.cloud_msg(xyz_cloud_fields(frame.lidar_points),
+                                                       messages.header_msg(stamp_ns, LIDAR_FRAME)))
+            self.spin_until(lambda: any(c.stamp_ns == stamp_ns for c in self.target.clouds.snapshot()), 5)
+        pixels = frame.rgb if encoding == 'rgb8' else frame.rgb[..., ::-1]
+        self.image_pub.publish(messages.image_msg(pixels, encoding, header))
+
+    def publish_static_transform(self, transform, parent, child):
+        from geometry_msgs.msg import TransformStamped
+        from tf2_msgs.msg import TFMessage
+        t, q = transform.to_translation_quaternion()
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = parent, child
+        (stamped.transform.translation.x, stamped.transform.translation.y,
+         stamped.transform.translation.z) = (float(v) for v in t)
+        (stamped.transform.rotation.x, stamped.transform.rotation.y, stamped.transform.rotation.z,
+         stamped.transform.rotation.w) = (float(v) for v in q)
+        self.tf_static_pub.publish(TFMessage(transforms=[stamped]))
+
+    def spin_until(self, predicate, timeout_s=20.0):
+        return spin_until(self.executor, predicate, timeout_s)
+
+    def count(self, topic):
+        return len(self.received[topic])
+
+
+@pytest.fixture
+def start_node(ros_context, ros_executor):
+    """start_node(estimator, **params) -> (node, rig), both on the test's executor."""
+    from rclpy.parameter import Parameter
+
+    from depthmaster_ros.ros.node import DepthMasterNode
+
+    def start(estimator, **params):
+        params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable',
+                  'temporal_smoothing': 0.0, **params}
+        overrides = [Parameter(name, value=value) for name, value in params.items()]
+        node = DepthMasterNode(estimator=estimator, context=ros_context, parameter_overrides=overrides)
+        ros_executor.add_node(node)
+        rig = Rig(ros_executor, ros_context, node)
+        assert rig.wait_for_node()
+        return node, rig
+    return start
+
+
+def decode_image(msg):
+    return image_to_numpy(msg)
+
+
+def header_ns(msg):
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def status_value(status, key):
+    """The value of `key` in a DiagnosticStatus, or None."""
+    return next((kv.value for kv in status.values if kv.key == key), None)

@@ -1,0 +1,41 @@
+"""`depthmaster-ros node` as its own process: a params file for it, starting it, and reading its output."""
+import os
+from pathlib import Path
+import subprocess
+import sys
+import time
+
+CLI = str(Path(sys.executable).with_name('depthmaster-ros'))
+
+
+def write_node_params(tmp_path, model_dir, **extra):
+    """A params YAML for the node: the model, CPU, 64 px, no alignment, plus `extra` as written."""
+    lines = ['/**:', '  ros__parameters:', f"    model: '{model_dir}'", "    device: 'cpu'",
+             '    processing_res: 64', "    alignment_mode: 'none'"]
+    lines += [f'    {name}: {value}' for name, value in extra.items()]
+    path = tmp_path / 'params.yaml'
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def start_node_process(params, *ros_args):
+    """`depthmaster-ros node --params PARAMS [ros_args]`, stdout and stderr merged, unbuffered."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    return subprocess.Popen([CLI, 'node', '--params', str(params), *ros_args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def wait_for_line(process, text, timeout_s):
+    """Read output until a line contains text; returns everything read."""
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    os.set_blocking(process.stdout.fileno(), False)
+    while time.monotonic() < deadline and process.poll() is None:
+        line = process.stdout.readline()
+        if line:
+            seen.append(line)
+            if text in line:
+                return ''.join(seen)
+        else:
+            time.sleep(0.05)
+    return ''.join(seen) + (process.stdout.read() or '')

@@ -12,6 +12,7 @@ The scale error of a frame is the median over valid pixels of aligned / true dep
 """
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 import time
@@ -36,7 +37,6 @@ IDENTITY = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
 
 def methods_available():
     """Alignment methods this version of the package offers (global always)."""
-    import inspect
     if 'method' in inspect.signature(align_to_sparse_depth).parameters:
         return ('global', 'local')
     return ('global',)
@@ -135,6 +135,8 @@ def run(quick=False, methods=None):
                 started = time.perf_counter()
                 sparse = sample_source(settings, view, relative, source, np.random.default_rng(seed + 17))
                 kwargs = {} if method == 'global' else {'method': method}
+                if 'focal_px' in inspect.signature(align_to_sparse_depth).parameters:
+                    kwargs.update(focal_px=view.camera.fy, check_extrinsic=source[0] in ('lidar', 'band'))
                 metric, result = align_to_sparse_depth(relative, SPACE, sparse, min_depth=settings.min_depth,
                                                        max_depth=settings.max_depth,
                                                        min_points=settings.min_points, **kwargs)

@@ -21,8 +21,9 @@ from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 
 from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES, LMEDS_SCORING_POINTS,  # noqa: F401
                            MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift)
+from .extrinsic_check import estimate_offset
 from .uncertainty import errors_in_variables_line, grid_groups
-from .verdicts import MAX_SCALE_UNCERTAINTY, breakdown_ratio, fit_verdict, sample_verdict  # noqa: F401
+from .verdicts import MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict, sample_verdict  # noqa: F401,E501
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
 
 DEFAULT_SEED = 0
@@ -260,6 +261,29 @@ def thin_samples(index, max_points, seed):
 EVALUATION_STRIDE = 4
 
 
+def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px):
+    """Report a sample offset (extrinsic_check.py); refuse the fit when the offset moves its scale beyond
+    the published uncertainty (the verdict rule is verdicts.extrinsic_verdict)."""
+    estimate = estimate_offset(relative, index, target, seed)
+    if not estimate.suspicious:
+        return
+    focal = float(focal_px) if focal_px else float('nan')
+    result.extrinsic_pitch_deg = float(np.degrees(np.arctan2(estimate.rows_px, focal)))
+    result.extrinsic_yaw_deg = float(np.degrees(np.arctan2(estimate.cols_px, focal)))
+    height, width = relative.shape
+    rows = np.clip(index // width + estimate.rows_px, 0, height - 1)
+    cols = np.clip(index % width + estimate.cols_px, 0, width - 1)
+    moved = fit_scale_shift(relative.ravel()[rows * width + cols].astype(np.float64), target, space,
+                            min_points=min_points, seed=seed)
+    scale_change = float('inf')
+    if moved.ok:
+        here = from_space(result.scale * np.median(pred) + result.shift, space)
+        there = from_space(moved.scale * np.median(pred) + moved.shift, space)
+        scale_change = abs(float(there / here) - 1.0)
+    result.reason = extrinsic_verdict(estimate.rows_px, estimate.cols_px, scale_change, result.scale_uncertainty)
+    result.ok = not result.reason
+
+
 def evaluation_points(relative, stride=EVALUATION_STRIDE):
     """Quartiles of the prediction over the image (every stride-th pixel): where the uncertainty is judged."""
     values = relative[::stride, ::stride].ravel()
@@ -268,11 +292,14 @@ def evaluation_points(relative, stride=EVALUATION_STRIDE):
 
 
 def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0,
-                          min_points=20, max_points=5000, seed=DEFAULT_SEED, method='global'):
+                          min_points=20, max_points=5000, seed=DEFAULT_SEED, method='global', focal_px=None,
+                          check_extrinsic=False):
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
     method 'global': one scale and shift; 'local': the global fit, then a smooth, edge-aware
-    correction map fitted to the samples' residuals (local_correction.py).
+    correction map fitted to the samples' residuals. focal_px (the camera's focal length at this
+    size) turns a detected sample offset into the reported pitch/yaw error in degrees; check_extrinsic
+    runs that check (for sensor samples; virtual ones such as the ground plane have no extrinsic).
     """
     _check_space(space)
     if method not in METHODS:
@@ -289,6 +316,8 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
     result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed,
                              groups=grid_groups(index, relative.shape), eval_pred=evaluation_points(relative))
     result.method = method
+    if check_extrinsic and result.ok:
+        _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px)
     if not result.ok:
         return np.full(relative.shape, np.nan, np.float32), result
     return apply_alignment(relative, space, result.scale, result.shift, min_depth, max_depth), result

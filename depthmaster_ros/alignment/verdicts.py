@@ -10,7 +10,10 @@ the finished fit shows that it cannot be trusted:
 - the depth support is too narrow for the prediction's noise: the inliers' correlation between
   prediction and target (r squared) is below MIN_SUPPORT_R2, so the slope is mostly noise;
 - the published scale uncertainty (block jackknife, uncertainty.py) exceeds max_scale_uncertainty:
-  the residuals are structured across the image or the points span too little depth.
+  the residuals are structured across the image or the points span too little depth;
+- (extrinsic_verdict) the samples agree clearly better with the prediction a few pixels away, and
+  the fit there has a scale outside the published uncertainty: a wrong LiDAR-camera extrinsic or
+  stamp offset (extrinsic_check.py). A smaller effect is only reported (record, /diagnostics WARN).
 """
 import numpy as np
 
@@ -74,4 +77,13 @@ def fit_verdict(space: str, count: int, min_needed: int, scale: float, shift: fl
     if not uncertainty <= max_scale_uncertainty:
         return (f'scale poorly constrained (+-{uncertainty:.0%}): the residuals vary across the image or '
                 f'the points span too little depth for their noise')
+    return ''
+
+
+def extrinsic_verdict(rows_px: int, cols_px: int, scale_change: float, uncertainty: float) -> str:
+    """Why a fit whose samples fit best at an offset is not usable ('' when the offset does not matter)."""
+    if not scale_change <= uncertainty:
+        return (f'LiDAR-camera extrinsic or time offset looks wrong: the samples agree best with the prediction '
+                f'{rows_px} rows and {cols_px} columns away, where the scale differs by {scale_change:.0%} '
+                f'(more than the +-{uncertainty:.0%} uncertainty); check the transform and the stamps')
     return ''

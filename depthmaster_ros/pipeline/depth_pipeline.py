@@ -189,7 +189,9 @@ class DepthPipeline:
             fresh = AlignmentResult(ok=False, reason=outcome.reason, space=space)
         else:
             _, fresh = align_to_sparse_depth(relative, space, outcome.depth, min_depth=settings.min_depth,
-                                             max_depth=settings.max_depth, min_points=settings.min_points)
+                                             max_depth=settings.max_depth, min_points=settings.min_points,
+                                             focal_px=None if camera is None else camera.fy,
+                                             check_extrinsic=mode.needs_cloud)
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
         _fill_record(record, applied)
         if not fresh.ok:

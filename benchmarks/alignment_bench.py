@@ -37,9 +37,7 @@ IDENTITY = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
 
 def methods_available():
     """Alignment methods this version of the package offers (global always)."""
-    if 'method' in inspect.signature(align_to_sparse_depth).parameters:
-        return ('global', 'local')
-    return ('global',)
+    return tuple(getattr(alignment_fit, 'METHODS', ('global',)))
 
 
 def oracle(relative, depth, max_depth):

@@ -28,7 +28,7 @@ SPACES = ('depth', 'disparity', 'sqrt_disparity')
 
 DEFAULT_SEED = 0
 SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread
-METHODS = ('global', 'local')
+METHODS = ('global',)            # 'local' (a correction map on top of the global fit) is not built yet
 EVALUATION_QUANTILES = (0.25, 0.5, 0.75)    # of the prediction, where the scale uncertainty is judged
 
 
@@ -296,8 +296,7 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
                           check_extrinsic=False):
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
-    method 'global': one scale and shift; 'local': the global fit, then a smooth, edge-aware
-    correction map fitted to the samples' residuals. focal_px (the camera's focal length at this
+    method 'global': one scale and shift (the only method so far; others raise ValueError). focal_px (the camera's focal length at this
     size) turns a detected sample offset into the reported pitch/yaw error in degrees; check_extrinsic
     runs that check (for sensor samples; virtual ones such as the ground plane have no extrinsic).
     """

@@ -15,7 +15,7 @@ MODEL ?=
 PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
 
-.PHONY: venv lint test demo bench soak clean
+.PHONY: venv lint test demo bench bench-alignment soak clean
 
 venv:
 	@tools/ensure_venv.sh
@@ -34,6 +34,10 @@ demo: venv
 
 bench: venv
 	@$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# Accuracy, honesty and cost of the metric alignment on ray-cast scenes (no model); BENCH_ARGS=--quick for a short run.
+bench-alignment: venv
+	@$(PY) benchmarks/alignment_bench.py $(BENCH_ARGS)
 
 soak: venv
 	@$(PY) tools/soak.py --minutes $(SOAK_MINUTES)

@@ -1,4 +1,4 @@
-"""Relative prediction -> metres: a robust scale-and-shift fit in the model's own space.
+"""Relative prediction -> metres: a robust, honest scale-and-shift fit in the model's own space.
 
 The model predicts f(depth) up to an unknown scale and shift, where f is the space transform
 (depth: d, disparity: 1/d, sqrt_disparity: sqrt(1/d)). Sparse metric depth (projected LiDAR or the
@@ -7,14 +7,11 @@ the image is mapped back with depth = f^-1(s * pred + t) (for sqrt_disparity 1 /
 official DepthMaster evaluation does). Because the target is in the same space as the prediction,
 the scale is positive for every space: a negative fit means the data contradict the model.
 
-Robustness: least median of squares over random point pairs gives an outlier-free start (it breaks
-down only beyond 50 % outliers), then iteratively reweighted least squares with Tukey's biweight,
-its scale from the median absolute deviation, refines it using every inlier.
-
-Cost: the fit runs in float64 on the samples only (at most max_points); the candidate lines of the
-start are scored on a fixed seeded subset of at most LMEDS_SCORING_POINTS of them, which locates the
-outlier-free line as well as all of them would and keeps the start cheap. Per-pixel work (finding
-the samples, mapping the image to metres) runs on the image's own float32.
+Steps: which samples to trust (robust_start.py: least median of squares, then Tukey IRLS), the line
+through them without errors-in-variables bias and its block-jackknife scale uncertainty
+(uncertainty.py), and whether to publish it (verdicts.py, the one place for those rules). Per-pixel
+work (finding the samples, mapping the image to metres) runs on the image's own float32; the fit
+runs in float64 on the samples only (at most max_points).
 """
 from dataclasses import asdict, dataclass
 
@@ -22,22 +19,17 @@ import numpy as np
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 
+from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES, LMEDS_SCORING_POINTS,  # noqa: F401
+                           MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift)
+from .extrinsic_check import estimate_offset
+from .uncertainty import errors_in_variables_line, grid_groups
+from .verdicts import MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict, sample_verdict  # noqa: F401,E501
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
 
-# Tighter than the Gaussian-efficiency choice 4.685: outliers here (LiDAR see-through, obstacles
-# over the floor plane) are one-sided, so moderate ones that a wide window keeps bias the fit.
-TUKEY_C = 3.0
-MAD_TO_SIGMA = 1.4826
 DEFAULT_SEED = 0
-LMEDS_HYPOTHESES = 100          # random point pairs, each a candidate line
-LMEDS_SCORING_POINTS = 500      # samples that score the candidates (seeded subset when there are more)
-IRLS_MAX_ITERATIONS = 30
-# Relative step of scale and shift that ends the refinement. IRLS converges linearly, so stopping
-# here leaves the scale within ~1.5e-4 of its limit: about ten times below the fit's own standard
-# error (1-2e-3 on the synthetic scene with 2 % LiDAR noise), and two to four iterations instead of 30.
-IRLS_TOLERANCE = 1e-4
 SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread
-MAX_SCALE_UNCERTAINTY = 0.1
+METHODS = ('global',)            # 'local' (a correction map on top of the global fit) is not built yet
+EVALUATION_QUANTILES = (0.25, 0.5, 0.75)    # of the prediction, where the scale uncertainty is judged
 
 
 @dataclass
@@ -50,9 +42,18 @@ class AlignmentResult:
     num_inliers: int = 0
     rmse_m: float = float('nan')
     space: str = ''
+    scale_uncertainty: float = float('inf')    # relative metric depth error bound (see uncertainty.py)
+    method: str = 'global'
+    floor_share: float = float('nan')          # ground plane: share of floor pixels kept as samples
+    extrinsic_pitch_deg: float = float('nan')  # estimated LiDAR-camera pitch error (NaN: not estimated)
+    extrinsic_yaw_deg: float = float('nan')
 
     def as_dict(self):
         return asdict(self)
+
+
+# What a fit found out besides its scale and shift: carried through the temporal filter into the record.
+EVIDENCE_FIELDS = ('scale_uncertainty', 'method', 'floor_share', 'extrinsic_pitch_deg', 'extrinsic_yaw_deg')
 
 
 def _check_space(space):
@@ -107,113 +108,6 @@ def least_squares_scale_shift(pred, target):
     return float(scale), float(shift)
 
 
-class _WeightedLine:
-    """Weighted least-squares lines through fixed samples, one matrix-vector product per weighting.
-
-    The samples are centred once on their plain means, so the moment sums below lose no precision
-    to cancellation (the weighted means stay close to the plain ones).
-    """
-
-    def __init__(self, pred, target):
-        self.pred_mean, self.target_mean = float(pred.mean()), float(target.mean())
-        p, t = pred - self.pred_mean, target - self.target_mean
-        self.moments = np.stack([np.ones_like(p), p, t, p * p, p * t])
-
-    def fit(self, weights):
-        """(scale, shift) of the weighted fit; NaN when the weights leave no spread in pred."""
-        w_sum, sum_p, sum_t, sum_pp, sum_pt = (self.moments @ weights).tolist()
-        if not w_sum > 0:
-            return np.nan, np.nan
-        var_p = sum_pp - sum_p * sum_p / w_sum
-        if not var_p > 0:
-            return np.nan, np.nan
-        scale = (sum_pt - sum_p * sum_t / w_sum) / var_p
-        centred_shift = (sum_t - scale * sum_p) / w_sum
-        return scale, self.target_mean + centred_shift - scale * self.pred_mean
-
-
-def _median(values):
-    """np.median along the last axis of NaN-free values, through one single-kth partition.
-
-    (np.median partitions at two positions for even counts, several times slower.) The lower
-    middle value is the largest one left of the upper middle after the partition.
-    """
-    count = values.shape[-1]
-    middle = count // 2
-    parted = np.partition(values, middle, axis=-1)
-    upper = parted[..., middle]
-    if count % 2:
-        return upper
-    return (parted[..., :middle].max(axis=-1) + upper) / 2
-
-
-def lmeds_draws(count, rng):
-    """(first, second, scoring): the point pairs of the candidate lines and the indices that score them.
-
-    Drawn in this order from rng, so the torch mirror reproduces them; scoring is None when every
-    point scores (count <= LMEDS_SCORING_POINTS).
-    """
-    first = rng.integers(0, count, LMEDS_HYPOTHESES)
-    second = rng.integers(0, count, LMEDS_HYPOTHESES)
-    scoring = rng.choice(count, LMEDS_SCORING_POINTS, replace=False) if count > LMEDS_SCORING_POINTS else None
-    return first, second, scoring
-
-
-def _least_median_start(pred, target, rng):
-    """Best line through random point pairs by median absolute residual over the scoring subset."""
-    first, second, scoring = lmeds_draws(len(pred), rng)
-    dp = pred[second] - pred[first]
-    usable = np.abs(dp) > 1e-12 * max(1.0, float(np.abs(pred).max()))
-    with np.errstate(over='ignore', invalid='ignore'):
-        scales = (target[second] - target[first]) / np.where(usable, dp, 1.0)
-        shifts = target[first] - scales * pred[first]
-    usable &= np.isfinite(scales) & np.isfinite(shifts)    # residuals then hold no NaN
-    if not np.any(usable):
-        return np.nan, np.nan
-    scales, shifts = scales[usable], shifts[usable]
-    score_pred, score_target = (pred, target) if scoring is None else (pred[scoring], target[scoring])
-    residuals = np.multiply.outer(scales, score_pred)
-    residuals += shifts[:, None]
-    residuals -= score_target
-    np.abs(residuals, out=residuals)
-    best = int(np.argmin(_median(residuals)))
-    return float(scales[best]), float(shifts[best])
-
-
-def _robust_sigma(residual, sigma_floor):
-    """MAD scale of the residuals (never below sigma_floor, so exact data do not divide by zero)."""
-    return max(MAD_TO_SIGMA * float(_median(np.abs(residual - _median(residual)))), sigma_floor)
-
-
-def _robust_scale_shift(pred, target, rng, target_spread):
-    """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range)."""
-    scale, shift = _least_median_start(pred, target, rng)
-    if not np.isfinite(scale):
-        return np.nan, np.nan, np.zeros(len(pred), bool)
-    sigma_floor = 1e-6 * max(target_spread, 1e-12)
-    line = _WeightedLine(pred, target)
-    for _ in range(IRLS_MAX_ITERATIONS):
-        residual = pred * scale
-        residual += shift
-        residual -= target
-        # Tukey's biweight (1 - u^2)^2 inside |u| < 1, zero outside; u = residual / (c sigma)
-        weights = np.square(residual)
-        weights *= -1.0 / (TUKEY_C * _robust_sigma(residual, sigma_floor)) ** 2
-        weights += 1.0
-        np.fmax(weights, 0.0, out=weights)
-        weights *= weights
-        new_scale, new_shift = line.fit(weights)
-        if not np.isfinite(new_scale):
-            break
-        converged = abs(new_scale - scale) <= IRLS_TOLERANCE * abs(scale) + 1e-15 and \
-            abs(new_shift - shift) <= IRLS_TOLERANCE * (abs(shift) + abs(scale)) + 1e-15
-        scale, shift = new_scale, new_shift
-        if converged:
-            break
-    residual = scale * pred + shift - target
-    return float(scale), float(shift), np.abs(residual) < TUKEY_C * _robust_sigma(residual, sigma_floor)
-
-
 def _sorted_quantile(ordered, q):
     """np.percentile(values, 100 q) (linear interpolation) from the sorted values."""
     position = q * (len(ordered) - 1)
@@ -232,63 +126,26 @@ def _has_spread(spread, median):
     return spread > SPREAD_RELATIVE * max(abs(float(median)), 1e-12)
 
 
-def _relative_scale_uncertainty(pred, target, scale, shift):
-    """Standard error of the fitted scale over its value (large when the points barely spread)."""
-    residual = scale * pred + shift - target
-    dof = max(len(pred) - 2, 1)
-    sigma = np.sqrt((residual * residual).sum() / dof)
-    spread = np.sqrt(((pred - pred.mean()) ** 2).sum())
-    return float(sigma / spread / abs(scale)) if spread > 0 else float('inf')
-
-
-def sample_verdict(space: str, count: int, min_needed: int, target_has_spread: bool,
-                   pred_has_spread: bool) -> str:
-    """Why the samples cannot be fitted ('' when they can); checked before any fit, in this order.
-
-    One rule for this fit and for any other implementation of it (the benchmark's torch twin).
-    """
-    if count < min_needed:
-        return f'too few points: {count} < {min_needed}'
-    if not target_has_spread:
-        return f'no depth spread: all {count} targets at one {space} value'
-    if not pred_has_spread:
-        return f'no spread in the prediction at the {count} points'
-    return ''
-
-
-def fit_verdict(space: str, count: int, min_needed: int, scale: float, shift: float, num_inliers: int,
-                uncertainty: float, max_scale_uncertainty: float) -> str:
-    """Why a finished fit is not usable ('' when it is), in this order."""
-    if not (np.isfinite(scale) and np.isfinite(shift)):
-        return 'fit is not finite'
-    if scale <= 0:
-        return (f'non-positive scale {scale:.4g}: the prediction does not increase with '
-                f'the {space} of the targets')
-    if num_inliers < min_needed:
-        return f'too few inliers: {num_inliers} of {count}'
-    if not uncertainty <= max_scale_uncertainty:
-        return (f'scale poorly constrained (+-{uncertainty:.0%}): the points span too little '
-                f'depth for their noise')
-    return ''
-
-
 def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_SEED,
-                    max_scale_uncertainty=MAX_SCALE_UNCERTAINTY):
+                    max_scale_uncertainty=MAX_SCALE_UNCERTAINTY, groups=None, eval_pred=None):
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
-    Returns an AlignmentResult; ok=False with a reason for too few points, no spread in the targets
-    or in the prediction, a non-positive scale, a non-finite fit, or a scale whose standard error
-    exceeds max_scale_uncertainty of its value (all points at about one depth, with noise).
-    rmse_m is over inliers, in metres.
+    groups: the image region of each sample (for the block jackknife; default: interleaved groups);
+    eval_pred: prediction values where the scale uncertainty is judged (default: the samples'
+    quartiles). Returns an AlignmentResult, ok=False with the reason from verdicts.py; rmse_m is
+    over inliers, in metres; scale_uncertainty is published whenever a line was fitted.
     """
     _check_space(space)
     pred = _float_array(pred, 'pred').ravel()
     target = _float_array(target, 'target').ravel()
     if pred.shape != target.shape:
         raise ValueError(f'target: {target.size} values but pred has {pred.size}')
+    groups = np.arange(len(pred)) if groups is None else np.asarray(groups).ravel()
+    if groups.shape != pred.shape:
+        raise ValueError(f'groups: {groups.size} values but pred has {pred.size}')
     usable = np.isfinite(pred) & np.isfinite(target)
     if not usable.all():
-        pred, target = pred[usable], target[usable]
+        pred, target, groups = pred[usable], target[usable], groups[usable]
     result = AlignmentResult(space=space, num_points=int(len(pred)))
     min_needed = max(int(min_points), 2)
     enough = len(pred) >= min_needed
@@ -297,17 +154,25 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
                                    enough and _has_spread(*_spread(pred)))
     if result.reason:
         return result
-    scale, shift, inliers = _robust_scale_shift(pred, target, np.random.default_rng(seed), target_spread)
+    scale, shift, inliers = robust_scale_shift(pred, target, np.random.default_rng(seed), target_spread)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
-    usable = np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed
-    uncertainty = (_relative_scale_uncertainty(pred[inliers], target[inliers], scale, shift)
-                   if usable else float('inf'))
-    result.reason = fit_verdict(space, len(pred), min_needed, scale, shift, result.num_inliers, uncertainty,
-                                max_scale_uncertainty)
+    breakdown, line_r2 = 1.0, 1.0
+    if np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed:
+        breakdown = breakdown_ratio(scale * pred + shift - target, floor=1e-6 * max(target_spread, 1e-12))
+        if eval_pred is None:
+            eval_pred = np.quantile(pred, EVALUATION_QUANTILES)
+        line = errors_in_variables_line(pred[inliers], target[inliers], groups[inliers], space, eval_pred,
+                                        from_space)
+        if np.isfinite(line.scale) and np.isfinite(line.shift) and line.scale > 0:
+            result.scale, result.shift = line.scale, line.shift
+        result.scale_uncertainty, line_r2 = line.uncertainty, line.support_r2
+    result.reason = fit_verdict(space, len(pred), min_needed, result.scale, result.shift, result.num_inliers,
+                                result.scale_uncertainty, max_scale_uncertainty, breakdown=breakdown,
+                                support_r2=line_r2)
     if result.reason:
         return result
-    fitted_m = from_space(scale * pred[inliers] + shift, space)
+    fitted_m = from_space(result.scale * pred[inliers] + result.shift, space)
     target_m = from_space(target[inliers], space)
     errors = fitted_m - target_m
     result.rmse_m = float(np.sqrt(np.nanmean(errors * errors))) if np.any(np.isfinite(errors)) else float('nan')
@@ -393,10 +258,51 @@ def thin_samples(index, max_points, seed):
     return index
 
 
+EVALUATION_STRIDE = 4
+
+
+def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px):
+    """Report a sample offset (extrinsic_check.py); refuse the fit when the offset moves its scale beyond
+    the published uncertainty (the verdict rule is verdicts.extrinsic_verdict)."""
+    estimate = estimate_offset(relative, index, target, seed)
+    if not estimate.suspicious:
+        return
+    focal = float(focal_px) if focal_px else float('nan')
+    result.extrinsic_pitch_deg = float(np.degrees(np.arctan2(estimate.rows_px, focal)))
+    result.extrinsic_yaw_deg = float(np.degrees(np.arctan2(estimate.cols_px, focal)))
+    height, width = relative.shape
+    rows = np.clip(index // width + estimate.rows_px, 0, height - 1)
+    cols = np.clip(index % width + estimate.cols_px, 0, width - 1)
+    moved = fit_scale_shift(relative.ravel()[rows * width + cols].astype(np.float64), target, space,
+                            min_points=min_points, seed=seed)
+    scale_change = float('inf')
+    if moved.ok:
+        here = from_space(result.scale * np.median(pred) + result.shift, space)
+        there = from_space(moved.scale * np.median(pred) + moved.shift, space)
+        scale_change = abs(float(there / here) - 1.0)
+    result.reason = extrinsic_verdict(estimate.rows_px, estimate.cols_px, scale_change, result.scale_uncertainty)
+    result.ok = not result.reason
+
+
+def evaluation_points(relative, stride=EVALUATION_STRIDE):
+    """Quartiles of the prediction over the image (every stride-th pixel): where the uncertainty is judged."""
+    values = relative[::stride, ::stride].ravel()
+    values = values[np.isfinite(values)]
+    return np.quantile(values.astype(np.float64), EVALUATION_QUANTILES) if len(values) else None
+
+
 def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0,
-                          min_points=20, max_points=5000, seed=DEFAULT_SEED):
-    """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult)."""
+                          min_points=20, max_points=5000, seed=DEFAULT_SEED, method='global', focal_px=None,
+                          check_extrinsic=False):
+    """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
+
+    method 'global': one scale and shift (the only method so far; others raise ValueError). focal_px
+    (the camera's focal length at this size) turns a detected sample offset into the reported pitch/yaw error in degrees; check_extrinsic
+    runs that check (for sensor samples; virtual ones such as the ground plane have no extrinsic).
+    """
     _check_space(space)
+    if method not in METHODS:
+        raise ValueError(f'method: expected one of {METHODS}, got {method!r}')
     relative = _image(relative, 'relative')
     sparse = _image(sparse_depth, 'sparse_depth')
     if sparse.shape != relative.shape:
@@ -406,7 +312,11 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
     index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed)
     pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)
-    result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed)
+    result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed,
+                             groups=grid_groups(index, relative.shape), eval_pred=evaluation_points(relative))
+    result.method = method
+    if check_extrinsic and result.ok:
+        _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px)
     if not result.ok:
         return np.full(relative.shape, np.nan, np.float32), result
     return apply_alignment(relative, space, result.scale, result.shift, min_depth, max_depth), result

@@ -7,11 +7,17 @@ nearest point per pixel. Depth is z in the optical frame (REP 118), NaN where th
 Occlusion filter: the LiDAR sits somewhere else than the camera, so it sees surfaces that the camera
 cannot (the floor behind a box, seen over its top). Projected into the image, those background points
 land on the foreground object and would teach the fit a wrong depth there. Rule: a point is rejected
-when its depth exceeds (1 + occlusion_rel_threshold) times the minimum depth in the
-occlusion_window x occlusion_window pixel neighbourhood around it (a minimum filter, cv2.erode on
-the depth image with +inf where empty). It needs foreground points within the window, so the window
-must span the gap between neighbouring scan lines in the image; the cost is that true background
-points right next to a depth edge go as well, which only thins the data.
+when its depth exceeds (1 + occlusion_rel_threshold) times the nearest *occluder* in the window around
+it. Only a return with support counts as an occluder: along at least two of the four directions (left,
+right, up, down) its nearest neighbour within the scan spacing is no farther than the same relative
+threshold, so it belongs to a surface of several returns. A lone spurious near return (dust, rain, a
+multipath echo) therefore erases nothing around it; it stays a single outlier for the robust fit.
+
+The window follows the scan: the median gap between neighbouring returns along image columns (the
+scan-line spacing) and along rows is measured in the projected cloud itself, and the window spans
+1.5 scan-line gaps (at least 3 px), capped by occlusion_window (the parameter is an upper bound). The
+cost of the filter is that true background points right next to a depth edge go as well, which only
+thins the data.
 
 Cost: a spinning LiDAR's scan is mostly outside the camera's view, so points are first culled with
 a few comparisons against the camera's field-of-view box (CameraModel.normalised_bounds, widened so
@@ -49,21 +55,92 @@ def _min_filter(filled, window):
                      borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
 
 
-def _window_minimum_at(pixel, depth, shape, window):
-    """The window minimum (as _min_filter on the sparse image) at each of the given flat pixels.
+# Share of the scan-line gap the window spans, and the columns sampled to measure that gap.
+WINDOW_PER_LINE_GAP = 1.5
+SPACING_COLUMN_STEP = 4
+MIN_WINDOW = 3
+SUPPORT_DIRECTIONS = 2          # of left, right, up, down: a return with fewer is no occluder
 
-    Only the band of rows that holds points, padded by half the window, is built and filtered: it is
-    exact, because every pixel outside the band is empty (+inf) like the border, and a LiDAR's beams
-    rarely cover the whole image height.
+
+def scan_spacing(pixel, width):
+    """(row gap, column gap): median pixel gaps between neighbouring returns along columns and rows.
+
+    pixel: sorted flat indices of the returns. One column in SPACING_COLUMN_STEP is sampled, picked by
+    a hash of its index (absolute columns, so any band of the image gives the same answer, and no
+    regular scan pattern aliases with the pick); NaN where no gap is seen.
+    """
+    rows, cols = pixel // width, pixel % width
+    same_row = rows[1:] == rows[:-1]
+    col_gaps = (cols[1:] - cols[:-1])[same_row]
+    sampled = (cols * 2654435761) % 64 < 64 // SPACING_COLUMN_STEP
+    order = np.lexsort((rows[sampled], cols[sampled]))
+    s_rows, s_cols = rows[sampled][order], cols[sampled][order]
+    row_gaps = (s_rows[1:] - s_rows[:-1])[s_cols[1:] == s_cols[:-1]]
+    row_gap = float(np.median(row_gaps)) if len(row_gaps) else float('nan')
+    col_gap = float(np.median(col_gaps)) if len(col_gaps) else float('nan')
+    return row_gap, col_gap
+
+
+def occlusion_window_for(row_gap, max_window):
+    """Odd window spanning WINDOW_PER_LINE_GAP scan-line gaps, within [MIN_WINDOW, max_window]."""
+    if not np.isfinite(row_gap):
+        return int(max_window)
+    window = int(np.ceil(WINDOW_PER_LINE_GAP * row_gap)) | 1
+    return int(min(max(window, MIN_WINDOW), max_window))
+
+
+def _directional_minimum(image, reach, axis, forward):
+    """Per pixel, the minimum over the next `reach` pixels (not itself) along axis 1 (rows) or 0 (columns)."""
+    reach = max(int(reach), 1)
+    kernel = np.ones((3, reach) if axis == 1 else (reach, 3), np.uint8)
+    anchor = ((0 if forward else reach - 1), 1) if axis == 1 else (1, (0 if forward else reach - 1))
+    eroded = cv2.erode(image, kernel, anchor=anchor, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+    shifted = np.full_like(eroded, np.inf)
+    if axis == 1:
+        if forward:
+            shifted[:, :-1] = eroded[:, 1:]
+        else:
+            shifted[:, 1:] = eroded[:, :-1]
+    elif forward:
+        shifted[:-1] = eroded[1:]
+    else:
+        shifted[1:] = eroded[:-1]
+    return shifted
+
+
+def _occluded_in_band(band, offset, depth, row_gap, col_gap, max_window, rel_threshold):
+    """Which of the returns (at flat offsets of band, +inf elsewhere) lie behind a supported occluder."""
+    limit = np.float32(1.0 + rel_threshold) * depth
+    reach_h = int(np.ceil(WINDOW_PER_LINE_GAP * col_gap)) if np.isfinite(col_gap) else MIN_WINDOW
+    reach_v = int(np.ceil(WINDOW_PER_LINE_GAP * row_gap)) if np.isfinite(row_gap) else MIN_WINDOW
+    support = np.zeros(len(depth), np.int8)
+    for axis, reach in ((1, reach_h), (0, reach_v)):
+        for forward in (True, False):
+            support += _directional_minimum(band, reach, axis, forward).ravel()[offset] <= limit
+    occluders = np.full_like(band, np.inf)
+    supported = support >= SUPPORT_DIRECTIONS
+    occluders.ravel()[offset[supported]] = depth[supported]
+    window = occlusion_window_for(row_gap, max_window)
+    return depth > np.float32(1.0 + rel_threshold) * _min_filter(occluders, window).ravel()[offset]
+
+
+def occluded_returns(pixel, depth, shape, max_window, rel_threshold):
+    """Mask over the returns (sorted flat pixels, one depth each) that the occlusion filter rejects.
+
+    Only the band of rows that holds returns, padded by the largest reach, is built and filtered: it
+    is exact, because every pixel outside the band is empty (+inf) like the border.
     """
     height, width = shape
+    if len(pixel) == 0:
+        return np.zeros(0, bool)
+    row_gap, col_gap = scan_spacing(pixel, width)
     rows = pixel // width
-    half = int(window) // 2 + 1
+    half = int(max_window) + 2
     top, bottom = max(int(rows.min()) - half, 0), min(int(rows.max()) + half + 1, height)
     band = np.full((bottom - top, width), np.inf, np.float32)
     offset = pixel - top * width
     band.ravel()[offset] = depth
-    return _min_filter(band, window).ravel()[offset]
+    return _occluded_in_band(band, offset, depth.astype(np.float32), row_gap, col_gap, max_window, rel_threshold)
 
 
 def _nearest_per_pixel(pixel, z):
@@ -90,10 +167,16 @@ def _check_occlusion_settings(window, rel_threshold):
 
 
 def occlusion_mask(depth, window, rel_threshold):
-    """Pixels of a sparse depth image (NaN empty) that lie behind a nearer neighbour."""
+    """Pixels of a sparse depth image (NaN empty) that lie behind a supported nearer neighbour.
+
+    window is the upper bound of the window (see the module notes); the image is filtered as a whole.
+    """
     _check_occlusion_settings(window, rel_threshold)
-    filled = np.where(np.isfinite(depth), depth, np.inf).astype(np.float32)
-    return np.isfinite(filled) & (filled > (1.0 + rel_threshold) * _min_filter(filled, window))
+    depth = np.asarray(depth, np.float32)
+    pixel = np.flatnonzero(np.isfinite(depth))
+    mask = np.zeros(depth.shape, bool)
+    mask.ravel()[pixel[occluded_returns(pixel, depth.ravel()[pixel], depth.shape, window, rel_threshold)]] = True
+    return mask
 
 
 def _cull_outside_view(points, camera, min_depth, max_depth):
@@ -119,7 +202,7 @@ def project_to_sparse_depth(points_cam, camera, out_width, out_height, min_depth
                             occlusion_window=5, occlusion_rel_threshold=0.1):
     """Sparse depth at out_width x out_height from Nx3 points in the camera optical frame.
 
-    occlusion_window <= 1 turns the occlusion filter off.
+    occlusion_window <= 1 turns the occlusion filter off; otherwise it caps the measured window.
     """
     points = _points(points_cam, 'points_cam')
     if not (0 <= min_depth < max_depth):
@@ -139,8 +222,7 @@ def project_to_sparse_depth(points_cam, camera, out_width, out_height, min_depth
     pixel, z = _nearest_per_pixel(rows * camera.width + cols, z)
     num_occluded = 0
     if occlusion_window > 1:
-        nearest = _window_minimum_at(pixel, z, depth.shape, occlusion_window)
-        occluded = z > (1.0 + occlusion_rel_threshold) * nearest
+        occluded = occluded_returns(pixel, z, depth.shape, occlusion_window, occlusion_rel_threshold)
         num_occluded = int(occluded.sum())
         pixel, z = pixel[~occluded], z[~occluded]
     depth.ravel()[pixel] = z

@@ -21,6 +21,11 @@ class AlignmentRecord:
     num_points: int = 0
     num_inliers: int = 0
     rmse_m: float = float('nan')
+    scale_uncertainty: float = float('inf')   # bound on the relative metric depth error of the fit
+    method: str = 'global'        # global | local (alignment_method)
+    floor_share: float = float('nan')         # ground_plane: share of floor pixels used as samples
+    extrinsic_pitch_deg: float = float('nan') # estimated LiDAR-camera pitch error, degrees; NaN: none
+    extrinsic_yaw_deg: float = float('nan')   # estimated LiDAR-camera yaw error, degrees; NaN: none
     fit_age_s: float = 0.0
     inference_time_s: float = 0.0
     alignment_time_s: float = 0.0

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthmaster_ros.alignment.fit import AlignmentResult
+from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult
 
 
 @dataclass
@@ -76,17 +76,20 @@ class TemporalAlignmentFilter:
             num_points=result.num_points if not held else good.num_points,
             num_inliers=result.num_inliers if not held else good.num_inliers,
             rmse_m=result.rmse_m if not held else good.rmse_m,
-            space=self._space, held=held, fit_age_s=age)
+            space=self._space, held=held, fit_age_s=age,
+            **{name: getattr(result if not held else good, name) for name in EVIDENCE_FIELDS})
 
     def _hold_or_give_up(self, stamp_s, result, why):
         if not self.has_fit:
             return FilteredAlignment(ok=False, reason=f'no alignment: no good fit yet ({why})',
-                                     num_points=result.num_points, space=result.space)
+                                     num_points=result.num_points, space=result.space,
+                                     **{name: getattr(result, name) for name in EVIDENCE_FIELDS})
         age = stamp_s - self._last_good_stamp
         if age <= self.hold_s:
             return self._applied(result, True, f'held: {why}', age)
         return FilteredAlignment(ok=False, reason=f'no alignment: last good fit is {age:.2f} s old ({why})',
-                                 num_points=result.num_points, space=result.space, fit_age_s=age)
+                                 num_points=result.num_points, space=result.space, fit_age_s=age,
+                                 **{name: getattr(result, name) for name in EVIDENCE_FIELDS})
 
     def update(self, stamp_s, result):
         """The fit to apply to the image at stamp_s, given this frame's raw fit."""

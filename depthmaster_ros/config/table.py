@@ -75,7 +75,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('cloud_future_tolerance_s', DOUBLE, 0.05, 'Newest cloud after the image stamp still used, seconds.', range=(0.0, 10.0)),
         _p('lidar_to_camera', DOUBLE_ARRAY, [], 'Fallback LiDAR-to-camera-optical transform [x, y, z, qx, qy, qz, qw] when TF has none; empty = require TF.', lengths=(0, 7)),
         _p('use_tf', BOOL, True, 'Look transforms up in /tf and /tf_static before the fallbacks.'),
-        _p('occlusion_window_px', INTEGER, 15, 'Window of the LiDAR occlusion filter, pixels; at least 1.5x the scan-line spacing in the image; 0 = off.', range=(0, 63)),
+        _p('occlusion_window_px', INTEGER, 15, 'Largest window of the LiDAR occlusion filter, pixels; the window itself spans 1.5 scan-line gaps measured in the projected cloud, and only returns with neighbours at their depth occlude; 0 = off.', range=(0, 63)),
         _p('occlusion_rel_threshold', DOUBLE, 0.1, 'A LiDAR sample this much (relative) behind its window minimum is occluded.', range=(0.0, 10.0)),
         _p('temporal_smoothing', DOUBLE, 0.3, 'Weight of the previous fit when smoothing scale/shift; 0 = none.', range=(0.0, 0.99)),
         _p('hold_s', DOUBLE, 1.0, 'How long the last good fit is held over a sensor dropout, seconds.', range=(0.0, 60.0)),

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depthmaster_ros.alignment.fit import AlignmentResult, align_to_sparse_depth, apply_alignment
+from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult, align_to_sparse_depth, apply_alignment
 from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, get_mode
 from depthmaster_ros.alignment.record import AlignmentRecord
 from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
@@ -188,7 +188,9 @@ class DepthPipeline:
             fresh = AlignmentResult(ok=False, reason=outcome.reason, space=space)
         else:
             _, fresh = align_to_sparse_depth(relative, space, outcome.depth, min_depth=settings.min_depth,
-                                             max_depth=settings.max_depth, min_points=settings.min_points)
+                                             max_depth=settings.max_depth, min_points=settings.min_points,
+                                             focal_px=None if camera is None else camera.fy,
+                                             check_extrinsic=mode.needs_cloud)
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
         _fill_record(record, applied)
         if not fresh.ok:
@@ -219,6 +221,8 @@ def _fill_record(record, applied):
     record.num_points, record.num_inliers = int(applied.num_points), int(applied.num_inliers)
     record.rmse_m = float(applied.rmse_m)
     record.fit_age_s = float(applied.fit_age_s)
+    for name in EVIDENCE_FIELDS:
+        setattr(record, name, getattr(applied, name))
 
 
 def _check_rgb(rgb, max_pixels):

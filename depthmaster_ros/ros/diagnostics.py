@@ -5,6 +5,7 @@
 """
 from collections import deque
 from dataclasses import dataclass, field
+import math
 import threading
 import time
 
@@ -157,6 +158,11 @@ def alignment_status(snapshot):
         return WARN, f'no metric depth: {record.reason}', values
     if record.held:
         return WARN, f'holding an earlier fit: {record.reason}', values
+    offset = [f'{name} {value:+.1f} deg' for name, value in (('pitch', record.extrinsic_pitch_deg),
+                                                             ('yaw', record.extrinsic_yaw_deg))
+              if math.isfinite(value) and value != 0.0]
+    if offset:
+        return WARN, f'LiDAR-camera extrinsic or time offset looks off ({", ".join(offset)}); fit still ok', values
     return OK, f'{record.mode} fit with {record.num_inliers}/{record.num_points} samples', values
 
 

@@ -66,7 +66,7 @@ def test_rmse_is_in_metres_over_inliers():
     ('negative', 'non-positive scale'),
     ('nan', 'too few points'),
     ('flat_prediction', 'no spread in the prediction'),
-    ('one_noisy_depth', 'scale poorly constrained'),
+    ('one_noisy_depth', 'depth support too narrow'),
 ])
 def test_degenerate_inputs_are_not_ok_with_a_reason(case, reason):
     rng = np.random.default_rng(3)

@@ -107,3 +107,37 @@ def test_a_full_scan_matches_the_point_by_point_rules(distortion):
     expected = reference_sparse_depth(points.astype(np.float64), camera, 0.1, 10.0, 5, 0.1)
     np.testing.assert_array_equal(result.depth, expected)
     assert 100 < np.isfinite(expected).sum() and result.num_occluded > 0
+
+
+def scan_image(shape=(60, 90), row_gap=6, col_gap=2, depth=10.0):
+    """A sparse image like a multi-beam scan: lines every row_gap rows, returns every col_gap columns."""
+    image = np.full(shape, np.nan, np.float32)
+    image[3::row_gap, 1::col_gap] = depth
+    return image
+
+
+def test_a_lone_near_return_does_not_erase_its_neighbourhood():
+    depth = scan_image()
+    depth[27, 45] = 2.0                        # one spurious near return (dust, a multipath echo)
+    mask = occlusion_mask(depth, window=15, rel_threshold=0.1)
+    assert not mask.any(), f'{int(mask.sum())} good returns erased by a single outlier'
+
+
+def test_a_surface_of_several_returns_still_occludes():
+    depth = scan_image()
+    depth[21:34:6, 41:50:2] = 2.0              # a small object: 3 scan lines x 5 returns
+    depth[24, 44] = 10.0                       # background seen between its lines
+    mask = occlusion_mask(depth, window=15, rel_threshold=0.1)
+    assert mask[24, 44]
+    assert not mask[depth == 2.0].any()
+
+
+def test_window_follows_the_scan_line_spacing():
+    """Dense lines (2 rows apart): background 4 rows below an object is outside its window, see-through is not."""
+    depth = scan_image(row_gap=2)
+    depth[21:31:2, 41:50:2] = 2.0              # the object on 5 scan lines
+    depth[24, 44] = 10.0                       # background seen between two of them
+    mask = occlusion_mask(depth, window=15, rel_threshold=0.1)
+    assert mask[24, 44]
+    assert depth[33, 45] == 10.0 and not mask[33, 45]
+    assert mask.sum() == 1

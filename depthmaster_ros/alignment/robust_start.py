@@ -1,0 +1,130 @@
+"""Which samples to trust: least median of squares over random point pairs, then Tukey IRLS.
+
+Least median of squares gives an outlier-free start (it breaks down only beyond 50 % outliers), then
+iteratively reweighted least squares with Tukey's biweight, its scale from the median absolute
+deviation, refines it using every inlier. The result is the inlier set; the scale and shift that
+are published come from the errors-in-variables fit on those inliers (uncertainty.py), and whether
+the start broke down is judged in verdicts.py.
+
+Cost: float64 on the samples only; the candidate lines are scored on a fixed seeded subset of at
+most LMEDS_SCORING_POINTS samples, which locates the outlier-free line as well as all of them would.
+"""
+import numpy as np
+
+# Tighter than the Gaussian-efficiency choice 4.685: outliers here (LiDAR see-through, obstacles
+# over the floor plane) are one-sided, so moderate ones that a wide window keeps bias the fit.
+TUKEY_C = 3.0
+MAD_TO_SIGMA = 1.4826
+LMEDS_HYPOTHESES = 100          # random point pairs, each a candidate line
+LMEDS_SCORING_POINTS = 500      # samples that score the candidates (seeded subset when there are more)
+IRLS_MAX_ITERATIONS = 30
+# Relative step of scale and shift that ends the refinement: IRLS converges linearly, so stopping
+# here leaves the scale about ten times closer to its limit than the fit's own standard error.
+IRLS_TOLERANCE = 1e-4
+
+
+class WeightedLine:
+    """Weighted least-squares lines through fixed samples, one matrix-vector product per weighting.
+
+    The samples are centred once on their plain means, so the moment sums below lose no precision
+    to cancellation (the weighted means stay close to the plain ones).
+    """
+
+    def __init__(self, pred, target):
+        self.pred_mean, self.target_mean = float(pred.mean()), float(target.mean())
+        p, t = pred - self.pred_mean, target - self.target_mean
+        self.moments = np.stack([np.ones_like(p), p, t, p * p, p * t])
+
+    def fit(self, weights):
+        """(scale, shift) of the weighted fit; NaN when the weights leave no spread in pred."""
+        w_sum, sum_p, sum_t, sum_pp, sum_pt = (self.moments @ weights).tolist()
+        if not w_sum > 0:
+            return np.nan, np.nan
+        var_p = sum_pp - sum_p * sum_p / w_sum
+        if not var_p > 0:
+            return np.nan, np.nan
+        scale = (sum_pt - sum_p * sum_t / w_sum) / var_p
+        centred_shift = (sum_t - scale * sum_p) / w_sum
+        return scale, self.target_mean + centred_shift - scale * self.pred_mean
+
+
+def median_last_axis(values):
+    """np.median along the last axis of NaN-free values, through one single-kth partition.
+
+    (np.median partitions at two positions for even counts, several times slower.) The lower
+    middle value is the largest one left of the upper middle after the partition.
+    """
+    count = values.shape[-1]
+    middle = count // 2
+    parted = np.partition(values, middle, axis=-1)
+    upper = parted[..., middle]
+    if count % 2:
+        return upper
+    return (parted[..., :middle].max(axis=-1) + upper) / 2
+
+
+def lmeds_draws(count, rng):
+    """(first, second, scoring): the point pairs of the candidate lines and the indices that score them.
+
+    Drawn in this order from rng, so the torch mirror reproduces them; scoring is None when every
+    point scores (count <= LMEDS_SCORING_POINTS).
+    """
+    first = rng.integers(0, count, LMEDS_HYPOTHESES)
+    second = rng.integers(0, count, LMEDS_HYPOTHESES)
+    scoring = rng.choice(count, LMEDS_SCORING_POINTS, replace=False) if count > LMEDS_SCORING_POINTS else None
+    return first, second, scoring
+
+
+def least_median_start(pred, target, rng):
+    """Best line through random point pairs by median absolute residual over the scoring subset."""
+    first, second, scoring = lmeds_draws(len(pred), rng)
+    dp = pred[second] - pred[first]
+    usable = np.abs(dp) > 1e-12 * max(1.0, float(np.abs(pred).max()))
+    with np.errstate(over='ignore', invalid='ignore'):
+        scales = (target[second] - target[first]) / np.where(usable, dp, 1.0)
+        shifts = target[first] - scales * pred[first]
+    usable &= np.isfinite(scales) & np.isfinite(shifts)    # residuals then hold no NaN
+    if not np.any(usable):
+        return np.nan, np.nan
+    scales, shifts = scales[usable], shifts[usable]
+    score_pred, score_target = (pred, target) if scoring is None else (pred[scoring], target[scoring])
+    residuals = np.multiply.outer(scales, score_pred)
+    residuals += shifts[:, None]
+    residuals -= score_target
+    np.abs(residuals, out=residuals)
+    best = int(np.argmin(median_last_axis(residuals)))
+    return float(scales[best]), float(shifts[best])
+
+
+def robust_sigma(residual, sigma_floor):
+    """MAD scale of the residuals (never below sigma_floor, so exact data do not divide by zero)."""
+    return max(MAD_TO_SIGMA * float(median_last_axis(np.abs(residual - median_last_axis(residual)))), sigma_floor)
+
+
+def robust_scale_shift(pred, target, rng, target_spread):
+    """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range)."""
+    scale, shift = least_median_start(pred, target, rng)
+    if not np.isfinite(scale):
+        return np.nan, np.nan, np.zeros(len(pred), bool)
+    sigma_floor = 1e-6 * max(target_spread, 1e-12)
+    line = WeightedLine(pred, target)
+    for _ in range(IRLS_MAX_ITERATIONS):
+        residual = pred * scale
+        residual += shift
+        residual -= target
+        # Tukey's biweight (1 - u^2)^2 inside |u| < 1, zero outside; u = residual / (c sigma)
+        weights = np.square(residual)
+        weights *= -1.0 / (TUKEY_C * robust_sigma(residual, sigma_floor)) ** 2
+        weights += 1.0
+        np.fmax(weights, 0.0, out=weights)
+        weights *= weights
+        new_scale, new_shift = line.fit(weights)
+        if not np.isfinite(new_scale):
+            break
+        converged = abs(new_scale - scale) <= IRLS_TOLERANCE * abs(scale) + 1e-15 and \
+            abs(new_shift - shift) <= IRLS_TOLERANCE * (abs(shift) + abs(scale)) + 1e-15
+        scale, shift = new_scale, new_shift
+        if converged:
+            break
+    residual = scale * pred + shift - target
+    return float(scale), float(shift), np.abs(residual) < TUKEY_C * robust_sigma(residual, sigma_floor)

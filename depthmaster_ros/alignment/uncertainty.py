@@ -1,0 +1,105 @@
+"""The published scale and shift, and how far to trust them.
+
+Errors in variables: the prediction is the noisy variable (a model's error is several per cent, a
+LiDAR's about one), so regressing the targets on it shrinks the slope towards zero when the depth
+support is narrow (the classical attenuation). The line is fitted with Deming regression instead,
+with the ratio of the two noise variances from an assumed target noise (TARGET_RELATIVE_NOISE of the
+depth) and the prediction's noise read off the residuals; with an exact target it is the inverse
+regression (prediction on target), with an exact prediction the ordinary one.
+
+Uncertainty: a block jackknife over image regions. The samples are grouped by where they lie in the
+image (a grid), each group is left out in turn and the line refitted; the spread of the depth that
+those lines give at the prediction's quartiles is the uncertainty. Spatially structured residuals
+(a non-affine model error, a wrong extrinsic, a narrow band) move the leave-one-out fits and widen
+it, where a per-sample standard error would not. Published: COVERAGE_FACTOR jackknife standard errors
+of the relative metric depth (the largest over the evaluation points), combined with a floor for the
+prediction's own non-affine error where no sample sees it (UNCERTAINTY_FLOOR), and divided by the
+samples' r squared: the forward and the inverse regressions differ by exactly that factor, so a weak
+correlation leaves the slope as uncertain as the choice between them.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+TARGET_RELATIVE_NOISE = 0.01
+# |d log f / d log depth| of the space transform: a relative depth error e is e * this in the space
+SPACE_EXPONENT = {'depth': 1.0, 'disparity': 1.0, 'sqrt_disparity': 0.5}
+COVERAGE_FACTOR = 3.0
+UNCERTAINTY_FLOOR = 0.01
+GRID = 4                        # the jackknife groups: GRID x GRID image regions
+MIN_GROUPS = 6                  # fewer occupied regions: groups interleave the samples instead
+PRED_NOISE_FLOOR = 0.05         # the prediction keeps at least this share of the residual variance
+
+
+@dataclass
+class LineEstimate:
+    scale: float
+    shift: float
+    uncertainty: float          # relative metric depth, COVERAGE_FACTOR standard errors
+    support_r2: float           # squared correlation of prediction and target over the samples
+
+
+def grid_groups(index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Jackknife group of each flat pixel index: its cell of a GRID x GRID split of the image."""
+    height, width = shape
+    rows, cols = index // width, index % width
+    return (rows * GRID // height) * GRID + cols * GRID // width
+
+
+def _group_sums(p, t, groups):
+    """Per group: count and the sums of p, t, pp, pt, tt (p and t already centred)."""
+    _, labels = np.unique(groups, return_inverse=True)
+    return np.stack([np.bincount(labels, weights=w) for w in (np.ones_like(p), p, t, p * p, p * t, t * t)])
+
+
+def _deming(sums, delta):
+    """(slope, centred intercept) of the Deming line from moment sums (columns: alternative sample sets)."""
+    n, sp, st, spp, spt, stt = sums
+    with np.errstate(divide='ignore', invalid='ignore'):
+        sxx, syy, sxy = spp - sp * sp / n, stt - st * st / n, spt - sp * st / n
+        if np.isinf(delta):                     # an exact prediction: the ordinary regression
+            slope = sxy / sxx
+        else:
+            d = syy - delta * sxx
+            root = np.sqrt(d * d + 4 * delta * sxy * sxy)
+            # the two algebraically equal forms, each where it does not cancel
+            slope = np.where(d >= 0, (d + root) / (2 * sxy), 2 * delta * sxy / (root - d))
+        return slope, st / n - slope * sp / n
+
+
+def errors_in_variables_line(pred, target, groups, space, eval_pred, from_space) -> LineEstimate:
+    """Deming line through the inlier samples and its block-jackknife uncertainty (see the module notes)."""
+    p_mean, t_mean = float(pred.mean()), float(target.mean())
+    p, t = pred - p_mean, target - t_mean
+    n = len(p)
+    sxx, syy, sxy = float(p @ p), float(t @ t), float(p @ t)
+    if not (sxx > 0 and syy > 0 and sxy != 0):
+        return LineEstimate(float('nan'), float('nan'), float('inf'), 0.0)
+    r2 = sxy * sxy / (sxx * syy)
+    ols_slope = sxy / sxx
+    residual_var = syy * (1.0 - r2) / max(n - 2, 1)
+    target_var = (TARGET_RELATIVE_NOISE * SPACE_EXPONENT[space] * float(np.median(np.abs(target)))) ** 2
+    pred_var = max(residual_var - target_var, PRED_NOISE_FLOOR * residual_var) / (ols_slope * ols_slope)
+    delta = target_var / pred_var if pred_var > 0 else np.inf
+    slope, centred = (float(v) for v in _deming(np.array([n, 0.0, 0.0, sxx, sxy, syy]), delta))
+    shift = t_mean + centred - slope * p_mean
+    if len(np.unique(groups)) < MIN_GROUPS:
+        groups = np.arange(n) % (GRID * GRID)
+    per_group = _group_sums(p, t, groups)
+    count = per_group.shape[1]
+    if count < 2:
+        return LineEstimate(slope, shift, float('inf'), r2)
+    left_out = per_group.sum(axis=1, keepdims=True) - per_group
+    slopes, centreds = _deming(left_out, delta)
+    shifts = t_mean + centreds - slopes * p_mean
+    eval_pred = np.asarray(eval_pred, np.float64)
+    full = from_space(slope * eval_pred + shift, space)
+    loo = from_space(slopes[:, None] * eval_pred[None, :] + shifts[:, None], space)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        deviation = loo / full[None, :] - 1.0
+    if not np.all(np.isfinite(deviation)):
+        return LineEstimate(slope, shift, float('inf'), r2)
+    spread = deviation - deviation.mean(axis=0)
+    variance = (count - 1) / count * (spread * spread).sum(axis=0)
+    uncertainty = np.hypot(COVERAGE_FACTOR * np.sqrt(variance.max()), UNCERTAINTY_FLOOR) / r2
+    return LineEstimate(slope, shift, float(uncertainty), r2)

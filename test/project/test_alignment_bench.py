@@ -1,0 +1,24 @@
+"""The alignment benchmark runs in its quick mode and its numbers mean what the table says."""
+import numpy as np
+
+import alignment_bench
+
+
+def test_quick_run_covers_every_probe_with_finite_ratios():
+    table, summary = alignment_bench.main(['--quick', '--method', 'global'])
+    probes = {row['probe'] for row in table}
+    assert {'street_outliers_0', 'street_outliers_20', 'street_outliers_40', 'room_lidar16', 'void_50', 'void_150',
+            'narrow_8m', 'narrow_30m', 'contamination_55', 'extrinsic_pitch_2deg', 'ground_room',
+            'ground_street_van'} <= probes
+    clean = [row for row in table if row['probe'] == 'street_outliers_0']
+    # with clean LiDAR over the whole street the global fit is about as good as the all-pixel oracle
+    assert all(0.8 < row['abs_rel'] < 1.2 for row in clean)
+    assert summary['global']['frames'] == sum(row['frames'] for row in table)
+
+
+def test_oracle_is_the_best_global_fit_on_its_own_pixels():
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(2.0, 40.0, (30, 40)).astype(np.float32)
+    relative = (2.0 / np.sqrt(depth) + 0.3).astype(np.float32)
+    scores = alignment_bench.metrics(alignment_bench.oracle(relative, depth, 80.0), depth, 80.0)
+    assert scores['abs_rel'] < 1e-5 and scores['delta1'] == 1.0 and abs(scores['scale_error']) < 1e-5

@@ -296,9 +296,10 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
                           check_extrinsic=False):
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
-    method 'global': one scale and shift (the only method so far; others raise ValueError). focal_px
-    (the camera's focal length at this size) turns a detected sample offset into the reported pitch/yaw error in degrees; check_extrinsic
-    runs that check (for sensor samples; virtual ones such as the ground plane have no extrinsic).
+    method 'global': one scale and shift (the only method so far; others raise ValueError). focal_px (the
+    camera's focal length at this size) turns a detected sample offset into the reported pitch/yaw error in
+    degrees; check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have
+    no extrinsic).
     """
     _check_space(space)
     if method not in METHODS:

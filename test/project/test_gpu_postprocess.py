@@ -1,9 +1,10 @@
 """gpu_postprocess equals the numpy reference (alignment/fit.py, backprojection.py) on CPU and CUDA tensors.
 
-Tolerances: the fit is the reference's own, run on the host copy of the samples, so scale, shift,
-rmse and the scale uncertainty agree to 1e-9 relative and the inlier counts and reasons exactly;
-per-pixel metres and points are float32 on the device against float64-then-float32 in the reference, so they agree to 1e-5 relative, and a pixel may change
-validity only where its depth sits within that tolerance of the min/max depth limits.
+Tolerances: the fit is the reference's own, run on the host copy of the samples, so scale, shift, rmse and the
+scale uncertainty agree to 1e-9 relative and the inlier counts and reasons exactly; per-pixel metres and
+points are float32 on the device against float64-then-float32 in the reference, so they agree to 1e-5
+relative, and a pixel may change validity only where its depth sits within that tolerance of the min/max depth
+limits.
 """
 import numpy as np
 import pytest

@@ -20,8 +20,12 @@ z-buffer is one sort, the filter one cv2.erode, and both touch per-point arrays,
 """
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+try:   # OpenCV's erosion is the fast minimum filter; a machine without OpenCV uses the numpy one below
+    import cv2
+except ImportError:
+    cv2 = None
 
 from depthmaster_ros.alignment.fit import open_interval_bounds
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
@@ -45,8 +49,33 @@ CULL_MARGIN = 0.01
 
 def _min_filter(filled, window):
     """Window minimum of a float32 image holding +inf where empty (a grey erosion)."""
+    if cv2 is None:
+        return _min_filter_numpy(filled, window)
     return cv2.erode(filled, np.ones((int(window), int(window)), np.uint8),
                      borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+
+
+def _min_filter_numpy(filled, window):
+    """cv2.erode's result without OpenCV: the square window is separable into a row and a column pass.
+
+    The anchor is the window centre as in OpenCV (for an even window, the element right of and below
+    the middle), and everything beyond the border is +inf.
+    """
+    window = int(window)
+    before, after = window // 2, window - 1 - window // 2
+    result = filled
+    for axis in (0, 1):
+        padding = [(0, 0), (0, 0)]
+        padding[axis] = (before, after)
+        padded = np.pad(result, padding, constant_values=np.inf)
+        length = result.shape[axis]
+
+        def shifted(offset, padded=padded, axis=axis, length=length):
+            return padded[offset:offset + length] if axis == 0 else padded[:, offset:offset + length]
+        result = shifted(0).copy()
+        for offset in range(1, window):
+            np.minimum(result, shifted(offset), out=result)
+    return result
 
 
 def _window_minimum_at(pixel, depth, shape, window):

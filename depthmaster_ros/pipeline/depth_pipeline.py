@@ -7,7 +7,6 @@ so the same frame gives the same output whichever adapter fed it.
 import time
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 
 from depthmaster_ros.alignment.fit import AlignmentResult, align_to_sparse_depth, apply_alignment
@@ -41,10 +40,12 @@ def next_lower_resolution(current, image_long_edge):
     return None
 
 
-def _resize(image, height, width, interpolation):
+def _resize(image, height, width):
+    """Area-averaging resize (OpenCV is imported only when a frame needs it)."""
     if image.shape[:2] == (height, width):
         return image
-    return cv2.resize(image, (width, height), interpolation=interpolation)
+    import cv2
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 class DepthPipeline:
@@ -107,10 +108,10 @@ class DepthPipeline:
         colors_source = rgb
         if config.output.output_resolution == 'processing':
             width, height = processing_size(rgb.shape[1], rgb.shape[0], self.processing_res)
-            relative = _resize(relative, height, width, cv2.INTER_AREA)
-            colors_source = _resize(rgb, height, width, cv2.INTER_AREA)
+            relative = _resize(relative, height, width)
+            colors_source = _resize(rgb, height, width)
             if confidence is not None:
-                confidence = _resize(np.asarray(confidence, np.float32), height, width, cv2.INTER_AREA)
+                confidence = _resize(np.asarray(confidence, np.float32), height, width)
             if camera is not None:
                 camera = camera.scaled(width, height)
         timings['resize'] = time.perf_counter() - t0

@@ -19,6 +19,8 @@ from depthmaster_ros.alignment.fit import (DEFAULT_SEED, IRLS_MAX_ITERATIONS, IR
                                        LMEDS_SCORING_POINTS, MAD_TO_SIGMA, MAX_SCALE_UNCERTAINTY, SPACES,
                                        SPREAD_RELATIVE, TUKEY_C, AlignmentResult, fit_verdict, lmeds_draws,
                                        open_interval_bounds, sample_verdict, thin_samples)
+# The per-pixel functions the pipeline runs on the device live in the package; re-exported here.
+from depthmaster_ros.pipeline.device_postprocess import depth_to_points, to_device, to_host  # noqa: E402,F401
 
 
 def _check_space(space):
@@ -33,25 +35,6 @@ def _tensor(values, field):
         return torch.as_tensor(np.asarray(values, dtype=np.float64))
     except (TypeError, ValueError) as error:
         raise ValueError(f'{field}: not numeric ({error})') from None
-
-
-def to_device(array, device, pin=True):
-    """numpy -> device tensor; on CUDA through pinned memory with a non-blocking copy."""
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
-    device = torch.device(device)
-    if device.type == 'cuda' and pin:
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.to(device)
-
-
-def to_host(tensor):
-    """device tensor -> numpy (a pinned staging copy on CUDA; the copy synchronises)."""
-    if tensor.device.type == 'cuda':
-        staging = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
-        staging.copy_(tensor, non_blocking=True)
-        torch.cuda.current_stream(tensor.device).synchronize()
-        return staging.numpy()
-    return tensor.detach().numpy()
 
 
 def to_space(depth_m, space):
@@ -397,40 +380,3 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
     shift = [result.shift if result.ok else float('nan') for result in results]
     metric = apply_alignment(relative, space, scale, shift, min_depth, max_depth)
     return (metric[0], results[0]) if single else (metric, results)
-
-
-_RAYS = {}
-_RAYS_CACHE_SIZE = 16
-
-
-def _device_rays(camera, stride, device):
-    """CameraModel.pixel_rays uploaded once per camera, stride and device (float32)."""
-    key = (camera.cache_key(), stride, str(device))
-    rays = _RAYS.get(key)
-    if rays is None:
-        rays = torch.from_numpy(np.array(camera.pixel_rays(stride), dtype=np.float32)).to(device)
-        if len(_RAYS) >= _RAYS_CACHE_SIZE:
-            _RAYS.pop(next(iter(_RAYS)))
-        _RAYS[key] = rays
-    return rays
-
-
-def depth_to_points(depth, camera, stride=1, organized=True):
-    """backprojection.depth_to_points on a tensor: (h',w',3) or (B,h',w',3) float32, NaN where invalid.
-
-    organized=False returns the valid points only: (N,3) for one image, a list of them for a batch.
-    """
-    batch, single = _batched_images(depth, 'depth')
-    stride = int(stride)
-    if stride < 1:
-        raise ValueError(f'stride: must be >= 1, got {stride}')
-    camera = camera.scaled(batch.shape[2], batch.shape[1])
-    rays = _device_rays(camera, stride, batch.device)
-    z = batch[:, ::stride, ::stride].to(torch.float32)
-    valid = torch.isfinite(z) & (z > 0)
-    points = torch.stack([rays[..., 0] * z, rays[..., 1] * z, z], dim=-1)
-    if organized:
-        points = torch.where(valid.unsqueeze(-1), points, torch.full_like(points, float('nan')))
-        return points[0] if single else points
-    valid_points = [frame[mask] for frame, mask in zip(points, valid)]
-    return valid_points[0] if single else valid_points

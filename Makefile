@@ -15,7 +15,7 @@ MODEL ?=
 PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
 
-.PHONY: venv lint test demo bench bench-alignment soak clean
+.PHONY: venv lint test demo bench bench-alignment soak clean wheelhouse device-check
 
 venv:
 	@tools/ensure_venv.sh
@@ -39,8 +39,15 @@ bench: venv
 bench-alignment: venv
 	@$(PY) benchmarks/alignment_bench.py $(BENCH_ARGS)
 
+# Wheels for tools/device_check.sh on a GPU machine without network access (docs/device_check.md).
+wheelhouse: venv
+	@tools/wheelhouse.sh
+
+device-check:
+	@tools/device_check.sh $(DEVICE_CHECK_ARGS)
+
 soak: venv
 	@$(PY) tools/soak.py --minutes $(SOAK_MINUTES)
 
 clean:
-	rm -rf $(VENV) build .cache .pytest_cache .hypothesis demo_out bench_out soak_out
+	rm -rf $(VENV) build .cache .pytest_cache .hypothesis demo_out bench_out soak_out wheelhouse device_check_out .device_check_venv

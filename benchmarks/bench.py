@@ -67,7 +67,7 @@ def parse_args(argv=None):
                         help='torch.compile mode of the optimised path (cpu: off; cuda: reduce-overhead)')
     parser.add_argument('--no-channels-last', action='store_true', help='keep NCHW on the optimised path')
     parser.add_argument('--postprocess', choices=('auto', 'torch', 'numpy'), default='auto',
-                        help='post-processing of the optimised path: auto = torch (gpu_postprocess) on cuda, '
+                        help='post-processing of the optimised path: auto = torch (the pipeline device path) on cuda, '
                              'numpy on cpu, where the numpy reference is the faster one')
     parser.add_argument('--model', help='real weights: a model directory or hub id (already cached)')
     parser.add_argument('--tiny', action='store_true', help='tiny random model (harness test only)')

@@ -69,7 +69,8 @@ class NumpyPostprocess:
 
 
 class TorchPostprocess:
-    """gpu_postprocess on the estimator's device: one batched fit, back-projection, copies of what is published."""
+    """The pipeline's device path (pipeline/frame_maps.DeviceMaps): the numpy fit on the host copy, per-pixel
+    work and back-projection on the estimator's device, copies of what is published."""
 
     name = 'torch'
 
@@ -92,36 +93,36 @@ class TorchPostprocess:
         return predictions
 
     def align(self, predictions, frames, timer):
-        import gpu_postprocess
+        from depthmaster_ros.config.settings import Config
+        from depthmaster_ros.pipeline import device_postprocess as dp
+        from depthmaster_ros.pipeline.frame_maps import DeviceMaps
         p = self.params
+        settings = Config.from_params(p).alignment
         space = predictions[0].space
         height, width = self._relative.shape[-2:]
         with timer.stage('alignment.projection'):
-            sparse = np.stack([project(frame, width, height, p) for frame in frames])
+            sparse = [project(frame, width, height, p) for frame in frames]
         with timer.stage('alignment.fit'):
-            self._metric, results = gpu_postprocess.align_to_sparse_depth(
-                self._relative, space, gpu_postprocess.to_device(sparse, self.device), min_depth=p['min_depth'],
-                max_depth=p['max_depth'], min_points=p['min_points'])
-            if not all(result.ok for result in results):
-                self._metric = gpu_postprocess.apply_alignment(
-                    self._relative, space, [r.scale if r.ok else HELD_SCALE for r in results],
-                    [r.shift if r.ok else HELD_SHIFT for r in results], p['min_depth'], p['max_depth'])
-            metrics = gpu_postprocess.to_host(self._metric)
+            results = [DeviceMaps(relative).fit(depth, space, settings) for relative, depth in zip(self._relative, sparse)]
+            self._metric = dp.apply_alignment(
+                self._relative, space, [r.scale if r.ok else HELD_SCALE for r in results],
+                [r.shift if r.ok else HELD_SHIFT for r in results], p['min_depth'], p['max_depth'])
+            metrics = dp.to_host(self._metric)
         self.fits['total'] += len(results)
         self.fits['accepted'] += sum(result.ok for result in results)
         return list(metrics)
 
     def relative_maps(self, predictions):
-        import gpu_postprocess
-        return list(gpu_postprocess.to_host(self._relative))
+        from depthmaster_ros.pipeline import device_postprocess as dp
+        return list(dp.to_host(self._relative))
 
     def points(self, metrics, frames):
-        import gpu_postprocess
+        from depthmaster_ros.pipeline import device_postprocess as dp
         p = self.params
         clouds = []
         for depth, frame in zip(self._metric, frames):
-            organised = gpu_postprocess.depth_to_points(depth, frame.camera, stride=p['cloud_stride'], organized=True)
+            organised = dp.depth_to_points(depth, frame.camera, stride=p['cloud_stride'], organized=True)
             if not p['cloud_organized']:
                 organised = organised[self.torch.isfinite(organised[..., 2])]
-            clouds.append(gpu_postprocess.to_host(organised))
+            clouds.append(dp.to_host(organised))
         return clouds

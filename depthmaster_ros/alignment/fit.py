@@ -296,6 +296,21 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
                           check_extrinsic=False):
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
+    The fit is `fit_to_sparse_depth` (its arguments), the metres `apply_alignment`.
+    """
+    result = fit_to_sparse_depth(relative, space, sparse_depth, min_depth=min_depth, max_depth=max_depth,
+                                 min_points=min_points, max_points=max_points, seed=seed, method=method,
+                                 focal_px=focal_px, check_extrinsic=check_extrinsic)
+    if not result.ok:
+        return np.full(np.shape(relative), np.nan, np.float32), result
+    return apply_alignment(relative, space, result.scale, result.shift, min_depth, max_depth), result
+
+
+def fit_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0, min_points=20,
+                        max_points=5000, seed=DEFAULT_SEED, method='global', focal_px=None,
+                        check_extrinsic=False):
+    """The AlignmentResult of relative (HxW) against sparse metres (same HxW, NaN where empty).
+
     method 'global': one scale and shift (the only method so far; others raise ValueError). focal_px (the
     camera's focal length at this size) turns a detected sample offset into the reported pitch/yaw error in
     degrees; check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have
@@ -318,6 +333,4 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
     result.method = method
     if check_extrinsic and result.ok:
         _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px)
-    if not result.ok:
-        return np.full(relative.shape, np.nan, np.float32), result
-    return apply_alignment(relative, space, result.scale, result.shift, min_depth, max_depth), result
+    return result

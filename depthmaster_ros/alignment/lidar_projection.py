@@ -22,12 +22,16 @@ thins the data.
 Cost: a spinning LiDAR's scan is mostly outside the camera's view, so points are first culled with
 a few comparisons against the camera's field-of-view box (CameraModel.normalised_bounds, widened so
 that the cull never drops a point the projection would keep); only the rest is projected. The
-z-buffer is one sort, the filter one cv2.erode, and both touch per-point arrays, not whole images.
+z-buffer is one sort, the filter a few erosions (OpenCV, else numpy), and both touch per-point arrays, not whole images.
 """
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+try:   # OpenCV's erosion is the fast minimum filter; a machine without OpenCV uses the numpy one below
+    import cv2
+except ImportError:
+    cv2 = None  # type: ignore[assignment]
 
 from depthmaster_ros.alignment.fit import open_interval_bounds
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
@@ -49,10 +53,32 @@ def _points(points, field):
 CULL_MARGIN = 0.01
 
 
+def _erode(image, rows, cols, anchor_row, anchor_col):
+    """Minimum over a rows x cols box whose element (anchor_row, anchor_col) sits on the pixel; +inf
+    beyond the border (a grey erosion, as cv2.erode computes it)."""
+    if cv2 is not None:
+        return cv2.erode(image, np.ones((int(rows), int(cols)), np.uint8), anchor=(int(anchor_col), int(anchor_row)),
+                         borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+    return _erode_numpy(image, ((int(rows), int(anchor_row)), (int(cols), int(anchor_col))))
+
+
+def _erode_numpy(image, boxes):
+    """The same erosion without OpenCV: the box is separable into a column pass and a row pass."""
+    result = image
+    for axis, (size, anchor) in enumerate(boxes):
+        padding = [(0, 0), (0, 0)]
+        padding[axis] = (anchor, size - 1 - anchor)
+        padded = np.pad(result, padding, constant_values=np.inf)
+        length = result.shape[axis]
+        window = [padded[k:k + length] if axis == 0 else padded[:, k:k + length] for k in range(size)]
+        result = np.minimum.reduce(window) if size > 1 else window[0].copy()
+    return result
+
+
 def _min_filter(filled, window):
-    """Window minimum of a float32 image holding +inf where empty (a grey erosion)."""
-    return cv2.erode(filled, np.ones((int(window), int(window)), np.uint8),
-                     borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+    """Window minimum of a float32 image holding +inf where empty, centred as OpenCV centres it."""
+    window = int(window)
+    return _erode(filled, window, window, window // 2, window // 2)
 
 
 # Share of the scan-line gap the window spans, and the columns sampled to measure that gap.
@@ -92,9 +118,8 @@ def occlusion_window_for(row_gap, max_window):
 def _directional_minimum(image, reach, axis, forward):
     """Per pixel, the minimum over the next `reach` pixels (not itself) along axis 1 (rows) or 0 (columns)."""
     reach = max(int(reach), 1)
-    kernel = np.ones((3, reach) if axis == 1 else (reach, 3), np.uint8)
-    anchor = ((0 if forward else reach - 1), 1) if axis == 1 else (1, (0 if forward else reach - 1))
-    eroded = cv2.erode(image, kernel, anchor=anchor, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
+    start = 0 if forward else reach - 1
+    eroded = _erode(image, 3, reach, 1, start) if axis == 1 else _erode(image, reach, 3, start, 1)
     shifted = np.full_like(eroded, np.inf)
     if axis == 1:
         if forward:

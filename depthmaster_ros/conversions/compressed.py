@@ -10,7 +10,6 @@ Formats understood:
 import struct
 from typing import Any, NamedTuple
 
-import cv2
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -88,6 +87,7 @@ def encoded_size(payload: np.ndarray) -> tuple[int, int] | None:
 
 
 def _imdecode(payload: np.ndarray, codec: str) -> np.ndarray:
+    import cv2
     if payload.size == 0:
         raise ValueError('CompressedImage.data is empty')
     try:
@@ -120,6 +120,7 @@ def _decode_depth(payload: np.ndarray, fmt: CompressedFormat) -> np.ndarray:
 
 def _to_source_encoding(pixels: np.ndarray, encoding: str) -> tuple[np.ndarray, str]:
     """OpenCV decodes to BGR(A)/grey; turn that back into the encoding the publisher started from."""
+    import cv2
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     if encoding in _GREY_ENCODINGS:
         if channels == 3:
@@ -195,6 +196,7 @@ def encode_compressed(array: ArrayLike, fmt: str = 'jpeg', quality: int = 95) ->
     ``array`` is (H, W, 3) uint8 RGB, (H, W) uint8 grey, or (H, W) uint16 grey (png only).
     ``quality`` is the JPEG quality 1..100; png uses OpenCV's default compression level.
     """
+    import cv2
     if fmt not in _CODECS:
         raise ValueError(f'fmt {fmt!r} must be jpeg or png')
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:

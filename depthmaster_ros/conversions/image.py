@@ -8,7 +8,6 @@ all work. Every malformed field raises ValueError naming that field.
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import cv2
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -39,12 +38,13 @@ ENCODINGS: dict[str, PixelFormat] = {
     '64FC1': PixelFormat(np.dtype(np.float64), 1),
 }
 
-# How each colour or grey encoding becomes RGB for the model: an OpenCV colour conversion, or
-# None where the pixels already are RGB. 8UC3/8UC4 are read as BGR(A), as cv_bridge does.
+# How each colour or grey encoding becomes RGB for the model: the name of an OpenCV colour
+# conversion, or None where the pixels already are RGB. 8UC3/8UC4 are read as BGR(A), as cv_bridge
+# does. Names, not codes: OpenCV is imported only when a conversion runs (rgb8 needs none).
 _TO_RGB = {
-    'rgb8': None, 'rgba8': cv2.COLOR_RGBA2RGB, 'bgr8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGRA2RGB,
-    '8UC3': cv2.COLOR_BGR2RGB, '8UC4': cv2.COLOR_BGRA2RGB, 'mono8': cv2.COLOR_GRAY2RGB,
-    '8UC1': cv2.COLOR_GRAY2RGB, 'mono16': cv2.COLOR_GRAY2RGB, '16UC1': cv2.COLOR_GRAY2RGB,
+    'rgb8': None, 'rgba8': 'COLOR_RGBA2RGB', 'bgr8': 'COLOR_BGR2RGB', 'bgra8': 'COLOR_BGRA2RGB',
+    '8UC3': 'COLOR_BGR2RGB', '8UC4': 'COLOR_BGRA2RGB', 'mono8': 'COLOR_GRAY2RGB',
+    '8UC1': 'COLOR_GRAY2RGB', 'mono16': 'COLOR_GRAY2RGB', '16UC1': 'COLOR_GRAY2RGB',
 }
 
 
@@ -124,9 +124,10 @@ def pixels_to_rgb8(pixels: np.ndarray, encoding: str, source: str = 'Image.encod
     conversion = _TO_RGB[encoding]
     if conversion is None:
         return pixels
+    import cv2
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
-    return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), getattr(cv2, conversion))
 
 
 def image_to_rgb8(msg: Any) -> np.ndarray:

@@ -10,7 +10,6 @@ image by s along an axis therefore maps a coordinate c to (c + 0.5) * s - 0.5, w
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -24,7 +23,8 @@ DISTORTION_MODELS = {
 }
 NO_DISTORTION = ''
 
-_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+# (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10); OpenCV is imported only for distortion.
+_UNDISTORT_CRITERIA = (3, 40, 1e-10)
 
 
 def _matrix(values, shape, field):
@@ -212,6 +212,7 @@ class CameraModel:
     def _distort_to_pixels(self, xy):
         if len(xy) == 0:
             return np.zeros((0, 2))
+        import cv2
         object_points = np.hstack([xy, np.ones((len(xy), 1))]).reshape(-1, 1, 3)
         zero = np.zeros(3)
         if self.distortion_model == 'equidistant':
@@ -227,6 +228,7 @@ class CameraModel:
             y = (uv[:, 1] - self.K[1, 2]) / self.K[1, 1]
             x = (uv[:, 0] - self.K[0, 2] - self.K[0, 1] * y) / self.K[0, 0]
             return np.stack([x, y], axis=1)
+        import cv2
         source = uv.reshape(-1, 1, 2)
         if self.distortion_model == 'equidistant':
             xy = cv2.fisheye.undistortPoints(source, self.K, self.D, criteria=_UNDISTORT_CRITERIA)

@@ -81,12 +81,22 @@ class DepthMasterEstimator(DepthEstimator):
             from diffusers.models.attention_processor import AttnProcessor
             self.unet.set_attn_processor(AttnProcessor())
             self.vae.set_attn_processor(AttnProcessor())
+        self.set_compile(compile)
+
+    def set_compile(self, compile):
+        """Eager (False) or torch.compile'd VAE encoder, UNet and VAE decoder (True or a mode name).
+
+        Static shapes (dynamic=False): each (batch, processing size) gets its own graph, and under
+        'reduce-overhead' its own CUDA graph, compiled on its first frame; `warm_up` does that at
+        start. Switching back to eager keeps the weights where they are.
+        """
+        self.compile = compile
         self._encoder, self._unet_call, self._decoder = self.vae.encoder, self.unet, self.vae.decoder
         if compile:
             mode = _compile_mode(compile)
-            self._encoder = torch.compile(self._encoder, mode=mode)
-            self._unet_call = torch.compile(self._unet_call, mode=mode)
-            self._decoder = torch.compile(self._decoder, mode=mode)
+            self._encoder = torch.compile(self._encoder, mode=mode, dynamic=False)
+            self._unet_call = torch.compile(self._unet_call, mode=mode, dynamic=False)
+            self._decoder = torch.compile(self._decoder, mode=mode, dynamic=False)
 
     def _apply_fourier(self, module, inputs, output):
         return self.fourier(output)

@@ -1,6 +1,7 @@
 """The estimator interface the node, the bag tool and the benchmark call."""
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
+import time
 
 import numpy as np
 
@@ -53,6 +54,25 @@ class DepthEstimator:
                 results[index] = prediction
         return cast('list[Prediction]', results)   # every index is filled above
 
+    def warm_up(self, image_sizes, processing_res, batch_sizes=(1,)):
+        """Run one blank batch per (image size, processing resolution, batch size) so that the first
+        real frame of each shape pays no compilation, CUDA-graph capture or kernel selection.
+
+        image_sizes are (width, height) pairs, processing_res an int or several. Returns
+        {'WxH rRES bN': seconds} (the time of each blank batch, compilation included).
+        """
+        resolutions = (processing_res,) if isinstance(processing_res, int) else tuple(processing_res)
+        _allow_static_graphs(len(image_sizes) * len(resolutions) * len(batch_sizes))
+        seconds = {}
+        for width, height in image_sizes:
+            for res in resolutions:
+                for batch in batch_sizes:
+                    frames = [np.zeros((int(height), int(width), 3), np.uint8)] * int(batch)
+                    start = time.perf_counter()
+                    self.predict_batch(frames, processing_res=res, timing=False)
+                    seconds[f'{width}x{height} r{res} b{batch}'] = time.perf_counter() - start
+        return seconds
+
     def _predict_group(self, frames, processing_res, timing):
         # A call that leaves `timing` alone keeps the two-argument hook, so a subclass that has no
         # per-stage timing of its own only implements that.
@@ -71,3 +91,13 @@ class DepthEstimator:
     def __repr__(self):
         return (f'{type(self).__name__}(backend={self.backend!r}, model_id={self.model_id!r}, '
                 f'device={self.device}, dtype={self.dtype}, space={self.space!r})')
+
+
+def _allow_static_graphs(shapes):
+    """Let torch.compile keep one static graph per warmed shape (its default limit is 8 per function;
+    beyond it a function silently falls back to eager)."""
+    import torch._dynamo.config as dynamo_config
+    name = 'recompile_limit' if hasattr(dynamo_config, 'recompile_limit') else 'cache_size_limit'
+    wanted = 2 * int(shapes) + 8
+    if getattr(dynamo_config, name, wanted) < wanted:
+        setattr(dynamo_config, name, wanted)

@@ -5,20 +5,20 @@ metric depth -> points -> alignment record. Everything a frame needs arrives in 
 so the same frame gives the same output whichever adapter fed it.
 """
 import time
+from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
-from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult, align_to_sparse_depth, apply_alignment
+from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult
 from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, get_mode
 from depthmaster_ros.alignment.record import AlignmentRecord
 from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
 from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_points_with_colors
 from depthmaster_ros.model.sizing import processing_size
 
 from . import frames as kinds
+from .frame_maps import DeviceMaps, HostMaps, resize_area
 from .frames import FrameInput, FrameOutput, FrameWarning
 
 # processing_res steps tried, largest first, when the GPU runs out of memory
@@ -41,10 +41,19 @@ def next_lower_resolution(current: int, image_long_edge: int) -> int | None:
     return None
 
 
-def _resize(image, height, width, interpolation):
-    if image.shape[:2] == (height, width):
-        return image
-    return cv2.resize(image, (width, height), interpolation=interpolation)
+@dataclass
+class ModelOutput:
+    """One frame's model result, with its relative map on the host or on the device (`frame_maps`)."""
+    maps: Any
+    space: str
+    confidence: np.ndarray | None
+    timings: Any
+
+
+def uses_device_frames(estimator: Any) -> bool:
+    """Keep the frame on the device when the model runs on CUDA and can hand back its device maps."""
+    device = getattr(estimator, 'device', None)
+    return getattr(device, 'type', None) == 'cuda' and hasattr(estimator, 'predict_tensor')
 
 
 class DepthPipeline:
@@ -54,8 +63,14 @@ class DepthPipeline:
     once, for the node and the bag tool alike, and returned as `FrameOutput.warnings`.
     """
 
-    def __init__(self, estimator: Any, config: Config):
+    def __init__(self, estimator: Any, config: Config, device_frames: bool | None = None):
+        """device_frames: keep each frame on the estimator's device from upload to the published
+        arrays (`frame_maps.DeviceMaps`); None chooses it when the model runs on CUDA."""
         self.estimator = estimator
+        self.device_frames = uses_device_frames(estimator) if device_frames is None else bool(device_frames)
+        if self.device_frames and not hasattr(estimator, 'predict_tensor'):
+            raise ValueError(f'device_frames: {type(estimator).__name__} has no predict_tensor (device output); '
+                             'pass device_frames=False')
         self.config = config
         self._oom_processing_res: int | None = None   # lowered after a CUDA OOM, until reconfigured
         self._filter = self._new_filter(config)
@@ -86,18 +101,28 @@ class DepthPipeline:
 
     # one frame -------------------------------------------------------------------------------
     def process(self, frame: FrameInput) -> FrameOutput:
-        config = self.config
         started = time.perf_counter()
         warnings: list[FrameWarning] = []
-        rgb = _check_rgb(frame.rgb, config.input.max_pixels)
+        rgb = self.begin(frame, warnings)
+        prediction, inference_s = self._predict(rgb, warnings)
+        return self.finish(frame, rgb, prediction, inference_s, warnings, started)
+
+    def begin(self, frame: FrameInput, warnings: list[FrameWarning]) -> np.ndarray:
+        """A frame's checks before the model (the batch helper calls this per camera): its rgb."""
+        rgb = _check_rgb(frame.rgb, self.config.input.max_pixels)
         self._check_frame(frame, rgb, warnings)
         camera = frame.camera
         if camera is not None and (camera.width, camera.height) != (rgb.shape[1], rgb.shape[0]):
             raise ValueError(f'camera: model is {camera.width}x{camera.height} but the image is '
                              f'{rgb.shape[1]}x{rgb.shape[0]}')
+        return rgb
 
-        prediction, inference_s = self._predict(rgb, warnings)
-        relative = np.asarray(prediction.relative, dtype=np.float32)
+    def finish(self, frame: FrameInput, rgb: np.ndarray, prediction: Any, inference_s: float,
+               warnings: list[FrameWarning], started: float) -> FrameOutput:
+        """Everything after the model: resize, alignment, metres, points, the copy to the host."""
+        config = self.config
+        camera = frame.camera
+        maps = prediction.maps
         confidence = prediction.confidence if config.output.publish_confidence else None
         timings = {'inference': inference_s}
         timings.update({f'model.{k}': float(v) for k, v in (prediction.timings or {}).items()})
@@ -106,10 +131,11 @@ class DepthPipeline:
         colors_source = rgb
         if config.output.output_resolution == 'processing':
             width, height = processing_size(rgb.shape[1], rgb.shape[0], self.processing_res)
-            relative = _resize(relative, height, width, cv2.INTER_AREA)
-            colors_source = _resize(rgb, height, width, cv2.INTER_AREA)
+            maps = maps.resized(height, width)
+            if config.output.publish_cloud and config.output.cloud_rgb:
+                colors_source = resize_area(rgb, height, width)
             if confidence is not None:
-                confidence = _resize(np.asarray(confidence, np.float32), height, width, cv2.INTER_AREA)
+                confidence = resize_area(np.asarray(confidence, np.float32), height, width)
             if camera is not None:
                 camera = camera.scaled(width, height)
         timings['resize'] = time.perf_counter() - t0
@@ -118,14 +144,12 @@ class DepthPipeline:
         record = AlignmentRecord(mode=config.alignment.alignment_mode, space=prediction.space,
                                  backend=config.model.backend, model=config.model.model,
                                  inference_time_s=inference_s)
-        depth_m = self._align(frame, relative, prediction.space, camera, record, warnings)
+        depth_m = self._align(frame, maps, prediction.space, camera, record, warnings)
         record.alignment_time_s = time.perf_counter() - t0
         timings['alignment'] = record.alignment_time_s
 
         t0 = time.perf_counter()
-        points = colors = None
-        if config.output.publish_cloud and depth_m is not None and camera is not None:
-            points, colors = self._points(depth_m, camera, colors_source)
+        depth_m, relative, points, colors = maps.publish(depth_m, camera, colors_source, config.output)
         timings['backprojection'] = time.perf_counter() - t0
         timings['total'] = time.perf_counter() - started
         return FrameOutput(depth_m=depth_m, relative=relative, space=prediction.space,
@@ -150,13 +174,24 @@ class DepthPipeline:
                                          f'{self._last_size[0]} to {size[1]}x{size[0]}'))
         self._last_size = size
 
-    def _predict(self, rgb: np.ndarray, warnings: list[FrameWarning]) -> tuple[Any, float]:
+    def predict_group(self, rgbs: list[np.ndarray], processing_res: int) -> list['ModelOutput']:
+        """One forward for same-size frames: device maps when the frame stays on the device, else host maps."""
+        if self.device_frames:
+            maps, timings = self.estimator.predict_tensor(np.stack(rgbs), processing_res)
+            timings = dict(timings)
+            return [ModelOutput(DeviceMaps(maps[index]), self.estimator.space, None, timings)
+                    for index in range(len(rgbs))]
+        predictions = ([self.estimator.predict(rgbs[0], processing_res)] if len(rgbs) == 1 else
+                       self.estimator.predict_batch(rgbs, processing_res))
+        return [ModelOutput(HostMaps(p.relative), p.space, p.confidence, p.timings) for p in predictions]
+
+    def _predict(self, rgb: np.ndarray, warnings: list[FrameWarning]) -> tuple['ModelOutput', float]:
         """Estimator forward; on CUDA OOM free the cache, step processing_res down and retry."""
         while True:
             processing_res = self.processing_res
             t0 = time.perf_counter()
             try:
-                prediction = self.estimator.predict(rgb, processing_res)
+                (prediction,) = self.predict_group([rgb], processing_res)
                 return prediction, time.perf_counter() - t0
             except Exception as error:  # noqa: BLE001 - only CUDA OOM is handled, everything else re-raised
                 if not is_out_of_memory(error):
@@ -171,8 +206,8 @@ class DepthPipeline:
                 warnings.append(FrameWarning(kinds.CUDA_OOM, message))
 
     # alignment ---------------------------------------------------------------------------------
-    def _align(self, frame: FrameInput, relative: np.ndarray, space: str, camera: Any,
-               record: AlignmentRecord, warnings: list[FrameWarning]) -> np.ndarray | None:
+    def _align(self, frame: FrameInput, maps: Any, space: str, camera: Any,
+               record: AlignmentRecord, warnings: list[FrameWarning]) -> Any:
         settings = self.config.alignment
         mode = get_mode(settings.alignment_mode)
         outcome = mode.samples(SampleRequest(
@@ -183,33 +218,19 @@ class DepthPipeline:
             return None
         if isinstance(outcome, FixedFit):
             record.ok, record.scale, record.shift = True, outcome.scale, outcome.shift
-            return self._metric(relative, space, outcome.scale, outcome.shift)
+            return maps.metric(space, outcome.scale, outcome.shift, settings)
         if isinstance(outcome, NoSamples):
             fresh = AlignmentResult(ok=False, reason=outcome.reason, space=space)
         else:
-            _, fresh = align_to_sparse_depth(relative, space, outcome.depth, min_depth=settings.min_depth,
-                                             max_depth=settings.max_depth, min_points=settings.min_points,
-                                             focal_px=None if camera is None else camera.fy,
-                                             check_extrinsic=mode.needs_cloud)
+            fresh = maps.fit(outcome.depth, space, settings, focal_px=None if camera is None else camera.fy,
+                             check_extrinsic=mode.needs_cloud)
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
         _fill_record(record, applied)
         if not fresh.ok:
             warnings.append(FrameWarning(kinds.ALIGNMENT, f'alignment: {fresh.reason}'))
         if not record.ok:
             return None
-        return self._metric(relative, space, applied.scale, applied.shift)
-
-    def _metric(self, relative: np.ndarray, space: str, scale: float, shift: float) -> np.ndarray:
-        settings = self.config.alignment
-        return apply_alignment(relative, space, scale, shift, min_depth=settings.min_depth,
-                               max_depth=settings.max_depth).astype(np.float32, copy=False)
-
-    # points --------------------------------------------------------------------------------------
-    def _points(self, depth_m: np.ndarray, camera: Any, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        output = self.config.output
-        if output.cloud_rgb:
-            return depth_to_points_with_colors(depth_m, rgb, camera, output.cloud_stride, output.cloud_organized)
-        return depth_to_points(depth_m, camera, output.cloud_stride, output.cloud_organized), None
+        return maps.metric(space, applied.scale, applied.shift, settings)
 
 
 def _fill_record(record, applied):

@@ -44,7 +44,7 @@ class FrameInput:
 @dataclass
 class FrameOutput:
     depth_m: np.ndarray | None       # (h, w) float32 metres, NaN invalid; None without metres
-    relative: np.ndarray             # (h, w) float32 in `space`
+    relative: np.ndarray | None      # (h, w) float32 in `space`; None when kept on the device unpublished
     space: str
     confidence: np.ndarray | None    # (h, w) float32
     camera: 'CameraModel | None'     # intrinsics matching depth/relative

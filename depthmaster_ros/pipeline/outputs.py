@@ -45,7 +45,7 @@ def frame_messages(output: FrameOutput, header: Any, settings: OutputSettings,
             add(('depth_mm', builders.image_msg(depth_to_millimetres(output.depth_m), '16UC1', header)))
     if output.camera is not None:
         add(('camera_info', builders.camera_info_msg(output.camera.to_camera_info_fields(), header)))
-    if settings.publish_relative:
+    if settings.publish_relative and output.relative is not None:
         add(('relative', builders.image_msg(output.relative, '32FC1', header)))
     if settings.publish_confidence and output.confidence is not None:
         add(('confidence', builders.image_msg(output.confidence, '32FC1', header)))

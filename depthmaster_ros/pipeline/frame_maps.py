@@ -1,0 +1,106 @@
+"""Where a frame's per-pixel work runs: on the host in numpy, or on the model's device in torch.
+
+`DepthPipeline` speaks to one interface and does not care which: `HostMaps` wraps the numpy
+reference (the CPU path, and every estimator without device output); `DeviceMaps` keeps the
+relative map on the estimator's device (CUDA), fits on the host with the one numpy fit (its
+samples, region statistics and extrinsic check read the relative map, a single small copy), applies
+the fit and back-projects on the device, and copies back, in one copy, only what is published.
+"""
+from typing import Any
+
+import numpy as np
+
+from depthmaster_ros.alignment.fit import AlignmentResult, apply_alignment, fit_to_sparse_depth
+from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_points_with_colors
+
+
+def resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area-averaging resize on the host (OpenCV is imported only when a frame needs it)."""
+    if image.shape[:2] == (height, width):
+        return image
+    import cv2
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+class HostMaps:
+    """The numpy reference path."""
+
+    def __init__(self, relative: np.ndarray):
+        self.relative = np.asarray(relative, dtype=np.float32)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.relative.shape
+
+    def resized(self, height: int, width: int) -> 'HostMaps':
+        return HostMaps(resize_area(self.relative, height, width))
+
+    def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
+            check_extrinsic: bool = False) -> AlignmentResult:
+        return fit_to_sparse_depth(self.relative, space, sparse_depth, min_depth=settings.min_depth,
+                                   max_depth=settings.max_depth, min_points=settings.min_points, focal_px=focal_px,
+                                   check_extrinsic=check_extrinsic)
+
+    def metric(self, space: str, scale: float, shift: float, settings: Any) -> np.ndarray:
+        return apply_alignment(self.relative, space, scale, shift, min_depth=settings.min_depth,
+                               max_depth=settings.max_depth).astype(np.float32, copy=False)
+
+    def publish(self, depth_m, camera, rgb, output) -> tuple[np.ndarray | None, np.ndarray | None,
+                                                              np.ndarray | None, np.ndarray | None]:
+        """(depth, relative, points, colors) as numpy arrays; points only when the cloud is published."""
+        points = colors = None
+        if output.publish_cloud and depth_m is not None and camera is not None:
+            if output.cloud_rgb:
+                points, colors = depth_to_points_with_colors(depth_m, rgb, camera, output.cloud_stride,
+                                                             output.cloud_organized)
+            else:
+                points = depth_to_points(depth_m, camera, output.cloud_stride, output.cloud_organized)
+        return depth_m, self.relative, points, colors
+
+
+class DeviceMaps:
+    """The relative map as a (H, W) float32 tensor on the estimator's device."""
+
+    def __init__(self, relative):
+        self.relative = relative
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.relative.shape)
+
+    def resized(self, height: int, width: int) -> 'DeviceMaps':
+        """Area averaging on the device (torch's `area`: equal to OpenCV's INTER_AREA for integer ratios)."""
+        if self.shape == (height, width):
+            return self
+        import torch.nn.functional as F
+        return DeviceMaps(F.interpolate(self.relative[None, None], size=(height, width), mode='area')[0, 0])
+
+    def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
+            check_extrinsic: bool = False) -> AlignmentResult:
+        from .device_postprocess import to_host
+        return HostMaps(to_host(self.relative)).fit(sparse_depth, space, settings, focal_px, check_extrinsic)
+
+    def metric(self, space: str, scale: float, shift: float, settings: Any):
+        from .device_postprocess import apply_alignment as apply_on_device
+        return apply_on_device(self.relative, space, scale, shift, settings.min_depth, settings.max_depth)
+
+    def publish(self, depth_m, camera, rgb, output) -> tuple[np.ndarray | None, np.ndarray | None,
+                                                              np.ndarray | None, np.ndarray | None]:
+        """(depth, relative, points, colors): back-projection on the device, then one copy back.
+
+        The relative map is copied only when it is published (else None); an unorganised cloud
+        comes back organised and loses its NaN rows on the host.
+        """
+        from .device_postprocess import copy_back, depth_to_points as points_on_device
+        cloud = output.publish_cloud and depth_m is not None and camera is not None
+        points = points_on_device(depth_m, camera, output.cloud_stride) if cloud else None
+        relative = self.relative if output.publish_relative else None
+        depth_m, relative, points = copy_back([depth_m, relative, points])
+        colors = None
+        if points is not None:
+            colors = rgb[::output.cloud_stride, ::output.cloud_stride] if output.cloud_rgb else None
+            if not output.cloud_organized:
+                valid = np.isfinite(points[..., 2])
+                points = points[valid]
+                colors = None if colors is None else colors[valid]
+        return depth_m, relative, points, colors

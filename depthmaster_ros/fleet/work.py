@@ -64,6 +64,12 @@ def process_one(job: BagJob, estimator: Any, config: Config, options: Any, run_h
         alignment_ok_ratio=summary['alignment']['ok_ratio'],
         timings={'wall_s': time.perf_counter() - started, 'frames_per_s': summary['frames_per_s'],
                  'per_frame_ms': {stage: round(t['mean'], 3) for stage, t in summary['timing_ms'].items()}},
-        device=summary['model']['device'],
+        device=summary['model']['device'], torch_threads=_torch_threads(),
         finished_at=utc_now())
     return record
+
+
+def _torch_threads() -> int:
+    """CPU inference is bit-identical only between runs with the same thread count, so it is recorded."""
+    import torch
+    return torch.get_num_threads()

@@ -7,6 +7,11 @@ from setuptools import find_packages, setup
 package_name = 'depthmaster_ros'
 
 
+def requirements(path):
+    with open(path) as lines:
+        return [line.strip() for line in lines if line.strip() and not line.startswith(('#', '-'))]
+
+
 def share(*patterns):
     return sorted(f for p in patterns for f in glob(p) if os.path.isfile(f))
 
@@ -24,6 +29,7 @@ setup(
         ('share/' + package_name + '/msg', share('msg/*.msg')),
     ],
     install_requires=['setuptools'],
+    extras_require={'fleet': requirements('requirements-fleet.txt')},   # `depthmaster-ros batch --executor ray`
     zip_safe=True,
     maintainer='depthmaster_ros maintainers',
     maintainer_email='maintainers@depthmaster-ros.dev',

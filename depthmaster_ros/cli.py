@@ -13,6 +13,7 @@ COMMANDS = {
     'infer': ('depthmaster_ros.commands.infer', 'predict relative depth for one image file'),
     'make-tiny-model': ('depthmaster_ros.commands.make_tiny_model', 'write a tiny random-weight model in the official layout'),
     'bag': ('depthmaster_ros.commands.bag', 'process a rosbag2 offline with the node pipeline'),
+    'batch': ('depthmaster_ros.commands.batch', 'process many bags, resumably, locally or on a Ray cluster'),
     'make-sample': ('depthmaster_ros.commands.make_sample', 'write the synthetic sample rosbag2'),
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
 stamp=$venv/.deps-stamp
-inputs=(requirements-torch.txt requirements.txt requirements-python.txt setup.py setup.cfg tools/ensure_venv.sh tools/build_interfaces.sh
+inputs=(requirements-torch.txt requirements.txt requirements-python.txt requirements-fleet.txt setup.py setup.cfg tools/ensure_venv.sh tools/build_interfaces.sh
         msg/*.msg interfaces/*/CMakeLists.txt interfaces/*/package.xml interfaces/*/msg/*.msg)
 want=$(cat "${inputs[@]}" | sha256sum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

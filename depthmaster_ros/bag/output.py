@@ -54,10 +54,11 @@ class OutputBag:
 
 
 class Progress:
-    """The tqdm bar of a run, or nothing when progress is off."""
+    """The tqdm bar of a run, or nothing when progress is off; ``on_update`` also hears of every frame."""
 
-    def __init__(self, total, enabled):
+    def __init__(self, total, enabled, on_update=None):
         self.bar = None
+        self.on_update = on_update
         if enabled:
             from tqdm import tqdm
             self.bar = tqdm(total=total, unit='frame', dynamic_ncols=True, smoothing=0.1)
@@ -65,6 +66,8 @@ class Progress:
     def update(self):
         if self.bar is not None:
             self.bar.update(1)
+        if self.on_update is not None:
+            self.on_update()
 
     def close(self):
         if self.bar is not None:

@@ -61,6 +61,7 @@ class BagOptions:
     contact_sheet_rows: int = 4
     label: str = ''                    # shown on the contact sheet and in the summary
     progress: bool = True
+    frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
 
     def check(self):
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -171,7 +172,7 @@ class _BagRun:
         estimate = _estimated_frames(bag, topics.image, self.window_start, self.window_stop, options.every)
         self.sheet_positions = _sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
         self.input_topics = {topics.image, topics.camera_info, topics.points, topics.gt, *topics.tf} - {None}
-        self.progress = Progress(estimate, options.progress)
+        self.progress = Progress(estimate, options.progress, options.frame_done)
 
     # replay ------------------------------------------------------------------------------------
     def replay(self, out):

@@ -9,9 +9,14 @@ EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser):
-    from depthmaster_ros.model.backends import backend_names
     parser.add_argument('input', metavar='IN', help='input rosbag2 (directory, .mcap or .db3)')
     parser.add_argument('output', metavar='OUT', help='output rosbag2: a .mcap or .db3 file, or a directory')
+    add_run_arguments(parser)
+
+
+def add_run_arguments(parser):
+    """Every flag but IN and OUT (`batch` takes the same ones, so both read a bag the same way)."""
+    from depthmaster_ros.model.backends import backend_names
     model = parser.add_argument_group('parameters (the node\'s YAML; the flags override it)')
     model.add_argument('--params', metavar='FILE', help='ROS 2 params YAML, e.g. config/depthmaster.yaml')
     model.add_argument('--model', help='model directory or hub repo id')

@@ -22,6 +22,8 @@ ROS_PACKAGES = {
     'rclpy', 'builtin_interfaces', 'std_msgs', 'sensor_msgs', 'geometry_msgs', 'diagnostic_msgs',
     'rcl_interfaces', 'tf2_msgs', 'depthmaster_interfaces', 'launch', 'launch_ros', 'ament_index_python',
 }
+# Optional extras: imported lazily by one feature, pinned in their own requirements file, not in package.xml
+OPTIONAL_IMPORTS = {'ray': 'requirements-fleet.txt'}
 
 
 def third_party_imports():
@@ -52,7 +54,7 @@ def test_package_xml_names_exactly_what_the_code_imports():
     exec_depends = {e.text for e in package_xml().iter('exec_depend')}
     expected = {n for n in imports if n in ROS_PACKAGES} | {ROSDEP_KEYS[n] for n in imports if n in ROSDEP_KEYS}
     assert exec_depends == expected
-    pip_only = imports - ROS_PACKAGES - set(ROSDEP_KEYS)
+    pip_only = imports - ROS_PACKAGES - set(ROSDEP_KEYS) - set(OPTIONAL_IMPORTS)
     comment = ' '.join(c for c in re.findall(r'<!--(.*?)-->', (ROOT / 'package.xml').read_text(), re.S)
                        if 'pip' in c)
     listed = set(comment.split(':')[-1].split())
@@ -62,10 +64,13 @@ def test_package_xml_names_exactly_what_the_code_imports():
 def test_pip_only_imports_are_pinned_in_requirements():
     requirements = (ROOT / 'requirements-python.txt').read_text().lower()
     distributions = {'huggingface_hub': 'diffusers'}  # arrives pinned through diffusers
-    for name in third_party_imports() - ROS_PACKAGES - set(ROSDEP_KEYS):
+    for name in third_party_imports() - ROS_PACKAGES - set(ROSDEP_KEYS) - set(OPTIONAL_IMPORTS):
         assert distributions.get(name, name).replace('_', '-') + '==' in requirements, name
     assert 'ros-' not in requirements, 'a robot installs this file next to its ROS distro'
     assert '-r requirements-python.txt' in (ROOT / 'requirements.txt').read_text()
+    for name, file in OPTIONAL_IMPORTS.items():
+        assert name + '==' in (ROOT / file).read_text(), f'{name} must be pinned in {file}'
+        assert f'-r {file}' in (ROOT / 'requirements.txt').read_text(), f'the test venv must install {file}'
 
 
 def test_install_puts_launch_config_msg_and_node_where_ros2_finds_them(tmp_path):

@@ -1,0 +1,123 @@
+"""`depthmaster-ros batch INPUTS... --out DIR`: many bags, resumable, locally or on a Ray cluster.
+
+Each bag is processed exactly as `depthmaster-ros bag` would (same flags, same output messages);
+``DIR/manifest.jsonl`` records every bag, and a rerun only does what is not done with the same
+parameters and model. Exit status: 0 every bag done, 1 some bag failed (see the manifest), 2 bad
+arguments, 3 the model could not be loaded, 130 stopped by Ctrl-C before every bag was done.
+"""
+EXIT_SOME_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_MODEL_LOAD = 3
+EXIT_INTERRUPTED = 130
+
+
+def add_arguments(parser):
+    from depthmaster_ros.commands.bag import add_run_arguments
+    parser.add_argument('inputs', metavar='INPUTS', nargs='+',
+                        help='bags (.mcap, .db3, bag directories), directories holding bags, or globs')
+    parser.add_argument('--out', required=True, metavar='DIR',
+                        help='output directory: one bag per input under its name, plus manifest.jsonl')
+    fleet = parser.add_argument_group('batch execution', 'with --force every bag is redone, even those the '
+                                      'manifest lists as done')
+    fleet.add_argument('--executor', choices=('local', 'ray'), default='local',
+                       help='local: in this process, one bag after another; ray: a pool of Ray actors')
+    fleet.add_argument('--ray-address', metavar='ADDR', help='an existing Ray cluster (default: start a local one)')
+    fleet.add_argument('--workers', type=int, metavar='N',
+                       help='Ray actors (default: one per GPU, else one per CPU Ray offers)')
+    fleet.add_argument('--retries', type=int, default=2, metavar='N',
+                       help='times a bag is retried after its worker died (default 2)')
+    add_run_arguments(parser)
+
+
+class _StopAfterCurrentBags:
+    """First Ctrl-C: start no new bag, let the running ones finish. Second: abort (no partial output kept)."""
+
+    def __init__(self):
+        self.stopped = False
+
+    def __enter__(self):
+        import signal
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+        import sys
+        print('\ndepthmaster-ros batch: finishing the bags in progress (Ctrl-C again to abort them)',
+              file=sys.stderr, flush=True)
+        self.stopped = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc):
+        import signal
+        signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def make_executor(args, config, options):
+    """The executor factory run_batch calls with the run hash."""
+    if args.executor == 'ray':
+        from depthmaster_ros.fleet.ray_executor import RayExecutor
+        return lambda hashes: RayExecutor(config, options, hashes, workers=args.workers, address=args.ray_address,
+                                          retries=args.retries)
+    if args.workers not in (None, 1) or args.ray_address:
+        raise ValueError('--workers/--ray-address: only with --executor ray (local runs one bag at a time)')
+    from depthmaster_ros.fleet.local_executor import LocalExecutor
+    return lambda hashes: LocalExecutor(config, options, hashes)
+
+
+def format_result(result) -> str:
+    done = len(result.records) - len(result.failed)
+    lines = [f'{len(result.records) + len(result.skipped)} bags: {done} done now, {len(result.skipped)} already '
+             f'done (same parameters and model), {len(result.failed)} failed; {result.frames_out} frames in '
+             f'{result.wall_s:.1f} s' + (f' ({result.frames_out / result.wall_s:.2f} frames/s)' if result.wall_s else '')]
+    for name in result.failed:
+        lines.append(f'  failed {name}: {result.records[name].get("reason", result.records[name]["status"])}')
+    lines.append(f'manifest: {result.manifest}  (run hash {result.run_hash["run"][:12]})')
+    return '\n'.join(lines)
+
+
+def run(args):
+    import json
+    from pathlib import Path
+    import sys
+
+    from depthmaster_ros.commands.bag import config_from_args, options_from_args
+
+    def fail(code, message):
+        print(f'depthmaster-ros batch: {message}', file=sys.stderr)
+        return code
+
+    from depthmaster_ros.fleet.inputs import discover
+    try:
+        if args.contact_sheet:
+            raise ValueError('--contact-sheet: not written by batch; run `depthmaster-ros bag` on the bag you want to see')
+        config = config_from_args(args)
+        options = options_from_args(args)
+        options.check()
+        jobs = discover(args.inputs, args.out, options.storage)
+        executor = make_executor(args, config, options)
+    except ValueError as error:
+        return fail(EXIT_BAD_INPUT, error)
+
+    from depthmaster_ros.fleet.batch import run_batch
+    from depthmaster_ros.fleet.ray_executor import WorkerStartError
+    from depthmaster_ros.model import ModelLoadError
+    try:
+        with _StopAfterCurrentBags() as stop:
+            result = run_batch(jobs, args.out, config, options, executor, redo=args.force,
+                               progress=not args.no_progress, stop_requested=lambda: stop.stopped)
+    except (ModelLoadError, WorkerStartError) as error:
+        return fail(EXIT_MODEL_LOAD, f'cannot load the model: {error}')
+    except ValueError as error:
+        return fail(EXIT_BAD_INPUT, error)
+    print(format_result(result))
+    if args.summary:
+        path = Path(args.summary)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({'manifest': result.manifest, 'run_hash': result.run_hash,
+                                    'skipped': result.skipped, 'records': result.records, 'wall_s': result.wall_s,
+                                    'workers': result.workers}, indent=2) + '\n', encoding='utf-8')
+    if len(result.records) + len(result.skipped) < len(jobs):
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if result.failed else 0

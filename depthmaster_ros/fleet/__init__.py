@@ -1,0 +1,1 @@
+"""Batch processing of many recorded bags: discovery, a resumable manifest, local and Ray executors."""

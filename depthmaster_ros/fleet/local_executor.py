@@ -1,0 +1,39 @@
+"""The in-process executor: the model is loaded once, then bags run one after another."""
+from collections.abc import Callable
+from typing import Any
+
+from depthmaster_ros.config.settings import Config
+
+from .inputs import BagJob
+from .work import process_one
+
+
+class LocalExecutor:
+    name = 'local'
+
+    def __init__(self, config: Config, options: Any, run_hash: dict[str, str]):
+        self.config, self.options, self.run_hash = config, options, run_hash
+        self.estimator = None
+
+    def start(self) -> None:
+        """Load the model (ModelLoadError ends the batch before any bag is touched)."""
+        from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+        self.estimator = load_configured_estimator(self.config.model)
+
+    def run(self, jobs: list[BagJob], report: Callable[[dict[str, Any], int], None],
+            frames: Callable[[str, int], None], stop_requested: Callable[[], bool]) -> None:
+        """Process the jobs in order; ``report(record, frames_counted)`` after each, no new bag after a stop."""
+        for job in jobs:
+            if stop_requested():
+                return
+            counted = [0]
+
+            def frame_done(name=job.name):
+                counted[0] += 1
+                frames(name, 1)
+
+            report(process_one(job, self.estimator, self.config, self.options, self.run_hash,
+                               frame_done=frame_done), counted[0])
+
+    def close(self) -> None:
+        self.estimator = None

@@ -1,0 +1,66 @@
+"""One progress bar for a whole batch: frames/s over all workers, bags done and failed, ETA.
+
+The total is estimated up front from each bag's image count (without opening the model) and
+corrected as each bag reports its real frame count, so the ETA converges as the batch runs.
+"""
+from typing import Any
+
+from .inputs import BagJob
+
+
+def estimated_frames(job: BagJob, options: Any) -> int:
+    """Frames of a bag the run will select, from its metadata; 0 for a bag that cannot be read."""
+    from depthmaster_ros.bag import messages as rosbag_messages
+    from depthmaster_ros.bag import topics as bag_topics
+    try:
+        with bag_topics.InputBag(job.input, rosbag_messages.typestore()) as bag:
+            topics = bag_topics.select_topics(
+                bag.entries(), bag.first_message, image_topic=options.image_topic,
+                camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
+                gt_topic=options.gt_topic, use_points=False)
+            count = sum(c.msgcount for c in bag.connections(topics.image))
+    except Exception:  # noqa: BLE001 - the worker reports the real error; the bar only needs a guess
+        return 0
+    return -(-count // options.every)
+
+
+class BatchProgress:
+    def __init__(self, estimates: dict[str, int], enabled: bool):
+        self.estimates = dict(estimates)
+        self.bags = len(estimates)
+        self.done = self.failed = 0
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=sum(self.estimates.values()), unit='frame', dynamic_ncols=True, smoothing=0.05)
+            self._postfix()
+
+    def frames(self, count: int) -> None:
+        if self.bar is not None and count:
+            self.bar.update(count)
+
+    def extra_frames(self, count: int) -> None:
+        """Frames that will be processed again (a retried bag): they extend the total, not the progress."""
+        if self.bar is not None and count:
+            self.bar.total += count
+            self.bar.refresh()
+
+    def bag_finished(self, record: dict[str, Any], counted: int) -> None:
+        """Account for one finished bag; ``counted`` is how many of its frames the bar has already seen."""
+        if record['status'] == 'done':
+            self.done += 1
+        else:
+            self.failed += 1
+        selected = record.get('frames', {}).get('selected', counted)
+        if self.bar is not None:
+            self.bar.total += selected - self.estimates.get(record['name'], 0)
+            self.bar.update(selected - counted)
+            self._postfix()
+
+    def _postfix(self):
+        self.bar.set_postfix_str(f'bags {self.done + self.failed}/{self.bags} ({self.failed} failed)')
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

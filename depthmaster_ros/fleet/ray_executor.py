@@ -1,0 +1,200 @@
+"""The Ray executor: a pool of actors, each loading the model once, fed one bag at a time.
+
+One actor per GPU when the cluster has GPUs (``num_gpus=1``; Ray sets CUDA_VISIBLE_DEVICES), else one
+per CPU slot (``--workers``, default every CPU Ray offers). Each actor holds at most one bag, so no more
+bags are in flight than there are actors (back-pressure: the queue stays on the driver, nothing piles
+up in Ray's object store). An actor that dies mid-bag (killed, out of memory, its machine lost) is
+replaced and its bag is queued again, up to ``retries`` more times; its hidden partial output is
+removed by the next attempt, and the final path only ever receives a complete bag.
+
+Ray is imported here only, so the rest of the package runs without it.
+"""
+from collections import deque
+from collections.abc import Callable
+import time
+from typing import Any
+
+from depthmaster_ros.config.settings import Config
+
+from .inputs import BagJob
+from .manifest import FAILED
+from .work import process_one, utc_now
+
+POLL_S = 0.25             # how often the driver collects frame counts for the progress bar
+FLUSH_S = 0.2             # how often a worker sends its frame count
+
+
+class WorkerStartError(RuntimeError):
+    """An actor could not load the model: every bag would fail the same way, so the batch stops."""
+
+
+class FrameCounter:
+    """Frames done per bag since the driver last asked (a tiny actor: the workers' progress channel)."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def add(self, name: str, count: int) -> None:
+        self.counts[name] = self.counts.get(name, 0) + count
+
+    def take(self) -> dict[str, int]:
+        counts, self.counts = self.counts, {}
+        return counts
+
+
+class BagWorker:
+    """One model, many bags: what runs inside each actor."""
+
+    def __init__(self, config: Config, options: Any, run_hash: dict[str, str], counter: Any):
+        self.config, self.options, self.run_hash, self.counter = config, options, run_hash, counter
+        self.estimator = None
+
+    def ready(self) -> dict[str, Any]:
+        """Load the model; returns where this worker runs (raises ModelLoadError if it cannot)."""
+        import os
+        import socket
+
+        from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+        self.estimator = load_configured_estimator(self.config.model)
+        return {'host': socket.gethostname(), 'pid': os.getpid(), 'device': str(getattr(self.estimator, 'device', ''))}
+
+    def process(self, job: BagJob, attempt: int) -> dict[str, Any]:
+        pending, last = [0], [time.monotonic()]
+
+        def frame_done():
+            pending[0] += 1
+            if time.monotonic() - last[0] >= FLUSH_S:
+                self.counter.add.remote(job.name, pending[0])
+                pending[0], last[0] = 0, time.monotonic()
+
+        try:
+            return process_one(job, self.estimator, self.config, self.options, self.run_hash, attempt, frame_done)
+        finally:
+            if pending[0]:
+                self.counter.add.remote(job.name, pending[0])
+
+
+class RayExecutor:
+    name = 'ray'
+
+    def __init__(self, config: Config, options: Any, run_hash: dict[str, str], workers: int | None = None,
+                 address: str | None = None, retries: int = 2):
+        if workers is not None and workers < 1:
+            raise ValueError(f'--workers: must be at least 1, got {workers}')
+        if retries < 0:
+            raise ValueError(f'--retries: must not be negative, got {retries}')
+        self.config, self.options, self.run_hash = config, options, run_hash
+        self.workers, self.address, self.retries = workers, address, retries
+        self.started_ray = False
+        self.actors: list[Any] = []
+        self.worker_info: list[dict[str, Any]] = []
+
+    # pool ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        import ray
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, logging_level='warning')
+            else:
+                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level='warning')
+            self.started_ray = True
+        resources = ray.cluster_resources()
+        gpus = int(resources.get('GPU', 0))
+        if gpus:
+            count, self.actor_options = min(self.workers or gpus, gpus), {'num_gpus': 1, 'num_cpus': 1}
+        else:
+            count, self.actor_options = self.workers or max(1, int(resources.get('CPU', 1))), {'num_cpus': 1}
+        self.counter = ray.remote(num_cpus=0)(FrameCounter).remote()
+        self.worker_class = ray.remote(max_restarts=0, max_task_retries=0)(BagWorker)
+        self.actors = [self._new_actor() for _ in range(count)]
+        self.worker_info = self._wait_ready(self.actors)
+
+    def _new_actor(self):
+        return self.worker_class.options(**self.actor_options).remote(
+            self.config, self.options, self.run_hash, self.counter)
+
+    def _wait_ready(self, actors):
+        import ray
+        try:
+            return ray.get([actor.ready.remote() for actor in actors])
+        except ray.exceptions.RayError as error:
+            raise WorkerStartError(f'a worker could not load the model: {_cause(error)}') from None
+
+    # batch -----------------------------------------------------------------------------------
+    def run(self, jobs: list[BagJob], report: Callable[[dict[str, Any], int], None],
+            frames: Callable[[str, int], None], stop_requested: Callable[[], bool]) -> None:
+        """Process the jobs on the pool; ``report(record, frames_counted)`` after each attempt.
+
+        A worker's last frame counts may reach the driver after its bag's record; they are dropped,
+        as the record's own frame count settles the progress bar.
+        """
+        import ray
+        pending = deque((job, 1) for job in jobs)
+        running: dict[Any, tuple[Any, BagJob, int]] = {}
+        counted: dict[str, int] = {}
+        idle = list(self.actors)
+        while pending or running:
+            while idle and pending and not stop_requested():
+                actor = idle.pop()
+                job, attempt = pending.popleft()
+                counted[job.name] = 0
+                running[actor.process.remote(job, attempt)] = (actor, job, attempt)
+            if not running:
+                return
+            finished, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+            self._collect_frames(counted, frames)
+            for ref in finished:
+                actor, job, attempt = running.pop(ref)
+                try:
+                    record = ray.get(ref)
+                except ray.exceptions.RayActorError as error:
+                    record = self._worker_died(job, attempt, error)
+                    idle.append(self._replace(actor))
+                    if record['will_retry']:
+                        pending.appendleft((job, attempt + 1))
+                except ray.exceptions.RayTaskError as error:
+                    record = {'name': job.name, 'input': job.input, 'output': job.output, 'hash': self.run_hash,
+                              'attempt': attempt, 'status': FAILED, 'reason': _cause(error), 'finished_at': utc_now()}
+                    idle.append(actor)
+                else:
+                    idle.append(actor)
+                report(record, counted.pop(job.name, 0))
+
+    def _collect_frames(self, counted, frames):
+        import ray
+        for name, count in ray.get(self.counter.take.remote()).items():
+            if name in counted:
+                counted[name] += count
+                frames(name, count)
+
+    def _worker_died(self, job, attempt, error):
+        retry = attempt <= self.retries
+        return {'name': job.name, 'input': job.input, 'output': job.output, 'hash': self.run_hash,
+                'attempt': attempt, 'status': FAILED, 'finished_at': utc_now(),
+                'will_retry': retry, 'reason': f'worker died mid-bag ({type(error).__name__})'
+                + ('; retrying' if retry else f'; gave up after {attempt} attempts')}
+
+    def _replace(self, dead):
+        import ray
+        ray.kill(dead, no_restart=True)
+        actor = self._new_actor()
+        self.worker_info.extend(self._wait_ready([actor]))
+        self.actors = [a for a in self.actors if a is not dead] + [actor]
+        return actor
+
+    def close(self) -> None:
+        import ray
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)
+        self.actors = []
+        if self.started_ray:
+            ray.shutdown()
+            self.started_ray = False
+
+
+def _cause(error) -> str:
+    """The original exception's text out of Ray's wrapper."""
+    cause = getattr(error, 'cause', None)
+    if isinstance(cause, BaseException):
+        return f'{type(cause).__name__}: {cause}'
+    return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__

@@ -1,0 +1,76 @@
+"""One bag, in whichever process runs it: `process_bag` with the batch's settings, turned into a record.
+
+Every executor calls `process_one`, so the messages a batch writes for a bag are those of
+``depthmaster-ros bag`` on it with the same parameters: the same function, config and options; only
+the progress bar, label and overwrite flag differ, and none of them reaches the output bytes.
+"""
+from collections.abc import Callable
+import dataclasses
+from datetime import datetime, timezone
+import os
+from pathlib import Path
+import socket
+import time
+from typing import Any
+
+from depthmaster_ros.bag.writing import remove_path
+from depthmaster_ros.config.settings import Config
+
+from .inputs import BagJob
+from .manifest import DONE, FAILED, INTERRUPTED
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec='milliseconds')
+
+
+def remove_stale_partials(output: str | Path) -> list[str]:
+    """Delete what a killed earlier attempt left beside OUTPUT (its hidden partial bag), so retries start clean."""
+    output = Path(output)
+    if not output.parent.is_dir():
+        return []
+    stale = sorted(output.parent.glob(f'.{output.name}.partial-*'))
+    for path in stale:
+        remove_path(path)
+    return [str(path) for path in stale]
+
+
+def process_one(job: BagJob, estimator: Any, config: Config, options: Any, run_hash: dict[str, str],
+                attempt: int = 1, frame_done: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Process one bag; any error of this bag becomes a ``failed`` record instead of ending the batch."""
+    from depthmaster_ros.bag.replay import process_bag
+
+    record: dict[str, Any] = {'name': job.name, 'input': job.input, 'output': job.output, 'hash': run_hash,
+                              'attempt': attempt, 'worker': {'host': socket.gethostname(), 'pid': os.getpid()},
+                              'started_at': utc_now()}
+    stale = remove_stale_partials(job.output)
+    if stale:
+        record['removed_partials'] = stale
+    bag_options = dataclasses.replace(options, force=True, progress=False, contact_sheet=None,
+                                      label=options.label or job.name, frame_done=frame_done)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        summary = process_bag(job.input, job.output, estimator, config, bag_options)
+    except Exception as error:  # noqa: BLE001 - a bag that cannot be processed is recorded, the batch goes on
+        record.update(status=FAILED, reason=f'{type(error).__name__}: {error}',
+                      timings={'wall_s': time.perf_counter() - started}, finished_at=utc_now())
+        return record
+    frames = summary['frames']
+    record.update(
+        status=INTERRUPTED if summary['interrupted'] else DONE,
+        frames={'in': frames['in'], 'selected': frames['selected'], 'out': frames['out']},
+        skips={kind: info['count'] for kind, info in frames['skip_reasons'].items()},
+        faults={kind: info['count'] for kind, info in summary['faults'].items()},
+        alignment_ok_ratio=summary['alignment']['ok_ratio'],
+        timings={'wall_s': time.perf_counter() - started, 'cpu_s': time.process_time() - cpu_started,
+                 'frames_per_s': summary['frames_per_s'],
+                 'per_frame_ms': {stage: round(t['mean'], 3) for stage, t in summary['timing_ms'].items()}},
+        device=summary['model']['device'], torch_threads=_torch_threads(),
+        finished_at=utc_now())
+    return record
+
+
+def _torch_threads() -> int:
+    """CPU inference is bit-identical only between runs with the same thread count, so it is recorded."""
+    import torch
+    return torch.get_num_threads()

@@ -1,0 +1,103 @@
+"""Batch bookkeeping without a model: which bags are found, where outputs go, what the manifest calls done."""
+import json
+import os
+
+import pytest
+
+from depthmaster_ros.config.settings import Config
+from depthmaster_ros.bag.replay import BagOptions
+from depthmaster_ros.fleet.identity import model_identity, run_hash
+from depthmaster_ros.fleet.inputs import InputError, discover
+from depthmaster_ros.fleet.manifest import DONE, FAILED, Manifest
+
+
+def touch(path, text='x'):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """robot1/day.mcap, robot2/day.mcap, robot2/night (a bag directory), a stray file and a partial."""
+    root = tmp_path / 'logs'
+    touch(root / 'robot1' / 'day.mcap')
+    touch(root / 'robot2' / 'day.mcap')
+    touch(root / 'robot2' / 'night' / 'metadata.yaml')
+    touch(root / 'robot2' / 'night' / 'night_0.db3')
+    touch(root / 'robot2' / 'notes.txt')
+    touch(root / 'robot2' / '.day.mcap.partial-123' / 'x.mcap')
+    return root
+
+
+def test_a_directory_keeps_relative_paths_so_same_names_do_not_collide(tree, tmp_path):
+    jobs = discover([str(tree)], tmp_path / 'out')
+    assert [job.name for job in jobs] == ['robot1/day.mcap', 'robot2/day.mcap', 'robot2/night']
+    assert jobs[2].input == str(tree / 'robot2' / 'night')
+    assert jobs[2].output == str((tmp_path / 'out' / 'robot2' / 'night').resolve())
+
+
+def test_bags_named_one_by_one_collide_when_they_share_a_name(tree, tmp_path):
+    with pytest.raises(InputError, match='would both write'):
+        discover([str(tree / 'robot1' / 'day.mcap'), str(tree / 'robot2' / 'day.mcap')], tmp_path / 'out')
+
+
+def test_globs_expand_and_a_bag_directory_is_one_bag(tree, tmp_path):
+    jobs = discover([str(tree / 'robot1' / '*.mcap'), str(tree / 'robot2' / 'night')], tmp_path / 'out')
+    assert [job.name for job in jobs] == ['day.mcap', 'night']
+    with pytest.raises(InputError, match='matches nothing'):
+        discover([str(tree / '*.bag')], tmp_path / 'out')
+
+
+def test_storage_choice_renames_single_file_outputs(tree, tmp_path):
+    jobs = discover([str(tree / 'robot1')], tmp_path / 'out', storage='sqlite3')
+    assert [job.name for job in jobs] == ['day.db3']
+
+
+def test_inputs_that_are_not_bags_are_refused_with_the_reason(tree, tmp_path):
+    with pytest.raises(InputError, match='is not a bag'):
+        discover([str(tree / 'robot2' / 'notes.txt')], tmp_path / 'out')
+    with pytest.raises(InputError, match='does not exist'):
+        discover([str(tree / 'nowhere.mcap')], tmp_path / 'out')
+    with pytest.raises(InputError, match='holds no bag'):
+        discover([str(touch(tmp_path / 'empty' / 'a.txt').parent)], tmp_path / 'out')
+
+
+def test_the_output_directory_inside_an_input_directory_is_not_searched(tree):
+    out = tree / 'processed'
+    touch(out / 'robot1' / 'day.mcap')
+    assert 'processed/robot1/day.mcap' not in [job.name for job in discover([str(tree)], out)]
+
+
+def test_model_identity_follows_the_weight_files(tmp_path):
+    model = tmp_path / 'model'
+    touch(model / 'unet' / 'weights.safetensors', 'aaaa')
+    first = model_identity(str(model))
+    assert model_identity(str(model)) == first
+    touch(model / 'unet' / 'weights.safetensors', 'aaaab')
+    assert model_identity(str(model)) != first
+    assert model_identity('org/some-model') == {'hub_id': 'org/some-model'}
+
+
+def test_the_run_hash_changes_with_parameters_and_output_options_only():
+    config, options = Config.from_params({}), BagOptions()
+    base = run_hash(config, options)
+    assert run_hash(config, BagOptions(label='another note', progress=False)) == base
+    assert run_hash(config, BagOptions(every=2))['params'] != base['params']
+    changed = run_hash(config.replace(processing_res=384), options)
+    assert changed['params'] != base['params'] and changed['model'] == base['model']
+
+
+def test_manifest_newest_record_decides_and_a_cut_line_is_ignored(tmp_path):
+    output = touch(tmp_path / 'out' / 'a.mcap')
+    manifest = Manifest(tmp_path / 'out' / 'manifest.jsonl')
+    manifest.append({'name': 'a.mcap', 'status': FAILED, 'output': str(output), 'hash': {'run': 'h1'}})
+    assert not manifest.is_done('a.mcap', 'h1')
+    manifest.append({'name': 'a.mcap', 'status': DONE, 'output': str(output), 'hash': {'run': 'h1'}})
+    with manifest.path.open('a') as out:
+        out.write(json.dumps({'name': 'a.mcap', 'status': FAILED})[:20])     # a driver killed mid-write
+    reread = Manifest(manifest.path)
+    assert reread.is_done('a.mcap', 'h1')
+    assert not reread.is_done('a.mcap', 'h2'), 'another parameter or model hash is not done'
+    os.remove(output)
+    assert not reread.is_done('a.mcap', 'h1'), 'a deleted output is redone'

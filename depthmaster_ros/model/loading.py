@@ -53,10 +53,11 @@ def resolve_model_directory(model):
         return Path(snapshot_download(text, local_files_only=offline))
     except Exception as error:  # hub errors are many types; all mean "not usable here"
         how = ('HF_HUB_OFFLINE is set and it is not in the local hub cache' if offline
-               else 'it could not be downloaded')
+               else 'it is not in the local hub cache and could not be downloaded')
+        detail = (str(error).strip().splitlines() or [''])[0][:200]
         raise ModelLoadError(
             f'{text}: no local directory of that name and hub id {text!r} is unusable: {how} '
-            f'({type(error).__name__}). Download it on a machine with internet '
+            f'({type(error).__name__}{": " + detail if detail else ""}). Download it on a machine with internet '
             f'(`huggingface-cli download {text} --local-dir DIR`) and pass that DIR') from None
 
 

@@ -101,8 +101,8 @@ if [ "$rc" -eq "$EXIT_MODEL_LOAD" ]; then
          "Running the same pipeline with a TINY RANDOM-WEIGHT model instead:" \
          "$FALLBACK_LABEL." \
          "Alignment is fixed (scale 1, shift 0.3): a LiDAR fit to random output is rightly rejected." \
-         "For real depth: download the weights (huggingface-cli download zysong212/DepthMaster)" \
-         "and run 'make demo' again, or pass MODEL=/path/to/DepthMaster."
+         "For real depth: run 'make demo' again where the hub can be reached (without HF_HUB_OFFLINE=1)," \
+         "it downloads into $HF_HOME; or pass MODEL=/path/to/DepthMaster."
   TINY="$OUT_DIR/tiny_model"
   if [ ! -f "$TINY/model_index.json" ] || [ ! -f "$TINY/RANDOM_WEIGHTS.txt" ]; then
     cli make-tiny-model "$TINY"

@@ -25,7 +25,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', share('launch/*.launch.py')),
-        ('share/' + package_name + '/config', share('config/*.yaml', 'config/*.xml')),
+        ('share/' + package_name + '/config', share('config/*.yaml', 'config/*.xml', 'config/*.rviz')),
         ('share/' + package_name + '/msg', share('msg/*.msg')),
     ],
     install_requires=['setuptools'],

@@ -3,7 +3,8 @@ topics and, when the robot's URDF does not already publish it, a static LiDAR-to
 
     ros2 launch depthmaster_ros camera_lidar.launch.py \
         image:=/camera/camera/color/image_raw camera_info:=/camera/camera/color/camera_info \
-        points:=/ouster/points publish_lidar_tf:=true lidar_tf:='0.0 -0.08 -0.05 0 0 0 camera_color_optical_frame os_sensor'
+        points:=/ouster/points publish_lidar_tf:=true lidar_tf:='0.0 -0.08 -0.05 0 0 0 camera_color_optical_frame os_sensor' \
+        rviz:=true
 """
 import os
 
@@ -32,6 +33,9 @@ def generate_launch_description():
                               description='publish lidar_tf as a static transform (when the URDF does not)'),
         DeclareLaunchArgument('lidar_tf', default_value='0 0 0 0 0 0 camera_color_optical_frame os_sensor',
                               description='x y z yaw pitch roll parent child, static_transform_publisher order'),
+        DeclareLaunchArgument('rviz', default_value='false', description='also start RViz with the shipped view'),
+        DeclareLaunchArgument('rviz_fixed_frame', default_value='camera_color_optical_frame',
+                              description="RViz fixed frame: the camera's optical frame"),
     ]
     depthmaster = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'depthmaster.launch.py')),
@@ -42,6 +46,8 @@ def generate_launch_description():
             'camera_info': LaunchConfiguration('camera_info'),
             'points': LaunchConfiguration('points'),
             'use_sim_time': LaunchConfiguration('use_sim_time'),
+            'rviz': LaunchConfiguration('rviz'),
+            'rviz_fixed_frame': LaunchConfiguration('rviz_fixed_frame'),
         }.items(),
     )
     lidar_tf = Node(

@@ -1,12 +1,18 @@
-"""Launch depthmaster_node with a params file, an optional namespace and topic remappings.
+"""Launch depthmaster_node with a params file, an optional namespace and topic remappings, and
+optionally RViz (rviz:=true) showing the camera image, metric depth, the depth cloud and the LiDAR.
 
     ros2 launch depthmaster_ros depthmaster.launch.py \
-        image:=/camera/color/image_raw camera_info:=/camera/color/camera_info points:=/lidar/points
+        image:=/camera/color/image_raw camera_info:=/camera/color/camera_info points:=/lidar/points \
+        rviz:=true rviz_fixed_frame:=camera_color_optical_frame
+
+RViz runs in the node's namespace with the node's remappings, so the relative topic names in
+config/depthmaster.rviz resolve to exactly the topics the node reads and writes.
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -17,7 +23,8 @@ EXECUTABLE = 'depthmaster_node'
 
 
 def generate_launch_description():
-    default_params = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depthmaster.yaml')
+    share = get_package_share_directory(PACKAGE)
+    default_params = os.path.join(share, 'config', 'depthmaster.yaml')
     arguments = [
         DeclareLaunchArgument('params_file', default_value=default_params, description='node parameters YAML'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the node and its topics'),
@@ -28,6 +35,18 @@ def generate_launch_description():
         DeclareLaunchArgument('points', default_value='points', description='input LiDAR PointCloud2 topic'),
         DeclareLaunchArgument('output_points', default_value='depth/points', description='output PointCloud2 topic'),
         DeclareLaunchArgument('use_sim_time', default_value='false', description='use /clock (bag playback)'),
+        DeclareLaunchArgument('rviz', default_value='false', description='also start RViz with the shipped view'),
+        DeclareLaunchArgument('rviz_config', default_value=os.path.join(share, 'config', 'depthmaster.rviz'),
+                              description='RViz configuration file'),
+        DeclareLaunchArgument('rviz_fixed_frame', default_value='camera_optical_frame',
+                              description="RViz fixed frame: the camera's optical frame (the images' frame_id)"),
+    ]
+    remappings = [
+        ('image', LaunchConfiguration('image')),
+        ('image/compressed', LaunchConfiguration('compressed_image')),
+        ('camera_info', LaunchConfiguration('camera_info')),
+        ('points', LaunchConfiguration('points')),
+        ('depth/points', LaunchConfiguration('output_points')),
     ]
     node = Node(
         package=PACKAGE,
@@ -37,12 +56,16 @@ def generate_launch_description():
         output='screen',
         emulate_tty=True,
         parameters=[LaunchConfiguration('params_file'), {'use_sim_time': LaunchConfiguration('use_sim_time')}],
-        remappings=[
-            ('image', LaunchConfiguration('image')),
-            ('image/compressed', LaunchConfiguration('compressed_image')),
-            ('camera_info', LaunchConfiguration('camera_info')),
-            ('points', LaunchConfiguration('points')),
-            ('depth/points', LaunchConfiguration('output_points')),
-        ],
+        remappings=remappings,
     )
-    return LaunchDescription(arguments + [node])
+    rviz = Node(
+        package='rviz2',
+        executable='rviz2',
+        name='rviz2',
+        namespace=LaunchConfiguration('namespace'),
+        arguments=['-d', LaunchConfiguration('rviz_config'), '-f', LaunchConfiguration('rviz_fixed_frame')],
+        parameters=[{'use_sim_time': LaunchConfiguration('use_sim_time')}],
+        remappings=remappings,
+        condition=IfCondition(LaunchConfiguration('rviz')),
+    )
+    return LaunchDescription(arguments + [node, rviz])

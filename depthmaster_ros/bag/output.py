@@ -7,16 +7,21 @@ from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
 from . import messages
 from .writing import qos_profile, tf_static_qos
 
+# depth/relative in a bag: every frame (as the node publishes it), or only frames without metric
+# depth, where it is all the model's output there is (elsewhere depth/image is it, scaled and shifted).
+RELATIVE_CHOICES = ('all', 'unaligned')
+
 
 class OutputBag:
     """The output bag's connections, created on first use, with the QoS the node offers."""
 
-    def __init__(self, writer: Any, namespace: str, config: Config):
+    def __init__(self, writer: Any, namespace: str, config: Config, relative: str = 'all'):
         self.writer = writer
         self.builders = messages
         self.typestore = messages.typestore()
         self.namespace = namespace.rstrip('/')
         self.output = config.output
+        self.relative = relative
         self._qos = [qos_profile(reliable=config.node.output_reliability == 'reliable')]
         self._connections: dict[tuple[str, ...], Any] = {}
 
@@ -48,7 +53,10 @@ class OutputBag:
     def write_frame(self, output, header, log_ns):
         """Every output of one frame, by the node's rule; False if the cloud was too big to write."""
         produced = frame_messages(output, header, self.output, self.builders)
+        names = {name for name, _ in produced.messages}
         for name, message in produced.messages:
+            if name == 'relative' and self.relative == 'unaligned' and 'depth' in names:
+                continue
             self.write(name, message, log_ns)
         return not produced.cloud_withheld
 

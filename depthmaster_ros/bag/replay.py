@@ -22,6 +22,7 @@ from depthmaster_ros.config.settings import Config
 from depthmaster_ros.conversions.values import stamp_to_ns
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.model.provenance import describe_weights
 from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
@@ -30,9 +31,10 @@ from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
-from .output import OutputBag, Progress
-from .summary import BagStats, build_summary
-from .writing import OutputLocation, open_writer, output_storage
+from .compression import output_compression
+from .output import RELATIVE_CHOICES, OutputBag, Progress
+from .summary import BagStats, build_summary, recording_size
+from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
 
 # How long, in log time, an image waits for late clouds and transforms beyond the pairing tolerance.
 LIDAR_LATENCY_ALLOWANCE_S = 0.5
@@ -52,7 +54,10 @@ class BagOptions:
     gt_topic: str | None = None
     namespace: str | None = None       # output namespace; None: the image topic's namespace
     storage: str | None = None         # mcap | sqlite3; None: from OUT's suffix, else mcap
+    compression: str | None = None     # none | lz4 | zstd; None: zstd where rosbag2 reads it back (compression.py)
+    relative: str = 'all'              # depth/relative on all frames, or 'unaligned' (the CLI's default): only without depth
     copy_input: bool = False
+    copy_gt: bool = True               # with copy_input, the ground-truth topic too (the CLI: only with --copy-gt)
     start_s: float = 0.0               # from the bag's first message
     duration_s: float | None = None
     every: int = 1
@@ -72,6 +77,8 @@ class BagOptions:
             raise ValueError(f'--duration: must be positive, got {self.duration_s}')
         if self.contact_sheet_rows < 0:
             raise ValueError(f'--contact-sheet-rows: must not be negative, got {self.contact_sheet_rows}')
+        if self.relative not in RELATIVE_CHOICES:
+            raise ValueError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
 
 
 def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any, config: Config,
@@ -87,6 +94,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any,
     options = options or BagOptions()
     options.check()
     storage = output_storage(output_path, options.storage)
+    compression = output_compression(storage, Path(output_path).suffix in SINGLE_FILE_SUFFIXES, options.compression)
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise ValueError(f'OUT: {output_path} is the input bag')
     started = time.perf_counter()
@@ -100,9 +108,9 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any,
             estimator = estimator()
         run = _BagRun(bag, topics, DepthPipeline(estimator, config), config, options,
                       stop_requested or (lambda: False))
-        writer = open_writer(location, storage)
+        writer = open_writer(location, storage, compression)
         try:
-            run.replay(OutputBag(writer, _namespace(options, topics), config))
+            run.replay(OutputBag(writer, _namespace(options, topics), config, relative=options.relative))
         except BaseException:          # an error or a second Ctrl-C: no half-written OUT is left behind
             run.progress.close()
             with contextlib.suppress(Exception):
@@ -112,11 +120,14 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any,
         run.progress.close()
         writer.close()
         location.commit()
+    recording = recording_size(bag_size_bytes(output_path), writer.min_timestamp, writer.max_timestamp)
 
     summary = build_summary(
         run.stats, interrupted=run.interrupted, wall_s=time.perf_counter() - started,
-        run={'label': options.label, 'input': str(input_path), 'output': str(output_path), 'storage': storage},
+        run={'label': options.label, 'input': str(input_path), 'output': str(output_path), 'storage': storage,
+             'compression': compression, 'recording': recording},
         model={'backend': config.model.backend, 'model': config.model.model,
+               'weights': describe_weights(config.model.model),
                'device': str(getattr(estimator, 'device', '')), 'dtype': str(getattr(estimator, 'dtype', '')),
                'processing_res': config.model.processing_res, 'alignment_mode': config.alignment.alignment_mode},
         topics={'image': topics.image, 'camera_info': topics.camera_info, 'points': topics.points,
@@ -202,11 +213,14 @@ class _BagRun:
         return log_ns >= self.window_start and (self.window_stop is None or log_ns < self.window_stop)
 
     def _copied_topics(self):
-        """Topics copied as recorded: TF always (RViz needs it for our outputs), all with --copy-input."""
+        """Topics copied as recorded: TF always (RViz needs it for our outputs), all with --copy-input
+        (the ground truth only with copy_gt)."""
         outputs = set(self.output_topics.values())
         copied = set()
         for entry in self.bag.entries():
             if not (self.options.copy_input or entry.name in self.topics.tf):
+                continue
+            if entry.name == self.topics.gt and not self.options.copy_gt:
                 continue
             if entry.name in outputs:
                 self.stats.warnings.record('copy', f'{entry.name}: not copied, it is also an output topic')

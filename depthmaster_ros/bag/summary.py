@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from depthmaster_ros.geometry.metrics import mean_errors
+from depthmaster_ros.model.provenance import weights_line
 from depthmaster_ros.pipeline.faults import FaultCounters
 
 
@@ -48,6 +49,13 @@ def _mean_median(values):
 def _with_messages(counter):
     messages = counter.last_messages()
     return {kind: {'count': count, 'last_message': messages[kind]} for kind, count in counter.counts().items()}
+
+
+def recording_size(size_bytes: int, first_log_ns: int, last_log_ns: int) -> dict:
+    """The output's size, and its size per second of recording (first to last message, in log time)."""
+    span_s = (last_log_ns - first_log_ns) / 1e9 if last_log_ns >= first_log_ns else 0.0
+    size_mb = size_bytes / 1e6
+    return {'size_mb': size_mb, 'duration_s': span_s, 'mb_per_s': size_mb / span_s if span_s > 0 else None}
 
 
 def build_summary(stats, *, run, model, topics, output_topics, interrupted, wall_s):
@@ -96,8 +104,15 @@ def format_summary(summary):
     lines = [f'*** {summary["label"]} ***'] if summary.get('label') else []
     lines.append(f'{summary["input"]} -> {summary["output"]} ({summary["storage"]})'
                  + ('  [INTERRUPTED: partial output]' if summary['interrupted'] else ''))
+    recording = summary.get('recording')
+    if recording:
+        rate = f', {recording["mb_per_s"]:.1f} MB per second of recording' if recording['mb_per_s'] else ''
+        lines.append(f'output: {recording["size_mb"]:.1f} MB, {summary["compression"]} compression{rate} '
+                     f'({recording["duration_s"]:.1f} s)')
     lines.append(f'model: {model["backend"]} {model["model"]} on {model["device"]} {model["dtype"]}, '
                  f'processing_res {model["processing_res"]}, alignment {model["alignment_mode"]}')
+    if model.get('weights'):
+        lines.append(weights_line(model['weights']))
     lines.append(f'frames: {frames["in"]} in window, {frames["selected"]} selected, {frames["out"]} written, '
                  f'{frames["skipped"]} skipped')
     for kind, info in frames['skip_reasons'].items():

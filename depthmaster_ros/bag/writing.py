@@ -1,4 +1,4 @@
-"""Where and how our tools write rosbag2 files: storage choice, safe replacement of OUT, offered QoS.
+"""Where and how our tools write rosbag2 files: storage choice, final names, safe replacement of OUT, QoS.
 
 A path ending in .mcap or .db3 is written as that single storage file (rosbags keeps the bag
 metadata, QoS included, inside it, so the file alone replays in ros2 bag, RViz and Foxglove);
@@ -7,6 +7,8 @@ any other path becomes a rosbag2 directory.
 import os
 from pathlib import Path
 import shutil
+
+from .compression import compress_writer
 
 STORAGES = ('mcap', 'sqlite3')
 SINGLE_FILE_SUFFIXES = {'.mcap': 'mcap', '.db3': 'sqlite3'}
@@ -24,29 +26,35 @@ def output_storage(output_path, storage=None):
 
 
 class OutputLocation:
-    """Writes into a hidden partial path beside OUT and moves it into place on commit.
+    """Writes the bag under its final names in a hidden directory beside OUT, then moves it into place.
 
-    So an existing OUT is only replaced (with force) by a complete bag, and OUT never holds a
-    half-written one.
+    rosbags names the storage file after the bag directory and records that name in the bag's
+    metadata (metadata.yaml and the copy inside the storage file), so the bag is written as
+    ``.OUT.partial-PID/NAME/NAME.mcap`` for a single file OUT=NAME.mcap and as
+    ``.OUT.partial-PID/NAME/`` for a directory OUT=NAME. Commit moves the file or the directory to
+    OUT in one rename: OUT appears complete and under its final name, with no temporary name inside,
+    and an existing OUT is only replaced (with force) by a complete bag.
     """
 
     def __init__(self, output_path, force=False):
         self.final = Path(output_path)
         if self.final.exists() and not force:
             raise ValueError(f'OUT: {self.final} exists; pass --force to overwrite it')
+        if not self.final.name or self.final.name == '..':
+            raise ValueError(f'OUT: {output_path!r} names no file or directory')
         self.single_file = self.final.suffix in SINGLE_FILE_SUFFIXES
-        self.partial = self.final.parent / f'.{self.final.name}.partial-{os.getpid()}'
-        remove_path(self.partial)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = self.final.parent / f'.{self.final.name}.partial-{os.getpid()}'
+        self.bag_directory = self.staging / (self.final.stem if self.single_file else self.final.name)
+        remove_path(self.staging)
 
     def commit(self):
-        source = self.partial / f'{self.partial.name}{self.final.suffix}' if self.single_file else self.partial
+        source = self.bag_directory / self.final.name if self.single_file else self.bag_directory
         remove_path(self.final)
         source.replace(self.final)
-        remove_path(self.partial)
+        remove_path(self.staging)
 
     def discard(self):
-        remove_path(self.partial)
+        remove_path(self.staging)
 
 
 def remove_path(path):
@@ -57,12 +65,22 @@ def remove_path(path):
         path.unlink()
 
 
-def open_writer(location, storage):
-    """An open rosbags Writer (rosbag2 format version 9) on the location's partial path."""
+def open_writer(location, storage, compression='none'):
+    """An open rosbags Writer (rosbag2 format version 9) on the location's staging bag directory."""
     from rosbags.rosbag2 import StoragePlugin, Writer
-    writer = Writer(location.partial, version=9, storage_plugin=StoragePlugin[storage.upper()])
+    location.staging.mkdir(parents=True, exist_ok=True)
+    writer = Writer(location.bag_directory, version=9, storage_plugin=StoragePlugin[storage.upper()])
+    compress_writer(writer, storage, compression)
     writer.open()
     return writer
+
+
+def bag_size_bytes(path):
+    """Bytes on disk of a bag file or of every file in a bag directory."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(item.stat().st_size for item in path.rglob('*') if item.is_file())
+    return path.stat().st_size
 
 
 def qos_profile(reliable=True, transient_local=False, depth=10):

@@ -39,7 +39,15 @@ def add_run_arguments(parser):
     output = parser.add_argument_group('output')
     output.add_argument('--namespace', help='output topic namespace (default: the image topic\'s namespace)')
     output.add_argument('--storage', choices=('mcap', 'sqlite3'), help='default: from OUT\'s suffix, else mcap')
-    output.add_argument('--copy-input', action='store_true', help='copy the input topics so OUT replays alone')
+    output.add_argument('--compression', choices=('none', 'lz4', 'zstd'),
+                        help='mcap: chunk compression (default zstd); sqlite3 bag directory: zstd per message '
+                             '(default) or none; a single .db3 file is always uncompressed')
+    output.add_argument('--relative', choices=('all', 'unaligned'), default='unaligned',
+                        help='depth/relative for every frame, or only for frames without depth/image '
+                             '(default unaligned; publish_relative=false writes none)')
+    output.add_argument('--copy-input', action='store_true',
+                        help='copy the input topics so OUT replays alone (all but the ground truth)')
+    output.add_argument('--copy-gt', action='store_true', help='with --copy-input, copy the ground truth too')
     output.add_argument('--force', action='store_true', help='replace an existing OUT')
     output.add_argument('--summary', metavar='FILE', help='also write the summary as JSON')
     output.add_argument('--contact-sheet', metavar='PNG', help='write a PNG of a few frames')
@@ -76,6 +84,7 @@ def options_from_args(args):
     return BagOptions(
         image_topic=args.image_topic, camera_info_topic=args.camera_info_topic, points_topic=args.points_topic,
         use_points=not args.no_points, gt_topic=args.gt_topic, namespace=args.namespace, storage=args.storage,
+        compression=args.compression, relative=args.relative, copy_gt=args.copy_gt,
         copy_input=args.copy_input, start_s=args.start, duration_s=args.duration, every=args.every,
         force=args.force, contact_sheet=args.contact_sheet, contact_sheet_rows=args.contact_sheet_rows,
         label=args.label, progress=not args.no_progress)

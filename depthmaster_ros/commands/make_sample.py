@@ -9,6 +9,8 @@ def add_arguments(parser):
     parser.add_argument('--height', type=int, default=480)
     parser.add_argument('--seed', type=int, default=0, help='LiDAR noise seed')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), help='default: from OUT\'s suffix, else mcap')
+    parser.add_argument('--compression', choices=('none', 'lz4', 'zstd'),
+                        help='as for `depthmaster-ros bag` (default zstd; a single .db3 file: none)')
     parser.add_argument('--force', action='store_true', help='replace an existing OUT')
 
 
@@ -19,7 +21,8 @@ def run(args):
 
     try:
         counts = write_sample_bag(args.output, frames=args.frames, rate_hz=args.rate, width=args.width,
-                                  height=args.height, seed=args.seed, force=args.force, storage=args.storage)
+                                  height=args.height, seed=args.seed, force=args.force, storage=args.storage,
+                                  compression=args.compression)
     except ValueError as error:
         print(f'depthmaster-ros make-sample: {error}', file=sys.stderr)
         return 2

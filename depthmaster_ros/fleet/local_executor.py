@@ -28,7 +28,7 @@ class LocalExecutor:
                 return
             counted = [0]
 
-            def frame_done(name=job.name):
+            def frame_done(name: str = job.name, counted: list[int] = counted) -> None:
                 counted[0] += 1
                 frames(name, 1)
 

@@ -8,7 +8,8 @@ bag. Only the driver writes the file, so workers on other machines never contend
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 MANIFEST_NAME = 'manifest.jsonl'
 

@@ -6,7 +6,7 @@ the progress bar, label and overwrite flag differ, and none of them reaches the 
 """
 from collections.abc import Callable
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 import os
 from pathlib import Path
 import socket
@@ -21,7 +21,7 @@ from .manifest import DONE, FAILED, INTERRUPTED
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec='milliseconds')
+    return datetime.now(UTC).isoformat(timespec='milliseconds')
 
 
 def remove_stale_partials(output: str | Path) -> list[str]:

@@ -59,16 +59,42 @@ def resolve_model_directory(model: ModelSource) -> Path:
             f'{path}: model directory does not exist; pass an existing directory in the official layout '
             '(write a test one with `depthmaster-ros make-tiny-model DIR`) or a hub id owner/name')
     offline = _hub_offline()
+    unreachable = None if offline else _hub_unreachable(text)
     try:
         from huggingface_hub import snapshot_download
-        return Path(snapshot_download(text, local_files_only=offline))
+        return Path(snapshot_download(text, local_files_only=offline or unreachable is not None))
     except Exception as error:  # noqa: BLE001 - hub errors are many types; all mean "not usable here"
-        how = ('HF_HUB_OFFLINE is set and it is not in the local hub cache' if offline
-               else 'it could not be downloaded')
+        if offline:
+            how = f'HF_HUB_OFFLINE is set and it is not in the local hub cache ({type(error).__name__})'
+        elif unreachable:
+            how = f'it is not in the local hub cache and the hub could not be reached ({unreachable})'
+        else:
+            detail = (str(error).strip().splitlines() or [''])[0][:200]
+            how = (f'it is not in the local hub cache and could not be downloaded '
+                   f'({type(error).__name__}{": " + detail if detail else ""})')
         raise ModelLoadError(
-            f'{text}: no local directory of that name and hub id {text!r} is unusable: {how} '
-            f'({type(error).__name__}). Download it on a machine with internet '
+            f'{text}: no local directory of that name and hub id {text!r} is unusable: {how}. '
+            f'Download it on a machine with internet '
             f'(`huggingface-cli download {text} --local-dir DIR`) and pass that DIR') from None
+
+
+def _hub_unreachable(repo_id: str) -> str | None:
+    """None when the hub answers within HF_HUB_ETAG_TIMEOUT seconds, else why not.
+
+    snapshot_download's first request has no timeout, so on a network that drops packets it would
+    wait for minutes; this one short request decides whether to download or to use the cache only.
+    """
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import HfHubHTTPError
+    try:
+        HfApi().repo_info(repo_id, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except HfHubHTTPError:        # the hub answered (not found, gated, ...): snapshot_download says what
+        return None
+    except Exception as error:  # noqa: BLE001 - connection refused, DNS, timeout, proxy: the hub is out of reach
+        detail = (str(error).strip().splitlines() or [''])[0][:120]
+        return (f'{type(error).__name__}{": " + detail if detail else ""}; '
+                f'waited at most HF_HUB_ETAG_TIMEOUT={constants.HF_HUB_ETAG_TIMEOUT} s')
+    return None
 
 
 def check_layout(directory: Path, components: Iterable[str]) -> None:

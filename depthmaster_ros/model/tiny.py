@@ -12,6 +12,7 @@ import torch
 
 from .fourier_enhancement import FourierEnhancement
 from .loading import FFT_PREFIX, find_weights_file
+from .provenance import write_random_weights_note
 
 TINY_TEXT_HIDDEN = 32
 BOS, EOS = '<|startoftext|>', '<|endoftext|>'
@@ -90,6 +91,7 @@ def _write_shared_parts(directory: str | os.PathLike[str], seed: int) -> Path:
     vocab_size, bos_id, eos_id = write_tiny_tokenizer(directory / 'tokenizer')
     _write_text_encoder(directory / 'text_encoder', vocab_size, bos_id, eos_id)
     _tiny_vae().save_pretrained(directory / 'vae')
+    write_random_weights_note(directory)
     return directory
 
 

@@ -9,10 +9,13 @@ base_link -> camera_optical_frame and base_link -> lidar_link. Images, CameraInf
 camera_optical_frame; the cloud is in lidar_link (x forward, y left, z up).
 """
 import os
+from pathlib import Path
 
 import numpy as np
 
-from depthmaster_ros.bag.writing import OutputLocation, open_writer, output_storage, qos_profile, tf_static_qos
+from depthmaster_ros.bag.compression import output_compression
+from depthmaster_ros.bag.writing import (
+    SINGLE_FILE_SUFFIXES, OutputLocation, open_writer, output_storage, qos_profile, tf_static_qos)
 
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'
@@ -55,8 +58,12 @@ def lidar_intensity(points: np.ndarray) -> np.ndarray:
 
 
 def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: float = 10.0, width: int = 640,
-                     height: int = 480, seed: int = 0, force: bool = False, storage: str | None = None) -> dict[str, int]:
-    """Write the sample bag to `path` (.mcap file, .db3 file or a bag directory); returns its topic counts."""
+                     height: int = 480, seed: int = 0, force: bool = False, storage: str | None = None,
+                     compression: str | None = None) -> dict[str, int]:
+    """Write the sample bag to `path` (.mcap file, .db3 file or a bag directory); returns its topic counts.
+
+    Compressed as the bag tool's output is (zstd where rosbag2 reads it back) unless `compression` says.
+    """
     from depthmaster_ros.bag import messages as rm
     from depthmaster_ros.conversions.point_cloud import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
     from depthmaster_ros.geometry.transforms import RigidTransform
@@ -68,11 +75,12 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
     height = _check('height', height, 16)
     seed = _check('seed', seed, 0)
     storage = output_storage(path, storage)
+    compression = output_compression(storage, Path(path).suffix in SINGLE_FILE_SUFFIXES, compression)
     scene = SyntheticScene(width=width, height=height, seed=seed, start_stamp_ns=START_STAMP_NS)
     store = rm.typestore()
     types = store.types
     location = OutputLocation(path, force)
-    writer = open_writer(location, storage)
+    writer = open_writer(location, storage, compression)
     sensor_qos = [qos_profile(reliable=False, depth=5)]
     connections = {
         IMAGE_TOPIC: writer.add_connection(IMAGE_TOPIC, 'sensor_msgs/msg/Image', typestore=store,

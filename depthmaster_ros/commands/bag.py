@@ -3,6 +3,9 @@
 Exit status: 0 done, 2 bad arguments or input, 3 the model could not be loaded (never replaced by
 another model), 130 stopped by Ctrl-C (the output bag is still closed and readable).
 """
+from depthmaster_ros.commands.interrupt import StopOnSigint
+
+STOP_MESSAGE = 'depthmaster-ros bag: stopping after this frame and closing the bag (Ctrl-C again to abort)'
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_LOAD = 3
 EXIT_INTERRUPTED = 130
@@ -90,35 +93,16 @@ def options_from_args(args):
         label=args.label, progress=not args.no_progress)
 
 
-class _StopOnSigint:
-    """First Ctrl-C: finish cleanly (stop reading, close the bag). Second: abort at once."""
-
-    def __init__(self):
-        import threading
-        self.event = threading.Event()
-
-    def __enter__(self):
-        import signal
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        import signal
-        import sys
-        print('\ndepthmaster-ros bag: stopping after this frame and closing the bag (Ctrl-C again to abort)',
-              file=sys.stderr, flush=True)
-        self.event.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def __exit__(self, *exc):
-        import signal
-        signal.signal(signal.SIGINT, self._previous)
-        return False
+def write_json(path, data):
+    """The --summary file: indented JSON, parent folders created."""
+    import json
+    from pathlib import Path
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + '\n', encoding='utf-8')
 
 
 def run(args):
-    import json
-    from pathlib import Path
     import sys
 
     def fail(code, message):
@@ -137,17 +121,15 @@ def run(args):
     from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
 
     try:
-        with _StopOnSigint() as stop:
+        with StopOnSigint(STOP_MESSAGE) as stop:
             summary = process_bag(args.input, args.output, lambda: load_configured_estimator(config.model), config,
-                                  options, stop_requested=stop.event.is_set)
+                                  options, stop_requested=stop.requested)
     except ModelLoadError as error:
         return fail(EXIT_MODEL_LOAD, f'cannot load the model: {error}')
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
     print(format_summary(summary))
     if args.summary:
-        path = Path(args.summary)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + '\n', encoding='utf-8')
+        write_json(args.summary, summary)
     return EXIT_INTERRUPTED if summary['interrupted'] else 0
 

@@ -5,6 +5,9 @@ Each bag is processed exactly as `depthmaster-ros bag` would (same flags, same o
 parameters and model. Exit status: 0 every bag done, 1 some bag failed (see the manifest), 2 bad
 arguments, 3 the model could not be loaded, 130 stopped by Ctrl-C before every bag was done.
 """
+from depthmaster_ros.commands.interrupt import StopOnSigint
+
+STOP_MESSAGE = 'depthmaster-ros batch: finishing the bags in progress (Ctrl-C again to abort them)'
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_LOAD = 3
@@ -27,31 +30,6 @@ def add_arguments(parser):
     fleet.add_argument('--retries', type=int, default=2, metavar='N',
                        help='times a bag is retried after its worker died (default 2)')
     add_run_arguments(parser)
-
-
-class _StopAfterCurrentBags:
-    """First Ctrl-C: start no new bag, let the running ones finish. Second: abort (no partial output kept)."""
-
-    def __init__(self):
-        self.stopped = False
-
-    def __enter__(self):
-        import signal
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        import signal
-        import sys
-        print('\ndepthmaster-ros batch: finishing the bags in progress (Ctrl-C again to abort them)',
-              file=sys.stderr, flush=True)
-        self.stopped = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def __exit__(self, *exc):
-        import signal
-        signal.signal(signal.SIGINT, self._previous)
-        return False
 
 
 def make_executor(args, config, options):
@@ -78,11 +56,9 @@ def format_result(result) -> str:
 
 
 def run(args):
-    import json
-    from pathlib import Path
     import sys
 
-    from depthmaster_ros.commands.bag import config_from_args, options_from_args
+    from depthmaster_ros.commands.bag import config_from_args, options_from_args, write_json
 
     def fail(code, message):
         print(f'depthmaster-ros batch: {message}', file=sys.stderr)
@@ -104,20 +80,17 @@ def run(args):
     from depthmaster_ros.fleet.ray_executor import WorkerStartError
     from depthmaster_ros.model import ModelLoadError
     try:
-        with _StopAfterCurrentBags() as stop:
+        with StopOnSigint(STOP_MESSAGE) as stop:
             result = run_batch(jobs, args.out, config, options, executor, redo=args.force,
-                               progress=not args.no_progress, stop_requested=lambda: stop.stopped)
+                               progress=not args.no_progress, stop_requested=stop.requested)
     except (ModelLoadError, WorkerStartError) as error:
         return fail(EXIT_MODEL_LOAD, f'cannot load the model: {error}')
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
     print(format_result(result))
     if args.summary:
-        path = Path(args.summary)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({'manifest': result.manifest, 'run_hash': result.run_hash,
-                                    'skipped': result.skipped, 'records': result.records, 'wall_s': result.wall_s,
-                                    'workers': result.workers}, indent=2) + '\n', encoding='utf-8')
+        write_json(args.summary, {'manifest': result.manifest, 'run_hash': result.run_hash, 'skipped': result.skipped,
+                                  'records': result.records, 'wall_s': result.wall_s, 'workers': result.workers})
     if len(result.records) + len(result.skipped) < len(jobs):
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if result.failed else 0

@@ -91,12 +91,14 @@ class RayExecutor:
 
     # pool ------------------------------------------------------------------------------------
     def start(self) -> None:
+        import logging
+
         import ray
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, logging_level='warning')
+                ray.init(address=self.address, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level='warning')
+                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING)
             self.started_ray = True
         resources = ray.cluster_resources()
         gpus = int(resources.get('GPU', 0))

@@ -118,21 +118,11 @@ class CameraModel:
     def has_distortion(self) -> bool:
         return self.distortion_model != NO_DISTORTION
 
-    @property
-    def fx(self) -> float:
-        return float(self.K[0, 0])
-
-    @property
-    def fy(self) -> float:
-        return float(self.K[1, 1])
-
-    @property
-    def cx(self) -> float:
-        return float(self.K[0, 2])
-
-    @property
-    def cy(self) -> float:
-        return float(self.K[1, 2])
+    # Focal lengths and principal point, pixels (from K).
+    fx = property(lambda self: float(self.K[0, 0]))
+    fy = property(lambda self: float(self.K[1, 1]))
+    cx = property(lambda self: float(self.K[0, 2]))
+    cy = property(lambda self: float(self.K[1, 2]))
 
     def cache_key(self) -> tuple[int, int, bytes, bytes, str]:
         """Hashable identity of the model, for caches keyed by camera."""

@@ -7,6 +7,13 @@ from depthmaster_ros.synthetic.scene import SyntheticScene
 
 TIMES_S = (0.0, 1.5, 3.0)           # floor, boxes and the pole all in view
 OCCLUSION_WINDOW = 15               # spans the ~11 px gap between 32-beam scan lines at 640x480
+# The oracle is the least-squares line over every pixel; the fit publishes the errors-in-variables
+# line (unbiased scale when the prediction is noisy). In depth space this scene's prediction noise is
+# additive in metres (up to 10 % of a near pixel's depth), so least squares shrinks its slope by about
+# 1 - r^2 = 3-5 %: attenuated towards the image's mean depth, which lowers AbsRel over the image the
+# samples represent and is exactly the bias that breaks narrow-band fits. Regressing like the oracle gives
+# 1.01-1.03x here; the unbiased line 1.04-1.06x. In the model's own spaces the two agree (<= 1.05x).
+ABS_REL_BOUND = {'depth': 1.06, 'disparity': 1.05, 'sqrt_disparity': 1.05}
 
 
 @pytest.fixture(scope='module')
@@ -26,8 +33,7 @@ def test_lidar_alignment_is_within_five_percent_of_the_oracle(noisy_frames, spac
         accuracy = lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=OCCLUSION_WINDOW)
         assert accuracy.result.ok, accuracy.result.reason
         assert 0.002 < accuracy.coverage <= 0.02
-        # the fit is the errors-in-variables line, the oracle the least-squares one: they differ a little
-        assert accuracy.abs_rel <= 1.06 * accuracy.oracle_abs_rel, (frame.stamp_s, accuracy)
+        assert accuracy.abs_rel <= ABS_REL_BOUND[space] * accuracy.oracle_abs_rel, (frame.stamp_s, accuracy)
 
 
 def test_occlusion_filter_removes_see_through_points(clean_frames):

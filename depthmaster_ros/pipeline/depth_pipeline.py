@@ -177,7 +177,8 @@ class DepthPipeline:
         mode = get_mode(settings.alignment_mode)
         outcome = mode.samples(SampleRequest(
             stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, camera=camera, cloud=frame.cloud,
-            cloud_miss_reason=frame.cloud_miss_reason, transforms=frame.transforms, settings=settings))
+            cloud_miss_reason=frame.cloud_miss_reason, transforms=frame.transforms, settings=settings,
+            relative=relative, space=space))
         if not mode.metric:
             record.reason = outcome.reason if isinstance(outcome, NoSamples) else ''
             return None
@@ -191,6 +192,7 @@ class DepthPipeline:
                                              max_depth=settings.max_depth, min_points=settings.min_points,
                                              focal_px=None if camera is None else camera.fy,
                                              check_extrinsic=mode.needs_cloud)
+            fresh.floor_share = outcome.floor_share
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
         _fill_record(record, applied)
         if not fresh.ok:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from depthmaster_ros.alignment import fit as reference
-from depthmaster_ros.alignment.fit import (DEFAULT_SEED, MAX_SCALE_UNCERTAINTY, SPACES, open_interval_bounds,
+from depthmaster_ros.alignment.fit import (DEFAULT_SEED, MAX_POINTS, MAX_SCALE_UNCERTAINTY, SPACES, open_interval_bounds,
                                            thin_samples)
 from depthmaster_ros.alignment.uncertainty import grid_groups
 
@@ -174,7 +174,7 @@ def _sample_indices(valid, max_points, seed):
 
 
 def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0,
-                          min_points=20, max_points=5000, seed=DEFAULT_SEED):
+                          min_points=20, max_points=MAX_POINTS, seed=DEFAULT_SEED):
     """Batched alignment.align_to_sparse_depth on tensors: (metric float32, AlignmentResult or list).
 
     relative and sparse_depth are (H,W) or (B,H,W) (sparse NaN where empty), on the same device; a

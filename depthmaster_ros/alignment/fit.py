@@ -20,8 +20,9 @@ import numpy as np
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 
 from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES, LMEDS_SCORING_POINTS,  # noqa: F401
-                           MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift)
+                           MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift, robust_sigma)
 from .extrinsic_check import estimate_offset
+from .local_fit import local_scale_shift
 from .uncertainty import errors_in_variables_line, grid_groups
 from .verdicts import MAX_SCALE_UNCERTAINTY, partition_quantiles, breakdown_ratio, extrinsic_verdict, fit_verdict, sample_verdict  # noqa: F401,E501
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
@@ -29,7 +30,7 @@ SPACES = ('depth', 'disparity', 'sqrt_disparity')
 DEFAULT_SEED = 0
 SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread
 MAX_POINTS = 2000                # samples fitted; more are thinned (region errors, not counts, limit the fit)
-METHODS = ('global',)            # 'local' (a correction map on top of the global fit) is not built yet
+METHODS = ('global', 'local')    # local: a correction map on top of the global fit (local_fit.py)
 # Residuals below this share of the targets' spread are exact data, not a broken start's tight core.
 BREAKDOWN_NOISE_FLOOR = 0.01
 EVALUATION_QUANTILES = (0.25, 0.5, 0.75)    # of the prediction, where the scale uncertainty is judged
@@ -79,10 +80,10 @@ _TRANSFORMS = {
 }
 
 
-def _transform(values: object, space: str, field: str, inverse: bool) -> np.ndarray:
+def _transform(raw: object, space: str, field: str, inverse: bool) -> np.ndarray:
     """One table-driven map between metres and a space: NaN wherever input or output is not positive and finite."""
     _check_space(space)
-    values = _float_array(values, field)
+    values: np.ndarray = _float_array(raw, field)
     with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
         valid = np.isfinite(values) & (values > 0)
         out = _TRANSFORMS[space][int(inverse)](np.where(valid, values, 1.0))
@@ -216,14 +217,14 @@ def apply_alignment(relative, space, scale, shift, min_depth=0.1, max_depth=100.
     """The one place that maps fitted values to metres: float32, NaN outside [min_depth, max_depth].
 
     Computed in float32 (the output's precision): a pixel is valid where s * p + t > 0 and its depth
-    is finite, positive and within the limits.
+    is finite, positive and within the limits. scale and shift may be HxW maps (local alignment).
     """
     _check_space(space)
     relative = _image(relative, 'relative')
-    if not (np.isfinite(scale) and np.isfinite(shift)):
+    if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(shift))):
         return np.full(relative.shape, np.nan, np.float32)
     with np.errstate(all='ignore'):
-        scale32, shift32 = np.float32(scale), np.float32(shift)
+        scale32, shift32 = np.asarray(scale, np.float32), np.asarray(shift, np.float32)
         min32, max32 = np.float32(min_depth), np.float32(max_depth)
         depth = np.multiply(relative, scale32, dtype=np.float32)
         depth += shift32
@@ -305,7 +306,8 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
                           check_extrinsic=False):
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
-    method 'global': one scale and shift (the only method so far; others raise ValueError). focal_px (the
+    method 'global': one scale and shift; 'local': the global fit, then a scale and shift per
+    neighbourhood that follow the prediction's edges (local_fit.py), global where samples are sparse. focal_px (the
     camera's focal length at this size) turns a detected sample offset into the reported pitch/yaw error in
     degrees; check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have
     no extrinsic).
@@ -329,4 +331,10 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
         _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px)
     if not result.ok:
         return np.full(relative.shape, np.nan, np.float32), result
+    if method == 'local':
+        residual = result.scale * pred + result.shift - target
+        inliers = np.isfinite(residual) & (np.abs(residual) < TUKEY_C * robust_sigma(residual[np.isfinite(residual)], 1e-12))
+        maps = local_scale_shift(relative.shape, index, pred, target, result.scale, result.shift, inliers)
+        if maps is not None:
+            return apply_alignment(relative, space, maps[0], maps[1], min_depth, max_depth), result
     return apply_alignment(relative, space, result.scale, result.shift, min_depth, max_depth), result

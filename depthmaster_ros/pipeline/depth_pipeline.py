@@ -185,11 +185,13 @@ class DepthPipeline:
         if isinstance(outcome, FixedFit):
             record.ok, record.scale, record.shift = True, outcome.scale, outcome.shift
             return self._metric(relative, space, outcome.scale, outcome.shift)
+        local_metric = None
         if isinstance(outcome, NoSamples):
             fresh = AlignmentResult(ok=False, reason=outcome.reason, space=space)
         else:
-            _, fresh = align_to_sparse_depth(relative, space, outcome.depth, min_depth=settings.min_depth,
+            local_metric, fresh = align_to_sparse_depth(relative, space, outcome.depth, min_depth=settings.min_depth,
                                              max_depth=settings.max_depth, min_points=settings.min_points,
+                                             method=settings.alignment_method,
                                              focal_px=None if camera is None else camera.fy,
                                              check_extrinsic=mode.needs_cloud)
             fresh.floor_share = outcome.floor_share
@@ -199,6 +201,8 @@ class DepthPipeline:
             warnings.append(FrameWarning(kinds.ALIGNMENT, f'alignment: {fresh.reason}'))
         if not record.ok:
             return None
+        if settings.alignment_method == 'local' and fresh.ok and not applied.held and local_metric is not None:
+            return local_metric         # this frame's own local correction (the temporal filter holds global fits)
         return self._metric(relative, space, applied.scale, applied.shift)
 
     def _metric(self, relative: np.ndarray, space: str, scale: float, shift: float) -> np.ndarray:

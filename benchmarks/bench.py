@@ -34,7 +34,7 @@ from timing import StageTimer, summarize  # noqa: E402
 MODEL_STAGES = ('preprocess', 'vae_encode', 'unet', 'vae_decode', 'postprocess')
 STAGES = ('convert',) + MODEL_STAGES + ('alignment', 'point_cloud', 'message_build')
 PLUMBING_STAGES = ('convert', 'alignment', 'point_cloud', 'message_build')
-PLUMBING_TARGET_MS = 5.0
+PLUMBING_TARGET_MS = 3.0
 SLOW_FRAME_S = 2.0   # frames slower than this print a progress line (full-size model on a CPU)
 
 # Per-device defaults: the CPU ones keep a full-size run to a few minutes on two cores.

@@ -46,10 +46,11 @@ class NumpyPostprocess:
                       for prediction, frame in zip(predictions, frames)]
         metrics = []
         with timer.stage('alignment.fit'):
-            for prediction, sparse_depth in zip(predictions, sparse):
+            for prediction, sparse_depth, frame in zip(predictions, sparse, frames):
                 metric, result = align_to_sparse_depth(
                     prediction.relative, prediction.space, sparse_depth, min_depth=p['min_depth'],
-                    max_depth=p['max_depth'], min_points=p['min_points'])
+                    max_depth=p['max_depth'], min_points=p['min_points'], method=p.get('alignment_method', 'global'),
+                    focal_px=frame.camera.scaled(*prediction.relative.shape[::-1]).fy, check_extrinsic=True)
                 if not result.ok:
                     metric = apply_alignment(prediction.relative, prediction.space, HELD_SCALE, HELD_SHIFT,
                                              p['min_depth'], p['max_depth'])

@@ -4,8 +4,9 @@ A wrong LiDAR-to-camera rotation (or a stamp offset while the robot turns or pit
 projected sample by about the same number of pixels, so the samples agree best with the prediction
 somewhere else. The check moves the sample positions by whole pixels along rows and columns, fits a
 line at each offset and scores it by the median absolute residual; an offset that clearly beats
-none is reported as a pitch (rows) or yaw (columns) error. It is cheap: a subset of the samples and
-a few dozen least-squares lines.
+none is reported as a pitch (rows) or yaw (columns) error. It is cheap: a subset of the samples far
+enough from the border for every offset, and all offsets of one axis as one array (one gather, one
+batch of least-squares lines, one partition for the medians).
 """
 from dataclasses import dataclass
 
@@ -15,8 +16,12 @@ SEARCH_PX = 24                  # largest offset tried, pixels, each way
 STEP_PX = 4
 MIN_OFFSET_PX = 3               # smaller offsets are within projection and scan noise
 IMPROVEMENT = 0.75              # the best offset's score must be below this share of the score at none
-MAX_SAMPLES = 800
+MAX_SAMPLES = 400
+MIN_SAMPLES = 20
+TRIM = 3.0                      # samples beyond this many median residuals leave the refit
 AXIS_GAIN = 0.95                # an axis offset counts only when it lowers the score at least this much
+# ties go to the smaller offset: offsets are tried in order of size
+OFFSETS = np.array(sorted(range(-SEARCH_PX, SEARCH_PX + 1, STEP_PX), key=abs))
 
 
 @dataclass
@@ -30,40 +35,67 @@ class ExtrinsicEstimate:
         return max(abs(self.rows_px), abs(self.cols_px)) >= MIN_OFFSET_PX and self.improvement < IMPROVEMENT
 
 
-def _score(pred, target):
-    """Median absolute residual of the least-squares line (inf without spread)."""
-    p, t = pred - pred.mean(), target - target.mean()
-    var = float(p @ p)
-    if not var > 0:
-        return np.inf
-    return float(np.median(np.abs(t - (float(p @ t) / var) * p)))
+def _median_residual(p: np.ndarray, t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: |residual| of the weighted least-squares line through (p[i], t), and its median."""
+    w_sum = weights.sum(axis=1, keepdims=True)
+    p_mean = (weights * p).sum(axis=1, keepdims=True) / w_sum
+    t_mean = (weights * t).sum(axis=1, keepdims=True) / w_sum
+    pc, tc = p - p_mean, t - t_mean
+    var = (weights * pc * pc).sum(axis=1)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        slope = (weights * pc * tc).sum(axis=1) / var
+    residual = np.abs(tc - slope[:, None] * pc)
+    middle = residual.shape[1] // 2
+    score = np.partition(residual, middle, axis=1)[:, middle]
+    return residual, np.where(np.isfinite(score) & (var > 0), score, np.inf)
+
+
+def _scores(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per row of pred (one offset each): median absolute residual of a trimmed least-squares line.
+
+    The line is refitted without the samples beyond TRIM medians of the first fit, so gross outliers
+    (LiDAR see-through, spurious returns) neither pull the line nor decide the score.
+    """
+    t = np.broadcast_to(target, pred.shape)
+    residual, score = _median_residual(pred, t, np.ones_like(pred))
+    keep = (residual <= TRIM * score[:, None]).astype(np.float64)
+    return _median_residual(pred, t, keep)[1]
 
 
 def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray, seed: int = 0) -> ExtrinsicEstimate:
     """The pixel offset (rows, cols) at which the samples agree best with the relative map."""
     height, width = relative.shape
-    if len(index) > MAX_SAMPLES:
-        pick = np.random.default_rng(seed).choice(len(index), MAX_SAMPLES, replace=False)
-        index, target = index[pick], target[pick]
     rows, cols = index // width, index % width
+    inside = (rows >= SEARCH_PX) & (rows < height - SEARCH_PX) & (cols >= SEARCH_PX) & (cols < width - SEARCH_PX)
+    rows, cols, target = rows[inside], cols[inside], target[inside]
+    if len(rows) > MAX_SAMPLES:
+        pick = np.random.default_rng(seed).choice(len(rows), MAX_SAMPLES, replace=False)
+        rows, cols, target = rows[pick], cols[pick], target[pick]
     flat = relative.ravel()
+    base_index = rows * width + cols
+    keep = np.all(np.isfinite(flat[base_index[None, :] + (OFFSETS * width)[:, None]]), axis=0)
+    keep &= np.all(np.isfinite(flat[base_index[None, :] + OFFSETS[:, None]]), axis=0)
+    base_index, target = base_index[keep], target[keep]
+    if len(target) < MIN_SAMPLES:
+        return ExtrinsicEstimate()
 
-    def score_at(dr, dc):
-        r, c = rows + dr, cols + dc
-        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-        pred = flat[r[inside] * width + c[inside]].astype(np.float64)
-        keep = np.isfinite(pred)
-        return _score(pred[keep], target[inside][keep]) if keep.sum() > 20 else np.inf
+    def scores(row_offsets: np.ndarray, col_offsets: np.ndarray) -> np.ndarray:
+        pred = flat[base_index[None, :] + (row_offsets * width + col_offsets)[:, None]].astype(np.float64)
+        finite = np.all(np.isfinite(pred), axis=0)      # off-axis moves may meet a hole in the map
+        return _scores(pred[:, finite], target[finite])
 
-    base = score_at(0, 0)
+    zeros = np.zeros_like(OFFSETS)
+    by_rows = scores(OFFSETS, zeros)
+    base = float(by_rows[0])                       # OFFSETS[0] is 0
     if not np.isfinite(base) or base <= 0:
         return ExtrinsicEstimate()
-    offsets = sorted(range(-SEARCH_PX, SEARCH_PX + 1, STEP_PX), key=abs)    # ties go to the smaller offset
-    best_rows = min(offsets, key=lambda d: score_at(d, 0))
-    best_cols = min(offsets, key=lambda d: score_at(best_rows, d))
-    if not score_at(best_rows, best_cols) < AXIS_GAIN * score_at(best_rows, 0):
+    best_rows = int(OFFSETS[int(np.argmin(by_rows))])
+    by_cols = scores(np.full_like(OFFSETS, best_rows), OFFSETS)
+    best_cols = int(OFFSETS[int(np.argmin(by_cols))])
+    at_rows = float(by_rows[int(np.argmin(by_rows))])
+    if not float(by_cols.min()) < AXIS_GAIN * at_rows:
         best_cols = 0                                   # columns do not matter (or barely)
-    if not score_at(best_rows, 0) < AXIS_GAIN * base:
+    if not at_rows < AXIS_GAIN * base:
         best_rows = 0
-    best = score_at(best_rows, best_cols)
-    return ExtrinsicEstimate(int(best_rows), int(best_cols), float(best / base))
+    best = float(scores(np.array([best_rows]), np.array([best_cols]))[0])
+    return ExtrinsicEstimate(best_rows, best_cols, best / base)

@@ -13,22 +13,27 @@ through them without errors-in-variables bias and its block-jackknife scale unce
 work (finding the samples, mapping the image to metres) runs on the image's own float32; the fit
 runs in float64 on the samples only (at most max_points).
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 
 from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES, LMEDS_SCORING_POINTS,  # noqa: F401
-                           MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift)
+                           MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift, robust_sigma)
 from .extrinsic_check import estimate_offset
+from .local_fit import local_scale_shift
 from .uncertainty import errors_in_variables_line, grid_groups
-from .verdicts import MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict, sample_verdict  # noqa: F401,E501
+from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict,  # noqa: F401
+                       partition_quantiles, sample_verdict)
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
 
 DEFAULT_SEED = 0
 SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread
-METHODS = ('global',)            # 'local' (a correction map on top of the global fit) is not built yet
+MAX_POINTS = 2000                # samples fitted; more are thinned (region errors, not counts, limit the fit)
+METHODS = ('global', 'local')    # local: a correction map on top of the global fit (local_fit.py)
+# Residuals below this share of the targets' spread are exact data, not a broken start's tight core.
+BREAKDOWN_NOISE_FLOOR = 0.01
 EVALUATION_QUANTILES = (0.25, 0.5, 0.75)    # of the prediction, where the scale uncertainty is judged
 
 
@@ -47,9 +52,13 @@ class AlignmentResult:
     floor_share: float = float('nan')          # ground plane: share of floor pixels kept as samples
     extrinsic_pitch_deg: float = float('nan')  # estimated LiDAR-camera pitch error (NaN: not estimated)
     extrinsic_yaw_deg: float = float('nan')
+    # local method: HxW scale and shift maps (None: the global line applies); not part of the record
+    local_correction: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self):
-        return asdict(self)
+        values = asdict(self)
+        values.pop('local_correction')
+        return values
 
 
 # What a fit found out besides its scale and shift: carried through the temporal filter into the record.
@@ -68,37 +77,33 @@ def _float_array(values, field):
         raise ValueError(f'{field}: not numeric ({error})') from None
 
 
-def to_space(depth_m, space):
-    """Metres -> space values; NaN where the depth is not positive and finite."""
-    _check_space(space)
-    depth = _float_array(depth_m, 'depth_m')
-    with np.errstate(invalid='ignore', divide='ignore'):
-        valid = np.isfinite(depth) & (depth > 0)
-        safe = np.where(valid, depth, 1.0)
-        if space == 'depth':
-            values = safe
-        elif space == 'disparity':
-            values = 1.0 / safe
-        else:
-            values = np.sqrt(1.0 / safe)
-    return np.where(valid, values, np.nan)
+# Each space as (forward, inverse) on positive values: metres -> space values, and back.
+_TRANSFORMS = {
+    'depth': (lambda d: d, lambda v: v),
+    'disparity': (lambda d: 1.0 / d, lambda v: 1.0 / v),
+    'sqrt_disparity': (lambda d: np.sqrt(1.0 / d), lambda v: 1.0 / (v * v)),
+}
 
 
-def from_space(values, space):
-    """Space values -> metres; NaN where the inverse is not positive and finite."""
+def _transform(raw: object, space: str, field: str, inverse: bool) -> np.ndarray:
+    """One table-driven map between metres and a space: NaN wherever input or output is not positive and finite."""
     _check_space(space)
-    values = _float_array(values, 'values')
+    values: np.ndarray = _float_array(raw, field)
     with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
         valid = np.isfinite(values) & (values > 0)
-        safe = np.where(valid, values, 1.0)
-        if space == 'depth':
-            depth = safe
-        elif space == 'disparity':
-            depth = 1.0 / safe
-        else:
-            depth = 1.0 / (safe * safe)
-        valid &= np.isfinite(depth) & (depth > 0)
-    return np.where(valid, depth, np.nan)
+        out = _TRANSFORMS[space][int(inverse)](np.where(valid, values, 1.0))
+        valid &= np.isfinite(out) & (out > 0)
+    return np.where(valid, out, np.nan)
+
+
+def to_space(depth_m: object, space: str) -> np.ndarray:
+    """Metres -> space values; NaN where the depth is not positive and finite."""
+    return _transform(depth_m, space, 'depth_m', inverse=False)
+
+
+def from_space(values: object, space: str) -> np.ndarray:
+    """Space values -> metres; NaN where the inverse is not positive and finite."""
+    return _transform(values, space, 'values', inverse=True)
 
 
 def least_squares_scale_shift(pred, target):
@@ -143,6 +148,8 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
     groups = np.arange(len(pred)) if groups is None else np.asarray(groups).ravel()
     if groups.shape != pred.shape:
         raise ValueError(f'groups: {groups.size} values but pred has {pred.size}')
+    if groups.dtype.kind not in 'iu' or (len(groups) and groups.min() < 0):
+        groups = np.unique(groups, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
     usable = np.isfinite(pred) & np.isfinite(target)
     if not usable.all():
         pred, target, groups = pred[usable], target[usable], groups[usable]
@@ -159,7 +166,7 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2 = 1.0, 1.0
     if np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed:
-        breakdown = breakdown_ratio(scale * pred + shift - target, floor=1e-6 * max(target_spread, 1e-12))
+        breakdown = breakdown_ratio(scale * pred + shift - target, floor=BREAKDOWN_NOISE_FLOOR * max(target_spread, 1e-12))
         if eval_pred is None:
             eval_pred = np.quantile(pred, EVALUATION_QUANTILES)
         line = errors_in_variables_line(pred[inliers], target[inliers], groups[inliers], space, eval_pred,
@@ -215,14 +222,14 @@ def apply_alignment(relative, space, scale, shift, min_depth=0.1, max_depth=100.
     """The one place that maps fitted values to metres: float32, NaN outside [min_depth, max_depth].
 
     Computed in float32 (the output's precision): a pixel is valid where s * p + t > 0 and its depth
-    is finite, positive and within the limits.
+    is finite, positive and within the limits. scale and shift may be HxW maps (local alignment).
     """
     _check_space(space)
     relative = _image(relative, 'relative')
-    if not (np.isfinite(scale) and np.isfinite(shift)):
+    if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(shift))):
         return np.full(relative.shape, np.nan, np.float32)
     with np.errstate(all='ignore'):
-        scale32, shift32 = np.float32(scale), np.float32(shift)
+        scale32, shift32 = np.asarray(scale, np.float32), np.asarray(shift, np.float32)
         min32, max32 = np.float32(min_depth), np.float32(max_depth)
         depth = np.multiply(relative, scale32, dtype=np.float32)
         depth += shift32
@@ -252,13 +259,18 @@ def sample_indices(relative, sparse, min_depth, max_depth, max_points, seed):
 
 
 def thin_samples(index, max_points, seed):
-    """The sample indices, or a seeded subset of max_points of them in their original order."""
+    """The sample indices, or max_points of them evenly spread over their image order (a seeded start).
+
+    Even spacing keeps every region of the image represented in proportion (a random subset leaves
+    holes and clumps that move the line more than the count does).
+    """
     if len(index) > max_points:
-        index = np.sort(np.random.default_rng(seed).choice(index, int(max_points), replace=False))
+        start = float(np.random.default_rng(seed).random())
+        index = index[((np.arange(int(max_points)) + start) * (len(index) / int(max_points))).astype(np.int64)]
     return index
 
 
-EVALUATION_STRIDE = 4
+EVALUATION_STRIDE = 8
 
 
 def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px):
@@ -287,34 +299,40 @@ def _check_extrinsic(result, relative, index, pred, target, space, min_points, s
 def evaluation_points(relative, stride=EVALUATION_STRIDE):
     """Quartiles of the prediction over the image (every stride-th pixel): where the uncertainty is judged."""
     values = relative[::stride, ::stride].ravel()
-    values = values[np.isfinite(values)]
-    return np.quantile(values.astype(np.float64), EVALUATION_QUANTILES) if len(values) else None
+    values = values[np.isfinite(values)].astype(np.float64)
+    if not len(values):
+        return None
+    last = len(values) - 1
+    return np.array(partition_quantiles(values, tuple(q * last for q in EVALUATION_QUANTILES)))
 
 
 def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0,
-                          min_points=20, max_points=5000, seed=DEFAULT_SEED, method='global', focal_px=None,
+                          min_points=20, max_points=MAX_POINTS, seed=DEFAULT_SEED, method='global', focal_px=None,
                           check_extrinsic=False):
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
-    The fit is `fit_to_sparse_depth` (its arguments), the metres `apply_alignment`.
+    The fit is `fit_to_sparse_depth` (same arguments); the metres are `apply_alignment` of its scale and
+    shift, or of its local correction maps when the method made them.
     """
     result = fit_to_sparse_depth(relative, space, sparse_depth, min_depth=min_depth, max_depth=max_depth,
                                  min_points=min_points, max_points=max_points, seed=seed, method=method,
                                  focal_px=focal_px, check_extrinsic=check_extrinsic)
     if not result.ok:
         return np.full(np.shape(relative), np.nan, np.float32), result
-    return apply_alignment(relative, space, result.scale, result.shift, min_depth, max_depth), result
+    scale, shift = result.local_correction or (result.scale, result.shift)
+    return apply_alignment(relative, space, scale, shift, min_depth, max_depth), result
 
 
 def fit_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0, min_points=20,
-                        max_points=5000, seed=DEFAULT_SEED, method='global', focal_px=None,
+                        max_points=MAX_POINTS, seed=DEFAULT_SEED, method='global', focal_px=None,
                         check_extrinsic=False):
     """The AlignmentResult of relative (HxW) against sparse metres (same HxW, NaN where empty).
 
-    method 'global': one scale and shift (the only method so far; others raise ValueError). focal_px (the
-    camera's focal length at this size) turns a detected sample offset into the reported pitch/yaw error in
-    degrees; check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have
-    no extrinsic).
+    method 'global': one scale and shift; 'local': the global fit, then a scale and shift per
+    neighbourhood that follow the prediction's edges (local_fit.py; `result.local_correction` holds the
+    HxW maps), global where samples are sparse. focal_px (the camera's focal length at this size) turns a
+    detected sample offset into the reported pitch/yaw error in degrees; check_extrinsic runs that check
+    (for sensor samples; virtual ones such as the ground plane have no extrinsic).
     """
     _check_space(space)
     if method not in METHODS:
@@ -333,4 +351,10 @@ def fit_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_dep
     result.method = method
     if check_extrinsic and result.ok:
         _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px)
+    if result.ok and method == 'local':
+        residual = result.scale * pred + result.shift - target
+        finite = np.isfinite(residual)
+        inliers = finite & (np.abs(residual) < TUKEY_C * robust_sigma(residual[finite], 1e-12))
+        result.local_correction = local_scale_shift(relative.shape, index, pred, target, result.scale, result.shift,
+                                                    inliers)
     return result

@@ -115,22 +115,21 @@ def occlusion_window_for(row_gap, max_window):
     return int(min(max(window, MIN_WINDOW), max_window))
 
 
-def _directional_minimum(image, reach, axis, forward):
-    """Per pixel, the minimum over the next `reach` pixels (not itself) along axis 1 (rows) or 0 (columns)."""
+def _directional_minimum(image, reach, axis, forward, offset):
+    """At the flat offsets, the minimum over the next `reach` pixels (not itself) along axis 1 (rows) or 0
+    (columns), within one pixel across; read at the neighbour's offset instead of shifting the image."""
     reach = max(int(reach), 1)
+    height, width = image.shape
     start = 0 if forward else reach - 1
-    eroded = _erode(image, 3, reach, 1, start) if axis == 1 else _erode(image, reach, 3, start, 1)
-    shifted = np.full_like(eroded, np.inf)
+    eroded = (_erode(image, 3, reach, 1, start) if axis == 1 else _erode(image, reach, 3, start, 1)).ravel()
+    step = (1 if axis == 1 else width) * (1 if forward else -1)
     if axis == 1:
-        if forward:
-            shifted[:, :-1] = eroded[:, 1:]
-        else:
-            shifted[:, 1:] = eroded[:, :-1]
-    elif forward:
-        shifted[:-1] = eroded[1:]
+        cols = offset % width
+        outside = cols == (width - 1 if forward else 0)
     else:
-        shifted[1:] = eroded[:-1]
-    return shifted
+        rows = offset // width
+        outside = rows == (height - 1 if forward else 0)
+    return np.where(outside, np.float32(np.inf), eroded[np.where(outside, offset, offset + step)])
 
 
 def _occluded_in_band(band, offset, depth, row_gap, col_gap, max_window, rel_threshold):
@@ -141,7 +140,7 @@ def _occluded_in_band(band, offset, depth, row_gap, col_gap, max_window, rel_thr
     support = np.zeros(len(depth), np.int8)
     for axis, reach in ((1, reach_h), (0, reach_v)):
         for forward in (True, False):
-            support += _directional_minimum(band, reach, axis, forward).ravel()[offset] <= limit
+            support += _directional_minimum(band, reach, axis, forward, offset) <= limit
     occluders = np.full_like(band, np.inf)
     supported = support >= SUPPORT_DIRECTIONS
     occluders.ravel()[offset[supported]] = depth[supported]

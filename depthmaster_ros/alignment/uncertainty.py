@@ -48,8 +48,8 @@ def grid_groups(index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _group_sums(p, t, groups):
     """Per group: count and the sums of p, t, pp, pt, tt (p and t already centred)."""
-    _, labels = np.unique(groups, return_inverse=True)
-    return np.stack([np.bincount(labels, weights=w) for w in (np.ones_like(p), p, t, p * p, p * t, t * t)])
+    sums = np.stack([np.bincount(groups, weights=w) for w in (np.ones_like(p), p, t, p * p, p * t, t * t)])
+    return sums[:, sums[0] > 0]
 
 
 def _deming(sums, delta):
@@ -83,7 +83,7 @@ def errors_in_variables_line(pred, target, groups, space, eval_pred, from_space)
     delta = target_var / pred_var if pred_var > 0 else np.inf
     slope, centred = (float(v) for v in _deming(np.array([n, 0.0, 0.0, sxx, sxy, syy]), delta))
     shift = t_mean + centred - slope * p_mean
-    if len(np.unique(groups)) < MIN_GROUPS:
+    if np.count_nonzero(np.bincount(groups)) < MIN_GROUPS:
         groups = np.arange(n) % (GRID * GRID)
     per_group = _group_sums(p, t, groups)
     count = per_group.shape[1]

@@ -27,6 +27,15 @@ _MEDIAN_TO_SIGMA = 1.0 / 0.6745       # |N(0, 1)|: median 0.6745, lower quartile
 _QUARTER_TO_SIGMA = 1.0 / 0.3186
 
 
+def partition_quantiles(values: np.ndarray, positions: tuple[float, ...]) -> list[float]:
+    """np.quantile at fractional sorted positions (linear interpolation), from one partition."""
+    lows = [int(np.floor(p)) for p in positions]
+    kth = sorted({k for low in lows for k in (low, min(low + 1, len(values) - 1))})
+    parted = np.partition(values, kth)
+    return [float(parted[low] + (parted[min(low + 1, len(values) - 1)] - parted[low]) * (p - low))
+            for low, p in zip(lows, positions)]
+
+
 def breakdown_ratio(residual: np.ndarray, floor: float = 0.0) -> float:
     """Noise scale from the median |residual| over the one from the lower quartile (1 for Gaussian noise).
 
@@ -35,7 +44,8 @@ def breakdown_ratio(residual: np.ndarray, floor: float = 0.0) -> float:
     spread = np.abs(residual - np.median(residual))
     if len(spread) < 8:
         return 1.0
-    quarter, half = np.quantile(spread, [0.25, 0.5])
+    last = len(spread) - 1
+    quarter, half = partition_quantiles(spread, (0.25 * last, 0.5 * last))
     quarter, half = max(quarter * _QUARTER_TO_SIGMA, floor), max(half * _MEDIAN_TO_SIGMA, floor)
     if not quarter > 0:
         return 1.0

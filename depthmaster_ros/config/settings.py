@@ -32,6 +32,7 @@ class InputSettings:
 @dataclass(frozen=True)
 class AlignmentSettings:
     alignment_mode: str
+    alignment_method: str
     min_depth: float
     max_depth: float
     min_points: int

@@ -212,7 +212,8 @@ class DepthPipeline:
         mode = get_mode(settings.alignment_mode)
         outcome = mode.samples(SampleRequest(
             stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, camera=camera, cloud=frame.cloud,
-            cloud_miss_reason=frame.cloud_miss_reason, transforms=frame.transforms, settings=settings))
+            cloud_miss_reason=frame.cloud_miss_reason, transforms=frame.transforms, settings=settings,
+            relative=maps.host(), space=space))
         if not mode.metric:
             record.reason = outcome.reason if isinstance(outcome, NoSamples) else ''
             return None
@@ -224,12 +225,16 @@ class DepthPipeline:
         else:
             fresh = maps.fit(outcome.depth, space, settings, focal_px=None if camera is None else camera.fy,
                              check_extrinsic=mode.needs_cloud)
+            fresh.floor_share = outcome.floor_share
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
         _fill_record(record, applied)
         if not fresh.ok:
             warnings.append(FrameWarning(kinds.ALIGNMENT, f'alignment: {fresh.reason}'))
         if not record.ok:
             return None
+        if fresh.ok and not applied.held and fresh.local_correction is not None:
+            # this frame's own local correction (the temporal filter smooths and holds the global line)
+            return maps.metric(space, *fresh.local_correction, settings)
         return maps.metric(space, applied.scale, applied.shift, settings)
 
 

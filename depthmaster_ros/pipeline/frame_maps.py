@@ -35,13 +35,19 @@ class HostMaps:
     def resized(self, height: int, width: int) -> 'HostMaps':
         return HostMaps(resize_area(self.relative, height, width))
 
+    def host(self) -> np.ndarray:
+        """The relative map as a numpy array (what the alignment modes and the fit read)."""
+        return self.relative
+
     def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
             check_extrinsic: bool = False) -> AlignmentResult:
         return fit_to_sparse_depth(self.relative, space, sparse_depth, min_depth=settings.min_depth,
-                                   max_depth=settings.max_depth, min_points=settings.min_points, focal_px=focal_px,
+                                   max_depth=settings.max_depth, min_points=settings.min_points,
+                                   method=settings.alignment_method, focal_px=focal_px,
                                    check_extrinsic=check_extrinsic)
 
-    def metric(self, space: str, scale: float, shift: float, settings: Any) -> np.ndarray:
+    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: Any) -> np.ndarray:
+        """Metres from a scale and shift, or from HxW scale and shift maps (local alignment)."""
         return apply_alignment(self.relative, space, scale, shift, min_depth=settings.min_depth,
                                max_depth=settings.max_depth).astype(np.float32, copy=False)
 
@@ -63,6 +69,7 @@ class DeviceMaps:
 
     def __init__(self, relative):
         self.relative = relative
+        self._host: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,13 +82,25 @@ class DeviceMaps:
         import torch.nn.functional as F
         return DeviceMaps(F.interpolate(self.relative[None, None], size=(height, width), mode='area')[0, 0])
 
+    def host(self) -> np.ndarray:
+        """A host copy of the relative map, made once (the fit and the floor selection read it)."""
+        if self._host is None:
+            from .device_postprocess import to_host
+            self._host = to_host(self.relative)
+        return self._host
+
     def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
             check_extrinsic: bool = False) -> AlignmentResult:
-        from .device_postprocess import to_host
-        return HostMaps(to_host(self.relative)).fit(sparse_depth, space, settings, focal_px, check_extrinsic)
+        return HostMaps(self.host()).fit(sparse_depth, space, settings, focal_px, check_extrinsic)
 
-    def metric(self, space: str, scale: float, shift: float, settings: Any):
-        from .device_postprocess import apply_alignment as apply_on_device
+    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: Any):
+        """Metres on the device; HxW scale and shift maps (local alignment) travel up to it first."""
+        from .device_postprocess import apply_alignment as apply_on_device, to_device
+        if np.ndim(scale) == 2:
+            import torch
+            factors = to_device(np.stack([scale, shift]).astype(np.float32), self.relative.device)
+            values = self.relative.to(torch.float32) * factors[0] + factors[1]
+            return apply_on_device(values, space, 1.0, 0.0, settings.min_depth, settings.max_depth)
         return apply_on_device(self.relative, space, scale, shift, settings.min_depth, settings.max_depth)
 
     def publish(self, depth_m, camera, rgb, output) -> tuple[np.ndarray | None, np.ndarray | None,

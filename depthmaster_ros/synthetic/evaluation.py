@@ -13,6 +13,7 @@ import numpy as np
 
 from depthmaster_ros.alignment.fit import (AlignmentResult, align_to_sparse_depth, apply_alignment, least_squares_scale_shift,
                                           to_space)
+from depthmaster_ros.alignment.floor_selection import select_floor
 from depthmaster_ros.alignment.ground_plane import ground_plane_depth
 from depthmaster_ros.alignment.lidar_projection import SparseDepthResult, project_to_sparse_depth
 from depthmaster_ros.geometry.metrics import depth_errors
@@ -84,13 +85,17 @@ def lidar_alignment_accuracy(frame: SceneFrame, space: str, seed: int = 0, occlu
 
 def ground_plane_scale_error(frame: SceneFrame, space: str, seed: int = 0,
                              max_depth: float = 10.0) -> tuple[float, AlignmentResult]:
-    """median(aligned / true depth) - 1 after fitting to the floor plane alone."""
+    """median(aligned / true depth) - 1 after fitting to the floor the prediction shows (also for a refused fit)."""
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
     floor = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,
                                max_depth=max_depth)
-    metric, result = align_to_sparse_depth(prediction, space, floor)
-    if not result.ok:
-        return float('nan'), result
+    selection = select_floor(prediction, space, floor)
+    metric, result = align_to_sparse_depth(prediction, space, selection.depth)
+    result.floor_share = selection.floor_share
+    if not result.ok:       # a refused fit is judged too: what would it have published?
+        metric = apply_alignment(prediction, space, result.scale, result.shift)
     with np.errstate(invalid='ignore'):
         ratio = metric / frame.depth
+    if not np.any(np.isfinite(ratio)):
+        return float('nan'), result
     return float(np.nanmedian(ratio) - 1.0), result

@@ -1,12 +1,22 @@
 """The accuracy promises, measured on the synthetic scene (the numbers tools/alignment_report.py prints)."""
+import numpy as np
 import pytest
 
 from depthmaster_ros.alignment.fit import SPACES
+from depthmaster_ros.alignment.floor_selection import select_floor
+from depthmaster_ros.alignment.ground_plane import ground_plane_depth
 from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
 
 TIMES_S = (0.0, 1.5, 3.0)           # floor, boxes and the pole all in view
 OCCLUSION_WINDOW = 15               # spans the ~11 px gap between 32-beam scan lines at 640x480
+# The oracle is the least-squares line over every pixel; the fit publishes the errors-in-variables
+# line (unbiased scale when the prediction is noisy). In depth space this scene's prediction noise is
+# additive in metres (up to 10 % of a near pixel's depth), so least squares shrinks its slope by about
+# 1 - r^2 = 3-5 %: attenuated towards the image's mean depth, which lowers AbsRel over the image the
+# samples represent and is exactly the bias that breaks narrow-band fits. Regressing like the oracle gives
+# 1.01-1.03x here; the unbiased line 1.04-1.06x. In the model's own spaces the two agree (<= 1.05x).
+ABS_REL_BOUND = {'depth': 1.06, 'disparity': 1.05, 'sqrt_disparity': 1.05}
 
 
 @pytest.fixture(scope='module')
@@ -26,8 +36,7 @@ def test_lidar_alignment_is_within_five_percent_of_the_oracle(noisy_frames, spac
         accuracy = lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=OCCLUSION_WINDOW)
         assert accuracy.result.ok, accuracy.result.reason
         assert 0.002 < accuracy.coverage <= 0.02
-        # the fit is the errors-in-variables line, the oracle the least-squares one: they differ a little
-        assert accuracy.abs_rel <= 1.06 * accuracy.oracle_abs_rel, (frame.stamp_s, accuracy)
+        assert accuracy.abs_rel <= ABS_REL_BOUND[space] * accuracy.oracle_abs_rel, (frame.stamp_s, accuracy)
 
 
 def test_occlusion_filter_removes_see_through_points(clean_frames):
@@ -50,7 +59,23 @@ def test_without_the_filter_see_through_points_stay(clean_frames):
 def test_ground_plane_recovers_the_scale(clean_frames, space):
     for frame in clean_frames:
         error, result = ground_plane_scale_error(frame, space, seed=0, max_depth=10.0)
-        assert result.ok, result.reason
-        assert result.num_inliers < result.num_points      # obstacles over the floor were rejected
-        assert abs(error) <= 0.045, (frame.stamp_s, error)        # obstacles near the floor tilt the inlier line
+        assert 0.3 < result.floor_share < 0.9                  # the boxes' pixels are not used as floor
+        # Floor pixels alone span a narrower band of the image's depths than floor and boxes did, so the
+        # published uncertainty (judged over the whole image) may exceed the 10 % limit: then the fit is
+        # refused for that reason only, and its scale is still checked.
+        assert result.ok or result.reason.startswith('scale poorly constrained'), result.reason
+        assert abs(error) <= 0.03, (frame.stamp_s, error)
         assert abs(error) <= result.scale_uncertainty, (frame.stamp_s, error, result.scale_uncertainty)
+
+
+def test_floor_selection_keeps_only_floor_pixels(clean_frames):
+    """The relative map marks the floor: no pixel of a box or a wall is handed to the fit as floor."""
+    for frame in clean_frames:
+        prediction = fake_prediction(frame.depth, 'sqrt_disparity', np.random.default_rng(0))
+        plane = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,
+                                   max_depth=10.0)
+        selection = select_floor(prediction, 'sqrt_disparity', plane)
+        kept = np.isfinite(selection.depth)
+        on_floor = np.abs(frame.depth - plane) < 0.02 * plane
+        assert kept.sum() > 0.3 * np.isfinite(plane).sum()
+        assert (kept & ~on_floor).sum() <= 0.01 * kept.sum(), (frame.stamp_s, (kept & ~on_floor).sum(), kept.sum())

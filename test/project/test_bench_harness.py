@@ -104,7 +104,7 @@ def test_plumbing_is_measured_against_its_budget(tiny_report):
         assert_measured(plumbing['stages'][stage], 3)
     assert plumbing['sum_of_stage_medians_ms'] == pytest.approx(
         sum(plumbing['stages'][stage]['median_ms'] for stage in PLUMBING_STAGES))
-    assert plumbing['status'] in ('PASS', 'FAIL') and plumbing['target_ms'] == 5.0
+    assert plumbing['status'] in ('PASS', 'FAIL') and plumbing['target_ms'] == 3.0
     assert plumbing['dominant_stage'] in plumbing['stages']
     assert 0 < plumbing['lidar_coverage'] < 1 and plumbing['lidar_points'] > 0
     assert plumbing['alignment_fits']['accepted'] == plumbing['alignment_fits']['total'] == 4

@@ -27,12 +27,15 @@ class SampleRequest:
     cloud_miss_reason: str                # why the adapter found no cloud (for the record)
     transforms: 'TransformLookup | None'  # None when use_tf is off or there is no TF
     settings: 'AlignmentSettings'
+    relative: np.ndarray | None = None    # the relative map the samples will be fitted to (HxW)
+    space: str = ''                       # its space (alignment/fit.py SPACES)
 
 
 @dataclass(frozen=True)
 class SparseSamples:
     """Metric depth at some pixels of the relative map (NaN elsewhere): fitted robustly."""
     depth: np.ndarray
+    floor_share: float = float('nan')     # ground plane: share of the plane's pixels kept as floor
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Ground-plane mode: the floor's depth along each downward ray, from the camera's height and tilt."""
+"""Ground-plane mode: the floor's depth along each downward ray, from the camera's height and tilt,
+kept where the relative map shows floor (floor_selection.py)."""
+from ..floor_selection import select_floor
 from ..ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
 from . import register
 from .base import AlignmentMode, ModeOutcome, NoSamples, SampleRequest, SparseSamples
@@ -26,4 +28,7 @@ class GroundPlaneMode(AlignmentMode):
                                        max_depth=min(settings.ground_plane_max_depth, settings.max_depth))
         except ValueError as error:
             return NoSamples(f'ground plane: {error}')
-        return SparseSamples(depth)
+        if request.relative is None or not request.space:
+            return SparseSamples(depth)
+        floor = select_floor(request.relative, request.space, depth)
+        return SparseSamples(floor.depth, floor.floor_share)

@@ -3,7 +3,9 @@
 input | metric depth (colourised, scale bar in metres) | absolute error against ground truth (when there
 is any). Depth colours share one range across all rows so frames can be compared at a glance.
 """
+from collections.abc import Sequence
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +60,7 @@ def _validate(rows):
                 raise ValueError(f'rows[{index}].{name}: expected a 2-D depth image, got shape {np.shape(value)}')
 
 
-def sheet_layout(rows, panel_width_px):
+def sheet_layout(rows: Sequence[SheetRow], panel_width_px: int) -> tuple[int, int, int]:
     """Pixel geometry of the sheet: (panel_height_px, sheet_height_px, sheet_width_px)."""
     first = np.asarray(rows[0].rgb)
     panel_height = int(round(panel_width_px * first.shape[0] / first.shape[1]))
@@ -67,7 +69,8 @@ def sheet_layout(rows, panel_width_px):
     return panel_height, height, width
 
 
-def render_contact_sheet(rows, title='', panel_width_px=320, dpi=100):
+def render_contact_sheet(rows: Sequence[SheetRow], title: str = '', panel_width_px: int = 320,
+                         dpi: int = 100) -> np.ndarray:
     """The sheet as an (H, W, 3) uint8 RGB array."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -82,14 +85,14 @@ def render_contact_sheet(rows, title='', panel_width_px=320, dpi=100):
     depth_cmap = matplotlib.colormaps['turbo'].with_extremes(bad='black')
     error_cmap = matplotlib.colormaps['magma'].with_extremes(bad='#404040')
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor='white')
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     fig.text(0.5, 1 - (_TITLE_PX / 2) / height, title, ha='center', va='center', fontsize=12, weight='bold', wrap=True)
 
     for index, (row, error) in enumerate(zip(rows, errors)):
         top = _TITLE_PX + index * (panel_height + _ROW_LABEL_PX) + _ROW_LABEL_PX
         for column, name in enumerate(COLUMNS):
             left = column * (panel_width_px + _COLORBAR_PX)
-            box = [left / width, 1 - (top + panel_height) / height, panel_width_px / width, panel_height / height]
+            box = (left / width, 1 - (top + panel_height) / height, panel_width_px / width, panel_height / height)
             axes = fig.add_axes(box)
             axes.set_axis_off()
             heading = f'{row.label}  {name}' if column == 0 and row.label else name
@@ -107,11 +110,10 @@ def render_contact_sheet(rows, title='', panel_width_px=320, dpi=100):
             low, high = depth_range if column == 1 else error_range
             shown = axes.imshow(np.ma.masked_invalid(image), cmap=depth_cmap if column == 1 else error_cmap,
                                 vmin=low, vmax=high, interpolation='nearest')
-            bar_box = [(left + panel_width_px + 6) / width, box[1], 12 / width, box[3]]
+            bar_box = ((left + panel_width_px + 6) / width, box[1], 12 / width, box[3])
             bar = fig.colorbar(shown, cax=fig.add_axes(bar_box))
             bar.ax.tick_params(labelsize=7)
 
-    canvas = fig.canvas
     canvas.draw()
     return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
 
@@ -124,7 +126,8 @@ def _abs_error(row, height, width):
     return _resize_nearest(error, height, width)
 
 
-def write_contact_sheet(path, rows, title='', panel_width_px=320):
+def write_contact_sheet(path: str | os.PathLike[str], rows: Sequence[SheetRow], title: str = '',
+                        panel_width_px: int = 320) -> tuple[int, int]:
     """Render and write a PNG; returns the written image's (height, width)."""
     import cv2
 

@@ -7,6 +7,7 @@ Byte payloads are numpy uint8 arrays, as rosbags expects.
 import functools
 from pathlib import Path
 import sys
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
@@ -14,6 +15,12 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from depthmaster_ros.conversions.image import numpy_to_image_fields
 from depthmaster_ros.conversions.values import (alignment_values, camera_info_values, check_frame_id, split_stamp_ns,
                                                 stamp_to_ns)
+
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
+
+    from depthmaster_ros.alignment.record import AlignmentRecord
+    from depthmaster_ros.conversions.point_cloud import CloudFields
 
 ALIGNMENT_TYPE = 'depthmaster_interfaces/msg/DepthAlignment'
 _MSG_FILE = 'DepthAlignment.msg'
@@ -38,14 +45,14 @@ def alignment_msg_path() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def typestore():
+def typestore() -> 'Typestore':
     """The ROS 2 Kilted typestore with DepthAlignment registered (one shared instance)."""
     store = get_typestore(Stores.ROS2_KILTED)
     store.register(get_types_from_msg(alignment_msg_path().read_text(), ALIGNMENT_TYPE))
     return store
 
 
-def _type(name: str):
+def _type(name: str) -> Any:
     return typestore().types[name]
 
 
@@ -53,13 +60,13 @@ def _uint8(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).copy()
 
 
-def header(stamp_ns: int, frame_id: str):
+def header(stamp_ns: int, frame_id: str) -> Any:
     sec, nanosec = split_stamp_ns(stamp_ns)
     return _type('std_msgs/msg/Header')(stamp=_type('builtin_interfaces/msg/Time')(sec=sec, nanosec=nanosec),
                                         frame_id=check_frame_id(frame_id))
 
 
-def image_msg(pixels, encoding: str, header):
+def image_msg(pixels: np.ndarray, encoding: str, header: Any) -> Any:
     """sensor_msgs/msg/Image of ``pixels`` in ``encoding`` (checked to fit it)."""
     fields = numpy_to_image_fields(pixels, encoding)
     return _type('sensor_msgs/msg/Image')(header=header, height=fields.height, width=fields.width,
@@ -67,12 +74,12 @@ def image_msg(pixels, encoding: str, header):
                                           step=fields.step, data=_uint8(fields.data))
 
 
-def compressed_image_msg(fmt: str, data: bytes, header):
+def compressed_image_msg(fmt: str, data: bytes, header: Any) -> Any:
     """sensor_msgs/msg/CompressedImage from ``compressed_image.encode_compressed`` output."""
     return _type('sensor_msgs/msg/CompressedImage')(header=header, format=fmt, data=_uint8(data))
 
 
-def cloud_msg(cloud, header):
+def cloud_msg(cloud: 'CloudFields', header: Any) -> Any:
     """sensor_msgs/msg/PointCloud2 from ``point_cloud.CloudFields``."""
     point_field = _type('sensor_msgs/msg/PointField')
     return _type('sensor_msgs/msg/PointCloud2')(
@@ -82,13 +89,13 @@ def cloud_msg(cloud, header):
         data=_uint8(cloud.data), is_dense=bool(cloud.is_dense))
 
 
-def camera_info_msg(fields: dict, header):
+def camera_info_msg(fields: dict, header: Any) -> Any:
     """sensor_msgs/msg/CameraInfo from a dict of its fields (``CameraModel.to_camera_info_fields()``)."""
     values = camera_info_values(fields)
     roi = _type('sensor_msgs/msg/RegionOfInterest')(**values.pop('roi'))
     return _type('sensor_msgs/msg/CameraInfo')(header=header, roi=roi, **values)
 
 
-def alignment_msg(record, header):
+def alignment_msg(record: 'AlignmentRecord', header: Any) -> Any:
     """depthmaster_interfaces/msg/DepthAlignment from an ``AlignmentRecord``."""
     return _type(ALIGNMENT_TYPE)(header=header, **alignment_values(record))

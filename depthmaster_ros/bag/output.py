@@ -1,11 +1,18 @@
 """The output bag's side of a replay: connections created on first use, with the QoS the node offers."""
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
 
 from . import messages
 from .writing import qos_profile, tf_static_qos
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Connection, ConnectionExtRosbag2
+    from rosbags.typesys.store import Typestore
+
+    from depthmaster_ros.pipeline.frames import FrameOutput
 
 # depth/relative in a bag: every frame (as the node publishes it), or only frames without metric
 # depth, where it is all the model's output there is (elsewhere depth/image is it, scaled and shifted).
@@ -25,21 +32,21 @@ class OutputBag:
         self._qos = [qos_profile(reliable=config.node.output_reliability == 'reliable')]
         self._connections: dict[tuple[str, ...], Any] = {}
 
-    def topic(self, role):
+    def topic(self, role: str) -> str:
         return f'{self.namespace}/{OUTPUT_TOPICS[role]}'
 
-    def write(self, role, message, log_ns):
+    def write(self, role: str, message: Any, log_ns: int) -> None:
         key = (role, message.__msgtype__)
         if key not in self._connections:
             self._connections[key] = self.writer.add_connection(
                 self.topic(role), message.__msgtype__, typestore=self.typestore, offered_qos_profiles=self._qos)
         self.writer.write(self._connections[key], log_ns, self.typestore.serialize_cdr(message, message.__msgtype__))
 
-    def copy(self, connection, input_typestore, log_ns, rawdata):
+    def copy(self, connection: 'Connection', input_typestore: 'Typestore', log_ns: int, rawdata: bytes) -> None:
         """Copy an input message as recorded: original type, definition, hash and QoS."""
         key = ('copy', connection.topic, connection.msgtype)
         if key not in self._connections:
-            qos = list(connection.ext.offered_qos_profiles)
+            qos = list(cast('ConnectionExtRosbag2', connection.ext).offered_qos_profiles)
             if connection.topic == '/tf_static':
                 qos = tf_static_qos(qos)
             definition, digest = connection.msgdef.data or None, connection.digest or None
@@ -50,7 +57,7 @@ class OutputBag:
                 rihs01=digest, offered_qos_profiles=qos)
         self.writer.write(self._connections[key], log_ns, rawdata)
 
-    def write_frame(self, output, header, log_ns):
+    def write_frame(self, output: 'FrameOutput', header: Any, log_ns: int) -> bool:
         """Every output of one frame, by the node's rule; False if the cloud was too big to write."""
         produced = frame_messages(output, header, self.output, self.builders)
         names = {name for name, _ in produced.messages}
@@ -64,20 +71,20 @@ class OutputBag:
 class Progress:
     """The tqdm bar of a run, or nothing when progress is off; ``on_update`` also hears of every frame."""
 
-    def __init__(self, total, enabled, on_update=None):
+    def __init__(self, total: int, enabled: bool, on_update: Callable[[], None] | None = None):
         self.bar = None
         self.on_update = on_update
         if enabled:
             from tqdm import tqdm
             self.bar = tqdm(total=total, unit='frame', dynamic_ncols=True, smoothing=0.1)
 
-    def update(self):
+    def update(self) -> None:
         if self.bar is not None:
             self.bar.update(1)
         if self.on_update is not None:
             self.on_update()
 
-    def close(self):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None

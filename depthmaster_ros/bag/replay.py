@@ -68,7 +68,7 @@ class BagOptions:
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
 
-    def check(self):
+    def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
             raise ValueError(f'--every: must be an integer of at least 1, got {self.every!r}')
         if not self.start_s >= 0:

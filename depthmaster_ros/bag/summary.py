@@ -2,14 +2,19 @@
 
 Kept as one plain dict so that the same numbers are printed, written as JSON and read by tests.
 """
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from depthmaster_ros.geometry.metrics import mean_errors
+from depthmaster_ros.geometry.metrics import DepthErrors, mean_errors
 from depthmaster_ros.model.provenance import weights_line
 from depthmaster_ros.pipeline.faults import FaultCounters
+
+if TYPE_CHECKING:
+    from depthmaster_ros.pipeline.frames import FrameOutput
 
 
 def _counter():
@@ -28,7 +33,8 @@ class BagStats:
     timings: dict = field(default_factory=dict)                 # stage -> [seconds]
     gt_errors: list = field(default_factory=list)               # DepthErrors per frame with GT
 
-    def frame_written(self, output, timings, gt_errors=None):
+    def frame_written(self, output: 'FrameOutput', timings: Mapping[str, float],
+                      gt_errors: DepthErrors | None = None) -> None:
         self.frames_out += 1
         self.records.append(output.record)
         for warning in output.warnings:
@@ -58,7 +64,8 @@ def recording_size(size_bytes: int, first_log_ns: int, last_log_ns: int) -> dict
     return {'size_mb': size_mb, 'duration_s': span_s, 'mb_per_s': size_mb / span_s if span_s > 0 else None}
 
 
-def build_summary(stats, *, run, model, topics, output_topics, interrupted, wall_s):
+def build_summary(stats: BagStats, *, run: dict[str, Any], model: dict[str, Any], topics: dict[str, Any],
+                  output_topics: dict[str, str], interrupted: bool, wall_s: float) -> dict[str, Any]:
     """The summary dict; ``run`` and ``model`` are small dicts describing the run and the model."""
     records = stats.records
     ok = [r for r in records if r.ok]
@@ -98,7 +105,7 @@ def build_summary(stats, *, run, model, topics, output_topics, interrupted, wall
     }
 
 
-def format_summary(summary):
+def format_summary(summary: Mapping[str, Any]) -> str:
     """The summary as a few human-readable lines."""
     frames, model, alignment = summary['frames'], summary['model'], summary['alignment']
     lines = [f'*** {summary["label"]} ***'] if summary.get('label') else []

@@ -4,7 +4,14 @@ A bag often holds several Image topics (colour, depth, ground truth, our own out
 type is not enough: Image topics are told apart by the encoding of their first message. When more
 than one candidate remains the selection fails and lists every topic, so the user can pick one.
 """
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Connection
+    from rosbags.typesys.store import Typestore
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
@@ -41,7 +48,7 @@ class SelectedTopics:
     tf: list = field(default_factory=list)
 
 
-def topic_listing(entries):
+def topic_listing(entries: Iterable[TopicEntry]) -> str:
     """The bag's topics as aligned lines: topic, type, message count."""
     entries = sorted(entries, key=lambda e: e.name)
     if not entries:
@@ -69,7 +76,7 @@ def _chosen(entries, name, flag, allowed_types):
     return entry
 
 
-def is_colour_image(entry, first_message):
+def is_colour_image(entry: TopicEntry, first_message: Any) -> bool:
     """True when a topic looks like camera pictures rather than depth (decided from its first message)."""
     if entry.msgtype == COMPRESSED_IMAGE:
         return 'compresseddepth' not in str(getattr(first_message, 'format', '')).lower()
@@ -78,7 +85,7 @@ def is_colour_image(entry, first_message):
     return False
 
 
-def image_namespace(image_topic, image_type):
+def image_namespace(image_topic: str, image_type: str) -> str:
     """The namespace an image topic lives in: /camera/image_raw and /camera/image_raw/compressed -> /camera."""
     base = image_topic
     if image_type == COMPRESSED_IMAGE and base.endswith('/compressed'):
@@ -87,8 +94,9 @@ def image_namespace(image_topic, image_type):
     return namespace or '/'
 
 
-def select_topics(entries, first_message, *, image_topic=None, camera_info_topic=None, points_topic=None,
-                  gt_topic=None, use_points=True):
+def select_topics(entries: Iterable[TopicEntry], first_message: Callable[[str], Any], *, image_topic: str | None = None,
+                  camera_info_topic: str | None = None, points_topic: str | None = None, gt_topic: str | None = None,
+                  use_points: bool = True) -> SelectedTopics:
     """Pick the pipeline's inputs among a bag's topics.
 
     ``first_message(topic)`` returns the topic's first deserialised message (used only to tell colour
@@ -152,7 +160,7 @@ class InputBag:
     distribution reads as recorded) and with ``base_typestore`` (ROS 2 Kilted + our messages) otherwise.
     """
 
-    def __init__(self, path, base_typestore):
+    def __init__(self, path: str | Path, base_typestore: 'Typestore'):
         from rosbags.rosbag2 import Reader
 
         try:
@@ -164,29 +172,29 @@ class InputBag:
             raise ValueError(f'IN: {path} is not a readable rosbag2 ({type(error).__name__}: {error})') from None
         self.path = path
         self.typestore = _typestore_for(self.reader.connections, base_typestore)
-        self._first = {}
+        self._first: dict[str, Any] = {}
 
-    def close(self):
+    def close(self) -> None:
         self.reader.close()
 
-    def __enter__(self):
+    def __enter__(self) -> 'InputBag':
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.close()
         return False
 
-    def entries(self):
+    def entries(self) -> list[TopicEntry]:
         return [TopicEntry(name, info.msgtype or '(mixed types)', info.msgcount)
                 for name, info in self.reader.topics.items()]
 
-    def connections(self, topic):
+    def connections(self, topic: str) -> list['Connection']:
         return [c for c in self.reader.connections if c.topic == topic]
 
-    def deserialize(self, rawdata, msgtype):
+    def deserialize(self, rawdata: bytes, msgtype: str) -> Any:
         return self.typestore.deserialize_cdr(rawdata, msgtype)
 
-    def first_message(self, topic):
+    def first_message(self, topic: str) -> Any:
         """The topic's first message, deserialised (None when it has none or it does not decode)."""
         if topic not in self._first:
             message = None

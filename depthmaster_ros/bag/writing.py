@@ -4,17 +4,23 @@ A path ending in .mcap or .db3 is written as that single storage file (rosbags k
 metadata, QoS included, inside it, so the file alone replays in ros2 bag, RViz and Foxglove);
 any other path becomes a rosbag2 directory.
 """
+from collections.abc import Iterable
 import os
 from pathlib import Path
 import shutil
+from typing import TYPE_CHECKING
 
 from .compression import compress_writer
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Qos
+    from rosbags.rosbag2 import Writer
 
 STORAGES = ('mcap', 'sqlite3')
 SINGLE_FILE_SUFFIXES = {'.mcap': 'mcap', '.db3': 'sqlite3'}
 
 
-def output_storage(output_path, storage=None):
+def output_storage(output_path: str | os.PathLike[str], storage: str | None = None) -> str:
     """The storage plugin for OUT: a .mcap/.db3 suffix means a single file of that kind."""
     suffix_storage = SINGLE_FILE_SUFFIXES.get(Path(output_path).suffix)
     if storage is not None and storage not in STORAGES:
@@ -36,7 +42,7 @@ class OutputLocation:
     and an existing OUT is only replaced (with force) by a complete bag.
     """
 
-    def __init__(self, output_path, force=False):
+    def __init__(self, output_path: str | os.PathLike[str], force: bool = False):
         self.final = Path(output_path)
         if self.final.exists() and not force:
             raise ValueError(f'OUT: {self.final} exists; pass --force to overwrite it')
@@ -47,17 +53,17 @@ class OutputLocation:
         self.bag_directory = self.staging / (self.final.stem if self.single_file else self.final.name)
         remove_path(self.staging)
 
-    def commit(self):
+    def commit(self) -> None:
         source = self.bag_directory / self.final.name if self.single_file else self.bag_directory
         remove_path(self.final)
         source.replace(self.final)
         remove_path(self.staging)
 
-    def discard(self):
+    def discard(self) -> None:
         remove_path(self.staging)
 
 
-def remove_path(path):
+def remove_path(path: str | os.PathLike[str]) -> None:
     path = Path(path)
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -65,7 +71,7 @@ def remove_path(path):
         path.unlink()
 
 
-def open_writer(location, storage, compression='none'):
+def open_writer(location: OutputLocation, storage: str, compression: str = 'none') -> 'Writer':
     """An open rosbags Writer (rosbag2 format version 9) on the location's staging bag directory."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     location.staging.mkdir(parents=True, exist_ok=True)
@@ -75,7 +81,7 @@ def open_writer(location, storage, compression='none'):
     return writer
 
 
-def bag_size_bytes(path):
+def bag_size_bytes(path: str | os.PathLike[str]) -> int:
     """Bytes on disk of a bag file or of every file in a bag directory."""
     path = Path(path)
     if path.is_dir():
@@ -83,7 +89,7 @@ def bag_size_bytes(path):
     return path.stat().st_size
 
 
-def qos_profile(reliable=True, transient_local=False, depth=10):
+def qos_profile(reliable: bool = True, transient_local: bool = False, depth: int = 10) -> 'Qos':
     """One offered QoS profile, as rosbag2 records it in the bag metadata."""
     from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
     zero = QosTime(0, 0)
@@ -93,7 +99,7 @@ def qos_profile(reliable=True, transient_local=False, depth=10):
                zero, zero, QosLiveliness.AUTOMATIC, zero, False)
 
 
-def tf_static_qos(recorded=()):
+def tf_static_qos(recorded: Iterable['Qos'] = ()) -> list['Qos']:
     """/tf_static must be offered transient-local, or late subscribers (RViz) never see it on replay."""
     from rosbags.interfaces import QosDurability
     recorded = list(recorded)

@@ -31,7 +31,7 @@ class WorkerStartError(RuntimeError):
 class FrameCounter:
     """Frames done per bag since the driver last asked (a tiny actor: the workers' progress channel)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.counts: dict[str, int] = {}
 
     def add(self, name: str, count: int) -> None:

@@ -83,7 +83,7 @@ class DepthMasterEstimator(DepthEstimator):
             self.vae.set_attn_processor(AttnProcessor())
         self.set_compile(compile)
 
-    def set_compile(self, compile):
+    def set_compile(self, compile: bool | str) -> None:
         """Eager (False) or torch.compile'd VAE encoder, UNet and VAE decoder (True or a mode name).
 
         Static shapes (dynamic=False): each (batch, processing size) gets its own graph, and under

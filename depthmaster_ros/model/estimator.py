@@ -1,5 +1,5 @@
 """The estimator interface the node, the bag tool and the benchmark call."""
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, cast
 import time
 
@@ -54,7 +54,8 @@ class DepthEstimator:
                 results[index] = prediction
         return cast('list[Prediction]', results)   # every index is filled above
 
-    def warm_up(self, image_sizes, processing_res, batch_sizes=(1,)):
+    def warm_up(self, image_sizes: Collection[tuple[int, int]], processing_res: int | Collection[int],
+                batch_sizes: Collection[int] = (1,)) -> dict[str, float]:
         """Run one blank batch per (image size, processing resolution, batch size) so that the first
         real frame of each shape pays no compilation, CUDA-graph capture or kernel selection.
 

@@ -11,11 +11,15 @@ mirrors their per-pixel work operation for operation on torch tensors, batched o
 - `copy_back`: the published arrays of a frame in one device-to-host copy through pinned memory.
 """
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import torch
 
 from depthmaster_ros.alignment.fit import SPACES
+
+if TYPE_CHECKING:
+    from depthmaster_ros.geometry.camera_model import CameraModel
 
 
 def _check_space(space: str) -> None:
@@ -23,7 +27,7 @@ def _check_space(space: str) -> None:
         raise ValueError(f'space: expected one of {SPACES}, got {space!r}')
 
 
-def to_device(array: np.ndarray, device, pin: bool = True) -> torch.Tensor:
+def to_device(array: np.ndarray, device: torch.device | str, pin: bool = True) -> torch.Tensor:
     """numpy -> device tensor; on CUDA through pinned memory with a non-blocking copy."""
     tensor = torch.from_numpy(np.ascontiguousarray(array))
     device = torch.device(device)
@@ -83,7 +87,8 @@ def _per_frame(values, batch: int, field: str) -> np.ndarray:
     return array
 
 
-def apply_alignment(relative: torch.Tensor, space: str, scale, shift, min_depth: float = 0.1,
+def apply_alignment(relative: torch.Tensor, space: str, scale: float | Sequence[float] | np.ndarray,
+                    shift: float | Sequence[float] | np.ndarray, min_depth: float = 0.1,
                     max_depth: float = 100.0) -> torch.Tensor:
     """fit.apply_alignment on a tensor: float32 metres, NaN outside [min_depth, max_depth].
 
@@ -132,7 +137,18 @@ def _device_rays(camera, stride: int, device) -> torch.Tensor:
     return rays
 
 
-def depth_to_points(depth: torch.Tensor, camera, stride: int = 1, organized: bool = True):
+@overload
+def depth_to_points(depth: torch.Tensor, camera: 'CameraModel', stride: int = 1,
+                    organized: Literal[True] = True) -> torch.Tensor: ...
+
+
+@overload
+def depth_to_points(depth: torch.Tensor, camera: 'CameraModel', stride: int = 1,
+                    organized: bool = True) -> torch.Tensor | list[torch.Tensor]: ...
+
+
+def depth_to_points(depth: torch.Tensor, camera: 'CameraModel', stride: int = 1,
+                    organized: bool = True) -> torch.Tensor | list[torch.Tensor]:
     """backprojection.depth_to_points on a tensor: (h',w',3) or (B,h',w',3) float32, NaN where invalid.
 
     organized=False returns the valid points only: (N,3) for one image, a list of them for a batch

@@ -6,12 +6,18 @@ relative map on the estimator's device (CUDA), fits on the host with the one num
 samples, region statistics and extrinsic check read the relative map, a single small copy), applies
 the fit and back-projects on the device, and copies back, in one copy, only what is published.
 """
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from depthmaster_ros.alignment.fit import AlignmentResult, apply_alignment, fit_to_sparse_depth
 from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_points_with_colors
+
+if TYPE_CHECKING:
+    import torch
+
+    from depthmaster_ros.config.settings import OutputSettings
+    from depthmaster_ros.geometry.camera_model import CameraModel
 
 
 def resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -51,8 +57,9 @@ class HostMaps:
         return apply_alignment(self.relative, space, scale, shift, min_depth=settings.min_depth,
                                max_depth=settings.max_depth).astype(np.float32, copy=False)
 
-    def publish(self, depth_m, camera, rgb, output) -> tuple[np.ndarray | None, np.ndarray | None,
-                                                              np.ndarray | None, np.ndarray | None]:
+    def publish(self, depth_m: np.ndarray | None, camera: 'CameraModel | None', rgb: np.ndarray,
+                output: 'OutputSettings') -> tuple[np.ndarray | None, np.ndarray | None,
+                                                   np.ndarray | None, np.ndarray | None]:
         """(depth, relative, points, colors) as numpy arrays; points only when the cloud is published."""
         points = colors = None
         if output.publish_cloud and depth_m is not None and camera is not None:
@@ -67,13 +74,13 @@ class HostMaps:
 class DeviceMaps:
     """The relative map as a (H, W) float32 tensor on the estimator's device."""
 
-    def __init__(self, relative):
+    def __init__(self, relative: 'torch.Tensor'):
         self.relative = relative
         self._host: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.relative.shape)
+        return cast('tuple[int, int]', tuple(self.relative.shape))
 
     def resized(self, height: int, width: int) -> 'DeviceMaps':
         """Area averaging on the device (torch's `area`: equal to OpenCV's INTER_AREA for integer ratios)."""
@@ -93,7 +100,8 @@ class DeviceMaps:
             check_extrinsic: bool = False) -> AlignmentResult:
         return HostMaps(self.host()).fit(sparse_depth, space, settings, focal_px, check_extrinsic)
 
-    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: Any):
+    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray,
+               settings: Any) -> 'torch.Tensor':
         """Metres on the device; HxW scale and shift maps (local alignment) travel up to it first."""
         from .device_postprocess import apply_alignment as apply_on_device, to_device
         if np.ndim(scale) == 2:
@@ -103,18 +111,19 @@ class DeviceMaps:
             return apply_on_device(values, space, 1.0, 0.0, settings.min_depth, settings.max_depth)
         return apply_on_device(self.relative, space, scale, shift, settings.min_depth, settings.max_depth)
 
-    def publish(self, depth_m, camera, rgb, output) -> tuple[np.ndarray | None, np.ndarray | None,
-                                                              np.ndarray | None, np.ndarray | None]:
+    def publish(self, depth_m: 'torch.Tensor | None', camera: 'CameraModel | None', rgb: np.ndarray,
+                output: 'OutputSettings') -> tuple[np.ndarray | None, np.ndarray | None,
+                                                   np.ndarray | None, np.ndarray | None]:
         """(depth, relative, points, colors): back-projection on the device, then one copy back.
 
         The relative map is copied only when it is published (else None); an unorganised cloud
         comes back organised and loses its NaN rows on the host.
         """
         from .device_postprocess import copy_back, depth_to_points as points_on_device
-        cloud = output.publish_cloud and depth_m is not None and camera is not None
-        points = points_on_device(depth_m, camera, output.cloud_stride) if cloud else None
+        cloud = (points_on_device(depth_m, camera, output.cloud_stride)
+                 if output.publish_cloud and depth_m is not None and camera is not None else None)
         relative = self.relative if output.publish_relative else None
-        depth_m, relative, points = copy_back([depth_m, relative, points])
+        depth, relative_host, points = copy_back([depth_m, relative, cloud])
         colors = None
         if points is not None:
             colors = rgb[::output.cloud_stride, ::output.cloud_stride] if output.cloud_rgb else None
@@ -122,4 +131,4 @@ class DeviceMaps:
                 valid = np.isfinite(points[..., 2])
                 points = points[valid]
                 colors = None if colors is None else colors[valid]
-        return depth_m, relative, points, colors
+        return depth, relative_host, points, colors

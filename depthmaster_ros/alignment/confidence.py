@@ -19,11 +19,16 @@ not. Per pixel p, with Gaussian weights w_i(p) = exp(-|p - x_i|^2 / 2 R^2) over 
 R (the reach) is REACH_SHARE of the image diagonal (32 px at 640x480). So the value reads as the
 share of the support a pixel would have among dense, agreeing samples at its own position. It
 judges the alignment only; a model's own per-pixel confidence (Marigold's ensemble spread) is a
-separate factor that the pipeline multiplies in. Computed on a CELL-pixel grid and upsampled
-bilinearly: a fraction of a millisecond at 640x480.
+separate factor that the pipeline multiplies in. Computed on a CELL-pixel grid (the Gaussian sums and
+the distance term, as a Gaussian-weighted max-filter, are separable) and upsampled bilinearly: a
+fraction of a millisecond at 640x480.
 """
-import cv2
 import numpy as np
+
+try:   # OpenCV's resize is the fast upsampling; a machine without OpenCV uses the numpy twin below
+    import cv2
+except ImportError:
+    cv2 = None  # type: ignore[assignment]
 
 from .fit import apply_alignment
 
@@ -43,6 +48,47 @@ def sample_agreement(published_m: np.ndarray, sample_m: np.ndarray) -> np.ndarra
     return np.where(np.isfinite(agreement), agreement, 0.0)
 
 
+def _gaussian_matrix(count: int, reach_cells: float) -> np.ndarray:
+    """K[i, j] = exp(-(i - j)^2 / 2 R^2) over one axis of the grid (nothing beyond its edges)."""
+    offsets = np.arange(count, dtype=np.float64)
+    return np.exp(-0.5 * ((offsets[:, None] - offsets[None, :]) / reach_cells) ** 2)
+
+
+def _max_filter(grid: np.ndarray, reach_cells: float, axis: int) -> np.ndarray:
+    """max over k of exp(-k^2 / 2 R^2) * grid shifted by k along axis, |k| <= 4 R (zero beyond the grid)."""
+    radius = min(int(np.ceil(4.0 * reach_cells)), grid.shape[axis] - 1)
+    length = grid.shape[axis]
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (radius, radius)
+    padded = np.pad(grid, pad)
+    result = np.zeros_like(grid)
+    for k in range(2 * radius + 1):
+        weight = float(np.exp(-0.5 * ((k - radius) / reach_cells) ** 2))
+        shifted = padded[k:k + length] if axis == 0 else padded[:, k:k + length]
+        np.maximum(result, weight * shifted, out=result)
+    return result
+
+
+def upsample_cells(cells: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear upsampling of a CELL-pixel grid to height x width (pixel centres, edges clamped)."""
+    if cv2 is not None:
+        size = (cells.shape[1] * CELL, cells.shape[0] * CELL)
+        return np.ascontiguousarray(cv2.resize(cells, size, interpolation=cv2.INTER_LINEAR)[:height, :width])
+    return _upsample_numpy(cells, height, width)
+
+
+def _upsample_numpy(cells: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The numpy twin of cv2.resize(INTER_LINEAR) by CELL, for machines without OpenCV."""
+    def taps(count: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        source = np.clip((np.arange(count) + 0.5) / CELL - 0.5, 0.0, size - 1)
+        low = np.floor(source).astype(np.int64)
+        return low, np.minimum(low + 1, size - 1), (source - low).astype(np.float32)
+    r0, r1, fr = taps(height, cells.shape[0])
+    c0, c1, fc = taps(width, cells.shape[1])
+    rows = cells[r0] * (1 - fr)[:, None] + cells[r1] * fr[:, None]
+    return (rows[:, c0] * (1 - fc) + rows[:, c1] * fc).astype(np.float32)
+
+
 def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndarray) -> np.ndarray:
     """HxW float32 confidence (see the module docstring) from the samples' flat indices and a_i."""
     height, width = int(shape[0]), int(shape[1])
@@ -54,19 +100,17 @@ def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndar
         return np.zeros((height, width), np.float32)
     rows, cols = (height + CELL - 1) // CELL, (width + CELL - 1) // CELL
     cell = (index // width // CELL) * cols + (index % width) // CELL
-    counts = np.bincount(cell, minlength=rows * cols).reshape(rows, cols).astype(np.float32)
-    agreeing = np.bincount(cell, weights=agreement, minlength=rows * cols).reshape(rows, cols).astype(np.float32)
+    counts = np.bincount(cell, minlength=rows * cols).reshape(rows, cols).astype(np.float64)
+    agreeing = np.bincount(cell, weights=agreement, minlength=rows * cols).reshape(rows, cols)
     reach_cells = REACH_SHARE * float(np.hypot(height, width)) / CELL
-    # GaussianBlur normalises its kernel to sum 1; times 2 pi sigma^2 a lone sample has weight 1 at its cell
-    peak = np.float32(2.0 * np.pi * reach_cells ** 2)
-    total = cv2.GaussianBlur(counts, (0, 0), reach_cells, borderType=cv2.BORDER_CONSTANT) * peak
-    agreed = cv2.GaussianBlur(agreeing, (0, 0), reach_cells, borderType=cv2.BORDER_CONSTANT) * peak
-    empty = (counts == 0).astype(np.uint8)
-    distance = cv2.distanceTransform(empty, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)     # in cells
-    nearness = np.exp(-0.5 * (distance / reach_cells) ** 2)
-    cells = np.clip(agreed / (total + np.float32(PRIOR_SAMPLES)) * nearness, 0.0, 1.0).astype(np.float32)
-    upsampled = cv2.resize(cells, (cols * CELL, rows * CELL), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(upsampled[:height, :width])
+    along_rows, along_cols = _gaussian_matrix(rows, reach_cells), _gaussian_matrix(cols, reach_cells)
+    total = along_rows @ counts @ along_cols           # sum_i w_i, with w_i = 1 at the sample's own cell
+    agreed = along_rows @ agreeing @ along_cols
+    # exp(-dist^2 / 2 R^2) is the largest weight of any sample: a separable Gaussian-weighted max-filter
+    occupied = (counts > 0).astype(np.float64)
+    nearness = _max_filter(_max_filter(occupied, reach_cells, axis=1), reach_cells, axis=0)
+    cells = np.clip(agreed / (total + PRIOR_SAMPLES) * nearness, 0.0, 1.0).astype(np.float32)
+    return upsample_cells(cells, height, width)
 
 
 def alignment_confidence(relative: np.ndarray, space: str, sparse_depth: np.ndarray,

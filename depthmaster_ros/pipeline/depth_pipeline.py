@@ -239,7 +239,8 @@ class DepthPipeline:
             warnings.append(FrameWarning(kinds.ALIGNMENT, f'alignment: {fresh.reason}'))
         if not record.ok:
             return None, None
-        scale, shift = applied.scale, applied.shift
+        scale: Any = applied.scale
+        shift: Any = applied.shift
         if fresh.ok and not applied.held and fresh.local_correction is not None:
             # this frame's own local correction (the temporal filter smooths and holds the global line)
             scale, shift = fresh.local_correction

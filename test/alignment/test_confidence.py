@@ -95,3 +95,11 @@ def test_without_samples_the_map_is_zero_and_shapes_are_checked():
 def test_sample_agreement_is_one_half_at_the_tolerance_and_zero_without_depth():
     agreement = sample_agreement(np.array([5.0, 5.0 * (1 + AGREEMENT_TOLERANCE), np.nan]), np.array([5.0, 5.0, 5.0]))
     assert agreement.tolist() == pytest.approx([1.0, 0.5, 0.0])
+
+
+def test_the_numpy_upsampling_is_opencvs():
+    from depthmaster_ros.alignment import confidence
+    cells = np.random.default_rng(2).random((7, 9)).astype(np.float32)
+    for height, width in ((56, 72), (50, 67)):
+        np.testing.assert_allclose(confidence._upsample_numpy(cells, height, width),
+                                   confidence.upsample_cells(cells, height, width), atol=1e-5)

@@ -44,7 +44,7 @@ class NumpyPostprocess:
         with timer.stage('alignment.projection'):
             sparse = [project(frame, prediction.relative.shape[1], prediction.relative.shape[0], p)
                       for prediction, frame in zip(predictions, frames)]
-        metrics = []
+        metrics, fits = [], []
         with timer.stage('alignment.fit'):
             for prediction, sparse_depth, frame in zip(predictions, sparse, frames):
                 metric, result = align_to_sparse_depth(
@@ -57,6 +57,13 @@ class NumpyPostprocess:
                 self.fits['total'] += 1
                 self.fits['accepted'] += int(result.ok)
                 metrics.append(metric)
+                fits.append((result.scale, result.shift) if result.ok else (HELD_SCALE, HELD_SHIFT))
+        if p.get('publish_confidence', True):
+            with timer.stage('alignment.confidence'):      # depth/confidence, as the pipeline computes it
+                from depthmaster_ros.alignment.confidence import alignment_confidence
+                for prediction, sparse_depth, (scale, shift) in zip(predictions, sparse, fits):
+                    alignment_confidence(prediction.relative, prediction.space, sparse_depth, scale, shift,
+                                         p['min_depth'], p['max_depth'])
         return metrics
 
     def relative_maps(self, predictions):

@@ -14,8 +14,10 @@ work (finding the samples, mapping the image to metres) runs on the image's own 
 runs in float64 on the samples only (at most max_points).
 """
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 
@@ -55,7 +57,7 @@ class AlignmentResult:
     # local method: HxW scale and shift maps (None: the global line applies); not part of the record
     local_correction: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values.pop('local_correction')
         return values
@@ -70,7 +72,7 @@ def _check_space(space):
         raise ValueError(f'space: expected one of {SPACES}, got {space!r}')
 
 
-def _float_array(values, field):
+def _float_array(values: object, field: str) -> np.ndarray:
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -106,7 +108,7 @@ def from_space(values: object, space: str) -> np.ndarray:
     return _transform(values, space, 'values', inverse=True)
 
 
-def least_squares_scale_shift(pred, target):
+def least_squares_scale_shift(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:
     """Plain least squares s, t minimising sum (s * pred + t - target)^2 (non-robust)."""
     design = np.stack([pred, np.ones_like(pred)], axis=1)
     (scale, shift), *_ = np.linalg.lstsq(design, target, rcond=None)
@@ -131,8 +133,9 @@ def _has_spread(spread, median):
     return spread > SPREAD_RELATIVE * max(abs(float(median)), 1e-12)
 
 
-def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_SEED,
-                    max_scale_uncertainty=MAX_SCALE_UNCERTAINTY, groups=None, eval_pred=None):
+def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min_points: int = 20,
+                    seed: int = DEFAULT_SEED, max_scale_uncertainty: float = MAX_SCALE_UNCERTAINTY,
+                    groups: ArrayLike | None = None, eval_pred: np.ndarray | None = None) -> AlignmentResult:
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
     groups: the image region of each sample (for the block jackknife; default: interleaved groups);
@@ -141,57 +144,57 @@ def fit_scale_shift(pred, target, space='depth', *, min_points=20, seed=DEFAULT_
     over inliers, in metres; scale_uncertainty is published whenever a line was fitted.
     """
     _check_space(space)
-    pred = _float_array(pred, 'pred').ravel()
-    target = _float_array(target, 'target').ravel()
-    if pred.shape != target.shape:
-        raise ValueError(f'target: {target.size} values but pred has {pred.size}')
-    groups = np.arange(len(pred)) if groups is None else np.asarray(groups).ravel()
-    if groups.shape != pred.shape:
-        raise ValueError(f'groups: {groups.size} values but pred has {pred.size}')
-    if groups.dtype.kind not in 'iu' or (len(groups) and groups.min() < 0):
-        groups = np.unique(groups, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
-    usable = np.isfinite(pred) & np.isfinite(target)
+    pred_v = _float_array(pred, 'pred').ravel()
+    target_v = _float_array(target, 'target').ravel()
+    if pred_v.shape != target_v.shape:
+        raise ValueError(f'target: {target_v.size} values but pred has {pred_v.size}')
+    groups_v = np.arange(len(pred_v)) if groups is None else np.asarray(groups).ravel()
+    if groups_v.shape != pred_v.shape:
+        raise ValueError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
+    if groups_v.dtype.kind not in 'iu' or (len(groups_v) and groups_v.min() < 0):
+        groups_v = np.unique(groups_v, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
+    usable = np.isfinite(pred_v) & np.isfinite(target_v)
     if not usable.all():
-        pred, target, groups = pred[usable], target[usable], groups[usable]
-    result = AlignmentResult(space=space, num_points=int(len(pred)))
+        pred_v, target_v, groups_v = pred_v[usable], target_v[usable], groups_v[usable]
+    result = AlignmentResult(space=space, num_points=int(len(pred_v)))
     min_needed = max(int(min_points), 2)
-    enough = len(pred) >= min_needed
-    target_spread, target_median = _spread(target) if enough else (0.0, 0.0)
-    result.reason = sample_verdict(space, len(pred), min_needed, enough and _has_spread(target_spread, target_median),
-                                   enough and _has_spread(*_spread(pred)))
+    enough = len(pred_v) >= min_needed
+    target_spread, target_median = _spread(target_v) if enough else (0.0, 0.0)
+    result.reason = sample_verdict(space, len(pred_v), min_needed, enough and _has_spread(target_spread, target_median),
+                                   enough and _has_spread(*_spread(pred_v)))
     if result.reason:
         return result
-    scale, shift, inliers = robust_scale_shift(pred, target, np.random.default_rng(seed), target_spread)
+    scale, shift, inliers = robust_scale_shift(pred_v, target_v, np.random.default_rng(seed), target_spread)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2 = 1.0, 1.0
     if np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed:
-        breakdown = breakdown_ratio(scale * pred + shift - target, floor=BREAKDOWN_NOISE_FLOOR * max(target_spread, 1e-12))
+        breakdown = breakdown_ratio(scale * pred_v + shift - target_v, floor=BREAKDOWN_NOISE_FLOOR * max(target_spread, 1e-12))
         if eval_pred is None:
-            eval_pred = np.quantile(pred, EVALUATION_QUANTILES)
-        line = errors_in_variables_line(pred[inliers], target[inliers], groups[inliers], space, eval_pred,
+            eval_pred = np.quantile(pred_v, EVALUATION_QUANTILES)
+        line = errors_in_variables_line(pred_v[inliers], target_v[inliers], groups_v[inliers], space, eval_pred,
                                         from_space)
         if np.isfinite(line.scale) and np.isfinite(line.shift) and line.scale > 0:
             result.scale, result.shift = line.scale, line.shift
         result.scale_uncertainty, line_r2 = line.uncertainty, line.support_r2
-    result.reason = fit_verdict(space, len(pred), min_needed, result.scale, result.shift, result.num_inliers,
+    result.reason = fit_verdict(space, len(pred_v), min_needed, result.scale, result.shift, result.num_inliers,
                                 result.scale_uncertainty, max_scale_uncertainty, breakdown=breakdown,
                                 support_r2=line_r2)
     if result.reason:
         return result
-    fitted_m = from_space(result.scale * pred[inliers] + result.shift, space)
-    target_m = from_space(target[inliers], space)
+    fitted_m = from_space(result.scale * pred_v[inliers] + result.shift, space)
+    target_m = from_space(target_v[inliers], space)
     errors = fitted_m - target_m
     result.rmse_m = float(np.sqrt(np.nanmean(errors * errors))) if np.any(np.isfinite(errors)) else float('nan')
     result.ok = True
     return result
 
 
-def _image(values, field):
+def _image(values: ArrayLike, field: str) -> np.ndarray:
     return float_array(values, field, IMAGE)
 
 
-def open_interval_bounds(dtype, low, high):
+def open_interval_bounds(dtype: DTypeLike, low: float, high: float) -> tuple[float, float]:
     """(low', high') such that low < x < high in exact arithmetic iff low' < x < high' in dtype.
 
     Comparing float32 pixels with float64 limits would round the limits; for float32 the limits are
@@ -218,7 +221,8 @@ def _from_space_in_place(values, space):
     return values
 
 
-def apply_alignment(relative, space, scale, shift, min_depth=0.1, max_depth=100.0):
+def apply_alignment(relative: ArrayLike, space: str, scale: float | np.ndarray, shift: float | np.ndarray,
+                    min_depth: float = 0.1, max_depth: float = 100.0) -> np.ndarray:
     """The one place that maps fitted values to metres: float32, NaN outside [min_depth, max_depth].
 
     Computed in float32 (the output's precision): a pixel is valid where s * p + t > 0 and its depth
@@ -245,7 +249,8 @@ def apply_alignment(relative, space, scale, shift, min_depth=0.1, max_depth=100.
     return depth
 
 
-def sample_indices(relative, sparse, min_depth, max_depth, max_points, seed):
+def sample_indices(relative: np.ndarray, sparse: np.ndarray, min_depth: float, max_depth: float, max_points: int,
+                   seed: int) -> np.ndarray:
     """Flat indices of the fit's samples: sparse strictly inside the limits and relative finite.
 
     Found on the sparse image first (few pixels hold a sample); more than max_points are thinned to
@@ -258,7 +263,7 @@ def sample_indices(relative, sparse, min_depth, max_depth, max_points, seed):
     return thin_samples(index[np.isfinite(relative.ravel()[index])], max_points, seed)
 
 
-def thin_samples(index, max_points, seed):
+def thin_samples(index: np.ndarray, max_points: int, seed: int) -> np.ndarray:
     """The sample indices, or max_points of them evenly spread over their image order (a seeded start).
 
     Even spacing keeps every region of the image represented in proportion (a random subset leaves
@@ -296,7 +301,7 @@ def _check_extrinsic(result, relative, index, pred, target, space, min_points, s
     result.ok = not result.reason
 
 
-def evaluation_points(relative, stride=EVALUATION_STRIDE):
+def evaluation_points(relative: np.ndarray, stride: int = EVALUATION_STRIDE) -> np.ndarray | None:
     """Quartiles of the prediction over the image (every stride-th pixel): where the uncertainty is judged."""
     values = relative[::stride, ::stride].ravel()
     values = values[np.isfinite(values)].astype(np.float64)
@@ -306,9 +311,10 @@ def evaluation_points(relative, stride=EVALUATION_STRIDE):
     return np.array(partition_quantiles(values, tuple(q * last for q in EVALUATION_QUANTILES)))
 
 
-def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0,
-                          min_points=20, max_points=MAX_POINTS, seed=DEFAULT_SEED, method='global', focal_px=None,
-                          check_extrinsic=False):
+def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
+                          max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
+                          seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
+                          check_extrinsic: bool = False) -> tuple[np.ndarray, AlignmentResult]:
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
     The fit is `fit_to_sparse_depth` (same arguments); the metres are `apply_alignment` of its scale and
@@ -323,9 +329,10 @@ def align_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_d
     return apply_alignment(relative, space, scale, shift, min_depth, max_depth), result
 
 
-def fit_to_sparse_depth(relative, space, sparse_depth, *, min_depth=0.1, max_depth=100.0, min_points=20,
-                        max_points=MAX_POINTS, seed=DEFAULT_SEED, method='global', focal_px=None,
-                        check_extrinsic=False):
+def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
+                        max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
+                        seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
+                        check_extrinsic: bool = False) -> AlignmentResult:
     """The AlignmentResult of relative (HxW) against sparse metres (same HxW, NaN where empty).
 
     method 'global': one scale and shift; 'local': the global fit, then a scale and shift per

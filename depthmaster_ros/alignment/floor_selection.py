@@ -16,7 +16,6 @@ Cost: at every STRIDE-th pixel, two blurs and a histogram; the mask is expanded 
 """
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 STRIDE = 4
@@ -35,6 +34,7 @@ class FloorSelection:
 
 def _vertical_slope(values: np.ndarray) -> np.ndarray:
     """Central difference over STEP strided rows of the blurred values (NaN at the top and bottom)."""
+    import cv2      # imported here: only the ground-plane mode needs OpenCV (the device check runs without it)
     blurred = cv2.blur(values, (BLUR, BLUR), borderType=cv2.BORDER_REPLICATE)
     slope = np.full_like(blurred, np.nan)
     slope[STEP:-STEP] = blurred[2 * STEP:] - blurred[:-2 * STEP]
@@ -74,6 +74,7 @@ def select_floor(relative: np.ndarray, space: str, plane_depth: np.ndarray) -> F
         floor_log_ratio = float(np.median(log_ratio[near_peak]))
     small_floor = judged & (np.abs(log_ratio - floor_log_ratio) < FLOOR_RATIO_TOLERANCE)
     # a floor pixel's neighbours are floor too: drop isolated agreements (edges crossing the ratio)
+    import cv2
     small_floor = cv2.erode(small_floor.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     height, width = plane_depth.shape
     full = np.repeat(np.repeat(small_floor, STRIDE, axis=0), STRIDE, axis=1)[:height, :width]

@@ -13,10 +13,11 @@ strongly); the robot pitches or rolls while driving and TF does not report it.
 """
 import numpy as np
 
+from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform, optical_from_body, rotation_about
 
 
-def camera_to_base_from_height_pitch_roll(height_m, pitch_rad, roll_rad=0.0):
+def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, roll_rad: float = 0.0) -> RigidTransform:
     """camera optical frame -> base frame (REP 103: x forward, y left, z up; z = 0 on the floor).
 
     The base frame sits on the floor straight below the camera, with the same heading. pitch is a
@@ -33,7 +34,8 @@ def camera_to_base_from_height_pitch_roll(height_m, pitch_rad, roll_rad=0.0):
     return base_from_camera_body @ optical_from_body().inverse()
 
 
-def ground_plane_depth(camera, camera_to_base, out_width, out_height, max_depth=50.0):
+def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_width: int, out_height: int,
+                       max_depth: float = 50.0) -> np.ndarray:
     """HxW float32 depth of the floor plane z = 0 of the base frame; NaN where a ray misses it."""
     if not isinstance(camera_to_base, RigidTransform):
         raise ValueError('camera_to_base: expected a RigidTransform')

@@ -27,6 +27,7 @@ z-buffer is one sort, the filter a few erosions (OpenCV, else numpy), and both t
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 try:   # OpenCV's erosion is the fast minimum filter; a machine without OpenCV uses the numpy one below
     import cv2
@@ -35,6 +36,7 @@ except ImportError:
 
 from depthmaster_ros.alignment.fit import open_interval_bounds
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
+from depthmaster_ros.geometry.camera_model import CameraModel
 
 
 @dataclass
@@ -88,7 +90,7 @@ MIN_WINDOW = 3
 SUPPORT_DIRECTIONS = 2          # of left, right, up, down: a return with fewer is no occluder
 
 
-def scan_spacing(pixel, width):
+def scan_spacing(pixel: np.ndarray, width: int) -> tuple[float, float]:
     """(row gap, column gap): median pixel gaps between neighbouring returns along columns and rows.
 
     pixel: sorted flat indices of the returns. One column in SPACING_COLUMN_STEP is sampled, picked by
@@ -107,7 +109,7 @@ def scan_spacing(pixel, width):
     return row_gap, col_gap
 
 
-def occlusion_window_for(row_gap, max_window):
+def occlusion_window_for(row_gap: float, max_window: int) -> int:
     """Odd window spanning WINDOW_PER_LINE_GAP scan-line gaps, within [MIN_WINDOW, max_window]."""
     if not np.isfinite(row_gap):
         return int(max_window)
@@ -148,7 +150,8 @@ def _occluded_in_band(band, offset, depth, row_gap, col_gap, max_window, rel_thr
     return depth > np.float32(1.0 + rel_threshold) * _min_filter(occluders, window).ravel()[offset]
 
 
-def occluded_returns(pixel, depth, shape, max_window, rel_threshold):
+def occluded_returns(pixel: np.ndarray, depth: np.ndarray, shape: tuple[int, int], max_window: int,
+                     rel_threshold: float) -> np.ndarray:
     """Mask over the returns (sorted flat pixels, one depth each) that the occlusion filter rejects.
 
     Only the band of rows that holds returns, padded by the largest reach, is built and filtered: it
@@ -190,7 +193,7 @@ def _check_occlusion_settings(window, rel_threshold):
         raise ValueError(f'occlusion_rel_threshold: must be >= 0, got {rel_threshold}')
 
 
-def occlusion_mask(depth, window, rel_threshold):
+def occlusion_mask(depth: ArrayLike, window: int, rel_threshold: float) -> np.ndarray:
     """Pixels of a sparse depth image (NaN empty) that lie behind a supported nearer neighbour.
 
     window is the upper bound of the window (see the module notes); the image is filtered as a whole.
@@ -222,8 +225,9 @@ def _cull_outside_view(points, camera, min_depth, max_depth):
     return x[index].astype(np.float64), y[index].astype(np.float64), z[index].astype(np.float64)
 
 
-def project_to_sparse_depth(points_cam, camera, out_width, out_height, min_depth=0.1, max_depth=100.0,
-                            occlusion_window=5, occlusion_rel_threshold=0.1):
+def project_to_sparse_depth(points_cam: ArrayLike, camera: CameraModel, out_width: int, out_height: int,
+                            min_depth: float = 0.1, max_depth: float = 100.0, occlusion_window: int = 5,
+                            occlusion_rel_threshold: float = 0.1) -> SparseDepthResult:
     """Sparse depth at out_width x out_height from Nx3 points in the camera optical frame.
 
     occlusion_window <= 1 turns the occlusion filter off; otherwise it caps the measured window.

@@ -12,7 +12,6 @@ applied per pixel: one multiply-add more per pixel than the global fit.
 
 Only the global fit's inliers take part (outliers would bend the correction locally).
 """
-import cv2
 import numpy as np
 
 CELL = 16                       # pixels per grid cell
@@ -27,6 +26,7 @@ def local_scale_shift(shape: tuple[int, int], index: np.ndarray, pred: np.ndarra
     """Per-pixel (scale, shift) float32 maps; None when too few inliers to correct anything."""
     if int(inliers.sum()) < MIN_SAMPLES:
         return None
+    import cv2      # only the local method needs OpenCV (the device check runs without it)
     height, width = shape
     rows, cols = (height + CELL - 1) // CELL, (width + CELL - 1) // CELL
     index, p = index[inliers], pred[inliers]

@@ -5,6 +5,7 @@ this record, so the message definition (msg/DepthAlignment.msg) and this class m
 (a test checks that).
 """
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass
@@ -30,5 +31,5 @@ class AlignmentRecord:
     inference_time_s: float = 0.0
     alignment_time_s: float = 0.0
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -30,12 +30,12 @@ class WeightedLine:
     to cancellation (the weighted means stay close to the plain ones).
     """
 
-    def __init__(self, pred, target):
+    def __init__(self, pred: np.ndarray, target: np.ndarray):
         self.pred_mean, self.target_mean = float(pred.mean()), float(target.mean())
         p, t = pred - self.pred_mean, target - self.target_mean
         self.moments = np.stack([np.ones_like(p), p, t, p * p, p * t])
 
-    def fit(self, weights):
+    def fit(self, weights: np.ndarray) -> tuple[float, float]:
         """(scale, shift) of the weighted fit; NaN when the weights leave no spread in pred."""
         w_sum, sum_p, sum_t, sum_pp, sum_pt = (self.moments @ weights).tolist()
         if not w_sum > 0:
@@ -48,7 +48,7 @@ class WeightedLine:
         return scale, self.target_mean + centred_shift - scale * self.pred_mean
 
 
-def median_last_axis(values):
+def median_last_axis(values: np.ndarray) -> np.ndarray:
     """np.median along the last axis of NaN-free values, through one single-kth partition.
 
     (np.median partitions at two positions for even counts, several times slower.) The lower
@@ -63,7 +63,7 @@ def median_last_axis(values):
     return (parted[..., :middle].max(axis=-1) + upper) / 2
 
 
-def lmeds_draws(count, rng):
+def lmeds_draws(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(first, second, scoring): the point pairs of the candidate lines and the indices that score them.
 
     Drawn in this order from rng, so the torch mirror reproduces them; scoring is None when every
@@ -75,7 +75,7 @@ def lmeds_draws(count, rng):
     return first, second, scoring
 
 
-def least_median_start(pred, target, rng):
+def least_median_start(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
     """Best line through random point pairs by median absolute residual over the scoring subset."""
     first, second, scoring = lmeds_draws(len(pred), rng)
     dp = pred[second] - pred[first]
@@ -96,12 +96,13 @@ def least_median_start(pred, target, rng):
     return float(scales[best]), float(shifts[best])
 
 
-def robust_sigma(residual, sigma_floor):
+def robust_sigma(residual: np.ndarray, sigma_floor: float) -> float:
     """MAD scale of the residuals (never below sigma_floor, so exact data do not divide by zero)."""
     return max(MAD_TO_SIGMA * float(median_last_axis(np.abs(residual - median_last_axis(residual)))), sigma_floor)
 
 
-def robust_scale_shift(pred, target, rng, target_spread):
+def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator,
+                       target_spread: float) -> tuple[float, float, np.ndarray]:
     """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range)."""
     scale, shift = least_median_start(pred, target, rng)
     if not np.isfinite(scale):

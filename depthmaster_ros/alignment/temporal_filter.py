@@ -30,7 +30,8 @@ class FilteredAlignment(AlignmentResult):
 
 
 class TemporalAlignmentFilter:
-    def __init__(self, smoothing=0.5, hold_s=1.0, gate_rel=0.5, gate_persist_frames=3):
+    def __init__(self, smoothing: float = 0.5, hold_s: float = 1.0, gate_rel: float = 0.5,
+                 gate_persist_frames: int = 3):
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f'smoothing: must be in [0, 1), got {smoothing}')
         if not hold_s >= 0:
@@ -45,17 +46,17 @@ class TemporalAlignmentFilter:
         self.gate_persist_frames = int(gate_persist_frames)
         self.reset()
 
-    def reset(self):
-        self._log_scale = None
-        self._shift = None
+    def reset(self) -> None:
+        self._log_scale: float | None = None
+        self._shift: float | None = None
         self._space = ''
-        self._last_good = None          # the AlignmentResult last accepted
-        self._last_good_stamp = None
-        self._last_stamp = None
+        self._last_good: AlignmentResult | None = None          # the AlignmentResult last accepted
+        self._last_good_stamp: float | None = None
+        self._last_stamp: float | None = None
         self._gated_in_a_row = 0
 
     @property
-    def has_fit(self):
+    def has_fit(self) -> bool:
         return self._log_scale is not None
 
     def _initialise(self, stamp_s, result):
@@ -91,7 +92,7 @@ class TemporalAlignmentFilter:
                                  num_points=result.num_points, space=result.space, fit_age_s=age,
                                  **{name: getattr(result, name) for name in EVIDENCE_FIELDS})
 
-    def update(self, stamp_s, result):
+    def update(self, stamp_s: float, result: AlignmentResult) -> FilteredAlignment:
         """The fit to apply to the image at stamp_s, given this frame's raw fit."""
         stamp_s = float(stamp_s)
         if not np.isfinite(stamp_s):
@@ -106,7 +107,9 @@ class TemporalAlignmentFilter:
         if not self.has_fit or result.space != self._space:
             self._initialise(stamp_s, result)
             return self._applied(result, False, '', 0.0)
-        jump = abs(result.scale / np.exp(self._log_scale) - 1.0)
+        log_scale, shift = self._log_scale, self._shift
+        assert log_scale is not None and shift is not None      # has_fit
+        jump = abs(result.scale / np.exp(log_scale) - 1.0)
         if jump > self.gate_rel:
             self._gated_in_a_row += 1
             if self._gated_in_a_row < self.gate_persist_frames:
@@ -117,7 +120,7 @@ class TemporalAlignmentFilter:
             return self._applied(result, False, 'reinitialised after a persistent scale change', 0.0)
         self._gated_in_a_row = 0
         a = self.smoothing
-        self._log_scale = a * self._log_scale + (1 - a) * float(np.log(result.scale))
-        self._shift = a * self._shift + (1 - a) * float(result.shift)
+        self._log_scale = a * log_scale + (1 - a) * float(np.log(result.scale))
+        self._shift = a * shift + (1 - a) * float(result.shift)
         self._accept(stamp_s, result)
         return self._applied(result, False, '', 0.0)

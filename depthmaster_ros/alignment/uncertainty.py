@@ -17,7 +17,9 @@ prediction's own non-affine error where no sample sees it (UNCERTAINTY_FLOOR), a
 samples' r squared: the forward and the inverse regressions differ by exactly that factor, so a weak
 correlation leaves the slope as uncertain as the choice between them.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +69,8 @@ def _deming(sums, delta):
         return slope, st / n - slope * sp / n
 
 
-def errors_in_variables_line(pred, target, groups, space, eval_pred, from_space) -> LineEstimate:
+def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.ndarray, space: str,
+                             eval_pred: np.ndarray, from_space: Callable[[Any, str], np.ndarray]) -> LineEstimate:
     """Deming line through the inlier samples and its block-jackknife uncertainty (see the module notes)."""
     p_mean, t_mean = float(pred.mean()), float(target.mean())
     p, t = pred - p_mean, target - t_mean

@@ -93,7 +93,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         'output',
         _p('output_resolution', STRING, 'input', 'Publish depth at the input image size or at the processing size.', choices=('input', 'processing')),
         _p('publish_relative', BOOL, True, 'Publish depth/relative (model space).'),
-        _p('publish_confidence', BOOL, True, 'Publish depth/confidence when the model gives one (Marigold ensembles; DepthMaster gives none).'),
+        _p('publish_confidence', BOOL, True, "Publish depth/confidence (0..1): the alignment confidence from the LiDAR or ground-plane samples, times the model's own confidence where it gives one (Marigold ensembles)."),
         _p('publish_depth_mm', BOOL, False, 'Also publish depth/image_mm (16UC1 millimetres).'),
         _p('publish_cloud', BOOL, True, 'Publish the points cloud.'),
         _p('cloud_stride', INTEGER, 4, 'Pixel stride of the published cloud.', range=(1, 64)),

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from depthmaster_ros.alignment.confidence import alignment_confidence
 from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult
 from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, get_mode
 from depthmaster_ros.alignment.record import AlignmentRecord
@@ -144,9 +145,14 @@ class DepthPipeline:
         record = AlignmentRecord(mode=config.alignment.alignment_mode, space=prediction.space,
                                  backend=config.model.backend, model=config.model.model,
                                  inference_time_s=inference_s)
-        depth_m = self._align(frame, maps, prediction.space, camera, record, warnings)
+        depth_m, applied = self._align(frame, maps, prediction.space, camera, record, warnings)
         record.alignment_time_s = time.perf_counter() - t0
         timings['alignment'] = record.alignment_time_s
+        if config.output.publish_confidence and applied is not None:
+            t0 = time.perf_counter()
+            confidence = _with_alignment_confidence(confidence, maps.host(), prediction.space, applied,
+                                                    config.alignment)
+            timings['confidence'] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         depth_m, relative, points, colors = maps.publish(depth_m, camera, colors_source, config.output)
@@ -206,8 +212,9 @@ class DepthPipeline:
                 warnings.append(FrameWarning(kinds.CUDA_OOM, message))
 
     # alignment ---------------------------------------------------------------------------------
-    def _align(self, frame: FrameInput, maps: Any, space: str, camera: Any,
-               record: AlignmentRecord, warnings: list[FrameWarning]) -> Any:
+    def _align(self, frame: FrameInput, maps: Any, space: str, camera: Any, record: AlignmentRecord,
+               warnings: list[FrameWarning]) -> tuple[Any, 'AppliedFit | None']:
+        """(metres or None, the samples and the fit applied to them when the frame had samples and metres)."""
         settings = self.config.alignment
         mode = get_mode(settings.alignment_mode)
         outcome = mode.samples(SampleRequest(
@@ -216,10 +223,10 @@ class DepthPipeline:
             relative=maps.host(), space=space))
         if not mode.metric:
             record.reason = outcome.reason if isinstance(outcome, NoSamples) else ''
-            return None
+            return None, None
         if isinstance(outcome, FixedFit):
             record.ok, record.scale, record.shift = True, outcome.scale, outcome.shift
-            return maps.metric(space, outcome.scale, outcome.shift, settings)
+            return maps.metric(space, outcome.scale, outcome.shift, settings), None
         if isinstance(outcome, NoSamples):
             fresh = AlignmentResult(ok=False, reason=outcome.reason, space=space)
         else:
@@ -231,11 +238,32 @@ class DepthPipeline:
         if not fresh.ok:
             warnings.append(FrameWarning(kinds.ALIGNMENT, f'alignment: {fresh.reason}'))
         if not record.ok:
-            return None
+            return None, None
+        scale: Any = applied.scale
+        shift: Any = applied.shift
         if fresh.ok and not applied.held and fresh.local_correction is not None:
             # this frame's own local correction (the temporal filter smooths and holds the global line)
-            return maps.metric(space, *fresh.local_correction, settings)
-        return maps.metric(space, applied.scale, applied.shift, settings)
+            scale, shift = fresh.local_correction
+        samples = None if isinstance(outcome, NoSamples) else AppliedFit(outcome.depth, scale, shift)
+        return maps.metric(space, scale, shift, settings), samples
+
+
+@dataclass
+class AppliedFit:
+    """The frame's sparse samples and the scale and shift (numbers or HxW maps) its metres came from."""
+    sparse_depth: np.ndarray
+    scale: Any
+    shift: Any
+
+
+def _with_alignment_confidence(model_confidence: np.ndarray | None, relative: np.ndarray, space: str,
+                               applied: AppliedFit, settings: Any) -> np.ndarray:
+    """The alignment confidence, times the model's own (Marigold's ensemble) when it gives one."""
+    confidence = alignment_confidence(relative, space, applied.sparse_depth, applied.scale, applied.shift,
+                                      settings.min_depth, settings.max_depth)
+    if model_confidence is not None:
+        confidence *= np.asarray(model_confidence, np.float32)
+    return confidence
 
 
 def _fill_record(record, applied):

@@ -98,6 +98,9 @@ def test_lidar_mode_with_tf_static_matches_the_pipeline(start_node, frames):
     assert np.mean(np.abs(depth[both] - frames[0].depth[both]) < 1e-2 * frames[0].depth[both]) > 0.99
     cloud = rig.received['depth/points'][0]
     assert cloud.height == 1 and cloud.width == len(expected.points)
+    # a model without its own confidence (DepthMaster, this stand-in) publishes the alignment confidence
+    assert rig.spin_until(lambda: rig.count('depth/confidence'))
+    np.testing.assert_array_equal(decode_image(rig.received['depth/confidence'][0]), expected.confidence)
 
 
 def test_lidar_mode_uses_the_parameter_transform_without_tf(start_node, frames):

@@ -1,0 +1,139 @@
+"""Alignment confidence: how far a robot may trust the published metres at each pixel (0..1).
+
+The metres are the model's relative map put through a fit to sparse samples (LiDAR, the ground
+plane). Where samples are dense and agree with the published depth, the fit is pinned down there;
+far from any sample, or where the samples near a pixel disagree with the depth it publishes, it is
+not. Per pixel p, with Gaussian weights w_i(p) = exp(-|p - x_i|^2 / 2 R^2) over the samples x_i:
+
+    confidence(p) = sum_i w_i a_i / (sum_i w_i + PRIOR_SAMPLES) * exp(-dist(p)^2 / 2 R^2)
+
+- a_i = 1 / (1 + (e_i / AGREEMENT_TOLERANCE)^2), e_i the sample's relative error |d_i - z_i| / z_i
+  between the published depth d_i and the sample's metres z_i: 1 for a sample that agrees, 0.5 at a
+  5 % disagreement, ~0 for an outlier (a spurious return or a real object the model missed: either
+  way the published depth there is in doubt);
+- the sum over the weights against PRIOR_SAMPLES is the sample density: one agreeing sample right
+  at the pixel gives 0.5, many give 1;
+- dist(p) is the distance to the nearest sample: a pixel beyond a few R of every sample has
+  confidence ~0 whatever the samples elsewhere say.
+
+R (the reach) is REACH_SHARE of the image diagonal (32 px at 640x480). So the value reads as the
+share of the support a pixel would have among dense, agreeing samples at its own position. It
+judges the alignment only; a model's own per-pixel confidence (Marigold's ensemble spread) is a
+separate factor that the pipeline multiplies in. Computed on a CELL-pixel grid (the Gaussian sums and
+the distance term, as a Gaussian-weighted max-filter, are separable) and upsampled bilinearly: a
+fraction of a millisecond at 640x480.
+"""
+import numpy as np
+
+try:   # OpenCV's resize is the fast upsampling; a machine without OpenCV uses the numpy twin below
+    import cv2
+except ImportError:
+    cv2 = None  # type: ignore[assignment]
+
+from .fit import apply_alignment
+
+CELL = 8                        # pixels per grid cell
+REACH_SHARE = 0.04              # R, as a share of the image diagonal
+AGREEMENT_TOLERANCE = 0.05      # relative depth error at which a sample counts half
+PRIOR_SAMPLES = 1.0             # weight of "no support" in the density term, in samples
+
+
+def sample_agreement(published_m: np.ndarray, sample_m: np.ndarray) -> np.ndarray:
+    """a_i in 0..1 for each sample: 1 where the published depth matches the sample, 0 where it is absent."""
+    published_m = np.asarray(published_m, np.float64)
+    sample_m = np.asarray(sample_m, np.float64)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        error = np.abs(published_m - sample_m) / sample_m
+    agreement = 1.0 / (1.0 + (error / AGREEMENT_TOLERANCE) ** 2)
+    return np.where(np.isfinite(agreement), agreement, 0.0)
+
+
+def _gaussian_matrix(count: int, reach_cells: float) -> np.ndarray:
+    """K[i, j] = exp(-(i - j)^2 / 2 R^2) over one axis of the grid (nothing beyond its edges)."""
+    offsets = np.arange(count, dtype=np.float64)
+    return np.exp(-0.5 * ((offsets[:, None] - offsets[None, :]) / reach_cells) ** 2)
+
+
+def _max_filter(grid: np.ndarray, reach_cells: float, axis: int) -> np.ndarray:
+    """max over k of exp(-k^2 / 2 R^2) * grid shifted by k along axis, |k| <= 4 R (zero beyond the grid)."""
+    radius = min(int(np.ceil(4.0 * reach_cells)), grid.shape[axis] - 1)
+    length = grid.shape[axis]
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (radius, radius)
+    padded = np.pad(grid, pad)
+    result = np.zeros_like(grid)
+    for k in range(2 * radius + 1):
+        weight = float(np.exp(-0.5 * ((k - radius) / reach_cells) ** 2))
+        shifted = padded[k:k + length] if axis == 0 else padded[:, k:k + length]
+        np.maximum(result, weight * shifted, out=result)
+    return result
+
+
+def upsample_cells(cells: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear upsampling of a CELL-pixel grid to height x width (pixel centres, edges clamped)."""
+    if cv2 is not None:
+        size = (cells.shape[1] * CELL, cells.shape[0] * CELL)
+        return np.ascontiguousarray(cv2.resize(cells, size, interpolation=cv2.INTER_LINEAR)[:height, :width])
+    return _upsample_numpy(cells, height, width)
+
+
+def _upsample_numpy(cells: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The numpy twin of cv2.resize(INTER_LINEAR) by CELL, for machines without OpenCV."""
+    def taps(count: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        source = np.clip((np.arange(count) + 0.5) / CELL - 0.5, 0.0, size - 1)
+        low = np.floor(source).astype(np.int64)
+        return low, np.minimum(low + 1, size - 1), (source - low).astype(np.float32)
+    r0, r1, fr = taps(height, cells.shape[0])
+    c0, c1, fc = taps(width, cells.shape[1])
+    rows = cells[r0] * (1 - fr)[:, None] + cells[r1] * fr[:, None]
+    return (rows[:, c0] * (1 - fc) + rows[:, c1] * fc).astype(np.float32)
+
+
+def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndarray) -> np.ndarray:
+    """HxW float32 confidence (see the module docstring) from the samples' flat indices and a_i."""
+    height, width = int(shape[0]), int(shape[1])
+    index = np.asarray(index, np.int64).ravel()
+    agreement = np.asarray(agreement, np.float64).ravel()
+    if index.shape != agreement.shape:
+        raise ValueError(f'agreement: {agreement.size} values but index has {index.size}')
+    if not len(index):
+        return np.zeros((height, width), np.float32)
+    rows, cols = (height + CELL - 1) // CELL, (width + CELL - 1) // CELL
+    cell = (index // width // CELL) * cols + (index % width) // CELL
+    counts = np.bincount(cell, minlength=rows * cols).reshape(rows, cols).astype(np.float64)
+    agreeing = np.bincount(cell, weights=agreement, minlength=rows * cols).reshape(rows, cols)
+    reach_cells = REACH_SHARE * float(np.hypot(height, width)) / CELL
+    along_rows, along_cols = _gaussian_matrix(rows, reach_cells), _gaussian_matrix(cols, reach_cells)
+    total = along_rows @ counts @ along_cols           # sum_i w_i, with w_i = 1 at the sample's own cell
+    agreed = along_rows @ agreeing @ along_cols
+    # exp(-dist^2 / 2 R^2) is the largest weight of any sample: a separable Gaussian-weighted max-filter
+    occupied = (counts > 0).astype(np.float64)
+    nearness = _max_filter(_max_filter(occupied, reach_cells, axis=1), reach_cells, axis=0)
+    cells = np.clip(agreed / (total + PRIOR_SAMPLES) * nearness, 0.0, 1.0).astype(np.float32)
+    return upsample_cells(cells, height, width)
+
+
+def alignment_confidence(relative: np.ndarray, space: str, sparse_depth: np.ndarray,
+                         scale: float | np.ndarray, shift: float | np.ndarray,
+                         min_depth: float = 0.1, max_depth: float = 100.0) -> np.ndarray:
+    """Confidence of the metres `apply_alignment(relative, space, scale, shift, ...)` publishes, given the
+    sparse samples (HxW metres, NaN where empty); scale and shift may be HxW maps (local alignment).
+
+    Only the sample pixels are mapped to metres (on the host copy of the relative map, so the host and
+    the device path give the same map). A sample whose pixel publishes no depth counts as
+    disagreeing; with no sample the map is all 0.
+    """
+    relative = np.asarray(relative)
+    sparse = np.asarray(sparse_depth)
+    if sparse.shape != relative.shape:
+        raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
+    flat = sparse.ravel()
+    with np.errstate(invalid='ignore'):
+        index = np.flatnonzero(flat > 0)
+    index = index[np.isfinite(flat[index])]
+    if not len(index):
+        return np.zeros(relative.shape, np.float32)
+    at_samples = [np.asarray(v).ravel()[index] if np.ndim(v) == 2 else v for v in (scale, shift)]
+    published = apply_alignment(relative.ravel()[index][None], space, at_samples[0], at_samples[1],
+                                min_depth, max_depth)[0]
+    return confidence_map(relative.shape, index, sample_agreement(published, flat[index]))

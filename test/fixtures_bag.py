@@ -17,7 +17,8 @@ NS = '/camera'          # the output namespace: the sample's image topic's names
 
 @pytest.fixture(scope='module')
 def one_torch_thread():
-    """The tiny model runs fastest on one thread, and the two cores are shared with other work.
+    """The tiny model runs fastest on one thread, and the two cores are shared with other work; CPU
+    inference is also bit-identical only at equal thread counts (the fleet's one-CPU Ray actors).
 
     Bag test modules use it for all their tests: `pytestmark = pytest.mark.usefixtures('one_torch_thread')`.
     """
@@ -41,6 +42,23 @@ def bag_config(tiny_model_dir):
     """The node's defaults with the tiny model on CPU at a 64 px processing size."""
     return Config.from_params({'model': str(tiny_model_dir), 'device': 'cpu', 'dtype': 'fp32',
                                'processing_res': 64, 'cloud_stride': 2, 'min_points': 10})
+
+
+@pytest.fixture(scope='module')
+def fixed_bag_config(tiny_model_dir):
+    """Fixed alignment (every frame gets metres and a cloud) with the tiny model at a 32 px processing size."""
+    return Config.from_params({'model': str(tiny_model_dir), 'device': 'cpu', 'processing_res': 32,
+                               'alignment_mode': 'fixed', 'fixed_shift': 0.3, 'cloud_stride': 4})
+
+
+def module_sample(frames, seed, width=64, height=48):
+    """A module-scoped fixture writing that module's own small sample bag (mcap): `sample = module_sample(...)`."""
+    @pytest.fixture(scope='module')
+    def sample(tmp_path_factory):
+        path = tmp_path_factory.mktemp('small_sample') / 'sample.mcap'
+        sample_bag.write_sample_bag(path, frames=frames, rate_hz=10.0, width=width, height=height, seed=seed)
+        return path
+    return sample
 
 
 def run(input_path, out, estimator, config, **options):

@@ -12,32 +12,21 @@ import pytest
 from rosbags.rosbag2 import Reader
 
 from depthmaster_ros.bag.compression import output_compression
-from depthmaster_ros.bag.replay import BagOptions, process_bag
 from depthmaster_ros.bag.summary import format_summary
 from depthmaster_ros.commands import bag as bag_command
-from depthmaster_ros.config.settings import Config
 from depthmaster_ros.synthetic import sample_bag
+from fixtures_bag import module_sample, run
 
 FRAMES, WIDTH, HEIGHT = 4, 64, 48
 NS = '/camera'
 TIMING_FIELDS = ('inference_time_s', 'alignment_time_s')     # DepthAlignment fields that differ run to run
 
-
-@pytest.fixture(scope='module')
-def sample(tmp_path_factory):
-    path = tmp_path_factory.mktemp('compression_in') / 'sample.mcap'
-    sample_bag.write_sample_bag(path, frames=FRAMES, rate_hz=10.0, width=WIDTH, height=HEIGHT, seed=3)
-    return path
+sample = module_sample(FRAMES, seed=3, width=WIDTH, height=HEIGHT)
 
 
 @pytest.fixture(scope='module')
-def config(tiny_model_dir):
-    return Config.from_params({'model': str(tiny_model_dir), 'device': 'cpu', 'processing_res': 32,
-                               'alignment_mode': 'fixed', 'fixed_shift': 0.3, 'cloud_stride': 4})
-
-
-def run(sample, out, estimator, config, **options):
-    return process_bag(sample, out, estimator, config, BagOptions(progress=False, **options))
+def config(fixed_bag_config):
+    return fixed_bag_config
 
 
 def mcap_listing(path):

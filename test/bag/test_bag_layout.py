@@ -11,27 +11,16 @@ import pytest
 import yaml
 
 from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.synthetic import sample_bag
+from fixtures_bag import module_sample, run
 
 FRAMES, WIDTH, HEIGHT = 3, 64, 48
 
-
-@pytest.fixture(scope='module')
-def sample(tmp_path_factory):
-    path = tmp_path_factory.mktemp('layout_in') / 'sample.mcap'
-    sample_bag.write_sample_bag(path, frames=FRAMES, rate_hz=10.0, width=WIDTH, height=HEIGHT, seed=2)
-    return path
+sample = module_sample(FRAMES, seed=2, width=WIDTH, height=HEIGHT)
 
 
 @pytest.fixture(scope='module')
-def config(tiny_model_dir):
-    return Config.from_params({'model': str(tiny_model_dir), 'device': 'cpu', 'processing_res': 32,
-                               'alignment_mode': 'fixed', 'fixed_shift': 0.3, 'cloud_stride': 4})
-
-
-def run(sample, out, estimator, config, **options):
-    return process_bag(sample, out, estimator, config, BagOptions(progress=False, **options))
+def config(fixed_bag_config):
+    return fixed_bag_config
 
 
 def embedded_mcap_metadata(path):

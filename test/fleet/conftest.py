@@ -11,17 +11,6 @@ TIMING_FIELDS = ('inference_time_s', 'alignment_time_s')
 
 
 @pytest.fixture(scope='module')
-def one_torch_thread():
-    """The Ray actors run torch on one thread (one CPU each); the reference run must do the same,
-    since CPU inference is bit-identical only at equal thread counts."""
-    import torch
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope='module')
 def make_bags(tmp_path_factory):
     """make_bags({'name.mcap': frames, 'dir_bag': frames, ...}) -> the input directory (plus corrupt.mcap)."""
     def make(frames_by_name, corrupt=True):

@@ -20,6 +20,9 @@ from depthmaster_ros.model.sizing import processing_size
 
 from . import frames as kinds
 from .frames import FrameInput, FrameOutput, FrameWarning
+from .rectify import needs_rectification, rectified_camera, rectify_image
+
+NO_CAMERA_REASON = 'no camera info matched this image (stamp and size): relative depth only'
 
 # processing_res steps tried, largest first, when the GPU runs out of memory
 OOM_RESOLUTION_STEPS = (768, 640, 512, 384)
@@ -118,9 +121,22 @@ class DepthPipeline:
         record = AlignmentRecord(mode=config.alignment.alignment_mode, space=prediction.space,
                                  backend=config.model.backend, model=config.model.model,
                                  inference_time_s=inference_s)
-        depth_m = self._align(frame, relative, prediction.space, camera, record, warnings)
+        if camera is None and get_mode(config.alignment.alignment_mode).metric:
+            # metres only with the matching camera_info in the same frame, never from a held fit alone
+            depth_m, record.reason = None, NO_CAMERA_REASON
+        else:
+            depth_m = self._align(frame, relative, prediction.space, camera, record, warnings)
         record.alignment_time_s = time.perf_counter() - t0
         timings['alignment'] = record.alignment_time_s
+
+        if camera is not None and config.output.output_geometry == 'rectified' and needs_rectification(camera):
+            t0 = time.perf_counter()
+            relative = rectify_image(relative, camera)
+            colors_source = rectify_image(colors_source, camera)
+            confidence = None if confidence is None else rectify_image(np.asarray(confidence, np.float32), camera)
+            depth_m = None if depth_m is None else rectify_image(depth_m, camera, nearest=True)
+            camera = rectified_camera(camera)
+            timings['rectify'] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         points = colors = None

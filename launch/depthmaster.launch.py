@@ -6,7 +6,7 @@
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -14,10 +14,14 @@ from launch import LaunchDescription
 
 PACKAGE = 'depthmaster_ros'
 EXECUTABLE = 'depthmaster_node'
+LARGE_DATA_PROFILE = 'fastdds_large_data.xml'
+# Fast DDS 3 (Kilted and newer) reads the first, Fast DDS 2 (Jazzy) the second
+PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
 
 def generate_launch_description():
-    default_params = os.path.join(get_package_share_directory(PACKAGE), 'config', 'depthmaster.yaml')
+    share = get_package_share_directory(PACKAGE)
+    default_params = os.path.join(share, 'config', 'depthmaster.yaml')
     arguments = [
         DeclareLaunchArgument('params_file', default_value=default_params, description='node parameters YAML'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the node and its topics'),
@@ -28,7 +32,13 @@ def generate_launch_description():
         DeclareLaunchArgument('points', default_value='points', description='input LiDAR PointCloud2 topic'),
         DeclareLaunchArgument('output_points', default_value='depth/points', description='output PointCloud2 topic'),
         DeclareLaunchArgument('use_sim_time', default_value='false', description='use /clock (bag playback)'),
+        DeclareLaunchArgument('large_data_profile', default_value=os.path.join(share, 'config', LARGE_DATA_PROFILE),
+                              description='Fast DDS profile for large best-effort messages; every process exchanging '
+                                          'images and clouds with the node needs the same one'),
     ]
+    # every process this launch starts (the node, and a driver included next to it) loads the profile
+    profile = [SetEnvironmentVariable(variable, LaunchConfiguration('large_data_profile'))
+               for variable in PROFILE_VARIABLES]
     node = Node(
         package=PACKAGE,
         executable=EXECUTABLE,
@@ -45,4 +55,4 @@ def generate_launch_description():
             ('depth/points', LaunchConfiguration('output_points')),
         ],
     )
-    return LaunchDescription(arguments + [node])
+    return LaunchDescription(arguments + profile + [node])

@@ -72,7 +72,8 @@ class CameraInfoSync:
         """Store a camera_info (None with the error when it was refused); returns the images it settles."""
         self._infos.append(_Info(stamp_ns, camera, error))
         self._last_info = self._clock()
-        released, still = [], deque()
+        released: list[Paired] = []
+        still: deque[_Waiting] = deque()
         for waiting in self._waiting:
             found = self.match(waiting.stamp_ns)
             if found is not None:
@@ -105,7 +106,7 @@ class CameraInfoSync:
         if not self._expecting(now):
             return [Paired(item, None, CAMERA_INFO_MISSING, self._missing_reason())]
         self._waiting.append(_Waiting(stamp_ns, item, now))
-        released = []
+        released: list[Paired] = []
         while len(self._waiting) > self._image_capacity:
             old = self._waiting.popleft()
             released.append(Paired(old.item, None, CAMERA_INFO_WAIT, 'a newer image arrived while this one waited '
@@ -115,7 +116,7 @@ class CameraInfoSync:
     def expire(self) -> list[Paired]:
         """Images that waited camera_info_timeout_s: relative depth only."""
         now = self._clock()
-        released = []
+        released: list[Paired] = []
         while self._waiting and now - self._waiting[0].since >= self.timeout_s:
             old = self._waiting.popleft()
             released.append(Paired(old.item, None, CAMERA_INFO_MISSING, self._missing_reason()))

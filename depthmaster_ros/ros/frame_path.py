@@ -10,7 +10,7 @@ cleanup (`_release`).
 from dataclasses import dataclass
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
@@ -32,6 +32,11 @@ from .qos import diagnostics_qos, input_stream_qos, output_qos
 from .tf_listener import SharedTransformBuffer, TransformListener
 from .transport_stats import TransportLoss
 
+if TYPE_CHECKING:                       # a mixin over rclpy's Node (or LifecycleNode, a Node too)
+    from rclpy.node import Node as _NodeBase
+else:
+    _NodeBase = object
+
 # how often images waiting for their camera_info are checked against camera_info_timeout_s
 _SYNC_CHECK_S = 0.05
 
@@ -51,7 +56,7 @@ class _QueuedFrame:
     received_monotonic: float
 
 
-class DepthFramePath:
+class DepthFramePath(_NodeBase):
     """Mixin over an rclpy Node or LifecycleNode: parameters, model, topics, worker and diagnostics."""
 
     # configure ---------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class InputLoss:
 
 
 class _Input:
-    def __init__(self):
+    def __init__(self) -> None:
         self.received = 0
         self.lost = 0
         self.sequenced = False

@@ -78,7 +78,7 @@ def test_lifecycle_transitions_load_work_stop_and_free_the_model(ros_context, ro
                           and node.output_pubs['relative'].get_subscription_count() == 1, 10)
         before = len(client.relative)
         client.publish_image(frames[round_], 1_000_000_000 * (round_ + 1))
-        assert spin_until(ros_executor, lambda: len(client.relative) == before + 1, 30)
+        assert spin_until(ros_executor, lambda expected=before + 1: len(client.relative) == expected, 30)
         assert client.transition('deactivate') and client.state() == 'inactive'
         assert spin_until(ros_executor, lambda: client.image_pub.get_subscription_count() == 0, 10)
         assert not node._worker.is_alive()

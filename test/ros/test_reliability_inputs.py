@@ -237,8 +237,8 @@ def test_camera_info_of_another_aspect_gives_relative_only(start_node, tiny_esti
 # point clouds ----------------------------------------------------------------------------------------------------
 def _lidar_node(start_node, frames, **params):
     t, q = frames[0].lidar_to_camera.to_translation_quaternion()
-    defaults = dict(alignment_mode='lidar', lidar_to_camera=[float(v) for v in t] + [float(v) for v in q], lidar_frame=LIDAR_FRAME,
-                    diagnostics_period_s=0.2, min_points=10)
+    defaults = dict(alignment_mode='lidar', lidar_to_camera=[float(v) for v in t] + [float(v) for v in q],
+                    lidar_frame=LIDAR_FRAME, diagnostics_period_s=0.2, min_points=10)
     return start_node(SceneTruthEstimator(frames), **{**defaults, **params})
 
 

@@ -39,6 +39,7 @@ setup(
         'console_scripts': [
             'depthmaster-ros = depthmaster_ros.cli:main',
             'depthmaster_node = depthmaster_ros.ros.process:main',
+            'depthmaster_lifecycle_node = depthmaster_ros.ros.process:lifecycle_main',
         ],
     },
 )

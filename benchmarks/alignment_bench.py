@@ -113,7 +113,8 @@ def cases(quick):
 
 
 def run(quick=False, methods=None):
-    settings = dataclasses.replace(Config.from_params({}).alignment, use_tf=False, lidar_to_camera=tuple(IDENTITY))
+    settings = dataclasses.replace(Config.from_params({}).alignment, use_tf=False, lidar_to_camera=tuple(IDENTITY),
+                                   lidar_frame='lidar')
     methods = methods or methods_available()
     views = {}
     rows = []

@@ -9,7 +9,7 @@ topics and, when the robot's URDF does not already publish it, a static LiDAR-to
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable, IncludeLaunchDescription
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
@@ -31,12 +31,17 @@ def generate_launch_description():
         DeclareLaunchArgument('use_sim_time', default_value='false'),
         DeclareLaunchArgument('publish_lidar_tf', default_value='false',
                               description='publish lidar_tf as a static transform (when the URDF does not)'),
+        DeclareLaunchArgument('large_data_profile', default_value=os.path.join(share, 'config', 'fastdds_large_data.xml'),
+                              description='Fast DDS profile for large messages, set for every process started here'),
         DeclareLaunchArgument('lidar_tf', default_value='0 0 0 0 0 0 camera_color_optical_frame os_sensor',
                               description='x y z yaw pitch roll parent child, static_transform_publisher order'),
         DeclareLaunchArgument('rviz', default_value='false', description='also start RViz with the shipped view'),
         DeclareLaunchArgument('rviz_fixed_frame', default_value='camera_color_optical_frame',
                               description="RViz fixed frame: the camera's optical frame"),
     ]
+    # before any process starts: the drivers included or added here and the node share the large-data profile
+    profile = [SetEnvironmentVariable(variable, LaunchConfiguration('large_data_profile'))
+               for variable in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')]
     depthmaster = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'depthmaster.launch.py')),
         launch_arguments={
@@ -48,6 +53,7 @@ def generate_launch_description():
             'use_sim_time': LaunchConfiguration('use_sim_time'),
             'rviz': LaunchConfiguration('rviz'),
             'rviz_fixed_frame': LaunchConfiguration('rviz_fixed_frame'),
+            'large_data_profile': LaunchConfiguration('large_data_profile'),
         }.items(),
     )
     lidar_tf = Node(
@@ -57,4 +63,4 @@ def generate_launch_description():
         arguments=LaunchConfiguration('lidar_tf'),
         condition=IfCondition(LaunchConfiguration('publish_lidar_tf')),
     )
-    return LaunchDescription(arguments + [depthmaster, lidar_tf])
+    return LaunchDescription(arguments + profile + [depthmaster, lidar_tf])

@@ -11,7 +11,7 @@ config/depthmaster.rviz resolve to exactly the topics the node reads and writes.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -20,6 +20,9 @@ from launch import LaunchDescription
 
 PACKAGE = 'depthmaster_ros'
 EXECUTABLE = 'depthmaster_node'
+LARGE_DATA_PROFILE = 'fastdds_large_data.xml'
+# Fast DDS 3 (Kilted and newer) reads the first, Fast DDS 2 (Jazzy) the second
+PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
 
 def generate_launch_description():
@@ -35,6 +38,9 @@ def generate_launch_description():
         DeclareLaunchArgument('points', default_value='points', description='input LiDAR PointCloud2 topic'),
         DeclareLaunchArgument('output_points', default_value='depth/points', description='output PointCloud2 topic'),
         DeclareLaunchArgument('use_sim_time', default_value='false', description='use /clock (bag playback)'),
+        DeclareLaunchArgument('large_data_profile', default_value=os.path.join(share, 'config', LARGE_DATA_PROFILE),
+                              description='Fast DDS profile for large best-effort messages; every process exchanging '
+                                          'images and clouds with the node needs the same one'),
         DeclareLaunchArgument('rviz', default_value='false', description='also start RViz with the shipped view'),
         DeclareLaunchArgument('rviz_config', default_value=os.path.join(share, 'config', 'depthmaster.rviz'),
                               description='RViz configuration file'),
@@ -48,6 +54,9 @@ def generate_launch_description():
         ('points', LaunchConfiguration('points')),
         ('depth/points', LaunchConfiguration('output_points')),
     ]
+    # every process this launch starts (the node, and a driver included next to it) loads the profile
+    profile = [SetEnvironmentVariable(variable, LaunchConfiguration('large_data_profile'))
+               for variable in PROFILE_VARIABLES]
     node = Node(
         package=PACKAGE,
         executable=EXECUTABLE,
@@ -68,4 +77,4 @@ def generate_launch_description():
         remappings=remappings,
         condition=IfCondition(LaunchConfiguration('rviz')),
     )
-    return LaunchDescription(arguments + [node, rviz])
+    return LaunchDescription(arguments + profile + [node, rviz])

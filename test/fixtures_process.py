@@ -18,9 +18,9 @@ def write_node_params(tmp_path, model_dir, **extra):
     return path
 
 
-def start_node_process(params, *ros_args):
+def start_node_process(params, *ros_args, env=None):
     """`depthmaster-ros node --params PARAMS [ros_args]`, stdout and stderr merged, unbuffered."""
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    env = dict(os.environ if env is None else env, PYTHONUNBUFFERED='1')
     return subprocess.Popen([CLI, 'node', '--params', str(params), *ros_args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
 

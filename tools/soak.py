@@ -70,7 +70,8 @@ def start_node(context, executor, estimator, args):
     from depthmaster_ros.ros.node import DepthMasterNode
     lidar_to_camera = [float(v) for v in np.concatenate(args.scene_frames[0].lidar_to_camera.to_translation_quaternion())]
     params = {'device': 'cpu', 'processing_res': args.processing_res, 'alignment_mode': 'lidar',
-              'lidar_to_camera': lidar_to_camera, 'use_tf': False, 'input_reliability': 'reliable',
+              'lidar_to_camera': lidar_to_camera, 'lidar_frame': LIDAR_FRAME, 'use_tf': False,
+              'input_reliability': 'reliable',
               'max_cloud_age_s': 0.5, 'log_throttle_s': 60.0}
     node = DepthMasterNode(estimator=estimator, context=context,
                            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])

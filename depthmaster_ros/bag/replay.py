@@ -23,6 +23,7 @@ from depthmaster_ros.conversions.values import stamp_to_ns
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.metrics import depth_errors
 from depthmaster_ros.model.provenance import describe_weights
+from depthmaster_ros.pipeline.camera_sync import CAMERA_INFO_UNMATCHED, CameraInfoSync
 from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
@@ -168,8 +169,9 @@ class _BagRun:
         self.clouds = RecentClouds(capacity=64)
         self.ground_truth: dict[int, np.ndarray] = {}   # stamp_ns -> depth in metres
         self.pending: deque[_PendingImage] = deque()
-        self.camera: CameraModel | None = None    # from the newest CameraInfo, None when it was unusable
-        self.camera_error = ''                    # why the newest CameraInfo was unusable
+        # CameraInfos by stamp: an image takes only the one of its own stamp (as the node does)
+        self.camera_sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s,
+                                          info_capacity=64)
         self.sheet_rows: list[Any] = []
         self.interrupted = False
         self.output_topics: dict[str, str] = {}
@@ -261,10 +263,11 @@ class _BagRun:
         elif topic in self.topics.tf:
             _add_tf_message(self.transforms, message, topic == '/tf_static', faults)
         elif topic == self.topics.camera_info:
+            stamp_ns = stamp_to_ns(message.header.stamp)
             try:
-                self.camera, self.camera_error = CameraModel.from_camera_info(message), ''
+                self.camera_sync.add_info(stamp_ns, CameraModel.from_camera_info(message))
             except ValueError as error:          # counted with each image that finds no usable intrinsics
-                self.camera, self.camera_error = None, str(error)
+                self.camera_sync.add_info(stamp_ns, None, str(error))
         elif topic == self.topics.points:
             try:
                 self.clouds.add(cloud_from_message(message))
@@ -311,7 +314,7 @@ class _BagRun:
         cloud, miss = (self.clouds.select(stamp_ns, self.config.alignment.max_cloud_age_s,
                                           self.config.alignment.cloud_future_tolerance_s)
                        if self.topics.points else (None, ''))
-        frame = FrameInput(rgb=rgb, stamp_ns=stamp_ns, frame_id=frame_id, camera=self._camera_for(rgb),
+        frame = FrameInput(rgb=rgb, stamp_ns=stamp_ns, frame_id=frame_id, camera=self._camera_for(rgb, stamp_ns),
                            cloud=cloud, transforms=self.transforms, cloud_miss_reason=miss)
         convert_s = time.perf_counter() - started
         try:
@@ -341,13 +344,19 @@ class _BagRun:
             self.sheet_rows.append(SheetRow(rgb=rgb, depth_m=output.depth_m, gt_m=gt, label=label))
         self.progress.update()
 
-    def _camera_for(self, rgb: np.ndarray) -> CameraModel | None:
-        """The intrinsics for this image's size from the newest CameraInfo; None (counted) when unusable."""
-        if self.camera is None:
-            self.stats.faults.record('camera_info', self.camera_error or 'no CameraInfo before this image')
+    def _camera_for(self, rgb: np.ndarray, stamp_ns: int) -> CameraModel | None:
+        """The intrinsics from the CameraInfo of this image's stamp and size; None (counted) when there is none."""
+        found = self.camera_sync.match(stamp_ns)
+        if found is None:
+            self.stats.faults.record(CAMERA_INFO_UNMATCHED, f'no CameraInfo with the stamp of this image '
+                                                            f'({stamp_ns * 1e-9:.6f} s): relative depth only')
+            return None
+        camera, error = found
+        if camera is None:
+            self.stats.faults.record('camera_info', error)
             return None
         try:
-            return camera_for_image(self.camera, rgb.shape[1], rgb.shape[0])
+            return camera_for_image(camera, rgb.shape[1], rgb.shape[0])
         except InputFault as fault:
             self.stats.faults.record(fault.kind, str(fault))
             return None

@@ -9,6 +9,8 @@ import argparse
 
 def add_arguments(parser):
     parser.add_argument('--params', metavar='FILE', help='ROS 2 params YAML (for example config/depthmaster.yaml)')
+    parser.add_argument('--lifecycle', action='store_true',
+                        help='start the managed (lifecycle) node: it loads the model on configure and works while active')
     parser.add_argument('--ros-args', dest='ros_args', nargs=argparse.REMAINDER, default=[], metavar='ARG',
                         help='everything after it goes to ROS (remappings -r, parameters -p name:=value, ...)')
 
@@ -38,4 +40,4 @@ def run(args):
         print(f'depthmaster-ros node: {error}', file=sys.stderr)
         return 2
     from depthmaster_ros.ros.process import main
-    return main(argv, exit_process=True)
+    return main(argv, exit_process=True, lifecycle=args.lifecycle)

@@ -27,6 +27,7 @@ class InputSettings:
     image_transport: str
     max_pixels: int
     camera_info_timeout_s: float
+    camera_info_slop_s: float
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class AlignmentSettings:
     max_cloud_age_s: float
     cloud_future_tolerance_s: float
     lidar_to_camera: tuple[float, ...]
+    lidar_frame: str
     use_tf: bool
     occlusion_window_px: int
     occlusion_rel_threshold: float
@@ -55,6 +57,7 @@ class AlignmentSettings:
 
 @dataclass(frozen=True)
 class OutputSettings:
+    output_geometry: str
     output_resolution: str
     publish_relative: bool
     publish_confidence: bool
@@ -72,6 +75,7 @@ class NodeSettings:
     input_reliability: str
     output_reliability: str
     diagnostics_period_s: float
+    lazy: bool
     log_throttle_s: float
 
 

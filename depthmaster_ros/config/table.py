@@ -62,7 +62,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         'input',
         _p('image_transport', STRING, 'raw', 'Subscribe to image (raw) or image/compressed (compressed).', choices=('raw', 'compressed'), **_FIXED),
         _p('max_pixels', INTEGER, 8_000_000, 'Images with more pixels are refused.', range=(1, 100_000_000)),
-        _p('camera_info_timeout_s', DOUBLE, 5.0, 'How long to wait for camera_info before running without it, seconds.', range=(0.0, 600.0)),
+        _p('camera_info_timeout_s', DOUBLE, 5.0, 'How long an image waits for the camera_info of its stamp before it gets relative depth only, seconds.', range=(0.0, 600.0)),
+        _p('camera_info_slop_s', DOUBLE, 0.0, 'Largest stamp difference between an image and its camera_info, seconds; 0 = the same stamp, as image_transport camera subscribers require.', range=(0.0, 0.5)),
     ),
     # alignment
     *_section(
@@ -75,6 +76,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('max_cloud_age_s', DOUBLE, 0.2, 'Oldest cloud, relative to the image stamp, used for alignment, seconds.', range=(0.0, 10.0)),
         _p('cloud_future_tolerance_s', DOUBLE, 0.05, 'Newest cloud after the image stamp still used, seconds.', range=(0.0, 10.0)),
         _p('lidar_to_camera', DOUBLE_ARRAY, [], 'Fallback LiDAR-to-camera-optical transform [x, y, z, qx, qy, qz, qw] when TF has none; empty = require TF.', lengths=(0, 7)),
+        _p('lidar_frame', STRING, '', 'The cloud frame_id that lidar_to_camera belongs to; clouds of other frames need TF. Required with lidar_to_camera.'),
         _p('use_tf', BOOL, True, 'Look transforms up in /tf and /tf_static before the fallbacks.'),
         _p('occlusion_window_px', INTEGER, 15, 'Largest window of the LiDAR occlusion filter, pixels; the window itself spans 1.5 scan-line gaps measured in the projected cloud, and only returns with neighbours at their depth occlude; 0 = off.', range=(0, 63)),
         _p('occlusion_rel_threshold', DOUBLE, 0.1, 'A LiDAR sample this much (relative) behind its window minimum is occluded.', range=(0.0, 10.0)),
@@ -91,6 +93,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     # output
     *_section(
         'output',
+        _p('output_geometry', STRING, 'rectified', 'Depth of a distorted camera: rectified (pinhole, depth/camera_info with D = 0 and K from P) or raw (the image geometry, D passed through).', choices=('rectified', 'raw')),
         _p('output_resolution', STRING, 'input', 'Publish depth at the input image size or at the processing size.', choices=('input', 'processing')),
         _p('publish_relative', BOOL, True, 'Publish depth/relative (model space).'),
         _p('publish_confidence', BOOL, True, "Publish depth/confidence (0..1): the alignment confidence from the LiDAR or ground-plane samples, times the model's own confidence where it gives one (Marigold ensembles)."),
@@ -108,9 +111,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('input_reliability', STRING, 'best_effort', 'Reliability of the image, camera_info and points subscriptions.', choices=('best_effort', 'reliable'), **_FIXED),
         _p('output_reliability', STRING, 'reliable', 'Reliability of the outputs (reliable: large messages survive default Fast DDS).', choices=('reliable', 'best_effort'), **_FIXED),
         _p('diagnostics_period_s', DOUBLE, 1.0, 'Period of /diagnostics, seconds.', range=(0.1, 60.0), **_FIXED),
+        _p('lazy', BOOL, True, 'Run no inference while nothing subscribes to any depth output.'),
         _p('log_throttle_s', DOUBLE, 5.0, 'Minimum interval between repeats of one warning, seconds.', range=(0.0, 3600.0)),
     ),
 )
+
+# DOUBLE_ARRAY parameters holding [x, y, z, qx, qy, qz, qw]; their quaternion must have unit norm.
+TRANSFORM_PARAMETERS = frozenset({'lidar_to_camera'})
+QUATERNION_NORM_TOLERANCE = 1e-3
 
 BY_NAME = {spec.name: spec for spec in PARAMETERS}
 
@@ -152,8 +160,17 @@ def validate(name: str, value: object) -> ParameterValue:
         values = [_as_float(name, v) for v in cast(Iterable[object], value)]   # a list or an array.array
         if spec.lengths and len(values) not in spec.lengths:
             raise ValueError(f'parameter {name!r} must have {" or ".join(map(str, spec.lengths))} values, got {len(values)}')
+        if name in TRANSFORM_PARAMETERS and values:
+            _check_unit_quaternion(name, values[3:])
         return values
     raise AssertionError(f'parameter {name!r} has unknown table type {spec.type!r}')
+
+
+def _check_unit_quaternion(name: str, quaternion: list[float]) -> None:
+    norm = math.sqrt(sum(q * q for q in quaternion))
+    if abs(norm - 1.0) > QUATERNION_NORM_TOLERANCE:
+        raise ValueError(f'parameter {name!r}: the quaternion [qx, qy, qz, qw] = {quaternion} has norm {norm:.6g}; '
+                         'it must be a unit quaternion (norm 1, e.g. [0, 0, 0, 1] for no rotation)')
 
 
 def _as_float(name: str, value: object) -> float:
@@ -178,6 +195,9 @@ def validate_all(params: Mapping[str, object]) -> dict[str, ParameterValue]:
     merged: dict[str, Any] = {**defaults(), **checked}
     if merged['min_depth'] >= merged['max_depth']:
         raise ValueError(f'parameter min_depth ({merged["min_depth"]}) must be below max_depth ({merged["max_depth"]})')
+    if merged['lidar_to_camera'] and not merged['lidar_frame']:
+        raise ValueError("parameter 'lidar_to_camera' is set but 'lidar_frame' is empty: set lidar_frame to the "
+                         'frame_id of the clouds this transform belongs to')
     return checked
 
 

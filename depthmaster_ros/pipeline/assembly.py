@@ -1,7 +1,7 @@
 """Turning input messages into a frame: the same rules for the live node and the bag replay.
 
 Both adapters decode images with the same size guard, read clouds the same way, pair a cloud with
-an image by stamp and fit the intrinsics to the image size here, so a recorded frame and a live
+an image by stamp and check that the intrinsics are for this image size here, so a recorded frame and a live
 frame become the same `FrameInput`.
 """
 from typing import Any
@@ -47,11 +47,13 @@ def cloud_from_message(message: Any) -> StampedCloud:
 
 
 def camera_for_image(camera: CameraModel, width: int, height: int) -> CameraModel:
-    """The intrinsics for an image of this size (scaled when only the resolution differs); InputFault otherwise."""
+    """The intrinsics when they describe an image of exactly this size; InputFault otherwise.
+
+    Intrinsics of another size are never scaled: a camera_info of another size belongs to another
+    stream or calibration (binning and cropping change K in ways a scale cannot tell apart).
+    """
     if (camera.width, camera.height) == (width, height):
         return camera
-    try:
-        return camera.scaled(width, height)
-    except ValueError as error:
-        raise InputFault('camera_info_size', f'camera_info is {camera.width}x{camera.height}, image is '
-                                             f'{width}x{height}: {error}; publishing relative depth only') from None
+    raise InputFault('camera_info_size', f'camera_info is {camera.width}x{camera.height} but its image is '
+                                         f'{width}x{height}: intrinsics of another size are never applied; '
+                                         'relative depth only (publish the camera_info of this image size)')

@@ -21,6 +21,9 @@ from depthmaster_ros.model.sizing import processing_size
 from . import frames as kinds
 from .frame_maps import DeviceMaps, HostMaps, resize_area
 from .frames import FrameInput, FrameOutput, FrameWarning
+from .rectify import needs_rectification, rectified_camera, rectify_image
+
+NO_CAMERA_REASON = 'no camera info matched this image (stamp and size): relative depth only'
 
 # processing_res steps tried, largest first, when the GPU runs out of memory
 OOM_RESOLUTION_STEPS = (768, 640, 512, 384)
@@ -145,7 +148,12 @@ class DepthPipeline:
         record = AlignmentRecord(mode=config.alignment.alignment_mode, space=prediction.space,
                                  backend=config.model.backend, model=config.model.model,
                                  inference_time_s=inference_s)
-        depth_m, applied = self._align(frame, maps, prediction.space, camera, record, warnings)
+        if camera is None and get_mode(config.alignment.alignment_mode).metric:
+            # metres only with the matching camera_info in the same frame, never from a held fit alone
+            depth_m, applied = None, None
+            record.reason = NO_CAMERA_REASON
+        else:
+            depth_m, applied = self._align(frame, maps, prediction.space, camera, record, warnings)
         record.alignment_time_s = time.perf_counter() - t0
         timings['alignment'] = record.alignment_time_s
         if config.output.publish_confidence and applied is not None:
@@ -153,6 +161,15 @@ class DepthPipeline:
             confidence = _with_alignment_confidence(confidence, maps.host(), prediction.space, applied,
                                                     config.alignment)
             timings['confidence'] = time.perf_counter() - t0
+
+        if camera is not None and config.output.output_geometry == 'rectified' and needs_rectification(camera):
+            t0 = time.perf_counter()       # remapping runs on the host (a device frame comes back for it)
+            maps = HostMaps(rectify_image(maps.host(), camera))
+            colors_source = rectify_image(colors_source, camera)
+            confidence = None if confidence is None else rectify_image(np.asarray(confidence, np.float32), camera)
+            depth_m = None if depth_m is None else rectify_image(_on_host(depth_m), camera, nearest=True)
+            camera = rectified_camera(camera)
+            timings['rectify'] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         depth_m, relative, points, colors = maps.publish(depth_m, camera, colors_source, config.output)
@@ -264,6 +281,14 @@ def _with_alignment_confidence(model_confidence: np.ndarray | None, relative: np
     if model_confidence is not None:
         confidence *= np.asarray(model_confidence, np.float32)
     return confidence
+
+
+def _on_host(array: Any) -> np.ndarray:
+    """A numpy array, or a device tensor copied to the host."""
+    if isinstance(array, np.ndarray):
+        return array
+    from .device_postprocess import to_host
+    return to_host(array)
 
 
 def _fill_record(record, applied):

@@ -9,6 +9,33 @@ import threading
 import time
 
 
+# Every fault kind the node counts, with what it means. docs/reliability.md names each one in its
+# fault tables and a test checks both ways (code -> this table -> docs), so neither can drift.
+FAULT_KINDS: dict[str, str] = {
+    'image': 'an image that cannot be decoded or is too large; dropped',
+    'image_stamp_zero': 'an image stamp of zero or below; processed',
+    'image_stamp_order': 'an image stamp that did not increase; processed, the temporal fit restarts',
+    'image_size_change': 'the image size changed; processed at the new size',
+    'image_frame_id': 'an image with an empty frame_id; processed',
+    'camera_info': 'a camera_info that cannot be used (all-zero K, unknown distortion); refused',
+    'camera_info_wait': 'an image replaced by a newer one while it waited for its camera_info; dropped',
+    'camera_info_missing': 'no camera_info within camera_info_timeout_s; relative depth only',
+    'camera_info_unmatched': 'camera_info flows but none has the stamp of this image; relative depth only',
+    'camera_info_size': 'the camera_info of this stamp is for another image size; relative depth only',
+    'points': 'a point cloud that cannot be read; refused',
+    'points_empty': 'a point cloud with no finite point; refused',
+    'points_frame_id': 'a point cloud with an empty frame_id; refused',
+    'points_missing': 'no cloud close enough to the image stamp; no fit for that frame',
+    'tf': 'a transform on /tf or /tf_static that cannot be used; skipped',
+    'alignment': 'the fit failed for a frame; no metres (or the held fit)',
+    'frame': 'the pipeline refused a frame (too thin for the model); dropped',
+    'cuda_out_of_memory': 'CUDA out of memory; processing_res stepped down',
+    'pipeline_error': 'an unexpected error in the pipeline; frame dropped',
+    'publish_error': 'an output message failed to build; frame dropped',
+    'cloud_max_points': 'a cloud above cloud_max_points; not published',
+}
+
+
 class FaultCounters:
     """Per-kind counters, the last message per kind, and a per-kind log throttle."""
 

@@ -39,7 +39,7 @@ def frame_messages(output: FrameOutput, header: Any, settings: OutputSettings,
     """The messages of one frame, stamped with the source image's header."""
     result = FrameMessages()
     add = result.messages.append
-    if output.depth_m is not None:
+    if output.depth_m is not None and output.camera is not None:     # metres only with their camera_info
         add(('depth', builders.image_msg(output.depth_m, '32FC1', header)))
         if settings.publish_depth_mm:
             add(('depth_mm', builders.image_msg(depth_to_millimetres(output.depth_m), '16UC1', header)))

@@ -10,6 +10,9 @@ import threading
 import time
 
 from depthmaster_ros.alignment.modes import get_mode
+from depthmaster_ros.pipeline.frames import STAMP_ORDER, STAMP_ZERO
+
+from .transport_stats import transport_status
 
 OK, WARN, ERROR = 0, 1, 2
 _WINDOW_S = 5.0
@@ -65,6 +68,8 @@ class HealthSnapshot:
     outputs_skipped: dict = field(default_factory=dict)
     recent_faults: set = field(default_factory=set)   # kinds seen within FAULT_WARN_S
     seconds_since_output: float = float('inf')
+    idle: str = ''                                    # why no inference runs (lazy), '' when it does
+    transport: dict = field(default_factory=dict)     # input -> transport_stats.InputLoss
 
 
 class NodeHealth:
@@ -79,6 +84,7 @@ class NodeHealth:
         self._last_output = None
         self.last_record = None
         self.waiting_for = ''
+        self.idle = ''
         self.worker_error = ''
         self.model_info = dict(model_info)
         self.outputs_skipped = {}
@@ -99,7 +105,7 @@ class NodeHealth:
         with self._lock:
             self.outputs_skipped[name] = self.outputs_skipped.get(name, 0) + 1
 
-    def snapshot(self, mailbox_counters, faults, fault_messages, recent_faults=None):
+    def snapshot(self, mailbox_counters, faults, fault_messages, recent_faults=None, transport=None):
         now = self._clock()
         with self._lock:
             return HealthSnapshot(
@@ -114,6 +120,8 @@ class NodeHealth:
                 recent_faults=set(faults if recent_faults is None else recent_faults),
                 last_record=self.last_record,
                 waiting_for=self.waiting_for,
+                idle=self.idle,
+                transport=dict(transport or {}),
                 worker_error=self.worker_error,
                 model=dict(self.model_info),
                 outputs_skipped=dict(self.outputs_skipped),
@@ -134,8 +142,13 @@ def pipeline_status(snapshot):
     values += [(f'frames_{name}', count) for name, count in snapshot.mailbox.items()]
     values += [(f'stage_{stage}_s', seconds) for stage, seconds in snapshot.stage_means_s.items()]
     values += [(f'skipped_{name}', count) for name, count in snapshot.outputs_skipped.items()]
+    # frames with a bad stamp, counted apart: latency comes from receipt times, so they cannot skew it
+    values += [('frames_stamp_zero', snapshot.faults.get(STAMP_ZERO, 0)),
+               ('frames_stamp_backward', snapshot.faults.get(STAMP_ORDER, 0))]
     if snapshot.worker_error:
         return ERROR, f'worker stopped: {snapshot.worker_error}', values
+    if snapshot.idle:
+        return OK, snapshot.idle, values
     if snapshot.waiting_for:
         return WARN, f'waiting for {snapshot.waiting_for}', values
     if snapshot.input_rate_hz == 0.0 and snapshot.mailbox.get('received', 0) == 0:
@@ -183,13 +196,17 @@ def model_status(snapshot):
     return OK, ', '.join(f'{k}={v}' for k, v in values), values
 
 
+def _transport_status(snapshot):
+    return transport_status(snapshot.transport, FAULT_WARN_S)
+
+
 def health_to_diagnostics(snapshot, node_name, stamp, hardware_id=''):
     """A diagnostic_msgs/DiagnosticArray with one status per concern."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
     array = DiagnosticArray()
     array.header.stamp = stamp
     for concern, builder in (('pipeline', pipeline_status), ('alignment', alignment_status),
-                             ('inputs', inputs_status), ('model', model_status)):
+                             ('inputs', inputs_status), ('transport', _transport_status), ('model', model_status)):
         level, message, values = builder(snapshot)
         status = DiagnosticStatus()
         status.level = bytes([level])

@@ -10,7 +10,12 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from .node import DepthMasterNode
 
 
-def main(argv: list[str] | None = None, exit_process: bool | None = None) -> int:
+def lifecycle_main(argv: list[str] | None = None) -> int:
+    """`ros2 run depthmaster_ros depthmaster_lifecycle_node`: the managed node (configure/activate by a manager)."""
+    return main(argv, lifecycle=True)
+
+
+def main(argv: list[str] | None = None, exit_process: bool | None = None, lifecycle: bool = False) -> int:
     """`ros2 run depthmaster_ros depthmaster_node [--ros-args ...]`; returns the process exit code.
 
     exit_process (default: when argv is None, i.e. run as the program): once the node, its worker and
@@ -18,7 +23,7 @@ def main(argv: list[str] | None = None, exit_process: bool | None = None) -> int
     modules takes 1-3 s more and would break the 2 s shutdown a robot's launch system expects.
     """
     exit_process = argv is None if exit_process is None else exit_process
-    code = _run(sys.argv if argv is None else argv)
+    code = _run(sys.argv if argv is None else argv, lifecycle)
     if exit_process:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -26,7 +31,7 @@ def main(argv: list[str] | None = None, exit_process: bool | None = None) -> int
     return code
 
 
-def _run(args):
+def _run(args, lifecycle=False):
     from depthmaster_ros.model.errors import ModelLoadError
     context = rclpy.Context()
     rclpy.init(args=args, context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
@@ -36,7 +41,11 @@ def _run(args):
     executor = MultiThreadedExecutor(num_threads=2, context=context)
     try:
         try:
-            node = DepthMasterNode(context=context)
+            if lifecycle:
+                from .lifecycle_node import DepthMasterLifecycleNode
+                node = DepthMasterLifecycleNode(context=context)
+            else:
+                node = DepthMasterNode(context=context)
         except ModelLoadError as error:
             print(f'depthmaster_node: cannot load the model: {error}', file=sys.stderr)
             return 1

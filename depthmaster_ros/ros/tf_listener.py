@@ -50,6 +50,10 @@ class TransformListener:
                                      callback_group=callback_group),
         ]
 
+    @property
+    def subscriptions(self):
+        return list(self._subscriptions)
+
     def _dynamic(self, msg):
         self._store(msg, static=False)
 

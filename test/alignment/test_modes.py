@@ -67,7 +67,8 @@ def test_lidar_mode_projects_the_cloud_with_the_fallback_transform():
     points = np.array([[0.0, 0.0, 4.0], [0.5, 0.2, 6.0]], np.float32)
     cloud = StampedCloud(points, 'lidar', 1)
     outcome = get_mode('lidar').samples(request(
-        'lidar', cloud=cloud, params={'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1], 'occlusion_window_px': 0}))
+        'lidar', cloud=cloud, params={'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1], 'lidar_frame': 'lidar',
+                                    'occlusion_window_px': 0}))
     assert isinstance(outcome, SparseSamples)
     assert outcome.depth.shape == (48, 64)
     assert sorted(outcome.depth[np.isfinite(outcome.depth)].tolist()) == pytest.approx([4.0, 6.0])

@@ -49,6 +49,6 @@ def test_bad_values_are_refused_naming_the_parameter(params, fragment):
 
 
 def test_integer_yaml_values_for_doubles_become_floats():
-    config = Config.from_params({'max_depth': 80, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1]})
+    config = Config.from_params({'max_depth': 80, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1], 'lidar_frame': 'lidar'})
     assert isinstance(config.alignment.max_depth, float)
     assert config.alignment.lidar_to_camera == (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)

@@ -168,7 +168,7 @@ def test_lidar_fallback_transform_parameter_matches_tf(scene_frames):
     t, q = frame.lidar_to_camera.to_translation_quaternion()
     with_tf = DepthPipeline(SceneTruthEstimator(scene_frames), config()).process(frame_input(frame))
     fallback = DepthPipeline(SceneTruthEstimator(scene_frames),
-                             config(use_tf=True, lidar_to_camera=list(t) + list(q)))
+                             config(use_tf=True, lidar_to_camera=list(t) + list(q), lidar_frame=LIDAR_FRAME))
     out = fallback.process(frame_input(frame, transforms=TransformBuffer()))
     assert out.record.ok
     np.testing.assert_allclose(out.depth_m, with_tf.depth_m, rtol=1e-5, equal_nan=True)

@@ -83,3 +83,17 @@ def test_cli_refuses_a_bad_params_file_before_loading_anything(tmp_path, capsys)
     node_command.add_arguments(parser)
     assert node_command.run(parser.parse_args(['--params', str(bad)])) == 2
     assert 'alignment_mode' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('name', LAUNCH_FILES)
+def test_launch_files_set_the_large_data_profile_for_every_process_they_start(name):
+    """SetEnvironmentVariable before the nodes, for Fast DDS 3 and 2, defaulting to the shipped profile."""
+    tree = ast.parse(launch_source(name))
+    constants = string_constants(tree)
+    assert {'FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'} <= constants
+    assert 'fastdds_large_data.xml' in constants and (ROOT / 'config' / 'fastdds_large_data.xml').is_file()
+    calls = [node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+    assert 'SetEnvironmentVariable' in calls
+    returned = next(node for node in ast.walk(tree) if isinstance(node, ast.Return)
+                    and isinstance(node.value, ast.Call) and getattr(node.value.func, 'id', '') == 'LaunchDescription')
+    assert 'profile' in ast.unparse(returned)        # the environment actions are part of the description

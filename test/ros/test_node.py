@@ -106,7 +106,7 @@ def test_lidar_mode_with_tf_static_matches_the_pipeline(start_node, frames):
 def test_lidar_mode_uses_the_parameter_transform_without_tf(start_node, frames):
     t, q = frames[0].lidar_to_camera.to_translation_quaternion()
     node, rig = start_node(SceneTruthEstimator(frames), alignment_mode='lidar',
-                           lidar_to_camera=[float(v) for v in t] + [float(v) for v in q])
+                           lidar_to_camera=[float(v) for v in t] + [float(v) for v in q], lidar_frame=LIDAR_FRAME)
     rig.publish_frame(frames[0], 3_000_000_000)
     assert rig.spin_until(lambda: rig.count('depth/alignment'))
     assert rig.received['depth/alignment'][0].ok
@@ -115,7 +115,7 @@ def test_lidar_mode_uses_the_parameter_transform_without_tf(start_node, frames):
 
 def test_stale_cloud_gives_no_fit_and_says_why(start_node, frames):
     node, rig = start_node(SceneTruthEstimator(frames), alignment_mode='lidar', max_cloud_age_s=0.05,
-                           lidar_to_camera=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+                           lidar_to_camera=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], lidar_frame=LIDAR_FRAME)
     from depthmaster_ros.ros import messages
     rig.points_pub.publish(messages.cloud_msg(xyz_cloud_fields(frames[0].lidar_points),
                                               messages.header_msg(1_000_000_000, LIDAR_FRAME)))
@@ -130,11 +130,14 @@ def test_stale_cloud_gives_no_fit_and_says_why(start_node, frames):
 
 # flooding ----------------------------------------------------------------------------------------------------
 def test_flood_keeps_only_the_newest_frame_and_counts_drops(start_node, tiny_estimator, frames):
+    from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, alignment_mode='fixed', publish_cloud=False)
     stamps = [10_000_000_000 + i * 1_000_000 for i in range(30)]
-    rig.publish_frame(frames[0], stamps[0] - 1, cloud=False)       # camera_info first
+    rig.publish_frame(frames[0], stamps[0] - 1, cloud=False)
     stamps.insert(0, stamps[0] - 1)
-    for stamp_ns in stamps[1:]:
+    for stamp_ns in stamps[1:]:                                        # each image with its camera_info, no waiting
+        rig.info_pub.publish(messages.camera_info_msg(frames[0].camera.to_camera_info_fields(),
+                                                      messages.header_msg(stamp_ns, CAMERA_FRAME)))
         rig.publish_frame(frames[stamps.index(stamp_ns) % len(frames)], stamp_ns, cloud=False, camera_info=False)
         rig.executor.spin_once(timeout_sec=0)
     newest_published = lambda: rig.count('depth/image') and header_ns(rig.received['depth/image'][-1]) == stamps[-1]  # noqa: E731
@@ -262,7 +265,7 @@ def test_bad_clouds_and_corrupt_compressed_images_are_counted(start_node, tiny_e
 
     from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, alignment_mode='lidar', image_transport='compressed',
-                           lidar_to_camera=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+                           lidar_to_camera=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], lidar_frame=LIDAR_FRAME)
     header = messages.header_msg(1_000, LIDAR_FRAME)
     no_xyz = PointCloud2(header=header, height=1, width=2, point_step=4, row_step=8,
                          fields=[PointField(name='intensity', offset=0, datatype=PointField.FLOAT32, count=1)])
@@ -297,36 +300,28 @@ def test_non_increasing_and_empty_frame_ids_warn_but_publish(start_node, tiny_es
 def test_missing_camera_info_waits_then_publishes_relative_only(start_node, tiny_estimator, frames):
     node, rig = start_node(tiny_estimator, alignment_mode='lidar', camera_info_timeout_s=0.5)
     rig.publish_frame(frames[0], 1_000, camera_info=False, cloud=False)
-    assert rig.spin_until(lambda: node.faults.count('camera_info_wait') == 1)
-    assert rig.spin_until(lambda: any(s.name.endswith('pipeline') and 'camera_info' in s.message
-                                      for d in rig.received['/diagnostics'] for s in d.status), 5)
-    rig.spin_until(lambda: False, 0.6)                              # let the timeout pass
-    rig.publish_frame(frames[1], 2_000, camera_info=False, cloud=False)
-    assert rig.spin_until(lambda: rig.count('depth/alignment') == 1)
+    assert rig.spin_until(lambda: rig.count('depth/alignment') == 1)     # released after the timeout
     alignment = rig.received['depth/alignment'][0]
-    assert header_ns(alignment) == 2_000 and not alignment.ok and 'no camera info' in alignment.reason
+    assert header_ns(alignment) == 1_000 and not alignment.ok and 'no camera info' in alignment.reason
     assert rig.count('depth/relative') == 1 and rig.count('depth/image') == 0 and rig.count('depth/camera_info') == 0
+    assert node.faults.count('camera_info_missing') == 1
 
 
-def test_camera_info_of_another_size_is_scaled_or_refused(start_node, tiny_estimator, frames):
+def test_camera_info_of_another_size_is_never_applied(start_node, tiny_estimator, frames):
+    """Neither scaled (same aspect) nor used at another aspect: relative depth only, counted."""
+    from depthmaster_ros.geometry.camera_model import CameraModel
     from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, alignment_mode='fixed')
-    half = frames[0].camera.scaled(64, 48)
-    rig.info_pub.publish(messages.camera_info_msg(half.to_camera_info_fields(), messages.header_msg(1, CAMERA_FRAME)))
-    rig.spin_until(lambda: node._camera is not None, 5)
-    rig.publish_frame(frames[0], 1_000, camera_info=False, cloud=False)
-    assert rig.spin_until(lambda: rig.count('depth/camera_info') == 1)
-    info = rig.received['depth/camera_info'][0]
-    assert (info.width, info.height) == (128, 96)
-    np.testing.assert_allclose(np.reshape(info.k, (3, 3)), frames[0].camera.K, atol=1e-9)
-
-    other_aspect = frames[0].camera.scaled(64, 48).__class__.pinhole(100, 100, 80.0)
-    rig.info_pub.publish(messages.camera_info_msg(other_aspect.to_camera_info_fields(), messages.header_msg(2, CAMERA_FRAME)))
-    rig.spin_until(lambda: node._camera is not None and node._camera.width == 100, 5)
-    rig.publish_frame(frames[1], 2_000, camera_info=False, cloud=False)
-    assert rig.spin_until(lambda: rig.count('depth/relative') == 2)
-    assert node.faults.count('camera_info_size') == 1
-    assert rig.count('depth/camera_info') == 1
+    for index, camera in enumerate((frames[0].camera.scaled(64, 48), CameraModel.pinhole(100, 100, 80.0))):
+        stamp = 1_000 * (index + 1)
+        rig.info_pub.publish(messages.camera_info_msg(camera.to_camera_info_fields(),
+                                                      messages.header_msg(stamp, CAMERA_FRAME)))
+        rig.publish_frame(frames[index], stamp, camera_info=False, cloud=False)
+        assert rig.spin_until(lambda expected=index + 1: rig.count('depth/relative') == expected)
+    assert node.faults.count('camera_info_size') == 2
+    assert rig.count('depth/camera_info') == 0 and rig.count('depth/image') == 0 and rig.count('depth/points') == 0
+    rig.publish_frame(frames[2], 3_000, cloud=False)                     # its own camera_info: metres again
+    assert rig.spin_until(lambda: rig.count('depth/camera_info') == 1 and rig.count('depth/image') == 1)
 
 
 def test_diagnostics_report_model_and_alignment(start_node, tiny_estimator, frames):

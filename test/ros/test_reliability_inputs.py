@@ -151,12 +151,20 @@ def test_resolution_change_mid_stream_is_reported_and_followed(start_node, frame
     node, rig = start_node(SceneTruthEstimator(list(frames) + [half]), alignment_mode='fixed', diagnostics_period_s=0.2)
     rig.publish_frame(frames[0], 1_000, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/image') == 1, 30)
-    # the camera keeps sending the full-size camera_info; the image halves (same aspect): K is scaled
+    # the image halves but the camera_info keeps the full size: intrinsics of another size are never applied
+    full_info = messages.camera_info_msg(frames[0].camera.to_camera_info_fields(), messages.header_msg(2_000, CAMERA_FRAME))
+    rig.info_pub.publish(full_info)
+    assert rig.spin_until(lambda: node.camera_sync.match(2_000) is not None, 10)
     rig.image_pub.publish(messages.image_msg(half.rgb, 'rgb8', messages.header_msg(2_000, CAMERA_FRAME)))
+    assert rig.spin_until(lambda: rig.count('depth/relative') == 2, 30)
+    assert rig.count('depth/image') == 1 and rig.count('depth/camera_info') == 1     # no metres without intrinsics
+    assert fault_reported(rig, 'camera_info_size', 1, 'never applied')
+    # with the camera_info of the new size, metres again
+    rig.publish_frame(half, 3_000, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/image') == 2 and rig.count('depth/camera_info') == 2, 30)
     depth, info = rig.received['depth/image'][1], rig.received['depth/camera_info'][1]
     assert (depth.width, depth.height) == (info.width, info.height) == (64, 48)
-    np.testing.assert_allclose(np.reshape(info.k, (3, 3)), frames[0].camera.scaled(64, 48).K)
+    np.testing.assert_allclose(np.reshape(info.k, (3, 3)), half.camera.K)
     assert node.faults.count('image_size_change') == 1
     assert fault_reported(rig, 'image_size_change', 1, '128x96 to 64x48')
 
@@ -183,16 +191,14 @@ def test_empty_frame_id_is_processed_with_a_warning(start_node, tiny_estimator, 
 
 # camera_info -----------------------------------------------------------------------------------------------------
 def test_missing_camera_info_warns_then_runs_relative_only(start_node, tiny_estimator, frames):
-    node, rig = start_node(tiny_estimator, alignment_mode='fixed', camera_info_timeout_s=1.0, diagnostics_period_s=0.2)
+    node, rig = start_node(tiny_estimator, alignment_mode='fixed', camera_info_timeout_s=3.0, diagnostics_period_s=0.2)
     rig.publish_frame(frames[0], 1_000, camera_info=False, cloud=False)
-    assert rig.spin_until(lambda: node.faults.count('camera_info_wait') == 1, 10)
     assert rig.spin_until(lambda: any(s.name.endswith(': pipeline') and s.level == WARN and 'camera_info' in s.message
                                       for d in rig.received['/diagnostics'] for s in d.status), 10)
-    assert rig.count('depth/relative') == 0                            # waiting: the frame is dropped
-    rig.spin_until(lambda: False, 1.1)
-    rig.publish_frame(frames[1], 2_000, camera_info=False, cloud=False)
-    assert rig.spin_until(lambda: rig.count('depth/relative') == 1, 30)
-    assert rig.count('depth/camera_info') == 0 and rig.count('depth/points') == 0   # no cloud without intrinsics
+    assert rig.count('depth/relative') == 0                            # waiting for the camera_info of its stamp
+    assert rig.spin_until(lambda: rig.count('depth/relative') == 1, 30)   # then, after the timeout, relative only
+    assert header_ns(rig.received['depth/relative'][0]) == 1_000
+    assert rig.count('depth/image') == 0 and rig.count('depth/camera_info') == 0 and rig.count('depth/points') == 0
     assert fault_reported(rig, 'camera_info_missing', 1, 'relative depth only')
 
 
@@ -204,7 +210,7 @@ def test_all_zero_k_and_unknown_distortion_are_refused(start_node, tiny_estimato
     header = messages.header_msg(BAD_STAMP, CAMERA_FRAME)
     rig.info_pub.publish(CameraInfo(header=header, width=128, height=96))
     assert rig.spin_until(lambda: node.faults.count('camera_info') == 1, 10)
-    assert node._camera is None
+    assert node.camera_sync.match(BAD_STAMP)[0] is None               # stored as refused: its image gets no metres
     unknown = messages.camera_info_msg(frames[0].camera.to_camera_info_fields(), header)
     unknown.distortion_model, unknown.d = 'fisheye_of_my_own', [0.1, 0.0, 0.0, 0.0, 0.0]
     rig.info_pub.publish(unknown)
@@ -216,16 +222,15 @@ def test_camera_info_of_another_aspect_gives_relative_only(start_node, tiny_esti
     from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, alignment_mode='fixed', diagnostics_period_s=0.2)
     square = CameraModel.pinhole(100, 100, 80.0)
-    rig.info_pub.publish(messages.camera_info_msg(square.to_camera_info_fields(), messages.header_msg(1, CAMERA_FRAME)))
-    assert rig.spin_until(lambda: node._camera is not None, 10)
+    rig.info_pub.publish(messages.camera_info_msg(square.to_camera_info_fields(),
+                                                  messages.header_msg(BAD_STAMP, CAMERA_FRAME)))
+    assert rig.spin_until(lambda: node.camera_sync.match(BAD_STAMP) is not None, 10)
     rig.publish_frame(frames[0], BAD_STAMP, camera_info=False, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/relative') == 1, 30)
     assert rig.count('depth/camera_info') == 0 and rig.count('depth/points') == 0
-    assert fault_reported(rig, 'camera_info_size', 1, 'aspect ratio')
-    rig.info_pub.publish(messages.camera_info_msg(frames[1].camera.to_camera_info_fields(),
-                                                  messages.header_msg(2, CAMERA_FRAME)))
-    assert rig.spin_until(lambda: node._camera.width == 128, 10)
-    rig.publish_frame(frames[1], GOOD_STAMP, camera_info=False, cloud=False)   # the right camera: a cloud again
+    assert rig.count('depth/image') == 0
+    assert fault_reported(rig, 'camera_info_size', 1, 'never applied')
+    rig.publish_frame(frames[1], GOOD_STAMP, cloud=False)   # the right camera: a cloud again
     assert rig.spin_until(lambda: rig.count('depth/points') == 1, 30)
 
 
@@ -233,7 +238,7 @@ def test_camera_info_of_another_aspect_gives_relative_only(start_node, tiny_esti
 def _lidar_node(start_node, frames, **params):
     t, q = frames[0].lidar_to_camera.to_translation_quaternion()
     defaults = dict(alignment_mode='lidar', lidar_to_camera=[float(v) for v in t] + [float(v) for v in q],
-                    diagnostics_period_s=0.2, min_points=10)
+                    lidar_frame=LIDAR_FRAME, diagnostics_period_s=0.2, min_points=10)
     return start_node(SceneTruthEstimator(frames), **{**defaults, **params})
 
 

@@ -102,7 +102,7 @@ def test_cuda_out_of_memory_steps_the_resolution_down_and_keeps_running(start_no
     assert node.faults.count('cuda_out_of_memory') == 1
     depth = rig.received['depth/image'][0]
     assert (depth.width, depth.height) == (128, 96)
-    rig.publish_frame(frames[1], 2_000, cloud=False, camera_info=False)
+    rig.publish_frame(frames[1], 2_000, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/image') == 2, 60)
     assert estimator.requested[-1] == 384                               # stays at the lower step
 
@@ -120,7 +120,7 @@ def test_out_of_memory_at_the_lowest_step_drops_the_frame_not_the_node(start_nod
     assert rig.spin_until(lambda: node.faults.count('pipeline_error') == 1, 60)
     assert 'OutOfMemoryError' in node.faults.last_messages()['pipeline_error']
     assert rig.count('depth/relative') == 0 and node.health.worker_error == ''
-    rig.publish_frame(frames[1], 2_000, cloud=False, camera_info=False)
+    rig.publish_frame(frames[1], 2_000, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/image') == 1, 60)
     assert header_ns(rig.received['depth/image'][0]) == 2_000
     assert estimator.requested == [512, 384, 384]

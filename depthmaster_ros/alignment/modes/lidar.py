@@ -42,10 +42,14 @@ def lidar_to_camera(request: SampleRequest) -> tuple[RigidTransform | None, str]
             return request.transforms.lookup(request.frame_id, cloud.frame_id, cloud.stamp_ns), ''
         except (LookupError, ValueError) as error:
             tf_error = str(error)
-    if settings.lidar_to_camera:
+    if settings.lidar_to_camera and cloud.frame_id == settings.lidar_frame:
         fallback = settings.lidar_to_camera
         return RigidTransform.from_translation_quaternion(fallback[:3], fallback[3:]), ''
-    reason = f'no transform from {cloud.frame_id!r} to {request.frame_id!r} and lidar_to_camera is empty'
+    if settings.lidar_to_camera:
+        reason = (f'no transform from {cloud.frame_id!r} to {request.frame_id!r}; lidar_to_camera is for '
+                  f'lidar_frame {settings.lidar_frame!r} only')
+    else:
+        reason = f'no transform from {cloud.frame_id!r} to {request.frame_id!r} and lidar_to_camera is empty'
     if not settings.use_tf:
         reason += ' (use_tf is false)'
     return None, f'{reason} ({tf_error})' if tf_error else reason

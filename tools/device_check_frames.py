@@ -24,7 +24,8 @@ CONSISTENT_SCALE, CONSISTENT_SHIFT = 0.1, 1.0
 
 # The pipeline's settings for the check: the node's defaults, LiDAR alignment with the cloud
 # already in the camera frame (identity lidar_to_camera, no TF).
-CHECK_PARAMS = {'alignment_mode': 'lidar', 'use_tf': False, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1]}
+CHECK_PARAMS = {'alignment_mode': 'lidar', 'use_tf': False, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1],
+                'lidar_frame': CAMERA_FRAME}
 
 
 def scene_frames(width, height, cameras):

@@ -7,7 +7,6 @@ that camera, unless `output_geometry` is `raw`.
 """
 from typing import Any
 
-import cv2
 import numpy as np
 
 from depthmaster_ros.geometry.camera_model import CameraModel
@@ -32,6 +31,7 @@ def _maps(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
                     camera.distortion_model.encode(), camera.P.tobytes(), camera.R.tobytes()))
     maps = _MAPS.get(key)
     if maps is None:
+        import cv2
         size, new_k = (camera.width, camera.height), camera.P[:, :3]
         if camera.distortion_model == 'equidistant':
             maps = cv2.fisheye.initUndistortRectifyMap(camera.K, camera.D, camera.R, new_k, size, cv2.CV_32FC1)
@@ -48,6 +48,7 @@ def rectify_image(image: np.ndarray, camera: CameraModel, nearest: bool = False)
 
     nearest: for metric depth, so no depth between a foreground and a background edge is invented.
     """
+    import cv2  # OpenCV only where a distorted camera is remapped (the device check runs without it)
     map_x, map_y = _maps(camera)
     floating = np.issubdtype(image.dtype, np.floating)
     border: Any = float('nan') if floating else 0

@@ -18,7 +18,7 @@ from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
 
 SPACES = ('sqrt_disparity', 'disparity', 'depth')
 LIDAR_AT_CAMERA = {'alignment_mode': 'lidar', 'use_tf': False, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1],
-                   'processing_res': 64}
+                   'lidar_frame': 'camera', 'processing_res': 64}
 
 
 @pytest.fixture(scope='module')

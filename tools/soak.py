@@ -186,10 +186,13 @@ class TimedEstimator(DepthEstimator):
 
 def run(args):
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
+
+    import torch
 
     from depthmaster_ros.model import load_estimator
     from depthmaster_ros.synthetic.scene import SyntheticScene
+    torch.set_num_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as scratch:
         model = args.model
         if not model:
@@ -203,7 +206,7 @@ def run(args):
 
     context = rclpy.Context()
     rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    executor = SingleThreadedExecutor(context=context)    # as the node's own process runs it (ros/process.py)
     recorder = Recorder()
     node = start_node(context, executor, estimator, args)
     node.inference_times = inference_times
@@ -247,6 +250,9 @@ def parse_args(argv):
     parser.add_argument('--processing-res', type=int, default=64)
     parser.add_argument('--cloud-every', type=int, default=3, help='one LiDAR cloud per this many images')
     parser.add_argument('--model', default='', help='model directory (default: a tiny random model)')
+    parser.add_argument('--torch-threads', type=int, default=1,
+                        help='CPU threads of the model; more than one lets torch\'s thread pool fight the executor '
+                             'threads for the cores of a small machine (default 1)')
     parser.add_argument('--sample-s', type=float, default=10.0, help='seconds between RSS samples')
     parser.add_argument('--warmup-s', type=float, default=None,
                         help='seconds ignored for memory growth and latency (default: 20 %% of the run, at most 60)')

@@ -38,7 +38,7 @@ else:
     _NodeBase = object
 
 # how often images waiting for their camera_info are checked against camera_info_timeout_s
-_SYNC_CHECK_S = 0.05
+_SYNC_CHECK_S = 1.0
 
 
 @dataclass

@@ -5,7 +5,7 @@ import sys
 import threading
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from .node import DepthMasterNode
 
@@ -38,7 +38,10 @@ def _run(args, lifecycle=False):
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     node = None
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    # One executor thread: callbacks only convert and hand off (the model runs in the node's worker). With
+    # rclpy's MultiThreadedExecutor the executor loop itself spun hot under a 30 Hz camera and starved the
+    # worker of the GIL (`make soak`: the model's forward took seconds instead of 0.1 s, p99 latency 7-15 s).
+    executor = SingleThreadedExecutor(context=context)
     try:
         try:
             if lifecycle:

@@ -11,9 +11,6 @@ if TYPE_CHECKING:
     from depthmaster_ros.geometry.camera_model import CameraModel
     from depthmaster_ros.geometry.transforms import TransformLookup
 
-# The LiDAR cloud paired with a frame (kept under this name for callers of the first release).
-CloudInput = StampedCloud
-
 # Kinds of frame warning: each is a counter on /diagnostics and in the bag summary.
 STAMP_ZERO = 'image_stamp_zero'
 STAMP_ORDER = 'image_stamp_order'

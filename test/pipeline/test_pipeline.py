@@ -14,7 +14,7 @@ from depthmaster_ros.pipeline import frames as kinds
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds, describe_miss, select_cloud
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline, next_lower_resolution
 from depthmaster_ros.pipeline.faults import FaultCounters
-from depthmaster_ros.pipeline.frames import CloudInput, FrameInput
+from depthmaster_ros.pipeline.frames import FrameInput
 from fixtures_estimators import OutOfMemoryFirst, SceneTruthEstimator
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input
 from fixtures_pipeline import pipeline_config as config
@@ -252,10 +252,6 @@ def test_zero_stamp_empty_frame_id_and_size_change_are_warned_by_kind(tiny_estim
 # cloud pairing and fault counters ----------------------------------------------------------------------
 def cloud(stamp_ns):
     return StampedCloud(np.zeros((1, 3), np.float32), LIDAR_FRAME, stamp_ns)
-
-
-def test_cloud_input_is_the_stamped_cloud():
-    assert CloudInput is StampedCloud          # the first release's name for the paired cloud
 
 
 def test_select_cloud_takes_the_newest_inside_the_window():

@@ -1,7 +1,8 @@
 """Real estimators with known behaviour, for pipeline and node tests.
 
 `SceneTruthEstimator` returns a rendered scene frame's exact depth under a known affine map, so a
-correct alignment must give back the true metres; `OutOfMemoryFirst` raises CUDA OOM as a GPU would.
+correct alignment must give back the true metres; `OutOfMemoryFirst` raises CUDA OOM as a GPU would;
+`CountingEstimator` records the frames of every forward (and can hold them at a gate).
 This module imports torch (through DepthEstimator), so it holds no fixtures and is not a plugin:
 tests import from it only when they use these estimators.
 """
@@ -48,3 +49,36 @@ class OutOfMemoryFirst(DepthEstimator):
             self.failures -= 1
             raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
         return self.inner.predict(rgb, processing_res)
+
+
+class CountingEstimator:
+    """Wraps a real estimator, recording the number of frames of every forward and every warm-up.
+
+    gate: when given, each forward waits for it to be set (at most 20 s), so a test can let frames
+    pile up behind a forward in progress.
+    """
+
+    def __init__(self, inner, gate=None):
+        self.inner, self.gate, self.batches, self.warm_ups = inner, gate, [], []
+        self.device, self.space = inner.device, inner.space
+
+    def _forward(self, frames):
+        if self.gate is not None:
+            self.gate.wait(20)
+        self.batches.append(frames)
+
+    def predict(self, rgb, processing_res):
+        self._forward(1)
+        return self.inner.predict(rgb, processing_res)
+
+    def predict_batch(self, rgbs, processing_res):
+        self._forward(len(rgbs))
+        return self.inner.predict_batch(rgbs, processing_res)
+
+    def predict_tensor(self, frames, processing_res):
+        self._forward(len(frames))
+        return self.inner.predict_tensor(frames, processing_res)
+
+    def warm_up(self, image_sizes, processing_res, batch_sizes=(1,)):
+        self.warm_ups.append((list(image_sizes), processing_res, tuple(batch_sizes)))
+        return self.inner.warm_up(image_sizes, processing_res, batch_sizes)

@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from .table import PARAMETERS, defaults, validate_all
+from .table import ARRAY_TYPES, PARAMETERS, defaults, validate_all
+
+# arrays are tuples in a (frozen, hashable) Config and lists in a parameter dict
+ARRAY_NAMES = tuple(spec.name for spec in PARAMETERS if spec.type in ARRAY_TYPES)
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class ModelSettings:
     device: str
     dtype: str
     processing_res: int
+    compile: str
+    warm_up_sizes: tuple[str, ...]
     marigold_steps: int
     marigold_ensemble_size: int
 
@@ -77,6 +82,7 @@ class NodeSettings:
     diagnostics_period_s: float
     lazy: bool
     log_throttle_s: float
+    cameras: tuple[str, ...]
 
 
 GROUPS: dict[str, type] = {'model': ModelSettings, 'input': InputSettings, 'alignment': AlignmentSettings,
@@ -96,7 +102,8 @@ class Config:
     def from_params(cls, params: Mapping[str, Any] | None = None) -> 'Config':
         """Validate a parameter dict (missing names take the table default); ValueError names the field."""
         values: dict[str, Any] = {**defaults(), **validate_all(dict(params or {}))}
-        values['lidar_to_camera'] = tuple(values['lidar_to_camera'])
+        for name in ARRAY_NAMES:
+            values[name] = tuple(values[name])
         groups: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
         for spec in PARAMETERS:
             groups[spec.group][spec.name] = values[spec.name]
@@ -107,7 +114,8 @@ class Config:
         params: dict[str, Any] = {}
         for group in GROUPS:
             params.update(asdict(getattr(self, group)))
-        params['lidar_to_camera'] = list(params['lidar_to_camera'])
+        for name in ARRAY_NAMES:
+            params[name] = list(params[name])
         return params
 
     def replace(self, **params: Any) -> 'Config':

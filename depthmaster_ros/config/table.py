@@ -4,19 +4,25 @@ the same YAML file with it, so the two can never disagree on a name, a default o
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 import math
+import re
 from typing import Any, cast
 
 from depthmaster_ros.alignment.modes import mode_names
 from depthmaster_ros.model.backends import backend_names
+
+# 'off' = eager; the rest are torch.compile modes
+COMPILE_CHOICES = ('off', 'default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
 
 STRING = 'string'
 INTEGER = 'integer'
 DOUBLE = 'double'
 BOOL = 'bool'
 DOUBLE_ARRAY = 'double_array'
+STRING_ARRAY = 'string_array'
+ARRAY_TYPES = (DOUBLE_ARRAY, STRING_ARRAY)
 
-# A parameter's value in its canonical Python type (DOUBLE_ARRAY values are lists of floats).
-ParameterValue = str | bool | int | float | list[float]
+# A parameter's value in its canonical Python type (arrays are lists of floats or of strings).
+ParameterValue = str | bool | int | float | list[float] | list[str]
 
 # Parameters rclpy itself owns; a params file may set them and the table must not redeclare them.
 ROS_OWNED = frozenset({'use_sim_time', 'start_type_description_service'})
@@ -54,6 +60,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('device', STRING, 'auto', 'Torch device; auto = cuda when available, else cpu.', choices=('auto', 'cuda', 'cpu'), **_FIXED),
         _p('dtype', STRING, 'auto', 'Inference dtype; auto = bf16 on cuda, fp32 on cpu.', choices=('auto', 'fp32', 'fp16', 'bf16'), **_FIXED),
         _p('processing_res', INTEGER, 768, 'Longer image edge fed to the model, pixels; 0 = native size.', range=(0, 4096)),
+        _p('compile', STRING, 'off', 'torch.compile mode of the VAE and UNet (depthmaster backend); every image size, processing resolution and batch size compiles once, on its first frame or in warm_up_sizes at start.', choices=COMPILE_CHOICES, **_FIXED),
+        _p('warm_up_sizes', STRING_ARRAY, [], "Image sizes 'WIDTHxHEIGHT' run through the model at start, at processing_res and every batch size up to the number of cameras, so the first real frame pays no compilation or kernel selection; the time is logged and reported on /diagnostics. Empty = no warm-up.", **_FIXED),
         _p('marigold_steps', INTEGER, 4, 'Denoising steps (marigold backend only).', range=(1, 50), **_FIXED),
         _p('marigold_ensemble_size', INTEGER, 1, 'Ensemble members per frame (marigold backend only).', range=(1, 20), **_FIXED),
     ),
@@ -113,6 +121,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('diagnostics_period_s', DOUBLE, 1.0, 'Period of /diagnostics, seconds.', range=(0.1, 60.0), **_FIXED),
         _p('lazy', BOOL, True, 'Run no inference while nothing subscribes to any depth output.'),
         _p('log_throttle_s', DOUBLE, 5.0, 'Minimum interval between repeats of one warning, seconds.', range=(0.0, 3600.0)),
+        _p('cameras', STRING_ARRAY, [], "Camera namespaces this node serves, e.g. [front, left]: each has its own image, camera_info and depth outputs under its namespace, and its newest frame wins independently; frames of the same size share one batched model forward. The points topic stays one for all cameras (extrinsics from TF). Empty = one camera, topics in the node's namespace.", **_FIXED),
     ),
 )
 
@@ -125,7 +134,7 @@ BY_NAME = {spec.name: spec for spec in PARAMETERS}
 
 def defaults() -> dict[str, ParameterValue]:
     """A fresh dict of every default (lists copied so callers may change them)."""
-    return {spec.name: (list(spec.default) if isinstance(spec.default, list) else spec.default) for spec in PARAMETERS}
+    return {spec.name: (spec.default.copy() if isinstance(spec.default, list) else spec.default) for spec in PARAMETERS}
 
 
 def validate(name: str, value: object) -> ParameterValue:
@@ -163,7 +172,43 @@ def validate(name: str, value: object) -> ParameterValue:
         if name in TRANSFORM_PARAMETERS and values:
             _check_unit_quaternion(name, values[3:])
         return values
+    if spec.type == STRING_ARRAY:
+        if value is None:
+            value = []
+        if isinstance(value, (str, bytes)) or not hasattr(value, '__len__') \
+                or not all(isinstance(v, str) for v in cast(Iterable[object], value)):
+            raise ValueError(f'parameter {name!r} must be a list of strings, got {value!r}')
+        strings = list(cast(Iterable[str], value))
+        if len(set(strings)) != len(strings):
+            raise ValueError(f'parameter {name!r} names an entry twice: {strings}')
+        for entry in strings:
+            STRING_ARRAY_RULES[name](name, entry)
+        return strings
     raise AssertionError(f'parameter {name!r} has unknown table type {spec.type!r}')
+
+
+_NAMESPACE = re.compile(r'/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*')
+_IMAGE_SIZE = re.compile(r'([1-9][0-9]{0,4})x([1-9][0-9]{0,4})')
+
+
+def _check_namespace(name: str, entry: str) -> None:
+    if not _NAMESPACE.fullmatch(entry):
+        raise ValueError(f'parameter {name!r}: {entry!r} is not a ROS namespace (letters, digits and _, '
+                         "tokens separated by '/', each starting with a letter, e.g. 'front' or 'cameras/left')")
+
+
+def _check_image_size(name: str, entry: str) -> None:
+    if not _IMAGE_SIZE.fullmatch(entry):
+        raise ValueError(f"parameter {name!r}: {entry!r} is not an image size 'WIDTHxHEIGHT' such as '640x480'")
+
+
+STRING_ARRAY_RULES = {'cameras': _check_namespace, 'warm_up_sizes': _check_image_size}
+
+
+def image_size(entry: str) -> tuple[int, int]:
+    """(width, height) of a validated 'WIDTHxHEIGHT' entry."""
+    width, height = entry.split('x')
+    return int(width), int(height)
 
 
 def _check_unit_quaternion(name: str, quaternion: list[float]) -> None:
@@ -198,6 +243,10 @@ def validate_all(params: Mapping[str, object]) -> dict[str, ParameterValue]:
     if merged['lidar_to_camera'] and not merged['lidar_frame']:
         raise ValueError("parameter 'lidar_to_camera' is set but 'lidar_frame' is empty: set lidar_frame to the "
                          'frame_id of the clouds this transform belongs to')
+    if merged['lidar_to_camera'] and len(merged['cameras']) > 1:
+        raise ValueError(f"parameter 'lidar_to_camera' is one camera's extrinsic but 'cameras' names "
+                         f"{len(merged['cameras'])}: publish each camera's extrinsic on /tf (use_tf: true) and leave "
+                         'lidar_to_camera empty')
     return checked
 
 

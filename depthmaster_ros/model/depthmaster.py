@@ -84,12 +84,14 @@ class DepthMasterEstimator(DepthEstimator):
         self.set_compile(compile)
 
     def set_compile(self, compile: bool | str) -> None:
-        """Eager (False) or torch.compile'd VAE encoder, UNet and VAE decoder (True or a mode name).
+        """Eager (False or 'off') or torch.compile'd VAE encoder, UNet and VAE decoder (True or a mode name).
 
         Static shapes (dynamic=False): each (batch, processing size) gets its own graph, and under
         'reduce-overhead' its own CUDA graph, compiled on its first frame; `warm_up` does that at
         start. Switching back to eager keeps the weights where they are.
         """
+        if compile == 'off':             # the node parameter's name for eager
+            compile = False
         self.compile = compile
         self._encoder, self._unet_call, self._decoder = self.vae.encoder, self.unet, self.vae.decoder
         if compile:

@@ -13,11 +13,12 @@ from .depth_pipeline import DepthPipeline, is_out_of_memory
 from .frames import FrameInput, FrameOutput, FrameWarning
 
 
-def process_camera_batch(items: Sequence[tuple[DepthPipeline, FrameInput]]) -> list[FrameOutput | ValueError]:
-    """Outputs in input order; a frame that fails its input checks gets its ValueError in its place.
+def process_camera_batch(items: Sequence[tuple[DepthPipeline, FrameInput]]) -> list[FrameOutput | Exception]:
+    """Outputs in input order; a frame that fails gets its exception in its place (ValueError: its input).
 
-    Every pipeline must share one estimator. A batch that runs out of GPU memory is retried frame by
-    frame, each through its pipeline's own out-of-memory ladder.
+    Every pipeline must share one estimator. A lone frame, and every frame of a batch whose forward
+    runs out of GPU memory or refuses an input, goes through its pipeline's own forward (with its
+    out-of-memory ladder). Any other error of the shared forward is raised: it concerns every frame.
     """
     if not items:
         return []
@@ -26,7 +27,7 @@ def process_camera_batch(items: Sequence[tuple[DepthPipeline, FrameInput]]) -> l
         if pipeline.estimator is not estimator:
             raise ValueError(f'items[{index}]: every camera pipeline must share one estimator for a batched forward')
     started = time.perf_counter()
-    results: list[FrameOutput | ValueError | None] = [None] * len(items)
+    results: list[FrameOutput | Exception | None] = [None] * len(items)
     begun = {}
     for index, (pipeline, frame) in enumerate(items):
         warnings: list[FrameWarning] = []
@@ -40,20 +41,28 @@ def process_camera_batch(items: Sequence[tuple[DepthPipeline, FrameInput]]) -> l
         groups.setdefault((rgb.shape, pipeline.processing_res, pipeline.device_frames), []).append(index)
     for (_, processing_res, _), indices in groups.items():
         first = items[indices[0]][0]
-        t0 = time.perf_counter()
-        try:
-            predictions = first.predict_group([begun[index][0] for index in indices], processing_res)
-            inference = [time.perf_counter() - t0] * len(indices)
-        except Exception as error:  # noqa: BLE001 - only CUDA OOM is handled, everything else re-raised
-            if not is_out_of_memory(error) or len(indices) == 1:
-                raise
-            predictions, inference = [], []
-            for index in indices:
+        predicted: dict[int, tuple] = {}
+        if len(indices) > 1:
+            t0 = time.perf_counter()
+            try:
+                predictions = first.predict_group([begun[index][0] for index in indices], processing_res)
+                seconds = time.perf_counter() - t0
+                predicted = {index: (prediction, seconds) for index, prediction in zip(indices, predictions)}
+            except Exception as error:  # noqa: BLE001 - OOM and bad input go frame by frame, the rest is raised
+                if not (is_out_of_memory(error) or isinstance(error, ValueError)):
+                    raise
+        for index in indices:
+            if index not in predicted:
                 pipeline, (rgb, warnings) = items[index][0], begun[index]
-                prediction, seconds = pipeline._predict(rgb, warnings)
-                predictions.append(prediction)
-                inference.append(seconds)
-        for index, prediction, seconds in zip(indices, predictions, inference):
+                try:
+                    predicted[index] = pipeline._predict(rgb, warnings)
+                except ValueError as error:             # this frame's input, e.g. too small for the model
+                    results[index] = error
+        for index, (prediction, seconds) in predicted.items():
             (pipeline, frame), (rgb, warnings) = items[index], begun[index]
-            results[index] = pipeline.finish(frame, rgb, prediction, seconds, warnings, started)
-    return cast('list[FrameOutput | ValueError]', results)     # every index is filled above
+            try:
+                results[index] = pipeline.finish(frame, rgb, prediction, seconds, warnings, started)
+            except Exception as error:  # noqa: BLE001 - one camera's failure must not cost the others their frame
+                results[index] = error
+    return cast('list[FrameOutput | Exception]', results)     # every index is filled above
+

@@ -200,14 +200,25 @@ def _transport_status(snapshot):
     return transport_status(snapshot.transport, FAULT_WARN_S)
 
 
-def health_to_diagnostics(snapshot, node_name, stamp, hardware_id=''):
-    """A diagnostic_msgs/DiagnosticArray with one status per concern."""
+_SHARED_CONCERNS = (('inputs', inputs_status), ('transport', _transport_status), ('model', model_status))
+_CAMERA_CONCERNS = (('pipeline', pipeline_status), ('alignment', alignment_status))
+
+
+def health_to_diagnostics(snapshot, node_name, stamp, hardware_id='', cameras=()):
+    """A diagnostic_msgs/DiagnosticArray with one status per concern.
+
+    cameras: (camera, snapshot) pairs of a node serving several cameras; each gets its own pipeline and
+    alignment status, named after it, while inputs, transport and model stay one each (from snapshot).
+    """
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
     array = DiagnosticArray()
     array.header.stamp = stamp
-    for concern, builder in (('pipeline', pipeline_status), ('alignment', alignment_status),
-                             ('inputs', inputs_status), ('transport', _transport_status), ('model', model_status)):
-        level, message, values = builder(snapshot)
+    per_camera = [(f'{camera} ', camera_snapshot) for camera, camera_snapshot in cameras] or [('', snapshot)]
+    entries = [(prefix + concern, builder, camera_snapshot) for prefix, camera_snapshot in per_camera
+               for concern, builder in _CAMERA_CONCERNS]
+    entries += [(concern, builder, snapshot) for concern, builder in _SHARED_CONCERNS]
+    for concern, builder, source in entries:
+        level, message, values = builder(source)
         status = DiagnosticStatus()
         status.level = bytes([level])
         status.name = f'{node_name}: {concern}'

@@ -1,21 +1,25 @@
 """The node's frame path, shared by the plain and the managed (lifecycle) node.
 
 Callbacks only convert messages, pair each image with the camera_info of its stamp and hand a
-FrameInput to a one-slot mailbox; one worker thread runs the pipeline and publishes, so a slow model
-never blocks the executor and the newest frame always wins. Every fault is counted once, logged at
+FrameInput to its camera's one-slot mailbox; one worker thread takes every camera's pending frame,
+runs them through one batched forward and publishes each under its camera, so a slow model never
+blocks the executor and each camera's newest frame always wins. Every fault is counted once, logged at
 a throttled rate and reported on /diagnostics. The steps are split so a lifecycle node can run them
 per transition: configure (`_configure`), activate (`_activate`), deactivate (`_deactivate`),
 cleanup (`_release`).
 """
 from dataclasses import dataclass
+from functools import partial
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config.table import image_size
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
+from depthmaster_ros.pipeline.camera_batch import process_camera_batch
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync, Paired
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
@@ -25,6 +29,7 @@ from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
 
 from . import messages
+from .camera_channel import CameraChannel
 from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics
 from .mailbox import LatestFrameMailbox
 from .parameters import NodeParameters
@@ -65,11 +70,28 @@ class DepthFramePath(_NodeBase):
         self._pending_config: Config | None = None
         self.parameters = NodeParameters(self, on_change=self._config_changed)
         self._active = False
-        self.pipeline: DepthPipeline | None = None
+        self.channels: list[CameraChannel] = []
 
     @property
     def config(self) -> Config:
         return self.parameters.config
+
+    # the first (or only) camera's parts, by their single-camera names
+    @property
+    def pipeline(self) -> DepthPipeline | None:
+        return self.channels[0].pipeline if self.channels else None
+
+    @property
+    def health(self) -> NodeHealth:
+        return self.channels[0].health
+
+    @property
+    def camera_sync(self) -> CameraInfoSync:
+        return self.channels[0].camera_sync
+
+    @property
+    def output_pubs(self) -> dict[str, Any]:
+        return self.channels[0].output_pubs
 
     def current_params(self) -> dict[str, Any]:
         return self.config.to_params()
@@ -80,22 +102,43 @@ class DepthFramePath(_NodeBase):
         self.faults = FaultCounters(throttle_s=config.node.log_throttle_s)
         self.transforms = SharedTransformBuffer()
         self.clouds = RecentClouds()
-        self.camera_sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s)
         self.transport = TransportLoss(window_s=FAULT_WARN_S)
         device, dtype = resolve_runtime(config.model.device, config.model.dtype)
         if estimator is None:
             self.get_logger().info(f'loading {config.model.backend} model {config.model.model!r} on {device} ({dtype})')
             estimator = load_configured_estimator(config.model)
-        self.health = NodeHealth({'backend': config.model.backend, 'model': config.model.model,
-                                  'device': device, 'dtype': dtype})
-        self.pipeline = DepthPipeline(estimator, config)
+        model_info: dict[str, Any] = {'backend': config.model.backend, 'model': config.model.model,
+                                      'device': device, 'dtype': dtype, 'compile': config.model.compile}
+        names = config.node.cameras or ('',)
+        model_info.update(self._warm_up(estimator, config, len(names)))
+        self.channels = [CameraChannel(key, name, DepthPipeline(estimator, config),
+                                       CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s),
+                                       NodeHealth(model_info))
+                         for key, name in enumerate(names)]
+
+    def _warm_up(self, estimator: Any, config: Config, cameras: int) -> dict[str, Any]:
+        """Run warm_up_sizes through the model at every batch size up to `cameras`; what to report."""
+        sizes = [image_size(entry) for entry in config.model.warm_up_sizes]
+        if not sizes:
+            return {}
+        try:
+            seconds = estimator.warm_up(sizes, config.model.processing_res, tuple(range(1, cameras + 1)))
+        except Exception as error:  # noqa: BLE001 - the node still serves; its first frames pay the compile
+            self.get_logger().error(f'warm-up failed ({type(error).__name__}: {error}); the first frame of each '
+                                    'size will compile instead')
+            return {'warm_up': f'failed: {type(error).__name__}'}
+        total = sum(seconds.values())
+        self.get_logger().info(f'warm-up (compile {config.model.compile}) of {len(seconds)} shapes took {total:.1f} s: '
+                               + ', '.join(f'{shape} {s:.2f} s' for shape, s in seconds.items()))
+        return {'warm_up_s': round(total, 3), 'warm_up_shapes': len(seconds)}
 
     def _config_changed(self, config: Config) -> None:
         """Accepted parameter changes take effect from the next frame the worker takes."""
         if self.pipeline is None:
             return                          # not configured yet: _configure reads the parameters
         self.faults.throttle_s = config.node.log_throttle_s
-        self.camera_sync.configure(config.input.camera_info_slop_s, config.input.camera_info_timeout_s)
+        for channel in self.channels:
+            channel.camera_sync.configure(config.input.camera_info_slop_s, config.input.camera_info_timeout_s)
         with self._config_lock:
             self._pending_config = config
         if self._active and get_mode(config.alignment.alignment_mode).needs_cloud:
@@ -119,10 +162,12 @@ class DepthFramePath(_NodeBase):
     def _deactivate(self) -> None:
         """Stop the worker and remove every subscription, publisher and timer (no work, no traffic)."""
         self.stop_worker()
-        for sub in [self.image_sub, self.camera_info_sub, self.points_sub, *self.tf_listener.subscriptions]:
+        camera_subs = [sub for channel in self.channels for sub in (channel.image_sub, channel.camera_info_sub)]
+        for sub in [*camera_subs, self.points_sub, *self.tf_listener.subscriptions]:
             if sub is not None:
                 self.destroy_subscription(sub)
-        for pub in [*self.output_pubs.values(), self.diagnostics_pub]:
+        camera_pubs = [pub for channel in self.channels for pub in channel.output_pubs.values()]
+        for pub in [*camera_pubs, self.diagnostics_pub]:
             self.destroy_publisher(pub)
         for timer in self._timers:
             self.destroy_timer(timer)
@@ -130,7 +175,7 @@ class DepthFramePath(_NodeBase):
 
     def _release(self) -> None:
         """Drop the model and free the GPU memory it held."""
-        self.pipeline = None
+        self.channels = []
         import gc
         gc.collect()
         try:
@@ -148,8 +193,9 @@ class DepthFramePath(_NodeBase):
         qos = output_qos(self.config.node.output_reliability)
         types = {'depth': Image, 'depth_mm': Image, 'camera_info': CameraInfo, 'relative': Image,
                  'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment}
-        self.output_pubs = {name: self.create_publisher(types[name], topic, qos)
-                            for name, topic in OUTPUT_TOPICS.items()}
+        for channel in self.channels:
+            channel.output_pubs = {name: self.create_publisher(types[name], channel.topic(topic), qos)
+                                   for name, topic in OUTPUT_TOPICS.items()}
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', diagnostics_qos())
 
     def _create_subscriptions(self) -> None:
@@ -158,9 +204,11 @@ class DepthFramePath(_NodeBase):
         self._input_qos = input_stream_qos(config.node.input_qos_depth, config.node.input_reliability)
         image_type, topic = (CompressedImage, 'image/compressed') if config.input.image_transport == 'compressed' \
             else (Image, 'image')
-        self.image_sub = self.create_subscription(image_type, topic, self._on_image, self._input_qos)
-        self.camera_info_sub = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
-                                                        self._input_qos)
+        for channel in self.channels:
+            channel.image_sub = self.create_subscription(image_type, channel.topic(topic),
+                                                         partial(self._on_image, channel), self._input_qos)
+            channel.camera_info_sub = self.create_subscription(CameraInfo, channel.topic('camera_info'),
+                                                               partial(self._on_camera_info, channel), self._input_qos)
         self.points_sub: Any = None
         if get_mode(config.alignment.alignment_mode).needs_cloud:
             self._ensure_points_subscription()
@@ -176,20 +224,17 @@ class DepthFramePath(_NodeBase):
             getattr(self.get_logger(), level)(f'{kind}: {message} (repeats are counted on /diagnostics, logged '
                                               f'at most every {self.config.node.log_throttle_s:g} s)')
 
-    def _has_subscribers(self) -> bool:
-        return any(pub.get_subscription_count() > 0 for pub in self.output_pubs.values())
-
     # input callbacks: convert, pair and hand off, never wait on the model ------------------------
-    def _on_camera_info(self, msg: Any, info: Any) -> None:
-        self.transport.observe('camera_info', info)
+    def _on_camera_info(self, channel: CameraChannel, msg: Any, info: Any) -> None:
+        self.transport.observe(channel.topic('camera_info'), info)
         stamp_ns = messages.stamp_to_ns(msg.header.stamp)
         try:
-            released = self.camera_sync.add_info(stamp_ns, CameraModel.from_camera_info(msg))
+            released = channel.camera_sync.add_info(stamp_ns, CameraModel.from_camera_info(msg))
         except ValueError as error:
-            self._fault('camera_info', str(error))
-            released = self.camera_sync.add_info(stamp_ns, None, str(error))
+            self._fault('camera_info', channel.label(str(error)))
+            released = channel.camera_sync.add_info(stamp_ns, None, str(error))
         for paired in released:
-            self._dispatch(paired)
+            self._dispatch(channel, paired)
 
     def _on_points(self, msg: Any, info: Any) -> None:
         self.transport.observe('points', info)
@@ -198,37 +243,40 @@ class DepthFramePath(_NodeBase):
         except InputFault as fault:
             self._fault(fault.kind, str(fault))
 
-    def _on_image(self, msg: Any, info: Any) -> None:
+    def _on_image(self, channel: CameraChannel, msg: Any, info: Any) -> None:
         received = time.monotonic()
-        self.transport.observe('image', info)
-        self.health.frame_received()
+        self.transport.observe(channel.topic('image'), info)
+        health = channel.health
+        health.frame_received()
         config = self.config
-        if config.node.lazy and not self._has_subscribers():
-            self.health.idle = 'lazy: no subscriber to any depth output, no inference'
-            self.health.output_skipped('lazy')
+        if config.node.lazy and not channel.has_subscribers():
+            health.idle = 'lazy: no subscriber to any depth output, no inference'
+            health.output_skipped('lazy')
             return
-        self.health.idle = ''
+        health.idle = ''
         try:
             rgb = image_to_model_rgb(msg, config.input.max_pixels)
         except ValueError as error:
-            self._fault('image', f'{error}; frame dropped')
+            self._fault('image', channel.label(f'{error}; frame dropped'))
             return
         stamp_ns = messages.stamp_to_ns(msg.header.stamp)
         wait = get_mode(config.alignment.alignment_mode).metric
-        for paired in self.camera_sync.add_image(_Image(rgb, msg.header, stamp_ns, received), stamp_ns, wait):
-            self._dispatch(paired)
-        self.health.waiting_for = 'camera_info' if self.camera_sync.waiting else ''
+        sync = channel.camera_sync
+        for paired in sync.add_image(_Image(rgb, msg.header, stamp_ns, received), stamp_ns, wait):
+            self._dispatch(channel, paired)
+        health.waiting_for = 'camera_info' if sync.waiting else ''
 
     def _expire_waiting_images(self) -> None:
-        for paired in self.camera_sync.expire():
-            self._dispatch(paired)
-        if not self.camera_sync.waiting:
-            self.health.waiting_for = ''
+        for channel in self.channels:
+            for paired in channel.camera_sync.expire():
+                self._dispatch(channel, paired)
+            if not channel.camera_sync.waiting:
+                channel.health.waiting_for = ''
 
-    def _dispatch(self, paired: Paired) -> None:
-        """An image with its camera (or none, and why) becomes a frame in the mailbox."""
+    def _dispatch(self, channel: CameraChannel, paired: Paired) -> None:
+        """An image with its camera (or none, and why) becomes a frame in its camera's mailbox slot."""
         if paired.fault:
-            self._fault(paired.fault, paired.reason)
+            self._fault(paired.fault, channel.label(paired.reason))
         if paired.dropped:
             return
         image: _Image = paired.item
@@ -237,7 +285,7 @@ class DepthFramePath(_NodeBase):
             try:
                 camera = camera_for_image(camera, image.rgb.shape[1], image.rgb.shape[0])
             except InputFault as fault:
-                self._fault(fault.kind, str(fault))
+                self._fault(fault.kind, channel.label(str(fault)))
                 camera = None
         config = self.config
         cloud, miss_reason = None, ''
@@ -249,65 +297,78 @@ class DepthFramePath(_NodeBase):
         frame = FrameInput(rgb=image.rgb, stamp_ns=image.stamp_ns, frame_id=image.header.frame_id, camera=camera,
                            cloud=cloud, transforms=self.transforms if config.alignment.use_tf else None,
                            cloud_miss_reason=miss_reason)
-        self.mailbox.put(_QueuedFrame(frame, image.header, image.received_monotonic))
+        self.mailbox.put(_QueuedFrame(frame, image.header, image.received_monotonic), key=channel.key)
 
     # worker ----------------------------------------------------------------------------------------
     def _work(self) -> None:
-        pipeline = self.pipeline
-        assert pipeline is not None
+        channels = {channel.key: channel for channel in self.channels}
         try:
             while not self._stop.is_set():
-                item = self.mailbox.take(timeout=0.1)
-                if item is None:
+                taken = self.mailbox.take_all(timeout=0.1)
+                if not taken:
                     continue
                 with self._config_lock:
                     config, self._pending_config = self._pending_config, None
                 if config is not None:
-                    pipeline.update_config(config)
-                self._process_and_publish(pipeline, item)
+                    for channel in channels.values():
+                        channel.pipeline.update_config(config)
+                self._process_and_publish([(channels[key], item) for key, item in taken])
         except Exception as error:  # noqa: BLE001 - reported on /diagnostics; the node keeps its topics
-            self.health.worker_error = f'{type(error).__name__}: {error}'
-            self.get_logger().error(f'worker stopped: {self.health.worker_error}')
+            for channel in channels.values():
+                channel.health.worker_error = f'{type(error).__name__}: {error}'
+            self.get_logger().error(f'worker stopped: {type(error).__name__}: {error}')
 
-    def _process_and_publish(self, pipeline: DepthPipeline, item: _QueuedFrame) -> None:
+    def _process_and_publish(self, batch: list[tuple[CameraChannel, _QueuedFrame]]) -> None:
+        """Every camera's pending frame through one batched forward, each output under its camera."""
         try:
-            output = pipeline.process(item.frame)
-        except ValueError as error:
-            self._fault('frame', f'{error}; frame dropped')
+            results = process_camera_batch([(channel.pipeline, item.frame) for channel, item in batch])
+        except Exception as error:  # noqa: BLE001 - one bad batch must not stop the node
+            for channel, _ in batch:
+                self._fault('pipeline_error', channel.label(f'{type(error).__name__}: {error}'), 'error')
             return
-        except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
-            self._fault('pipeline_error', f'{type(error).__name__}: {error}', 'error')
-            return
+        for (channel, item), output in zip(batch, results):
+            if isinstance(output, ValueError):
+                self._fault('frame', channel.label(f'{output}; frame dropped'))
+            elif isinstance(output, Exception):
+                self._fault('pipeline_error', channel.label(f'{type(output).__name__}: {output}'), 'error')
+            else:
+                self._publish_output(channel, item, output)
+
+    def _publish_output(self, channel: CameraChannel, item: _QueuedFrame, output: FrameOutput) -> None:
         for warning in output.warnings:
-            self._fault(warning.kind, warning.text)
+            self._fault(warning.kind, channel.label(warning.text))
         if self._stop.is_set():
             return
         try:
-            self._publish(pipeline, item, output)
+            self._publish(channel, item, output)
         except Exception as error:  # noqa: BLE001 - a message that fails to build must not stop the worker
-            self._fault('publish_error', f'{type(error).__name__}: {error}', 'error')
+            self._fault('publish_error', channel.label(f'{type(error).__name__}: {error}'), 'error')
             return
         # latency from the receipt time: an image stamp may be zero, repeated or from another clock
         latency = time.monotonic() - item.received_monotonic
         timings = dict(output.timings)
         timings['receipt_to_publish'] = latency
-        self.health.frame_published(latency, timings)
-        self.health.last_record = output.record
+        channel.health.frame_published(latency, timings)
+        channel.health.last_record = output.record
 
-    def _publish(self, pipeline: DepthPipeline, item: _QueuedFrame, output: FrameOutput) -> None:
-        produced = frame_messages(output, item.header, pipeline.config.output, messages)
+    def _publish(self, channel: CameraChannel, item: _QueuedFrame, output: FrameOutput) -> None:
+        produced = frame_messages(output, item.header, channel.pipeline.config.output, messages)
         if produced.cloud_withheld:
-            self.health.output_skipped('cloud')
-            self._fault('cloud_max_points', f'cloud of {produced.cloud_withheld} points is above cloud_max_points '
-                                            f'{pipeline.config.output.cloud_max_points}; not published '
-                                            '(raise cloud_stride)')
+            channel.health.output_skipped('cloud')
+            self._fault('cloud_max_points', channel.label(
+                f'cloud of {produced.cloud_withheld} points is above cloud_max_points '
+                f'{channel.pipeline.config.output.cloud_max_points}; not published (raise cloud_stride)'))
         for name, message in produced.messages:
-            self.output_pubs[name].publish(message)
+            channel.output_pubs[name].publish(message)
 
     def _publish_diagnostics(self) -> None:
-        snapshot = self.health.snapshot(self.mailbox.counters(), self.faults.counts(), self.faults.last_messages(),
-                                        self.faults.recent(FAULT_WARN_S), self.transport.snapshot())
-        self.diagnostics_pub.publish(health_to_diagnostics(snapshot, self.get_name(), self.get_clock().now().to_msg()))
+        shared = (self.faults.counts(), self.faults.last_messages(), self.faults.recent(FAULT_WARN_S),
+                  self.transport.snapshot())
+        snapshot = self.health.snapshot(self.mailbox.counters(), *shared)
+        cameras = [(channel.name, channel.health.snapshot(self.mailbox.counters(channel.key), *shared))
+                   for channel in self.channels if channel.name]
+        self.diagnostics_pub.publish(health_to_diagnostics(snapshot, self.get_name(), self.get_clock().now().to_msg(),
+                                                           cameras=cameras))
 
     # shutdown --------------------------------------------------------------------------------------
     def stop_worker(self, timeout_s: float = 2.0) -> bool:

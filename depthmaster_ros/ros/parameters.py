@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType, SetParametersResult
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -19,7 +20,9 @@ _ROS_TYPES = {
     table.DOUBLE: ParameterType.PARAMETER_DOUBLE,
     table.BOOL: ParameterType.PARAMETER_BOOL,
     table.DOUBLE_ARRAY: ParameterType.PARAMETER_DOUBLE_ARRAY,
+    table.STRING_ARRAY: ParameterType.PARAMETER_STRING_ARRAY,
 }
+_ARRAY_TYPES = {table.DOUBLE_ARRAY: Parameter.Type.DOUBLE_ARRAY, table.STRING_ARRAY: Parameter.Type.STRING_ARRAY}
 
 
 def parameter_descriptor(spec: table.ParameterSpec) -> ParameterDescriptor:
@@ -48,7 +51,7 @@ class NodeParameters:
         self._node = node
         self._on_change = on_change
         self._declare()
-        self._values = {spec.name: table.validate(spec.name, node.get_parameter(spec.name).value)
+        self._values = {spec.name: table.validate(spec.name, self._declared_value(spec.name))
                         for spec in table.PARAMETERS}
         self.config = Config.from_params(self._values)
         node.add_on_set_parameters_callback(self._check)
@@ -63,17 +66,23 @@ class NodeParameters:
             if spec.type == table.DOUBLE and override is not None and override.type_ == Parameter.Type.INTEGER:
                 # YAML `max_depth: 80` is an integer to rclpy; accept it as the double it means.
                 overrides[spec.name] = Parameter(spec.name, Parameter.Type.DOUBLE, float(override.value))
-            if spec.type == table.DOUBLE_ARRAY and override is not None \
-                    and override.type_ == Parameter.Type.NOT_SET:
+            array_type = _ARRAY_TYPES.get(spec.type)
+            if array_type is not None and override is not None and override.type_ == Parameter.Type.NOT_SET:
                 del overrides[spec.name]          # an empty YAML list: keep the (empty) default
-            if spec.type == table.DOUBLE_ARRAY:
+            if array_type is not None:
                 # rclpy infers no type from an empty list: declare the type, then set the empty default
-                parameter: Parameter = node.declare_parameter(spec.name, Parameter.Type.DOUBLE_ARRAY,
-                                                              parameter_descriptor(spec))
-                if parameter.type_ == Parameter.Type.NOT_SET:
-                    node.set_parameters([Parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, [])])
+                # (a read-only one cannot be set after its declaration: it stays "not set", read as empty)
+                parameter: Parameter = node.declare_parameter(spec.name, array_type, parameter_descriptor(spec))
+                if parameter.type_ == Parameter.Type.NOT_SET and spec.runtime:
+                    node.set_parameters([Parameter(spec.name, array_type, [])])
             else:
                 node.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+
+    def _declared_value(self, name: str) -> Any:
+        try:
+            return self._node.get_parameter(name).value
+        except ParameterUninitializedException:
+            return None                           # an empty read-only array (see _declare)
 
     def _check(self, changes: list[Parameter]) -> SetParametersResult:
         """Reject unknown choices, out-of-range values and read-only changes, with the reason."""

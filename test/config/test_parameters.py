@@ -7,7 +7,8 @@ import yaml
 
 from depthmaster_ros.config import table as parameters
 from depthmaster_ros.config.params_file import load_params_file
-from depthmaster_ros.config.table import BY_NAME, PARAMETERS, defaults, validate
+from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config.table import BY_NAME, PARAMETERS, defaults, image_size, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'config' / 'depthmaster.yaml'
@@ -69,6 +70,15 @@ def test_markdown_table_has_one_row_per_parameter():
     ('publish_cloud', 1, 'true or false'),
     ('lidar_to_camera', [0.0, 0.0, 0.0], '0 or 7 values'),
     ('no_such_parameter', 1, 'unknown parameter'),
+    ('cameras', 'front', 'list of strings'),
+    ('cameras', ['front', 3], 'list of strings'),
+    ('cameras', ['front', 'front'], 'twice'),
+    ('cameras', ['front camera'], 'not a ROS namespace'),
+    ('cameras', ['2nd'], 'not a ROS namespace'),
+    ('cameras', ['front/'], 'not a ROS namespace'),
+    ('warm_up_sizes', ['640*480'], "not an image size 'WIDTHxHEIGHT'"),
+    ('warm_up_sizes', ['0x480'], "not an image size 'WIDTHxHEIGHT'"),
+    ('compile', 'fast', 'one of'),
 ])
 def test_validate_rejects_with_the_parameter_name(name, value, fragment):
     with pytest.raises(ValueError) as error:
@@ -127,3 +137,20 @@ def test_model_parameters_are_read_only():
         assert not BY_NAME[name].runtime
     for name in ('processing_res', 'alignment_mode'):
         assert BY_NAME[name].runtime
+
+
+def test_string_arrays_validate_and_become_tuples_in_the_config():
+    assert validate('cameras', ['front', '/robot/left', 'cams/rear_2']) == ['front', '/robot/left', 'cams/rear_2']
+    assert validate('cameras', None) == []                # an empty YAML list reaches rclpy as "not set"
+    config = Config.from_params({'cameras': ['front', 'left'], 'warm_up_sizes': ['640x480', '1280x720']})
+    assert config.node.cameras == ('front', 'left') and config.model.warm_up_sizes == ('640x480', '1280x720')
+    assert config.to_params()['cameras'] == ['front', 'left']
+    assert Config.from_params(config.to_params()) == config
+    assert image_size('1280x720') == (1280, 720)
+
+
+def test_a_fixed_lidar_extrinsic_is_refused_with_several_cameras():
+    fixed = {'lidar_to_camera': [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], 'lidar_frame': 'lidar'}
+    assert Config.from_params({**fixed, 'cameras': ['front']}).node.cameras == ('front',)
+    with pytest.raises(ValueError, match="'lidar_to_camera' is one camera's extrinsic but 'cameras' names 2"):
+        Config.from_params({**fixed, 'cameras': ['front', 'left']})

@@ -14,7 +14,7 @@ def test_parameter_and_cli_choices_are_the_registered_backends():
 def test_backend_options_named_like_parameters_come_from_the_parameters():
     params = {name: spec.default for name, spec in BY_NAME.items()}
     assert parameter_options('marigold', params) == {'marigold_steps': 4, 'marigold_ensemble_size': 1}
-    assert parameter_options('depthmaster', params) == {}
+    assert parameter_options('depthmaster', params) == {'compile': 'off'}
     for backend in BACKENDS.values():
         for option in backend.options:
             if option in BY_NAME:
@@ -46,3 +46,25 @@ def test_each_backend_writes_a_tiny_model_that_it_loads(tmp_path):
     for name, backend in BACKENDS.items():
         directory = backend.tiny_function()(tmp_path / name, seed=0)
         assert from_pretrained(name, str(directory), 'cpu', 'fp32').backend == name
+
+
+def test_compile_parameter_choices_are_eager_plus_the_estimators_torch_compile_modes():
+    from depthmaster_ros.model.depthmaster import COMPILE_MODES
+    assert BY_NAME['compile'].choices == ('off', *COMPILE_MODES)
+
+
+def test_the_compile_parameter_reaches_the_estimator_and_off_means_eager(tiny_model_dir):
+    import torch
+
+    from depthmaster_ros.config.settings import Config
+    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+
+    def model_settings(compile_mode):
+        return Config.from_params({'model': str(tiny_model_dir), 'device': 'cpu', 'compile': compile_mode}).model
+
+    eager = load_configured_estimator(model_settings('off'))
+    assert eager.compile is False and eager._unet_call is eager.unet
+    compiled = load_configured_estimator(model_settings('reduce-overhead'))   # wrapped now, compiled on first use
+    assert compiled.compile == 'reduce-overhead'
+    assert isinstance(compiled._unet_call, torch._dynamo.eval_frame.OptimizedModule)
+    assert isinstance(compiled._decoder, torch._dynamo.eval_frame.OptimizedModule)

@@ -15,6 +15,7 @@ from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
 from depthmaster_ros.pipeline.frame_maps import DeviceMaps, HostMaps
 from depthmaster_ros.pipeline.frames import FrameInput
 from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+from fixtures_estimators import CountingEstimator, OutOfMemoryFirst
 
 SPACES = ('sqrt_disparity', 'disparity', 'depth')
 LIDAR_AT_CAMERA = {'alignment_mode': 'lidar', 'use_tf': False, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1],
@@ -100,26 +101,6 @@ def test_device_frames_give_the_host_outputs(tiny_estimator, frames, params):
         np.testing.assert_array_equal(device.colors, host.colors)
 
 
-class CountingEstimator:
-    """The tiny estimator, counting forwards and the frames in each."""
-
-    def __init__(self, inner):
-        self.inner, self.batches = inner, []
-        self.device, self.space = inner.device, inner.space
-
-    def predict(self, rgb, processing_res):
-        self.batches.append(1)
-        return self.inner.predict(rgb, processing_res)
-
-    def predict_batch(self, rgbs, processing_res):
-        self.batches.append(len(rgbs))
-        return self.inner.predict_batch(rgbs, processing_res)
-
-    def predict_tensor(self, frames, processing_res):
-        self.batches.append(len(frames))
-        return self.inner.predict_tensor(frames, processing_res)
-
-
 @pytest.mark.parametrize('device_frames', [False, True])
 def test_cameras_share_one_forward_per_size_and_keep_their_own_state(tiny_estimator, frames, device_frames):
     config = Config.from_params(dict(LIDAR_AT_CAMERA, alignment_mode='fixed'))
@@ -139,6 +120,14 @@ def test_cameras_share_one_forward_per_size_and_keep_their_own_state(tiny_estima
     later = process_camera_batch([(pipelines[0], frame_input(frames[0], 2)), (pipelines[1], frame_input(frames[1], 0))])
     assert not [w for w in later[0].warnings if w.kind == 'image_stamp_order']
     assert [w for w in later[1].warnings if w.kind == 'image_stamp_order']
+
+
+def test_a_lone_camera_frame_goes_down_the_out_of_memory_ladder(tiny_estimator, frames):
+    config = Config.from_params(dict(LIDAR_AT_CAMERA, alignment_mode='fixed', processing_res=512))
+    failing = OutOfMemoryFirst(tiny_estimator, failures=1)
+    (output,) = process_camera_batch([(DepthPipeline(failing, config, device_frames=False), frame_input(frames[0], 1))])
+    assert not isinstance(output, Exception), output
+    assert failing.requested == [512, 384] and [w.kind for w in output.warnings] == ['cuda_out_of_memory']
 
 
 def test_warm_up_runs_every_shape_once(tiny_estimator):

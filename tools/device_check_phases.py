@@ -152,6 +152,8 @@ def speed(args, scratch, report, budget, save):
                     t0 = time.perf_counter()
                     outputs = process_camera_batch(items)
                     for output in outputs:
+                        if isinstance(output, Exception):
+                            raise output                # a frame the check built itself must not fail
                         frame_messages(output, HEADER, config.output, FieldBuilders)
                     elapsed = time.perf_counter() - t0
                     if index >= WARMUP_FRAMES:

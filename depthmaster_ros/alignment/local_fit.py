@@ -16,7 +16,7 @@ among many samples gets its own correction, one among few borrows the trend of a
 no level sees a sample (beyond about four coarsest sigmas) the maps are exactly the global scale and
 shift. The coarse levels fit the factor m only: a slope fitted over a wide area would be extrapolated to
 depths its samples never saw (a floor's trend applied to a facade); the slope, the edge term, is fitted
-in the neighbourhoods of the SLOPE_SIGMA_CELLS finest levels only.
+only at the levels no wider than SLOPE_SIGMA_CELLS.
 
 Only the global fit's inliers take part; a second pass drops the samples that disagree with their own
 neighbourhood's correction (Tukey weights of the residual to the first pass), so a stray return does not
@@ -27,7 +27,7 @@ import numpy as np
 from .robust_start import MAD_TO_SIGMA, TUKEY_C
 
 CELL = 16                                          # pixels per grid cell
-LEVEL_SIGMAS_CELLS = (16.0, 8.0, 4.0, 2.0, 1.0)    # Gaussian neighbourhoods, coarse to fine
+LEVEL_SIGMAS_CELLS = (8.0, 4.0, 2.0, 1.0)          # Gaussian neighbourhoods, coarse to fine
 SLOPE_SIGMA_CELLS = 2.0                            # levels this fine or finer also fit the slope (edge) term
 PRIOR_SAMPLES = 3.0                                # weight of the coarser level's correction, in samples
 SLOPE_PRIOR_SPREAD = 0.1                           # the slope's ridge as if the prior had this share of u's spread
@@ -56,11 +56,10 @@ def local_scale_shift(relative: np.ndarray, index: np.ndarray, pred: np.ndarray,
     cell = (index // width // CELL) * grid[1] + (index % width) // CELL
     spread = max(float(np.subtract(*np.percentile(u, [95, 5]))), 1e-6)
     slope_prior = PRIOR_SAMPLES * (SLOPE_PRIOR_SPREAD * spread) ** 2
-    weight = np.ones_like(u)
-    for _ in range(ROBUST_PASSES):
-        m, g, u_mean = _coarse_to_fine(_cell_sums(cell, grid, u, rho, weight), slope_prior)
+    m, g, u_mean = _coarse_to_fine(_cell_sums(cell, grid, u, rho, np.ones_like(u)), slope_prior)
+    for _ in range(ROBUST_PASSES - 1):
         residual = rho - (m.ravel()[cell] + g.ravel()[cell] * (u - u_mean.ravel()[cell]))
-        weight = _tukey(residual)
+        m, g, u_mean = _coarse_to_fine(_cell_sums(cell, grid, u, rho, _tukey(residual)), slope_prior)
     # fitted (1 + m + g (u - u_mean)) with u = 1 / (fitted u_ref) - 1  =  K fitted + g / u_ref
     factor = 1.0 + m - g * (u_mean + 1.0)
     cell_scale = (scale * factor).astype(np.float32)

@@ -362,6 +362,6 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
         residual = result.scale * pred + result.shift - target
         finite = np.isfinite(residual)
         inliers = finite & (np.abs(residual) < TUKEY_C * robust_sigma(residual[finite], 1e-12))
-        result.local_correction = local_scale_shift(relative.shape, index, pred, target, result.scale, result.shift,
+        result.local_correction = local_scale_shift(relative, index, pred, target, result.scale, result.shift,
                                                     inliers)
     return result

@@ -13,9 +13,11 @@ those lines give at the prediction's quartiles is the uncertainty. Spatially str
 (a non-affine model error, a wrong extrinsic, a narrow band) move the leave-one-out fits and widen
 it, where a per-sample standard error would not. Published: COVERAGE_FACTOR jackknife standard errors
 of the relative metric depth (the largest over the evaluation points), combined with a floor for the
-prediction's own non-affine error where no sample sees it (UNCERTAINTY_FLOOR), and divided by the
-samples' r squared: the forward and the inverse regressions differ by exactly that factor, so a weak
-correlation leaves the slope as uncertain as the choice between them.
+prediction's own non-affine error (UNCERTAINTY_FLOOR where the samples see the image, UNSEEN_MODEL_ERROR
+more in proportion to the image regions without a sample: floor samples or a LiDAR band cannot tell how
+the model errs elsewhere), and divided by the samples' r squared: the forward and the inverse
+regressions differ by exactly that factor, so a weak correlation leaves the slope as uncertain as the
+choice between them. `regression_range` is that choice in metres, which a refused fit adds (fit.py).
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +30,10 @@ TARGET_RELATIVE_NOISE = 0.01
 SPACE_EXPONENT = {'depth': 1.0, 'disparity': 1.0, 'sqrt_disparity': 0.5}
 COVERAGE_FACTOR = 3.0
 UNCERTAINTY_FLOOR = 0.01
+# The prediction's non-affine error in image regions that hold no sample: a model's depth error varies
+# by several per cent across an image, and samples that see part of it (the floor only, a LiDAR's
+# band of rows) cannot tell how the rest differs.
+UNSEEN_MODEL_ERROR = 0.05
 GRID = 4                        # the jackknife groups: GRID x GRID image regions
 MIN_GROUPS = 6                  # fewer occupied regions: groups interleave the samples instead
 PRED_NOISE_FLOOR = 0.05         # the prediction keeps at least this share of the residual variance
@@ -39,6 +45,9 @@ class LineEstimate:
     shift: float
     uncertainty: float          # relative metric depth, COVERAGE_FACTOR standard errors
     support_r2: float           # squared correlation of prediction and target over the samples
+    # relative metric depth between the forward and the inverse regression (largest over the evaluation
+    # points): how far off the line may be when the support is too narrow to choose between them
+    regression_range: float = float('inf')
 
 
 def grid_groups(index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -46,6 +55,11 @@ def grid_groups(index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     height, width = shape
     rows, cols = index // width, index % width
     return (rows * GRID // height) * GRID + cols * GRID // width
+
+
+def seen_image_share(groups: np.ndarray) -> float:
+    """Share of the GRID x GRID image regions (grid_groups) that hold at least one sample."""
+    return len(np.unique(groups)) / (GRID * GRID)
 
 
 def _group_sums(p, t, groups):
@@ -69,8 +83,17 @@ def _deming(sums, delta):
         return slope, st / n - slope * sp / n
 
 
+def _regression_range(slopes, p_mean, t_mean, eval_pred, full, space, from_space):
+    """Largest relative depth difference between `full` and the lines of these slopes through the means."""
+    with np.errstate(all='ignore'):
+        lines = from_space(slopes[:, None] * (eval_pred[None, :] - p_mean) + t_mean, space)
+        deviation = np.abs(lines / full[None, :] - 1.0)
+    return float(deviation.max()) if np.all(np.isfinite(deviation)) else float('inf')
+
+
 def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.ndarray, space: str,
-                             eval_pred: np.ndarray, from_space: Callable[[Any, str], np.ndarray]) -> LineEstimate:
+                             eval_pred: np.ndarray, from_space: Callable[[Any, str], np.ndarray],
+                             seen_share: float = 1.0) -> LineEstimate:
     """Deming line through the inlier samples and its block-jackknife uncertainty (see the module notes)."""
     p_mean, t_mean = float(pred.mean()), float(target.mean())
     p, t = pred - p_mean, target - t_mean
@@ -86,23 +109,26 @@ def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.nd
     delta = target_var / pred_var if pred_var > 0 else np.inf
     slope, centred = (float(v) for v in _deming(np.array([n, 0.0, 0.0, sxx, sxy, syy]), delta))
     shift = t_mean + centred - slope * p_mean
+    eval_pred = np.asarray(eval_pred, np.float64)
+    full = from_space(slope * eval_pred + shift, space)
+    regression_range = _regression_range(np.array([sxy / sxx, syy / sxy]), p_mean, t_mean, eval_pred, full, space,
+                                         from_space)
     if np.count_nonzero(np.bincount(groups)) < MIN_GROUPS:
         groups = np.arange(n) % (GRID * GRID)
     per_group = _group_sums(p, t, groups)
     count = per_group.shape[1]
     if count < 2:
-        return LineEstimate(slope, shift, float('inf'), r2)
+        return LineEstimate(slope, shift, float('inf'), r2, regression_range)
     left_out = per_group.sum(axis=1, keepdims=True) - per_group
     slopes, centreds = _deming(left_out, delta)
-    shifts = t_mean + centreds - slopes * p_mean
-    eval_pred = np.asarray(eval_pred, np.float64)
-    full = from_space(slope * eval_pred + shift, space)
-    loo = from_space(slopes[:, None] * eval_pred[None, :] + shifts[:, None], space)
-    with np.errstate(invalid='ignore', divide='ignore'):
+    with np.errstate(all='ignore'):
+        shifts = t_mean + centreds - slopes * p_mean
+        loo = from_space(slopes[:, None] * eval_pred[None, :] + shifts[:, None], space)
         deviation = loo / full[None, :] - 1.0
     if not np.all(np.isfinite(deviation)):
-        return LineEstimate(slope, shift, float('inf'), r2)
+        return LineEstimate(slope, shift, float('inf'), r2, regression_range)
     spread = deviation - deviation.mean(axis=0)
     variance = (count - 1) / count * (spread * spread).sum(axis=0)
-    uncertainty = np.hypot(COVERAGE_FACTOR * np.sqrt(variance.max()), UNCERTAINTY_FLOOR) / r2
-    return LineEstimate(slope, shift, float(uncertainty), r2)
+    floor = UNCERTAINTY_FLOOR + UNSEEN_MODEL_ERROR * (1.0 - min(max(seen_share, 0.0), 1.0))
+    uncertainty = np.hypot(COVERAGE_FACTOR * np.sqrt(variance.max()), floor) / r2
+    return LineEstimate(slope, shift, float(uncertainty), r2, regression_range)

@@ -25,6 +25,7 @@ from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES
                            MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift, robust_sigma)
 from .extrinsic_check import estimate_offset
 from .local_fit import local_scale_shift
+from .sample_weights import representative_weights
 from .uncertainty import errors_in_variables_line, grid_groups, seen_image_share
 from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict,  # noqa: F401
                        partition_quantiles, sample_verdict)
@@ -136,7 +137,7 @@ def _has_spread(spread, median):
 def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min_points: int = 20,
                     seed: int = DEFAULT_SEED, max_scale_uncertainty: float = MAX_SCALE_UNCERTAINTY,
                     groups: ArrayLike | None = None, eval_pred: np.ndarray | None = None,
-                    seen_share: float = 1.0) -> AlignmentResult:
+                    seen_share: float = 1.0, weights: ArrayLike | None = None) -> AlignmentResult:
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
     groups: the image region of each sample (for the block jackknife; default: interleaved groups);
@@ -154,9 +155,11 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
         raise ValueError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
     if groups_v.dtype.kind not in 'iu' or (len(groups_v) and groups_v.min() < 0):
         groups_v = np.unique(groups_v, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
+    weights_v = None if weights is None else np.asarray(weights, np.float64).ravel()
     usable = np.isfinite(pred_v) & np.isfinite(target_v)
     if not usable.all():
         pred_v, target_v, groups_v = pred_v[usable], target_v[usable], groups_v[usable]
+        weights_v = None if weights_v is None else weights_v[usable]
     result = AlignmentResult(space=space, num_points=int(len(pred_v)))
     min_needed = max(int(min_points), 2)
     enough = len(pred_v) >= min_needed
@@ -165,7 +168,8 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
                                    enough and _has_spread(*_spread(pred_v)))
     if result.reason:
         return result
-    scale, shift, inliers = robust_scale_shift(pred_v, target_v, np.random.default_rng(seed), target_spread)
+    scale, shift, inliers = robust_scale_shift(pred_v, target_v, np.random.default_rng(seed), target_spread,
+                                               weights_v)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2, regression_range = 1.0, 1.0, float('inf')
@@ -174,7 +178,8 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
         if eval_pred is None:
             eval_pred = np.quantile(pred_v, EVALUATION_QUANTILES)
         line = errors_in_variables_line(pred_v[inliers], target_v[inliers], groups_v[inliers], space, eval_pred,
-                                        from_space, seen_share)
+                                        from_space, seen_share,
+                                        None if weights_v is None else weights_v[inliers])
         if np.isfinite(line.scale) and np.isfinite(line.shift) and line.scale > 0:
             result.scale, result.shift = line.scale, line.shift
         result.scale_uncertainty, line_r2 = line.uncertainty, line.support_r2
@@ -369,7 +374,8 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     target = to_space(sparse.ravel()[index], space)
     groups, eval_pred = grid_groups(index, relative.shape), evaluation_points(relative)
     result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed, groups=groups,
-                             eval_pred=eval_pred, seen_share=seen_image_share(groups))
+                             eval_pred=eval_pred, seen_share=seen_image_share(groups),
+                             weights=representative_weights(index, relative.shape))
     result.method = method
     if check_extrinsic and result.ok:
         _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px, eval_pred)

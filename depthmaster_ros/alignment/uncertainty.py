@@ -62,9 +62,10 @@ def seen_image_share(groups: np.ndarray) -> float:
     return len(np.unique(groups)) / (GRID * GRID)
 
 
-def _group_sums(p, t, groups):
-    """Per group: count and the sums of p, t, pp, pt, tt (p and t already centred)."""
-    sums = np.stack([np.bincount(groups, weights=w) for w in (np.ones_like(p), p, t, p * p, p * t, t * t)])
+def _group_sums(p, t, groups, w):
+    """Per group: weight and the weighted sums of p, t, pp, pt, tt (p and t already centred)."""
+    wp, wt = w * p, w * t
+    sums = np.stack([np.bincount(groups, weights=v) for v in (w, wp, wt, wp * p, wp * t, wt * t)])
     return sums[:, sums[0] > 0]
 
 
@@ -93,12 +94,14 @@ def _regression_range(slopes, p_mean, t_mean, eval_pred, full, space, from_space
 
 def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.ndarray, space: str,
                              eval_pred: np.ndarray, from_space: Callable[[Any, str], np.ndarray],
-                             seen_share: float = 1.0) -> LineEstimate:
+                             seen_share: float = 1.0, weights: np.ndarray | None = None) -> LineEstimate:
     """Deming line through the inlier samples and its block-jackknife uncertainty (see the module notes)."""
-    p_mean, t_mean = float(pred.mean()), float(target.mean())
+    w = np.ones(len(pred)) if weights is None else weights * (len(pred) / weights.sum())
+    p_mean, t_mean = float(w @ pred) / len(pred), float(w @ target) / len(pred)
     p, t = pred - p_mean, target - t_mean
     n = len(p)
-    sxx, syy, sxy = float(p @ p), float(t @ t), float(p @ t)
+    wp, wt = w * p, w * t
+    sxx, syy, sxy = float(wp @ p), float(wt @ t), float(wp @ t)
     if not (sxx > 0 and syy > 0 and sxy != 0):
         return LineEstimate(float('nan'), float('nan'), float('inf'), 0.0)
     r2 = sxy * sxy / (sxx * syy)
@@ -115,7 +118,7 @@ def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.nd
                                          from_space)
     if np.count_nonzero(np.bincount(groups)) < MIN_GROUPS:
         groups = np.arange(n) % (GRID * GRID)
-    per_group = _group_sums(p, t, groups)
+    per_group = _group_sums(p, t, groups, w)
     count = per_group.shape[1]
     if count < 2:
         return LineEstimate(slope, shift, float('inf'), r2, regression_range)

@@ -26,7 +26,7 @@ from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES
 from .extrinsic_check import estimate_offset
 from .local_fit import local_scale_shift
 from .sample_weights import representative_weights
-from .uncertainty import errors_in_variables_line, grid_groups, seen_image_share
+from .uncertainty import errors_in_variables_line, grid_groups, regression_range, seen_image_share
 from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict,  # noqa: F401
                        partition_quantiles, sample_verdict)
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
@@ -172,23 +172,23 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
                                                weights_v)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
-    breakdown, line_r2, regression_range = 1.0, 1.0, float('inf')
+    breakdown, line_r2, line = 1.0, 1.0, None
+    inlier_weights = None if weights_v is None else weights_v[inliers]
     if np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed:
         breakdown = breakdown_ratio(scale * pred_v + shift - target_v, floor=BREAKDOWN_NOISE_FLOOR * max(target_spread, 1e-12))
         if eval_pred is None:
             eval_pred = np.quantile(pred_v, EVALUATION_QUANTILES)
         line = errors_in_variables_line(pred_v[inliers], target_v[inliers], groups_v[inliers], space, eval_pred,
-                                        from_space, seen_share,
-                                        None if weights_v is None else weights_v[inliers])
+                                        from_space, seen_share, inlier_weights)
         if np.isfinite(line.scale) and np.isfinite(line.shift) and line.scale > 0:
             result.scale, result.shift = line.scale, line.shift
         result.scale_uncertainty, line_r2 = line.uncertainty, line.support_r2
-        regression_range = line.regression_range
     result.reason = fit_verdict(space, len(pred_v), min_needed, result.scale, result.shift, result.num_inliers,
                                 result.scale_uncertainty, max_scale_uncertainty, breakdown=breakdown,
                                 support_r2=line_r2)
     if result.reason:       # a refused line may also be as far off as the forward and inverse regressions differ
-        result.scale_uncertainty += regression_range
+        result.scale_uncertainty += float('inf') if line is None or eval_pred is None else regression_range(
+            pred_v[inliers], target_v[inliers], inlier_weights, line, space, eval_pred, from_space)
         return result
     fitted_m = from_space(result.scale * pred_v[inliers] + result.shift, space)
     target_m = from_space(target_v[inliers], space)

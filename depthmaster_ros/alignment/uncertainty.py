@@ -45,9 +45,6 @@ class LineEstimate:
     shift: float
     uncertainty: float          # relative metric depth, COVERAGE_FACTOR standard errors
     support_r2: float           # squared correlation of prediction and target over the samples
-    # relative metric depth between the forward and the inverse regression (largest over the evaluation
-    # points): how far off the line may be when the support is too narrow to choose between them
-    regression_range: float = float('inf')
 
 
 def grid_groups(index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -59,7 +56,7 @@ def grid_groups(index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def seen_image_share(groups: np.ndarray) -> float:
     """Share of the GRID x GRID image regions (grid_groups) that hold at least one sample."""
-    return len(np.unique(groups)) / (GRID * GRID)
+    return np.count_nonzero(np.bincount(groups, minlength=GRID * GRID)) / (GRID * GRID)
 
 
 def _group_sums(p, t, groups, w):
@@ -84,12 +81,21 @@ def _deming(sums, delta):
         return slope, st / n - slope * sp / n
 
 
-def _regression_range(slopes, p_mean, t_mean, eval_pred, full, space, from_space):
-    """Largest relative depth difference between `full` and the lines of these slopes through the means."""
+def regression_range(pred: np.ndarray, target: np.ndarray, weights: np.ndarray | None, line: LineEstimate,
+                     space: str, eval_pred: np.ndarray, from_space: Callable[[Any, str], np.ndarray]) -> float:
+    """Largest relative depth difference between the line and the forward or the inverse regression of the
+    (weighted) samples at the evaluation points: how far off a line may be whose support is too narrow
+    to choose between them (inf where a line leaves the space)."""
+    w = np.ones(len(pred)) if weights is None else weights
+    p_mean, t_mean = float(w @ pred) / w.sum(), float(w @ target) / w.sum()
+    wp, t = w * (pred - p_mean), target - t_mean
+    sxx, sxy, syy = float(wp @ (pred - p_mean)), float(wp @ t), float((w * t) @ t)
+    eval_pred = np.asarray(eval_pred, np.float64)
     with np.errstate(all='ignore'):
+        slopes = np.array([sxy, syy]) / np.array([sxx, sxy])
         lines = from_space(slopes[:, None] * (eval_pred[None, :] - p_mean) + t_mean, space)
-        deviation = np.abs(lines / full[None, :] - 1.0)
-    return float(deviation.max()) if np.all(np.isfinite(deviation)) else float('inf')
+        deviation = np.abs(lines / from_space(line.scale * eval_pred + line.shift, space)[None, :] - 1.0)
+    return float(deviation.max()) if deviation.size and np.all(np.isfinite(deviation)) else float('inf')
 
 
 def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.ndarray, space: str,
@@ -114,14 +120,12 @@ def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.nd
     shift = t_mean + centred - slope * p_mean
     eval_pred = np.asarray(eval_pred, np.float64)
     full = from_space(slope * eval_pred + shift, space)
-    regression_range = _regression_range(np.array([sxy / sxx, syy / sxy]), p_mean, t_mean, eval_pred, full, space,
-                                         from_space)
     if np.count_nonzero(np.bincount(groups)) < MIN_GROUPS:
         groups = np.arange(n) % (GRID * GRID)
     per_group = _group_sums(p, t, groups, w)
     count = per_group.shape[1]
     if count < 2:
-        return LineEstimate(slope, shift, float('inf'), r2, regression_range)
+        return LineEstimate(slope, shift, float('inf'), r2)
     left_out = per_group.sum(axis=1, keepdims=True) - per_group
     slopes, centreds = _deming(left_out, delta)
     with np.errstate(all='ignore'):
@@ -129,9 +133,9 @@ def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.nd
         loo = from_space(slopes[:, None] * eval_pred[None, :] + shifts[:, None], space)
         deviation = loo / full[None, :] - 1.0
     if not np.all(np.isfinite(deviation)):
-        return LineEstimate(slope, shift, float('inf'), r2, regression_range)
+        return LineEstimate(slope, shift, float('inf'), r2)
     spread = deviation - deviation.mean(axis=0)
     variance = (count - 1) / count * (spread * spread).sum(axis=0)
     floor = UNCERTAINTY_FLOOR + UNSEEN_MODEL_ERROR * (1.0 - min(max(seen_share, 0.0), 1.0))
     uncertainty = np.hypot(COVERAGE_FACTOR * np.sqrt(variance.max()), floor) / r2
-    return LineEstimate(slope, shift, float(uncertainty), r2, regression_range)
+    return LineEstimate(slope, shift, float(uncertainty), r2)

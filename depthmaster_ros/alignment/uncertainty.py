@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .robust_start import median_last_axis
+
 TARGET_RELATIVE_NOISE = 0.01
 # |d log f / d log depth| of the space transform: a relative depth error e is e * this in the space
 SPACE_EXPONENT = {'depth': 1.0, 'disparity': 1.0, 'sqrt_disparity': 0.5}
@@ -59,9 +61,8 @@ def seen_image_share(groups: np.ndarray) -> float:
     return np.count_nonzero(np.bincount(groups, minlength=GRID * GRID)) / (GRID * GRID)
 
 
-def _group_sums(p, t, groups, w):
-    """Per group: weight and the weighted sums of p, t, pp, pt, tt (p and t already centred)."""
-    wp, wt = w * p, w * t
+def _group_sums(p, t, groups, w, wp, wt):
+    """Per group: weight and the weighted sums of p, t, pp, pt, tt (p and t already centred; wp = w p, wt = w t)."""
     sums = np.stack([np.bincount(groups, weights=v) for v in (w, wp, wt, wp * p, wp * t, wt * t)])
     return sums[:, sums[0] > 0]
 
@@ -113,7 +114,7 @@ def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.nd
     r2 = sxy * sxy / (sxx * syy)
     ols_slope = sxy / sxx
     residual_var = syy * (1.0 - r2) / max(n - 2, 1)
-    target_var = (TARGET_RELATIVE_NOISE * SPACE_EXPONENT[space] * float(np.median(np.abs(target)))) ** 2
+    target_var = (TARGET_RELATIVE_NOISE * SPACE_EXPONENT[space] * float(median_last_axis(np.abs(target)))) ** 2
     pred_var = max(residual_var - target_var, PRED_NOISE_FLOOR * residual_var) / (ols_slope * ols_slope)
     delta = target_var / pred_var if pred_var > 0 else np.inf
     slope, centred = (float(v) for v in _deming(np.array([n, 0.0, 0.0, sxx, sxy, syy]), delta))
@@ -122,7 +123,7 @@ def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.nd
     full = from_space(slope * eval_pred + shift, space)
     if np.count_nonzero(np.bincount(groups)) < MIN_GROUPS:
         groups = np.arange(n) % (GRID * GRID)
-    per_group = _group_sums(p, t, groups, w)
+    per_group = _group_sums(p, t, groups, w, wp, wt)
     count = per_group.shape[1]
     if count < 2:
         return LineEstimate(slope, shift, float('inf'), r2)

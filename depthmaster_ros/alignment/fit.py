@@ -142,7 +142,9 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
 
     groups: the image region of each sample (for the block jackknife; default: interleaved groups);
     eval_pred: prediction values where the scale uncertainty is judged (default: the samples'
-    quartiles). Returns an AlignmentResult, ok=False with the reason from verdicts.py; rmse_m is
+    quartiles); seen_share: the share of the image the samples see (uncertainty.seen_image_share);
+    weights: how much each sample counts in the published line (sample_weights.py; default: alike),
+    not in which samples are inliers. Returns an AlignmentResult, ok=False with the reason from verdicts.py; rmse_m is
     over inliers, in metres; scale_uncertainty is published whenever a line was fitted.
     """
     _check_space(space)
@@ -155,7 +157,10 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
         raise ValueError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
     if groups_v.dtype.kind not in 'iu' or (len(groups_v) and groups_v.min() < 0):
         groups_v = np.unique(groups_v, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
-    weights_v = None if weights is None else np.asarray(weights, np.float64).ravel()
+    weights_v = None if weights is None else _float_array(weights, 'weights').ravel()
+    if weights_v is not None and (weights_v.shape != pred_v.shape or not np.all(weights_v > 0)):
+        raise ValueError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
+                         f'(smallest {weights_v.min() if weights_v.size else "none"})')
     usable = np.isfinite(pred_v) & np.isfinite(target_v)
     if not usable.all():
         pred_v, target_v, groups_v = pred_v[usable], target_v[usable], groups_v[usable]
@@ -168,8 +173,7 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
                                    enough and _has_spread(*_spread(pred_v)))
     if result.reason:
         return result
-    scale, shift, inliers = robust_scale_shift(pred_v, target_v, np.random.default_rng(seed), target_spread,
-                                               weights_v)
+    scale, shift, inliers = robust_scale_shift(pred_v, target_v, np.random.default_rng(seed), target_spread)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2, line = 1.0, 1.0, None

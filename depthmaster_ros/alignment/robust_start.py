@@ -102,7 +102,7 @@ def robust_sigma(residual: np.ndarray, sigma_floor: float) -> float:
 
 
 def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator,
-                       target_spread: float, sample_weights: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
+                       target_spread: float) -> tuple[float, float, np.ndarray]:
     """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range)."""
     scale, shift = least_median_start(pred, target, rng)
     if not np.isfinite(scale):
@@ -119,8 +119,6 @@ def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Gene
         weights += 1.0
         np.fmax(weights, 0.0, out=weights)
         weights *= weights
-        if sample_weights is not None:
-            weights *= sample_weights
         new_scale, new_shift = line.fit(weights)
         if not np.isfinite(new_scale):
             break

@@ -7,8 +7,9 @@ pulls the line towards its own error. Each sample is weighted by the inverse squ
 of samples in its cell of a DENSITY_GRID x DENSITY_GRID split of the image: halfway (in the exponent)
 between counting every sample alike (the most precise line when the error is affine) and counting every
 region alike (the line of the image, but as noisy as its sparsest region). The weights only choose
-which part of the image the line is fitted to; the errors-in-variables line and its jackknife
-(uncertainty.py) stay unbiased for noise in the prediction.
+which part of the image the published line is fitted to: the inliers are found without them (a lone
+sample's error must not steer which samples are trusted), and the errors-in-variables line and its
+jackknife (uncertainty.py) stay unbiased for noise in the prediction.
 
 Cost: one bincount over the samples.
 """

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment, least_squares_scale_shift, to_space
+from depthmaster_ros.alignment.fit import (align_to_sparse_depth, apply_alignment, fit_scale_shift, least_squares_scale_shift,
+                                           to_space)
 from depthmaster_ros.alignment.sample_weights import DENSITY_GRID, representative_weights
 
 
@@ -37,3 +38,11 @@ def test_samples_crowded_near_the_camera_do_not_bend_the_line_to_their_error(see
     oracle = least_squares_scale_shift(relative.ravel().astype(np.float64), to_space(depth.ravel(), 'sqrt_disparity'))
     assert result.ok, result.reason
     assert abs_rel(result.scale, result.shift) <= 1.10 * abs_rel(*oracle)
+
+
+def test_weights_must_match_the_samples_and_be_positive():
+    pred = np.linspace(1.0, 2.0, 50)
+    with pytest.raises(ValueError, match='weights'):
+        fit_scale_shift(pred, 0.5 * pred, 'depth', weights=np.ones(49))
+    with pytest.raises(ValueError, match='weights'):
+        fit_scale_shift(pred, 0.5 * pred, 'depth', weights=np.zeros(50))

@@ -25,7 +25,8 @@ from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES
                            MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift, robust_sigma)
 from .extrinsic_check import estimate_offset
 from .local_fit import local_scale_shift
-from .uncertainty import errors_in_variables_line, grid_groups
+from .sample_weights import representative_weights
+from .uncertainty import errors_in_variables_line, grid_groups, regression_range, seen_image_share
 from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict,  # noqa: F401
                        partition_quantiles, sample_verdict)
 SPACES = ('depth', 'disparity', 'sqrt_disparity')
@@ -135,12 +136,15 @@ def _has_spread(spread, median):
 
 def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min_points: int = 20,
                     seed: int = DEFAULT_SEED, max_scale_uncertainty: float = MAX_SCALE_UNCERTAINTY,
-                    groups: ArrayLike | None = None, eval_pred: np.ndarray | None = None) -> AlignmentResult:
+                    groups: ArrayLike | None = None, eval_pred: np.ndarray | None = None,
+                    seen_share: float = 1.0, weights: ArrayLike | None = None) -> AlignmentResult:
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
     groups: the image region of each sample (for the block jackknife; default: interleaved groups);
     eval_pred: prediction values where the scale uncertainty is judged (default: the samples'
-    quartiles). Returns an AlignmentResult, ok=False with the reason from verdicts.py; rmse_m is
+    quartiles); seen_share: the share of the image the samples see (uncertainty.seen_image_share);
+    weights: how much each sample counts in the published line (sample_weights.py; default: alike),
+    not in which samples are inliers. Returns an AlignmentResult, ok=False with the reason from verdicts.py; rmse_m is
     over inliers, in metres; scale_uncertainty is published whenever a line was fitted.
     """
     _check_space(space)
@@ -153,9 +157,14 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
         raise ValueError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
     if groups_v.dtype.kind not in 'iu' or (len(groups_v) and groups_v.min() < 0):
         groups_v = np.unique(groups_v, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
+    weights_v = None if weights is None else _float_array(weights, 'weights').ravel()
+    if weights_v is not None and (weights_v.shape != pred_v.shape or not np.all(weights_v > 0)):
+        raise ValueError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
+                         f'(smallest {weights_v.min() if weights_v.size else "none"})')
     usable = np.isfinite(pred_v) & np.isfinite(target_v)
     if not usable.all():
         pred_v, target_v, groups_v = pred_v[usable], target_v[usable], groups_v[usable]
+        weights_v = None if weights_v is None else weights_v[usable]
     result = AlignmentResult(space=space, num_points=int(len(pred_v)))
     min_needed = max(int(min_points), 2)
     enough = len(pred_v) >= min_needed
@@ -167,20 +176,23 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
     scale, shift, inliers = robust_scale_shift(pred_v, target_v, np.random.default_rng(seed), target_spread)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
-    breakdown, line_r2 = 1.0, 1.0
+    breakdown, line_r2, line = 1.0, 1.0, None
+    inlier_weights = None if weights_v is None else weights_v[inliers]
     if np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed:
         breakdown = breakdown_ratio(scale * pred_v + shift - target_v, floor=BREAKDOWN_NOISE_FLOOR * max(target_spread, 1e-12))
         if eval_pred is None:
             eval_pred = np.quantile(pred_v, EVALUATION_QUANTILES)
         line = errors_in_variables_line(pred_v[inliers], target_v[inliers], groups_v[inliers], space, eval_pred,
-                                        from_space)
+                                        from_space, seen_share, inlier_weights)
         if np.isfinite(line.scale) and np.isfinite(line.shift) and line.scale > 0:
             result.scale, result.shift = line.scale, line.shift
         result.scale_uncertainty, line_r2 = line.uncertainty, line.support_r2
     result.reason = fit_verdict(space, len(pred_v), min_needed, result.scale, result.shift, result.num_inliers,
                                 result.scale_uncertainty, max_scale_uncertainty, breakdown=breakdown,
                                 support_r2=line_r2)
-    if result.reason:
+    if result.reason:       # a refused line may also be as far off as the forward and inverse regressions differ
+        result.scale_uncertainty += float('inf') if line is None or eval_pred is None else regression_range(
+            pred_v[inliers], target_v[inliers], inlier_weights, line, space, eval_pred, from_space)
         return result
     fitted_m = from_space(result.scale * pred_v[inliers] + result.shift, space)
     target_m = from_space(target_v[inliers], space)
@@ -278,9 +290,13 @@ def thin_samples(index: np.ndarray, max_points: int, seed: int) -> np.ndarray:
 EVALUATION_STRIDE = 8
 
 
-def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px):
+def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px, eval_pred):
     """Report a sample offset (extrinsic_check.py); refuse the fit when the offset moves its scale beyond
-    the published uncertainty (the verdict rule is verdicts.extrinsic_verdict)."""
+    the published uncertainty (the verdict rule is verdicts.extrinsic_verdict).
+
+    A refused fit then publishes how far the offset fit is from it at the evaluation points, plus that
+    fit's own uncertainty: the true scale is the offset fit's, as far as the samples can tell.
+    """
     estimate = estimate_offset(relative, index, target, seed)
     if not estimate.suspicious:
         return
@@ -292,13 +308,20 @@ def _check_extrinsic(result, relative, index, pred, target, space, min_points, s
     cols = np.clip(index % width + estimate.cols_px, 0, width - 1)
     moved = fit_scale_shift(relative.ravel()[rows * width + cols].astype(np.float64), target, space,
                             min_points=min_points, seed=seed)
-    scale_change = float('inf')
+    scale_change, offset_error = float('inf'), float('inf')
     if moved.ok:
+        at = np.median(pred) if eval_pred is None else eval_pred
+        with np.errstate(all='ignore'):
+            moved_depth = from_space(moved.scale * at + moved.shift, space)
+            offset_error = float(np.max(np.abs(moved_depth / from_space(result.scale * at + result.shift, space) - 1)))
+        offset_error += moved.scale_uncertainty
         here = from_space(result.scale * np.median(pred) + result.shift, space)
         there = from_space(moved.scale * np.median(pred) + moved.shift, space)
         scale_change = abs(float(there / here) - 1.0)
     result.reason = extrinsic_verdict(estimate.rows_px, estimate.cols_px, scale_change, result.scale_uncertainty)
     result.ok = not result.reason
+    if result.reason:
+        result.scale_uncertainty = max(result.scale_uncertainty, offset_error)
 
 
 def evaluation_points(relative: np.ndarray, stride: int = EVALUATION_STRIDE) -> np.ndarray | None:
@@ -353,11 +376,13 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed)
     pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)
-    result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed,
-                             groups=grid_groups(index, relative.shape), eval_pred=evaluation_points(relative))
+    groups, eval_pred = grid_groups(index, relative.shape), evaluation_points(relative)
+    result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed, groups=groups,
+                             eval_pred=eval_pred, seen_share=seen_image_share(groups),
+                             weights=representative_weights(index, relative.shape))
     result.method = method
     if check_extrinsic and result.ok:
-        _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px)
+        _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px, eval_pred)
     if result.ok and method == 'local':
         residual = result.scale * pred + result.shift - target
         finite = np.isfinite(residual)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from depthmaster_ros.alignment.extrinsic_check import estimate_offset
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, to_space
+from depthmaster_ros.alignment.fit import align_to_sparse_depth, from_space, to_space
 
 
 def street_depth(height=120, width=200):
@@ -26,6 +26,10 @@ def test_a_pitch_error_is_found_and_the_fit_is_not_ok():
     _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True)
     assert not result.ok and 'extrinsic' in result.reason, result
     assert abs(result.extrinsic_pitch_deg - np.degrees(np.arctan2(8, 100.0))) < 1.5
+    # refused, its published uncertainty still covers how wrong its scale is
+    fitted = from_space(result.scale * relative + result.shift, 'sqrt_disparity')
+    error = float(np.median(fitted / depth) - 1.0)
+    assert 0.03 < abs(error) <= result.scale_uncertainty, (error, result.scale_uncertainty)
 
 
 def test_aligned_samples_report_no_offset():

@@ -47,6 +47,38 @@ def test_a_narrow_depth_band_is_not_ok_or_its_uncertainty_covers_the_error(low, 
     assert abs(error) <= result.scale_uncertainty, (error, result.scale_uncertainty)
 
 
+@pytest.mark.parametrize('seed', range(4))
+def test_a_refused_narrow_band_publishes_the_spread_of_the_regressions(seed):
+    """Too narrow to choose between the forward and the inverse regression: the refusal says how far apart they are."""
+    pred, target, depth, groups = street_like(np.random.default_rng(seed), 800, 30.0, 33.0)
+    every_pred, _, every_depth, _ = street_like(np.random.default_rng(100 + seed), 5000)
+    at = np.quantile(every_pred, [0.25, 0.5, 0.75])
+    result = fit_scale_shift(pred, target, 'sqrt_disparity', groups=groups, eval_pred=at)
+    assert not result.ok and 'too narrow' in result.reason
+    p, t = pred - pred.mean(), target - target.mean()
+    published = from_space(result.scale * at + result.shift, 'sqrt_disparity')
+    for slope in ((p @ t) / (p @ p), (t @ t) / (p @ t)):            # forward and inverse regression
+        line = from_space(slope * (at - pred.mean()) + target.mean(), 'sqrt_disparity')
+        assert np.all(np.abs(line / published - 1) <= result.scale_uncertainty), (slope, result.scale_uncertainty)
+    assert abs(scale_error(result, every_pred, every_depth)) <= result.scale_uncertainty
+
+
+def test_samples_in_one_part_of_the_image_leave_the_rest_uncertain():
+    """Floor-like samples in the bottom rows only: the prediction's error above them is not seen by any sample."""
+    height, width = 120, 160
+    rows = np.arange(height, dtype=np.float64)[:, None] / height * np.ones((1, width))
+    depth = 1.0 + 20.0 * (1.0 - rows) ** 2
+    model_error = 0.04 / (1 + np.exp((rows - 0.5) / 0.05))     # 4 % too far in the upper half, right below
+    relative = (2.0 * to_space(depth * (1 + model_error), 'sqrt_disparity') + 0.3).astype(np.float32)
+    sparse = np.full(depth.shape, np.nan, np.float32)
+    sparse[90::3, ::3] = depth[90::3, ::3]
+    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse)
+    fitted = from_space(result.scale * relative + result.shift, 'sqrt_disparity')
+    error = float(np.median(fitted / depth) - 1.0)
+    assert result.ok and abs(error) > 0.015, (result, error)
+    assert abs(error) <= result.scale_uncertainty <= 0.1, (error, result.scale_uncertainty)
+
+
 def test_errors_in_variables_are_not_regressed_away():
     """Wide support but a noisy prediction: the scale is not shrunk towards zero (attenuation)."""
     rng = np.random.default_rng(4)

@@ -129,13 +129,14 @@ def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndar
     if not len(index):
         return np.zeros((height, width), np.float32)
     rows, cols = (height + CELL - 1) // CELL, (width + CELL - 1) // CELL
-    cell = (index // width // CELL) * cols + (index % width) // CELL
+    pixel_rows, pixel_cols = np.divmod(index, width)
+    cell = pixel_rows // CELL * cols + pixel_cols // CELL
     counts = np.bincount(cell, minlength=rows * cols).reshape(rows, cols).astype(np.float64)
     agreeing = np.bincount(cell, weights=agreement, minlength=rows * cols).reshape(rows, cols)
     reach_cells = REACH_SHARE * float(np.hypot(height, width)) / CELL
     along_rows, along_cols = _gaussian_matrix(rows, reach_cells), _gaussian_matrix(cols, reach_cells)
-    total = along_rows @ counts @ along_cols           # sum_i w_i, with w_i = 1 at the sample's own cell
-    agreed = along_rows @ agreeing @ along_cols
+    # sum_i w_i (w_i = 1 at the sample's own cell) and sum_i w_i a_i, as one stack of two grids
+    total, agreed = along_rows @ np.stack([counts, agreeing]) @ along_cols
     # exp(-dist^2 / 2 R^2) is the largest weight of any sample: a separable Gaussian-weighted max-filter
     nearness = _max_filter_along_columns(_nearness_along_rows(counts > 0, reach_cells), reach_cells)
     cells = np.clip(agreed / (total + PRIOR_SAMPLES) * nearness, 0.0, 1.0).astype(np.float32)

@@ -75,7 +75,7 @@ def _scores(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray, seed: int = 0) -> ExtrinsicEstimate:
     """The pixel offset (rows, cols) at which the samples agree best with the relative map."""
     height, width = relative.shape
-    rows, cols = index // width, index % width
+    rows, cols = np.divmod(index, width)
     inside = (rows >= SEARCH_PX) & (rows < height - SEARCH_PX) & (cols >= SEARCH_PX) & (cols < width - SEARCH_PX)
     rows, cols, target = rows[inside], cols[inside], target[inside]
     if len(rows) > MAX_SAMPLES:
@@ -86,7 +86,8 @@ def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray,
     by_rows_pred = flat[base_index[None, :] + (OFFSETS * width)[:, None]]
     keep = np.all(np.isfinite(by_rows_pred), axis=0)
     keep &= np.all(np.isfinite(flat[base_index[None, :] + OFFSETS[:, None]]), axis=0)
-    base_index, target = base_index[keep], target[keep]
+    if not keep.all():
+        base_index, target, by_rows_pred = base_index[keep], target[keep], np.ascontiguousarray(by_rows_pred[:, keep])
     if len(target) < MIN_SAMPLES:
         return ExtrinsicEstimate()
 
@@ -99,7 +100,7 @@ def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray,
         return _scores(np.ascontiguousarray(pred[:, finite]), target[finite]), False
 
     # every sample is finite at the row offsets (checked above), so all of them take part here
-    by_rows = _scores(by_rows_pred[:, keep].astype(np.float64, order='C'), target)
+    by_rows = _scores(by_rows_pred.astype(np.float64), target)
     base = float(by_rows[0])                       # OFFSETS[0] is 0
     if not np.isfinite(base) or base <= 0:
         return ExtrinsicEstimate()

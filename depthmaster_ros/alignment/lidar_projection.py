@@ -160,8 +160,8 @@ def _support(band, offset, limit, reach_h, reach_v, metres):
     has room for those reads on every side, so none wraps to another row or leaves the array.
     """
     width = band.shape[1]
-    along_rows = _erode(_erode(band, 3, 1, 1, 0), 1, reach_h, 0, 0).ravel()
-    along_cols = _erode(_erode(band, 1, 3, 0, 1), reach_v, 1, 0, 0).ravel()
+    along_rows = _erode(band, 3, reach_h, 1, 0).ravel()      # rows r-1..r+1, columns c..c+reach-1
+    along_cols = _erode(band, reach_v, 3, 0, 1).ravel()      # rows r..r+reach-1, columns c-1..c+1
     support = (metres(along_rows[offset + 1]) <= limit).astype(np.int8)
     support += metres(along_rows[offset - reach_h]) <= limit
     support += metres(along_cols[offset + width]) <= limit

@@ -176,7 +176,7 @@ def occluded_returns(pixel: np.ndarray, depth: np.ndarray, shape: tuple[int, int
     Only a band around the returns is built and filtered (it may reach past the image): it is exact,
     because every pixel outside it is empty like the border.
     """
-    height, width = shape
+    width = shape[1]
     if len(pixel) == 0:
         return np.zeros(0, bool)
     row_gap, col_gap = scan_spacing(pixel, width)

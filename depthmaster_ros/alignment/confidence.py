@@ -23,6 +23,8 @@ separate factor that the pipeline multiplies in. Computed on a CELL-pixel grid (
 the distance term, as a Gaussian-weighted max-filter, are separable) and upsampled bilinearly: a
 fraction of a millisecond at 640x480.
 """
+from functools import lru_cache
+
 import numpy as np
 
 try:   # OpenCV's resize is the fast upsampling; a machine without OpenCV uses the numpy twin below
@@ -48,24 +50,52 @@ def sample_agreement(published_m: np.ndarray, sample_m: np.ndarray) -> np.ndarra
     return np.where(np.isfinite(agreement), agreement, 0.0)
 
 
+@lru_cache(maxsize=16)
 def _gaussian_matrix(count: int, reach_cells: float) -> np.ndarray:
-    """K[i, j] = exp(-(i - j)^2 / 2 R^2) over one axis of the grid (nothing beyond its edges)."""
+    """K[i, j] = exp(-(i - j)^2 / 2 R^2) over one axis of the grid (nothing beyond its edges); made once
+    per image size (read-only)."""
     offsets = np.arange(count, dtype=np.float64)
-    return np.exp(-0.5 * ((offsets[:, None] - offsets[None, :]) / reach_cells) ** 2)
+    matrix = np.exp(-0.5 * ((offsets[:, None] - offsets[None, :]) / reach_cells) ** 2)
+    matrix.flags.writeable = False
+    return matrix
 
 
-def _max_filter(grid: np.ndarray, reach_cells: float, axis: int) -> np.ndarray:
-    """max over k of exp(-k^2 / 2 R^2) * grid shifted by k along axis, |k| <= 4 R (zero beyond the grid)."""
-    radius = min(int(np.ceil(4.0 * reach_cells)), grid.shape[axis] - 1)
-    length = grid.shape[axis]
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (radius, radius)
-    padded = np.pad(grid, pad)
-    result = np.zeros_like(grid)
-    for k in range(2 * radius + 1):
-        weight = float(np.exp(-0.5 * ((k - radius) / reach_cells) ** 2))
-        shifted = padded[k:k + length] if axis == 0 else padded[:, k:k + length]
-        np.maximum(result, weight * shifted, out=result)
+def _weights(radius: int, reach_cells: float) -> np.ndarray:
+    """exp(-d^2 / 2 R^2) for d = 0..radius: the max-filter's weight at each distance."""
+    return np.array([float(np.exp(-0.5 * (d / reach_cells) ** 2)) for d in range(radius + 1)])
+
+
+def _filter_radius(reach_cells: float, length: int) -> int:
+    return min(int(np.ceil(4.0 * reach_cells)), length - 1)
+
+
+def _nearness_along_rows(occupied: np.ndarray, reach_cells: float) -> np.ndarray:
+    """The max-filter along each row of a 0/1 grid: the weight at the distance to the row's nearest
+    occupied cell (0 beyond the radius), found with two running maxima instead of a shift per offset."""
+    length = occupied.shape[1]
+    radius = _filter_radius(reach_cells, length)
+    position = np.arange(length)
+    far = 2 * length + radius
+    before = np.maximum.accumulate(np.where(occupied, position, -far), axis=1)
+    after = np.minimum.accumulate(np.where(occupied, position, far)[:, ::-1], axis=1)[:, ::-1]
+    distance = np.minimum(position - before, after - position)
+    return np.append(_weights(radius, reach_cells), 0.0)[np.minimum(distance, radius + 1)]
+
+
+def _max_filter_along_columns(grid: np.ndarray, reach_cells: float) -> np.ndarray:
+    """max over |k| <= 4 R of exp(-k^2 / 2 R^2) * grid shifted by k rows (zero beyond the grid).
+
+    The weights are symmetric, so the rows k above and k below share one multiplication."""
+    length = grid.shape[0]
+    radius = _filter_radius(reach_cells, length)
+    weights = _weights(radius, reach_cells)
+    padded = np.pad(grid, ((radius, radius), (0, 0)))
+    result = grid * weights[0]
+    pair = np.empty_like(grid)
+    for k in range(1, radius + 1):
+        np.maximum(padded[radius - k:radius - k + length], padded[radius + k:radius + k + length], out=pair)
+        pair *= weights[k]
+        np.maximum(result, pair, out=result)
     return result
 
 
@@ -99,16 +129,16 @@ def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndar
     if not len(index):
         return np.zeros((height, width), np.float32)
     rows, cols = (height + CELL - 1) // CELL, (width + CELL - 1) // CELL
-    cell = (index // width // CELL) * cols + (index % width) // CELL
+    pixel_rows, pixel_cols = np.divmod(index, width)
+    cell = pixel_rows // CELL * cols + pixel_cols // CELL
     counts = np.bincount(cell, minlength=rows * cols).reshape(rows, cols).astype(np.float64)
     agreeing = np.bincount(cell, weights=agreement, minlength=rows * cols).reshape(rows, cols)
     reach_cells = REACH_SHARE * float(np.hypot(height, width)) / CELL
     along_rows, along_cols = _gaussian_matrix(rows, reach_cells), _gaussian_matrix(cols, reach_cells)
-    total = along_rows @ counts @ along_cols           # sum_i w_i, with w_i = 1 at the sample's own cell
-    agreed = along_rows @ agreeing @ along_cols
+    # sum_i w_i (w_i = 1 at the sample's own cell) and sum_i w_i a_i, as one stack of two grids
+    total, agreed = along_rows @ np.stack([counts, agreeing]) @ along_cols
     # exp(-dist^2 / 2 R^2) is the largest weight of any sample: a separable Gaussian-weighted max-filter
-    occupied = (counts > 0).astype(np.float64)
-    nearness = _max_filter(_max_filter(occupied, reach_cells, axis=1), reach_cells, axis=0)
+    nearness = _max_filter_along_columns(_nearness_along_rows(counts > 0, reach_cells), reach_cells)
     cells = np.clip(agreed / (total + PRIOR_SAMPLES) * nearness, 0.0, 1.0).astype(np.float32)
     return upsample_cells(cells, height, width)
 

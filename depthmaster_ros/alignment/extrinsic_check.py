@@ -6,7 +6,9 @@ somewhere else. The check moves the sample positions by whole pixels along rows 
 line at each offset and scores it by the median absolute residual; an offset that clearly beats
 none is reported as a pitch (rows) or yaw (columns) error. It is cheap: a subset of the samples far
 enough from the border for every offset, and all offsets of one axis as one array (one gather, one
-batch of least-squares lines, one partition for the medians).
+batch of least-squares lines, one partition for the medians); the score of the chosen offset is
+read from those batches whenever they used the same samples, so it is refitted only in the rare
+case that they did not.
 """
 from dataclasses import dataclass
 
@@ -35,15 +37,24 @@ class ExtrinsicEstimate:
         return max(abs(self.rows_px), abs(self.cols_px)) >= MIN_OFFSET_PX and self.improvement < IMPROVEMENT
 
 
-def _median_residual(p: np.ndarray, t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: |residual| of the weighted least-squares line through (p[i], t), and its median."""
-    w_sum = weights.sum(axis=1, keepdims=True)
-    p_mean = (weights * p).sum(axis=1, keepdims=True) / w_sum
-    t_mean = (weights * t).sum(axis=1, keepdims=True) / w_sum
-    pc, tc = p - p_mean, t - t_mean
-    var = (weights * pc * pc).sum(axis=1)
+def _median_residual(p: np.ndarray, t: np.ndarray, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: |residual| of the least-squares line through (p[i], t) over the kept samples (all when
+    keep is None), and its median over all samples."""
+    if keep is None:
+        p_mean = p.mean(axis=1, keepdims=True)
+        pc, tc = p - p_mean, t - t.mean()
+        var = (pc * pc).sum(axis=1)
+        cov = (pc * tc).sum(axis=1)
+    else:
+        w_sum = keep.sum(axis=1, keepdims=True)
+        p_mean = (keep * p).sum(axis=1, keepdims=True) / w_sum
+        t_mean = (keep * t).sum(axis=1, keepdims=True) / w_sum
+        pc, tc = p - p_mean, t - t_mean
+        kept_pc = keep * pc
+        var = (kept_pc * pc).sum(axis=1)
+        cov = (kept_pc * tc).sum(axis=1)
     with np.errstate(divide='ignore', invalid='ignore'):
-        slope = (weights * pc * tc).sum(axis=1) / var
+        slope = cov / var
     residual = np.abs(tc - slope[:, None] * pc)
     middle = residual.shape[1] // 2
     score = np.partition(residual, middle, axis=1)[:, middle]
@@ -56,16 +67,15 @@ def _scores(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     The line is refitted without the samples beyond TRIM medians of the first fit, so gross outliers
     (LiDAR see-through, spurious returns) neither pull the line nor decide the score.
     """
-    t = np.broadcast_to(target, pred.shape)
-    residual, score = _median_residual(pred, t, np.ones_like(pred))
+    residual, score = _median_residual(pred, target, None)
     keep = (residual <= TRIM * score[:, None]).astype(np.float64)
-    return _median_residual(pred, t, keep)[1]
+    return _median_residual(pred, target, keep)[1]
 
 
 def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray, seed: int = 0) -> ExtrinsicEstimate:
     """The pixel offset (rows, cols) at which the samples agree best with the relative map."""
     height, width = relative.shape
-    rows, cols = index // width, index % width
+    rows, cols = np.divmod(index, width)
     inside = (rows >= SEARCH_PX) & (rows < height - SEARCH_PX) & (cols >= SEARCH_PX) & (cols < width - SEARCH_PX)
     rows, cols, target = rows[inside], cols[inside], target[inside]
     if len(rows) > MAX_SAMPLES:
@@ -73,29 +83,41 @@ def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray,
         rows, cols, target = rows[pick], cols[pick], target[pick]
     flat = relative.ravel()
     base_index = rows * width + cols
-    keep = np.all(np.isfinite(flat[base_index[None, :] + (OFFSETS * width)[:, None]]), axis=0)
+    by_rows_pred = flat[base_index[None, :] + (OFFSETS * width)[:, None]]
+    keep = np.all(np.isfinite(by_rows_pred), axis=0)
     keep &= np.all(np.isfinite(flat[base_index[None, :] + OFFSETS[:, None]]), axis=0)
-    base_index, target = base_index[keep], target[keep]
+    if not keep.all():
+        base_index, target, by_rows_pred = base_index[keep], target[keep], np.ascontiguousarray(by_rows_pred[:, keep])
     if len(target) < MIN_SAMPLES:
         return ExtrinsicEstimate()
 
-    def scores(row_offsets: np.ndarray, col_offsets: np.ndarray) -> np.ndarray:
+    def scores(row_offsets: np.ndarray, col_offsets: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The scores, and whether every sample took part (off-axis moves may meet a hole in the map)."""
         pred = flat[base_index[None, :] + (row_offsets * width + col_offsets)[:, None]].astype(np.float64)
-        finite = np.all(np.isfinite(pred), axis=0)      # off-axis moves may meet a hole in the map
-        return _scores(pred[:, finite], target[finite])
+        finite = np.all(np.isfinite(pred), axis=0)
+        if finite.all():
+            return _scores(pred, target), True
+        return _scores(np.ascontiguousarray(pred[:, finite]), target[finite]), False
 
-    zeros = np.zeros_like(OFFSETS)
-    by_rows = scores(OFFSETS, zeros)
+    # every sample is finite at the row offsets (checked above), so all of them take part here
+    by_rows = _scores(by_rows_pred.astype(np.float64), target)
     base = float(by_rows[0])                       # OFFSETS[0] is 0
     if not np.isfinite(base) or base <= 0:
         return ExtrinsicEstimate()
     best_rows = int(OFFSETS[int(np.argmin(by_rows))])
-    by_cols = scores(np.full_like(OFFSETS, best_rows), OFFSETS)
-    best_cols = int(OFFSETS[int(np.argmin(by_cols))])
     at_rows = float(by_rows[int(np.argmin(by_rows))])
+    by_cols, all_samples = scores(np.full_like(OFFSETS, best_rows), OFFSETS)
+    best_cols = int(OFFSETS[int(np.argmin(by_cols))])
     if not float(by_cols.min()) < AXIS_GAIN * at_rows:
         best_cols = 0                                   # columns do not matter (or barely)
-    if not at_rows < AXIS_GAIN * base:
+    rows_kept = at_rows < AXIS_GAIN * base
+    if not rows_kept:
         best_rows = 0
-    best = float(scores(np.array([best_rows]), np.array([best_cols]))[0])
+    # The score at (best_rows, best_cols) from the batches when they held it, over the same samples.
+    if best_cols == 0:
+        best = at_rows if rows_kept else base
+    elif rows_kept and all_samples:
+        best = float(by_cols.min())
+    else:
+        best = float(scores(np.array([best_rows]), np.array([best_cols]))[0][0])
     return ExtrinsicEstimate(best_rows, best_cols, best / base)

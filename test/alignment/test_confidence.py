@@ -103,3 +103,21 @@ def test_the_numpy_upsampling_is_opencvs():
     for height, width in ((56, 72), (50, 67)):
         np.testing.assert_allclose(confidence._upsample_numpy(cells, height, width),
                                    confidence.upsample_cells(cells, height, width), atol=1e-5)
+
+
+@pytest.mark.parametrize('shape, share', [((60, 80), 0.02), ((47, 155), 0.2), ((9, 5), 0.3), ((30, 40), 0.0)])
+def test_the_nearness_term_is_the_largest_weight_of_any_occupied_cell(shape, share):
+    """exp(-d^2 / 2 R^2) to the nearest occupied cell within 4 R along each axis, as the module notes say."""
+    from depthmaster_ros.alignment import confidence
+    reach = 4.0
+    occupied = np.random.default_rng(len(shape) + int(100 * share)).random(shape) < share
+    nearness = confidence._max_filter_along_columns(confidence._nearness_along_rows(occupied, reach), reach)
+    rows, cols = np.nonzero(occupied)
+    expected = np.zeros(shape)
+    radius = [min(int(np.ceil(4 * reach)), length - 1) for length in shape]
+    for i, j in np.ndindex(*shape):
+        near = (np.abs(rows - i) <= radius[0]) & (np.abs(cols - j) <= radius[1])
+        if near.any():
+            squared = (rows[near] - i) ** 2 + (cols[near] - j) ** 2
+            expected[i, j] = np.exp(-0.5 * squared.min() / reach ** 2)
+    np.testing.assert_allclose(nearness, expected, rtol=1e-12, atol=0)

@@ -1,5 +1,6 @@
 """A LiDAR-camera rotation error shows as samples that fit the prediction better a few pixels away."""
 import numpy as np
+import pytest
 
 from depthmaster_ros.alignment.extrinsic_check import estimate_offset
 from depthmaster_ros.alignment.fit import align_to_sparse_depth, from_space, to_space
@@ -39,3 +40,63 @@ def test_aligned_samples_report_no_offset():
     sparse[44:118:4, 2:198:3] = depth[44:118:4, 2:198:3]
     _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True)
     assert result.ok and np.isnan(result.extrinsic_pitch_deg)
+
+
+def reference_offset(relative, index, target, seed=0):
+    """The check spelled out one offset at a time: a plain line fit, a trimmed refit, the median residual."""
+    from depthmaster_ros.alignment import extrinsic_check as ec
+    height, width = relative.shape
+    rows, cols = index // width, index % width
+    inside = ((rows >= ec.SEARCH_PX) & (rows < height - ec.SEARCH_PX) & (cols >= ec.SEARCH_PX)
+              & (cols < width - ec.SEARCH_PX))
+    rows, cols, target = rows[inside], cols[inside], target[inside]
+    if len(rows) > ec.MAX_SAMPLES:
+        pick = np.random.default_rng(seed).choice(len(rows), ec.MAX_SAMPLES, replace=False)
+        rows, cols, target = rows[pick], cols[pick], target[pick]
+    on_axes = [relative[rows + k, cols] for k in ec.OFFSETS] + [relative[rows, cols + k] for k in ec.OFFSETS]
+    usable = np.all(np.isfinite(on_axes), axis=0)
+    rows, cols, target = rows[usable], cols[usable], target[usable]
+    if len(rows) < ec.MIN_SAMPLES:
+        return 0, 0, 1.0
+
+    def residuals(p, t, keep):
+        slope, intercept = np.polyfit(p[keep], t[keep], 1)
+        return np.abs(t - (slope * p + intercept))
+
+    def middle(values):                   # the upper median: an element, as the check takes it
+        return float(np.sort(values)[len(values) // 2])
+
+    def score(row_offset, col_offset, among):
+        p = relative[rows + row_offset, cols + col_offset].astype(np.float64)
+        finite = np.all(np.isfinite([relative[rows + row_offset, cols + k] for k in among]), axis=0)
+        p, t = p[finite], target[finite]
+        residual = residuals(p, t, np.ones(len(p), bool))
+        return middle(residuals(p, t, residual <= ec.TRIM * middle(residual)))
+
+    by_rows = [score(k, 0, [0]) for k in ec.OFFSETS]
+    base, at_rows = by_rows[0], min(by_rows)
+    best_rows = int(ec.OFFSETS[int(np.argmin(by_rows))])
+    by_cols = [score(best_rows, k, ec.OFFSETS) for k in ec.OFFSETS]
+    best_cols = int(ec.OFFSETS[int(np.argmin(by_cols))]) if min(by_cols) < ec.AXIS_GAIN * at_rows else 0
+    best_rows = best_rows if at_rows < ec.AXIS_GAIN * base else 0
+    return best_rows, best_cols, score(best_rows, best_cols, [best_cols]) / base
+
+
+@pytest.mark.parametrize('case', range(8))
+def test_the_batched_check_finds_what_one_fit_per_offset_finds(case):
+    """Pitch, yaw, both or none, with outliers, and holes in the map (off-axis moves meet them)."""
+    rng = np.random.default_rng(case)
+    depth = street_depth() * (1 + 0.3 * np.sin(np.arange(200) / (5 + 3 * case)))[None].astype(np.float32)
+    relative = (2.0 * to_space(depth, 'sqrt_disparity') + 0.3).astype(np.float32)
+    if case % 2:
+        relative[rng.random(relative.shape) < 0.01] = np.nan
+    row_error, col_error = [(0, 0), (8, 0), (0, -12), (-8, 8)][case % 4]
+    rows, cols = np.mgrid[30:94:3, 26:174:2]
+    sampled = depth[rows + row_error, cols + col_error] * (1 + 0.02 * rng.standard_normal(rows.shape))
+    outliers = rng.random(rows.shape) < 0.15
+    sampled[outliers] *= rng.uniform(0.3, 2.0, outliers.sum())
+    index, target = (rows * 200 + cols).ravel(), to_space(sampled.ravel(), 'sqrt_disparity')
+    estimate = estimate_offset(relative, index, target, seed=case)
+    rows_px, cols_px, improvement = reference_offset(relative, index, target, seed=case)
+    assert (estimate.rows_px, estimate.cols_px) == (rows_px, cols_px)
+    assert estimate.improvement == pytest.approx(improvement, rel=1e-9)

@@ -141,3 +141,72 @@ def test_window_follows_the_scan_line_spacing():
     assert mask[24, 44]
     assert depth[33, 45] == 10.0 and not mask[33, 45]
     assert mask.sum() == 1
+
+
+def reference_occlusion_mask(depth, max_window, rel_threshold):
+    """The filter's rules spelled out with shifted copies of the image (no erosion, no band, no ranks)."""
+    from depthmaster_ros.alignment import lidar_projection as lp
+    height, width = depth.shape
+    rows, cols = np.nonzero(np.isfinite(depth))
+    values = depth[rows, cols]
+    sampled = (cols * 2654435761) % 64 < 64 // lp.SPACING_COLUMN_STEP
+    order = np.lexsort((rows[sampled], cols[sampled]))
+    s_rows, s_cols = rows[sampled][order], cols[sampled][order]
+    row_gaps = np.diff(s_rows)[np.diff(s_cols) == 0]
+    col_gaps = np.diff(cols)[np.diff(rows) == 0]
+    row_gap = float(np.median(row_gaps)) if len(row_gaps) else np.nan
+    col_gap = float(np.median(col_gaps)) if len(col_gaps) else np.nan
+    reach = {axis: int(np.ceil(lp.WINDOW_PER_LINE_GAP * gap)) if np.isfinite(gap) else lp.MIN_WINDOW
+             for axis, gap in (('h', col_gap), ('v', row_gap))}
+    pad = max(reach.values()) + max_window + 1
+    filled = np.pad(np.where(np.isfinite(depth), depth, np.inf).astype(np.float32), pad, constant_values=np.inf)
+
+    def nearest(image, row_steps, col_steps):
+        return np.min([image[rows + pad + dr, cols + pad + dc] for dr in row_steps for dc in col_steps], axis=0)
+
+    limit = np.float32(1 + rel_threshold) * values
+    support = sum(nearest(filled, *steps) <= limit for steps in (
+        ((-1, 0, 1), range(1, reach['h'] + 1)), ((-1, 0, 1), range(-reach['h'], 0)),
+        (range(1, reach['v'] + 1), (-1, 0, 1)), (range(-reach['v'], 0), (-1, 0, 1))))
+    occluders = np.full_like(filled, np.inf)
+    keep = support >= lp.SUPPORT_DIRECTIONS
+    occluders[rows[keep] + pad, cols[keep] + pad] = values[keep]
+    window = lp.occlusion_window_for(row_gap, max_window)
+    steps = range(-(window // 2), window - window // 2)
+    mask = np.zeros(depth.shape, bool)
+    mask[rows, cols] = values > np.float32(1 + rel_threshold) * nearest(occluders, steps, steps)
+    return mask
+
+
+def random_scan(shape, seed, share=None):
+    """Scan lines with objects nearer than the background, or (share) returns scattered at random."""
+    rng = np.random.default_rng(seed)
+    depth = np.full(shape, np.nan, np.float32)
+    if share is None:
+        depth[int(rng.integers(0, 6))::int(rng.integers(2, 14)), ::int(rng.integers(1, 5))] = 20.0
+    else:
+        depth[rng.random(shape) < share] = 20.0
+    returns = np.isfinite(depth)
+    depth[returns] = rng.uniform(5.0, 30.0, returns.sum())
+    for _ in range(6):
+        r, c = rng.integers(0, shape[0]), rng.integers(0, shape[1])
+        depth[r:r + rng.integers(3, 40), c:c + rng.integers(3, 40)] *= 0.3      # a near object
+    return depth
+
+
+@pytest.mark.parametrize('seed, shape, share, window', [
+    (0, (120, 160), None, 15), (1, (240, 320), None, 15), (2, (240, 320), None, 6), (3, (90, 70), 0.05, 15),
+    (4, (300, 260), 0.9, 5),        # more returns than a 16-bit rank holds: the float32 keys
+])
+def test_the_occlusion_filter_follows_its_rules(seed, shape, share, window):
+    depth = random_scan(shape, seed, share)
+    expected = reference_occlusion_mask(depth, window, 0.1)
+    np.testing.assert_array_equal(occlusion_mask(depth, window, 0.1), expected)
+    assert expected.any() and (share != 0.9 or np.isfinite(depth).sum() > 65535)
+
+
+def test_zero_and_negative_depths_are_filtered_by_value():
+    depth = random_scan((60, 90), 5)
+    depth[::7, ::3] *= -1.0
+    depth[3, 3:30] = 0.0
+    np.testing.assert_array_equal(occlusion_mask(depth, 15, 0.1), reference_occlusion_mask(depth, 15, 0.1))

@@ -24,7 +24,7 @@ from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES, LMEDS_SCORING_POINTS,  # noqa: F401
                            MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift, robust_sigma)
 from .extrinsic_check import estimate_offset
-from .local_fit import local_scale_shift
+from .local_fit import CELL as LOCAL_CELL, local_scale_shift
 from .sample_weights import representative_weights
 from .uncertainty import errors_in_variables_line, grid_groups, regression_range, seen_image_share
 from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict,  # noqa: F401
@@ -292,14 +292,15 @@ EVALUATION_STRIDE = 8
 
 def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px, eval_pred):
     """Report a sample offset (extrinsic_check.py); refuse the fit when the offset moves its scale beyond
-    the published uncertainty (the verdict rule is verdicts.extrinsic_verdict).
+    the published uncertainty (the verdict rule is verdicts.extrinsic_verdict). Returns the offset's
+    larger component in pixels (0 when none was found).
 
     A refused fit then publishes how far the offset fit is from it at the evaluation points, plus that
     fit's own uncertainty: the true scale is the offset fit's, as far as the samples can tell.
     """
     estimate = estimate_offset(relative, index, target, seed)
     if not estimate.suspicious:
-        return
+        return 0
     focal = float(focal_px) if focal_px else float('nan')
     result.extrinsic_pitch_deg = float(np.degrees(np.arctan2(estimate.rows_px, focal)))
     result.extrinsic_yaw_deg = float(np.degrees(np.arctan2(estimate.cols_px, focal)))
@@ -322,6 +323,7 @@ def _check_extrinsic(result, relative, index, pred, target, space, min_points, s
     result.ok = not result.reason
     if result.reason:
         result.scale_uncertainty = max(result.scale_uncertainty, offset_error)
+    return max(abs(int(estimate.rows_px)), abs(int(estimate.cols_px)))
 
 
 def evaluation_points(relative: np.ndarray, stride: int = EVALUATION_STRIDE) -> np.ndarray | None:
@@ -360,9 +362,10 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
 
     method 'global': one scale and shift; 'local': the global fit, then a scale and shift per
     neighbourhood that follow the prediction's edges (local_fit.py; `result.local_correction` holds the
-    HxW maps), global where samples are sparse. focal_px (the camera's focal length at this size) turns a
-    detected sample offset into the reported pitch/yaw error in degrees; check_extrinsic runs that check
-    (for sensor samples; virtual ones such as the ground plane have no extrinsic).
+    HxW maps), global where samples are sparse, and global altogether when the samples are found a cell or
+    more away from where they belong (then `result.method` says 'global'). focal_px (the camera's focal
+    length at this size) turns a detected sample offset into the reported pitch/yaw error in degrees;
+    check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have none).
     """
     _check_space(space)
     if method not in METHODS:
@@ -381,9 +384,16 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
                              eval_pred=eval_pred, seen_share=seen_image_share(groups),
                              weights=representative_weights(index, relative.shape))
     result.method = method
+    offset_px = 0
     if check_extrinsic and result.ok:
-        _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px, eval_pred)
-    if result.ok and method == 'local':
+        offset_px = _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px,
+                                     eval_pred)
+    if result.ok and method == 'local' and offset_px >= LOCAL_CELL:
+        # The samples sit a cell or more from where they agree with the prediction: a local correction would
+        # put each one's depth onto the wrong pixels (an object's edge, the road beside it). The global line
+        # survives that; the record says the frame fell back to it.
+        result.method = 'global'
+    elif result.ok and method == 'local':
         residual = result.scale * pred + result.shift - target
         finite = np.isfinite(residual)
         inliers = finite & (np.abs(residual) < TUKEY_C * robust_sigma(residual[finite], 1e-12))

@@ -100,3 +100,27 @@ def test_the_batched_check_finds_what_one_fit_per_offset_finds(case):
     rows_px, cols_px, improvement = reference_offset(relative, index, target, seed=case)
     assert (estimate.rows_px, estimate.cols_px) == (rows_px, cols_px)
     assert estimate.improvement == pytest.approx(improvement, rel=1e-9)
+
+
+def facade_scene(height=120, width=240):
+    """A facade seen at an angle above the floor: its depth grows along the columns (6 to 20 m)."""
+    depth = street_depth(height, width)
+    depth[:40] = (6.0 + 14.0 * np.arange(width) / width)[None, :]
+    return depth
+
+
+@pytest.mark.parametrize('shift_px, expect_local', [(20, False), (0, True)])
+def test_local_alignment_falls_back_to_global_when_the_samples_sit_a_cell_away(shift_px, expect_local):
+    depth = facade_scene()
+    smooth = 1.0 + 0.05 * np.sin(np.linspace(0.0, np.pi, depth.shape[1], dtype=np.float32))[None, :]
+    relative = (2.0 * to_space(depth * smooth, 'sqrt_disparity') + 0.3).astype(np.float32)
+    sparse = np.full(depth.shape, np.nan, np.float32)
+    rows, cols = np.mgrid[10:118:3, 26:214:2]
+    sparse[rows, cols] = depth[rows, cols + shift_px]              # the LiDAR sees what is shift_px columns right
+    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True,
+                                      method='local')
+    assert result.ok, result
+    if expect_local:
+        assert result.method == 'local' and result.local_correction is not None
+    else:                       # the offset is reported, and no correction is put on pixels the samples do not see
+        assert abs(result.extrinsic_yaw_deg) > 5.0 and result.method == 'global' and result.local_correction is None

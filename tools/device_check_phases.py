@@ -74,11 +74,12 @@ def correctness(args, scratch, budget_s):
     worst = {'fit': 0.0, 'depth': 0.0, 'points': 0.0}
     fits_ok = True
     for index, (frame, relative) in enumerate(zip(frames, host)):
-        _, result = align_to_sparse_depth(relative, space, sparse[index])
+        _, result = align_to_sparse_depth(relative, space, sparse[index], method=settings.alignment_method)
         fits_ok &= result == device_results[index] and result.ok
-        scale, shift = (result.scale, result.shift) if result.ok else (1.0, 0.0)
-        depth = apply_alignment(relative, space, scale, shift)
-        device_depth = dp.apply_alignment(maps[index], space, scale, shift)
+        # the node's default method: scale and shift maps when the local correction made them
+        scale, shift = (result.local_correction or (result.scale, result.shift)) if result.ok else (1.0, 0.0)
+        depth = apply_alignment(relative, space, scale, shift, settings.min_depth, settings.max_depth)
+        device_depth = DeviceMaps(maps[index]).metric(space, scale, shift, settings)
         worst['depth'] = max(worst['depth'], _relative_error(dp.to_host(device_depth), depth))
         points = depth_to_points(depth, frame.camera, stride=4)
         device_points = dp.to_host(dp.depth_to_points(device_depth, frame.camera, stride=4))

@@ -24,6 +24,7 @@ bend the correction around it.
 """
 import numpy as np
 
+from .cell_grid import gaussian_blur, upsample
 from .robust_start import MAD_TO_SIGMA, TUKEY_C
 
 CELL = 16                                          # pixels per grid cell
@@ -46,7 +47,6 @@ def local_scale_shift(relative: np.ndarray, index: np.ndarray, pred: np.ndarray,
     use = inliers & (fitted > 0) & np.isfinite(target)
     if int(use.sum()) < MIN_SAMPLES:
         return None
-    import cv2      # only the local method needs OpenCV (the device check runs without it)
     height, width = relative.shape
     grid = ((height + CELL - 1) // CELL, (width + CELL - 1) // CELL)
     index, fitted = index[use], fitted[use]
@@ -64,10 +64,7 @@ def local_scale_shift(relative: np.ndarray, index: np.ndarray, pred: np.ndarray,
     factor = 1.0 + m - g * (u_mean + 1.0)
     cell_scale = (scale * factor).astype(np.float32)
     cell_shift = (shift * factor + g / u_ref).astype(np.float32)
-    size = (grid[1] * CELL, grid[0] * CELL)
-    scale_map = cv2.resize(cell_scale, size, interpolation=cv2.INTER_LINEAR)[:height, :width]
-    shift_map = cv2.resize(cell_shift, size, interpolation=cv2.INTER_LINEAR)[:height, :width]
-    return scale_map, shift_map
+    return upsample(cell_scale, CELL, height, width), upsample(cell_shift, CELL, height, width)
 
 
 def _cell_sums(cell: np.ndarray, grid: tuple[int, int], u: np.ndarray, rho: np.ndarray,
@@ -81,11 +78,10 @@ def _cell_sums(cell: np.ndarray, grid: tuple[int, int], u: np.ndarray, rho: np.n
 
 def _coarse_to_fine(sums: np.ndarray, slope_prior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per cell (m, g, u_mean) of the finest level, each level's ridge prior the coarser one's line."""
-    import cv2
     m = g = u_mean = np.zeros(sums.shape[:2])
     for sigma in LEVEL_SIGMAS_CELLS:
         area = 2.0 * np.pi * sigma * sigma        # a normalised Gaussian's sums -> sums over the neighbourhood
-        blurred = cv2.GaussianBlur(sums, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+        blurred = gaussian_blur(sums, sigma)
         n, su, sr, suu, sur = np.moveaxis(area * np.asarray(blurred, np.float64), -1, 0)
         have = n > 1e-6
         centre = np.where(have, su / np.where(have, n, 1.0), u_mean)

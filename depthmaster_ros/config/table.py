@@ -77,7 +77,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     *_section(
         'alignment',
         _p('alignment_mode', STRING, 'lidar', 'How relative depth becomes metres.', choices=mode_names()),
-        _p('alignment_method', STRING, 'global', 'global: one scale and shift; local: plus a per-neighbourhood correction that follows the prediction\'s edges (global where samples are sparse).', choices=('global', 'local')),
+        _p('alignment_method', STRING, 'local', 'global: one scale and shift; local: plus a per-neighbourhood correction that follows the prediction\'s edges (global where samples are sparse).', choices=('global', 'local')),
         _p('min_depth', DOUBLE, 0.1, 'Nearest valid depth, metres.', range=(0.0, 1000.0)),
         _p('max_depth', DOUBLE, 80.0, 'Farthest valid depth, metres.', range=(0.01, 10000.0)),
         _p('min_points', INTEGER, 20, 'Fewest sparse depth samples for a fit.', range=(2, 1_000_000)),

@@ -40,7 +40,8 @@ def test_the_device_maps_fit_is_the_numpy_fit(frames, space):
         relative = fake_prediction(frame.depth, space, rng).astype(np.float32)
         relative[:10, :10] = np.nan             # non-finite predictions are not samples
         sparse = sparse_of(frame)
-        _, expected = align_to_sparse_depth(relative, space, sparse, check_extrinsic=True, focal_px=frame.camera.fy)
+        _, expected = align_to_sparse_depth(relative, space, sparse, check_extrinsic=True, focal_px=frame.camera.fy,
+                                            method=settings.alignment_method)
         got = DeviceMaps(torch.from_numpy(relative)).fit(sparse, space, settings, focal_px=frame.camera.fy,
                                                          check_extrinsic=True)
         assert got == expected and expected.ok

@@ -262,17 +262,31 @@ def apply_alignment(relative: ArrayLike, space: str, scale: float | np.ndarray, 
 
 
 def sample_indices(relative: np.ndarray, sparse: np.ndarray, min_depth: float, max_depth: float, max_points: int,
-                   seed: int) -> np.ndarray:
+                   seed: int, pixels: ArrayLike | None = None) -> np.ndarray:
     """Flat indices of the fit's samples: sparse strictly inside the limits and relative finite.
 
-    Found on the sparse image first (few pixels hold a sample); more than max_points are thinned to
-    a seeded subset, in image order.
+    Found on the sparse image first (few pixels hold a sample), or only among `pixels` (ascending flat
+    indices that include every sample, as the LiDAR projection knows them: no scan of the image); more
+    than max_points are thinned to a seeded subset, in image order.
     """
     low, high = open_interval_bounds(sparse.dtype, min_depth, max_depth)
     flat_sparse = sparse.ravel()
-    index = np.flatnonzero(flat_sparse > low)
+    if pixels is None:
+        index = np.flatnonzero(flat_sparse > low)
+    else:
+        index = checked_pixels(pixels, flat_sparse.size)
+        index = index[flat_sparse[index] > low]
     index = index[flat_sparse[index] < high]
     return thin_samples(index[np.isfinite(relative.ravel()[index])], max_points, seed)
+
+
+def checked_pixels(pixels: ArrayLike, size: int) -> np.ndarray:
+    """The sample pixels as flat int64 indices of an image of `size` pixels, or a ValueError naming them."""
+    index = np.asarray(pixels).ravel()
+    if index.dtype.kind not in 'iu' or (len(index) and not (0 <= index.min() and index.max() < size)):
+        raise ValueError(f'sample_pixels: need flat pixel indices in [0, {size}), got {index.dtype} '
+                         f'{index.min() if index.size else ""}..{index.max() if index.size else ""}')
+    return index.astype(np.int64, copy=False)
 
 
 def thin_samples(index: np.ndarray, max_points: int, seed: int) -> np.ndarray:
@@ -339,7 +353,8 @@ def evaluation_points(relative: np.ndarray, stride: int = EVALUATION_STRIDE) -> 
 def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
                           max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
                           seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                          check_extrinsic: bool = False) -> tuple[np.ndarray, AlignmentResult]:
+                          check_extrinsic: bool = False,
+                          sample_pixels: ArrayLike | None = None) -> tuple[np.ndarray, AlignmentResult]:
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
     The fit is `fit_to_sparse_depth` (same arguments); the metres are `apply_alignment` of its scale and
@@ -347,7 +362,7 @@ def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLi
     """
     result = fit_to_sparse_depth(relative, space, sparse_depth, min_depth=min_depth, max_depth=max_depth,
                                  min_points=min_points, max_points=max_points, seed=seed, method=method,
-                                 focal_px=focal_px, check_extrinsic=check_extrinsic)
+                                 focal_px=focal_px, check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
     if not result.ok:
         return np.full(np.shape(relative), np.nan, np.float32), result
     scale, shift = result.local_correction or (result.scale, result.shift)
@@ -357,7 +372,7 @@ def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLi
 def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
                         max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
                         seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                        check_extrinsic: bool = False) -> AlignmentResult:
+                        check_extrinsic: bool = False, sample_pixels: ArrayLike | None = None) -> AlignmentResult:
     """The AlignmentResult of relative (HxW) against sparse metres (same HxW, NaN where empty).
 
     method 'global': one scale and shift; 'local': the global fit, then a scale and shift per
@@ -366,6 +381,8 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     more away from where they belong (then `result.method` says 'global'). focal_px (the camera's focal
     length at this size) turns a detected sample offset into the reported pitch/yaw error in degrees;
     check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have none).
+    sample_pixels: ascending flat indices that include every sample (the LiDAR projection's), so the
+    image is not scanned for them; the result is the same.
     """
     _check_space(space)
     if method not in METHODS:
@@ -376,7 +393,7 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
         raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     if not (0 <= min_depth < max_depth):
         raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
-    index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed)
+    index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed, sample_pixels)
     pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)
     groups, eval_pred = grid_groups(index, relative.shape), evaluation_points(relative)

@@ -17,6 +17,7 @@ TUKEY_C = 3.0
 MAD_TO_SIGMA = 1.4826
 LMEDS_HYPOTHESES = 100          # random point pairs, each a candidate line
 LMEDS_SCORING_POINTS = 500      # samples that score the candidates (seeded subset when there are more)
+PROBE_ROWS = 8                  # candidates whose medians bound the best one before the others are ranked
 IRLS_MAX_ITERATIONS = 30
 # Relative step of scale and shift that ends the refinement: IRLS converges linearly, so stopping
 # here leaves the scale about ten times closer to its limit than the fit's own standard error.
@@ -54,13 +55,32 @@ def median_last_axis(values: np.ndarray) -> np.ndarray:
     (np.median partitions at two positions for even counts, several times slower.) The lower
     middle value is the largest one left of the upper middle after the partition.
     """
+    return _median_in_place(values.copy())
+
+
+def _median_in_place(values: np.ndarray) -> np.ndarray:
+    """median_last_axis of values that may be reordered (a temporary): no copy."""
     count = values.shape[-1]
     middle = count // 2
-    parted = np.partition(values, middle, axis=-1)
-    upper = parted[..., middle]
+    values.partition(middle, axis=-1)
+    upper = values[..., middle]
     if count % 2:
         return upper
-    return (parted[..., :middle].max(axis=-1) + upper) / 2
+    return (values[..., :middle].max(axis=-1) + upper) / 2
+
+
+def lowest_median_row(values: np.ndarray) -> int:
+    """np.argmin(median_last_axis(values)) (the first row on ties) of a NaN-free matrix, partitioning few rows.
+
+    A row with fewer than half its values at or below some row's median has a larger median than
+    that row: only the rows with enough values at or below the lowest median of the first
+    PROBE_ROWS can hold the lowest one, and only those are partitioned (the same order statistics,
+    so the same medians).
+    """
+    bound = median_last_axis(values[:PROBE_ROWS]).min()
+    at_or_below = (values <= bound).sum(axis=-1, dtype=np.int64 if values.shape[-1] >> 16 else np.uint16)
+    candidates = np.flatnonzero(at_or_below >= (values.shape[-1] + 1) // 2)
+    return int(candidates[np.argmin(_median_in_place(values[candidates]))])
 
 
 def lmeds_draws(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -92,13 +112,15 @@ def least_median_start(pred: np.ndarray, target: np.ndarray, rng: np.random.Gene
     residuals += shifts[:, None]
     residuals -= score_target
     np.abs(residuals, out=residuals)
-    best = int(np.argmin(median_last_axis(residuals)))
+    best = lowest_median_row(residuals)
     return float(scales[best]), float(shifts[best])
 
 
 def robust_sigma(residual: np.ndarray, sigma_floor: float) -> float:
     """MAD scale of the residuals (never below sigma_floor, so exact data do not divide by zero)."""
-    return max(MAD_TO_SIGMA * float(median_last_axis(np.abs(residual - median_last_axis(residual)))), sigma_floor)
+    deviation = residual - median_last_axis(residual)
+    np.abs(deviation, out=deviation)
+    return max(MAD_TO_SIGMA * float(_median_in_place(deviation)), sigma_floor)
 
 
 def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator,

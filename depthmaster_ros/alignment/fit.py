@@ -14,6 +14,7 @@ work (finding the samples, mapping the image to metres) runs on the image's own 
 runs in float64 on the samples only (at most max_points).
 """
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -251,13 +252,14 @@ def apply_alignment(relative: ArrayLike, space: str, scale: float | np.ndarray, 
         depth += shift32
         invalid = depth <= 0                      # NaN values stay NaN through every step below
         _from_space_in_place(depth, space)
-        invalid |= depth < min32
-        invalid |= depth > max32
+        outside = np.less(depth, min32)           # one temporary for both limits
+        invalid |= outside
+        invalid |= np.greater(depth, max32, out=outside)
         if not min32 > 0:
             invalid |= depth <= 0
         if not np.isfinite(max32):
             invalid |= np.isinf(depth)
-    np.copyto(depth, np.float32(np.nan), where=invalid)
+    depth[invalid] = np.float32(np.nan)
     return depth
 
 
@@ -273,10 +275,11 @@ def sample_indices(relative: np.ndarray, sparse: np.ndarray, min_depth: float, m
     flat_sparse = sparse.ravel()
     if pixels is None:
         index = np.flatnonzero(flat_sparse > low)
+        index = index[flat_sparse[index] < high]
     else:
         index = checked_pixels(pixels, flat_sparse.size)
-        index = index[flat_sparse[index] > low]
-    index = index[flat_sparse[index] < high]
+        depth = flat_sparse[index]
+        index = index[(depth > low) & (depth < high)]
     return thin_samples(index[np.isfinite(relative.ravel()[index])], max_points, seed)
 
 
@@ -296,9 +299,15 @@ def thin_samples(index: np.ndarray, max_points: int, seed: int) -> np.ndarray:
     holes and clumps that move the line more than the count does).
     """
     if len(index) > max_points:
-        start = float(np.random.default_rng(seed).random())
+        start = _thinning_start(seed)
         index = index[((np.arange(int(max_points)) + start) * (len(index) / int(max_points))).astype(np.int64)]
     return index
+
+
+@lru_cache(maxsize=8)
+def _thinning_start(seed: int) -> float:
+    """The seeded start of the thinning (made once per seed: a generator costs more than the thinning)."""
+    return float(np.random.default_rng(seed).random())
 
 
 EVALUATION_STRIDE = 8

@@ -131,12 +131,13 @@ def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Gene
         return np.nan, np.nan, np.zeros(len(pred), bool)
     sigma_floor = 1e-6 * max(target_spread, 1e-12)
     line = WeightedLine(pred, target)
+    residual, weights = np.empty_like(pred), np.empty_like(pred)
     for _ in range(IRLS_MAX_ITERATIONS):
-        residual = pred * scale
+        np.multiply(pred, scale, out=residual)
         residual += shift
         residual -= target
         # Tukey's biweight (1 - u^2)^2 inside |u| < 1, zero outside; u = residual / (c sigma)
-        weights = np.square(residual)
+        np.square(residual, out=weights)
         weights *= -1.0 / (TUKEY_C * robust_sigma(residual, sigma_floor)) ** 2
         weights += 1.0
         np.fmax(weights, 0.0, out=weights)

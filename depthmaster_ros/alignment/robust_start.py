@@ -7,7 +7,8 @@ are published come from the errors-in-variables fit on those inliers (uncertaint
 the start broke down is judged in verdicts.py.
 
 Cost: float64 on the samples only; the candidate lines are scored on a fixed seeded subset of at
-most LMEDS_SCORING_POINTS samples, which locates the outlier-free line as well as all of them would.
+most LMEDS_SCORING_POINTS samples, which locates the outlier-free line as well as all of them would,
+and only the candidates that can have the lowest median are partitioned to rank them.
 """
 import numpy as np
 
@@ -78,7 +79,7 @@ def lowest_median_row(values: np.ndarray) -> int:
     so the same medians).
     """
     bound = median_last_axis(values[:PROBE_ROWS]).min()
-    at_or_below = (values <= bound).sum(axis=-1, dtype=np.int64 if values.shape[-1] >> 16 else np.uint16)
+    at_or_below = (values <= bound).sum(axis=-1, dtype=np.uint16 if values.shape[-1] < 2**16 else np.int64)
     candidates = np.flatnonzero(at_or_below >= (values.shape[-1] + 1) // 2)
     return int(candidates[np.argmin(_median_in_place(values[candidates]))])
 

@@ -177,13 +177,14 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2, line = 1.0, 1.0, None
+    pred_in, target_in = pred_v[inliers], target_v[inliers]
     inlier_weights = None if weights_v is None else weights_v[inliers]
     if np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed:
         breakdown = breakdown_ratio(scale * pred_v + shift - target_v, floor=BREAKDOWN_NOISE_FLOOR * max(target_spread, 1e-12))
         if eval_pred is None:
             eval_pred = np.quantile(pred_v, EVALUATION_QUANTILES)
-        line = errors_in_variables_line(pred_v[inliers], target_v[inliers], groups_v[inliers], space, eval_pred,
-                                        from_space, seen_share, inlier_weights)
+        line = errors_in_variables_line(pred_in, target_in, groups_v[inliers], space, eval_pred, from_space,
+                                        seen_share, inlier_weights)
         if np.isfinite(line.scale) and np.isfinite(line.shift) and line.scale > 0:
             result.scale, result.shift = line.scale, line.shift
         result.scale_uncertainty, line_r2 = line.uncertainty, line.support_r2
@@ -192,10 +193,10 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
                                 support_r2=line_r2)
     if result.reason:       # a refused line may also be as far off as the forward and inverse regressions differ
         result.scale_uncertainty += float('inf') if line is None or eval_pred is None else regression_range(
-            pred_v[inliers], target_v[inliers], inlier_weights, line, space, eval_pred, from_space)
+            pred_in, target_in, inlier_weights, line, space, eval_pred, from_space)
         return result
-    fitted_m = from_space(result.scale * pred_v[inliers] + result.shift, space)
-    target_m = from_space(target_v[inliers], space)
+    fitted_m = from_space(result.scale * pred_in + result.shift, space)
+    target_m = from_space(target_in, space)
     errors = fitted_m - target_m
     squared = errors * errors
     if np.isfinite(squared).all():      # then nanmean is mean, at a quarter of the cost

@@ -34,8 +34,12 @@ class WeightedLine:
 
     def __init__(self, pred: np.ndarray, target: np.ndarray):
         self.pred_mean, self.target_mean = float(pred.mean()), float(target.mean())
-        p, t = pred - self.pred_mean, target - self.target_mean
-        self.moments = np.stack([np.ones_like(p), p, t, p * p, p * t])
+        self.moments = np.empty((5, len(pred)))      # rows: 1, p, t, p p, p t (filled in place)
+        self.moments[0] = 1.0
+        p = np.subtract(pred, self.pred_mean, out=self.moments[1])
+        t = np.subtract(target, self.target_mean, out=self.moments[2])
+        np.multiply(p, p, out=self.moments[3])
+        np.multiply(p, t, out=self.moments[4])
 
     def fit(self, weights: np.ndarray) -> tuple[float, float]:
         """(scale, shift) of the weighted fit; NaN when the weights leave no spread in pred."""

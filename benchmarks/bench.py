@@ -75,6 +75,8 @@ def parse_args(argv=None):
     parser.add_argument('--plumbing-size', default='640x480', help='frame size of the plumbing measurement')
     parser.add_argument('--plumbing-iters', type=int, default=50, help='frames of the plumbing measurement')
     parser.add_argument('--no-plumbing', action='store_true', help='skip the plumbing measurement')
+    parser.add_argument('--alignment-method', choices=('global', 'local'), default='global',
+                        help='alignment_method of the plumbing measurement (local adds its correction maps)')
     parser.add_argument('--no-model', action='store_true', help='plumbing only: no model is built')
     parser.add_argument('--encoding', default='bgr8', choices=('bgr8', 'rgb8'), help='camera Image encoding')
     parser.add_argument('--out', default='bench_out/bench.json', help='JSON report path')
@@ -326,13 +328,14 @@ def measure_plumbing(args, params, timer_factory):
     relative = fake_prediction(frame.depth_gt, 'sqrt_disparity', np.random.default_rng(0))
     model = FixedPredictionModel(np.nan_to_num(relative, nan=0.0), 'sqrt_disparity')
     # One untimed frame first: it fills per-camera caches (pixel rays) as the node's first frame does.
-    post = NumpyPostprocess(params)
+    post = NumpyPostprocess(dict(params, alignment_method=args.alignment_method))
     timer, end_to_end = run_frames(model, post, [[frame]], 0, 1, args.plumbing_iters, timer_factory)
     stages = {name: value for name, value in timer.summary().items() if name not in MODEL_STAGES}
     total = sum(stages[name]['median_ms'] for name in PLUMBING_STAGES)
     leaves = {name: value['median_ms'] for name, value in stages.items() if name != 'alignment'}
     return {
-        'input': f'{width}x{height}', 'lidar_points': len(frame.lidar_points_cam),
+        'input': f'{width}x{height}', 'alignment_method': args.alignment_method,
+        'lidar_points': len(frame.lidar_points_cam),
         'lidar_coverage': lidar_coverage(frame, params),
         'cloud_stride': params['cloud_stride'], 'cloud_organized': params['cloud_organized'], 'stages': stages,
         'sum_of_stage_medians_ms': total, 'end_to_end': summarize(end_to_end), 'target_ms': PLUMBING_TARGET_MS,
@@ -401,7 +404,8 @@ def print_report(report):
         print(f"speed-up {row['run']} vs {row['baseline']}: {row['speedup']:.2f}x")
     plumbing = report.get('plumbing')
     if plumbing:
-        print(f"\nCPU plumbing per {plumbing['input']} frame (no model), median ms:")
+        print(f"\nCPU plumbing per {plumbing['input']} frame (no model, {plumbing['alignment_method']} alignment), "
+              'median ms:')
         for name, stats in plumbing['stages'].items():
             print(f"  {name:<24}{stats['median_ms']:8.3f}   p90 {stats['p90_ms']:.3f}")
         print(f"  {'sum of stages':<24}{plumbing['sum_of_stage_medians_ms']:8.3f}   target <= "

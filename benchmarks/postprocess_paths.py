@@ -17,11 +17,12 @@ HELD_SCALE, HELD_SHIFT = 1.0, 0.0
 
 
 def project(frame, width, height, params):
+    """The frame's LiDAR projection: its sparse depth and the pixels that hold a return (as the lidar mode)."""
     from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
     return project_to_sparse_depth(
         frame.lidar_points_cam, frame.camera, width, height, min_depth=params['min_depth'],
         max_depth=params['max_depth'], occlusion_window=params['occlusion_window_px'],
-        occlusion_rel_threshold=params['occlusion_rel_threshold']).depth
+        occlusion_rel_threshold=params['occlusion_rel_threshold'])
 
 
 class NumpyPostprocess:
@@ -48,9 +49,10 @@ class NumpyPostprocess:
         with timer.stage('alignment.fit'):
             for prediction, sparse_depth, frame in zip(predictions, sparse, frames):
                 metric, result = align_to_sparse_depth(
-                    prediction.relative, prediction.space, sparse_depth, min_depth=p['min_depth'],
+                    prediction.relative, prediction.space, sparse_depth.depth, min_depth=p['min_depth'],
                     max_depth=p['max_depth'], min_points=p['min_points'], method=p.get('alignment_method', 'global'),
-                    focal_px=frame.camera.scaled(*prediction.relative.shape[::-1]).fy, check_extrinsic=True)
+                    focal_px=frame.camera.scaled(*prediction.relative.shape[::-1]).fy, check_extrinsic=True,
+                    sample_pixels=sparse_depth.pixels)
                 if not result.ok:
                     metric = apply_alignment(prediction.relative, prediction.space, HELD_SCALE, HELD_SHIFT,
                                              p['min_depth'], p['max_depth'])
@@ -62,8 +64,8 @@ class NumpyPostprocess:
             with timer.stage('alignment.confidence'):      # depth/confidence, as the pipeline computes it
                 from depthmaster_ros.alignment.confidence import alignment_confidence
                 for prediction, sparse_depth, (scale, shift) in zip(predictions, sparse, fits):
-                    alignment_confidence(prediction.relative, prediction.space, sparse_depth, scale, shift,
-                                         p['min_depth'], p['max_depth'])
+                    alignment_confidence(prediction.relative, prediction.space, sparse_depth.depth, scale, shift,
+                                         p['min_depth'], p['max_depth'], sparse_depth.pixels)
         return metrics
 
     def relative_maps(self, predictions):
@@ -111,7 +113,8 @@ class TorchPostprocess:
         with timer.stage('alignment.projection'):
             sparse = [project(frame, width, height, p) for frame in frames]
         with timer.stage('alignment.fit'):
-            results = [DeviceMaps(relative).fit(depth, space, settings) for relative, depth in zip(self._relative, sparse)]
+            results = [DeviceMaps(relative).fit(projected.depth, space, settings, sample_pixels=projected.pixels)
+                       for relative, projected in zip(self._relative, sparse)]
             self._metric = dp.apply_alignment(
                 self._relative, space, [r.scale if r.ok else HELD_SCALE for r in results],
                 [r.shift if r.ok else HELD_SHIFT for r in results], p['min_depth'], p['max_depth'])

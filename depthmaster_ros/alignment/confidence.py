@@ -32,7 +32,7 @@ try:   # OpenCV's resize is the fast upsampling; a machine without OpenCV uses t
 except ImportError:
     cv2 = None  # type: ignore[assignment]
 
-from .fit import apply_alignment
+from .fit import apply_alignment, checked_pixels
 
 CELL = 8                        # pixels per grid cell
 REACH_SHARE = 0.04              # R, as a share of the image diagonal
@@ -145,9 +145,12 @@ def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndar
 
 def alignment_confidence(relative: np.ndarray, space: str, sparse_depth: np.ndarray,
                          scale: float | np.ndarray, shift: float | np.ndarray,
-                         min_depth: float = 0.1, max_depth: float = 100.0) -> np.ndarray:
+                         min_depth: float = 0.1, max_depth: float = 100.0,
+                         sample_pixels: np.ndarray | None = None) -> np.ndarray:
     """Confidence of the metres `apply_alignment(relative, space, scale, shift, ...)` publishes, given the
     sparse samples (HxW metres, NaN where empty); scale and shift may be HxW maps (local alignment).
+    sample_pixels: ascending flat indices that include every sample (as the LiDAR projection knows
+    them), so the image is not scanned for them; the map is the same.
 
     Only the sample pixels are mapped to metres (on the host copy of the relative map, so the host and
     the device path give the same map). A sample whose pixel publishes no depth counts as
@@ -159,7 +162,11 @@ def alignment_confidence(relative: np.ndarray, space: str, sparse_depth: np.ndar
         raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     flat = sparse.ravel()
     with np.errstate(invalid='ignore'):
-        index = np.flatnonzero(flat > 0)
+        if sample_pixels is None:
+            index = np.flatnonzero(flat > 0)
+        else:
+            index = checked_pixels(sample_pixels, flat.size)
+            index = index[flat[index] > 0]
     index = index[np.isfinite(flat[index])]
     if not len(index):
         return np.zeros(relative.shape, np.float32)

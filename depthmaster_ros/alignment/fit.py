@@ -14,6 +14,7 @@ work (finding the samples, mapping the image to metres) runs on the image's own 
 runs in float64 on the samples only (at most max_points).
 """
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -93,9 +94,8 @@ def _transform(raw: object, space: str, field: str, inverse: bool) -> np.ndarray
     _check_space(space)
     values: np.ndarray = _float_array(raw, field)
     with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
-        valid = np.isfinite(values) & (values > 0)
-        out = _TRANSFORMS[space][int(inverse)](np.where(valid, values, 1.0))
-        valid &= np.isfinite(out) & (out > 0)
+        out = _TRANSFORMS[space][int(inverse)](values)       # where the input is not valid, NaN below
+        valid = (values > 0) & (values < np.inf) & (out > 0) & (out < np.inf)
     return np.where(valid, out, np.nan)
 
 
@@ -177,13 +177,14 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2, line = 1.0, 1.0, None
+    pred_in, target_in = pred_v[inliers], target_v[inliers]
     inlier_weights = None if weights_v is None else weights_v[inliers]
     if np.isfinite(scale) and np.isfinite(shift) and scale > 0 and result.num_inliers >= min_needed:
         breakdown = breakdown_ratio(scale * pred_v + shift - target_v, floor=BREAKDOWN_NOISE_FLOOR * max(target_spread, 1e-12))
         if eval_pred is None:
             eval_pred = np.quantile(pred_v, EVALUATION_QUANTILES)
-        line = errors_in_variables_line(pred_v[inliers], target_v[inliers], groups_v[inliers], space, eval_pred,
-                                        from_space, seen_share, inlier_weights)
+        line = errors_in_variables_line(pred_in, target_in, groups_v[inliers], space, eval_pred, from_space,
+                                        seen_share, inlier_weights)
         if np.isfinite(line.scale) and np.isfinite(line.shift) and line.scale > 0:
             result.scale, result.shift = line.scale, line.shift
         result.scale_uncertainty, line_r2 = line.uncertainty, line.support_r2
@@ -192,12 +193,16 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
                                 support_r2=line_r2)
     if result.reason:       # a refused line may also be as far off as the forward and inverse regressions differ
         result.scale_uncertainty += float('inf') if line is None or eval_pred is None else regression_range(
-            pred_v[inliers], target_v[inliers], inlier_weights, line, space, eval_pred, from_space)
+            pred_in, target_in, inlier_weights, line, space, eval_pred, from_space)
         return result
-    fitted_m = from_space(result.scale * pred_v[inliers] + result.shift, space)
-    target_m = from_space(target_v[inliers], space)
+    fitted_m = from_space(result.scale * pred_in + result.shift, space)
+    target_m = from_space(target_in, space)
     errors = fitted_m - target_m
-    result.rmse_m = float(np.sqrt(np.nanmean(errors * errors))) if np.any(np.isfinite(errors)) else float('nan')
+    squared = errors * errors
+    if np.isfinite(squared).all():      # then nanmean is mean, at a quarter of the cost
+        result.rmse_m = float(np.sqrt(squared.mean()))
+    else:
+        result.rmse_m = float(np.sqrt(np.nanmean(squared))) if np.any(np.isfinite(errors)) else float('nan')
     result.ok = True
     return result
 
@@ -251,28 +256,44 @@ def apply_alignment(relative: ArrayLike, space: str, scale: float | np.ndarray, 
         depth += shift32
         invalid = depth <= 0                      # NaN values stay NaN through every step below
         _from_space_in_place(depth, space)
-        invalid |= depth < min32
-        invalid |= depth > max32
+        outside = np.less(depth, min32)           # one temporary for both limits
+        invalid |= outside
+        invalid |= np.greater(depth, max32, out=outside)
         if not min32 > 0:
             invalid |= depth <= 0
         if not np.isfinite(max32):
             invalid |= np.isinf(depth)
-    np.copyto(depth, np.float32(np.nan), where=invalid)
+    depth[invalid] = np.float32(np.nan)
     return depth
 
 
 def sample_indices(relative: np.ndarray, sparse: np.ndarray, min_depth: float, max_depth: float, max_points: int,
-                   seed: int) -> np.ndarray:
+                   seed: int, pixels: ArrayLike | None = None) -> np.ndarray:
     """Flat indices of the fit's samples: sparse strictly inside the limits and relative finite.
 
-    Found on the sparse image first (few pixels hold a sample); more than max_points are thinned to
-    a seeded subset, in image order.
+    Found on the sparse image first (few pixels hold a sample), or only among `pixels` (ascending flat
+    indices that include every sample, as the LiDAR projection knows them: no scan of the image); more
+    than max_points are thinned to a seeded subset, in image order.
     """
     low, high = open_interval_bounds(sparse.dtype, min_depth, max_depth)
     flat_sparse = sparse.ravel()
-    index = np.flatnonzero(flat_sparse > low)
-    index = index[flat_sparse[index] < high]
+    if pixels is None:
+        index = np.flatnonzero(flat_sparse > low)
+        index = index[flat_sparse[index] < high]
+    else:
+        index = checked_pixels(pixels, flat_sparse.size)
+        depth = flat_sparse[index]
+        index = index[(depth > low) & (depth < high)]
     return thin_samples(index[np.isfinite(relative.ravel()[index])], max_points, seed)
+
+
+def checked_pixels(pixels: ArrayLike, size: int) -> np.ndarray:
+    """The sample pixels as flat int64 indices of an image of `size` pixels, or a ValueError naming them."""
+    index = np.asarray(pixels).ravel()
+    if index.dtype.kind not in 'iu' or (len(index) and not (0 <= index.min() and index.max() < size)):
+        raise ValueError(f'sample_pixels: need flat pixel indices in [0, {size}), got {index.dtype} '
+                         f'{index.min() if index.size else ""}..{index.max() if index.size else ""}')
+    return index.astype(np.int64, copy=False)
 
 
 def thin_samples(index: np.ndarray, max_points: int, seed: int) -> np.ndarray:
@@ -282,9 +303,15 @@ def thin_samples(index: np.ndarray, max_points: int, seed: int) -> np.ndarray:
     holes and clumps that move the line more than the count does).
     """
     if len(index) > max_points:
-        start = float(np.random.default_rng(seed).random())
+        start = _thinning_start(seed)
         index = index[((np.arange(int(max_points)) + start) * (len(index) / int(max_points))).astype(np.int64)]
     return index
+
+
+@lru_cache(maxsize=8)
+def _thinning_start(seed: int) -> float:
+    """The seeded start of the thinning (made once per seed: a generator costs more than the thinning)."""
+    return float(np.random.default_rng(seed).random())
 
 
 EVALUATION_STRIDE = 8
@@ -339,7 +366,8 @@ def evaluation_points(relative: np.ndarray, stride: int = EVALUATION_STRIDE) -> 
 def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
                           max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
                           seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                          check_extrinsic: bool = False) -> tuple[np.ndarray, AlignmentResult]:
+                          check_extrinsic: bool = False,
+                          sample_pixels: ArrayLike | None = None) -> tuple[np.ndarray, AlignmentResult]:
     """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
 
     The fit is `fit_to_sparse_depth` (same arguments); the metres are `apply_alignment` of its scale and
@@ -347,7 +375,7 @@ def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLi
     """
     result = fit_to_sparse_depth(relative, space, sparse_depth, min_depth=min_depth, max_depth=max_depth,
                                  min_points=min_points, max_points=max_points, seed=seed, method=method,
-                                 focal_px=focal_px, check_extrinsic=check_extrinsic)
+                                 focal_px=focal_px, check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
     if not result.ok:
         return np.full(np.shape(relative), np.nan, np.float32), result
     scale, shift = result.local_correction or (result.scale, result.shift)
@@ -357,7 +385,7 @@ def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLi
 def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
                         max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
                         seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                        check_extrinsic: bool = False) -> AlignmentResult:
+                        check_extrinsic: bool = False, sample_pixels: ArrayLike | None = None) -> AlignmentResult:
     """The AlignmentResult of relative (HxW) against sparse metres (same HxW, NaN where empty).
 
     method 'global': one scale and shift; 'local': the global fit, then a scale and shift per
@@ -366,6 +394,8 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     more away from where they belong (then `result.method` says 'global'). focal_px (the camera's focal
     length at this size) turns a detected sample offset into the reported pitch/yaw error in degrees;
     check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have none).
+    sample_pixels: ascending flat indices that include every sample (the LiDAR projection's), so the
+    image is not scanned for them; the result is the same.
     """
     _check_space(space)
     if method not in METHODS:
@@ -376,7 +406,7 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
         raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     if not (0 <= min_depth < max_depth):
         raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
-    index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed)
+    index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed, sample_pixels)
     pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)
     groups, eval_pred = grid_groups(index, relative.shape), evaluation_points(relative)

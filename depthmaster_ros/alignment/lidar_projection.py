@@ -46,6 +46,7 @@ class SparseDepthResult:
     depth: np.ndarray        # HxW float32 metres, NaN where no return
     num_in_view: int         # points inside the image and the depth range (before the z-buffer)
     num_occluded: int        # pixels removed by the occlusion filter
+    pixels: np.ndarray       # ascending flat indices of the returns in depth (the fit need not scan for them)
 
 
 def _points(points, field):
@@ -272,7 +273,7 @@ def project_to_sparse_depth(points_cam: ArrayLike, camera: CameraModel, out_widt
     z = z[index]
     num_in_view = int(len(z))
     if num_in_view == 0:
-        return SparseDepthResult(depth, 0, 0)
+        return SparseDepthResult(depth, 0, 0, np.zeros(0, np.int64))
     pixel, z = _nearest_per_pixel(rows * camera.width + cols, z)
     num_occluded = 0
     if occlusion_window > 1:
@@ -280,4 +281,4 @@ def project_to_sparse_depth(points_cam: ArrayLike, camera: CameraModel, out_widt
         num_occluded = int(occluded.sum())
         pixel, z = pixel[~occluded], z[~occluded]
     depth.ravel()[pixel] = z
-    return SparseDepthResult(depth, num_in_view, num_occluded)
+    return SparseDepthResult(depth, num_in_view, num_occluded, pixel)

@@ -7,7 +7,8 @@ are published come from the errors-in-variables fit on those inliers (uncertaint
 the start broke down is judged in verdicts.py.
 
 Cost: float64 on the samples only; the candidate lines are scored on a fixed seeded subset of at
-most LMEDS_SCORING_POINTS samples, which locates the outlier-free line as well as all of them would.
+most LMEDS_SCORING_POINTS samples, which locates the outlier-free line as well as all of them would,
+and only the candidates that can have the lowest median are partitioned to rank them.
 """
 import numpy as np
 
@@ -17,6 +18,7 @@ TUKEY_C = 3.0
 MAD_TO_SIGMA = 1.4826
 LMEDS_HYPOTHESES = 100          # random point pairs, each a candidate line
 LMEDS_SCORING_POINTS = 500      # samples that score the candidates (seeded subset when there are more)
+PROBE_ROWS = 8                  # candidates whose medians bound the best one before the others are ranked
 IRLS_MAX_ITERATIONS = 30
 # Relative step of scale and shift that ends the refinement: IRLS converges linearly, so stopping
 # here leaves the scale about ten times closer to its limit than the fit's own standard error.
@@ -32,8 +34,12 @@ class WeightedLine:
 
     def __init__(self, pred: np.ndarray, target: np.ndarray):
         self.pred_mean, self.target_mean = float(pred.mean()), float(target.mean())
-        p, t = pred - self.pred_mean, target - self.target_mean
-        self.moments = np.stack([np.ones_like(p), p, t, p * p, p * t])
+        self.moments = np.empty((5, len(pred)))      # rows: 1, p, t, p p, p t (filled in place)
+        self.moments[0] = 1.0
+        p = np.subtract(pred, self.pred_mean, out=self.moments[1])
+        t = np.subtract(target, self.target_mean, out=self.moments[2])
+        np.multiply(p, p, out=self.moments[3])
+        np.multiply(p, t, out=self.moments[4])
 
     def fit(self, weights: np.ndarray) -> tuple[float, float]:
         """(scale, shift) of the weighted fit; NaN when the weights leave no spread in pred."""
@@ -54,13 +60,32 @@ def median_last_axis(values: np.ndarray) -> np.ndarray:
     (np.median partitions at two positions for even counts, several times slower.) The lower
     middle value is the largest one left of the upper middle after the partition.
     """
+    return _median_in_place(values.copy())
+
+
+def _median_in_place(values: np.ndarray) -> np.ndarray:
+    """median_last_axis of values that may be reordered (a temporary): no copy."""
     count = values.shape[-1]
     middle = count // 2
-    parted = np.partition(values, middle, axis=-1)
-    upper = parted[..., middle]
+    values.partition(middle, axis=-1)
+    upper = values[..., middle]
     if count % 2:
         return upper
-    return (parted[..., :middle].max(axis=-1) + upper) / 2
+    return (values[..., :middle].max(axis=-1) + upper) / 2
+
+
+def lowest_median_row(values: np.ndarray) -> int:
+    """np.argmin(median_last_axis(values)) (the first row on ties) of a NaN-free matrix, partitioning few rows.
+
+    A row with fewer than half its values at or below some row's median has a larger median than
+    that row: only the rows with enough values at or below the lowest median of the first
+    PROBE_ROWS can hold the lowest one, and only those are partitioned (the same order statistics,
+    so the same medians).
+    """
+    bound = median_last_axis(values[:PROBE_ROWS]).min()
+    at_or_below = (values <= bound).sum(axis=-1, dtype=np.uint16 if values.shape[-1] < 2**16 else np.int64)
+    candidates = np.flatnonzero(at_or_below >= (values.shape[-1] + 1) // 2)
+    return int(candidates[np.argmin(_median_in_place(values[candidates]))])
 
 
 def lmeds_draws(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -92,13 +117,15 @@ def least_median_start(pred: np.ndarray, target: np.ndarray, rng: np.random.Gene
     residuals += shifts[:, None]
     residuals -= score_target
     np.abs(residuals, out=residuals)
-    best = int(np.argmin(median_last_axis(residuals)))
+    best = lowest_median_row(residuals)
     return float(scales[best]), float(shifts[best])
 
 
 def robust_sigma(residual: np.ndarray, sigma_floor: float) -> float:
     """MAD scale of the residuals (never below sigma_floor, so exact data do not divide by zero)."""
-    return max(MAD_TO_SIGMA * float(median_last_axis(np.abs(residual - median_last_axis(residual)))), sigma_floor)
+    deviation = residual - median_last_axis(residual)
+    np.abs(deviation, out=deviation)
+    return max(MAD_TO_SIGMA * float(_median_in_place(deviation)), sigma_floor)
 
 
 def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator,
@@ -109,12 +136,13 @@ def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Gene
         return np.nan, np.nan, np.zeros(len(pred), bool)
     sigma_floor = 1e-6 * max(target_spread, 1e-12)
     line = WeightedLine(pred, target)
+    residual, weights = np.empty_like(pred), np.empty_like(pred)
     for _ in range(IRLS_MAX_ITERATIONS):
-        residual = pred * scale
+        np.multiply(pred, scale, out=residual)
         residual += shift
         residual -= target
         # Tukey's biweight (1 - u^2)^2 inside |u| < 1, zero outside; u = residual / (c sigma)
-        weights = np.square(residual)
+        np.square(residual, out=weights)
         weights *= -1.0 / (TUKEY_C * robust_sigma(residual, sigma_floor)) ** 2
         weights += 1.0
         np.fmax(weights, 0.0, out=weights)

@@ -117,22 +117,23 @@ def errors_in_variables_line(pred: np.ndarray, target: np.ndarray, groups: np.nd
     target_var = (TARGET_RELATIVE_NOISE * SPACE_EXPONENT[space] * float(median_last_axis(np.abs(target)))) ** 2
     pred_var = max(residual_var - target_var, PRED_NOISE_FLOOR * residual_var) / (ols_slope * ols_slope)
     delta = target_var / pred_var if pred_var > 0 else np.inf
-    slope, centred = (float(v) for v in _deming(np.array([n, 0.0, 0.0, sxx, sxy, syy]), delta))
-    shift = t_mean + centred - slope * p_mean
-    eval_pred = np.asarray(eval_pred, np.float64)
-    full = from_space(slope * eval_pred + shift, space)
     if np.count_nonzero(np.bincount(groups)) < MIN_GROUPS:
         groups = np.arange(n) % (GRID * GRID)
     per_group = _group_sums(p, t, groups, w, wp, wt)
     count = per_group.shape[1]
+    left_out = per_group.sum(axis=1, keepdims=True) - per_group
+    # the line of all samples (column 0) and every leave-one-group-out line, as one batch
+    slopes, centreds = _deming(np.column_stack([np.array([n, 0.0, 0.0, sxx, sxy, syy]), left_out]), delta)
+    slope, centred = float(slopes[0]), float(centreds[0])
+    shift = t_mean + centred - slope * p_mean
     if count < 2:
         return LineEstimate(slope, shift, float('inf'), r2)
-    left_out = per_group.sum(axis=1, keepdims=True) - per_group
-    slopes, centreds = _deming(left_out, delta)
+    eval_pred = np.asarray(eval_pred, np.float64)
     with np.errstate(all='ignore'):
-        shifts = t_mean + centreds - slopes * p_mean
-        loo = from_space(slopes[:, None] * eval_pred[None, :] + shifts[:, None], space)
-        deviation = loo / full[None, :] - 1.0
+        shifts = t_mean + centreds[1:] - slopes[1:] * p_mean
+        depths = from_space(np.vstack([slope * eval_pred + shift,
+                                       slopes[1:, None] * eval_pred[None, :] + shifts[:, None]]), space)
+        deviation = depths[1:] / depths[:1] - 1.0
     if not np.all(np.isfinite(deviation)):
         return LineEstimate(slope, shift, float('inf'), r2)
     spread = deviation - deviation.mean(axis=0)

@@ -17,6 +17,8 @@ the finished fit shows that it cannot be trusted:
 """
 import numpy as np
 
+from .robust_start import median_last_axis
+
 MAX_SCALE_UNCERTAINTY = 0.1
 MIN_INLIER_SHARE = 0.5
 # Gaussian residuals give 1.0; 40 % scattered outliers about 1.2; a broken start (the median among
@@ -39,11 +41,14 @@ def partition_quantiles(values: np.ndarray, positions: tuple[float, ...]) -> lis
 def breakdown_ratio(residual: np.ndarray, floor: float = 0.0) -> float:
     """Noise scale from the median |residual| over the one from the lower quartile (1 for Gaussian noise).
 
-    Both scales are held at least at `floor` (exact data have no noise to compare).
+    Both scales are held at least at `floor` (exact data have no noise to compare). The residuals are
+    NaN-free (the fit's, of finite samples).
     """
-    spread = np.abs(residual - np.median(residual))
-    if len(spread) < 8:
+    residual = np.asarray(residual)
+    if len(residual) < 8:
         return 1.0
+    spread = residual - median_last_axis(residual)
+    np.abs(spread, out=spread)
     last = len(spread) - 1
     quarter, half = partition_quantiles(spread, (0.25 * last, 0.5 * last))
     quarter, half = max(quarter * _QUARTER_TO_SIGMA, floor), max(half * _MEDIAN_TO_SIGMA, floor)

@@ -248,7 +248,7 @@ class DepthPipeline:
             fresh = AlignmentResult(ok=False, reason=outcome.reason, space=space)
         else:
             fresh = maps.fit(outcome.depth, space, settings, focal_px=None if camera is None else camera.fy,
-                             check_extrinsic=mode.needs_cloud)
+                             check_extrinsic=mode.needs_cloud, sample_pixels=outcome.pixels)
             fresh.floor_share = outcome.floor_share
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
         _fill_record(record, applied)
@@ -261,7 +261,7 @@ class DepthPipeline:
         if fresh.ok and not applied.held and fresh.local_correction is not None:
             # this frame's own local correction (the temporal filter smooths and holds the global line)
             scale, shift = fresh.local_correction
-        samples = None if isinstance(outcome, NoSamples) else AppliedFit(outcome.depth, scale, shift)
+        samples = None if isinstance(outcome, NoSamples) else AppliedFit(outcome.depth, scale, shift, outcome.pixels)
         return maps.metric(space, scale, shift, settings), samples
 
 
@@ -271,13 +271,14 @@ class AppliedFit:
     sparse_depth: np.ndarray
     scale: Any
     shift: Any
+    pixels: np.ndarray | None = None        # the samples' flat indices, when the mode knew them
 
 
 def _with_alignment_confidence(model_confidence: np.ndarray | None, relative: np.ndarray, space: str,
                                applied: AppliedFit, settings: Any) -> np.ndarray:
     """The alignment confidence, times the model's own (Marigold's ensemble) when it gives one."""
     confidence = alignment_confidence(relative, space, applied.sparse_depth, applied.scale, applied.shift,
-                                      settings.min_depth, settings.max_depth)
+                                      settings.min_depth, settings.max_depth, applied.pixels)
     if model_confidence is not None:
         confidence *= np.asarray(model_confidence, np.float32)
     return confidence

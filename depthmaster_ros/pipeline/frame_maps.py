@@ -46,11 +46,11 @@ class HostMaps:
         return self.relative
 
     def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
-            check_extrinsic: bool = False) -> AlignmentResult:
+            check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentResult:
         return fit_to_sparse_depth(self.relative, space, sparse_depth, min_depth=settings.min_depth,
                                    max_depth=settings.max_depth, min_points=settings.min_points,
                                    method=settings.alignment_method, focal_px=focal_px,
-                                   check_extrinsic=check_extrinsic)
+                                   check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
 
     def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: Any) -> np.ndarray:
         """Metres from a scale and shift, or from HxW scale and shift maps (local alignment)."""
@@ -97,8 +97,8 @@ class DeviceMaps:
         return self._host
 
     def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
-            check_extrinsic: bool = False) -> AlignmentResult:
-        return HostMaps(self.host()).fit(sparse_depth, space, settings, focal_px, check_extrinsic)
+            check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentResult:
+        return HostMaps(self.host()).fit(sparse_depth, space, settings, focal_px, check_extrinsic, sample_pixels)
 
     def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray,
                settings: Any) -> 'torch.Tensor':

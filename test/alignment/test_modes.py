@@ -72,6 +72,8 @@ def test_lidar_mode_projects_the_cloud_with_the_fallback_transform():
     assert isinstance(outcome, SparseSamples)
     assert outcome.depth.shape == (48, 64)
     assert sorted(outcome.depth[np.isfinite(outcome.depth)].tolist()) == pytest.approx([4.0, 6.0])
+    # the projection's return pixels travel along, so the fit and the confidence need not scan for them
+    np.testing.assert_array_equal(outcome.pixels, np.flatnonzero(np.isfinite(outcome.depth)))
 
 
 def test_ground_plane_mode_sees_the_floor_below_the_horizon():

@@ -99,7 +99,7 @@ def test_every_stage_of_every_run_was_measured(tiny_report):
 def test_plumbing_is_measured_against_its_budget(tiny_report):
     report, stdout = tiny_report
     plumbing = report['plumbing']
-    assert plumbing['input'] == '160x120'
+    assert plumbing['input'] == '160x120' and plumbing['alignment_method'] == 'global'
     for stage in PLUMBING_STAGES:
         assert_measured(plumbing['stages'][stage], 3)
     assert plumbing['sum_of_stage_medians_ms'] == pytest.approx(
@@ -151,6 +151,15 @@ def test_cpu_defaults_are_the_small_configuration(bench_module):
     args = bench_module.parse_args(['--device', 'cpu'])
     assert (args.inputs, args.res, args.dtypes, args.batch) == ([(640, 480)], [384], ['fp32'], [1])
     assert (args.warmup, args.iters, args.compile) == (1, 2, 'off')
+
+
+def test_the_plumbing_runs_the_chosen_alignment_method(bench_module):
+    args = bench_module.parse_args(['--device', 'cpu', '--no-model', '--plumbing-size', '160x120',
+                                    '--plumbing-iters', '2', '--alignment-method', 'local'])
+    plumbing = bench_module.measure_plumbing(args, bench_module.processing_params(),
+                                             lambda: bench_module.StageTimer(None))
+    assert plumbing['alignment_method'] == 'local'
+    assert plumbing['alignment_fits']['total'] == 3 and 'alignment.fit' in plumbing['stages']
 
 
 @pytest.mark.parametrize('flag, value', [('--inputs', '64by48'), ('--dtypes', 'fp8'), ('--batch', '0'),

@@ -36,6 +36,8 @@ class SparseSamples:
     """Metric depth at some pixels of the relative map (NaN elsewhere): fitted robustly."""
     depth: np.ndarray
     floor_share: float = float('nan')     # ground plane: share of the plane's pixels kept as floor
+    pixels: np.ndarray | None = None      # ascending flat indices of the samples, when the mode knows them
+                                          # (the fit and the confidence then skip scanning the image)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class LidarMode(AlignmentMode):
                                          min_depth=settings.min_depth, max_depth=settings.max_depth,
                                          occlusion_window=settings.occlusion_window_px,
                                          occlusion_rel_threshold=settings.occlusion_rel_threshold)
-        return SparseSamples(sparse.depth)
+        return SparseSamples(sparse.depth, pixels=sparse.pixels)
 
 
 def lidar_to_camera(request: SampleRequest) -> tuple[RigidTransform | None, str]:

@@ -58,7 +58,7 @@ def format_result(result) -> str:
 def run(args):
     import sys
 
-    from depthmaster_ros.commands.bag import config_from_args, options_from_args, write_json
+    from depthmaster_ros.commands.bag import config_from_args, note_node_only_parameters, options_from_args, write_json
 
     def fail(code, message):
         print(f'depthmaster-ros batch: {message}', file=sys.stderr)
@@ -75,6 +75,7 @@ def run(args):
         executor = make_executor(args, config, options)
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
+    note_node_only_parameters(config, 'batch')
 
     from depthmaster_ros.fleet.batch import run_batch
     from depthmaster_ros.fleet.ray_executor import WorkerStartError

@@ -8,10 +8,10 @@ import re
 from typing import Any, cast
 
 from depthmaster_ros.alignment.modes import mode_names
-from depthmaster_ros.model.backends import backend_names
+from depthmaster_ros.model.backends import COMPILE_MODES, backend_names
 
 # 'off' = eager; the rest are torch.compile modes
-COMPILE_CHOICES = ('off', 'default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+COMPILE_CHOICES = ('off', *COMPILE_MODES)
 
 STRING = 'string'
 INTEGER = 'integer'

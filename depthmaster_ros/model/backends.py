@@ -29,6 +29,10 @@ class Backend:
         return _resolve(self.tiny_writer)
 
 
+# torch.compile modes the depthmaster backend accepts (here, so the parameter table lists them without torch)
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+
+
 def _resolve(target: str) -> Callable[..., Any]:
     module, _, function = target.partition(':')
     return getattr(importlib.import_module(module), function)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .backends import COMPILE_MODES
 from .estimator import DepthEstimator
 from .frames import check_frames, stack_frames
 from .prediction import SPACE_SQRT_DISPARITY, Prediction
@@ -34,7 +35,6 @@ def _place(module, device, dtype, memory_format):
     return torch.nn.Module.to(module, device=device, dtype=dtype, memory_format=memory_format).eval().requires_grad_(False)
 
 
-COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
 
 
 def _compile_mode(compile):

@@ -49,7 +49,7 @@ def test_each_backend_writes_a_tiny_model_that_it_loads(tmp_path):
 
 
 def test_compile_parameter_choices_are_eager_plus_the_estimators_torch_compile_modes():
-    from depthmaster_ros.model.depthmaster import COMPILE_MODES
+    from depthmaster_ros.model.backends import COMPILE_MODES
     assert BY_NAME['compile'].choices == ('off', *COMPILE_MODES)
 
 

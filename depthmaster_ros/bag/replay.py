@@ -27,7 +27,8 @@ from depthmaster_ros.pipeline.camera_sync import CAMERA_INFO_UNMATCHED, CameraIn
 from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frames import FrameInput
+from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
 
 from . import messages as rosbag_messages
@@ -68,6 +69,8 @@ class BagOptions:
     label: str = ''                    # shown on the contact sheet and in the summary
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
+    cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
+    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame (evaluation)
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -270,7 +273,8 @@ class _BagRun:
                 self.camera_sync.add_info(stamp_ns, None, str(error))
         elif topic == self.topics.points:
             try:
-                self.clouds.add(cloud_from_message(message))
+                cloud = cloud_from_message(message)
+                self.clouds.add(self.options.cloud_filter(cloud) if self.options.cloud_filter else cloud)
             except InputFault as fault:
                 faults.record(fault.kind, str(fault))
         elif topic == self.topics.gt:
@@ -325,6 +329,8 @@ class _BagRun:
         except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
             self._skip('pipeline_error', f'{type(error).__name__}: {error}')
             return
+        if self.options.frame_output is not None:
+            self.options.frame_output(frame, output)
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
         started = time.perf_counter()

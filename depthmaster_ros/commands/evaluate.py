@@ -8,22 +8,14 @@ EXIT_MODEL_LOAD = 3
 
 
 def add_arguments(parser):
+    from depthmaster_ros.commands.bag import add_parameter_arguments
     from depthmaster_ros.evaluation import dataset_names
     from depthmaster_ros.evaluation.protocols import PROTOCOLS
-    from depthmaster_ros.model.backends import backend_names
     parser.add_argument('--dataset', nargs=2, required=True, metavar=('NAME', 'PATH'),
                         help=f'one of {", ".join([*dataset_names(), "bag"])}, and its folder, tar file or bag')
-    source = parser.add_argument_group('what is scored (a model, or maps made elsewhere)')
-    source.add_argument('--params', metavar='FILE', help='ROS 2 params YAML (model and alignment settings)')
-    source.add_argument('--model', help='model directory or hub repo id')
-    source.add_argument('--backend', choices=backend_names())
-    source.add_argument('--device', help='auto, cpu or cuda')
-    source.add_argument('--dtype', choices=('auto', 'fp32', 'fp16', 'bf16'))
-    source.add_argument('--processing-res', type=int, metavar='N',
-                        help='longer edge fed to the model; default 0 (native, as the published evaluation) for '
-                             'the zero-shot datasets, the params\' processing_res otherwise')
-    source.add_argument('--param', '-p', action='append', default=[], metavar='NAME=VALUE',
-                        help='any other node parameter, value in YAML syntax (repeatable)')
+    source = parser.add_argument_group('what is scored: a model (the node\'s YAML and flags), or maps made elsewhere')
+    add_parameter_arguments(source, 'longer edge fed to the model; default 0 (native, as the published evaluation) '
+                                    'for the zero-shot datasets, the params\' processing_res otherwise')
     source.add_argument('--predictions', metavar='DIR', help='score DIR/NAME.npy instead of running a model')
     source.add_argument('--space', choices=tuple(PROTOCOLS.values()),
                         help='space of the --predictions maps (default: the backend\'s)')

@@ -104,9 +104,11 @@ class HoldoutScores:
         if frame.cloud is None or output.camera is None:
             return
         held = self.held.get((frame.cloud.frame_id, frame.cloud.stamp_ns))
+        if held is None or not len(held.points):
+            return
         request = SampleRequest(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, camera=output.camera,
                                 cloud=held, cloud_miss_reason='', transforms=frame.transforms, settings=self.settings)
-        transform, _ = (None, '') if held is None or not len(held.points) else lidar_to_camera(request)
+        transform, _ = lidar_to_camera(request)
         if transform is None:
             return
         camera, settings = output.camera, self.settings

@@ -66,7 +66,10 @@ def _depth(root: Path, name: str) -> np.ndarray:
         depth = np.load(npy).astype(np.float32)
     elif png.is_file():
         import cv2
-        depth = cv2.imread(str(png), cv2.IMREAD_UNCHANGED).astype(np.float32) / 1000.0
+        millimetres = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        if millimetres is None or millimetres.ndim != 2:
+            raise ValueError(f'folder: {png} is not a single-channel 16-bit PNG')
+        depth = millimetres.astype(np.float32) / 1000.0
     else:
         raise ValueError(f'folder: no depth/{name}.npy or depth/{name}.png')
     with np.errstate(invalid='ignore'):

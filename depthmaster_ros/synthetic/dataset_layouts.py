@@ -11,15 +11,19 @@ from collections.abc import Callable
 import io
 from pathlib import Path
 import tarfile
+from typing import Any
 
 import numpy as np
 
-# name -> (frame size (width, height), writer); the official split list names come from the readers
-LAYOUTS: dict[str, tuple[tuple[int, int], Callable[..., list[str]]]] = {}
+# A frame writer: (index, frame, rng) -> (the files of that frame by relative path, its split-list line).
+FrameFiles = tuple[dict[str, bytes], str]
+# name -> (frame size (width, height), frame writer); the official split list names come from the readers
+LAYOUTS: dict[str, tuple[tuple[int, int], Callable[..., FrameFiles]]] = {}
+KITTI_WITHOUT_GT = '2011_09_26/2011_09_26_drive_0001_sync/image_02/data/0000009999.png None 721.5377'
 
 
-def _layout(name: str, size: tuple[int, int]) -> Callable[[Callable[..., list[str]]], Callable[..., list[str]]]:
-    def decorate(writer: Callable[..., list[str]]) -> Callable[..., list[str]]:
+def _layout(name: str, size: tuple[int, int]) -> Callable[[Callable[..., FrameFiles]], Callable[..., FrameFiles]]:
+    def decorate(writer: Callable[..., FrameFiles]) -> Callable[..., FrameFiles]:
         LAYOUTS[name] = (size, writer)
         return writer
     return decorate
@@ -53,66 +57,45 @@ def _holes(depth: np.ndarray, rng: np.random.Generator, share: float = 0.05) -> 
 
 
 @_layout('kitti', (1242, 375))
-def _kitti(files: dict[str, bytes], frames: list, rng: np.random.Generator) -> list[str]:
-    lines = []
-    for index, frame in enumerate(frames):
-        rgb = f'2011_09_26/2011_09_26_drive_0001_sync/image_02/data/{index:010d}.png'
-        gt = f'2011_09_26_drive_0001_sync/proj_depth/groundtruth/image_02/{index:010d}.png'
-        sparse = _holes(frame.depth, rng, share=0.7)          # projected LiDAR: most pixels empty
-        files[rgb] = _png(frame.rgb)
-        files[gt] = _png(np.where(np.isfinite(sparse), np.round(sparse * 256.0), 0).astype(np.uint16))
-        lines.append(f'{rgb} {gt} 721.5377')
-    lines.append('2011_09_26/2011_09_26_drive_0001_sync/image_02/data/0000009999.png None 721.5377')
-    return lines
+def _kitti(index: int, frame: Any, rng: np.random.Generator) -> FrameFiles:
+    rgb = f'2011_09_26/2011_09_26_drive_0001_sync/image_02/data/{index:010d}.png'
+    gt = f'2011_09_26_drive_0001_sync/proj_depth/groundtruth/image_02/{index:010d}.png'
+    sparse = _holes(frame.depth, rng, share=0.7)          # projected LiDAR: most pixels empty
+    depth = np.where(np.isfinite(sparse), np.round(sparse * 256.0), 0).astype(np.uint16)
+    return {rgb: _png(frame.rgb), gt: _png(depth)}, f'{rgb} {gt} 721.5377'
 
 
 @_layout('nyu', (640, 480))
-def _nyu(files: dict[str, bytes], frames: list, rng: np.random.Generator) -> list[str]:
-    lines = []
-    for index, frame in enumerate(frames, start=1):
-        stem = f'test/kitchen_0004/{{}}_{index:04d}.png'
-        files[stem.format('rgb')] = _png(frame.rgb)
-        files[stem.format('depth')] = _png(_millimetres(_holes(frame.depth, rng)))
-        files[stem.format('filled')] = _png(_millimetres(frame.depth))
-        lines.append(' '.join(stem.format(kind) for kind in ('rgb', 'depth', 'filled')))
-    return lines
+def _nyu(index: int, frame: Any, rng: np.random.Generator) -> FrameFiles:
+    stem = f'test/kitchen_0004/{{}}_{index + 1:04d}.png'
+    files = {stem.format('rgb'): _png(frame.rgb), stem.format('depth'): _png(_millimetres(_holes(frame.depth, rng))),
+             stem.format('filled'): _png(_millimetres(frame.depth))}
+    return files, ' '.join(files)
 
 
 @_layout('eth3d', (96, 64))
-def _eth3d(files: dict[str, bytes], frames: list, rng: np.random.Generator) -> list[str]:
-    lines = []
-    for index, frame in enumerate(frames):
-        rgb = f'rgb/office/images/dslr_images/DSC_{index:04d}.JPG'
-        gt = f'depth/office_dslr_depth/office/ground_truth_depth/dslr_images/DSC_{index:04d}.JPG'
-        depth = np.where(np.isfinite(_holes(frame.depth, rng)), frame.depth, np.inf).astype(np.float32)
-        files[rgb] = _png(frame.rgb, '.jpg')
-        files[gt] = depth.tobytes()           # raw float32, row-major, infinity where there is no measurement
-        lines.append(f'{rgb} {gt}')
-    return lines
+def _eth3d(index: int, frame: Any, rng: np.random.Generator) -> FrameFiles:
+    rgb = f'rgb/office/images/dslr_images/DSC_{index:04d}.JPG'
+    gt = f'depth/office_dslr_depth/office/ground_truth_depth/dslr_images/DSC_{index:04d}.JPG'
+    depth = np.where(np.isfinite(_holes(frame.depth, rng)), frame.depth, np.inf).astype(np.float32)
+    # raw float32, row-major, infinity where there is no measurement
+    return {rgb: _png(frame.rgb, '.jpg'), gt: depth.tobytes()}, f'{rgb} {gt}'
 
 
 @_layout('scannet', (128, 96))
-def _scannet(files: dict[str, bytes], frames: list, rng: np.random.Generator) -> list[str]:
-    lines = []
-    for index, frame in enumerate(frames):
-        rgb, gt = f'scene0001_00/color/{index * 100:06d}.jpg', f'scene0001_00/depth/{index * 100:06d}.png'
-        files[rgb] = _png(frame.rgb, '.jpg')
-        files[gt] = _png(_millimetres(_holes(frame.depth, rng)))
-        lines.append(f'{rgb} {gt}')
-    return lines
+def _scannet(index: int, frame: Any, rng: np.random.Generator) -> FrameFiles:
+    rgb, gt = f'scene0001_00/color/{index * 100:06d}.jpg', f'scene0001_00/depth/{index * 100:06d}.png'
+    return {rgb: _png(frame.rgb, '.jpg'), gt: _png(_millimetres(_holes(frame.depth, rng)))}, f'{rgb} {gt}'
 
 
 @_layout('diode', (96, 72))
-def _diode(files: dict[str, bytes], frames: list, rng: np.random.Generator) -> list[str]:
-    lines = []
-    for index, frame in enumerate(frames):
-        stem = f'indoors/scene_00001/scan_00001/00001_00001_indoors_{index:03d}_000'
-        valid = np.isfinite(_holes(frame.depth, rng))
-        files[f'{stem}.png'] = _png(frame.rgb)
-        files[f'{stem}_depth.npy'] = _npy(np.where(valid, frame.depth, 0).astype(np.float32)[..., None])
-        files[f'{stem}_depth_mask.npy'] = _npy(valid.astype(np.float32))
-        lines.append(f'{stem}.png {stem}_depth.npy {stem}_depth_mask.npy')
-    return lines
+def _diode(index: int, frame: Any, rng: np.random.Generator) -> FrameFiles:
+    stem = f'indoors/scene_00001/scan_00001/00001_00001_indoors_{index:03d}_000'
+    valid = np.isfinite(_holes(frame.depth, rng))
+    files = {f'{stem}.png': _png(frame.rgb),
+             f'{stem}_depth.npy': _npy(np.where(valid, frame.depth, 0).astype(np.float32)[..., None]),
+             f'{stem}_depth_mask.npy': _npy(valid.astype(np.float32))}
+    return files, ' '.join(files)
 
 
 def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = False, seed: int = 0,
@@ -128,7 +111,8 @@ def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = 
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    writers = {**LAYOUTS, 'void': ((96, 72), _void), 'folder': ((96, 72), _folder)}
+    writers: dict[str, tuple[tuple[int, int], Callable[..., Any]]] = {
+        **LAYOUTS, 'void': ((96, 72), _void), 'folder': ((96, 72), _folder)}
     if name not in writers:
         raise ValueError(f'layout: expected one of {", ".join(writers)}, got {name!r}')
     default_size, writer = writers[name]
@@ -141,7 +125,13 @@ def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = 
         writer(root, rendered, rng)
         return root
     files: dict[str, bytes] = {}
-    lines = writer(files, rendered, rng)
+    lines = []
+    for index, frame in enumerate(rendered):
+        frame_files, line = writer(index, frame, rng)
+        files.update(frame_files)
+        lines.append(line)
+    if name == 'kitti':
+        lines.append(KITTI_WITHOUT_GT)        # the official list has lines without ground truth; they are skipped
     split_name = Path(dataset_class(name).split_file).name
     (directory / split_name).write_text('\n'.join(lines) + '\n')
     if tar:
@@ -159,7 +149,7 @@ def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = 
     return root
 
 
-def _void(root: Path, frames: list, rng: np.random.Generator) -> list[str]:
+def _void(root: Path, frames: list, rng: np.random.Generator) -> None:
     """The VOID release folder: sparse points drawn from the ground truth at each density."""
     for density in (150, 500, 1500):
         lists: dict[str, list[str]] = {'image': [], 'sparse_depth': [], 'ground_truth': []}
@@ -178,10 +168,9 @@ def _void(root: Path, frames: list, rng: np.random.Generator) -> list[str]:
                 lists[kind].append(f'data/void_{density}/{relative}')      # as the release lists prefix them
         for kind, paths in lists.items():
             (root / f'void_{density}' / f'test_{kind}.txt').write_text('\n'.join(paths) + '\n')
-    return []
 
 
-def _folder(root: Path, frames: list, rng: np.random.Generator) -> list[str]:
+def _folder(root: Path, frames: list, rng: np.random.Generator) -> None:
     """rgb/NAME.png, depth/NAME.npy (metres, NaN holes) and sparse/NAME.npy (the projected LiDAR)."""
     from depthmaster_ros.synthetic.evaluation import lidar_sparse_depth
     for kind in ('rgb', 'depth', 'sparse'):
@@ -192,4 +181,3 @@ def _folder(root: Path, frames: list, rng: np.random.Generator) -> list[str]:
         np.save(root / 'depth' / f'{name}.npy', _holes(frame.depth, rng).astype(np.float32))
         sparse = lidar_sparse_depth(frame, occlusion_window=15).depth
         np.save(root / 'sparse' / f'{name}.npy', np.nan_to_num(sparse, nan=0.0).astype(np.float32))
-    return []

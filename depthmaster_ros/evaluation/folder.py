@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Dataset, DepthRange, Sample, register
+from .datasets import Dataset, DatasetOptions, DepthRange, Sample, register
+from .sources import DataSource
 
 RGB_SUFFIXES = ('.png', '.jpg', '.jpeg')
 
@@ -18,7 +19,7 @@ RGB_SUFFIXES = ('.png', '.jpg', '.jpeg')
 @register('folder', 'PATH/rgb/NAME.png, PATH/depth/NAME.npy|.png, optional PATH/sparse/NAME.npy')
 class Folder(Dataset):
 
-    def __init__(self, source, options):
+    def __init__(self, source: DataSource, options: DatasetOptions):
         super().__init__(source, options)
         if source.is_tar:
             raise ValueError('folder: PATH must be a directory')

@@ -8,7 +8,7 @@ at 0.2-5.0 m and over the whole range; they differ about threefold, so both are 
 """
 import numpy as np
 
-from .datasets import Dataset, DepthRange, Sample, register, without_suffix
+from .datasets import Dataset, DatasetOptions, DepthRange, Sample, register, without_suffix
 from .sources import DataSource
 
 VOID_DENSITIES = (150, 500, 1500)
@@ -18,7 +18,7 @@ VOID_DENSITIES = (150, 500, 1500)
 class Void(Dataset):
     official_count = 800
 
-    def __init__(self, source: DataSource, options):
+    def __init__(self, source: DataSource, options: DatasetOptions):
         super().__init__(source, options)
         points = 150 if options.points is None else int(options.points)
         if points not in VOID_DENSITIES:

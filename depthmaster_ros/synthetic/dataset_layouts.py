@@ -98,6 +98,10 @@ def _diode(index: int, frame: Any, rng: np.random.Generator) -> FrameFiles:
     return files, ' '.join(files)
 
 
+def layout_names() -> tuple[str, ...]:
+    return (*LAYOUTS, 'void', 'folder')
+
+
 def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = False, seed: int = 0,
                  size: tuple[int, int] | None = None) -> Path:
     """Write `frames` synthetic images of dataset `name` under directory; returns the PATH to evaluate.
@@ -114,7 +118,7 @@ def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = 
     writers: dict[str, tuple[tuple[int, int], Callable[..., Any]]] = {
         **LAYOUTS, 'void': ((96, 72), _void), 'folder': ((96, 72), _folder)}
     if name not in writers:
-        raise ValueError(f'layout: expected one of {", ".join(writers)}, got {name!r}')
+        raise ValueError(f'layout: expected one of {", ".join(layout_names())}, got {name!r}')
     default_size, writer = writers[name]
     width, height = size or default_size
     scene = SyntheticScene(width=width, height=height, seed=seed)

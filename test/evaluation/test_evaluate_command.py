@@ -109,3 +109,9 @@ def test_bad_arguments_exit_2(layouts, tmp_path, capsys):
     assert main(['evaluate', '--dataset', 'nyu', str(layouts['nyu']), '--predictions', str(tmp_path / 'none')]) == 2
     assert main(['evaluate', '--dataset', 'void', str(layouts['void']), '--points', '7']) == 2
     assert 'void' in capsys.readouterr().err
+
+
+def test_make_sample_writes_a_layout_the_command_reads(tmp_path, capsys):
+    assert main(['make-sample', '--layout', 'diode', str(tmp_path / 'try'), '--frames', '1', '--tar']) == 0
+    assert 'evaluate --dataset diode' in capsys.readouterr().out
+    assert len(open_dataset('diode', tmp_path / 'try' / 'diode.tar').names()) == 1

@@ -124,10 +124,12 @@ def _table(result, dataset, path):
     lines.append(markdown_table('range', list(result.ranges.items()), keys, sparse, extra))
     for failure in result.failed:
         lines.append(f'- not scored: {failure["name"]}: {failure["reason"]}')
+    import numpy as np
     if result.model_seconds:
-        import numpy as np
         lines.append(f'\nmodel: {np.mean(result.model_seconds):.3f} s per image over {len(result.model_seconds)} '
                      'new predictions')
+    if result.alignment_seconds:
+        lines.append(f'alignment: {np.mean(result.alignment_seconds):.3f} s per image (fit and metres, as the node)')
     return '\n'.join(lines)
 
 

@@ -8,6 +8,7 @@ the alignment's depth limits) are not scored but lower the image's coverage; an 
 refused has no metrics and is listed with the reason.
 """
 from dataclasses import dataclass, field, replace
+import time
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ class EvaluationResult:
     ranges: dict[str, dict[str, float]] = field(default_factory=dict)    # range label -> mean metrics
     failed: list[dict[str, str]] = field(default_factory=list)
     model_seconds: list[float] = field(default_factory=list)
+    alignment_seconds: list[float] = field(default_factory=list)   # sparse: the node's fit and metres per image
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -43,6 +45,8 @@ class EvaluationResult:
             data['failed'] = self.failed
         if self.model_seconds:
             data['model_seconds_per_image'] = float(np.mean(self.model_seconds))
+        if self.alignment_seconds:
+            data['alignment_seconds_per_image'] = float(np.mean(self.alignment_seconds))
         return data
 
 
@@ -66,7 +70,9 @@ def evaluate(dataset: Dataset, predictions: Any, *, protocol: str = '', alignmen
             sample = dataset.load(name)
             relative = predictions.relative(sample)
             if sparse:
+                started = time.perf_counter()
                 rows, reason = _sparse_image(sample, relative, predictions.space, dataset, alignment)
+                result.alignment_seconds.append(time.perf_counter() - started)
             else:
                 rows, reason = _relative_image(sample, relative, protocol, dataset)
             if reason:

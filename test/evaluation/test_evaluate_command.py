@@ -94,6 +94,7 @@ def test_void_is_scored_in_metres_in_both_ranges(layouts, tmp_path, method):
     for values in result['ranges'].values():
         assert values['images'] == 2 and values['rmse'] < 1e-3 and values['coverage'] > 0.99
     assert result['metrics'] == result['ranges']['0.2-5.0 m'] and 'mae' in result['images'][0]
+    assert result['alignment_seconds_per_image'] > 0
 
 
 def test_nyu_500_points_with_a_distorted_prediction_has_metre_errors(layouts, tmp_path):

@@ -5,14 +5,16 @@ returns, drawn per scan with a fixed seed). The bag is replayed by the bag tool'
 (`bag.replay.process_bag`, the node's pipeline, temporal filter included) with the rest of each scan
 as the cloud, so the metres are made exactly as the node would make them from that cloud. Each
 frame's held-out returns are then moved into the camera (the same transform lookup as the LiDAR
-mode), projected with the same projection and occlusion filter as the fit's samples, and the
-published depth at their pixels is scored against them, per frame and per distance band.
+mode) and projected with the same projection; a return counts where it is the nearest at its pixel
+and the occlusion filter keeps it among all returns of its scan (as it judges the fit's samples).
+The published depth at their pixels is scored against them, per frame and per distance band.
 
 Scan lines are found from the elevation angle of the returns in the cloud's own frame (a spinning
 LiDAR's beams each keep one elevation): sorted elevations split into lines wherever neighbours are
 more than LINE_GAP_DEG apart.
 """
 from dataclasses import dataclass, field
+from functools import partial
 import math
 from pathlib import Path
 import tempfile
@@ -85,16 +87,16 @@ class HoldoutScores:
     holdout: Holdout
     settings: Any                               # the node's alignment settings (projection, occlusion filter)
     bands: tuple[float, ...] = DEFAULT_BANDS
-    held: dict[tuple[str, int], StampedCloud] = field(default_factory=dict)
+    held: dict[tuple[str, int], tuple[StampedCloud, np.ndarray]] = field(default_factory=dict)
     frames: list[dict[str, Any]] = field(default_factory=list)
     band_pairs: list[list[np.ndarray]] = field(default_factory=list)
     frames_without_metres: int = 0
     returns_without_metres: int = 0
 
     def split(self, cloud: StampedCloud) -> StampedCloud:
-        """The part of a scan the pipeline fits to; the held-out part is kept for the frame's score."""
+        """The part of a scan the pipeline fits to; the whole scan and its held-out mask are kept for the score."""
         held = self.holdout.held_mask(cloud)
-        self.held[(cloud.frame_id, cloud.stamp_ns)] = StampedCloud(cloud.points[held], cloud.frame_id, cloud.stamp_ns)
+        self.held[(cloud.frame_id, cloud.stamp_ns)] = (cloud, held)
         while len(self.held) > HELD_SCANS:          # as many as the replay keeps clouds for pairing
             self.held.pop(next(iter(self.held)))
         return StampedCloud(cloud.points[~held], cloud.frame_id, cloud.stamp_ns)
@@ -103,31 +105,42 @@ class HoldoutScores:
         """Score one processed frame (FrameInput, FrameOutput) against its cloud's held-out returns."""
         if frame.cloud is None or output.camera is None:
             return
-        held = self.held.get((frame.cloud.frame_id, frame.cloud.stamp_ns))
-        if held is None or not len(held.points):
+        scan, held = self.held.get((frame.cloud.frame_id, frame.cloud.stamp_ns), (None, None))
+        if scan is None or held is None or not held.any():
             return
         request = SampleRequest(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, camera=output.camera,
-                                cloud=held, cloud_miss_reason='', transforms=frame.transforms, settings=self.settings)
+                                cloud=scan, cloud_miss_reason='', transforms=frame.transforms, settings=self.settings)
         transform, _ = lidar_to_camera(request)
         if transform is None:
             return
-        camera, settings = output.camera, self.settings
-        truth = project_to_sparse_depth(transform.apply(np.asarray(held.points, np.float64)), camera, camera.width,
-                                        camera.height, min_depth=settings.min_depth, max_depth=settings.max_depth,
-                                        occlusion_window=settings.occlusion_window_px,
-                                        occlusion_rel_threshold=settings.occlusion_rel_threshold)
-        gt = truth.depth.ravel()[truth.pixels]
+        pixels, gt = self._truth(transform.apply(np.asarray(scan.points, np.float64)), held, output.camera)
         if output.depth_m is None:
             self.frames_without_metres += 1
             self.returns_without_metres += len(gt)
             return
-        pred = np.asarray(output.depth_m, np.float32).ravel()[truth.pixels]
+        pred = np.asarray(output.depth_m, np.float32).ravel()[pixels]
         scored = np.isfinite(pred) & (pred > 0)
         self.returns_without_metres += int((~scored).sum())
         row = image_metrics(pred, gt, scored)
         self.frames.append({'name': f'{frame.stamp_ns * 1e-9:.3f}',
                             **{key: row[key] for key in METRIC_KEYS}, 'returns': int(scored.sum())})
         self.band_pairs.append([pred[scored], gt[scored]])
+
+    def _truth(self, points_cam: np.ndarray, held: np.ndarray, camera: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(pixels, depth) of the held-out returns that the occlusion filter keeps in the whole scan.
+
+        The filter judges each return against its neighbours in the scan, as for the fit's samples; a
+        held-out return counts where it is the nearest return at its pixel and survives that filter.
+        """
+        settings = self.settings
+        project = partial(project_to_sparse_depth, camera=camera, out_width=camera.width, out_height=camera.height,
+                          min_depth=settings.min_depth, max_depth=settings.max_depth,
+                          occlusion_rel_threshold=settings.occlusion_rel_threshold)
+        whole = project(points_cam, occlusion_window=settings.occlusion_window_px).depth.ravel()
+        own = project(points_cam[held], occlusion_window=1)
+        depth = own.depth.ravel()[own.pixels]
+        kept = whole[own.pixels] == depth
+        return own.pixels[kept], depth[kept]
 
     def band_table(self) -> list[tuple[str, dict[str, float]]]:
         """Metrics over every scored return whose held-out depth falls in each band, and over all."""

@@ -152,9 +152,11 @@ def _evaluate_bag(args, path):
                           progress=not args.no_progress)
     summary = scores.as_json(path)
     lines = [f'bag {path}: {len(scores.frames)} frames scored against held-out LiDAR ({holdout.describe()}), '
-             f'alignment {config.alignment.alignment_method}; {scores.frames_without_metres} frames without metres', '',
-             markdown_table('band', scores.band_table(), METRIC_KEYS[:4], True, ('returns',)), '',
-             'per frame (mean): ' + ', '.join(f'{k} {v:.4f}' for k, v in summary['metrics'].items())]
+             f'alignment {config.alignment.alignment_method}; {scores.frames_without_metres} frames without metres '
+             '(no fit published: `depthmaster-ros bag` says why)', '',
+             markdown_table('band', scores.band_table(), METRIC_KEYS[:4], True, ('returns',))]
+    if scores.frames:
+        lines += ['', 'per frame (mean): ' + ', '.join(f'{k} {v:.4f}' for k, v in summary['metrics'].items())]
     print('\n'.join(lines))
     if args.json:
         write_json(args.json, summary)

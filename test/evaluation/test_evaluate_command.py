@@ -116,3 +116,15 @@ def test_make_sample_writes_a_layout_the_command_reads(tmp_path, capsys):
     assert main(['make-sample', '--layout', 'diode', str(tmp_path / 'try'), '--frames', '1', '--tar']) == 0
     assert 'evaluate --dataset diode' in capsys.readouterr().out
     assert len(open_dataset('diode', tmp_path / 'try' / 'diode.tar').names()) == 1
+
+
+def test_a_folder_without_sparse_maps_is_scored_zero_shot(layouts, tmp_path, capsys):
+    import shutil
+    root = tmp_path / 'mine'
+    shutil.copytree(layouts['folder'], root, ignore=shutil.ignore_patterns('sparse'))
+    predictions = write_predictions(open_dataset('folder', root), tmp_path / 'pred', 'sqrt_disparity')
+    result = evaluate(tmp_path, '--dataset', 'folder', root, '--predictions', predictions, '--max-depth', 8)
+    assert result['protocol'] == 'least_square_sqrt_disp' and result['metrics']['abs_rel'] < 1e-5
+    other = evaluate(tmp_path, '--dataset', 'folder', root, '--predictions', predictions, '--alignment', 'least_square')
+    assert other['protocol'] == 'least_square' and other['metrics']['abs_rel'] > 0.01
+    assert 'as the published scripts would' in capsys.readouterr().err

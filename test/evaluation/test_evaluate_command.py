@@ -128,3 +128,9 @@ def test_a_folder_without_sparse_maps_is_scored_zero_shot(layouts, tmp_path, cap
     other = evaluate(tmp_path, '--dataset', 'folder', root, '--predictions', predictions, '--alignment', 'least_square')
     assert other['protocol'] == 'least_square' and other['metrics']['abs_rel'] > 0.01
     assert 'as the published scripts would' in capsys.readouterr().err
+
+
+def test_a_progress_bar_counts_images(layouts, tmp_path, capsys):
+    predictions = write_predictions(open_dataset('diode', layouts['diode']), tmp_path / 'pred', 'sqrt_disparity')
+    assert main(['evaluate', '--dataset', 'diode', str(layouts['diode']), '--predictions', str(predictions)]) == 0
+    assert '2/2' in capsys.readouterr().err

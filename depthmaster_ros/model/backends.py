@@ -56,6 +56,11 @@ def backend_names() -> tuple[str, ...]:
     return tuple(BACKENDS)
 
 
+def compile_choices() -> tuple[str, ...]:
+    """The compile parameter's choices: 'off' (eager) and the torch.compile modes."""
+    return ('off', *COMPILE_MODES)
+
+
 def get_backend(name: str) -> Backend:
     try:
         return BACKENDS[name]

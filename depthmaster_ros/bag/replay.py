@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import math
 from pathlib import Path
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from depthmaster_ros.config.settings import Config
 from depthmaster_ros.conversions.values import stamp_to_ns
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import describe_weights
 from depthmaster_ros.pipeline.camera_sync import CAMERA_INFO_UNMATCHED, CameraInfoSync
 from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
@@ -82,7 +83,8 @@ class BagOptions:
             raise ValueError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
 
 
-def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any, config: Config,
+def process_bag(input_path: str | Path, output_path: str | Path, estimator: Estimator | Callable[[], Estimator],
+                config: Config,
                 options: BagOptions | None = None,
                 stop_requested: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Process IN into OUT; returns the summary dict (``summary['interrupted']`` after a stop request).
@@ -107,7 +109,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any,
         location = OutputLocation(output_path, options.force)
         if not hasattr(estimator, 'predict'):
             estimator = estimator()
-        run = _BagRun(bag, topics, DepthPipeline(estimator, config), config, options,
+        run = _BagRun(bag, topics, DepthPipeline(cast(Estimator, estimator), config), config, options,
                       stop_requested or (lambda: False))
         writer = open_writer(location, storage, compression)
         try:

@@ -5,8 +5,9 @@ metric depth -> points -> alignment record. Everything a frame needs arrives in 
 so the same frame gives the same output whichever adapter fed it.
 """
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -15,7 +16,8 @@ from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult
 from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, get_mode
 from depthmaster_ros.alignment.record import AlignmentRecord
 from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config.settings import AlignmentSettings, Config
+from depthmaster_ros.model.protocol import DeviceEstimator, Estimator
 from depthmaster_ros.model.sizing import processing_size
 
 from . import frames as kinds
@@ -48,13 +50,13 @@ def next_lower_resolution(current: int, image_long_edge: int) -> int | None:
 @dataclass
 class ModelOutput:
     """One frame's model result, with its relative map on the host or on the device (`frame_maps`)."""
-    maps: Any
+    maps: HostMaps | DeviceMaps
     space: str
     confidence: np.ndarray | None
-    timings: Any
+    timings: Mapping[str, float]
 
 
-def uses_device_frames(estimator: Any) -> bool:
+def uses_device_frames(estimator: Estimator) -> bool:
     """Keep the frame on the device when the model runs on CUDA and can hand back its device maps."""
     device = getattr(estimator, 'device', None)
     return getattr(device, 'type', None) == 'cuda' and hasattr(estimator, 'predict_tensor')
@@ -67,7 +69,7 @@ class DepthPipeline:
     once, for the node and the bag tool alike, and returned as `FrameOutput.warnings`.
     """
 
-    def __init__(self, estimator: Any, config: Config, device_frames: bool | None = None):
+    def __init__(self, estimator: Estimator, config: Config, device_frames: bool | None = None):
         """device_frames: keep each frame on the estimator's device from upload to the published
         arrays (`frame_maps.DeviceMaps`); None chooses it when the model runs on CUDA."""
         self.estimator = estimator
@@ -200,7 +202,7 @@ class DepthPipeline:
     def predict_group(self, rgbs: list[np.ndarray], processing_res: int) -> list['ModelOutput']:
         """One forward for same-size frames: device maps when the frame stays on the device, else host maps."""
         if self.device_frames:
-            maps, timings = self.estimator.predict_tensor(np.stack(rgbs), processing_res)
+            maps, timings = cast(DeviceEstimator, self.estimator).predict_tensor(np.stack(rgbs), processing_res)
             timings = dict(timings)
             return [ModelOutput(DeviceMaps(maps[index]), self.estimator.space, None, timings)
                     for index in range(len(rgbs))]
@@ -275,7 +277,7 @@ class AppliedFit:
 
 
 def _with_alignment_confidence(model_confidence: np.ndarray | None, relative: np.ndarray, space: str,
-                               applied: AppliedFit, settings: Any) -> np.ndarray:
+                               applied: AppliedFit, settings: AlignmentSettings) -> np.ndarray:
     """The alignment confidence, times the model's own (Marigold's ensemble) when it gives one."""
     confidence = alignment_confidence(relative, space, applied.sparse_depth, applied.scale, applied.shift,
                                       settings.min_depth, settings.max_depth, applied.pixels)

@@ -6,7 +6,7 @@ relative map on the estimator's device (CUDA), fits on the host with the one num
 samples, region statistics and extrinsic check read the relative map, a single small copy), applies
 the fit and back-projects on the device, and copies back, in one copy, only what is published.
 """
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_po
 if TYPE_CHECKING:
     import torch
 
-    from depthmaster_ros.config.settings import OutputSettings
+    from depthmaster_ros.config.settings import AlignmentSettings, OutputSettings
     from depthmaster_ros.geometry.camera_model import CameraModel
 
 
@@ -45,14 +45,15 @@ class HostMaps:
         """The relative map as a numpy array (what the alignment modes and the fit read)."""
         return self.relative
 
-    def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
+    def fit(self, sparse_depth: np.ndarray, space: str, settings: 'AlignmentSettings', focal_px: float | None = None,
             check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentResult:
         return fit_to_sparse_depth(self.relative, space, sparse_depth, min_depth=settings.min_depth,
                                    max_depth=settings.max_depth, min_points=settings.min_points,
                                    method=settings.alignment_method, focal_px=focal_px,
                                    check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
 
-    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: Any) -> np.ndarray:
+    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray,
+               settings: 'AlignmentSettings') -> np.ndarray:
         """Metres from a scale and shift, or from HxW scale and shift maps (local alignment)."""
         return apply_alignment(self.relative, space, scale, shift, min_depth=settings.min_depth,
                                max_depth=settings.max_depth).astype(np.float32, copy=False)
@@ -96,12 +97,12 @@ class DeviceMaps:
             self._host = to_host(self.relative)
         return self._host
 
-    def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
+    def fit(self, sparse_depth: np.ndarray, space: str, settings: 'AlignmentSettings', focal_px: float | None = None,
             check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentResult:
         return HostMaps(self.host()).fit(sparse_depth, space, settings, focal_px, check_extrinsic, sample_pixels)
 
     def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray,
-               settings: Any) -> 'torch.Tensor':
+               settings: 'AlignmentSettings') -> 'torch.Tensor':
         """Metres on the device; HxW scale and shift maps (local alignment) travel up to it first."""
         from .device_postprocess import apply_alignment as apply_on_device, to_device
         if np.ndim(scale) == 2:

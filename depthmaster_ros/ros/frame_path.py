@@ -18,6 +18,7 @@ from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.config.table import image_size
 from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
 from depthmaster_ros.pipeline.camera_batch import process_camera_batch
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync, Paired
@@ -96,7 +97,7 @@ class DepthFramePath(_NodeBase):
     def current_params(self) -> dict[str, Any]:
         return self.config.to_params()
 
-    def _configure(self, estimator: Any = None) -> None:
+    def _configure(self, estimator: Estimator | None = None) -> None:
         """Fresh state and the model (loaded from the parameters when estimator is None)."""
         config = self.config
         self.faults = FaultCounters(throttle_s=config.node.log_throttle_s)
@@ -116,7 +117,7 @@ class DepthFramePath(_NodeBase):
                                        NodeHealth(model_info))
                          for key, name in enumerate(names)]
 
-    def _warm_up(self, estimator: Any, config: Config, cameras: int) -> dict[str, Any]:
+    def _warm_up(self, estimator: Estimator, config: Config, cameras: int) -> dict[str, Any]:
         """Run warm_up_sizes through the model at every batch size up to `cameras`; what to report."""
         sizes = [image_size(entry) for entry in config.model.warm_up_sizes]
         if not sizes:

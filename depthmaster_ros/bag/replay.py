@@ -35,7 +35,7 @@ from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
 from .output import RELATIVE_CHOICES, OutputBag, Progress
-from .summary import BagStats, build_summary, recording_size
+from .summary import BagStats, BagSummary, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
 
 # How long, in log time, an image waits for late clouds and transforms beyond the pairing tolerance.
@@ -86,8 +86,8 @@ class BagOptions:
 def process_bag(input_path: str | Path, output_path: str | Path, estimator: Estimator | Callable[[], Estimator],
                 config: Config,
                 options: BagOptions | None = None,
-                stop_requested: Callable[[], bool] | None = None) -> dict[str, Any]:
-    """Process IN into OUT; returns the summary dict (``summary['interrupted']`` after a stop request).
+                stop_requested: Callable[[], bool] | None = None) -> BagSummary:
+    """Process IN into OUT; returns its summary (``summary.interrupted`` after a stop request).
 
     ``estimator`` is a loaded estimator, or a function returning one: it is then called only once the
     bag, its topics and OUT are known to be usable, so those mistakes fail before a slow model load.
@@ -139,7 +139,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
     if options.contact_sheet and run.sheet_rows:
         from depthmaster_ros.bag.contact_sheet import write_contact_sheet
         write_contact_sheet(options.contact_sheet, run.sheet_rows, title=_sheet_title(options, config))
-        summary['contact_sheet'] = str(options.contact_sheet)
+        summary.contact_sheet = str(options.contact_sheet)
     return summary
 
 

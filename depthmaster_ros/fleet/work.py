@@ -67,18 +67,18 @@ def process_one(job: BagJob, estimator: Estimator, config: Config, options: 'Bag
     except Exception as error:  # noqa: BLE001 - a bag that cannot be processed is recorded, the batch goes on
         return failed_record(job, run_hash, attempt, f'{type(error).__name__}: {error}',
                              timings={'wall_s': time.perf_counter() - started}, **attempt_details)
-    frames = summary['frames']
+    frames = summary.frames
     outcome = BagOutcome(
-        frames={'in': frames['in'], 'selected': frames['selected'], 'out': frames['out']},
-        skips={kind: info['count'] for kind, info in frames['skip_reasons'].items()},
-        faults={kind: info['count'] for kind, info in summary['faults'].items()},
-        alignment_ok_ratio=summary['alignment']['ok_ratio'], device=summary['model']['device'],
+        frames={'in': frames.in_window, 'selected': frames.selected, 'out': frames.out},
+        skips={kind: info.count for kind, info in frames.skip_reasons.items()},
+        faults={kind: info.count for kind, info in summary.faults.items()},
+        alignment_ok_ratio=summary.alignment.ok_ratio, device=summary.model['device'],
         torch_threads=_torch_threads())
     timings = {'wall_s': time.perf_counter() - started, 'cpu_s': time.process_time() - cpu_started,
-               'frames_per_s': summary['frames_per_s'],
-               'per_frame_ms': {stage: round(t['mean'], 3) for stage, t in summary['timing_ms'].items()}}
+               'frames_per_s': summary.frames_per_s,
+               'per_frame_ms': {stage: round(t.mean, 3) for stage, t in summary.timing_ms.items()}}
     return ManifestRecord(job.name, job.input, job.output, run_hash, attempt,
-                          INTERRUPTED if summary['interrupted'] else DONE, utc_now(), timings=timings,
+                          INTERRUPTED if summary.interrupted else DONE, utc_now(), timings=timings,
                           outcome=outcome, **attempt_details)
 
 

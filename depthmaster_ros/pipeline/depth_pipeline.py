@@ -123,7 +123,7 @@ class DepthPipeline:
                              f'{rgb.shape[1]}x{rgb.shape[0]}')
         return rgb
 
-    def finish(self, frame: FrameInput, rgb: np.ndarray, prediction: Any, inference_s: float,
+    def finish(self, frame: FrameInput, rgb: np.ndarray, prediction: ModelOutput, inference_s: float,
                warnings: list[FrameWarning], started: float) -> FrameOutput:
         """Everything after the model: resize, alignment, metres, points, the copy to the host."""
         config = self.config

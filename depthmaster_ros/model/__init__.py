@@ -10,7 +10,7 @@ from typing import Any
 
 from .backends import backend_names, from_pretrained
 from .errors import ModelLoadError
-from .prediction import SPACE_DEPTH, SPACE_DISPARITY, SPACE_SQRT_DISPARITY, SPACES, STAGES, TOTAL, Prediction
+from .prediction import STAGES, TOTAL, Prediction, Space
 
 
 def load_estimator(backend: str = 'depthmaster', model: str | None = None, device: str = 'cpu',
@@ -21,5 +21,5 @@ def load_estimator(backend: str = 'depthmaster', model: str | None = None, devic
     return from_pretrained(backend, model, device, dtype, **options)
 
 
-__all__ = ['SPACES', 'SPACE_DEPTH', 'SPACE_DISPARITY', 'SPACE_SQRT_DISPARITY', 'STAGES', 'TOTAL', 'ModelLoadError',
+__all__ = ['STAGES', 'TOTAL', 'ModelLoadError', 'Space',
            'Prediction', 'backend_names', 'from_pretrained', 'load_estimator']

@@ -102,7 +102,7 @@ def test_apply_alignment_uses_the_official_sqrt_disparity_inverse():
     assert np.isnan(far[0, 0])                         # 1 / 0.12^2 = 69 m > max_depth
 
 
-def test_align_to_sparse_depth_recovers_a_depth_image():
+def test_metric_depth_from_sparse_recovers_a_depth_image():
     rng = np.random.default_rng(4)
     depth = rng.uniform(1.0, 20.0, (60, 80))
     relative = 0.4 * to_space(depth, 'disparity') + 0.05
@@ -116,7 +116,7 @@ def test_align_to_sparse_depth_recovers_a_depth_image():
     np.testing.assert_array_equal(again, metric)       # fixed-seed subsampling
 
 
-def test_align_to_sparse_depth_without_points_gives_nan_image():
+def test_metric_depth_from_sparse_without_points_gives_nan_image():
     relative = np.random.default_rng(5).random((30, 40))
     metric, result = metric_depth_from_sparse(relative, 'depth', np.full((30, 40), np.nan))
     assert not result.ok and 'too few points' in result.reason

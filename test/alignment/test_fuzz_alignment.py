@@ -56,7 +56,7 @@ def limits_valid(min_depth, max_depth):
 @FUZZ
 @given(data=st.data(), shape=shapes, space=st.sampled_from(list(Space)), limits=depth_limits,
        relative_kind=MAP_KINDS, sparse_kind=MAP_KINDS, min_points=st.integers(0, 40))
-def test_align_to_sparse_depth_never_breaks(data, shape, space, limits, relative_kind, sparse_kind, min_points):
+def test_metric_depth_from_sparse_never_breaks(data, shape, space, limits, relative_kind, sparse_kind, min_points):
     relative = data.draw(maps(shape, relative_kind))
     sparse = data.draw(maps(shape, sparse_kind))
     min_depth, max_depth = limits
@@ -86,7 +86,7 @@ def test_apply_alignment_gives_nan_or_metres_in_range(shape, space, data, scale,
 
 @FUZZ
 @given(space=st.sampled_from(list(Space)), data=st.data(), size=st.integers(0, 60))
-def test_fit_scale_shift_returns_a_result_for_anything(space, data, size):
+def test_fit_samples_returns_a_result_for_anything(space, data, size):
     pred = data.draw(hnp.arrays(np.float64, size, elements=nasty_floats))
     target = data.draw(hnp.arrays(np.float64, size, elements=nasty_floats))
     result = fit_samples(pred, target, space, min_points=2)

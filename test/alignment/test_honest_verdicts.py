@@ -102,7 +102,7 @@ def test_breakdown_ratio_separates_gaussian_noise_from_a_broken_start():
     assert breakdown_ratio(gaussian) < 1.2 < 2.0 < breakdown_ratio(broken)
 
 
-def test_align_to_sparse_depth_reports_the_uncertainty_and_the_method():
+def test_metric_depth_from_sparse_reports_the_uncertainty_and_the_method():
     rng = np.random.default_rng(7)
     depth = rng.uniform(2.0, 40.0, (60, 80)).astype(np.float32)
     relative = (2.0 / np.sqrt(depth) + 0.3).astype(np.float32)

@@ -9,7 +9,7 @@ tests import from it only when they use these estimators.
 import numpy as np
 import torch
 
-from depthmaster_ros.alignment.fit import to_space
+from depthmaster_ros.alignment import to_space
 from depthmaster_ros.model.estimator import DepthEstimator
 from depthmaster_ros.model.prediction import Prediction
 

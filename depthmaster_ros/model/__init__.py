@@ -10,8 +10,8 @@ from typing import Any
 
 from .backends import backend_names, from_pretrained
 from .errors import ModelLoadError
+from .prediction import STAGES, TOTAL, Prediction, Space
 from .protocol import CompilableEstimator, DeviceEstimator, Estimator
-from .prediction import SPACE_DEPTH, SPACE_DISPARITY, SPACE_SQRT_DISPARITY, SPACES, STAGES, TOTAL, Prediction
 
 
 def load_estimator(backend: str = 'depthmaster', model: str | None = None, device: str = 'cpu',
@@ -22,6 +22,5 @@ def load_estimator(backend: str = 'depthmaster', model: str | None = None, devic
     return from_pretrained(backend, model, device, dtype, **options)
 
 
-__all__ = ['SPACES', 'SPACE_DEPTH', 'SPACE_DISPARITY', 'SPACE_SQRT_DISPARITY', 'STAGES', 'TOTAL', 'CompilableEstimator',
-           'DeviceEstimator', 'Estimator', 'ModelLoadError', 'Prediction', 'backend_names', 'from_pretrained',
-           'load_estimator']
+__all__ = ['STAGES', 'TOTAL', 'CompilableEstimator', 'DeviceEstimator', 'Estimator', 'ModelLoadError', 'Prediction',
+           'Space', 'backend_names', 'from_pretrained', 'load_estimator']

@@ -29,7 +29,7 @@ class SampleRequest:
     transforms: 'TransformLookup | None'  # None when use_tf is off or there is no TF
     settings: AlignmentSettings
     relative: np.ndarray | None = None    # the relative map the samples will be fitted to (HxW)
-    space: str = ''                       # its space (alignment/fit.py SPACES)
+    space: str = ''                       # its space (alignment/spaces.py Space)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ class ConvertedImage:
     header: Any              # the source image's std_msgs/Header
     stamp_ns: int
     tag: Any                 # the adapter's own data about the message (receipt time, log time)
+    arrival: int = 0         # its place in the order the camera's images came in
 
 
 class FrameAssembly:
@@ -101,6 +102,9 @@ class FrameAssembly:
     camera_info and a missing cloud are counted as they happen. Replay (the bag tool, which reads
     ahead): the camera_info of an image's stamp is looked up, a refusal is counted with each image
     that meets it, and a missing cloud is only written in the frame's alignment record.
+    Frames leave in the order their images came: an image released after a newer one (it waited
+    for a camera_info that stopped) is dropped and counted, so the outputs never step back in time
+    and the pipeline's stamp-order check sees only what the inputs did.
     """
 
     def __init__(self, camera_sync: CameraInfoSync, clouds: RecentClouds | None, transforms: 'TransformLookup',
@@ -109,6 +113,8 @@ class FrameAssembly:
         self.clouds = clouds              # None: no cloud source (the frame gets none)
         self.transforms = transforms
         self._report, self._skip, self._live = report, skip, live
+        self._arrivals = 0           # images handed over so far
+        self._newest_out = 0         # arrival number of the newest image made into a frame
 
     def add_camera_info(self, message: Any) -> list[Paired]:
         """Store a CameraInfo (refused ones too: their images get relative depth only); the images it settles."""
@@ -128,7 +134,8 @@ class FrameAssembly:
             self._skip(faults.IMAGE, faults.dropped(error))
             return []
         stamp_ns = stamp_to_ns(message.header.stamp)
-        image = ConvertedImage(rgb, message.header, stamp_ns, tag)
+        self._arrivals += 1
+        image = ConvertedImage(rgb, message.header, stamp_ns, tag, self._arrivals)
         if self._live:
             return self.camera_sync.add_image(image, stamp_ns, wait=get_mode(config.alignment.alignment_mode).metric)
         return [self.camera_sync.lookup(image, stamp_ns)]
@@ -139,11 +146,18 @@ class FrameAssembly:
 
     def frame(self, paired: Paired, config: 'Config') -> FrameInput | None:
         """The frame of a released image: its checked intrinsics, its cloud and the transforms; None when dropped."""
+        image: ConvertedImage = paired.item
+        if paired.dropped:
+            self._report(paired.fault, paired.reason)
+            return None
+        if image.arrival < self._newest_out:
+            self._report(faults.IMAGE_OVERTAKEN, faults.dropped(
+                f'image stamped {image.stamp_ns * 1e-9:.6f} s waited for its camera_info while a newer image '
+                'went out; publishing it now would step back in time'))
+            return None
+        self._newest_out = image.arrival
         if paired.fault:
             self._report(paired.fault, paired.reason)
-        if paired.dropped:
-            return None
-        image: ConvertedImage = paired.item
         camera = paired.camera
         if camera is not None:
             try:

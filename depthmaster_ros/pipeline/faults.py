@@ -23,6 +23,8 @@ FAULT_KINDS: dict[str, str] = {
     'camera_info_wait': 'an image replaced by a newer one while it waited for its camera_info; dropped',
     'camera_info_missing': 'no camera_info within camera_info_timeout_s; relative depth only',
     'camera_info_unmatched': 'camera_info flows but none has the stamp of this image; relative depth only',
+    'image_overtaken': 'an image that waited for its camera_info while a newer one went out; dropped, '
+                       'never published out of order',
     'camera_info_size': 'the camera_info of this stamp is for another image size; relative depth only',
     'points': 'a point cloud that cannot be read; refused',
     'points_empty': 'a point cloud with no finite point; refused',
@@ -43,6 +45,7 @@ IMAGE = 'image'
 IMAGE_DECODE = 'image_decode'
 FRAME = 'frame'
 PIPELINE_ERROR = 'pipeline_error'
+IMAGE_OVERTAKEN = 'image_overtaken'
 
 
 def dropped(error: object) -> str:

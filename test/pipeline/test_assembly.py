@@ -139,3 +139,25 @@ def test_a_refused_camera_info_and_a_missing_cloud_are_counted_by_the_node_rule(
     # ahead, counts the refusal with the image and writes the missing cloud in the frame's record only
     assert kinds == (['camera_info', 'camera_info_unmatched', 'points_missing'] if live else ['camera_info'])
     assert frame.cloud_miss_reason == 'no point cloud received'
+
+
+def test_an_image_overtaken_while_it_waited_is_dropped_not_released_late():
+    """camera_info stops: the waiting image must not go out after the newer one that went out at once."""
+    header, build = builders('rclpy')
+    config = Config.from_params({'alignment_mode': 'fixed', 'camera_info_timeout_s': 1.0})
+    clock = [100.0]
+    reports = []
+    made = FrameAssembly(CameraInfoSync(0.0, 1.0, clock=lambda: clock[0]), None, TransformBuffer(),
+                         report=lambda kind, text: reports.append(kind), skip=None, live=True)
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    made.add_camera_info(build.camera_info_msg(CameraModel.pinhole(8, 6, 5.0).to_camera_info_fields(),
+                                               header(1_000, 'cam')))
+    clock[0] = 100.5
+    assert made.add_image(build.image_msg(rgb, 'rgb8', header(2_000, 'cam')), config) == []   # waits
+    clock[0] = 101.2                                # no camera_info for longer than the timeout: the next goes at once
+    [newer] = made.add_image(build.image_msg(rgb, 'rgb8', header(3_000, 'cam')), config)
+    assert made.frame(newer, config).stamp_ns == 3_000
+    clock[0] = 101.6
+    [late] = made.expire()
+    assert late.item.stamp_ns == 2_000 and made.frame(late, config) is None
+    assert reports == ['camera_info_missing', 'image_overtaken']

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fixtures_process import start_node_process, wait_for_line, write_node_params
+from fixtures_process import ProcessClient, start_node_process, wait_for_line, write_node_params
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -14,23 +14,17 @@ PERIOD_S = 0.1
 TIMEOUT_S = 1.0          # camera_info_timeout_s
 
 
-class _Camera:
+class _Camera(ProcessClient):
     """Publishes images with (or without) their camera_info and records the stamps of the depth that comes back."""
 
     def __init__(self, context, frame):
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, Image
         from depthmaster_interfaces.msg import DepthAlignment
-        self.node = Node('camera_for_order', context=context)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pub = self.node.create_publisher(Image, 'image', reliable)
-        self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', reliable)
+        from sensor_msgs.msg import CameraInfo, Image
+        super().__init__(context, 'camera_for_order', depth=50)
+        self.image_pub = self.publisher(Image, 'image')
+        self.info_pub = self.publisher(CameraInfo, 'camera_info')
         self.stamps: list[int] = []
-        self.node.create_subscription(DepthAlignment, 'depth/alignment', self._received, reliable)
+        self.subscribe(DepthAlignment, 'depth/alignment', self._received)
         self.frame, self.sent = frame, 0
 
     def _received(self, msg):
@@ -51,16 +45,6 @@ class _Camera:
             self.image_pub.publish(messages.image_msg(self.frame.rgb, 'rgb8', header))
             self.spin(PERIOD_S)
         return self.sent * 100_000_000
-
-    def spin(self, seconds):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def close(self):
-        self.executor.remove_node(self.node)
-        self.node.destroy_node()
-        self.executor.shutdown()
 
 
 def test_images_that_waited_for_a_stopped_camera_info_never_go_out_after_newer_ones(tmp_path, tiny_model_dir,

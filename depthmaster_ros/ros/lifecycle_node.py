@@ -24,7 +24,7 @@ class DepthMasterLifecycleNode(DepthFramePath, LifecycleNode):
 
     def __init__(self, estimator: Estimator | None = None, node_name: str = NODE_NAME, **node_kwargs: Any):
         super().__init__(node_name, **node_kwargs)
-        self._declare_parameters()
+        self._init_frame_path()
         self._given_estimator = estimator
         self.get_logger().info('unconfigured: waiting for the configure transition')
 

@@ -23,7 +23,7 @@ class DepthMasterNode(DepthFramePath, Node):
 
     def __init__(self, estimator: Estimator | None = None, node_name: str = NODE_NAME, **node_kwargs: Any):
         super().__init__(node_name, **node_kwargs)
-        self._declare_parameters()
+        self._init_frame_path()
         self._configure(estimator)
         self._activate()
         config = self.config

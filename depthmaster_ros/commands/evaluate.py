@@ -17,7 +17,7 @@ def add_arguments(parser):
     add_parameter_arguments(source, 'longer edge fed to the model; default 0 (native, as the published evaluation) '
                                     'for the zero-shot datasets, the params\' processing_res otherwise')
     source.add_argument('--predictions', metavar='DIR', help='score DIR/NAME.npy instead of running a model')
-    source.add_argument('--space', choices=tuple(PROTOCOLS.values()),
+    source.add_argument('--space', choices=tuple(str(space) for space in PROTOCOLS.values()),
                         help='space of the --predictions maps (default: the backend\'s)')
     protocol = parser.add_argument_group('protocol')
     protocol.add_argument('--alignment', choices=tuple(PROTOCOLS),

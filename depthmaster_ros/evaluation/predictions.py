@@ -14,7 +14,7 @@ from .cache import PredictionCache
 from .datasets import Sample
 from .protocols import PROTOCOLS
 
-SPACES = tuple(PROTOCOLS.values())
+SPACES = tuple(str(space) for space in PROTOCOLS.values())
 
 
 def at_size(relative: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -78,5 +78,5 @@ def backend_space(backend: str) -> str:
     module = importlib.import_module(get_backend(backend).loader.partition(':')[0])
     for value in vars(module).values():
         if isinstance(value, type) and issubclass(value, DepthEstimator) and value.backend == backend:
-            return value.space
+            return str(value.space)
     raise ValueError(f'backend {backend!r}: no estimator class names its space; pass --space')

@@ -12,13 +12,14 @@ scripts do: `least_square` on a sqrt-disparity map is a comparison of protocols,
 """
 import numpy as np
 
-from depthmaster_ros.alignment.fit import least_squares_scale_shift, to_space
+from depthmaster_ros.alignment.fit import least_squares_scale_shift
+from depthmaster_ros.alignment.spaces import Space, to_space
 
 # protocol name (as the published scripts spell it) -> the space its fit works in
 PROTOCOLS = {
-    'least_square_sqrt_disp': 'sqrt_disparity',
-    'least_square_disparity': 'disparity',
-    'least_square': 'depth',
+    'least_square_sqrt_disp': Space.SQRT_DISPARITY,
+    'least_square_disparity': Space.DISPARITY,
+    'least_square': Space.DEPTH,
 }
 MIN_DISPARITY = 1e-3
 MIN_EVALUATED_DEPTH = 1e-6
@@ -29,14 +30,14 @@ def protocol_for_space(space: str) -> str:
     for name, protocol_space in PROTOCOLS.items():
         if protocol_space == space:
             return name
-    raise ValueError(f'space: expected one of {sorted(PROTOCOLS.values())}, got {space!r}')
+    raise ValueError(f'space: expected one of {[str(s) for s in PROTOCOLS.values()]}, got {space!r}')
 
 
 def fit_mask(pred: np.ndarray, gt_m: np.ndarray, mask: np.ndarray, protocol: str) -> np.ndarray:
     """The pixels the fit uses: the evaluation mask, positive ground truth and prediction in a disparity space."""
     with np.errstate(invalid='ignore'):
         usable = mask & np.isfinite(pred)
-        if PROTOCOLS[protocol] != 'depth':
+        if PROTOCOLS[protocol] != Space.DEPTH:
             usable &= (gt_m > 0) & (pred > 0)
     return usable
 
@@ -56,9 +57,9 @@ def align_to_ground_truth(pred: np.ndarray, gt_m: np.ndarray, mask: np.ndarray, 
     scale, shift = least_squares_scale_shift(values[usable], to_space(gt_m[usable], space))
     fitted = scale * values + shift
     with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
-        if space == 'sqrt_disparity':
+        if space == Space.SQRT_DISPARITY:
             depth = 1.0 / np.maximum(fitted * fitted, MIN_DISPARITY)
-        elif space == 'disparity':
+        elif space == Space.DISPARITY:
             depth = 1.0 / np.maximum(fitted, MIN_DISPARITY)
         else:
             depth = fitted

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import to_space
+from depthmaster_ros.alignment.spaces import to_space
 from depthmaster_ros.cli import main
 from depthmaster_ros.evaluation import DatasetOptions, open_dataset
 from depthmaster_ros.evaluation.metrics import image_metrics

@@ -1,0 +1,71 @@
+"""The obstacle cloud: the metres a costmap may mark, and nothing it must not.
+
+From depth/image as published: pixels below the confidence gate and flying pixels (pixels.py) are
+dropped, then points farther than obstacle_max_range from the camera and points outside the height
+band, then one point per voxel is kept. The point a voxel keeps is its member nearest to the camera:
+a real measured point (a mean could sit in free space between two surfaces that share the voxel),
+and the one a ray-tracing costmap clears up to, so clearing never runs through the obstacle.
+"""
+import numpy as np
+
+from depthmaster_ros.config.settings import NavigationSettings
+from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry.transforms import RigidTransform
+
+from .pixels import Columns, default_settings, points_in_frame, sampled_camera, transform_columns, usable_depth
+
+_RANGE_BITS = 15                  # range quantum in the sort key: 1 cm up to 327 m
+_AXIS_BITS = 16                   # voxel index per axis in the sort key, offset to be positive
+
+
+def obstacle_cloud(depth_m: np.ndarray, camera: CameraModel, camera_to_frame: RigidTransform,
+                   settings: NavigationSettings | None = None, confidence: np.ndarray | None = None,
+                   camera_to_height_frame: RigidTransform | None = None) -> np.ndarray:
+    """(N, 3) float32 obstacle points in the frame camera_to_frame maps into.
+
+    Heights are z in camera_to_height_frame's frame (the scan frame; default camera_to_frame), so the
+    cloud can stay in the camera's optical frame while its band is measured from the floor. Pixels
+    are sampled at the largest stride that still puts one pixel on each voxel at obstacle_max_range.
+    """
+    settings = default_settings(settings)
+    full = camera.scaled(depth_m.shape[1], depth_m.shape[0])
+    voxel = settings.obstacle_voxel_m
+    stride = max(1, int(full.fx * voxel / settings.obstacle_max_range)) if voxel > 0 else 1
+    sampled = usable_depth(depth_m, stride, settings.obstacle_min_confidence, settings.obstacle_edge_threshold,
+                           confidence)
+    sampled[sampled > settings.obstacle_max_range] = np.nan      # z <= range: fewer points to back-project
+    height_transform = camera_to_frame if camera_to_height_frame is None else camera_to_height_frame
+    camera_columns, height_columns = points_in_frame(sampled, sampled_camera(full, depth_m.shape, stride),
+                                                     height_transform)
+    x, y, z = camera_columns
+    distance = np.sqrt(x * x + y * y + z * z)
+    height = height_columns[2]
+    keep = np.flatnonzero((distance <= settings.obstacle_max_range) & (height >= settings.obstacle_min_height)
+                          & (height <= settings.obstacle_max_height))
+    frame_columns = height_columns if height_transform is camera_to_frame else \
+        transform_columns(camera_columns, camera_to_frame)
+    if voxel > 0:
+        x, y, z = (column[keep] for column in frame_columns)
+        keep = keep[nearest_per_voxel((x, y, z), distance[keep], voxel)]
+    points = np.empty((len(keep), 3), np.float32)
+    for axis, column in enumerate(frame_columns):
+        points[:, axis] = column[keep]
+    return points
+
+
+def nearest_per_voxel(columns: Columns, distance: np.ndarray, voxel_m: float) -> np.ndarray:
+    """Indices of the point nearest to the sensor in each occupied voxel (one sort of one int64 key)."""
+    if len(distance) == 0:
+        return np.zeros(0, np.int64)
+    cells = np.floor(np.column_stack(columns) / voxel_m).astype(np.int64)
+    cells -= cells.min(axis=0)
+    if cells.max() >= 1 << _AXIS_BITS:          # a span too large for the packed key: number the cells
+        cell_key = np.unique(cells, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    else:
+        cell_key = (cells[:, 0] << (2 * _AXIS_BITS)) | (cells[:, 1] << _AXIS_BITS) | cells[:, 2]
+    quantised = np.minimum(distance * 100.0, (1 << _RANGE_BITS) - 1).astype(np.int64)
+    order = np.argsort((cell_key << _RANGE_BITS) | quantised)
+    sorted_cells = cell_key[order]
+    first = np.ones(len(order), bool)
+    first[1:] = sorted_cells[1:] != sorted_cells[:-1]
+    return order[first]

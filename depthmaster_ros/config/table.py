@@ -127,7 +127,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('scan_max_height', DOUBLE, 1.2, 'Highest point height in scan_frame that enters the scan, metres.', range=(-100.0, 100.0)),
         _p('scan_merge', BOOL, False, "With several cameras: one depth/scan in the node's namespace over every camera's newest frame instead of one per camera."),
         _p('obstacle_frame', STRING, '', "Frame of depth/obstacles; empty = the camera's optical frame (what a depth-camera frustum expects)."),
-        _p('obstacle_min_confidence', DOUBLE, 0.1, 'Pixels whose depth/confidence is below this are left out of both outputs; 0 = off.', range=(0.0, 1.0)),
+        _p('obstacle_min_confidence', DOUBLE, 0.0, 'Pixels whose depth/confidence is below this are left out of both outputs; 0 = off (the default: the alignment confidence is low on obstacles far from every LiDAR or floor sample, exactly where they must be marked).', range=(0.0, 1.0)),
         _p('obstacle_edge_threshold', DOUBLE, 0.05, 'A pixel whose depth jumps by more than this (relative) to a neighbour lies on a depth discontinuity (a flying pixel) and is left out of both outputs; 0 = off.', range=(0.0, 10.0)),
         _p('obstacle_max_range', DOUBLE, 5.0, 'Farthest obstacle point from the camera, metres.', range=(0.1, 1000.0)),
         _p('obstacle_min_height', DOUBLE, 0.05, 'Lowest obstacle point height in scan_frame, metres.', range=(-100.0, 100.0)),

@@ -12,7 +12,7 @@ from depthmaster_ros.config.settings import NavigationSettings
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
-from .pixels import Columns, default_settings, points_in_frame, sampled_camera, transform_columns, usable_depth
+from .pixels import Columns, default_settings, distances, points_in, usable_pixels
 
 _RANGE_BITS = 15                  # range quantum in the sort key: 1 cm up to 327 m
 _AXIS_BITS = 16                   # voxel index per axis in the sort key, offset to be positive
@@ -30,27 +30,22 @@ def obstacle_cloud(depth_m: np.ndarray, camera: CameraModel, camera_to_frame: Ri
     settings = default_settings(settings)
     full = camera.scaled(depth_m.shape[1], depth_m.shape[0])
     voxel = settings.obstacle_voxel_m
-    stride = max(1, int(full.fx * voxel / settings.obstacle_max_range)) if voxel > 0 else 1
-    sampled = usable_depth(depth_m, stride, settings.obstacle_min_confidence, settings.obstacle_edge_threshold,
+    step = max(1, int(full.fx * voxel / settings.obstacle_max_range)) if voxel > 0 else 1
+    stride = (step, step)
+    pixels = usable_pixels(depth_m, full, stride, settings.obstacle_min_confidence, settings.obstacle_edge_threshold,
                            confidence)
-    sampled[sampled > settings.obstacle_max_range] = np.nan      # z <= range: fewer points to back-project
+    pixels = pixels.subset(pixels.depth <= settings.obstacle_max_range)    # distance >= depth: cheap first cut
+    distance = distances(pixels)
     height_transform = camera_to_frame if camera_to_height_frame is None else camera_to_height_frame
-    camera_columns, height_columns = points_in_frame(sampled, sampled_camera(full, depth_m.shape, stride),
-                                                     height_transform)
-    x, y, z = camera_columns
-    distance = np.sqrt(x * x + y * y + z * z)
-    height = height_columns[2]
+    height = points_in(pixels, height_transform)[2]
     keep = np.flatnonzero((distance <= settings.obstacle_max_range) & (height >= settings.obstacle_min_height)
                           & (height <= settings.obstacle_max_height))
-    frame_columns = height_columns if height_transform is camera_to_frame else \
-        transform_columns(camera_columns, camera_to_frame)
+    pixels, distance = pixels.subset(keep), distance[keep]
+    columns = points_in(pixels, camera_to_frame)
     if voxel > 0:
-        x, y, z = (column[keep] for column in frame_columns)
-        keep = keep[nearest_per_voxel((x, y, z), distance[keep], voxel)]
-    points = np.empty((len(keep), 3), np.float32)
-    for axis, column in enumerate(frame_columns):
-        points[:, axis] = column[keep]
-    return points
+        representative = nearest_per_voxel(columns, distance, voxel)
+        columns = (columns[0][representative], columns[1][representative], columns[2][representative])
+    return np.ascontiguousarray(np.column_stack(columns), np.float32)
 
 
 def nearest_per_voxel(columns: Columns, distance: np.ndarray, voxel_m: float) -> np.ndarray:

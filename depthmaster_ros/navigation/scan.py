@@ -16,7 +16,7 @@ from depthmaster_ros.config.settings import NavigationSettings
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
-from .pixels import Columns, default_settings, points_in_frame, sampled_camera, usable_depth
+from .pixels import Columns, default_settings, points_in, usable_pixels
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,20 +38,22 @@ def scan_from_depth(depth_m: np.ndarray, camera: CameraModel, camera_to_frame: R
     """The scan in the frame camera_to_frame maps into (camera optical -> scan frame, z up).
 
     depth_m is depth/image as published (metres, NaN where invalid); confidence, when given, is
-    depth/confidence and gates pixels as obstacle_min_confidence says. Pixels are sampled at the
-    largest stride that keeps at least one column per beam; where beams are finer than the sampled
-    columns, a point counts for every beam its column spans, so no beam between two columns is NaN.
+    depth/confidence and gates pixels as obstacle_min_confidence says. Columns are sampled at the
+    largest stride that keeps at least one column per beam (where beams are finer than the columns, a
+    point counts for every beam its column spans, so no beam between two columns is NaN); rows at
+    one per obstacle_voxel_m of height at scan_range_max, so the lowest obstacle still crosses a row.
     """
     settings = default_settings(settings)
     full = camera.scaled(depth_m.shape[1], depth_m.shape[0])
-    stride = max(1, int(full.fx * settings.scan_angle_increment))
-    sampled = usable_depth(depth_m, stride, settings.obstacle_min_confidence, settings.obstacle_edge_threshold,
+    column_stride = max(1, int(full.fx * settings.scan_angle_increment))
+    row_stride = max(column_stride, int(full.fy * settings.obstacle_voxel_m / settings.scan_range_max))
+    stride = (row_stride, column_stride)
+    pixels = usable_pixels(depth_m, full, stride, settings.obstacle_min_confidence, settings.obstacle_edge_threshold,
                            confidence)
-    sampled_cam = sampled_camera(full, depth_m.shape, stride)
     angle_min, angle_max = scan_angles(full, camera_to_frame, settings)
     count = int(np.floor((angle_max - angle_min) / settings.scan_angle_increment + 1e-9)) + 1
-    _, columns = points_in_frame(sampled, sampled_cam, camera_to_frame)
-    footprint = stride / (full.fx * settings.scan_angle_increment)          # beams per sampled column
+    columns = points_in(pixels, camera_to_frame)
+    footprint = column_stride / (full.fx * settings.scan_angle_increment)          # beams per sampled column
     ranges = beam_ranges(columns, angle_min, settings.scan_angle_increment, count, settings, footprint)
     return Scan(float(angle_min), float(angle_min + (count - 1) * settings.scan_angle_increment),
                 settings.scan_angle_increment, settings.scan_range_min, settings.scan_range_max, ranges)
@@ -65,20 +67,25 @@ def beam_ranges(columns: Columns, angle_min: float, increment: float, count: int
     covers on either side.
     """
     x, y, z = columns
-    bearing = np.mod(np.arctan2(y, x) - angle_min + 0.5 * increment, 2 * np.pi)    # a rear camera may span +-pi
-    beam = (bearing / increment).astype(np.int64)
+    bearing = np.arctan2(y, x)
+    bearing -= np.float32(angle_min - 0.5 * increment)
+    bearing[bearing < 0] += np.float32(2 * np.pi)            # a rear camera's beams may span +-pi
+    beam = (bearing * np.float32(1.0 / increment)).astype(np.int32)
     spread = int(np.ceil(footprint / 2 - 0.5)) if footprint > 1 else 0
     if spread:
-        offsets = np.arange(-spread, spread + 1)
+        offsets = np.arange(-spread, spread + 1, dtype=np.int32)
         beam = (beam[None, :] + offsets[:, None]).ravel()
         x, y, z = (np.tile(column, len(offsets)) for column in (x, y, z))
-    inside = (beam >= 0) & (beam < count)
-    seen = np.bincount(beam[inside], minlength=count) > 0
-    distance = np.hypot(x, y)
-    hit = inside & (z >= settings.scan_min_height) & (z <= settings.scan_max_height) \
-        & (distance >= settings.scan_range_min) & (distance <= settings.scan_range_max)
-    ranges = np.full(count, np.inf, np.float32)
-    np.minimum.at(ranges, beam[hit], distance[hit])
+        beam[beam < 0] = count
+    np.minimum(beam, count, out=beam)                          # count: the bin of points outside the beams
+    seen = np.bincount(beam, minlength=count + 1)[:count] > 0
+    squared = x * x
+    squared += y * y
+    hit = np.flatnonzero((z >= settings.scan_min_height) & (z <= settings.scan_max_height)
+                         & (squared >= settings.scan_range_min ** 2) & (squared <= settings.scan_range_max ** 2))
+    nearest = np.full(count + 1, np.inf, np.float32)
+    np.minimum.at(nearest, beam[hit], squared[hit])
+    ranges = np.sqrt(nearest[:count])
     ranges[~seen] = np.nan
     return ranges
 

@@ -2,6 +2,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
 from depthmaster_ros.config.settings import Config
@@ -40,11 +41,15 @@ def test_flying_pixels_between_a_foreground_and_its_background_are_removed():
     assert not (np.minimum(np.abs(unfiltered[:, 0] - 1.0), np.abs(unfiltered[:, 0] - 3.0)) < 1e-4).all()
 
 
-def test_flying_pixel_mask_marks_both_sides_of_a_jump_and_nothing_on_a_smooth_surface():
+def test_flying_pixel_mask_marks_the_far_side_of_a_jump_and_nothing_on_a_smooth_surface():
     depth = np.full((4, 6), 2.0, np.float32)
     depth[:, 3:] = 2.5                            # a 25 % jump between columns 2 and 3
     mask = flying_pixels(depth, 0.05)
-    assert mask[:, 2:4].all() and not mask[:, :2].any() and not mask[:, 4:].any()
+    assert mask[:, 3].all() and not mask[:, :3].any() and not mask[:, 4:].any()
+    pole = np.full((5, 9), 4.0, np.float32)
+    pole[:, 4] = 1.0                              # a one-pixel-wide pole in front of a wall
+    mask = flying_pixels(pole, 0.05)
+    assert not mask[:, 4].any() and mask[:, 3].all() and mask[:, 5].all()
     slope = np.linspace(2.0, 2.2, 24, dtype=np.float32).reshape(4, 6)       # under 1 % per pixel
     assert not flying_pixels(slope, 0.05).any()
     depth[0, 0] = np.nan                            # an invalid neighbour makes nobody flying
@@ -85,4 +90,13 @@ def test_each_voxel_keeps_its_point_nearest_to_the_camera():
 def test_nan_depth_and_low_confidence_give_no_points():
     assert obstacle_cloud(np.full((120, 160), np.nan, np.float32), CAMERA, LEVEL).shape == (0, 3)
     confidence = np.zeros((120, 160), np.float32)
-    assert obstacle_cloud(np.full((120, 160), 2.0, np.float32), CAMERA, LEVEL, confidence=confidence).shape == (0, 3)
+    gated = settings(obstacle_min_confidence=0.1)
+    assert obstacle_cloud(np.full((120, 160), 2.0, np.float32), CAMERA, LEVEL, gated, confidence).shape == (0, 3)
+    assert len(obstacle_cloud(np.full((120, 160), 2.0, np.float32), CAMERA, LEVEL, confidence=confidence))
+
+
+@pytest.mark.parametrize('stride', [(1, 1), (2, 3), (3, 2), (5, 5)])
+def test_the_sampled_flying_mask_is_the_full_resolution_mask_sampled(stride):
+    depth = np.random.default_rng(1).choice(np.array([1.0, 1.02, 2.0, np.nan], np.float32), (23, 31))
+    full = flying_pixels(depth, 0.05)
+    np.testing.assert_array_equal(flying_pixels(depth, 0.05, stride), full[::stride[0], ::stride[1]])

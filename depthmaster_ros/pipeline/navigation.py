@@ -18,9 +18,7 @@ from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform, TransformLookup
 from depthmaster_ros.navigation import Scan, merge_scans, obstacle_cloud, scan_from_depth
 
-from .frames import FrameWarning
-
-NAVIGATION_FRAME = 'navigation_frame'      # warning kind: obstacle_frame not in the frame tree
+from .frames import NAVIGATION_FRAME, FrameWarning
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,7 @@ class NavigationOutput:
     scan_frame: str = ''
     obstacles: np.ndarray | None = None    # (N, 3) float32 in obstacle_frame
     obstacle_frame: str = ''
+    merged: bool = False                   # the scan goes into a camera ring's one scan, not out on its own
 
 
 def navigation_output(depth_m: np.ndarray, confidence: np.ndarray | None, camera: CameraModel, camera_frame: str,
@@ -48,7 +47,7 @@ def navigation_output(depth_m: np.ndarray, confidence: np.ndarray | None, camera
     output, warnings = NavigationOutput(), []
     if navigation.publish_scan:
         output = replace(output, scan=scan_from_depth(depth_m, camera, to_scan_frame, settings, confidence),
-                         scan_frame=navigation.scan_frame)
+                         scan_frame=navigation.scan_frame, merged=is_ring(config))
     if navigation.publish_obstacles:
         frame = navigation.obstacle_frame or camera_frame
         to_obstacle_frame = RigidTransform.identity() if frame == camera_frame else \

@@ -189,10 +189,11 @@ class DepthFramePath(_NodeBase):
     def _create_publishers(self) -> None:
         from depthmaster_interfaces.msg import DepthAlignment
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+        from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
         qos = output_qos(self.config.node.output_reliability)
         types = {'depth': Image, 'depth_mm': Image, 'camera_info': CameraInfo, 'relative': Image,
-                 'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment}
+                 'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment, 'scan': LaserScan,
+                 'obstacles': PointCloud2}
         for channel in self.channels:
             channel.output_pubs = {name: self.create_publisher(types[name], channel.topic(topic), qos)
                                    for name, topic in OUTPUT_TOPICS.items()}

@@ -6,7 +6,8 @@ from depthmaster_ros.config.settings import Config
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
 from depthmaster_ros.navigation import Scan, obstacle_cloud, scan_from_depth
-from depthmaster_ros.pipeline.navigation import NAVIGATION_FRAME, merged_scan, navigation_output
+from depthmaster_ros.pipeline.frames import NAVIGATION_FRAME
+from depthmaster_ros.pipeline.navigation import merged_scan, navigation_output
 
 CAMERA = CameraModel.pinhole(160, 120, 100.0)
 NAV = {'publish_scan': True, 'publish_obstacles': True}

@@ -173,6 +173,7 @@ class DepthFramePath(_NodeBase):
         ring_pubs = [self.ring_scan_pub] if self.ring_scan_pub is not None else []
         for pub in [*camera_pubs, *ring_pubs, self.diagnostics_pub]:
             self.destroy_publisher(pub)
+        self.ring_scan_pub = None
         for timer in self._timers:
             self.destroy_timer(timer)
         self._active = False

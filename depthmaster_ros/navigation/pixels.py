@@ -9,9 +9,11 @@ belong to neither, so a pixel whose depth jumps to a neighbour by more than `edg
 
 A pixel's point in a frame is its depth times its ray (CameraModel.pixel_rays: distortion honoured)
 turned into that frame, plus the frame's offset: the rays are turned once per camera and rotation,
-so a frame costs one multiply-add per coordinate and point.
+so a frame costs one multiply-add per coordinate and point. Depth may be a numpy array or, for a
+frame kept on the GPU, a torch tensor: the work then stays on its device (arrays.py).
 """
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +22,9 @@ from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
-Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
+from .arrays import HOST, HostOps, ops_for
+
+Columns = tuple[Any, Any, Any]      # x, y, z: ndarrays, or tensors on the frame's device
 _CACHE_SIZE = 16
 
 
@@ -33,32 +37,44 @@ def default_settings(settings: NavigationSettings | None) -> NavigationSettings:
 class SampledPixels:
     """The usable pixels of depth[::rows, ::columns]: flat indices into that grid and their depths."""
     camera: CameraModel          # the camera of the sampled grid (sampled_camera)
-    index: np.ndarray            # int64 flat indices
-    depth: np.ndarray            # float32 metres, z in the optical frame
+    index: Any                   # integer flat indices (ndarray, or a tensor on the frame's device)
+    depth: Any                   # float32 metres, z in the optical frame
+    ops: HostOps = HOST          # numpy's or torch's operations
 
-    def subset(self, keep: np.ndarray) -> 'SampledPixels':
-        return SampledPixels(self.camera, self.index[keep], self.depth[keep])
+    def subset(self, keep: Any) -> 'SampledPixels':
+        return SampledPixels(self.camera, self.index[keep], self.depth[keep], self.ops)
 
 
-def usable_pixels(depth_m: np.ndarray, camera: CameraModel, stride: tuple[int, int], min_confidence: float,
-                  edge_threshold: float, confidence: np.ndarray | None = None) -> SampledPixels:
+def usable_pixels(depth_m: Any, camera: CameraModel, stride: tuple[int, int], min_confidence: float,
+                  edge_threshold: float, confidence: Any = None) -> SampledPixels:
     """The sampled pixels (every stride = (rows, columns)-th) that are valid, confident enough and not flying."""
-    depth = float_array(depth_m, 'depth_m', IMAGE, np.float32)
+    ops = ops_for(depth_m)
+    depth = checked_depth(depth_m, ops)
     sampled = depth[::stride[0], ::stride[1]]
     with np.errstate(invalid='ignore'):
         usable = (sampled > 0) & (sampled < np.inf)
         if confidence is not None and min_confidence > 0:
-            trust = float_array(confidence, 'confidence', IMAGE)
-            if trust.shape != depth.shape:
-                raise ValueError(f'confidence: expected shape {depth.shape}, got {trust.shape}')
+            trust = confidence if ops is not HOST and ops_for(confidence) is ops else \
+                ops.from_host(float_array(confidence, 'confidence', IMAGE))
+            if tuple(trust.shape) != tuple(depth.shape):
+                raise ValueError(f'confidence: expected shape {tuple(depth.shape)}, got {tuple(trust.shape)}')
             usable &= trust[::stride[0], ::stride[1]] >= min_confidence
         if edge_threshold > 0:
             usable &= ~flying_pixels(depth, edge_threshold, stride)
-    index = np.flatnonzero(usable)
-    return SampledPixels(sampled_camera(camera, depth.shape, stride), index, sampled.ravel()[index])
+    index = ops.nonzero(usable)
+    return SampledPixels(sampled_camera(camera, tuple(depth.shape), stride), index, sampled.reshape(-1)[index], ops)
 
 
-def flying_pixels(depth: np.ndarray, threshold: float, stride: tuple[int, int] = (1, 1)) -> np.ndarray:
+def checked_depth(depth_m: Any, ops: HostOps) -> Any:
+    """A 2-D float32 depth image (a ValueError names what is wrong); tensors stay on their device."""
+    if ops is HOST:
+        return float_array(depth_m, 'depth_m', IMAGE, np.float32)
+    if depth_m.ndim != 2 or not depth_m.is_floating_point():
+        raise ValueError(f'depth_m: expected a 2-D float image, got shape {tuple(depth_m.shape)} {depth_m.dtype}')
+    return depth_m.float()
+
+
+def flying_pixels(depth: Any, threshold: float, stride: tuple[int, int] = (1, 1)) -> Any:
     """Mask of depth[::rows, ::columns] (stride): True where a sampled pixel is farther than one of its four
     direct neighbours (in the full image) by more than threshold x that neighbour's depth.
 
@@ -68,9 +84,10 @@ def flying_pixels(depth: np.ndarray, threshold: float, stride: tuple[int, int] =
     surface seen at a grazing angle changes its depth by a small share per pixel, a blended edge by
     much more, and the test costs a few operations of the sampled size. Invalid neighbours are ignored.
     """
+    ops = ops_for(depth)
     row_step, col_step = stride
     centre = depth[::row_step, ::col_step]
-    nearest = np.full(centre.shape, np.nan, np.float32)
+    nearest = ops.full(tuple(centre.shape), np.nan)
     with np.errstate(invalid='ignore'):
         for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):
             rows = _with_neighbour(depth.shape[0], centre.shape[0], row_step, dv)
@@ -78,8 +95,8 @@ def flying_pixels(depth: np.ndarray, threshold: float, stride: tuple[int, int] =
             target = nearest[rows[0]:rows[1], cols[0]:cols[1]]
             neighbour = depth[rows[0] * row_step + dv:(rows[1] - 1) * row_step + dv + 1:row_step,
                               cols[0] * col_step + du:(cols[1] - 1) * col_step + du + 1:col_step]
-            np.fmin(target, neighbour, out=target)
-        return centre > nearest * np.float32(1.0 + threshold)
+            ops.fmin_into(target, neighbour)
+        return centre > nearest * (1.0 + threshold)
 
 
 def _with_neighbour(size, samples, stride, step):
@@ -108,20 +125,21 @@ def sampled_camera(camera: CameraModel, depth_shape: tuple[int, ...], stride: tu
 
 def points_in(pixels: SampledPixels, camera_to_frame: RigidTransform) -> Columns:
     """x, y, z columns (float32) of the pixels' points in the frame camera_to_frame maps into."""
-    planes = _turned_rays(pixels.camera, camera_to_frame.rotation)
-    translation = camera_to_frame.translation.astype(np.float32)
+    rotation = camera_to_frame.rotation
+    planes = _turned_rays(pixels.camera, rotation)
     columns = []
-    for plane, offset in zip(planes, translation):
-        column = plane[pixels.index]
+    for row, (plane, offset) in enumerate(zip(planes, camera_to_frame.translation)):
+        column = pixels.ops.constant(('turned', pixels.camera.cache_key(), rotation.tobytes(), row), plane)[pixels.index]
         column *= pixels.depth
-        column += offset
+        column += float(offset)
         columns.append(column)
     return columns[0], columns[1], columns[2]
 
 
-def distances(pixels: SampledPixels) -> np.ndarray:
+def distances(pixels: SampledPixels) -> Any:
     """Distance of each pixel's point from the camera centre: depth times its ray's length."""
-    lengths = _cached(_LENGTHS, pixels.camera.cache_key(), lambda: _ray_lengths(pixels.camera))
+    key = pixels.camera.cache_key()
+    lengths = pixels.ops.constant(('lengths', key), _cached(_LENGTHS, key, lambda: _ray_lengths(pixels.camera)))
     return lengths[pixels.index] * pixels.depth
 
 

@@ -9,6 +9,7 @@ transform. REP 117: a beam whose pixels were valid but held nothing in the band 
 """
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from depthmaster_ros.config.settings import NavigationSettings
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
+from .arrays import HOST, HostOps
 from .pixels import Columns, default_settings, points_in, usable_pixels
 
 
@@ -33,11 +35,12 @@ class Scan:
         return self.angle_min + self.angle_increment * np.arange(len(self.ranges))
 
 
-def scan_from_depth(depth_m: np.ndarray, camera: CameraModel, camera_to_frame: RigidTransform,
-                    settings: NavigationSettings | None = None, confidence: np.ndarray | None = None) -> Scan:
+def scan_from_depth(depth_m: Any, camera: CameraModel, camera_to_frame: RigidTransform,
+                    settings: NavigationSettings | None = None, confidence: Any = None) -> Scan:
     """The scan in the frame camera_to_frame maps into (camera optical -> scan frame, z up).
 
-    depth_m is depth/image as published (metres, NaN where invalid); confidence, when given, is
+    depth_m is depth/image as published (metres, NaN where invalid; a torch tensor stays on its
+    device and only the ranges come back); confidence, when given, is
     depth/confidence and gates pixels as obstacle_min_confidence says. Columns are sampled at the
     largest stride that keeps at least one column per beam (where beams are finer than the columns, a
     point counts for every beam its column spans, so no beam between two columns is NaN); rows at
@@ -54,40 +57,40 @@ def scan_from_depth(depth_m: np.ndarray, camera: CameraModel, camera_to_frame: R
     count = int(np.floor((angle_max - angle_min) / settings.scan_angle_increment + 1e-9)) + 1
     columns = points_in(pixels, camera_to_frame)
     footprint = column_stride / (full.fx * settings.scan_angle_increment)          # beams per sampled column
-    ranges = beam_ranges(columns, angle_min, settings.scan_angle_increment, count, settings, footprint)
+    ranges = beam_ranges(columns, angle_min, settings.scan_angle_increment, count, settings, footprint, pixels.ops)
     return Scan(float(angle_min), float(angle_min + (count - 1) * settings.scan_angle_increment),
                 settings.scan_angle_increment, settings.scan_range_min, settings.scan_range_max, ranges)
 
 
 def beam_ranges(columns: Columns, angle_min: float, increment: float, count: int,
-                settings: NavigationSettings, footprint: float = 1.0) -> np.ndarray:
+                settings: NavigationSettings, footprint: float = 1.0, ops: HostOps = HOST) -> np.ndarray:
     """Nearest in-band, in-range hypot(x, y) per beam; +inf where seen but empty, NaN where unseen.
 
     footprint: the beams one point spans; above 1 each point also counts for the beams its column
     covers on either side.
     """
     x, y, z = columns
-    bearing = np.arctan2(y, x)
-    bearing -= np.float32(angle_min - 0.5 * increment)
-    bearing[bearing < 0] += np.float32(2 * np.pi)            # a rear camera's beams may span +-pi
-    beam = (bearing * np.float32(1.0 / increment)).astype(np.int32)
+    bearing = ops.atan2(y, x)
+    bearing -= float(angle_min - 0.5 * increment)
+    bearing[bearing < 0] += 2 * np.pi                        # a rear camera's beams may span +-pi
+    beam = ops.to_int(bearing * (1.0 / increment))
     spread = int(np.ceil(footprint / 2 - 0.5)) if footprint > 1 else 0
     if spread:
-        offsets = np.arange(-spread, spread + 1, dtype=np.int32)
-        beam = (beam[None, :] + offsets[:, None]).ravel()
-        x, y, z = (np.tile(column, len(offsets)) for column in (x, y, z))
+        offsets = ops.offsets(-spread, spread + 1)
+        beam = (beam[None, :] + offsets[:, None]).reshape(-1)
+        x, y, z = (ops.tile(column, len(offsets)) for column in (x, y, z))
         beam[beam < 0] = count
-    np.minimum(beam, count, out=beam)                          # count: the bin of points outside the beams
-    seen = np.bincount(beam, minlength=count + 1)[:count] > 0
+    beam[beam > count] = count                                 # count: the bin of points outside the beams
+    seen = ops.bincount(beam, count + 1)[:count] > 0
     squared = x * x
     squared += y * y
-    hit = np.flatnonzero((z >= settings.scan_min_height) & (z <= settings.scan_max_height)
-                         & (squared >= settings.scan_range_min ** 2) & (squared <= settings.scan_range_max ** 2))
-    nearest = np.full(count + 1, np.inf, np.float32)
-    np.minimum.at(nearest, beam[hit], squared[hit])
-    ranges = np.sqrt(nearest[:count])
+    hit = ops.nonzero((z >= settings.scan_min_height) & (z <= settings.scan_max_height)
+                      & (squared >= settings.scan_range_min ** 2) & (squared <= settings.scan_range_max ** 2))
+    nearest = ops.full(count + 1, np.inf)
+    ops.scatter_min(nearest, beam[hit], squared[hit])
+    ranges = nearest[:count] ** 0.5
     ranges[~seen] = np.nan
-    return ranges
+    return ops.host(ranges)
 
 
 def scan_angles(camera: CameraModel, camera_to_frame: RigidTransform,

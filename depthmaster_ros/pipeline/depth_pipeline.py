@@ -173,13 +173,14 @@ class DepthPipeline:
             timings['rectify'] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
+        metres = depth_m                   # on the device when the frame is: the navigation outputs stay there
         depth_m, relative, points, colors = maps.publish(depth_m, camera, colors_source, config.output)
         timings['backprojection'] = time.perf_counter() - t0
         confidence = None if confidence is None else np.asarray(confidence, np.float32)
         navigation = None
         if depth_m is not None and camera is not None:
             t0 = time.perf_counter()
-            navigation, navigation_warnings = navigation_output(depth_m, confidence, camera, frame.frame_id,
+            navigation, navigation_warnings = navigation_output(metres, confidence, camera, frame.frame_id,
                                                                 frame.stamp_ns, frame.transforms, config)
             warnings.extend(navigation_warnings)
             timings['navigation'] = time.perf_counter() - t0

@@ -9,6 +9,7 @@ publishes no obstacle cloud (a warning says why) rather than one in a wrong fram
 """
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +31,13 @@ class NavigationOutput:
     merged: bool = False                   # the scan goes into a camera ring's one scan, not out on its own
 
 
-def navigation_output(depth_m: np.ndarray, confidence: np.ndarray | None, camera: CameraModel, camera_frame: str,
+def navigation_output(depth_m: Any, confidence: np.ndarray | None, camera: CameraModel, camera_frame: str,
                       stamp_ns: int, transforms: TransformLookup | None,
                       config: Config) -> tuple[NavigationOutput, list[FrameWarning]]:
-    """depth/scan and depth/obstacles of one frame's published metres, as the parameters switch them."""
+    """depth/scan and depth/obstacles of one frame's published metres, as the parameters switch them.
+
+    depth_m: an ndarray, or the frame's tensor on its device (the work stays there).
+    """
     navigation = config.navigation
     if not (navigation.publish_scan or navigation.publish_obstacles):
         return NavigationOutput(), []

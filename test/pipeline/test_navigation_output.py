@@ -70,3 +70,16 @@ def test_a_ring_scans_the_full_circle_and_its_merged_stamp_is_the_oldest():
     scan, stamp = merged_scan([(a, 300), (b, 200)])
     np.testing.assert_array_equal(scan.ranges, np.array([1.0, np.inf, np.nan], np.float32))
     assert stamp == 200
+
+
+def test_a_frame_kept_on_the_device_gives_the_host_frames_navigation_outputs(tiny_estimator, frames):
+    from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+    from fixtures_pipeline import frame_input
+    config = Config.from_params({**NAV, 'alignment_mode': 'fixed', 'fixed_shift': 0.3, 'processing_res': 64,
+                                 'scan_range_max': 20.0, 'obstacle_max_range': 20.0, 'scan_frame': 'base_footprint'})
+    host = DepthPipeline(tiny_estimator, config, device_frames=False).process(frame_input(frames[0]))
+    device = DepthPipeline(tiny_estimator, config, device_frames=True).process(frame_input(frames[0]))
+    assert 'navigation' in device.timings and host.navigation.scan_frame == 'base_footprint'
+    np.testing.assert_allclose(device.navigation.scan.ranges, host.navigation.scan.ranges, rtol=1e-4, atol=1e-5)
+    assert np.isfinite(host.navigation.scan.ranges).any()
+    assert abs(len(device.navigation.obstacles) - len(host.navigation.obstacles)) <= 2     # voxel edges, float order

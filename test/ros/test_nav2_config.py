@@ -113,3 +113,16 @@ def test_the_depth_camera_frustum_clears_only_what_the_obstacle_cloud_covers():
 def test_the_outputs_qos_matches_nav2_sensor_data_subscriptions(reliability):
     compatibility, reason = qos_check_compatible(output_qos(reliability), qos_profile_sensor_data)
     assert compatibility != QoSCompatibility.ERROR, reason
+
+
+def test_nav_true_in_the_launch_files_loads_the_nav_params_and_they_are_installed():
+    import ast
+
+    def constants(name):
+        tree = ast.parse((ROOT / 'launch' / name).read_text())
+        return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    main, example = constants('depthmaster.launch.py'), constants('camera_lidar.launch.py')
+    assert {'nav', 'nav_params_file', 'depthmaster_nav.yaml'} <= main
+    assert 'nav' in example                                 # passed through to the main launch file
+    setup = (ROOT / 'setup.py').read_text()
+    assert "share('config/nav2/*.yaml')" in setup and "share('config/*.yaml'" in setup

@@ -46,7 +46,7 @@ import alignment_bench  # noqa: E402
 import alignment_scenes  # noqa: E402
 import nav_scenes  # noqa: E402
 from depthmaster_ros.alignment.confidence import alignment_confidence  # noqa: E402
-from depthmaster_ros.alignment.fit import align_to_sparse_depth  # noqa: E402
+from depthmaster_ros.alignment import metric_depth_from_sparse  # noqa: E402
 from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll  # noqa: E402
 from depthmaster_ros.config.settings import Config  # noqa: E402
 from depthmaster_ros.geometry.backprojection import depth_to_points  # noqa: E402
@@ -180,13 +180,13 @@ def metric_depth(settings, view, relative, mode, rng):
         sparse = alignment_bench.lidar_sparse(settings, view, points, relative)
     else:
         sparse = alignment_bench.ground_sparse(settings, view, relative)
-    depth, result = align_to_sparse_depth(relative, alignment_bench.SPACE, sparse, min_depth=settings.min_depth,
-                                          max_depth=settings.max_depth, min_points=settings.min_points,
-                                          method=settings.alignment_method, focal_px=view.camera.fy,
-                                          check_extrinsic=mode == 'lidar')
+    depth, result = metric_depth_from_sparse(relative, alignment_bench.SPACE, sparse, min_depth=settings.min_depth,
+                                             max_depth=settings.max_depth, min_points=settings.min_points,
+                                             method=settings.alignment_method, focal_px=view.camera.fy,
+                                             check_extrinsic=mode == 'lidar')
     if not result.ok:
         return None
-    scale, shift = result.local_correction or (result.scale, result.shift)
+    scale, shift = result.scale_shift()
     confidence = alignment_confidence(relative, alignment_bench.SPACE, sparse, scale, shift, settings.min_depth,
                                       settings.max_depth)
     return depth, confidence

@@ -151,7 +151,7 @@ class DepthPipeline:
         if camera is None and get_mode(config.alignment.alignment_mode).metric:
             # metres only with the matching camera_info in the same frame, never from a held fit alone
             depth_m, applied = None, None
-            record.reason = NO_CAMERA_REASON
+            record.reason = frame.camera_miss_reason or NO_CAMERA_REASON
         else:
             depth_m, applied = self._align(frame, maps, prediction.space, camera, record, warnings)
         record.alignment_time_s = time.perf_counter() - t0

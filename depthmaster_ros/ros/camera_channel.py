@@ -32,5 +32,9 @@ class CameraChannel:
         """A log or fault text that says which camera it concerns (when there are several)."""
         return f'{self.name}: {message}' if self.name else message
 
+    def listening(self) -> str:
+        """The topics (resolved, after remapping) this camera's camera_info and images come from."""
+        return f'camera_info from {self.camera_info_sub.topic_name}, images from {self.image_sub.topic_name}'
+
     def has_subscribers(self) -> bool:
         return any(pub.get_subscription_count() > 0 for pub in self.output_pubs.values())

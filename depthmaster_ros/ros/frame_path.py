@@ -275,8 +275,9 @@ class DepthFramePath(_NodeBase):
 
     def _dispatch(self, channel: CameraChannel, paired: Paired) -> None:
         """An image with its camera (or none, and why) becomes a frame in its camera's mailbox slot."""
+        camera_miss_reason = f'{paired.reason} ({channel.listening()})' if paired.fault else ''
         if paired.fault:
-            self._fault(paired.fault, channel.label(paired.reason))
+            self._fault(paired.fault, channel.label(camera_miss_reason))
         if paired.dropped:
             return
         image: _Image = paired.item
@@ -286,7 +287,7 @@ class DepthFramePath(_NodeBase):
                 camera = camera_for_image(camera, image.rgb.shape[1], image.rgb.shape[0])
             except InputFault as fault:
                 self._fault(fault.kind, channel.label(str(fault)))
-                camera = None
+                camera, camera_miss_reason = None, str(fault)
         config = self.config
         cloud, miss_reason = None, ''
         if get_mode(config.alignment.alignment_mode).needs_cloud:
@@ -296,7 +297,7 @@ class DepthFramePath(_NodeBase):
                 self._fault('points_missing', miss_reason)
         frame = FrameInput(rgb=image.rgb, stamp_ns=image.stamp_ns, frame_id=image.header.frame_id, camera=camera,
                            cloud=cloud, transforms=self.transforms if config.alignment.use_tf else None,
-                           cloud_miss_reason=miss_reason)
+                           cloud_miss_reason=miss_reason, camera_miss_reason=camera_miss_reason)
         self.mailbox.put(_QueuedFrame(frame, image.header, image.received_monotonic), key=channel.key)
 
     # worker ----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def add_arguments(parser):
                        help='Ray actors (default: one per GPU, else one per CPU Ray offers)')
     fleet.add_argument('--retries', type=int, default=2, metavar='N',
                        help='times a bag is retried after its worker died (default 2)')
-    add_run_arguments(parser)
+    add_run_arguments(parser, contact_sheet=False)
 
 
 def make_executor(args, config, options):
@@ -66,8 +66,6 @@ def run(args):
 
     from depthmaster_ros.fleet.inputs import discover
     try:
-        if args.contact_sheet:
-            raise ValueError('--contact-sheet: not written by batch; run `depthmaster-ros bag` on the bag you want to see')
         config = config_from_args(args)
         options = options_from_args(args)
         options.check()

@@ -30,7 +30,7 @@ from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
 
 from . import messages
 from .camera_channel import CameraChannel
-from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics
+from .diagnostics import FAULT_WARN_S, RANDOM_WEIGHTS_BANNER, NodeHealth, health_to_diagnostics, weights_info
 from .mailbox import LatestFrameMailbox
 from .parameters import NodeParameters
 from .qos import diagnostics_qos, input_stream_qos, output_qos
@@ -108,7 +108,10 @@ class DepthFramePath(_NodeBase):
             self.get_logger().info(f'loading {config.model.backend} model {config.model.model!r} on {device} ({dtype})')
             estimator = load_configured_estimator(config.model)
         model_info: dict[str, Any] = {'backend': config.model.backend, 'model': config.model.model,
-                                      'device': device, 'dtype': dtype, 'compile': config.model.compile}
+                                      'device': device, 'dtype': dtype, 'compile': config.model.compile,
+                                      **weights_info(config.model.model)}
+        if model_info['random_weights']:
+            self.get_logger().warning(RANDOM_WEIGHTS_BANNER)
         names = config.node.cameras or ('',)
         model_info.update(self._warm_up(estimator, config, len(names)))
         self.channels = [CameraChannel(key, name, DepthPipeline(estimator, config),

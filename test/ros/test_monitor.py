@@ -52,6 +52,8 @@ def test_monitor_reports_every_output_and_the_diagnostics(tmp_path, tiny_model_d
     names = {line['name']: line for line in report['diagnostics']}
     assert {'depthmaster_node: pipeline', 'depthmaster_node: model'} <= set(names), names
     assert all(line['level'] in ('OK', 'WARN', 'ERROR', 'STALE') for line in names.values())
+    model = names['depthmaster_node: model']                           # the tiny model: random weights
+    assert model['level'] == 'WARN' and model['message'].startswith('RANDOM WEIGHTS'), model
 
 
 def test_monitor_prints_a_table_refreshed_every_period(tmp_path, tiny_model_dir):

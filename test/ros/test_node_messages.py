@@ -63,3 +63,31 @@ def test_an_integer_for_a_double_parameter_is_taken_as_the_double_it_means(start
     node, _ = start_node(tiny_estimator, alignment_mode='fixed')
     assert node.set_parameters([Parameter('max_depth', value=30)])[0].successful
     assert node.config.alignment.max_depth == 30.0
+
+
+def model_status(rig):
+    rig.spin_until(lambda: any(s.name.endswith(': model') for d in rig.received['/diagnostics'] for s in d.status), 10)
+    return next(s for d in reversed(rig.received['/diagnostics']) for s in d.status if s.name.endswith(': model'))
+
+
+def test_random_weights_are_announced_at_start_and_on_the_model_status(start_node, tiny_model_dir, capfd):
+    from diagnostic_msgs.msg import DiagnosticStatus
+    _, rig = start_node(None, model=str(tiny_model_dir), alignment_mode='none', diagnostics_period_s=0.2)
+    assert 'RANDOM WEIGHTS' in capfd.readouterr().err
+    status = model_status(rig)
+    assert status.level == DiagnosticStatus.WARN and status.message.startswith('RANDOM WEIGHTS')
+
+
+def test_weights_not_marked_random_leave_the_model_status_ok(start_node, tiny_model_dir, tmp_path, capfd):
+    import shutil
+
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_NOTE
+    model = shutil.copytree(tiny_model_dir, tmp_path / 'model')
+    (model / RANDOM_WEIGHTS_NOTE).unlink()
+    _, rig = start_node(None, model=str(model), alignment_mode='none', diagnostics_period_s=0.2)
+    assert 'RANDOM WEIGHTS' not in capfd.readouterr().err
+    status = model_status(rig)
+    assert status.level == DiagnosticStatus.OK and 'RANDOM' not in status.message
+    assert any(kv.key == 'weights' and kv.value == f'weights: local directory {model.resolve()}' for kv in status.values)

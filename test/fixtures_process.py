@@ -41,6 +41,35 @@ def wait_for_line(process, text, timeout_s):
     return ''.join(seen) + (process.stdout.read() or '')
 
 
+class ProcessClient:
+    """An rclpy node of the test that talks to the node process over reliable DDS: publishers, subscriptions, spin."""
+
+    def __init__(self, context, name, depth=5):
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        self.node = Node(name, context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+    def publisher(self, msg_type, topic):
+        return self.node.create_publisher(msg_type, topic, self.qos)
+
+    def subscribe(self, msg_type, topic, callback):
+        return self.node.create_subscription(msg_type, topic, callback, self.qos)
+
+    def spin(self, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def close(self):
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()
+        self.executor.shutdown()
+
+
 def shared_memory_of(pid):
     """The /dev/shm files process pid maps (Fast DDS segments, port segments, semaphores), each with its
     `_el` lock file where one exists."""

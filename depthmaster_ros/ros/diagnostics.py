@@ -10,13 +10,12 @@ import threading
 import time
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.model.provenance import describe_weights, weights_line
+from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_BANNER, describe_weights, weights_line
 from depthmaster_ros.pipeline.frames import STAMP_ORDER, STAMP_ZERO
 
 from .transport_stats import transport_status
 
 OK, WARN, ERROR = 0, 1, 2
-RANDOM_WEIGHTS_BANNER = 'RANDOM WEIGHTS: a tiny test model, the depth is meaningless (pipeline only)'
 _WINDOW_S = 5.0
 # Input faults keep the status at WARN this long after the last one, then it returns to OK.
 FAULT_WARN_S = 10.0

@@ -19,6 +19,7 @@ from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.config.table import image_size
 from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_BANNER
 from depthmaster_ros.pipeline import faults
 from depthmaster_ros.pipeline.assembly import ConvertedImage, FrameAssembly, store_cloud
 from depthmaster_ros.pipeline.camera_batch import process_camera_batch
@@ -32,7 +33,7 @@ from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
 
 from . import messages
 from .camera_channel import CameraChannel, camera_label
-from .diagnostics import FAULT_WARN_S, RANDOM_WEIGHTS_BANNER, NodeHealth, health_to_diagnostics, weights_info
+from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics, weights_info
 from .mailbox import LatestFrameMailbox
 from .parameters import NodeParameters
 from .qos import diagnostics_qos, input_stream_qos, output_qos

@@ -9,6 +9,11 @@ verdicts (ok with a scale error above 10 %), the share of frames whose published
 covers the true scale error, the median |scale error| and the alignment time per frame.
 
 The scale error of a frame is the median over valid pixels of aligned / true depth, minus 1.
+
+The ground-plane probes get a second table, what a camera-only robot lives with: the share of frames
+refused, the median and worst |scale error| of the accepted ones, the accepted frames with an error
+above 10 %, how often the published uncertainty covers the error of an accepted frame, the cost per
+frame, and the floor oracle (least squares on the true floor pixels: the information in the image).
 """
 import argparse
 import dataclasses
@@ -81,7 +86,7 @@ def lidar_sparse(settings, view, points, relative):
 
 def ground_sparse(settings, view, relative):
     settings = dataclasses.replace(settings, alignment_mode='ground_plane', camera_height_m=view.height_m,
-                                   camera_pitch_rad=view.pitch_rad, camera_roll_rad=0.0)
+                                   camera_pitch_rad=view.pitch_rad, camera_roll_rad=getattr(view, 'roll_rad', 0.0))
     outcome = get_mode('ground_plane').samples(request(settings, view.camera, None, relative))
     assert isinstance(outcome, SparseSamples), outcome
     return outcome.depth
@@ -109,20 +114,52 @@ def cases(quick):
     out += [('extrinsic_yaw_2deg', 'street', s, ('smooth',), ('lidar', 0.0, 0.0, 2.0)) for s in seeds]
     out += [('ground_room', 'room', s, ('smooth',), ('ground',)) for s in seeds]
     out += [('ground_street_van', 'street_van', s, ('smooth',), ('ground',)) for s in seeds]
+    # what a camera-only robot meets: 24 cluttered rooms and 18 streets, each with both predictions
+    out += [('ground_cluttered_room', 'cluttered_room', CLUTTERED_SEED + s, both, ('ground',))
+            for s in seeds_of(CLUTTERED_ROOMS, quick)]
+    out += [('ground_street', 'street_rolled', 200 + s, both, ('ground',)) for s in seeds_of(18, quick)]
     return out
 
 
-def run(quick=False, methods=None):
+CLUTTERED_SEED, CLUTTERED_ROOMS = 100, 24
+
+
+def seeds_of(count, quick):
+    return range(2 if quick else count)
+
+
+def make_view(kind, seed):
+    rng = np.random.default_rng(1000 + seed)
+    if kind == 'room':
+        return scenes.room_view(rng)
+    if kind == 'cluttered_room':        # pitch spread evenly over 5-20 degrees; the first (quick) rooms lowest
+        return scenes.cluttered_room_view(rng, pitch_deg=5.0 + 15.0 * (seed - CLUTTERED_SEED + 0.5) / CLUTTERED_ROOMS)
+    return scenes.street_view(rng, van=kind == 'street_van', roll_deg=2.0 if kind == 'street_rolled' else 0.0)
+
+
+def floor_oracle_error(relative, view, settings):
+    """Scale error of plain least squares on the true floor pixels within the ground plane's range."""
+    floor = (view.object_id == scenes.FLOOR_ID) & (view.depth < settings.ground_plane_max_depth)
+    if floor.sum() < settings.min_points:
+        return float('nan')
+    scale, shift = alignment_fit.least_squares_scale_shift(relative[floor].astype(np.float64),
+                                                           to_space(view.depth[floor], SPACE))
+    metric = apply_alignment(relative, SPACE, scale, shift, settings.min_depth, settings.max_depth)
+    return metrics(metric, view.depth, settings.max_depth)['scale_error']
+
+
+def run(quick=False, methods=None, probes=None):
     settings = dataclasses.replace(Config.from_params({}).alignment, use_tf=False, lidar_to_camera=tuple(IDENTITY),
                                    lidar_frame='lidar')
     methods = methods or methods_available()
     views = {}
     rows = []
     for probe, kind, seed, kinds, source in cases(quick):
+        if probes and not any(probe.startswith(prefix) for prefix in probes):
+            continue
         key = (kind, seed)
         if key not in views:
-            rng = np.random.default_rng(1000 + seed)
-            views[key] = scenes.room_view(rng) if kind == 'room' else scenes.street_view(rng, van=kind == 'street_van')
+            views[key] = make_view(kind, seed)
         view = views[key]
         max_depth = settings.max_depth
         for pred_kind in kinds:
@@ -143,6 +180,9 @@ def run(quick=False, methods=None):
                     metric = apply_alignment(relative, SPACE, result.scale, result.shift, settings.min_depth,
                                              settings.max_depth)
                 scores = metrics(metric, view.depth, max_depth)
+                if source[0] == 'ground':
+                    scores['floor_oracle_error'] = floor_oracle_error(relative, view, settings)
+                    scores['pixels'] = int(relative.size)
                 rows.append(dict(probe=probe, prediction=pred_kind, method=method, seed=seed, ok=bool(result.ok),
                                  reason=result.reason, time_s=elapsed,
                                  uncertainty=float(getattr(result, 'scale_uncertainty', float('nan'))),
@@ -203,6 +243,39 @@ def totals(rows):
                 coverage=(sum(covered) / len(covered)) if covered else float('nan'))
 
 
+def ground_table(rows):
+    """The camera-only view of the ground-plane probes: one line per (probe, method)."""
+    groups = {}
+    for row in rows:
+        if 'floor_oracle_error' in row:
+            groups.setdefault((row['probe'], row['method']), []).append(row)
+    table = []
+    for (probe, method), members in groups.items():
+        accepted = [m for m in members if m['ok']]
+        errors = np.abs([m['scale_error'] for m in accepted])
+        covered = [abs(m['scale_error']) <= m['uncertainty'] for m in accepted]
+        table.append(dict(
+            probe=probe, method=method, frames=len(members), refused=len(members) - len(accepted),
+            median_abs_scale_error=float(np.nanmedian(errors)) if len(accepted) else float('nan'),
+            worst_abs_scale_error=float(np.nanmax(errors)) if len(accepted) else float('nan'),
+            wrong_ok=int(np.sum(~(errors <= WRONG_OK_SCALE_ERROR))), covered=(int(sum(covered)), len(covered)),
+            floor_oracle=float(np.nanmedian(np.abs([m['floor_oracle_error'] for m in members]))),
+            ms_per_640x480=1e3 * float(np.median([m['time_s'] * 640 * 480 / m['pixels'] for m in members]))))
+    return table
+
+
+def ground_markdown(table):
+    lines = ['| probe | method | frames | refused | accepted: median abs scale err | worst accepted | wrong ok | '
+             'covered (accepted) | floor oracle median | ms per 640x480 |', '|' + '---|' * 10]
+    for t in table:
+        covered = f'{t["covered"][0]}/{t["covered"][1]}' if t['covered'][1] else 'n/a'
+        lines.append(f'| {t["probe"]} | {t["method"]} | {t["frames"]} | {t["refused"]} '
+                     f'({100 * t["refused"] / t["frames"]:.0f} %) | {100 * t["median_abs_scale_error"]:.1f} % | '
+                     f'{100 * t["worst_abs_scale_error"]:.1f} % | {t["wrong_ok"]} | {covered} | '
+                     f'{100 * t["floor_oracle"]:.1f} % | {t["ms_per_640x480"]:.1f} |')
+    return '\n'.join(lines)
+
+
 def markdown(table, summary):
     lines = ['| probe | prediction | method | frames | AbsRel x | worst | delta1 x | RMSE x | ok | wrong ok | '
              'covered | med abs scale err | ms/frame |', '|' + '---|' * 13]
@@ -224,16 +297,21 @@ def main(argv=None):
     parser.add_argument('--quick', action='store_true', help='one scene per probe (the test runs this)')
     parser.add_argument('--json', type=Path, help='also write every frame and the table here')
     parser.add_argument('--method', action='append', choices=('global', 'local'), help='default: every available')
+    parser.add_argument('--probe', action='append', help='only probes whose name starts with this (repeatable)')
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows = run(args.quick, tuple(args.method) if args.method else None)
+    rows = run(args.quick, tuple(args.method) if args.method else None, args.probe)
     table = summarise(rows)
     summary = {method: totals([r for r in rows if r['method'] == method]) for method in dict.fromkeys(
         r['method'] for r in rows)}
+    ground = ground_table(rows)
     print(markdown(table, summary))
+    print('\nGround plane, camera only (refused share, accepted frames\' error, floor oracle):\n')
+    print(ground_markdown(ground))
     print(f'\n{len(rows)} frames in {time.perf_counter() - started:.1f} s')
     if args.json:
-        args.json.write_text(json.dumps(dict(rows=rows, table=table, summary=summary), indent=1, default=float))
+        args.json.write_text(json.dumps(dict(rows=rows, table=table, summary=summary, ground=ground), indent=1,
+                                        default=float))
     return table, summary
 
 

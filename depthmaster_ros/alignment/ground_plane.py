@@ -35,8 +35,11 @@ def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, rol
 
 
 def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_width: int, out_height: int,
-                       max_depth: float = 50.0) -> np.ndarray:
-    """HxW float32 depth of the floor plane z = 0 of the base frame; NaN where a ray misses it."""
+                       max_depth: float = 50.0, stride: int = 1) -> np.ndarray:
+    """HxW float32 depth of the floor plane z = 0 of the base frame; NaN where a ray misses it.
+
+    stride > 1: only at every stride-th pixel of the out_width x out_height image (camera.pixel_rays).
+    """
     if not isinstance(camera_to_base, RigidTransform):
         raise ValueError('camera_to_base: expected a RigidTransform')
     if not max_depth > 0:
@@ -45,7 +48,7 @@ def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_
     if height <= 0:
         raise ValueError(f'camera_to_base: camera is at or below the floor (z = {height:.3f} m)')
     camera = camera.scaled(out_width, out_height)
-    rays = camera.pixel_rays()
+    rays = camera.pixel_rays(stride)
     # z component of each optical ray (x, y, 1) after rotation into the base frame
     rotation = camera_to_base.rotation
     down = rotation[2, 0] * rays[..., 0] + rotation[2, 1] * rays[..., 1] + rotation[2, 2]

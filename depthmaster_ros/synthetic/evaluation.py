@@ -87,10 +87,8 @@ def ground_plane_scale_error(frame: SceneFrame, space: str, seed: int = 0,
                              max_depth: float = 10.0) -> tuple[float, AlignmentResult]:
     """median(aligned / true depth) - 1 after fitting to the floor the prediction shows (also for a refused fit)."""
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
-    floor = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,
-                               max_depth=max_depth)
-    selection = select_floor(prediction, space, floor)
-    metric, result = align_to_sparse_depth(prediction, space, selection.depth)
+    selection = select_floor(prediction, space, frame.camera, frame.camera_to_base, max_depth)
+    metric, result = align_to_sparse_depth(prediction, space, selection.depth, sample_pixels=selection.pixels)
     result.floor_share = selection.floor_share
     if not result.ok:       # a refused fit is judged too: what would it have published?
         metric = apply_alignment(prediction, space, result.scale, result.shift)

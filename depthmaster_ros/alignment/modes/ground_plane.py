@@ -23,12 +23,12 @@ class GroundPlaneMode(AlignmentMode):
         if camera_to_base is None:
             camera_to_base = camera_to_base_from_height_pitch_roll(
                 settings.camera_height_m, settings.camera_pitch_rad, settings.camera_roll_rad)
+        max_depth = min(settings.ground_plane_max_depth, settings.max_depth)
         try:
-            depth = ground_plane_depth(camera, camera_to_base, camera.width, camera.height,
-                                       max_depth=min(settings.ground_plane_max_depth, settings.max_depth))
+            if request.relative is None or not request.space:
+                return SparseSamples(ground_plane_depth(camera, camera_to_base, camera.width, camera.height,
+                                                        max_depth=max_depth))
+            floor = select_floor(request.relative, request.space, camera, camera_to_base, max_depth)
         except ValueError as error:
             return NoSamples(f'ground plane: {error}')
-        if request.relative is None or not request.space:
-            return SparseSamples(depth)
-        floor = select_floor(request.relative, request.space, depth)
-        return SparseSamples(floor.depth, floor.floor_share)
+        return SparseSamples(floor.depth, floor.floor_share, floor.pixels)

@@ -5,8 +5,9 @@ a street (facades, parked cars, an optional van ahead, a building closing the st
 1242x375 camera with a 64-beam LiDAR mounted 0.27 m behind and 0.3 m above it, and a furnished room
 seen by a 640x480 camera with a 16-beam LiDAR. The cluttered room is the furnished room as a
 camera-only robot meets it: tables and chairs on legs, a sofa, cabinets, boxes and a lamp covering a
-drawn share (30-50 %) of the floor, the camera 1.3 m up, pitched 5-20 degrees down, rolled up to 3. Every pixel and every LiDAR beam is cast exactly, so
-the LiDAR sees what its own position allows (the true cause of see-through after projection).
+drawn share (30-50 %) of the floor, the camera 1.3 m up, pitched 5-20 degrees down, rolled up to 3.
+Every pixel and every LiDAR beam is cast exactly, so the LiDAR sees what its own position allows (the
+true cause of see-through after projection).
 
 Predictions are affine in sqrt-disparity, on a distorted depth: either a smooth low-frequency
 multiplicative error or per-object offsets with sharp edges, plus per-pixel noise.
@@ -262,11 +263,11 @@ def cluttered_room_boxes(rng, cover):
     return boxes, covered / area
 
 
-def cluttered_room_view(rng, pitch_deg=None, lidar=False):
-    """The furnished room a camera-only robot sees: clutter on 30-50 % of the floor, 1.3 m, pitch 5-20
-    degrees (drawn unless given), roll 0-3 degrees either way."""
+def cluttered_room_view(rng, pitch_deg=None, cover=(0.30, 0.50), lidar=False):
+    """The furnished room a camera-only robot sees: clutter on 30-50 % of the floor (or the range given),
+    1.3 m, pitch 5-20 degrees (drawn unless given), roll 0-3 degrees either way."""
     camera = CameraModel.pinhole(640, 480, 518.9, cx=325.6, cy=253.7)
-    boxes, cover = cluttered_room_boxes(rng, rng.uniform(0.30, 0.50))
+    boxes, cover = cluttered_room_boxes(rng, rng.uniform(*cover))
     position = np.array([0.0, rng.uniform(-0.3, 0.3), 1.3])
     pitch = np.radians(rng.uniform(5.0, 20.0) if pitch_deg is None else pitch_deg)
     roll = np.radians(rng.uniform(0.0, 3.0)) * rng.choice((-1, 1))

@@ -32,7 +32,7 @@ import numpy as np
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
-from .fit import least_squares_scale_shift, to_space
+from .fit import least_squares_scale_shift, thin_samples, to_space
 from .ground_plane import ground_plane_depth
 from .uncertainty import SPACE_EXPONENT
 
@@ -46,6 +46,7 @@ PENALTY = 2.0             # score lost per plane pixel behind a line
 HYPOTHESES = 64
 SCORING_PIXELS = 600
 MIN_CANDIDATES = 20
+MAX_SAMPLES = 1000        # floor pixels handed to the fit, evenly thinned (its cost grows with them, not its accuracy)
 
 
 @dataclass
@@ -151,8 +152,8 @@ def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_t
     q, p = target[rows, cols].astype(np.float64), pred[rows, cols].astype(np.float64)
     band_scale = FLOOR_BAND * SPACE_EXPONENT[space]
     sign = -1.0 if space == 'depth' else 1.0           # which way "nearer than the floor" goes in the space
-    line = _floor_line(q, p, local_slope[rows, cols].astype(np.float64), target[on_plane].astype(np.float64), pred[on_plane].astype(np.float64), band_scale,
-                       sign, np.random.default_rng(seed))
+    line = _floor_line(q, p, local_slope[rows, cols].astype(np.float64), target[on_plane].astype(np.float64),
+                       pred[on_plane].astype(np.float64), band_scale, sign, np.random.default_rng(seed))
     if line is None:
         return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
     slope, shift = line
@@ -160,8 +161,10 @@ def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_t
     rows, cols = np.nonzero(on_plane)
     q, p = target[rows, cols].astype(np.float64), pred[rows, cols].astype(np.float64)
     keep = np.abs(p - slope * q - shift) < band_scale * slope * q
-    rows, cols = rows[keep], cols[keep]
+    share = float(keep.sum()) / plane_count
+    index = thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)
+    rows, cols = rows[index], cols[index]
     pixels = (rows * STRIDE * width + cols * STRIDE).astype(np.int64)
     depth = empty
     depth.ravel()[pixels] = plane[rows, cols]
-    return FloorSelection(depth, len(pixels) / plane_count, pixels)
+    return FloorSelection(depth, share, pixels)

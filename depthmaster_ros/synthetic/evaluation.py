@@ -14,7 +14,6 @@ import numpy as np
 from depthmaster_ros.alignment.fit import (AlignmentResult, align_to_sparse_depth, apply_alignment, least_squares_scale_shift,
                                           to_space)
 from depthmaster_ros.alignment.floor_selection import select_floor
-from depthmaster_ros.alignment.ground_plane import ground_plane_depth
 from depthmaster_ros.alignment.lidar_projection import SparseDepthResult, project_to_sparse_depth
 from depthmaster_ros.geometry.metrics import depth_errors
 from depthmaster_ros.synthetic.scene import SceneFrame, fake_prediction

@@ -32,7 +32,7 @@ import numpy as np
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
-from .fit import least_squares_scale_shift, thin_samples, to_space
+from .fit import thin_samples, to_space
 from .ground_plane import ground_plane_depth
 from .uncertainty import SPACE_EXPONENT
 
@@ -44,7 +44,7 @@ FLOOR_BAND = 0.04         # relative depth within which a pixel lies on a line
 BEHIND_BANDS = 3.0        # farther than the line by this many bands: the line cannot be the floor
 PENALTY = 2.0             # score lost per plane pixel behind a line
 HYPOTHESES = 64
-SCORING_PIXELS = 600
+SCORING_PIXELS = 500
 MIN_CANDIDATES = 20
 MAX_SAMPLES = 1000        # floor pixels handed to the fit, evenly thinned (its cost grows with them, not its accuracy)
 
@@ -84,38 +84,57 @@ def _floor_line(q, p, local_slope, plane_q, plane_p, band_scale, sign, rng):
     Half the lines go through two candidates, half through one with its local slope: when the floor is
     a small share of the candidates, pairs of floor pixels are rare and single ones are not.
     """
-    count = len(q)
-    pick = rng.integers(0, count, (HYPOTHESES, 2))
-    first, second = pick[:, 0], pick[:HYPOTHESES // 2, 1]
-    dq = q[first[:HYPOTHESES // 2]] - q[second]
+    half = HYPOTHESES // 2
+    pick = rng.integers(0, len(q), (HYPOTHESES, 2))
+    first, second = pick[:, 0], pick[:half, 1]
+    dq = q[first[:half]] - q[second]
     with np.errstate(invalid='ignore', divide='ignore'):
-        slopes = np.concatenate([(p[first[:HYPOTHESES // 2]] - p[second]) / dq, local_slope[first[HYPOTHESES // 2:]]])
-    wide = np.concatenate([np.abs(dq) > 0.05 * (q.max() - q.min()), np.ones(HYPOTHESES - HYPOTHESES // 2, bool)])
+        slopes = np.concatenate([(p[first[:half]] - p[second]) / dq, local_slope[first[half:]]])
+    wide = np.concatenate([np.abs(dq) > 0.05 * (q.max() - q.min()), np.ones(HYPOTHESES - half, bool)])
     good = np.isfinite(slopes) & (slopes > 0) & wide
     if not good.any():
         return None
-    slopes = slopes[good]
-    shifts = p[first[good]] - slopes * q[first[good]]
+    slopes = slopes[good][:, None]
+    shifts = p[first[good]][:, None] - slopes * q[first[good]][:, None]
     score_q, score_p = _subsample(q, p, rng)
+    on_line = slopes * score_q                       # the line's value above its shift, at each pixel
+    inside = np.abs(score_p - shifts - on_line) < band_scale * on_line
     behind_q, behind_p = _subsample(plane_q, plane_p, rng)
-    band = band_scale * slopes[:, None] * score_q[None, :]
-    inside = np.abs(score_p[None, :] - slopes[:, None] * score_q[None, :] - shifts[:, None]) < band
-    behind_band = BEHIND_BANDS * band_scale * slopes[:, None] * behind_q[None, :]
-    behind = sign * (behind_p[None, :] - slopes[:, None] * behind_q[None, :] - shifts[:, None]) < -behind_band
-    score = inside.sum(axis=1) / len(score_q) - PENALTY * behind.sum(axis=1) / len(behind_q)
+    on_line = slopes * behind_q
+    behind = sign * (behind_p - shifts - on_line) < -BEHIND_BANDS * band_scale * on_line
+    score = inside.mean(axis=1) - PENALTY * behind.mean(axis=1)
     best = int(np.argmax(score))
     if not score[best] > 0:
         return None
-    slope, shift = float(slopes[best]), float(shifts[best])
-    for _ in range(2):      # least squares on the line's inliers among all candidates
-        inliers = np.abs(p - slope * q - shift) < band_scale * slope * q
+    return _refined(q, p, float(slopes[best, 0]), float(shifts[best, 0]), band_scale)
+
+
+def _on_line(q, p, slope, shift, band_scale):
+    return np.abs(p - slope * q - shift) < band_scale * slope * q
+
+
+def _refined(q, p, slope, shift, band_scale):
+    """The line refitted by least squares on its inliers, twice (kept where a refit would not be usable)."""
+    for _ in range(2):
+        inliers = _on_line(q, p, slope, shift, band_scale)
         if inliers.sum() < MIN_CANDIDATES:
             break
-        refined = least_squares_scale_shift(q[inliers], p[inliers])
+        refined = _least_squares_line(q[inliers], p[inliers])
         if not refined[0] > 0:
             break
         slope, shift = refined
     return slope, shift
+
+
+def _least_squares_line(q, p):
+    """(slope, intercept) of p on q, from the centred sums (a 2x2 solve without the general solver's cost)."""
+    q_mean, p_mean = q.mean(), p.mean()
+    centred = q - q_mean
+    denominator = float(centred @ centred)
+    if not denominator > 0:
+        return float('nan'), float('nan')
+    slope = float(centred @ (p - p_mean)) / denominator
+    return slope, float(p_mean - slope * q_mean)
 
 
 def _subsample(q, p, rng):
@@ -144,27 +163,27 @@ def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_t
     target = to_space(floor, space).astype(np.float32)
     horizon = np.nanmax(target) if space == 'depth' else 0.0
     target[~np.isfinite(target)] = horizon
-    pred = np.where(np.isfinite(small_pred), small_pred, np.float32(np.median(small_pred[on_plane])))
+    finite = np.isfinite(small_pred)
+    pred = small_pred if finite.all() else np.where(finite, small_pred, np.float32(np.median(small_pred[on_plane])))
     horizontal, local_slope = _horizontal(pred, target)
-    rows, cols = np.nonzero(on_plane & horizontal)
-    if len(rows) < MIN_CANDIDATES:
+    plane_index = np.flatnonzero(on_plane)
+    plane_q, plane_p = target.ravel()[plane_index].astype(np.float64), pred.ravel()[plane_index].astype(np.float64)
+    candidate = horizontal.ravel()[plane_index]
+    if candidate.sum() < MIN_CANDIDATES:
         return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
-    q, p = target[rows, cols].astype(np.float64), pred[rows, cols].astype(np.float64)
     band_scale = FLOOR_BAND * SPACE_EXPONENT[space]
     sign = -1.0 if space == 'depth' else 1.0           # which way "nearer than the floor" goes in the space
-    line = _floor_line(q, p, local_slope[rows, cols].astype(np.float64), target[on_plane].astype(np.float64),
-                       pred[on_plane].astype(np.float64), band_scale, sign, np.random.default_rng(seed))
+    line = _floor_line(plane_q[candidate], plane_p[candidate],
+                       local_slope.ravel()[plane_index[candidate]].astype(np.float64), plane_q, plane_p, band_scale,
+                       sign, np.random.default_rng(seed))
     if line is None:
         return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
-    slope, shift = line
     # the floor between the furniture is too narrow for a gradient of its own: every plane pixel on the line
-    rows, cols = np.nonzero(on_plane)
-    q, p = target[rows, cols].astype(np.float64), pred[rows, cols].astype(np.float64)
-    keep = np.abs(p - slope * q - shift) < band_scale * slope * q
+    keep = _on_line(plane_q, plane_p, *line, band_scale)
     share = float(keep.sum()) / plane_count
-    index = thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)
-    rows, cols = rows[index], cols[index]
-    pixels = (rows * STRIDE * width + cols * STRIDE).astype(np.int64)
+    kept = plane_index[thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)]
+    rows, cols = np.divmod(kept, plane.shape[1])
+    pixels = rows * STRIDE * width + cols * STRIDE
     depth = empty
-    depth.ravel()[pixels] = plane[rows, cols]
+    depth.ravel()[pixels] = plane.ravel()[kept]
     return FloorSelection(depth, share, pixels)

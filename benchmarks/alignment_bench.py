@@ -13,7 +13,8 @@ The scale error of a frame is the median over valid pixels of aligned / true dep
 The ground-plane probes get a second table, what a camera-only robot lives with: the share of frames
 refused, the median and worst |scale error| of the accepted ones, the accepted frames with an error
 above 10 %, how often the published uncertainty covers the error of an accepted frame, the CPU time
-of samples and fit per frame (process time, scaled to 640x480 pixels), and the floor oracle (least squares on the true floor pixels: the information in the image).
+of samples and fit per frame (process time, scaled to 640x480 pixels), and the floor oracle (least
+squares on the true floor pixels: the information in the image).
 """
 import argparse
 import dataclasses

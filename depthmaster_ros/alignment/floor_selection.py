@@ -110,6 +110,7 @@ def _floor_line(q, p, local_slope, plane_q, plane_p, band_scale, sign, rng):
 
 
 def _on_line(q, p, slope, shift, band_scale):
+    """Pixels within the band of the line p = slope * q + shift (a relative depth band, see FLOOR_BAND)."""
     return np.abs(p - slope * q - shift) < band_scale * slope * q
 
 
@@ -179,7 +180,7 @@ def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_t
     if line is None:
         return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
     # the floor between the furniture is too narrow for a gradient of its own: every plane pixel on the line
-    keep = _on_line(plane_q, plane_p, *line, band_scale)
+    keep = _on_line(plane_q, plane_p, line[0], line[1], band_scale)
     share = float(keep.sum()) / plane_count
     kept = plane_index[thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)]
     rows, cols = np.divmod(kept, plane.shape[1])

@@ -153,9 +153,15 @@ def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_t
     relative = np.asarray(relative, np.float32)
     height, width = relative.shape
     floor = ground_plane_depth(camera, camera_to_base, width, height, max_depth=np.inf, stride=STRIDE)
-    plane = np.where(floor <= max_depth, floor, np.float32(np.nan))
-    small_pred = relative[::STRIDE, ::STRIDE]
     empty = np.full((height, width), np.nan, np.float32)
+    rows_with_floor = np.flatnonzero(np.any(floor <= max_depth, axis=1))
+    if not len(rows_with_floor):
+        return FloorSelection(empty, float('nan'), np.zeros(0, np.int64))
+    # only the rows from just above the floor's first one down: the gradients need a few rows above it
+    top = max(int(rows_with_floor[0]) - BLUR // 2 - STEP - 1, 0)
+    floor = floor[top:]
+    plane = np.where(floor <= max_depth, floor, np.float32(np.nan))
+    small_pred = relative[top * STRIDE::STRIDE, ::STRIDE]
     on_plane = np.isfinite(plane) & np.isfinite(small_pred)
     plane_count = int(on_plane.sum())
     if plane_count == 0:
@@ -184,7 +190,7 @@ def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_t
     share = float(keep.sum()) / plane_count
     kept = plane_index[thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)]
     rows, cols = np.divmod(kept, plane.shape[1])
-    pixels = rows * STRIDE * width + cols * STRIDE
+    pixels = (rows + top) * STRIDE * width + cols * STRIDE
     depth = empty
     depth.ravel()[pixels] = plane.ravel()[kept]
     return FloorSelection(depth, share, pixels)

@@ -120,6 +120,16 @@ def render(camera, position, pitch_rad, boxes, lidar_offset, beams_deg, azimuth_
                 ids.reshape(camera.height, camera.width), points, lidar_ids[keep])
 
 
+def street_drive(rng, frames, step_m=1.0, roll_deg=2.0):
+    """One street seen from a camera driving forward step_m per frame (no LiDAR): a fixed mount, a new view."""
+    camera = CameraModel.pinhole(1242, 375, 721.5, cx=609.6, cy=172.9)
+    boxes = street_boxes(rng)
+    lane, pitch = rng.uniform(-0.5, 0.5), np.radians(rng.uniform(-0.5, 1.5))
+    roll = np.radians(rng.uniform(-roll_deg, roll_deg))
+    return [render(camera, np.array([step_m * index, lane, 1.65]), pitch, boxes, (0.0, 0.0, 0.0), np.zeros(0), 0.17,
+                   50.0, roll_rad=roll) for index in range(frames)]
+
+
 def street_boxes(rng, van=False):
     boxes = []
     for side in (1, -1):

@@ -33,6 +33,13 @@ class HeightCheck:
     def agrees(self) -> bool:
         return abs(self.disagreement) <= self.tolerance
 
+    def describe(self) -> str:
+        """One line for /diagnostics."""
+        verdict = 'agree' if self.agrees else 'disagree: check the height and pitch in TF, the LiDAR extrinsic, ' \
+                                              'or whether the floor is flat'
+        return (f'LiDAR metres put the camera {self.implied_height_m:.2f} m above the floor, TF says '
+                f'{self.known_height_m:.2f} m ({self.disagreement:+.0%}, tolerance +-{self.tolerance:.0%}): {verdict}')
+
 
 def check_camera_height(relative: np.ndarray, space: str, camera: CameraModel, camera_to_base: RigidTransform,
                         max_depth: float, scale: float, shift: float,

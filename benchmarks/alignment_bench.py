@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import alignment_scenes as scenes  # noqa: E402
 from depthmaster_ros.alignment import fit as alignment_fit  # noqa: E402
 from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment, to_space  # noqa: E402
+from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter  # noqa: E402
 from depthmaster_ros.alignment.modes import NoSamples, SampleRequest, SparseSamples, get_mode  # noqa: E402
 from depthmaster_ros.config.settings import Config  # noqa: E402
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud  # noqa: E402
@@ -155,9 +156,14 @@ def floor_oracle_error(relative, view, settings):
     return metrics(metric, view.depth, settings.max_depth)['scale_error']
 
 
+def node_settings():
+    """The node's default alignment settings, with the LiDAR in the camera frame and no TF."""
+    return dataclasses.replace(Config.from_params({}).alignment, use_tf=False, lidar_to_camera=tuple(IDENTITY),
+                               lidar_frame='lidar')
+
+
 def run(quick=False, methods=None, probes=None):
-    settings = dataclasses.replace(Config.from_params({}).alignment, use_tf=False, lidar_to_camera=tuple(IDENTITY),
-                                   lidar_frame='lidar')
+    settings = node_settings()
     methods = methods or methods_available()
     views = {}
     rows = []
@@ -198,6 +204,39 @@ def run(quick=False, methods=None, probes=None):
                                  uncertainty=float(getattr(result, 'scale_uncertainty', float('nan'))),
                                  num_points=int(result.num_points), num_inliers=int(result.num_inliers),
                                  oracle=reference, **scores))
+    return rows
+
+
+DRIVES, DRIVE_FRAMES, FRAME_S = 3, 12, 0.1
+
+
+def drive_rows(settings, quick=False):
+    """Street drives through the node's temporal filter (node defaults), frame by frame at 10 Hz: what a
+    camera-only robot publishes, held and pooled fits included. A refused frame is scored with its own fit."""
+    rows = []
+    for drive in range(1 if quick else DRIVES):
+        views = scenes.street_drive(np.random.default_rng(4000 + drive), 4 if quick else DRIVE_FRAMES)
+        temporal = TemporalAlignmentFilter(smoothing=settings.temporal_smoothing, hold_s=settings.hold_s)
+        for index, view in enumerate(views):
+            relative = scenes.predict(view, 'smooth', np.random.default_rng([drive, index, 5]))
+            started, cpu_started = time.perf_counter(), time.process_time()
+            sparse, pixels = with_pixels(ground_sparse(settings, view, relative))
+            _, fresh = align_to_sparse_depth(relative, SPACE, sparse, min_depth=settings.min_depth,
+                                             max_depth=settings.max_depth, min_points=settings.min_points,
+                                             sample_pixels=pixels)
+            applied = temporal.update(index * FRAME_S, fresh)
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            line = applied if applied.ok else fresh
+            metric = apply_alignment(relative, SPACE, line.scale, line.shift, settings.min_depth, settings.max_depth)
+            scores = metrics(metric, view.depth, settings.max_depth)
+            rows.append(dict(probe='ground_street_drive', prediction='smooth', method='global+filter', seed=drive,
+                             ok=bool(applied.ok), reason=applied.reason, time_s=elapsed, cpu_s=cpu,
+                             uncertainty=float(line.scale_uncertainty), num_points=int(fresh.num_points),
+                             num_inliers=int(fresh.num_inliers), held=bool(applied.held),
+                             oracle=metrics(oracle(relative, view.depth, settings.max_depth), view.depth,
+                                            settings.max_depth),
+                             floor_oracle_error=floor_oracle_error(relative, view, settings),
+                             pixels=int(relative.size), **scores))
     return rows
 
 
@@ -274,18 +313,21 @@ def ground_table(rows):
             median_abs_scale_error=float(np.nanmedian(errors)) if len(accepted) else float('nan'),
             worst_abs_scale_error=float(np.nanmax(errors)) if len(accepted) else float('nan'),
             wrong_ok=int(np.sum(~(errors <= WRONG_OK_SCALE_ERROR))), covered=(int(sum(covered)), len(covered)),
+            held=sum(bool(m.get('held')) for m in accepted),
+            pooled=sum(m['reason'].startswith('pooled') for m in accepted),
             floor_oracle=float(np.nanmedian(np.abs([m['floor_oracle_error'] for m in members]))),
             cpu_ms_per_640x480=1e3 * float(np.median([m['cpu_s'] * 640 * 480 / m['pixels'] for m in members]))))
     return table
 
 
 def ground_markdown(table):
-    lines = ['| probe | method | frames | refused | accepted: median abs scale err | worst accepted | wrong ok | '
-             'covered (accepted) | floor oracle median | CPU ms per 640x480 |', '|' + '---|' * 10]
+    lines = ['| probe | method | frames | refused | held / pooled | accepted: median abs scale err | worst accepted | '
+             'wrong ok | covered (accepted) | floor oracle median | CPU ms per 640x480 |', '|' + '---|' * 11]
     for t in table:
         covered = f'{t["covered"][0]}/{t["covered"][1]}' if t['covered'][1] else 'n/a'
         lines.append(f'| {t["probe"]} | {t["method"]} | {t["frames"]} | {t["refused"]} '
-                     f'({100 * t["refused"] / t["frames"]:.0f} %) | {100 * t["median_abs_scale_error"]:.1f} % | '
+                     f'({100 * t["refused"] / t["frames"]:.0f} %) | {t["held"]} / {t["pooled"]} | '
+                     f'{100 * t["median_abs_scale_error"]:.1f} % | '
                      f'{100 * t["worst_abs_scale_error"]:.1f} % | {t["wrong_ok"]} | {covered} | '
                      f'{100 * t["floor_oracle"]:.1f} % | {t["cpu_ms_per_640x480"]:.1f} |')
     return '\n'.join(lines)
@@ -316,6 +358,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = run(args.quick, tuple(args.method) if args.method else None, args.probe)
+    if not args.probe or any('ground_street_drive'.startswith(prefix) for prefix in args.probe):
+        rows += drive_rows(node_settings(), args.quick)
     table = summarise(rows)
     summary = {method: totals([r for r in rows if r['method'] == method]) for method in dict.fromkeys(
         r['method'] for r in rows)}

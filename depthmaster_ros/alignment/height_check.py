@@ -57,3 +57,30 @@ def check_camera_height(relative: np.ndarray, space: str, camera: CameraModel, c
     implied = known * float(np.median(ratio))
     tolerance = HEIGHT_TOLERANCE + (scale_uncertainty if np.isfinite(scale_uncertainty) else np.inf)
     return HeightCheck(implied, known, implied / known - 1.0, tolerance)
+
+
+# Image time between two checks: the heights change with the mount, not per frame, and a check costs a
+# floor selection (about 1 ms at 640x480).
+CHECK_PERIOD_S = 1.0
+
+
+class PeriodicHeightCheck:
+    """check_camera_height at most once per CHECK_PERIOD_S of image time; the last result in between."""
+
+    def __init__(self) -> None:
+        self._checked_at: float | None = None
+        self.last: HeightCheck | None = None
+
+    def update(self, stamp_s: float, relative: np.ndarray, space: str, camera: CameraModel,
+               camera_to_base: RigidTransform | None, max_depth: float, scale: float, shift: float,
+               scale_uncertainty: float) -> HeightCheck | None:
+        """The latest check for a LiDAR fit at stamp_s (camera_to_base None: no pose, no check)."""
+        if camera_to_base is None:
+            self._checked_at, self.last = None, None
+            return None
+        due = self._checked_at is None or not 0.0 <= stamp_s - self._checked_at < CHECK_PERIOD_S
+        if due:
+            self._checked_at = stamp_s
+            self.last = check_camera_height(relative, space, camera, camera_to_base, max_depth, scale, shift,
+                                            scale_uncertainty)
+        return self.last

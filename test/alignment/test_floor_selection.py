@@ -5,7 +5,7 @@ import pytest
 from depthmaster_ros.alignment.fit import align_to_sparse_depth
 from depthmaster_ros.alignment.floor_selection import select_floor
 from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
-from depthmaster_ros.alignment.height_check import check_camera_height
+from depthmaster_ros.alignment.height_check import PeriodicHeightCheck, check_camera_height
 from depthmaster_ros.geometry.camera_model import CameraModel
 
 CAMERA = CameraModel.pinhole(640, 480, 518.9, cx=325.6, cy=253.7)
@@ -91,3 +91,14 @@ def test_a_wrong_height_in_the_pose_is_reported(cluttered):
     assert check is not None and not check.agrees
     assert check.disagreement == pytest.approx(1 / 1.15 - 1, abs=0.03)
     assert check.implied_height_m == pytest.approx(HEIGHT, rel=0.03)
+
+
+def test_the_height_check_runs_once_per_period(cluttered):
+    _, _, relative = cluttered
+    periodic = PeriodicHeightCheck()
+    first = periodic.update(0.0, relative, 'sqrt_disparity', CAMERA, POSE, 10.0, 0.5, -0.15, 0.02)
+    # within the period the last result stands, even for another fit
+    assert periodic.update(0.5, relative, 'sqrt_disparity', CAMERA, POSE, 10.0, 0.6, -0.15, 0.02) is first
+    later = periodic.update(1.0, relative, 'sqrt_disparity', CAMERA, POSE, 10.0, 0.6, -0.15, 0.02)
+    assert later is not first and later.implied_height_m < first.implied_height_m
+    assert periodic.update(1.1, relative, 'sqrt_disparity', CAMERA, None, 10.0, 0.5, -0.15, 0.02) is None

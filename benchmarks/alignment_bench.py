@@ -320,11 +320,20 @@ def ground_table(rows):
     return table
 
 
+def _header(*columns):
+    """A markdown table's first two lines."""
+    return ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
+
+
+def _covered(line):
+    return f'{line["covered"][0]}/{line["covered"][1]}' if line['covered'][1] else 'n/a'
+
+
 def ground_markdown(table):
-    lines = ['| probe | method | frames | refused | held / pooled | accepted: median abs scale err | worst accepted | '
-             'wrong ok | covered (accepted) | floor oracle median | CPU ms per 640x480 |', '|' + '---|' * 11]
+    lines = _header('probe', 'method', 'frames', 'refused', 'held / pooled', 'accepted: median abs scale err',
+                    'worst accepted', 'wrong ok', 'covered (accepted)', 'floor oracle median', 'CPU ms per 640x480')
     for t in table:
-        covered = f'{t["covered"][0]}/{t["covered"][1]}' if t['covered'][1] else 'n/a'
+        covered = _covered(t)
         lines.append(f'| {t["probe"]} | {t["method"]} | {t["frames"]} | {t["refused"]} '
                      f'({100 * t["refused"] / t["frames"]:.0f} %) | {t["held"]} / {t["pooled"]} | '
                      f'{100 * t["median_abs_scale_error"]:.1f} % | '
@@ -334,10 +343,10 @@ def ground_markdown(table):
 
 
 def markdown(table, summary):
-    lines = ['| probe | prediction | method | frames | AbsRel x | worst | delta1 x | RMSE x | ok | wrong ok | '
-             'covered | med abs scale err | ms/frame |', '|' + '---|' * 13]
+    lines = _header('probe', 'prediction', 'method', 'frames', 'AbsRel x', 'worst', 'delta1 x', 'RMSE x', 'ok',
+                    'wrong ok', 'covered', 'med abs scale err', 'ms/frame')
     for t in table:
-        covered = f'{t["covered"][0]}/{t["covered"][1]}' if t['covered'][1] else 'n/a'
+        covered = _covered(t)
         lines.append(f'| {t["probe"]} | {t["prediction"]} | {t["method"]} | {t["frames"]} | {t["abs_rel"]:.3f} | '
                      f'{t["abs_rel_worst"]:.3f} | {t["delta1"]:.3f} | {t["rmse"]:.3f} | {t["ok"]} | {t["wrong_ok"]} | '
                      f'{covered} | {100 * t["median_abs_scale_error"]:.1f} % | {t["ms"]:.1f} |')

@@ -11,10 +11,15 @@ the image (no ray reaches the floor within max_depth); the floor is not visible 
 (ramps, stairs, rough terrain) or the pose is wrong (a 1 degree pitch error biases far depth
 strongly); the robot pitches or rolls while driving and TF does not report it.
 """
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform, optical_from_body, rotation_about
+
+if TYPE_CHECKING:
+    from depthmaster_ros.geometry.transforms import TransformLookup
 
 
 def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, roll_rad: float = 0.0) -> RigidTransform:
@@ -32,6 +37,17 @@ def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, rol
     base_from_body = rotation_about('y', pitch_rad) @ rotation_about('x', roll_rad)
     base_from_camera_body = RigidTransform(base_from_body, np.array([0.0, 0.0, float(height_m)]))
     return base_from_camera_body @ optical_from_body().inverse()
+
+
+def pose_from_tf(transforms: 'TransformLookup | None', base_frame: str, frame_id: str,
+                 stamp_ns: int) -> RigidTransform | None:
+    """camera -> base_frame from TF at the image's stamp, or None when TF does not have it."""
+    if transforms is None:
+        return None
+    try:
+        return transforms.lookup(base_frame, frame_id, stamp_ns)
+    except (LookupError, ValueError):
+        return None
 
 
 def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_width: int, out_height: int,

@@ -3,7 +3,7 @@ kept where the relative map shows floor (floor_selection.py)."""
 from functools import lru_cache
 
 from ..floor_selection import select_floor
-from ..ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
+from ..ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth, pose_from_tf
 from . import register
 from .base import AlignmentMode, ModeOutcome, NoSamples, SampleRequest, SparseSamples
 
@@ -20,12 +20,8 @@ class GroundPlaneMode(AlignmentMode):
         camera, settings = request.camera, request.settings
         if camera is None:
             return NoSamples('no camera info')
-        camera_to_base = None
-        if settings.use_tf and request.transforms is not None:
-            try:
-                camera_to_base = request.transforms.lookup(settings.base_frame, request.frame_id, request.stamp_ns)
-            except (LookupError, ValueError):
-                camera_to_base = None
+        camera_to_base = pose_from_tf(request.transforms if settings.use_tf else None, settings.base_frame,
+                                      request.frame_id, request.stamp_ns)
         if camera_to_base is None:
             camera_to_base = _pose_from_parameters(
                 settings.camera_height_m, settings.camera_pitch_rad, settings.camera_roll_rad)

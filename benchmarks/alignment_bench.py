@@ -1,7 +1,7 @@
 """Alignment benchmark (`make bench-alignment`): accuracy, honesty and cost of the metric alignment.
 
 Every case runs the node's own alignment path at the node's default parameters (the alignment mode
-turns the inputs into samples, then `align_to_sparse_depth`) on ray-cast scenes (alignment_scenes.py)
+turns the inputs into samples, then `metric_depth_from_sparse`) on ray-cast scenes (alignment_scenes.py)
 and compares the result with the all-pixel global oracle: the least-squares scale and shift fitted on
 every pixel's true depth. Printed per probe: AbsRel, delta1 and RMSE as ratios to the oracle (lower is
 better for AbsRel and RMSE, higher for delta1), the share of ok:true verdicts, the wrong ok:true
@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import alignment_scenes as scenes  # noqa: E402
 from depthmaster_ros.alignment import fit as alignment_fit  # noqa: E402
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment, to_space  # noqa: E402
-from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter  # noqa: E402
+from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse, to_space  # noqa: E402
 from depthmaster_ros.alignment.modes import NoSamples, SampleRequest, SparseSamples, get_mode  # noqa: E402
+from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter  # noqa: E402
 from depthmaster_ros.config.settings import Config  # noqa: E402
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud  # noqa: E402
 
@@ -186,9 +186,9 @@ def run(quick=False, methods=None, probes=None):
                 kwargs = {} if method == 'global' else {'method': method}
                 if pixels is not None:      # as the node hands them over: the image is not scanned for them
                     kwargs['sample_pixels'] = pixels
-                if 'focal_px' in inspect.signature(align_to_sparse_depth).parameters:
+                if 'focal_px' in inspect.signature(metric_depth_from_sparse).parameters:
                     kwargs.update(focal_px=view.camera.fy, check_extrinsic=source[0] in ('lidar', 'band'))
-                metric, result = align_to_sparse_depth(relative, SPACE, sparse, min_depth=settings.min_depth,
+                metric, result = metric_depth_from_sparse(relative, SPACE, sparse, min_depth=settings.min_depth,
                                                        max_depth=settings.max_depth,
                                                        min_points=settings.min_points, **kwargs)
                 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -221,7 +221,7 @@ def drive_rows(settings, quick=False):
             relative = scenes.predict(view, 'smooth', np.random.default_rng([drive, index, 5]))
             started, cpu_started = time.perf_counter(), time.process_time()
             sparse, pixels = with_pixels(ground_sparse(settings, view, relative))
-            _, fresh = align_to_sparse_depth(relative, SPACE, sparse, min_depth=settings.min_depth,
+            _, fresh = metric_depth_from_sparse(relative, SPACE, sparse, min_depth=settings.min_depth,
                                              max_depth=settings.max_depth, min_points=settings.min_points,
                                              sample_pixels=pixels)
             applied = temporal.update(index * FRAME_S, fresh)

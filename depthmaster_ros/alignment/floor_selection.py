@@ -32,8 +32,9 @@ import numpy as np
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
-from .fit import thin_samples, to_space
+from .fit import thin_samples
 from .ground_plane import ground_plane_depth
+from .spaces import to_space
 from .uncertainty import SPACE_EXPONENT
 
 STRIDE = 4

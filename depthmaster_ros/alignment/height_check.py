@@ -14,8 +14,8 @@ import numpy as np
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform
 
-from .fit import from_space
 from .floor_selection import select_floor
+from .spaces import from_space
 
 # Floor pixels' own model error and the pose's: below this (plus the fit's uncertainty) the two agree.
 HEIGHT_TOLERANCE = 0.05

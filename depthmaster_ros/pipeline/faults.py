@@ -1,7 +1,8 @@
 """Counting input faults by kind, with a rate limit on the log line each one deserves.
 
 The node and the bag tool meet the same bad data (broken encodings, missing calibration, stale
-clouds); both count it here so the diagnostics and the bag report use the same names.
+clouds); both count it here so the diagnostics and the bag report use the same names: the one
+table of fault and skip reasons is `FAULT_KINDS`.
 """
 from collections import Counter
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import time
 # fault tables and a test checks both ways (code -> this table -> docs), so neither can drift.
 FAULT_KINDS: dict[str, str] = {
     'image': 'an image that cannot be decoded or is too large; dropped',
+    'image_decode': 'a recorded image message that cannot be deserialised (bag tool); skipped',
     'image_stamp_zero': 'an image stamp of zero or below; processed',
     'image_stamp_order': 'an image stamp that did not increase; processed, the temporal fit restarts',
     'image_size_change': 'the image size changed; processed at the new size',
@@ -21,6 +23,8 @@ FAULT_KINDS: dict[str, str] = {
     'camera_info_wait': 'an image replaced by a newer one while it waited for its camera_info; dropped',
     'camera_info_missing': 'no camera_info within camera_info_timeout_s; relative depth only',
     'camera_info_unmatched': 'camera_info flows but none has the stamp of this image; relative depth only',
+    'image_overtaken': 'an image that waited for its camera_info while a newer one went out; dropped, '
+                       'never published out of order',
     'camera_info_size': 'the camera_info of this stamp is for another image size; relative depth only',
     'points': 'a point cloud that cannot be read; refused',
     'points_empty': 'a point cloud with no finite point; refused',
@@ -34,6 +38,19 @@ FAULT_KINDS: dict[str, str] = {
     'publish_error': 'an output message failed to build; frame dropped',
     'cloud_max_points': 'a cloud above cloud_max_points; not published',
 }
+
+
+# The reasons a frame is dropped (the node) or skipped (the bag tool), shared by both.
+IMAGE = 'image'
+IMAGE_DECODE = 'image_decode'
+FRAME = 'frame'
+PIPELINE_ERROR = 'pipeline_error'
+IMAGE_OVERTAKEN = 'image_overtaken'
+
+
+def dropped(error: object) -> str:
+    """The log sentence of a frame dropped for `error`."""
+    return f'{error}; frame dropped'
 
 
 class FaultCounters:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import align_to_sparse_depth
+from depthmaster_ros.alignment import metric_depth_from_sparse
 from depthmaster_ros.alignment.floor_selection import select_floor
 from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
 from depthmaster_ros.alignment.height_check import PeriodicHeightCheck, check_camera_height
@@ -59,8 +59,8 @@ def test_the_floor_is_the_farthest_horizontal_surface_not_the_largest(cluttered)
     # no table top or sofa seat (their depth is half the floor's there); the feet of their fronts may be kept
     kept_ratio = depth.ravel()[selection.pixels] / plane.ravel()[selection.pixels]
     assert kept_ratio.min() > 0.9
-    metric, result = align_to_sparse_depth(relative, 'sqrt_disparity', selection.depth,
-                                           sample_pixels=selection.pixels)
+    metric, result = metric_depth_from_sparse(relative, 'sqrt_disparity', selection.depth,
+                                              sample_pixels=selection.pixels)
     assert result.ok, result.reason
     error = float(np.nanmedian(metric / depth)) - 1.0
     assert abs(error) < 0.03

@@ -212,8 +212,8 @@ def test_corrupt_frames_are_skipped_and_counted(sample_bag_file, tmp_path, tiny_
     frames = summary['frames']
     assert frames['in'] == FRAMES and frames['out'] == FRAMES - 2 and frames['skipped'] == 2
     assert frames['skip_reasons']['image_decode']['count'] == 1
-    assert frames['skip_reasons']['image_conversion']['count'] == 1
-    assert 'Image.data' in frames['skip_reasons']['image_conversion']['last_message']
+    assert frames['skip_reasons']['image']['count'] == 1
+    assert 'Image.data' in frames['skip_reasons']['image']['last_message']
     _, outputs = read_bag(out)
     _, inputs = read_bag(sample_bag_file)
     good = [stamp_ns(m) for i, (_, m) in enumerate(inputs[sample_bag.IMAGE_TOPIC]) if i not in (1, 3)]
@@ -285,7 +285,7 @@ def test_stop_request_closes_a_readable_bag(sample_bag_file, tmp_path, tiny_esti
     processed_frames.clear()
     summary = process_bag(sample_bag_file, out, CountingEstimator(), bag_config.replace(alignment_mode='none'),
                           BagOptions(progress=False, force=True), stop_requested=stop_after_two)
-    assert summary['interrupted'] is True and summary['frames']['out'] == 2
+    assert summary.interrupted is True and summary.frames.out == 2
     topics, _ = read_bag(out)
     assert topics[f'{NS}/depth/relative'][1] == 2
 

@@ -22,6 +22,7 @@ from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.conversions.values import stamp_to_ns
 from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import describe_weights
 from depthmaster_ros.pipeline import faults as kinds
@@ -29,6 +30,7 @@ from depthmaster_ros.pipeline.assembly import FrameAssembly, store_cloud
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
 
 from . import messages as rosbag_messages
@@ -69,6 +71,8 @@ class BagOptions:
     label: str = ''                    # shown on the contact sheet and in the summary
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
+    cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
+    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame (evaluation)
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -269,7 +273,7 @@ class _BagRun:
         elif topic == self.topics.camera_info:
             self.assembly.add_camera_info(message)   # a refusal is counted with each image that meets it
         elif topic == self.topics.points:
-            store_cloud(self.clouds, message, faults.record)
+            store_cloud(self.clouds, message, faults.record, self.options.cloud_filter)
         elif topic == self.topics.gt:
             _add_ground_truth(self.ground_truth, message, faults)
 
@@ -316,6 +320,8 @@ class _BagRun:
         except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
             self._skip(kinds.PIPELINE_ERROR, f'{type(error).__name__}: {error}')
             return
+        if self.options.frame_output is not None:
+            self.options.frame_output(frame, output)
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
         started = time.perf_counter()

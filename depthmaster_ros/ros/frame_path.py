@@ -19,6 +19,7 @@ from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.config.table import image_size
 from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_BANNER
 from depthmaster_ros.pipeline import faults
 from depthmaster_ros.pipeline.assembly import ConvertedImage, FrameAssembly, store_cloud
 from depthmaster_ros.pipeline.camera_batch import process_camera_batch
@@ -28,11 +29,12 @@ from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
 from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator, resolve_runtime
 from depthmaster_ros.pipeline.faults import FaultCounters
 from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
+from depthmaster_ros.pipeline.navigation import is_ring, merged_scan
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
 
 from . import messages
 from .camera_channel import CameraChannel, camera_label
-from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics
+from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics, weights_info
 from .mailbox import LatestFrameMailbox
 from .parameters import NodeParameters
 from .qos import diagnostics_qos, input_stream_qos, output_qos
@@ -71,6 +73,7 @@ class DepthFramePath(_NodeBase):
         self._active = False
         self.mailbox = LatestFrameMailbox()
         self.diagnostics_pub: Any = None
+        self.ring_scan_pub: Any = None      # a camera ring's merged depth/scan (scan_merge), else None
         self.points_sub: Any = None
         self._input_qos: Any = None
         self.tf_listener: TransformListener | None = None
@@ -101,7 +104,10 @@ class DepthFramePath(_NodeBase):
             self.get_logger().info(f'loading {config.model.backend} model {config.model.model!r} on {device} ({dtype})')
             estimator = load_configured_estimator(config.model)
         model_info: dict[str, Any] = {'backend': config.model.backend, 'model': config.model.model,
-                                      'device': device, 'dtype': dtype, 'compile': config.model.compile}
+                                      'device': device, 'dtype': dtype, 'compile': config.model.compile,
+                                      **weights_info(config.model.model)}
+        if model_info['random_weights']:
+            self.get_logger().warning(RANDOM_WEIGHTS_BANNER)
         names = config.node.cameras or ('',)
         model_info.update(self._warm_up(estimator, config, len(names)))
         self.channels = [CameraChannel(key, name, DepthPipeline(estimator, config), self._assembly(name, config),
@@ -113,7 +119,12 @@ class DepthFramePath(_NodeBase):
         def report(kind: str, message: str) -> None:
             self._fault(kind, camera_label(name, message))
         sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s)
-        return FrameAssembly(sync, self.clouds, self.transforms, report=report, skip=report, live=True)
+        def resolved(relative: str) -> str:          # the topic after namespaces and remapping
+            return self.resolve_topic_name(f'{name}/{relative}' if name else relative)
+        image = 'image/compressed' if config.input.image_transport == 'compressed' else 'image'
+        listening = f'camera_info from {resolved("camera_info")}, images from {resolved(image)}'
+        return FrameAssembly(sync, self.clouds, self.transforms, report=report, skip=report, live=True,
+                             listening=listening)
 
     def _warm_up(self, estimator: Estimator, config: Config, cameras: int) -> dict[str, Any]:
         """Run warm_up_sizes through the model at every batch size up to `cameras`; what to report."""
@@ -167,8 +178,10 @@ class DepthFramePath(_NodeBase):
             if sub is not None:
                 self.destroy_subscription(sub)
         camera_pubs = [pub for channel in self.channels for pub in channel.output_pubs.values()]
-        for pub in [*camera_pubs, self.diagnostics_pub]:
+        ring_pubs = [self.ring_scan_pub] if self.ring_scan_pub is not None else []
+        for pub in [*camera_pubs, *ring_pubs, self.diagnostics_pub]:
             self.destroy_publisher(pub)
+        self.ring_scan_pub = None
         for timer in self._timers:
             self.destroy_timer(timer)
         self.points_sub, self.tf_listener, self._timers = None, None, []
@@ -190,13 +203,17 @@ class DepthFramePath(_NodeBase):
     def _create_publishers(self) -> None:
         from depthmaster_interfaces.msg import DepthAlignment
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+        from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
         qos = output_qos(self.config.node.output_reliability)
         types = {'depth': Image, 'depth_mm': Image, 'camera_info': CameraInfo, 'relative': Image,
-                 'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment}
+                 'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment, 'scan': LaserScan,
+                 'obstacles': PointCloud2}
         for channel in self.channels:
             channel.output_pubs = {name: self.create_publisher(types[name], channel.topic(topic), qos)
                                    for name, topic in OUTPUT_TOPICS.items()}
+        # a camera ring's one scan, in the node's namespace (each camera's own depth/scan stays unpublished)
+        self.ring_scan_pub = self.create_publisher(LaserScan, OUTPUT_TOPICS['scan'], qos) \
+            if is_ring(self.config) else None
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', diagnostics_qos())
 
     def _create_subscriptions(self) -> None:
@@ -240,7 +257,8 @@ class DepthFramePath(_NodeBase):
         health = channel.health
         health.frame_received()
         config = self.config
-        if config.node.lazy and not channel.has_subscribers():
+        ring_listened = self.ring_scan_pub is not None and self.ring_scan_pub.get_subscription_count() > 0
+        if config.node.lazy and not channel.has_subscribers() and not ring_listened:
             health.idle = 'lazy: no subscriber to any depth output, no inference'
             health.output_skipped('lazy')
             return
@@ -290,6 +308,7 @@ class DepthFramePath(_NodeBase):
             for channel, _ in batch:
                 self._fault(faults.PIPELINE_ERROR, channel.label(f'{type(error).__name__}: {error}'), 'error')
             return
+        ring = []
         for (channel, item), output in zip(batch, results):
             if isinstance(output, ValueError):
                 self._fault(faults.FRAME, channel.label(faults.dropped(output)))
@@ -297,6 +316,20 @@ class DepthFramePath(_NodeBase):
                 self._fault(faults.PIPELINE_ERROR, channel.label(f'{type(output).__name__}: {output}'), 'error')
             else:
                 self._publish_output(channel, item, output)
+                navigation = output.navigation
+                if navigation is not None and navigation.merged and navigation.scan is not None:
+                    ring.append((navigation.scan, item.frame.stamp_ns))
+        if ring and self.ring_scan_pub is not None and not self._stop.is_set():
+            self._publish_ring_scan(ring)
+
+    def _publish_ring_scan(self, scans: list) -> None:
+        """One scan over the cameras of this batch, stamped with the oldest contributing image."""
+        try:
+            scan, stamp_ns = merged_scan(scans)
+            self.ring_scan_pub.publish(messages.scan_msg(scan, messages.header_msg(stamp_ns,
+                                                                                   self.config.navigation.scan_frame)))
+        except Exception as error:  # noqa: BLE001 - a message that fails to build must not stop the worker
+            self._fault('publish_error', f'merged scan: {type(error).__name__}: {error}', 'error')
 
     def _publish_output(self, channel: CameraChannel, item: _QueuedFrame, output: FrameOutput) -> None:
         for warning in output.warnings:

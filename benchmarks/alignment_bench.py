@@ -9,6 +9,12 @@ verdicts (ok with a scale error above 10 %), the share of frames whose published
 covers the true scale error, the median |scale error| and the alignment time per frame.
 
 The scale error of a frame is the median over valid pixels of aligned / true depth, minus 1.
+
+The ground-plane probes get a second table, what a camera-only robot lives with: the share of frames
+refused, the median and worst |scale error| of the accepted ones, the accepted frames with an error
+above 10 %, how often the published uncertainty covers the error of an accepted frame, the CPU time
+of samples and fit per frame (process time, scaled to 640x480 pixels), and the floor oracle (least
+squares on the true floor pixels: the information in the image).
 """
 import argparse
 import dataclasses
@@ -25,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import alignment_scenes as scenes  # noqa: E402
 from depthmaster_ros.alignment import fit as alignment_fit  # noqa: E402
 from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse, to_space  # noqa: E402
-from depthmaster_ros.alignment.modes import SampleRequest, SparseSamples, get_mode  # noqa: E402
+from depthmaster_ros.alignment.modes import NoSamples, SampleRequest, SparseSamples, get_mode  # noqa: E402
+from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter  # noqa: E402
 from depthmaster_ros.config.settings import Config  # noqa: E402
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud  # noqa: E402
 
@@ -81,10 +88,12 @@ def lidar_sparse(settings, view, points, relative):
 
 def ground_sparse(settings, view, relative):
     settings = dataclasses.replace(settings, alignment_mode='ground_plane', camera_height_m=view.height_m,
-                                   camera_pitch_rad=view.pitch_rad, camera_roll_rad=0.0)
+                                   camera_pitch_rad=view.pitch_rad, camera_roll_rad=getattr(view, 'roll_rad', 0.0))
     outcome = get_mode('ground_plane').samples(request(settings, view.camera, None, relative))
+    if isinstance(outcome, NoSamples):       # no floor found: the fit refuses an empty sample set the same way
+        return np.full(relative.shape, np.nan, np.float32), None
     assert isinstance(outcome, SparseSamples), outcome
-    return outcome.depth
+    return outcome.depth, outcome.pixels
 
 
 def band(sparse, low, high):
@@ -109,20 +118,61 @@ def cases(quick):
     out += [('extrinsic_yaw_2deg', 'street', s, ('smooth',), ('lidar', 0.0, 0.0, 2.0)) for s in seeds]
     out += [('ground_room', 'room', s, ('smooth',), ('ground',)) for s in seeds]
     out += [('ground_street_van', 'street_van', s, ('smooth',), ('ground',)) for s in seeds]
+    # what a camera-only robot meets: 24 cluttered rooms and 18 streets, each with both predictions
+    out += [('ground_cluttered_room', 'cluttered_room', CLUTTERED_SEED + s, both, ('ground',))
+            for s in seeds_of(CLUTTERED_ROOMS, quick)]
+    # the hardest of them: pitch 5-8 degrees, furniture on 40-50 % of the floor (half the visible floor hidden)
+    out += [('ground_cluttered_low', 'cluttered_low', 300 + s, both, ('ground',)) for s in seeds_of(12, quick)]
+    out += [('ground_street', 'street_rolled', 200 + s, both, ('ground',)) for s in seeds_of(18, quick)]
     return out
 
 
-def run(quick=False, methods=None):
-    settings = dataclasses.replace(Config.from_params({}).alignment, use_tf=False, lidar_to_camera=tuple(IDENTITY),
-                                   lidar_frame='lidar')
+CLUTTERED_SEED, CLUTTERED_ROOMS = 100, 24
+
+
+def seeds_of(count, quick):
+    return range(2 if quick else count)
+
+
+def make_view(kind, seed):
+    rng = np.random.default_rng(1000 + seed)
+    if kind == 'room':
+        return scenes.room_view(rng)
+    if kind == 'cluttered_room':        # pitch spread evenly over 5-20 degrees; the first (quick) rooms lowest
+        return scenes.cluttered_room_view(rng, pitch_deg=5.0 + 15.0 * (seed - CLUTTERED_SEED + 0.5) / CLUTTERED_ROOMS)
+    if kind == 'cluttered_low':
+        return scenes.cluttered_room_view(rng, pitch_deg=rng.uniform(5.0, 8.0), cover=(0.40, 0.50))
+    return scenes.street_view(rng, van=kind == 'street_van', roll_deg=2.0 if kind == 'street_rolled' else 0.0)
+
+
+def floor_oracle_error(relative, view, settings):
+    """Scale error of plain least squares on the true floor pixels within the ground plane's range."""
+    floor = (view.object_id == scenes.FLOOR_ID) & (view.depth < settings.ground_plane_max_depth)
+    if floor.sum() < settings.min_points:
+        return float('nan')
+    scale, shift = alignment_fit.least_squares_scale_shift(relative[floor].astype(np.float64),
+                                                           to_space(view.depth[floor], SPACE))
+    metric = apply_alignment(relative, SPACE, scale, shift, settings.min_depth, settings.max_depth)
+    return metrics(metric, view.depth, settings.max_depth)['scale_error']
+
+
+def node_settings():
+    """The node's default alignment settings, with the LiDAR in the camera frame and no TF."""
+    return dataclasses.replace(Config.from_params({}).alignment, use_tf=False, lidar_to_camera=tuple(IDENTITY),
+                               lidar_frame='lidar')
+
+
+def run(quick=False, methods=None, probes=None):
+    settings = node_settings()
     methods = methods or methods_available()
     views = {}
     rows = []
     for probe, kind, seed, kinds, source in cases(quick):
+        if probes and not any(probe.startswith(prefix) for prefix in probes):
+            continue
         key = (kind, seed)
         if key not in views:
-            rng = np.random.default_rng(1000 + seed)
-            views[key] = scenes.room_view(rng) if kind == 'room' else scenes.street_view(rng, van=kind == 'street_van')
+            views[key] = make_view(kind, seed)
         view = views[key]
         max_depth = settings.max_depth
         for pred_kind in kinds:
@@ -130,24 +180,63 @@ def run(quick=False, methods=None):
             relative = scenes.predict(view, pred_kind, rng)
             reference = metrics(oracle(relative, view.depth, max_depth), view.depth, max_depth)
             for method in methods:
-                started = time.perf_counter()
-                sparse = sample_source(settings, view, relative, source, np.random.default_rng(seed + 17))
+                started, cpu_started = time.perf_counter(), time.process_time()
+                sparse, pixels = with_pixels(sample_source(settings, view, relative, source,
+                                                           np.random.default_rng(seed + 17)))
                 kwargs = {} if method == 'global' else {'method': method}
+                if pixels is not None:      # as the node hands them over: the image is not scanned for them
+                    kwargs['sample_pixels'] = pixels
                 if 'focal_px' in inspect.signature(metric_depth_from_sparse).parameters:
                     kwargs.update(focal_px=view.camera.fy, check_extrinsic=source[0] in ('lidar', 'band'))
                 metric, result = metric_depth_from_sparse(relative, SPACE, sparse, min_depth=settings.min_depth,
                                                        max_depth=settings.max_depth,
                                                        min_points=settings.min_points, **kwargs)
-                elapsed = time.perf_counter() - started
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
                 if not result.ok:       # judge the fit the node refused too: would it have been right?
                     metric = apply_alignment(relative, SPACE, result.scale, result.shift, settings.min_depth,
                                              settings.max_depth)
                 scores = metrics(metric, view.depth, max_depth)
+                if source[0] == 'ground':
+                    scores['floor_oracle_error'] = floor_oracle_error(relative, view, settings)
+                    scores['pixels'] = int(relative.size)
                 rows.append(dict(probe=probe, prediction=pred_kind, method=method, seed=seed, ok=bool(result.ok),
-                                 reason=result.reason, time_s=elapsed,
+                                 reason=result.reason, time_s=elapsed, cpu_s=cpu,
                                  uncertainty=float(getattr(result, 'scale_uncertainty', float('nan'))),
                                  num_points=int(result.num_points), num_inliers=int(result.num_inliers),
                                  oracle=reference, **scores))
+    return rows
+
+
+DRIVES, DRIVE_FRAMES, FRAME_S = 3, 12, 0.1
+
+
+def drive_rows(settings, quick=False):
+    """Street drives through the node's temporal filter (node defaults), frame by frame at 10 Hz: what a
+    camera-only robot publishes, held and pooled fits included. A refused frame is scored with its own fit."""
+    rows = []
+    for drive in range(1 if quick else DRIVES):
+        views = scenes.street_drive(np.random.default_rng(4000 + drive), 4 if quick else DRIVE_FRAMES)
+        temporal = TemporalAlignmentFilter(smoothing=settings.temporal_smoothing, hold_s=settings.hold_s)
+        for index, view in enumerate(views):
+            relative = scenes.predict(view, 'smooth', np.random.default_rng([drive, index, 5]))
+            started, cpu_started = time.perf_counter(), time.process_time()
+            sparse, pixels = with_pixels(ground_sparse(settings, view, relative))
+            _, fresh = metric_depth_from_sparse(relative, SPACE, sparse, min_depth=settings.min_depth,
+                                             max_depth=settings.max_depth, min_points=settings.min_points,
+                                             sample_pixels=pixels)
+            applied = temporal.update(index * FRAME_S, fresh)
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            line = applied if applied.ok else fresh
+            metric = apply_alignment(relative, SPACE, line.scale, line.shift, settings.min_depth, settings.max_depth)
+            scores = metrics(metric, view.depth, settings.max_depth)
+            rows.append(dict(probe='ground_street_drive', prediction='smooth', method='global+filter', seed=drive,
+                             ok=bool(applied.ok), reason=applied.reason, time_s=elapsed, cpu_s=cpu,
+                             uncertainty=float(line.scale_uncertainty), num_points=int(fresh.num_points),
+                             num_inliers=int(fresh.num_inliers), held=bool(applied.held),
+                             oracle=metrics(oracle(relative, view.depth, settings.max_depth), view.depth,
+                                            settings.max_depth),
+                             floor_oracle_error=floor_oracle_error(relative, view, settings),
+                             pixels=int(relative.size), **scores))
     return rows
 
 
@@ -165,6 +254,11 @@ def sample_source(settings, view, relative, source, rng):
     if source[0] == 'ground':
         return ground_sparse(settings, view, relative)
     raise ValueError(source)
+
+
+def with_pixels(sparse):
+    """(sparse depth, its sample pixels or None): the ground plane's samples come with their pixels."""
+    return sparse if isinstance(sparse, tuple) else (sparse, None)
 
 
 def summarise(rows):
@@ -203,11 +297,56 @@ def totals(rows):
                 coverage=(sum(covered) / len(covered)) if covered else float('nan'))
 
 
-def markdown(table, summary):
-    lines = ['| probe | prediction | method | frames | AbsRel x | worst | delta1 x | RMSE x | ok | wrong ok | '
-             'covered | med abs scale err | ms/frame |', '|' + '---|' * 13]
+def ground_table(rows):
+    """The camera-only view of the ground-plane probes: one line per (probe, method)."""
+    groups = {}
+    for row in rows:
+        if 'floor_oracle_error' in row:
+            groups.setdefault((row['probe'], row['method']), []).append(row)
+    table = []
+    for (probe, method), members in groups.items():
+        accepted = [m for m in members if m['ok']]
+        errors = np.abs([m['scale_error'] for m in accepted])
+        covered = [abs(m['scale_error']) <= m['uncertainty'] for m in accepted]
+        table.append(dict(
+            probe=probe, method=method, frames=len(members), refused=len(members) - len(accepted),
+            median_abs_scale_error=float(np.nanmedian(errors)) if len(accepted) else float('nan'),
+            worst_abs_scale_error=float(np.nanmax(errors)) if len(accepted) else float('nan'),
+            wrong_ok=int(np.sum(~(errors <= WRONG_OK_SCALE_ERROR))), covered=(int(sum(covered)), len(covered)),
+            held=sum(bool(m.get('held')) for m in accepted),
+            pooled=sum(m['reason'].startswith('pooled') for m in accepted),
+            floor_oracle=float(np.nanmedian(np.abs([m['floor_oracle_error'] for m in members]))),
+            cpu_ms_per_640x480=1e3 * float(np.median([m['cpu_s'] * 640 * 480 / m['pixels'] for m in members]))))
+    return table
+
+
+def _header(*columns):
+    """A markdown table's first two lines."""
+    return ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
+
+
+def _covered(line):
+    return f'{line["covered"][0]}/{line["covered"][1]}' if line['covered'][1] else 'n/a'
+
+
+def ground_markdown(table):
+    lines = _header('probe', 'method', 'frames', 'refused', 'held / pooled', 'accepted: median abs scale err',
+                    'worst accepted', 'wrong ok', 'covered (accepted)', 'floor oracle median', 'CPU ms per 640x480')
     for t in table:
-        covered = f'{t["covered"][0]}/{t["covered"][1]}' if t['covered'][1] else 'n/a'
+        covered = _covered(t)
+        lines.append(f'| {t["probe"]} | {t["method"]} | {t["frames"]} | {t["refused"]} '
+                     f'({100 * t["refused"] / t["frames"]:.0f} %) | {t["held"]} / {t["pooled"]} | '
+                     f'{100 * t["median_abs_scale_error"]:.1f} % | '
+                     f'{100 * t["worst_abs_scale_error"]:.1f} % | {t["wrong_ok"]} | {covered} | '
+                     f'{100 * t["floor_oracle"]:.1f} % | {t["cpu_ms_per_640x480"]:.1f} |')
+    return '\n'.join(lines)
+
+
+def markdown(table, summary):
+    lines = _header('probe', 'prediction', 'method', 'frames', 'AbsRel x', 'worst', 'delta1 x', 'RMSE x', 'ok',
+                    'wrong ok', 'covered', 'med abs scale err', 'ms/frame')
+    for t in table:
+        covered = _covered(t)
         lines.append(f'| {t["probe"]} | {t["prediction"]} | {t["method"]} | {t["frames"]} | {t["abs_rel"]:.3f} | '
                      f'{t["abs_rel_worst"]:.3f} | {t["delta1"]:.3f} | {t["rmse"]:.3f} | {t["ok"]} | {t["wrong_ok"]} | '
                      f'{covered} | {100 * t["median_abs_scale_error"]:.1f} % | {t["ms"]:.1f} |')
@@ -224,16 +363,23 @@ def main(argv=None):
     parser.add_argument('--quick', action='store_true', help='one scene per probe (the test runs this)')
     parser.add_argument('--json', type=Path, help='also write every frame and the table here')
     parser.add_argument('--method', action='append', choices=('global', 'local'), help='default: every available')
+    parser.add_argument('--probe', action='append', help='only probes whose name starts with this (repeatable)')
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows = run(args.quick, tuple(args.method) if args.method else None)
+    rows = run(args.quick, tuple(args.method) if args.method else None, args.probe)
+    if not args.probe or any('ground_street_drive'.startswith(prefix) for prefix in args.probe):
+        rows += drive_rows(node_settings(), args.quick)
     table = summarise(rows)
     summary = {method: totals([r for r in rows if r['method'] == method]) for method in dict.fromkeys(
         r['method'] for r in rows)}
+    ground = ground_table(rows)
     print(markdown(table, summary))
+    print('\nGround plane, camera only (refused share, accepted frames\' error, floor oracle):\n')
+    print(ground_markdown(ground))
     print(f'\n{len(rows)} frames in {time.perf_counter() - started:.1f} s')
     if args.json:
-        args.json.write_text(json.dumps(dict(rows=rows, table=table, summary=summary), indent=1, default=float))
+        args.json.write_text(json.dumps(dict(rows=rows, table=table, summary=summary, ground=ground), indent=1,
+                                        default=float))
     return table, summary
 
 

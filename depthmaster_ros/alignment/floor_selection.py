@@ -1,83 +1,197 @@
-"""Which of the floor plane's pixels show floor: asked of the relative map itself.
+"""Which of the floor plane's pixels show floor: asked of the relative map's own geometry.
 
-The ground plane gives every downward ray the depth of the floor; walls, furniture and vehicles stand
-in the way of many of them. The prediction knows which pixels are floor without knowing its scale: on
-the floor, the prediction changes from row to row exactly as the floor plane's depth does (mapped into
-the prediction's space), up to the one unknown scale, because the shift cancels in a difference. So the
-ratio of the two vertical slopes is the same number on every floor pixel; a vertical face (a wall, the
-front of a cabinet or a van) has almost no slope in the prediction (ratio near 0), a table top a larger
-one (its plane is closer to the camera), a step or an edge something else. The floor's ratio is the
-mode of the ratios over the plane's pixels, and the pixels kept are those within FLOOR_RATIO_TOLERANCE
-of it whose neighbours agree (planarity and orientation of the floor against the expected up vector,
-in the prediction's own terms). The robust fit then rejects what still stands on the floor (closer
-than the plane by more than its noise).
+With the camera's height, pitch and roll known, every downward ray meets the floor at a known depth;
+in the prediction's space that is a known value q per pixel. Any horizontal surface at height H
+(a table top, a seat, a box lid) is the floor plane moved up: its space value is c(H) * q, with c = 1
+on the floor, so wherever the prediction p shows a horizontal surface, p = s * c * q + t locally,
+one unknown scale s and shift t (the prediction is affine in its space). Two things follow and need
+neither s nor t:
 
-Cost: at every STRIDE-th pixel, two blurs and a histogram; the mask is expanded back to full size.
+- the normal agrees with gravity where the gradient of p is parallel to the gradient of q, with a
+  positive ratio. Vertical faces fail it: a cabinet's or a sofa's front changes little or the wrong
+  way from row to row, a side face changes along the row, furniture legs are too thin to have a
+  gradient of their own. Those pixels are never floor candidates.
+- the floor is the farthest horizontal surface: nothing along a ray that meets the floor lies
+  beyond it. So the floor's line s * q + t has every plane pixel on its near side (up to the model's
+  error), where a line through the table tops has the floor behind it.
+
+The floor line is found by a seeded sample-consensus over pairs of candidates: each line scores the
+candidates within FLOOR_BAND of it, less PENALTY per plane pixel farther than it by more than
+BEHIND_BANDS bands. The pixels of the best line (refitted by least squares on its inliers) are the
+floor; the robust fit then scales the plane's depths there, so the scale comes from this plane and
+the camera's height. All of it runs on every STRIDE-th pixel.
+
+What breaks it: a floor that is not flat or a pose that is wrong (the known q is then wrong); a
+view in which no floor is visible but a large horizontal surface is (a bed or a table filling the
+view: nothing shows it is not the floor); a prediction that bends the floor by more than the band.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
+from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry.transforms import RigidTransform
+
+from .fit import thin_samples
+from .ground_plane import ground_plane_depth
+from .spaces import to_space
+from .uncertainty import SPACE_EXPONENT
+
 STRIDE = 4
-BLUR = 5                        # box blur (in strided pixels) before the slopes are taken
-STEP = 2                        # strided rows between the two ends of a slope
-FLOOR_RATIO_TOLERANCE = 0.2     # |log(ratio / floor ratio)| kept
-MIN_RELATIVE_SLOPE = 1e-3       # plane slopes below this share of the plane's values are too flat to judge
-HISTOGRAM_BINS = 60
+BLUR = 3                  # box blur (in strided pixels) before the gradients are taken
+STEP = 2                  # strided pixels between the two ends of a central difference
+MAX_CROSS = 0.35          # |gradient of p across that of q| / along it: the normal's tilt allowed (~20 degrees)
+FLOOR_BAND = 0.04         # relative depth within which a pixel lies on a line
+BEHIND_BANDS = 3.0        # farther than the line by this many bands: the line cannot be the floor
+PENALTY = 2.0             # score lost per plane pixel behind a line
+HYPOTHESES = 64
+SCORING_PIXELS = 500
+MIN_CANDIDATES = 20
+MAX_SAMPLES = 1000        # floor pixels handed to the fit, evenly thinned (its cost grows with them, not its accuracy)
 
 
 @dataclass
 class FloorSelection:
-    depth: np.ndarray           # the floor plane's depth where the prediction shows floor, NaN elsewhere
-    floor_share: float          # kept pixels / plane pixels (NaN without any plane pixel)
+    depth: np.ndarray           # HxW: the floor plane's depth where the prediction shows floor, NaN elsewhere
+    floor_share: float          # kept pixels / plane pixels, on the strided grid (NaN without any plane pixel)
+    pixels: np.ndarray          # ascending flat indices of the kept pixels in the HxW image
 
 
-def _vertical_slope(values: np.ndarray) -> np.ndarray:
-    """Central difference over STEP strided rows of the blurred values (NaN at the top and bottom)."""
+def _gradients(values):
+    """(d/drow, d/dcol) of the blurred values: central differences over STEP strided pixels, NaN at the border."""
     import cv2      # imported here: only the ground-plane mode needs OpenCV (the device check runs without it)
     blurred = cv2.blur(values, (BLUR, BLUR), borderType=cv2.BORDER_REPLICATE)
-    slope = np.full_like(blurred, np.nan)
-    slope[STEP:-STEP] = blurred[2 * STEP:] - blurred[:-2 * STEP]
-    return slope
+    rows, cols = np.full_like(blurred, np.nan), np.full_like(blurred, np.nan)
+    rows[STEP:-STEP] = blurred[2 * STEP:] - blurred[:-2 * STEP]
+    cols[:, STEP:-STEP] = blurred[:, 2 * STEP:] - blurred[:, :-2 * STEP]
+    return rows, cols
 
 
-def select_floor(relative: np.ndarray, space: str, plane_depth: np.ndarray) -> FloorSelection:
+def _horizontal(pred, target):
+    """Pixels whose prediction gradient is parallel to the floor's, with a positive ratio (module notes),
+    and that ratio (the local slope of the prediction against the floor's values)."""
+    pred_rows, pred_cols = _gradients(pred)
+    target_rows, target_cols = _gradients(target)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        norm2 = target_rows * target_rows + target_cols * target_cols
+        along = (pred_rows * target_rows + pred_cols * target_cols) / norm2
+        across = (pred_cols * target_rows - pred_rows * target_cols) / norm2
+        return (along > 0) & (np.abs(across) < MAX_CROSS * along), along
+
+
+def _floor_line(q, p, local_slope, plane_q, plane_p, band_scale, sign, rng):
+    """(s, t) of the best floor line (module notes), or None when no line has a positive score.
+
+    Half the lines go through two candidates, half through one with its local slope: when the floor is
+    a small share of the candidates, pairs of floor pixels are rare and single ones are not.
+    """
+    half = HYPOTHESES // 2
+    pick = rng.integers(0, len(q), (HYPOTHESES, 2))
+    first, second = pick[:, 0], pick[:half, 1]
+    dq = q[first[:half]] - q[second]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        slopes = np.concatenate([(p[first[:half]] - p[second]) / dq, local_slope[first[half:]]])
+    wide = np.concatenate([np.abs(dq) > 0.05 * (q.max() - q.min()), np.ones(HYPOTHESES - half, bool)])
+    good = np.isfinite(slopes) & (slopes > 0) & wide
+    if not good.any():
+        return None
+    slopes = slopes[good][:, None]
+    shifts = p[first[good]][:, None] - slopes * q[first[good]][:, None]
+    score_q, score_p = _subsample(q, p, rng)
+    on_line = slopes * score_q                       # the line's value above its shift, at each pixel
+    inside = np.abs(score_p - shifts - on_line) < band_scale * on_line
+    behind_q, behind_p = _subsample(plane_q, plane_p, rng)
+    on_line = slopes * behind_q
+    behind = sign * (behind_p - shifts - on_line) < -BEHIND_BANDS * band_scale * on_line
+    score = inside.mean(axis=1) - PENALTY * behind.mean(axis=1)
+    best = int(np.argmax(score))
+    if not score[best] > 0:
+        return None
+    return _refined(q, p, float(slopes[best, 0]), float(shifts[best, 0]), band_scale)
+
+
+def _on_line(q, p, slope, shift, band_scale):
+    """Pixels within the band of the line p = slope * q + shift (a relative depth band, see FLOOR_BAND)."""
+    return np.abs(p - slope * q - shift) < band_scale * slope * q
+
+
+def _refined(q, p, slope, shift, band_scale):
+    """The line refitted by least squares on its inliers, twice (kept where a refit would not be usable)."""
+    for _ in range(2):
+        inliers = _on_line(q, p, slope, shift, band_scale)
+        if inliers.sum() < MIN_CANDIDATES:
+            break
+        refined = _least_squares_line(q[inliers], p[inliers])
+        if not refined[0] > 0:
+            break
+        slope, shift = refined
+    return slope, shift
+
+
+def _least_squares_line(q, p):
+    """(slope, intercept) of p on q, from the centred sums (a 2x2 solve without the general solver's cost)."""
+    q_mean, p_mean = q.mean(), p.mean()
+    centred = q - q_mean
+    denominator = float(centred @ centred)
+    if not denominator > 0:
+        return float('nan'), float('nan')
+    slope = float(centred @ (p - p_mean)) / denominator
+    return slope, float(p_mean - slope * q_mean)
+
+
+def _subsample(q, p, rng):
+    """At most SCORING_PIXELS of the pixels, evenly spread over the image from a seeded start."""
+    if len(q) <= SCORING_PIXELS:
+        return q, p
+    step = len(q) / SCORING_PIXELS
+    pick = ((np.arange(SCORING_PIXELS) + rng.random()) * step).astype(np.int64)
+    return q[pick], p[pick]
+
+
+def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_to_base: RigidTransform,
+                 max_depth: float, seed: int = 0) -> FloorSelection:
     """The plane's pixels that the relative map shows as floor (see the module notes)."""
-    from .spaces import to_space
-    plane = np.isfinite(plane_depth)
-    count = int(plane.sum())
-    if count == 0:
-        return FloorSelection(plane_depth, float('nan'))
-    small_plane = plane_depth[::STRIDE, ::STRIDE]
-    small_pred = np.asarray(relative, np.float32)[::STRIDE, ::STRIDE]
-    usable = np.isfinite(small_plane) & np.isfinite(small_pred)
-    # the plane in the prediction's space; off the plane (sky) its nearest far value, so blurs stay finite
-    target = to_space(np.where(usable, small_plane, np.nanmax(small_plane) if usable.any() else 1.0), space)
-    target = target.astype(np.float32)
-    pred = np.where(usable, small_pred, np.float32(np.nanmedian(small_pred[usable]) if usable.any() else 0.0))
-    target_slope, pred_slope = _vertical_slope(target), _vertical_slope(pred.astype(np.float32))
-    with np.errstate(divide='ignore', invalid='ignore'):
-        judged = usable & (np.abs(target_slope) > MIN_RELATIVE_SLOPE * np.abs(target))
-        ratio = pred_slope / target_slope
-        judged &= ratio > 0
-        log_ratio = np.log(np.where(judged, ratio, 1.0))
-    if judged.sum() < 10:
-        return FloorSelection(plane_depth, 1.0)
-    values = log_ratio[judged]
-    low, high = np.quantile(values, [0.02, 0.98])
-    histogram, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(low, high + 1e-9))
-    smooth = np.convolve(histogram, np.ones(3), mode='same')
-    peak = int(np.argmax(smooth))
-    floor_log_ratio = 0.5 * (edges[peak] + edges[peak + 1])
-    near_peak = judged & (np.abs(log_ratio - floor_log_ratio) < FLOOR_RATIO_TOLERANCE)
-    if near_peak.any():                                 # refine the mode to the mean of its neighbourhood
-        floor_log_ratio = float(np.median(log_ratio[near_peak]))
-    small_floor = judged & (np.abs(log_ratio - floor_log_ratio) < FLOOR_RATIO_TOLERANCE)
-    # a floor pixel's neighbours are floor too: drop isolated agreements (edges crossing the ratio)
-    import cv2
-    small_floor = cv2.erode(small_floor.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    height, width = plane_depth.shape
-    full = np.repeat(np.repeat(small_floor, STRIDE, axis=0), STRIDE, axis=1)[:height, :width]
-    keep = plane & full
-    depth = np.where(keep, plane_depth, np.float32(np.nan)).astype(np.float32)
-    return FloorSelection(depth, float(keep.sum()) / count)
+    relative = np.asarray(relative, np.float32)
+    height, width = relative.shape
+    floor = ground_plane_depth(camera, camera_to_base, width, height, max_depth=np.inf, stride=STRIDE)
+    empty = np.full((height, width), np.nan, np.float32)
+    rows_with_floor = np.flatnonzero(np.any(floor <= max_depth, axis=1))
+    if not len(rows_with_floor):
+        return FloorSelection(empty, float('nan'), np.zeros(0, np.int64))
+    # only the rows from just above the floor's first one down: the gradients need a few rows above it
+    top = max(int(rows_with_floor[0]) - BLUR // 2 - STEP - 1, 0)
+    floor = floor[top:]
+    plane = np.where(floor <= max_depth, floor, np.float32(np.nan))
+    small_pred = relative[top * STRIDE::STRIDE, ::STRIDE]
+    on_plane = np.isfinite(plane) & np.isfinite(small_pred)
+    plane_count = int(on_plane.sum())
+    if plane_count == 0:
+        return FloorSelection(empty, float('nan'), np.zeros(0, np.int64))
+    # the blurs need finite values: above the horizon the floor's value at the horizon, the prediction's median
+    target = to_space(floor, space).astype(np.float32)
+    horizon = np.nanmax(target) if space == 'depth' else 0.0
+    target[~np.isfinite(target)] = horizon
+    finite = np.isfinite(small_pred)
+    pred = small_pred if finite.all() else np.where(finite, small_pred, np.float32(np.median(small_pred[on_plane])))
+    horizontal, local_slope = _horizontal(pred, target)
+    plane_index = np.flatnonzero(on_plane)
+    plane_q, plane_p = target.ravel()[plane_index].astype(np.float64), pred.ravel()[plane_index].astype(np.float64)
+    candidate = horizontal.ravel()[plane_index]
+    if candidate.sum() < MIN_CANDIDATES:
+        return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
+    band_scale = FLOOR_BAND * SPACE_EXPONENT[space]
+    sign = -1.0 if space == 'depth' else 1.0           # which way "nearer than the floor" goes in the space
+    line = _floor_line(plane_q[candidate], plane_p[candidate],
+                       local_slope.ravel()[plane_index[candidate]].astype(np.float64), plane_q, plane_p, band_scale,
+                       sign, np.random.default_rng(seed))
+    if line is None:
+        return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
+    # the floor between the furniture is too narrow for a gradient of its own: every plane pixel on the line
+    keep = _on_line(plane_q, plane_p, line[0], line[1], band_scale)
+    share = float(keep.sum()) / plane_count
+    kept = plane_index[thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)]
+    rows, cols = np.divmod(kept, plane.shape[1])
+    pixels = (rows + top) * STRIDE * width + cols * STRIDE
+    depth = empty
+    depth.ravel()[pixels] = plane.ravel()[kept]
+    return FloorSelection(depth, share, pixels)

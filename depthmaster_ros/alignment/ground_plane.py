@@ -11,10 +11,15 @@ the image (no ray reaches the floor within max_depth); the floor is not visible 
 (ramps, stairs, rough terrain) or the pose is wrong (a 1 degree pitch error biases far depth
 strongly); the robot pitches or rolls while driving and TF does not report it.
 """
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform, optical_from_body, rotation_about
+
+if TYPE_CHECKING:
+    from depthmaster_ros.geometry.transforms import TransformLookup
 
 
 def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, roll_rad: float = 0.0) -> RigidTransform:
@@ -34,9 +39,23 @@ def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, rol
     return base_from_camera_body @ optical_from_body().inverse()
 
 
+def pose_from_tf(transforms: 'TransformLookup | None', base_frame: str, frame_id: str,
+                 stamp_ns: int) -> RigidTransform | None:
+    """camera -> base_frame from TF at the image's stamp, or None when TF does not have it."""
+    if transforms is None:
+        return None
+    try:
+        return transforms.lookup(base_frame, frame_id, stamp_ns)
+    except (LookupError, ValueError):
+        return None
+
+
 def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_width: int, out_height: int,
-                       max_depth: float = 50.0) -> np.ndarray:
-    """HxW float32 depth of the floor plane z = 0 of the base frame; NaN where a ray misses it."""
+                       max_depth: float = 50.0, stride: int = 1) -> np.ndarray:
+    """HxW float32 depth of the floor plane z = 0 of the base frame; NaN where a ray misses it.
+
+    stride > 1: only at every stride-th pixel of the out_width x out_height image (camera.pixel_rays).
+    """
     if not isinstance(camera_to_base, RigidTransform):
         raise ValueError('camera_to_base: expected a RigidTransform')
     if not max_depth > 0:
@@ -45,7 +64,7 @@ def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_
     if height <= 0:
         raise ValueError(f'camera_to_base: camera is at or below the floor (z = {height:.3f} m)')
     camera = camera.scaled(out_width, out_height)
-    rays = camera.pixel_rays()
+    rays = camera.pixel_rays(stride)
     # z component of each optical ray (x, y, 1) after rotation into the base frame
     rotation = camera_to_base.rotation
     down = rotation[2, 0] * rays[..., 0] + rotation[2, 1] * rays[..., 1] + rotation[2, 2]

@@ -37,6 +37,9 @@ class AlignmentRecord:
     fit_age_s: float = 0.0
     inference_time_s: float = 0.0
     alignment_time_s: float = 0.0
+    # lidar mode with base_frame in TF: the LiDAR metres against the camera height (height_check.HeightCheck;
+    # None: not checked); reported on /diagnostics, not in the message
+    height_check: Any = field(default=None, compare=False, repr=False, metadata=NOT_IN_MESSAGE)
     # local method: HxW scale and shift maps (None: the line applies everywhere)
     local_correction: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False,
                                                                    metadata=NOT_IN_MESSAGE)

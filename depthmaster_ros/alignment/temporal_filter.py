@@ -11,7 +11,11 @@ reflection) can be far off; the depth a robot sees should not flicker with it. T
   re-initialises on the newest fit;
 - holds the last good fit for hold_s seconds when the incoming fit is not ok (LiDAR dropout, too
   few points), reporting held=True and its age, then reports ok=False with the reason
-  "no alignment: last good fit is X s old" rather than inventing metres.
+  "no alignment: last good fit is X s old" rather than inventing metres;
+- pools the scale evidence of the recent publishable fits (evidence_pool.py): a fit refused only for
+  weak evidence (verdicts.weak_evidence: a frame that sees little floor) that agrees with the pool is
+  published combined with it, `reason` "pooled: ..."; a held fit publishes the pool's uncertainty,
+  grown with its age. Pooling never accepts a fit refused for being wrong, nor one that disagrees.
 
 Time: stamps are seconds of the image. A stamp earlier than the previous one (bag loop, simulation
 reset) resets the filter before the frame is used; an equal stamp is processed with zero age.
@@ -20,7 +24,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from .evidence_pool import EvidencePool, PooledScale
 from .record import AlignmentRecord
+from .verdicts import MAX_SCALE_UNCERTAINTY, weak_evidence
 
 
 class TemporalAlignmentFilter:
@@ -48,6 +54,7 @@ class TemporalAlignmentFilter:
         self._last_good_stamp: float | None = None
         self._last_stamp: float | None = None
         self._gated_in_a_row = 0
+        self._pool = EvidencePool()
 
     @property
     def has_fit(self) -> bool:
@@ -60,9 +67,11 @@ class TemporalAlignmentFilter:
         self._gated_in_a_row = 0
         self._accept(stamp_s, result)
 
-    def _accept(self, stamp_s, result):
+    def _accept(self, stamp_s, result, pooled=False):
         self._last_good = result
         self._last_good_stamp = stamp_s
+        if not pooled:          # only fits publishable on their own feed the pool (evidence_pool.py)
+            self._pool.add(stamp_s, result.space, result.scale, result.shift, result.scale_uncertainty)
 
     def _applied(self, result, held, reason, age):
         """This frame's fit (or, held, the last good one) with the filtered line; a held fit has no local maps."""
@@ -81,7 +90,10 @@ class TemporalAlignmentFilter:
             return self._refused(result, f'no alignment: no good fit yet ({why})')
         age = stamp_s - self._last_good_stamp
         if age <= self.hold_s:
-            return self._applied(result, True, f'held: {why}', age)
+            held = self._applied(result, True, f'held: {why}', age)
+            pool = self._pool.at(stamp_s, held.space)
+            return held if pool is None else replace(held, scale_uncertainty=max(held.scale_uncertainty,
+                                                                                 pool.uncertainty))
         return self._refused(result, f'no alignment: last good fit is {age:.2f} s old ({why})', age)
 
     def update(self, stamp_s: float, result: AlignmentRecord) -> AlignmentRecord:
@@ -93,6 +105,9 @@ class TemporalAlignmentFilter:
         if self._last_stamp is not None and stamp_s < self._last_stamp:
             self.reset()
         self._last_stamp = stamp_s
+        pooled = self._pooled(stamp_s, result)
+        if pooled is not None:
+            result = pooled
         usable = bool(result.ok) and np.isfinite(result.scale) and result.scale > 0 \
             and np.isfinite(result.shift)
         if not usable:
@@ -115,5 +130,20 @@ class TemporalAlignmentFilter:
         a = self.smoothing
         self._log_scale = a * log_scale + (1 - a) * float(np.log(result.scale))
         self._shift = a * shift + (1 - a) * float(result.shift)
-        self._accept(stamp_s, result)
-        return self._applied(result, False, '', 0.0)
+        self._accept(stamp_s, result, pooled=pooled is not None)
+        return self._applied(result, False, result.reason if pooled is not None else '', 0.0)
+
+    def _pooled(self, stamp_s: float, result: AlignmentRecord) -> AlignmentRecord | None:
+        """A fit refused only for weak evidence, combined with the pool when they agree and the combination is
+        publishable; None otherwise (the fit goes on as it is)."""
+        pool = self._pool.at(stamp_s, result.space)
+        if result.ok or pool is None or not weak_evidence(result.reason):
+            return None
+        lent: PooledScale | None = self._pool.lend(stamp_s, result.space, result.scale, result.shift,
+                                                   result.scale_uncertainty)
+        if lent is None or not lent.uncertainty <= MAX_SCALE_UNCERTAINTY:
+            return None
+        age = stamp_s - pool.stamp_s
+        return replace(result, ok=True, scale=float(np.exp(lent.log_scale)), shift=lent.shift,
+                       scale_uncertainty=lent.uncertainty, local_correction=None,
+                       reason=f'pooled with fits up to {age:.2f} s old ({result.reason})')

@@ -95,6 +95,16 @@ def fit_verdict(space: str, count: int, min_needed: int, scale: float, shift: fl
     return ''
 
 
+# The refusals that say the evidence is weak, not wrong: the line may be right but is not pinned down.
+WEAK_EVIDENCE_REASONS = ('scale poorly constrained', 'depth support too narrow')
+
+
+def weak_evidence(reason: str) -> bool:
+    """Whether a refusal (a fit_verdict reason) only says the samples constrain the line too little, so that
+    other evidence may narrow it (evidence_pool.py); every other refusal says the line is wrong."""
+    return reason.startswith(WEAK_EVIDENCE_REASONS)
+
+
 def extrinsic_verdict(rows_px: int, cols_px: int, scale_change: float, uncertainty: float) -> str:
     """Why a fit whose samples fit best at an offset is not usable ('' when the offset does not matter)."""
     if not scale_change <= uncertainty:

@@ -12,6 +12,8 @@ from typing import Any, cast
 import numpy as np
 
 from depthmaster_ros.alignment.confidence import alignment_confidence
+from depthmaster_ros.alignment.ground_plane import pose_from_tf
+from depthmaster_ros.alignment.height_check import HeightCheck, PeriodicHeightCheck
 from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, SparseSamples, get_mode
 from depthmaster_ros.alignment.record import AlignmentRecord
 from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
@@ -80,6 +82,7 @@ class DepthPipeline:
         self.config = config
         self._oom_processing_res: int | None = None   # lowered after a CUDA OOM, until reconfigured
         self._filter = self._new_filter(config)
+        self._height_check = PeriodicHeightCheck()
         self._last_stamp_ns: int | None = None
         self._last_size: tuple[int, int] | None = None
 
@@ -261,6 +264,8 @@ class DepthPipeline:
             fresh = replace(maps.fit(outcome.depth, space, settings, focal_px=None if camera is None else camera.fy,
                                      check_extrinsic=mode.needs_cloud, sample_pixels=outcome.pixels),
                             floor_share=outcome.floor_share)
+            if mode.needs_cloud and fresh.ok and camera is not None:
+                fresh = replace(fresh, height_check=self._check_height(frame, maps, space, camera, fresh))
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
         if not fresh.ok:
             warnings.append(FrameWarning(kinds.ALIGNMENT, f'alignment: {fresh.reason}'))
@@ -270,6 +275,16 @@ class DepthPipeline:
         scale, shift = applied.scale_shift()
         return (maps.metric(space, scale, shift, settings), applied,
                 None if isinstance(outcome, NoSamples) else outcome)
+
+    def _check_height(self, frame: FrameInput, maps: Any, space: str, camera: Any,
+                      fit: AlignmentRecord) -> HeightCheck | None:
+        """The LiDAR fit against the camera height in TF (alignment/height_check.py), at most once a second."""
+        settings = self.config.alignment
+        pose = pose_from_tf(frame.transforms if settings.use_tf else None, settings.base_frame, frame.frame_id,
+                            frame.stamp_ns)
+        return self._height_check.update(frame.stamp_ns * 1e-9, maps.host(), space, camera, pose,
+                                         min(settings.ground_plane_max_depth, settings.max_depth), fit.scale,
+                                         fit.shift, fit.scale_uncertainty)
 
 
 def _with_alignment_confidence(model_confidence: np.ndarray | None, relative: np.ndarray, space: str,

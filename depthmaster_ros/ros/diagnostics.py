@@ -177,6 +177,11 @@ def alignment_status(snapshot):
               if math.isfinite(value) and value != 0.0]
     if offset:
         return WARN, f'LiDAR-camera extrinsic or time offset looks off ({", ".join(offset)}); fit still ok', values
+    check = record.height_check
+    if check is not None:
+        values.append(('camera_height_from_lidar_m', check.implied_height_m))
+        if not check.agrees:
+            return WARN, check.describe(), values
     return OK, f'{record.mode} fit with {record.num_inliers}/{record.num_points} samples', values
 
 

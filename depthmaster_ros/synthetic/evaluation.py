@@ -14,7 +14,6 @@ import numpy as np
 from depthmaster_ros.alignment import AlignmentRecord, apply_alignment, metric_depth_from_sparse, to_space
 from depthmaster_ros.alignment.fit import least_squares_scale_shift
 from depthmaster_ros.alignment.floor_selection import select_floor
-from depthmaster_ros.alignment.ground_plane import ground_plane_depth
 from depthmaster_ros.alignment.lidar_projection import SparseDepthResult, project_to_sparse_depth
 from depthmaster_ros.geometry.metrics import depth_errors
 from depthmaster_ros.synthetic.scene import SceneFrame, fake_prediction
@@ -87,10 +86,8 @@ def ground_plane_scale_error(frame: SceneFrame, space: str, seed: int = 0,
                              max_depth: float = 10.0) -> tuple[float, AlignmentRecord]:
     """median(aligned / true depth) - 1 after fitting to the floor the prediction shows (also for a refused fit)."""
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
-    floor = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,
-                               max_depth=max_depth)
-    selection = select_floor(prediction, space, floor)
-    metric, result = metric_depth_from_sparse(prediction, space, selection.depth)
+    selection = select_floor(prediction, space, frame.camera, frame.camera_to_base, max_depth)
+    metric, result = metric_depth_from_sparse(prediction, space, selection.depth, sample_pixels=selection.pixels)
     result.floor_share = selection.floor_share
     if not result.ok:       # a refused fit is judged too: what would it have published?
         metric = apply_alignment(prediction, space, result.scale, result.shift)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.alignment import Space
-from depthmaster_ros.alignment.floor_selection import select_floor
+from depthmaster_ros.alignment.floor_selection import MAX_SAMPLES, STRIDE, select_floor
 from depthmaster_ros.alignment.ground_plane import ground_plane_depth
 from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
 from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
@@ -70,13 +70,17 @@ def test_ground_plane_recovers_the_scale(clean_frames, space):
 
 
 def test_floor_selection_keeps_only_floor_pixels(clean_frames):
-    """The relative map marks the floor: no pixel of a box or a wall is handed to the fit as floor."""
+    """The relative map marks the floor: no pixel of a box top or a wall is handed to the fit as floor, only
+    a few of the boxes' feet, within the band of the floor's line (the robust fit then rejects them)."""
     for frame in clean_frames:
         prediction = fake_prediction(frame.depth, 'sqrt_disparity', np.random.default_rng(0))
         plane = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,
                                    max_depth=10.0)
-        selection = select_floor(prediction, 'sqrt_disparity', plane)
+        selection = select_floor(prediction, 'sqrt_disparity', frame.camera, frame.camera_to_base, 10.0)
         kept = np.isfinite(selection.depth)
-        on_floor = np.abs(frame.depth - plane) < 0.02 * plane
-        assert kept.sum() > 0.3 * np.isfinite(plane).sum()
-        assert (kept & ~on_floor).sum() <= 0.01 * kept.sum(), (frame.stamp_s, (kept & ~on_floor).sum(), kept.sum())
+        assert np.array_equal(np.flatnonzero(kept), selection.pixels)
+        plane_pixels = np.isfinite(plane[::STRIDE, ::STRIDE]).sum()
+        assert selection.floor_share > 0.3 and kept.sum() >= min(MAX_SAMPLES, 0.3 * plane_pixels)
+        off_floor = np.abs(frame.depth[kept] / plane[kept] - 1.0)
+        assert np.mean(off_floor > 0.02) <= 0.02, (frame.stamp_s, np.mean(off_floor > 0.02))
+        assert off_floor.max() < 0.12, (frame.stamp_s, off_floor.max())

@@ -1,8 +1,11 @@
 """TemporalAlignmentFilter: smoothing, gating of jumps, hold-over and an honest give-up."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from depthmaster_ros.alignment import AlignmentRecord
+from depthmaster_ros.alignment.evidence_pool import DRIFT_PER_S
 from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
 
 
@@ -72,3 +75,48 @@ def test_time_going_backwards_resets():
 def test_bad_settings_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         TemporalAlignmentFilter(**kwargs)
+
+
+def weak(scale, uncertainty, shift=0.1):
+    return AlignmentRecord(ok=False, reason=f'scale poorly constrained (+-{uncertainty:.0%}): ...', scale=scale,
+                           shift=shift, num_points=300, num_inliers=280, space='sqrt_disparity',
+                           scale_uncertainty=uncertainty)
+
+
+def good(scale, uncertainty=0.04, shift=0.1):
+    return replace(fit(scale, shift), scale_uncertainty=uncertainty)
+
+
+def test_a_weak_fit_that_agrees_with_recent_fits_is_published_pooled():
+    filt = TemporalAlignmentFilter(smoothing=0.0, hold_s=1.0)
+    filt.update(0.0, good(2.0))
+    pooled = filt.update(0.1, weak(2.1, 0.15))
+    assert pooled.ok and not pooled.held and pooled.reason.startswith('pooled with fits up to 0.10 s old')
+    assert 0.03 < pooled.scale_uncertainty < 0.04                 # narrower than either, as wide as honest
+    assert 2.0 < pooled.scale < 2.02
+
+
+def test_a_weak_fit_that_disagrees_is_not_pooled_and_a_wrong_one_never():
+    filt = TemporalAlignmentFilter(smoothing=0.0, hold_s=1.0)
+    filt.update(0.0, good(2.0))
+    disagreeing = filt.update(0.1, weak(3.0, 0.15))
+    assert disagreeing.held and not disagreeing.reason.startswith('pooled')
+    wrong = replace(weak(2.0, 0.05), reason='low inlier share: 100 of 300 samples agree with the fit')
+    assert not filt.update(0.2, wrong).reason.startswith('pooled')
+
+
+def test_without_recent_evidence_a_weak_fit_stays_refused():
+    filt = TemporalAlignmentFilter(smoothing=0.0, hold_s=1.0)
+    first = filt.update(0.0, weak(2.0, 0.15))
+    assert not first.ok and 'no good fit yet' in first.reason
+    filt.update(0.1, good(2.0, 0.09))
+    # three seconds later the pooled 9 % has grown past what a 15 % frame can be narrowed to within 10 %
+    assert not filt.update(3.1, weak(2.0, 0.15)).ok
+
+
+def test_a_held_fit_says_its_evidence_has_aged():
+    filt = TemporalAlignmentFilter(smoothing=0.0, hold_s=1.0)
+    filt.update(0.0, good(2.0, 0.03))
+    held = filt.update(0.8, AlignmentRecord(ok=False, reason='no point cloud received', space='sqrt_disparity'))
+    assert held.ok and held.held
+    assert held.scale_uncertainty == pytest.approx(np.hypot(0.03, 0.8 * DRIFT_PER_S))

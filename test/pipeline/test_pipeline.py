@@ -1,5 +1,7 @@
 """DepthPipeline, one frame end to end on CPU: the tiny random model for the model path, and an
 estimator that returns the synthetic scene's exact relative depth where metres must come out right."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ import torch
 from depthmaster_ros.alignment import apply_alignment
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import TransformBuffer
+from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
 from depthmaster_ros.model.estimator import DepthEstimator
 from depthmaster_ros.model.preprocess import processing_size
 from depthmaster_ros.pipeline import frames as kinds
@@ -15,8 +17,9 @@ from depthmaster_ros.pipeline.cloud_pairing import RecentClouds, describe_miss, 
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline, next_lower_resolution
 from depthmaster_ros.pipeline.faults import FaultCounters
 from depthmaster_ros.pipeline.frames import FrameInput
+from depthmaster_ros.ros.diagnostics import WARN, alignment_status
 from fixtures_estimators import OutOfMemoryFirst, SceneTruthEstimator
-from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input
+from fixtures_pipeline import BASE_FRAME, CAMERA_FRAME, LIDAR_FRAME, frame_input
 from fixtures_pipeline import pipeline_config as config
 
 
@@ -202,6 +205,31 @@ def test_fit_is_held_over_a_lidar_dropout(scene_frames):
     assert second.record.ok and second.record.held and second.depth_m is not None
     assert second.record.fit_age_s == pytest.approx(0.1, abs=1e-6)
     assert 'no point cloud received' in second.record.reason
+
+
+def test_lidar_fit_is_checked_against_the_camera_height_in_tf(scene_frames):
+    frame = scene_frames[0]
+    pipeline = DepthPipeline(SceneTruthEstimator(scene_frames), config(alignment_mode='lidar', occlusion_window_px=5))
+    check = pipeline.process(frame_input(frame)).record.height_check
+    assert check is not None and check.agrees
+    assert check.implied_height_m == pytest.approx(frame.camera_to_base.translation[2], rel=0.03)
+    # TF says the camera is 20 % higher than it is: the LiDAR's metres disagree, and /diagnostics is told
+    pose = frame.camera_to_base
+    wrong = TransformBuffer()
+    wrong.set_transform(CAMERA_FRAME, LIDAR_FRAME, frame.lidar_to_camera, static=True)
+    wrong.set_transform(BASE_FRAME, CAMERA_FRAME, RigidTransform(pose.rotation, pose.translation * [1, 1, 1.2]),
+                        static=True)
+    pipeline = DepthPipeline(SceneTruthEstimator(scene_frames), config(alignment_mode='lidar', occlusion_window_px=5))
+    out = pipeline.process(frame_input(frame, transforms=wrong))
+    assert out.record.ok and not out.record.height_check.agrees
+    assert out.record.height_check.disagreement == pytest.approx(1 / 1.2 - 1, abs=0.03)
+    level, message, values = alignment_status(SimpleNamespace(last_record=out.record))
+    assert level == WARN and 'TF says' in message and 'camera_height_from_lidar_m' in dict(values)
+    # without the camera's pose in TF there is nothing to check against
+    no_base = TransformBuffer()
+    no_base.set_transform(CAMERA_FRAME, LIDAR_FRAME, frame.lidar_to_camera, static=True)
+    pipeline = DepthPipeline(SceneTruthEstimator(scene_frames), config(alignment_mode='lidar', occlusion_window_px=5))
+    assert pipeline.process(frame_input(frame, transforms=no_base)).record.height_check is None
 
 
 def test_ground_plane_mode_from_tf_and_from_parameters(small_scene, scene_frames):

@@ -9,11 +9,22 @@ def test_quick_run_covers_every_probe_with_finite_ratios():
     probes = {row['probe'] for row in table}
     assert {'street_outliers_0', 'street_outliers_20', 'street_outliers_40', 'room_lidar16', 'void_50', 'void_150',
             'narrow_8m', 'narrow_30m', 'contamination_55', 'extrinsic_pitch_2deg', 'ground_room',
-            'ground_street_van'} <= probes
+            'ground_street_van', 'ground_cluttered_room', 'ground_cluttered_low', 'ground_street',
+            'ground_street_drive'} <= probes
     clean = [row for row in table if row['probe'] == 'street_outliers_0']
     # with clean LiDAR over the whole street the global fit is about as good as the all-pixel oracle
     assert all(0.8 < row['abs_rel'] < 1.2 for row in clean)
-    assert summary['global']['frames'] == sum(row['frames'] for row in table)
+    assert summary['global']['frames'] == sum(row['frames'] for row in table if row['method'] == 'global')
+    assert summary['global+filter']['frames'] == 4           # one street drive of four frames through the filter
+
+
+def test_camera_only_table_counts_refusals_and_errors():
+    rows = alignment_bench.run(quick=True, methods=('global',), probes=('ground_cluttered_low',))
+    (line,) = alignment_bench.ground_table(rows)
+    assert line['frames'] == 4 and line['refused'] == sum(not row['ok'] for row in rows)
+    accepted = [abs(row['scale_error']) for row in rows if row['ok']]
+    assert line['worst_abs_scale_error'] == max(accepted) and line['wrong_ok'] == sum(e > 0.1 for e in accepted)
+    assert 0 < line['floor_oracle'] < 0.1 and line['cpu_ms_per_640x480'] > 0
 
 
 def test_oracle_is_the_best_global_fit_on_its_own_pixels():

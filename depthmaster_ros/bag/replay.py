@@ -19,6 +19,7 @@ import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
+from depthmaster_ros.conversions.buffers import ImplausibleSize
 from depthmaster_ros.conversions.values import stamp_to_ns
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.metrics import depth_errors
@@ -34,6 +35,7 @@ from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
 from .output import RELATIVE_CHOICES, OutputBag, Progress
+from .refusal import BagRefused, is_implausible
 from .summary import BagStats, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
 
@@ -196,8 +198,7 @@ class _BagRun:
         self._preload_latched_state(read_from, copy_tf_static='/tf_static' in copied)
         read_until = None if self.window_stop is None else self.window_stop + self.lookahead_ns
         wanted = [c for c in self.bag.reader.connections if c.topic in self.input_topics or c.topic in copied]
-        for connection, log_ns, rawdata in self.bag.reader.messages(connections=wanted, start=read_from,
-                                                                     stop=read_until):
+        for connection, log_ns, rawdata in self.bag.messages(wanted, start=read_from, stop=read_until):
             if not self._process_pending(until_ns=log_ns):
                 self.interrupted = True
                 return
@@ -208,7 +209,7 @@ class _BagRun:
                 if in_window:
                     self._image_arrived(connection, log_ns, rawdata)
             elif connection.topic in self.input_topics:
-                self._state_arrived(connection, rawdata)
+                self._state_arrived(connection, log_ns, rawdata)
         self.interrupted = not self._process_pending(until_ns=None)
 
     def _in_window(self, log_ns):
@@ -237,30 +238,25 @@ class _BagRun:
         still carries it.
         """
         if '/tf_static' in self.topics.tf:
-            for connection, log_ns, rawdata in self.bag.reader.messages(connections=self.bag.connections('/tf_static')):
-                self._state_arrived(connection, rawdata)
+            for connection, log_ns, rawdata in self.bag.messages(self.bag.connections('/tf_static')):
+                self._state_arrived(connection, log_ns, rawdata)
                 if copy_tf_static and log_ns < read_from:
                     self.out.copy(connection, self.bag.typestore, log_ns, rawdata)
         if self.topics.camera_info and self.window_start > self.bag_start:
-            messages = self.bag.reader.messages(connections=self.bag.connections(self.topics.camera_info),
-                                                stop=self.window_start)
+            messages = self.bag.messages(self.bag.connections(self.topics.camera_info), stop=self.window_start)
             last = deque(messages, maxlen=1)        # the newest CameraInfo before the window, if any
             if last:
-                connection, _, rawdata = last[0]
-                self._state_arrived(connection, rawdata)
+                self._state_arrived(*last[0])
 
-    def _decode(self, connection, rawdata):
-        try:
-            return self.bag.deserialize(rawdata, connection.msgtype)
-        except Exception as error:  # noqa: BLE001 - rosbags raises several types; a corrupt message never stops the run
-            return ValueError(f'{connection.topic}: cannot deserialise a {connection.msgtype} ({error})')
+    def _refuse(self, error, topic, log_ns):
+        """A record whose sizes lie refuses the bag (bag/refusal.py); other bad input is only counted."""
+        if is_implausible(error):
+            raise BagRefused(self.bag.path, str(error), topic=topic, record=bag_topics.record_name(log_ns)) from None
 
-    def _state_arrived(self, connection, rawdata):
-        message = self._decode(connection, rawdata)
+    def _state_arrived(self, connection, log_ns, rawdata):
+        message = self.bag.decode(connection, log_ns, rawdata)
         topic, faults = connection.topic, self.stats.faults
-        if isinstance(message, ValueError):
-            faults.record(f'decode {topic}', str(message))
-        elif topic in self.topics.tf:
+        if topic in self.topics.tf:
             _add_tf_message(self.transforms, message, topic == '/tf_static', faults)
         elif topic == self.topics.camera_info:
             stamp_ns = stamp_to_ns(message.header.stamp)
@@ -272,18 +268,19 @@ class _BagRun:
             try:
                 self.clouds.add(cloud_from_message(message))
             except InputFault as fault:
+                self._refuse(fault, topic, log_ns)
                 faults.record(fault.kind, str(fault))
         elif topic == self.topics.gt:
-            _add_ground_truth(self.ground_truth, message, faults)
+            try:
+                _add_ground_truth(self.ground_truth, message, faults)
+            except ImplausibleSize as error:
+                self._refuse(error, topic, log_ns)
 
     def _image_arrived(self, connection, log_ns, rawdata):
         self.stats.frames_in += 1
         if (self.stats.frames_in - 1) % self.options.every:
             return
-        message = self._decode(connection, rawdata)
-        if isinstance(message, ValueError):
-            self._skip('image_decode', message)
-            return
+        message = self.bag.decode(connection, log_ns, rawdata)
         self.pending.append(_PendingImage(log_ns, connection.msgtype, message))
 
     def _process_pending(self, until_ns):
@@ -307,6 +304,7 @@ class _BagRun:
         try:
             rgb = image_to_model_rgb(item.message, self.config.input.max_pixels)
         except ValueError as error:
+            self._refuse(error, self.topics.image, item.log_ns)
             self._skip('image_conversion', error)
             return
         stamp_ns = stamp_to_ns(item.message.header.stamp)
@@ -376,6 +374,8 @@ def _add_ground_truth(ground_truth, message, faults):
     from depthmaster_ros.conversions.image import image_to_numpy
     try:
         depth = np.asarray(image_to_numpy(message), dtype=np.float32)
+    except ImplausibleSize:
+        raise
     except ValueError as error:
         faults.record('ground_truth', str(error))
         return

@@ -36,8 +36,8 @@ def cloud_from_message(message: Any) -> StampedCloud:
     """The finite xyz points of a PointCloud2 with its frame and stamp; InputFault when unusable."""
     try:
         xyz = read_xyz(message, skip_nans=True)          # organised clouds mark missing returns with NaN
-    except ValueError as error:
-        raise InputFault('points', str(error)) from None
+    except ValueError as error:             # the cause tells sizes that lie (ImplausibleSize) from the rest
+        raise InputFault('points', str(error)) from error
     frame_id = str(message.header.frame_id)
     if len(xyz) == 0:
         raise InputFault('points_empty', f'point cloud in {frame_id!r} has no finite points')

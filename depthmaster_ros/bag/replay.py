@@ -70,6 +70,7 @@ class BagOptions:
     label: str = ''                    # shown on the contact sheet and in the summary
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
+    output_root: str | None = None     # a batch's --out: OUT must stay inside it (bag/writing.py check_inside)
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -106,7 +107,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any,
             bag.entries(), bag.first_message, image_topic=options.image_topic,
             camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
             gt_topic=options.gt_topic, use_points=options.use_points and get_mode(config.alignment.alignment_mode).needs_cloud)
-        location = OutputLocation(output_path, options.force)
+        location = OutputLocation(output_path, options.force, options.output_root)
         if not hasattr(estimator, 'predict'):
             estimator = estimator()
         run = _BagRun(bag, topics, DepthPipeline(estimator, config), config, options,

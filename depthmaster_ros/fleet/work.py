@@ -35,6 +35,11 @@ def remove_stale_partials(output: str | Path) -> list[str]:
     return [str(path) for path in stale]
 
 
+def output_root(job: BagJob) -> Path:
+    """The batch's --out directory: the job's output less its name."""
+    return Path(job.output).parents[len(Path(job.name).parts) - 1]
+
+
 def process_one(job: BagJob, estimator: Any, config: Config, options: Any, run_hash: dict[str, str],
                 attempt: int = 1, frame_done: Callable[[], None] | None = None) -> dict[str, Any]:
     """Process one bag; any error of this bag becomes a ``failed`` record instead of ending the batch."""
@@ -47,7 +52,8 @@ def process_one(job: BagJob, estimator: Any, config: Config, options: Any, run_h
     if stale:
         record['removed_partials'] = stale
     bag_options = dataclasses.replace(options, force=True, progress=False, contact_sheet=None,
-                                      label=options.label or job.name, frame_done=frame_done)
+                                      label=options.label or job.name, frame_done=frame_done,
+                                      output_root=str(output_root(job)))
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         summary = process_bag(job.input, job.output, estimator, config, bag_options)

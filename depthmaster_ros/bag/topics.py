@@ -174,7 +174,7 @@ class InputBag:
         except FileNotFoundError as error:
             raise ValueError(f'IN: {error}') from None
         except Exception as error:  # noqa: BLE001 - rosbags raises its own error types for unreadable bags
-            raise BagRefused(path, f'not a readable rosbag2 ({type(error).__name__}: {error})',
+            raise BagRefused(path, f'{path} is not a readable rosbag2 ({type(error).__name__}: {error})',
                              record='its index') from None
         self.path = path
         self._first: dict[str, Any] = {}

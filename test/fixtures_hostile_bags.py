@@ -77,7 +77,7 @@ def _on(topic, index, change):
 
 def _zstd_bomb(prefix: bytes, size: int, content_size: bool = True) -> bytes:
     """zstd of ``prefix`` then zeros up to ``size`` bytes (a few hundred kilobytes for gigabytes)."""
-    from backports import zstd
+    from rosbags.rosbag2.storage_mcap import zstd
     if content_size:
         compressor = zstd.ZstdCompressor(options={zstd.CompressionParameter.content_size_flag: 1})
         compressor.set_pledged_input_size(size)

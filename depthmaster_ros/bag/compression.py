@@ -104,11 +104,9 @@ def inflate(data: bytes, compression: str, size: int | None = None, limit: int =
 
 
 def _zstd_module() -> Any:
-    try:
-        from compression import zstd        # Python 3.14
-    except ImportError:
-        from backports import zstd
-    return zstd
+    """The zstd module rosbags reads with (the standard library's from Python 3.14, its backport before)."""
+    from rosbags.rosbag2 import storage_mcap
+    return storage_mcap.zstd
 
 
 class _BoundedZstdModule:

@@ -56,15 +56,19 @@ def test_configuration_asking_for_remote_code_is_refused(model_copy, where, chan
 
 
 class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
     def __reduce__(self):
-        return (os.system, ('echo pickled code ran',))
+        return (os.system, (f'touch {self.marker}',))
 
 
 def test_a_pickle_that_runs_code_is_refused_unrun(tmp_path):
-    weights = tmp_path / 'pytorch_model.bin'
-    weights.write_bytes(pickle.dumps({'fftblock.weight': _RunsCode()}))
+    weights, marker = tmp_path / 'pytorch_model.bin', tmp_path / 'code_ran'
+    weights.write_bytes(pickle.dumps({'fftblock.weight': _RunsCode(marker)}))
     with pytest.raises(ModelLoadError, match='corrupt or truncated weights file'):
         read_weights(weights)
+    assert not marker.exists()
     torch.save({'fftblock.weight': torch.ones(2)}, weights)            # plain tensors load as before
     assert read_weights(weights)['fftblock.weight'].tolist() == [1.0, 1.0]
 

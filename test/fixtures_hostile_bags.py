@@ -75,33 +75,30 @@ def _on(topic, index, change):
 # ---------------------------------------------------------------------------------------------
 # chunk bombs
 
-def _zstd_bomb(prefix: bytes, size: int, content_size: bool = True) -> bytes:
-    """zstd of ``prefix`` then zeros up to ``size`` bytes (a few hundred kilobytes for gigabytes)."""
-    from rosbags.rosbag2.storage_mcap import zstd
-    if content_size:
-        compressor = zstd.ZstdCompressor(options={zstd.CompressionParameter.content_size_flag: 1})
-        compressor.set_pledged_input_size(size)
-    else:
-        compressor = zstd.ZstdCompressor(options={zstd.CompressionParameter.content_size_flag: 0})
-    out = [compressor.compress(prefix)]
+def _stream(compressor, head: bytes, prefix: bytes, size: int) -> bytes:
+    """``head``, then ``prefix`` and zeros up to ``size`` bytes through a streaming compressor, then its end."""
+    out = [head, compressor.compress(prefix)]
     left = size - len(prefix)
     while left > 0:
         out.append(compressor.compress(ZEROS[:min(left, len(ZEROS))]))
         left -= len(ZEROS)
     out.append(compressor.flush())
     return b''.join(out)
+
+
+def _zstd_bomb(prefix: bytes, size: int, content_size: bool = True) -> bytes:
+    """zstd of ``prefix`` then zeros up to ``size`` bytes (a few hundred kilobytes for gigabytes)."""
+    from rosbags.rosbag2.storage_mcap import zstd
+    compressor = zstd.ZstdCompressor(options={zstd.CompressionParameter.content_size_flag: int(content_size)})
+    if content_size:
+        compressor.set_pledged_input_size(size)
+    return _stream(compressor, b'', prefix, size)
 
 
 def _lz4_bomb(prefix: bytes, size: int) -> bytes:
     import lz4.frame
     compressor = lz4.frame.LZ4FrameCompressor()
-    out = [compressor.begin(), compressor.compress(prefix)]
-    left = size - len(prefix)
-    while left > 0:
-        out.append(compressor.compress(ZEROS[:min(left, len(ZEROS))]))
-        left -= len(ZEROS)
-    out.append(compressor.flush())
-    return b''.join(out)
+    return _stream(compressor, compressor.begin(), prefix, size)
 
 
 def _bomb_writer(compression: str, compress: Callable[[bytes], bytes]) -> type:
@@ -225,32 +222,31 @@ def lengths_past_the_end(base: Path, out: Path) -> list[Entry]:
 # ---------------------------------------------------------------------------------------------
 # sizes that lie inside messages
 
+def _changed(topic, make):
+    """A record change: make(message) -> the fields to replace in it."""
+    def change(raw, store, msgtype):
+        return [(topic, msgtype, _edited(store, raw, msgtype, **make(store.deserialize_cdr(raw, msgtype))))]
+    return change
+
+
 def image_lies(base: Path, out: Path) -> list[Entry]:
     from depthmaster_ros.synthetic.sample_bag import GT_TOPIC, IMAGE_TOPIC
 
-    def image(**changes):
-        return lambda raw, store, msgtype: [(IMAGE_TOPIC, msgtype, _edited(store, raw, msgtype, **changes))]
-
-    def short(by):
-        def change(raw, store, msgtype):
-            message = store.deserialize_cdr(raw, msgtype)
-            return [(IMAGE_TOPIC, msgtype, _edited(store, raw, msgtype, data=message.data[:-by]))]
-        return change
-
-    def gt_short(raw, store, msgtype):
-        message = store.deserialize_cdr(raw, msgtype)
-        return [(GT_TOPIC, msgtype, _edited(store, raw, msgtype, data=message.data[:len(message.data) // 2]))]
+    def image(make):
+        return _changed(IMAGE_TOPIC, make)
 
     cases = {
-        'image_data_one_byte_short': (IMAGE_TOPIC, 1, short(1)),
-        'image_data_half_missing': (IMAGE_TOPIC, 0, short(32 * 24 * 3 // 2)),
-        'image_height_doubled': (IMAGE_TOPIC, 1, image(height=48)),
-        'image_step_doubled': (IMAGE_TOPIC, 1, image(step=32 * 3 * 2)),
-        'image_step_below_row': (IMAGE_TOPIC, 1, image(step=32 * 3 - 1)),
-        'image_height_2e9': (IMAGE_TOPIC, 2, image(height=2_000_000_000)),
-        'image_width_uint32_max': (IMAGE_TOPIC, 1, image(width=2**32 - 1, height=1, step=2**32 - 1)),
-        'image_header_50000x50000': (IMAGE_TOPIC, 0, image(width=50_000, height=50_000, step=150_000)),
-        'ground_truth_data_half_missing': (GT_TOPIC, 1, gt_short),
+        'image_data_one_byte_short': (IMAGE_TOPIC, 1, image(lambda m: {'data': m.data[:-1]})),
+        'image_data_half_missing': (IMAGE_TOPIC, 0, image(lambda m: {'data': m.data[:len(m.data) // 2]})),
+        'image_height_doubled': (IMAGE_TOPIC, 1, image(lambda m: {'height': m.height * 2})),
+        'image_step_doubled': (IMAGE_TOPIC, 1, image(lambda m: {'step': m.step * 2})),
+        'image_step_below_row': (IMAGE_TOPIC, 1, image(lambda m: {'step': m.step - 1})),
+        'image_height_2e9': (IMAGE_TOPIC, 2, image(lambda m: {'height': 2_000_000_000})),
+        'image_width_uint32_max': (IMAGE_TOPIC, 1, image(lambda m: {'width': 2**32 - 1, 'height': 1,
+                                                                    'step': 2**32 - 1})),
+        'image_header_50000x50000': (IMAGE_TOPIC, 0, image(lambda m: {'width': 50_000, 'height': 50_000,
+                                                                      'step': 150_000})),
+        'ground_truth_data_half_missing': (GT_TOPIC, 1, _changed(GT_TOPIC, lambda m: {'data': m.data[:len(m.data) // 2]})),
     }
     return [_message_case(base, out, name, 'image size lie', topic, index, change)
             for name, (topic, index, change) in cases.items()]
@@ -259,31 +255,22 @@ def image_lies(base: Path, out: Path) -> list[Entry]:
 def cloud_lies(base: Path, out: Path) -> list[Entry]:
     from depthmaster_ros.synthetic.sample_bag import POINTS_TOPIC
 
-    def cloud(**changes):
-        return lambda raw, store, msgtype: [(POINTS_TOPIC, msgtype, _edited(store, raw, msgtype, **changes))]
-
-    def with_message(make):
-        def change(raw, store, msgtype):
-            message = store.deserialize_cdr(raw, msgtype)
-            return [(POINTS_TOPIC, msgtype, _edited(store, raw, msgtype, **make(message)))]
-        return change
-
     def field(message, **changes):
         return {'fields': [dataclasses.replace(message.fields[0], **changes), *message.fields[1:]]}
 
     cases = {
-        'cloud_data_one_byte_short': with_message(lambda m: {'data': m.data[:-1]}),
-        'cloud_width_doubled': with_message(lambda m: {'width': m.width * 2, 'row_step': m.row_step * 2}),
-        'cloud_height_doubled': with_message(lambda m: {'height': m.height * 2}),
-        'cloud_row_step_below_width': with_message(lambda m: {'row_step': m.point_step * m.width - 1}),
-        'cloud_point_step_zero': cloud(point_step=0, row_step=0),
-        'cloud_field_offset_past_point_step': with_message(lambda m: field(m, offset=m.point_step)),
-        'cloud_field_count_huge': with_message(lambda m: field(m, count=2**31)),
-        'cloud_width_uint32_max': with_message(lambda m: {'width': 2**32 - 1, 'row_step': 2**32 - 1}),
-        'cloud_height_2e9': with_message(lambda m: {'height': 2_000_000_000}),
+        'cloud_data_one_byte_short': lambda m: {'data': m.data[:-1]},
+        'cloud_width_doubled': lambda m: {'width': m.width * 2, 'row_step': m.row_step * 2},
+        'cloud_height_doubled': lambda m: {'height': m.height * 2},
+        'cloud_row_step_below_width': lambda m: {'row_step': m.point_step * m.width - 1},
+        'cloud_point_step_zero': lambda m: {'point_step': 0, 'row_step': 0},
+        'cloud_field_offset_past_point_step': lambda m: field(m, offset=m.point_step),
+        'cloud_field_count_huge': lambda m: field(m, count=2**31),
+        'cloud_width_uint32_max': lambda m: {'width': 2**32 - 1, 'row_step': 2**32 - 1},
+        'cloud_height_2e9': lambda m: {'height': 2_000_000_000},
     }
-    return [_message_case(base, out, name, 'cloud size lie', POINTS_TOPIC, 1, change)
-            for name, change in cases.items()]
+    return [_message_case(base, out, name, 'cloud size lie', POINTS_TOPIC, 1, _changed(POINTS_TOPIC, make))
+            for name, make in cases.items()]
 
 
 def _png_header(width: int, height: int, body: bytes = b'') -> bytes:

@@ -1,7 +1,7 @@
 """Alignment benchmark (`make bench-alignment`): accuracy, honesty and cost of the metric alignment.
 
 Every case runs the node's own alignment path at the node's default parameters (the alignment mode
-turns the inputs into samples, then `align_to_sparse_depth`) on ray-cast scenes (alignment_scenes.py)
+turns the inputs into samples, then `metric_depth_from_sparse`) on ray-cast scenes (alignment_scenes.py)
 and compares the result with the all-pixel global oracle: the least-squares scale and shift fitted on
 every pixel's true depth. Printed per probe: AbsRel, delta1 and RMSE as ratios to the oracle (lower is
 better for AbsRel and RMSE, higher for delta1), the share of ok:true verdicts, the wrong ok:true
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import alignment_scenes as scenes  # noqa: E402
 from depthmaster_ros.alignment import fit as alignment_fit  # noqa: E402
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment, to_space  # noqa: E402
+from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse, to_space  # noqa: E402
 from depthmaster_ros.alignment.modes import SampleRequest, SparseSamples, get_mode  # noqa: E402
 from depthmaster_ros.config.settings import Config  # noqa: E402
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud  # noqa: E402
@@ -133,9 +133,9 @@ def run(quick=False, methods=None):
                 started = time.perf_counter()
                 sparse = sample_source(settings, view, relative, source, np.random.default_rng(seed + 17))
                 kwargs = {} if method == 'global' else {'method': method}
-                if 'focal_px' in inspect.signature(align_to_sparse_depth).parameters:
+                if 'focal_px' in inspect.signature(metric_depth_from_sparse).parameters:
                     kwargs.update(focal_px=view.camera.fy, check_extrinsic=source[0] in ('lidar', 'band'))
-                metric, result = align_to_sparse_depth(relative, SPACE, sparse, min_depth=settings.min_depth,
+                metric, result = metric_depth_from_sparse(relative, SPACE, sparse, min_depth=settings.min_depth,
                                                        max_depth=settings.max_depth,
                                                        min_points=settings.min_points, **kwargs)
                 elapsed = time.perf_counter() - started

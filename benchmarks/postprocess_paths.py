@@ -40,7 +40,7 @@ class NumpyPostprocess:
         return list(estimator.predict_batch(rgbs, processing_res=processing_res))
 
     def align(self, predictions, frames, timer):
-        from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment
+        from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse
         p = self.params
         with timer.stage('alignment.projection'):
             sparse = [project(frame, prediction.relative.shape[1], prediction.relative.shape[0], p)
@@ -48,7 +48,7 @@ class NumpyPostprocess:
         metrics, fits = [], []
         with timer.stage('alignment.fit'):
             for prediction, sparse_depth, frame in zip(predictions, sparse, frames):
-                metric, result = align_to_sparse_depth(
+                metric, result = metric_depth_from_sparse(
                     prediction.relative, prediction.space, sparse_depth.depth, min_depth=p['min_depth'],
                     max_depth=p['max_depth'], min_points=p['min_points'], method=p.get('alignment_method', 'global'),
                     focal_px=frame.camera.scaled(*prediction.relative.shape[::-1]).fy, check_extrinsic=True,
@@ -103,6 +103,7 @@ class TorchPostprocess:
         return predictions
 
     def align(self, predictions, frames, timer):
+        from depthmaster_ros.alignment import apply_alignment
         from depthmaster_ros.config.settings import Config
         from depthmaster_ros.pipeline import device_postprocess as dp
         from depthmaster_ros.pipeline.frame_maps import DeviceMaps
@@ -115,7 +116,7 @@ class TorchPostprocess:
         with timer.stage('alignment.fit'):
             results = [DeviceMaps(relative).fit(projected.depth, space, settings, sample_pixels=projected.pixels)
                        for relative, projected in zip(self._relative, sparse)]
-            self._metric = dp.apply_alignment(
+            self._metric = apply_alignment(
                 self._relative, space, [r.scale if r.ok else HELD_SCALE for r in results],
                 [r.shift if r.ok else HELD_SHIFT for r in results], p['min_depth'], p['max_depth'])
             metrics = dp.to_host(self._metric)
@@ -128,11 +129,12 @@ class TorchPostprocess:
         return list(dp.to_host(self._relative))
 
     def points(self, metrics, frames):
+        from depthmaster_ros.geometry.backprojection import depth_to_points
         from depthmaster_ros.pipeline import device_postprocess as dp
         p = self.params
         clouds = []
         for depth, frame in zip(self._metric, frames):
-            organised = dp.depth_to_points(depth, frame.camera, stride=p['cloud_stride'], organized=True)
+            organised = depth_to_points(depth, frame.camera, stride=p['cloud_stride'], organized=True)
             if not p['cloud_organized']:
                 organised = organised[self.torch.isfinite(organised[..., 2])]
             clouds.append(dp.to_host(organised))

@@ -62,8 +62,9 @@ def module_sample(frames, seed, width=64, height=48):
 
 
 def run(input_path, out, estimator, config, **options):
-    """process_bag without a progress bar; options are BagOptions fields."""
-    return process_bag(input_path, out, estimator, config, BagOptions(progress=False, **options))
+    """process_bag without a progress bar; options are BagOptions fields. Returns the summary's JSON
+    layout (what --summary writes)."""
+    return process_bag(input_path, out, estimator, config, BagOptions(progress=False, **options)).as_json()
 
 
 def read_bag(path):

@@ -9,7 +9,7 @@ tests import from it only when they use these estimators.
 import numpy as np
 import torch
 
-from depthmaster_ros.alignment.fit import to_space
+from depthmaster_ros.alignment import to_space
 from depthmaster_ros.model.estimator import DepthEstimator
 from depthmaster_ros.model.prediction import Prediction
 
@@ -60,7 +60,8 @@ class CountingEstimator:
 
     def __init__(self, inner, gate=None):
         self.inner, self.gate, self.batches, self.warm_ups = inner, gate, [], []
-        self.device, self.space = inner.device, inner.space
+        self.backend, self.model_id, self.space = inner.backend, inner.model_id, inner.space
+        self.device, self.dtype = inner.device, inner.dtype
 
     def _forward(self, frames):
         if self.gate is not None:

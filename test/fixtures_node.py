@@ -48,7 +48,7 @@ class Rig:
         rig's output subscriptions (a lazy node runs no inference before)."""
         return spin_until(self.executor, lambda: (self.image_pub.get_subscription_count() > 0
                                                   or self.compressed_pub.get_subscription_count() > 0)
-                          and all(pub.get_subscription_count() > 0 for pub in self.target.output_pubs.values()),
+                          and all(pub.get_subscription_count() > 0 for pub in self.target.channels[0].output_pubs.values()),
                           timeout_s)
 
     def publish_frame(self, frame, stamp_ns, camera_info=True, cloud=True, encoding='rgb8'):
@@ -56,7 +56,7 @@ class Rig:
         header = messages.header_msg(stamp_ns, CAMERA_FRAME)
         if camera_info:
             self.info_pub.publish(messages.camera_info_msg(frame.camera.to_camera_info_fields(), header))
-            self.spin_until(lambda: self.target.camera_sync.match(stamp_ns) is not None, 5)
+            self.spin_until(lambda: self.target.channels[0].camera_sync.match(stamp_ns) is not None, 5)
         if cloud:
             self.points_pub.publish(messages.cloud_msg(xyz_cloud_fields(frame.lidar_points),
                                                        messages.header_msg(stamp_ns, LIDAR_FRAME)))

@@ -39,3 +39,32 @@ def wait_for_line(process, text, timeout_s):
         else:
             time.sleep(0.05)
     return ''.join(seen) + (process.stdout.read() or '')
+
+
+class ProcessClient:
+    """An rclpy node of the test that talks to the node process over reliable DDS: publishers, subscriptions, spin."""
+
+    def __init__(self, context, name, depth=5):
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        self.node = Node(name, context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+    def publisher(self, msg_type, topic):
+        return self.node.create_publisher(msg_type, topic, self.qos)
+
+    def subscribe(self, msg_type, topic, callback):
+        return self.node.create_subscription(msg_type, topic, callback, self.qos)
+
+    def spin(self, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def close(self):
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()
+        self.executor.shutdown()

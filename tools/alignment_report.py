@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from depthmaster_ros.alignment.fit import SPACES
+from depthmaster_ros.alignment import Space
 from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
 from depthmaster_ros.synthetic.scene import SyntheticScene
 
@@ -47,7 +47,7 @@ def main(argv=None):
               f'{"rmse_m":>8}{"ground worst":>14}')
     print(header)
     print('-' * len(header))
-    for space in SPACES:
+    for space in Space:
         accuracy = [lidar_alignment_accuracy(frame, space, args.seed, args.occlusion_window) for frame in noisy_frames]
         ground = [ground_plane_scale_error(frame, space, args.seed, args.ground_max_depth)[0] for frame in clean_frames]
         worst_ground = max(ground, key=abs)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from depthmaster_ros.alignment.fit import from_space
+from depthmaster_ros.alignment import from_space
 from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
 from depthmaster_ros.conversions.image import numpy_to_image_fields
 from depthmaster_ros.conversions.values import alignment_values, camera_info_values

@@ -35,7 +35,7 @@ def correctness(args, scratch, budget_s):
     """{'status', 'checks': {name: {measured, tolerance, status}}}: model and post-processing."""
     import torch
     from bench import usable_dtypes
-    from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment
+    from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse
     from depthmaster_ros.config.settings import Config
     from depthmaster_ros.pipeline.frame_maps import DeviceMaps
     from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
@@ -74,15 +74,15 @@ def correctness(args, scratch, budget_s):
     worst = {'fit': 0.0, 'depth': 0.0, 'points': 0.0}
     fits_ok = True
     for index, (frame, relative) in enumerate(zip(frames, host)):
-        _, result = align_to_sparse_depth(relative, space, sparse[index], method=settings.alignment_method)
+        _, result = metric_depth_from_sparse(relative, space, sparse[index], method=settings.alignment_method)
         fits_ok &= result == device_results[index] and result.ok
         # the node's default method: scale and shift maps when the local correction made them
-        scale, shift = (result.local_correction or (result.scale, result.shift)) if result.ok else (1.0, 0.0)
+        scale, shift = result.scale_shift() if result.ok else (1.0, 0.0)
         depth = apply_alignment(relative, space, scale, shift, settings.min_depth, settings.max_depth)
         device_depth = DeviceMaps(maps[index]).metric(space, scale, shift, settings)
         worst['depth'] = max(worst['depth'], _relative_error(dp.to_host(device_depth), depth))
         points = depth_to_points(depth, frame.camera, stride=4)
-        device_points = dp.to_host(dp.depth_to_points(device_depth, frame.camera, stride=4))
+        device_points = dp.to_host(depth_to_points(device_depth, frame.camera, stride=4))
         worst['points'] = max(worst['points'], _relative_error(device_points, points))
     checks['fit: device map vs numpy'] = {'status': 'PASS' if fits_ok else 'FAIL',
                                               'measured': 'equal and accepted' if fits_ok else 'differ or rejected',

@@ -32,7 +32,8 @@ try:   # OpenCV's resize is the fast upsampling; a machine without OpenCV uses t
 except ImportError:
     cv2 = None  # type: ignore[assignment]
 
-from .fit import apply_alignment, checked_pixels
+from .apply import apply_alignment
+from .fit import checked_pixels
 
 CELL = 8                        # pixels per grid cell
 REACH_SHARE = 0.04              # R, as a share of the image diagonal

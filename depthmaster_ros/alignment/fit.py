@@ -13,24 +13,23 @@ through them without errors-in-variables bias and its block-jackknife scale unce
 work (finding the samples, mapping the image to metres) runs on the image's own float32; the fit
 runs in float64 on the samples only (at most max_points).
 """
-from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from depthmaster_ros.geometry.array_checks import IMAGE, float_array
+from depthmaster_ros.geometry.array_checks import IMAGE, float64_array, float_array
 
-from .robust_start import (IRLS_MAX_ITERATIONS, IRLS_TOLERANCE, LMEDS_HYPOTHESES, LMEDS_SCORING_POINTS,  # noqa: F401
-                           MAD_TO_SIGMA, TUKEY_C, lmeds_draws, robust_scale_shift, robust_sigma)
+from .apply import apply_alignment
 from .extrinsic_check import estimate_offset
-from .local_fit import CELL as LOCAL_CELL, local_scale_shift
+from .local_fit import CELL as LOCAL_CELL, local_correction_maps
+from .record import AlignmentRecord
+from .robust_start import TUKEY_C, robust_line, robust_sigma
 from .sample_weights import representative_weights
+from .spaces import check_space, from_space, to_space
 from .uncertainty import errors_in_variables_line, grid_groups, regression_range, seen_image_share
-from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict,  # noqa: F401
-                       partition_quantiles, sample_verdict)
-SPACES = ('depth', 'disparity', 'sqrt_disparity')
+from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict, partition_quantiles,
+                       sample_verdict)
 
 DEFAULT_SEED = 0
 SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread
@@ -39,74 +38,6 @@ METHODS = ('global', 'local')    # local: a correction map on top of the global 
 # Residuals below this share of the targets' spread are exact data, not a broken start's tight core.
 BREAKDOWN_NOISE_FLOOR = 0.01
 EVALUATION_QUANTILES = (0.25, 0.5, 0.75)    # of the prediction, where the scale uncertainty is judged
-
-
-@dataclass
-class AlignmentResult:
-    ok: bool = False
-    reason: str = ''
-    scale: float = float('nan')
-    shift: float = float('nan')
-    num_points: int = 0
-    num_inliers: int = 0
-    rmse_m: float = float('nan')
-    space: str = ''
-    scale_uncertainty: float = float('inf')    # relative metric depth error bound (see uncertainty.py)
-    method: str = 'global'
-    floor_share: float = float('nan')          # ground plane: share of floor pixels kept as samples
-    extrinsic_pitch_deg: float = float('nan')  # estimated LiDAR-camera pitch error (NaN: not estimated)
-    extrinsic_yaw_deg: float = float('nan')
-    # local method: HxW scale and shift maps (None: the global line applies); not part of the record
-    local_correction: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values.pop('local_correction')
-        return values
-
-
-# What a fit found out besides its scale and shift: carried through the temporal filter into the record.
-EVIDENCE_FIELDS = ('scale_uncertainty', 'method', 'floor_share', 'extrinsic_pitch_deg', 'extrinsic_yaw_deg')
-
-
-def _check_space(space):
-    if space not in SPACES:
-        raise ValueError(f'space: expected one of {SPACES}, got {space!r}')
-
-
-def _float_array(values: object, field: str) -> np.ndarray:
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
-
-
-# Each space as (forward, inverse) on positive values: metres -> space values, and back.
-_TRANSFORMS = {
-    'depth': (lambda d: d, lambda v: v),
-    'disparity': (lambda d: 1.0 / d, lambda v: 1.0 / v),
-    'sqrt_disparity': (lambda d: np.sqrt(1.0 / d), lambda v: 1.0 / (v * v)),
-}
-
-
-def _transform(raw: object, space: str, field: str, inverse: bool) -> np.ndarray:
-    """One table-driven map between metres and a space: NaN wherever input or output is not positive and finite."""
-    _check_space(space)
-    values: np.ndarray = _float_array(raw, field)
-    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
-        out = _TRANSFORMS[space][int(inverse)](values)       # where the input is not valid, NaN below
-        valid = (values > 0) & (values < np.inf) & (out > 0) & (out < np.inf)
-    return np.where(valid, out, np.nan)
-
-
-def to_space(depth_m: object, space: str) -> np.ndarray:
-    """Metres -> space values; NaN where the depth is not positive and finite."""
-    return _transform(depth_m, space, 'depth_m', inverse=False)
-
-
-def from_space(values: object, space: str) -> np.ndarray:
-    """Space values -> metres; NaN where the inverse is not positive and finite."""
-    return _transform(values, space, 'values', inverse=True)
 
 
 def least_squares_scale_shift(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:
@@ -134,22 +65,22 @@ def _has_spread(spread, median):
     return spread > SPREAD_RELATIVE * max(abs(float(median)), 1e-12)
 
 
-def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min_points: int = 20,
-                    seed: int = DEFAULT_SEED, max_scale_uncertainty: float = MAX_SCALE_UNCERTAINTY,
-                    groups: ArrayLike | None = None, eval_pred: np.ndarray | None = None,
-                    seen_share: float = 1.0, weights: ArrayLike | None = None) -> AlignmentResult:
+def fit_samples(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min_points: int = 20,
+                seed: int = DEFAULT_SEED, max_scale_uncertainty: float = MAX_SCALE_UNCERTAINTY,
+                groups: ArrayLike | None = None, eval_pred: np.ndarray | None = None,
+                seen_share: float = 1.0, weights: ArrayLike | None = None) -> AlignmentRecord:
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
     groups: the image region of each sample (for the block jackknife; default: interleaved groups);
     eval_pred: prediction values where the scale uncertainty is judged (default: the samples'
     quartiles); seen_share: the share of the image the samples see (uncertainty.seen_image_share);
     weights: how much each sample counts in the published line (sample_weights.py; default: alike),
-    not in which samples are inliers. Returns an AlignmentResult, ok=False with the reason from verdicts.py; rmse_m is
-    over inliers, in metres; scale_uncertainty is published whenever a line was fitted.
+    not in which samples are inliers. Returns the AlignmentRecord of the fit, ok=False with the reason from
+    verdicts.py; rmse_m is over inliers, in metres; scale_uncertainty is published whenever a line was fitted.
     """
-    _check_space(space)
-    pred_v = _float_array(pred, 'pred').ravel()
-    target_v = _float_array(target, 'target').ravel()
+    space = check_space(space)
+    pred_v = float64_array(pred, 'pred').ravel()
+    target_v = float64_array(target, 'target').ravel()
     if pred_v.shape != target_v.shape:
         raise ValueError(f'target: {target_v.size} values but pred has {pred_v.size}')
     groups_v = np.arange(len(pred_v)) if groups is None else np.asarray(groups).ravel()
@@ -157,7 +88,7 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
         raise ValueError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
     if groups_v.dtype.kind not in 'iu' or (len(groups_v) and groups_v.min() < 0):
         groups_v = np.unique(groups_v, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
-    weights_v = None if weights is None else _float_array(weights, 'weights').ravel()
+    weights_v = None if weights is None else float64_array(weights, 'weights').ravel()
     if weights_v is not None and (weights_v.shape != pred_v.shape or not np.all(weights_v > 0)):
         raise ValueError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
                          f'(smallest {weights_v.min() if weights_v.size else "none"})')
@@ -165,7 +96,7 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
     if not usable.all():
         pred_v, target_v, groups_v = pred_v[usable], target_v[usable], groups_v[usable]
         weights_v = None if weights_v is None else weights_v[usable]
-    result = AlignmentResult(space=space, num_points=int(len(pred_v)))
+    result = AlignmentRecord(space=space.value, num_points=int(len(pred_v)))
     min_needed = max(int(min_points), 2)
     enough = len(pred_v) >= min_needed
     target_spread, target_median = _spread(target_v) if enough else (0.0, 0.0)
@@ -173,7 +104,7 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
                                    enough and _has_spread(*_spread(pred_v)))
     if result.reason:
         return result
-    scale, shift, inliers = robust_scale_shift(pred_v, target_v, np.random.default_rng(seed), target_spread)
+    scale, shift, inliers = robust_line(pred_v, target_v, np.random.default_rng(seed), target_spread)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2, line = 1.0, 1.0, None
@@ -207,10 +138,6 @@ def fit_scale_shift(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *,
     return result
 
 
-def _image(values: ArrayLike, field: str) -> np.ndarray:
-    return float_array(values, field, IMAGE)
-
-
 def open_interval_bounds(dtype: DTypeLike, low: float, high: float) -> tuple[float, float]:
     """(low', high') such that low < x < high in exact arithmetic iff low' < x < high' in dtype.
 
@@ -227,44 +154,6 @@ def open_interval_bounds(dtype: DTypeLike, low: float, high: float) -> tuple[flo
     if float(high32) < high:
         high32 = np.nextafter(high32, np.float32(np.inf))
     return float(low32), float(high32)
-
-
-def _from_space_in_place(values, space):
-    if space == 'disparity':
-        np.reciprocal(values, out=values)
-    elif space == 'sqrt_disparity':
-        np.multiply(values, values, out=values)
-        np.reciprocal(values, out=values)
-    return values
-
-
-def apply_alignment(relative: ArrayLike, space: str, scale: float | np.ndarray, shift: float | np.ndarray,
-                    min_depth: float = 0.1, max_depth: float = 100.0) -> np.ndarray:
-    """The one place that maps fitted values to metres: float32, NaN outside [min_depth, max_depth].
-
-    Computed in float32 (the output's precision): a pixel is valid where s * p + t > 0 and its depth
-    is finite, positive and within the limits. scale and shift may be HxW maps (local alignment).
-    """
-    _check_space(space)
-    relative = _image(relative, 'relative')
-    if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(shift))):
-        return np.full(relative.shape, np.nan, np.float32)
-    with np.errstate(all='ignore'):
-        scale32, shift32 = np.asarray(scale, np.float32), np.asarray(shift, np.float32)
-        min32, max32 = np.float32(min_depth), np.float32(max_depth)
-        depth = np.multiply(relative, scale32, dtype=np.float32)
-        depth += shift32
-        invalid = depth <= 0                      # NaN values stay NaN through every step below
-        _from_space_in_place(depth, space)
-        outside = np.less(depth, min32)           # one temporary for both limits
-        invalid |= outside
-        invalid |= np.greater(depth, max32, out=outside)
-        if not min32 > 0:
-            invalid |= depth <= 0
-        if not np.isfinite(max32):
-            invalid |= np.isinf(depth)
-    depth[invalid] = np.float32(np.nan)
-    return depth
 
 
 def sample_indices(relative: np.ndarray, sparse: np.ndarray, min_depth: float, max_depth: float, max_points: int,
@@ -334,7 +223,7 @@ def _check_extrinsic(result, relative, index, pred, target, space, min_points, s
     height, width = relative.shape
     rows = np.clip(index // width + estimate.rows_px, 0, height - 1)
     cols = np.clip(index % width + estimate.cols_px, 0, width - 1)
-    moved = fit_scale_shift(relative.ravel()[rows * width + cols].astype(np.float64), target, space,
+    moved = fit_samples(relative.ravel()[rows * width + cols].astype(np.float64), target, space,
                             min_points=min_points, seed=seed)
     scale_change, offset_error = float('inf'), float('inf')
     if moved.ok:
@@ -363,30 +252,11 @@ def evaluation_points(relative: np.ndarray, stride: int = EVALUATION_STRIDE) -> 
     return np.array(partition_quantiles(values, tuple(q * last for q in EVALUATION_QUANTILES)))
 
 
-def align_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
-                          max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
-                          seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                          check_extrinsic: bool = False,
-                          sample_pixels: ArrayLike | None = None) -> tuple[np.ndarray, AlignmentResult]:
-    """Fit relative to sparse metres (same HxW, NaN where empty); returns (metric, AlignmentResult).
-
-    The fit is `fit_to_sparse_depth` (same arguments); the metres are `apply_alignment` of its scale and
-    shift, or of its local correction maps when the method made them.
-    """
-    result = fit_to_sparse_depth(relative, space, sparse_depth, min_depth=min_depth, max_depth=max_depth,
-                                 min_points=min_points, max_points=max_points, seed=seed, method=method,
-                                 focal_px=focal_px, check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
-    if not result.ok:
-        return np.full(np.shape(relative), np.nan, np.float32), result
-    scale, shift = result.local_correction or (result.scale, result.shift)
-    return apply_alignment(relative, space, scale, shift, min_depth, max_depth), result
-
-
 def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
                         max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
                         seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                        check_extrinsic: bool = False, sample_pixels: ArrayLike | None = None) -> AlignmentResult:
-    """The AlignmentResult of relative (HxW) against sparse metres (same HxW, NaN where empty).
+                        check_extrinsic: bool = False, sample_pixels: ArrayLike | None = None) -> AlignmentRecord:
+    """The AlignmentRecord of fitting relative (HxW) to sparse metres (same HxW, NaN where empty).
 
     method 'global': one scale and shift; 'local': the global fit, then a scale and shift per
     neighbourhood that follow the prediction's edges (local_fit.py; `result.local_correction` holds the
@@ -397,11 +267,11 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     sample_pixels: ascending flat indices that include every sample (the LiDAR projection's), so the
     image is not scanned for them; the result is the same.
     """
-    _check_space(space)
+    space = check_space(space)
     if method not in METHODS:
         raise ValueError(f'method: expected one of {METHODS}, got {method!r}')
-    relative = _image(relative, 'relative')
-    sparse = _image(sparse_depth, 'sparse_depth')
+    relative = float_array(relative, 'relative', IMAGE)
+    sparse = float_array(sparse_depth, 'sparse_depth', IMAGE)
     if sparse.shape != relative.shape:
         raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     if not (0 <= min_depth < max_depth):
@@ -410,9 +280,9 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)
     groups, eval_pred = grid_groups(index, relative.shape), evaluation_points(relative)
-    result = fit_scale_shift(pred, target, space, min_points=min_points, seed=seed, groups=groups,
-                             eval_pred=eval_pred, seen_share=seen_image_share(groups),
-                             weights=representative_weights(index, relative.shape))
+    result = fit_samples(pred, target, space, min_points=min_points, seed=seed, groups=groups,
+                         eval_pred=eval_pred, seen_share=seen_image_share(groups),
+                         weights=representative_weights(index, relative.shape))
     result.method = method
     offset_px = 0
     if check_extrinsic and result.ok:
@@ -427,6 +297,25 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
         residual = result.scale * pred + result.shift - target
         finite = np.isfinite(residual)
         inliers = finite & (np.abs(residual) < TUKEY_C * robust_sigma(residual[finite], 1e-12))
-        result.local_correction = local_scale_shift(relative, index, pred, target, result.scale, result.shift,
-                                                    inliers)
+        result.local_correction = local_correction_maps(relative, index, pred, target, result.scale,
+                                                        result.shift, inliers)
     return result
+
+
+def metric_depth_from_sparse(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
+                             max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
+                             seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
+                             check_extrinsic: bool = False,
+                             sample_pixels: ArrayLike | None = None) -> tuple[np.ndarray, AlignmentRecord]:
+    """Fit relative to sparse metres (same HxW, NaN where empty) and apply it: (metres, AlignmentRecord).
+
+    The fit is `fit_to_sparse_depth` (same arguments); the metres are `apply_alignment` of its scale and
+    shift, or of its local correction maps when the method made them; all NaN when the fit is refused.
+    """
+    result = fit_to_sparse_depth(relative, space, sparse_depth, min_depth=min_depth, max_depth=max_depth,
+                                 min_points=min_points, max_points=max_points, seed=seed, method=method,
+                                 focal_px=focal_px, check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
+    if not result.ok:
+        return np.full(np.shape(relative), np.nan, np.float32), result
+    scale, shift = result.scale_shift()
+    return apply_alignment(relative, space, scale, shift, min_depth, max_depth), result

@@ -43,7 +43,7 @@ def _vertical_slope(values: np.ndarray) -> np.ndarray:
 
 def select_floor(relative: np.ndarray, space: str, plane_depth: np.ndarray) -> FloorSelection:
     """The plane's pixels that the relative map shows as floor (see the module notes)."""
-    from .fit import to_space
+    from .spaces import to_space
     plane = np.isfinite(plane_depth)
     count = int(plane.sum())
     if count == 0:

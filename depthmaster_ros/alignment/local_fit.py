@@ -36,8 +36,8 @@ ROBUST_PASSES = 2
 MIN_SAMPLES = 20
 
 
-def local_scale_shift(relative: np.ndarray, index: np.ndarray, pred: np.ndarray, target: np.ndarray,
-                      scale: float, shift: float, inliers: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def local_correction_maps(relative: np.ndarray, index: np.ndarray, pred: np.ndarray, target: np.ndarray,
+                          scale: float, shift: float, inliers: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Per-pixel (scale, shift) float32 maps the shape of relative; None when too few inliers to correct.
 
     index: the samples' flat pixel indices, pred their relative values, target their metres in the

@@ -1,11 +1,18 @@
-"""The per-frame alignment record: one plain dataclass, field for field the DepthAlignment message.
+"""The one alignment result, from the fit to the published record, field for field the DepthAlignment message.
 
-The node publishes it on depth/alignment and the bag tool writes it to the output bag; both convert
-this record, so the message definition (msg/DepthAlignment.msg) and this class must stay in step
-(a test checks that).
+The fit creates it (fit.py), the temporal filter returns a copy with the fit it applies
+(temporal_filter.py) and the pipeline completes it with the frame's mode, model and timings
+(`dataclasses.replace`); the node publishes it on depth/alignment and the bag tool writes it. Its
+message fields and msg/DepthAlignment.msg stay in step (a test checks); `local_correction` is the
+local method's maps, which travel to the pixels but not into the message.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
+
+import numpy as np
+
+# Field metadata of what is carried along but not published.
+NOT_IN_MESSAGE = {'message': False}
 
 
 @dataclass
@@ -21,8 +28,8 @@ class AlignmentRecord:
     shift: float = float('nan')
     num_points: int = 0
     num_inliers: int = 0
-    rmse_m: float = float('nan')
-    scale_uncertainty: float = float('inf')   # bound on the relative metric depth error of the fit
+    rmse_m: float = float('nan')  # over the inliers, in metres
+    scale_uncertainty: float = float('inf')   # bound on the relative metric depth error of the fit (uncertainty.py)
     method: str = 'global'        # global | local (alignment_method)
     floor_share: float = float('nan')         # ground_plane: share of floor pixels used as samples
     extrinsic_pitch_deg: float = float('nan') # estimated LiDAR-camera pitch error, degrees; NaN: none
@@ -30,6 +37,19 @@ class AlignmentRecord:
     fit_age_s: float = 0.0
     inference_time_s: float = 0.0
     alignment_time_s: float = 0.0
+    # local method: HxW scale and shift maps (None: the line applies everywhere)
+    local_correction: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False,
+                                                                   metadata=NOT_IN_MESSAGE)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The message fields and their values, in message order."""
+        return {f.name: getattr(self, f.name) for f in message_fields()}
+
+    def scale_shift(self) -> tuple[Any, Any]:
+        """What the metres come from: the local correction maps when there are any, else the line."""
+        return self.local_correction or (self.scale, self.shift)
+
+
+def message_fields() -> tuple[Field, ...]:
+    """The record's fields that DepthAlignment carries, in message order."""
+    return tuple(f for f in fields(AlignmentRecord) if f.metadata.get('message', True))

@@ -128,8 +128,8 @@ def robust_sigma(residual: np.ndarray, sigma_floor: float) -> float:
     return max(MAD_TO_SIGMA * float(_median_in_place(deviation)), sigma_floor)
 
 
-def robust_scale_shift(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator,
-                       target_spread: float) -> tuple[float, float, np.ndarray]:
+def robust_line(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator,
+                target_spread: float) -> tuple[float, float, np.ndarray]:
     """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range)."""
     scale, shift = least_median_start(pred, target, rng)
     if not np.isfinite(scale):

@@ -16,17 +16,11 @@ reflection) can be far off; the depth a robot sees should not flicker with it. T
 Time: stamps are seconds of the image. A stamp earlier than the previous one (bag loop, simulation
 reset) resets the filter before the frame is used; an equal stamp is processed with zero age.
 """
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 
-from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult
-
-
-@dataclass
-class FilteredAlignment(AlignmentResult):
-    held: bool = False
-    fit_age_s: float = 0.0
+from .record import AlignmentRecord
 
 
 class TemporalAlignmentFilter:
@@ -50,7 +44,7 @@ class TemporalAlignmentFilter:
         self._log_scale: float | None = None
         self._shift: float | None = None
         self._space = ''
-        self._last_good: AlignmentResult | None = None          # the AlignmentResult last accepted
+        self._last_good: AlignmentRecord | None = None          # the fit last accepted
         self._last_good_stamp: float | None = None
         self._last_stamp: float | None = None
         self._gated_in_a_row = 0
@@ -71,29 +65,28 @@ class TemporalAlignmentFilter:
         self._last_good_stamp = stamp_s
 
     def _applied(self, result, held, reason, age):
-        good = self._last_good
-        return FilteredAlignment(
-            ok=True, reason=reason, scale=float(np.exp(self._log_scale)), shift=self._shift,
-            num_points=result.num_points if not held else good.num_points,
-            num_inliers=result.num_inliers if not held else good.num_inliers,
-            rmse_m=result.rmse_m if not held else good.rmse_m,
-            space=self._space, held=held, fit_age_s=age,
-            **{name: getattr(result if not held else good, name) for name in EVIDENCE_FIELDS})
+        """This frame's fit (or, held, the last good one) with the filtered line; a held fit has no local maps."""
+        return replace(self._last_good if held else result, ok=True, reason=reason,
+                       scale=float(np.exp(self._log_scale)), shift=self._shift, space=self._space, held=held,
+                       fit_age_s=age, local_correction=None if held else result.local_correction)
+
+    @staticmethod
+    def _refused(result, reason, age=0.0):
+        """No line to apply: the frame's fit, its line withdrawn and the reason said."""
+        return replace(result, ok=False, reason=reason, scale=float('nan'), shift=float('nan'), num_inliers=0,
+                       rmse_m=float('nan'), held=False, fit_age_s=age, local_correction=None)
 
     def _hold_or_give_up(self, stamp_s, result, why):
         if not self.has_fit:
-            return FilteredAlignment(ok=False, reason=f'no alignment: no good fit yet ({why})',
-                                     num_points=result.num_points, space=result.space,
-                                     **{name: getattr(result, name) for name in EVIDENCE_FIELDS})
+            return self._refused(result, f'no alignment: no good fit yet ({why})')
         age = stamp_s - self._last_good_stamp
         if age <= self.hold_s:
             return self._applied(result, True, f'held: {why}', age)
-        return FilteredAlignment(ok=False, reason=f'no alignment: last good fit is {age:.2f} s old ({why})',
-                                 num_points=result.num_points, space=result.space, fit_age_s=age,
-                                 **{name: getattr(result, name) for name in EVIDENCE_FIELDS})
+        return self._refused(result, f'no alignment: last good fit is {age:.2f} s old ({why})', age)
 
-    def update(self, stamp_s: float, result: AlignmentResult) -> FilteredAlignment:
-        """The fit to apply to the image at stamp_s, given this frame's raw fit."""
+    def update(self, stamp_s: float, result: AlignmentRecord) -> AlignmentRecord:
+        """The fit to apply to the image at stamp_s, given this frame's raw fit: a copy of it (or of the last
+        good one, held) with the filtered scale and shift, `held` and `fit_age_s`."""
         stamp_s = float(stamp_s)
         if not np.isfinite(stamp_s):
             raise ValueError(f'stamp_s: must be finite, got {stamp_s}')

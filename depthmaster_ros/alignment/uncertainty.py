@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from .robust_start import median_last_axis
+from .spaces import Space
 
 TARGET_RELATIVE_NOISE = 0.01
 # |d log f / d log depth| of the space transform: a relative depth error e is e * this in the space
-SPACE_EXPONENT = {'depth': 1.0, 'disparity': 1.0, 'sqrt_disparity': 0.5}
+SPACE_EXPONENT: dict[str, float] = {Space.DEPTH: 1.0, Space.DISPARITY: 1.0, Space.SQRT_DISPARITY: 0.5}
 COVERAGE_FACTOR = 3.0
 UNCERTAINTY_FLOOR = 0.01
 # The prediction's non-affine error in image regions that hold no sample: a model's depth error varies

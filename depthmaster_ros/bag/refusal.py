@@ -12,8 +12,6 @@ from pathlib import Path
 import struct
 from typing import Any
 
-from depthmaster_ros.conversions.buffers import ImplausibleSize
-
 from .compression import MAX_INFLATED_BYTES, InflationRefused
 
 
@@ -25,11 +23,6 @@ class BagRefused(ValueError):
         super().__init__(f'IN {bag} refused ({where or "container"}): {problem}; the file is damaged or crafted, '
                          'nothing was written')
         self.bag, self.topic, self.record, self.problem = str(bag), topic, record, problem
-
-
-def is_implausible(error: BaseException) -> bool:
-    """A conversion error (or an InputFault caused by one) whose sizes lie."""
-    return isinstance(error, ImplausibleSize) or isinstance(error.__cause__, ImplausibleSize)
 
 
 def _mcap_storages(reader: Any) -> list[Any]:

@@ -1,8 +1,9 @@
 """Offline rosbag2 -> rosbag2 with the node's own frame pipeline.
 
-Messages are replayed in log-time order: TF and CameraInfo update the state, clouds go into a short
-history, and each selected image runs through `DepthPipeline.process` exactly as the node runs it
-(same config, same cloud pairing rule). Unlike the node nothing is dropped for being late: an image
+Messages are replayed in log-time order: TF updates the transforms, and CameraInfos, clouds and
+images go to the node's own frame assembly (pipeline/assembly.py: same conversion, camera_info and
+cloud pairing, same skip and fault reasons); each selected frame runs through `DepthPipeline.process`
+exactly as the node runs it. Unlike the node nothing is dropped for being late: an image
 waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR latency) is still seen.
 Every output message carries its source image's header, and is logged at the source image's log time.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import math
 from pathlib import Path
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,22 +22,22 @@ from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.conversions.buffers import ImplausibleSize
 from depthmaster_ros.conversions.values import stamp_to_ns
-from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import describe_weights
-from depthmaster_ros.pipeline.camera_sync import CAMERA_INFO_UNMATCHED, CameraInfoSync
-from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
+from depthmaster_ros.pipeline import faults as kinds
+from depthmaster_ros.pipeline.assembly import FrameAssembly, store_cloud
+from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frames import FrameInput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
 from .output import RELATIVE_CHOICES, OutputBag, Progress
-from .refusal import BagRefused, is_implausible
-from .summary import BagStats, build_summary, recording_size
+from .refusal import BagRefused
+from .summary import BagStats, BagSummary, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
 
 # How long, in log time, an image waits for late clouds and transforms beyond the pairing tolerance.
@@ -85,10 +86,11 @@ class BagOptions:
             raise ValueError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
 
 
-def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any, config: Config,
+def process_bag(input_path: str | Path, output_path: str | Path, estimator: Estimator | Callable[[], Estimator],
+                config: Config,
                 options: BagOptions | None = None,
-                stop_requested: Callable[[], bool] | None = None) -> dict[str, Any]:
-    """Process IN into OUT; returns the summary dict (``summary['interrupted']`` after a stop request).
+                stop_requested: Callable[[], bool] | None = None) -> BagSummary:
+    """Process IN into OUT; returns its summary (``summary.interrupted`` after a stop request).
 
     ``estimator`` is a loaded estimator, or a function returning one: it is then called only once the
     bag, its topics and OUT are known to be usable, so those mistakes fail before a slow model load.
@@ -110,7 +112,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any,
         location = OutputLocation(output_path, options.force, options.output_root)
         if not hasattr(estimator, 'predict'):
             estimator = estimator()
-        run = _BagRun(bag, topics, DepthPipeline(estimator, config), config, options,
+        run = _BagRun(bag, topics, DepthPipeline(cast(Estimator, estimator), config), config, options,
                       stop_requested or (lambda: False))
         writer = open_writer(location, storage, compression)
         try:
@@ -140,7 +142,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Any,
     if options.contact_sheet and run.sheet_rows:
         from depthmaster_ros.bag.contact_sheet import write_contact_sheet
         write_contact_sheet(options.contact_sheet, run.sheet_rows, title=_sheet_title(options, config))
-        summary['contact_sheet'] = str(options.contact_sheet)
+        summary.contact_sheet = str(options.contact_sheet)
     return summary
 
 
@@ -173,8 +175,11 @@ class _BagRun:
         self.ground_truth: dict[int, np.ndarray] = {}   # stamp_ns -> depth in metres
         self.pending: deque[_PendingImage] = deque()
         # CameraInfos by stamp: an image takes only the one of its own stamp (as the node does)
-        self.camera_sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s,
-                                          info_capacity=64)
+        camera_sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s,
+                                     info_capacity=64)
+        self.assembly = FrameAssembly(camera_sync, self.clouds if topics.points else None, self.transforms,
+                                      report=self.stats.faults.record, skip=self._skip, live=False,
+                                      refuse_implausible=True)
         self.sheet_rows: list[Any] = []
         self.interrupted = False
         self.output_topics: dict[str, str] = {}
@@ -249,10 +254,9 @@ class _BagRun:
             if last:
                 self._state_arrived(*last[0])
 
-    def _refuse(self, error, topic, log_ns):
+    def _refused(self, error: ImplausibleSize, topic: str, log_ns: int) -> BagRefused:
         """A record whose sizes lie refuses the bag (bag/refusal.py); other bad input is only counted."""
-        if is_implausible(error):
-            raise BagRefused(self.bag.path, str(error), topic=topic, record=bag_topics.record_name(log_ns)) from None
+        return BagRefused(self.bag.path, str(error), topic=topic, record=bag_topics.record_name(log_ns))
 
     def _state_arrived(self, connection, log_ns, rawdata):
         message = self.bag.decode(connection, log_ns, rawdata)
@@ -260,22 +264,17 @@ class _BagRun:
         if topic in self.topics.tf:
             _add_tf_message(self.transforms, message, topic == '/tf_static', faults)
         elif topic == self.topics.camera_info:
-            stamp_ns = stamp_to_ns(message.header.stamp)
-            try:
-                self.camera_sync.add_info(stamp_ns, CameraModel.from_camera_info(message))
-            except ValueError as error:          # counted with each image that finds no usable intrinsics
-                self.camera_sync.add_info(stamp_ns, None, str(error))
+            self.assembly.add_camera_info(message)   # a refusal is counted with each image that meets it
         elif topic == self.topics.points:
             try:
-                self.clouds.add(cloud_from_message(message))
-            except InputFault as fault:
-                self._refuse(fault, topic, log_ns)
-                faults.record(fault.kind, str(fault))
+                store_cloud(self.clouds, message, faults.record, refuse_implausible=True)
+            except ImplausibleSize as error:
+                raise self._refused(error, topic, log_ns) from None
         elif topic == self.topics.gt:
             try:
                 _add_ground_truth(self.ground_truth, message, faults)
             except ImplausibleSize as error:
-                self._refuse(error, topic, log_ns)
+                raise self._refused(error, topic, log_ns) from None
 
     def _image_arrived(self, connection, log_ns, rawdata):
         self.stats.frames_in += 1
@@ -294,35 +293,31 @@ class _BagRun:
                 return False
         return True
 
-    def _skip(self, reason, error):
+    def _skip(self, reason: str, text: str) -> None:
         self.stats.frames_selected += 1
-        self.stats.skipped.record(reason, str(error))
+        self.stats.skipped.record(reason, text)
         self.progress.update()
 
     # one frame ---------------------------------------------------------------------------------
     def _process_image(self, item):
         started = time.perf_counter()
         try:
-            rgb = image_to_model_rgb(item.message, self.config.input.max_pixels)
-        except ValueError as error:
-            self._refuse(error, self.topics.image, item.log_ns)
-            self._skip('image_conversion', error)
-            return
-        stamp_ns = stamp_to_ns(item.message.header.stamp)
-        frame_id = str(item.message.header.frame_id)
-        cloud, miss = (self.clouds.select(stamp_ns, self.config.alignment.max_cloud_age_s,
-                                          self.config.alignment.cloud_future_tolerance_s)
-                       if self.topics.points else (None, ''))
-        frame = FrameInput(rgb=rgb, stamp_ns=stamp_ns, frame_id=frame_id, camera=self._camera_for(rgb, stamp_ns),
-                           cloud=cloud, transforms=self.transforms, cloud_miss_reason=miss)
+            released = self.assembly.add_image(item.message, self.config)
+        except ImplausibleSize as error:
+            raise self._refused(error, self.topics.image, item.log_ns) from None
+        if not released:
+            return                                  # skipped (counted by the assembly)
+        frame = self.assembly.frame(released[0], self.config)
+        assert frame is not None                    # a looked-up image is never dropped
+        stamp_ns, frame_id, rgb = frame.stamp_ns, frame.frame_id, frame.rgb
         convert_s = time.perf_counter() - started
         try:
             output = self.pipeline.process(frame)
         except ValueError as error:
-            self._skip('pipeline', error)
+            self._skip(kinds.FRAME, kinds.dropped(error))
             return
         except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
-            self._skip('pipeline_error', f'{type(error).__name__}: {error}')
+            self._skip(kinds.PIPELINE_ERROR, f'{type(error).__name__}: {error}')
             return
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
@@ -342,23 +337,6 @@ class _BagRun:
             label = f'#{index}  t={(item.log_ns - self.bag_start) * 1e-9:.2f} s'
             self.sheet_rows.append(SheetRow(rgb=rgb, depth_m=output.depth_m, gt_m=gt, label=label))
         self.progress.update()
-
-    def _camera_for(self, rgb: np.ndarray, stamp_ns: int) -> CameraModel | None:
-        """The intrinsics from the CameraInfo of this image's stamp and size; None (counted) when there is none."""
-        found = self.camera_sync.match(stamp_ns)
-        if found is None:
-            self.stats.faults.record(CAMERA_INFO_UNMATCHED, f'no CameraInfo with the stamp of this image '
-                                                            f'({stamp_ns * 1e-9:.6f} s): relative depth only')
-            return None
-        camera, error = found
-        if camera is None:
-            self.stats.faults.record('camera_info', error)
-            return None
-        try:
-            return camera_for_image(camera, rgb.shape[1], rgb.shape[0])
-        except InputFault as fault:
-            self.stats.faults.record(fault.kind, str(fault))
-            return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -144,6 +144,6 @@ def run(args):
         return fail(EXIT_BAD_INPUT, error)
     print(format_summary(summary))
     if args.summary:
-        write_json(args.summary, summary)
-    return EXIT_INTERRUPTED if summary['interrupted'] else 0
+        write_json(args.summary, summary.as_json())
+    return EXIT_INTERRUPTED if summary.interrupted else 0
 

@@ -53,7 +53,7 @@ def format_result(result) -> str:
              f'done (same parameters and model), {len(result.failed)} failed; {result.frames_out} frames in '
              f'{result.wall_s:.1f} s' + (f' ({result.frames_out / result.wall_s:.2f} frames/s)' if result.wall_s else '')]
     for name in result.failed:
-        lines.append(f'  failed {name}: {result.records[name].get("reason", result.records[name]["status"])}')
+        lines.append(f'  failed {name}: {result.records[name].reason or result.records[name].status}')
     lines.append(f'manifest: {result.manifest}  (run hash {result.run_hash["run"][:12]})')
     return '\n'.join(lines)
 
@@ -94,7 +94,8 @@ def run(args):
     print(format_result(result))
     if args.summary:
         write_json(args.summary, {'manifest': result.manifest, 'run_hash': result.run_hash, 'skipped': result.skipped,
-                                  'records': result.records, 'wall_s': result.wall_s, 'workers': result.workers})
+                                  'records': {name: record.as_json() for name, record in result.records.items()},
+                                  'wall_s': result.wall_s, 'workers': result.workers})
     if len(result.records) + len(result.skipped) < len(jobs):
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if result.failed else 0

@@ -3,15 +3,10 @@ the same YAML file with it, so the two can never disagree on a name, a default o
 """
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+import importlib
 import math
 import re
 from typing import Any, cast
-
-from depthmaster_ros.alignment.modes import mode_names
-from depthmaster_ros.model.backends import COMPILE_MODES, backend_names
-
-# 'off' = eager; the rest are torch.compile modes
-COMPILE_CHOICES = ('off', *COMPILE_MODES)
 
 STRING = 'string'
 INTEGER = 'integer'
@@ -34,11 +29,21 @@ class ParameterSpec:
     type: str
     default: ParameterValue
     description: str
-    choices: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()      # the strings a STRING parameter may take
+    choices_from: str = ''             # or 'module:function' of the registry naming them, read on use
     range: tuple[float, float] | None = None   # (min, max), inclusive, for integer and double
     lengths: tuple[int, ...] = ()          # allowed lengths of an array; empty = any
     runtime: bool = True         # False: read-only, a change needs a restart
     group: str = ''              # the Config section that holds it (set from the table's sections)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The allowed strings; a registry's names are asked for here, so importing the table imports
+        no registry (and none of numpy, torch or the alignment package)."""
+        if not self.choices_from:
+            return self.allowed
+        module, _, function = self.choices_from.partition(':')
+        return tuple(getattr(importlib.import_module(module), function)())
 
 
 def _p(name: str, type_: str, default: ParameterValue, description: str, **extra: Any) -> ParameterSpec:
@@ -55,13 +60,13 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     # model (loaded once at start-up)
     *_section(
         'model',
-        _p('backend', STRING, 'depthmaster', 'Depth model family.', choices=backend_names(), **_FIXED),
+        _p('backend', STRING, 'depthmaster', 'Depth model family.', choices_from='depthmaster_ros.model.backends:backend_names', **_FIXED),
         _p('model', STRING, 'zysong212/DepthMaster', 'Model directory or hub repo id (must already be in the local cache).', **_FIXED),
         _p('model_sha256', STRING, '', "sha256 of the model directory's files (`depthmaster-ros security model-sha256 DIR` prints it); the files are hashed and compared before anything is loaded. Empty = not checked.", **_FIXED),
-        _p('device', STRING, 'auto', 'Torch device; auto = cuda when available, else cpu.', choices=('auto', 'cuda', 'cpu'), **_FIXED),
-        _p('dtype', STRING, 'auto', 'Inference dtype; auto = bf16 on cuda, fp32 on cpu.', choices=('auto', 'fp32', 'fp16', 'bf16'), **_FIXED),
+        _p('device', STRING, 'auto', 'Torch device; auto = cuda when available, else cpu.', allowed=('auto', 'cuda', 'cpu'), **_FIXED),
+        _p('dtype', STRING, 'auto', 'Inference dtype; auto = bf16 on cuda, fp32 on cpu.', allowed=('auto', 'fp32', 'fp16', 'bf16'), **_FIXED),
         _p('processing_res', INTEGER, 768, 'Longer image edge fed to the model, pixels; 0 = native size.', range=(0, 4096)),
-        _p('compile', STRING, 'off', 'torch.compile mode of the VAE and UNet (depthmaster backend); every image size, processing resolution and batch size compiles once, on its first frame or in warm_up_sizes at start.', choices=COMPILE_CHOICES, **_FIXED),
+        _p('compile', STRING, 'off', 'torch.compile mode of the VAE and UNet (depthmaster backend); every image size, processing resolution and batch size compiles once, on its first frame or in warm_up_sizes at start.', choices_from='depthmaster_ros.model.backends:compile_choices', **_FIXED),
         _p('warm_up_sizes', STRING_ARRAY, [], "Image sizes 'WIDTHxHEIGHT' run through the model at start, at processing_res and every batch size up to the number of cameras, so the first real frame pays no compilation or kernel selection; the time is logged and reported on /diagnostics. Empty = no warm-up.", **_FIXED),
         _p('marigold_steps', INTEGER, 4, 'Denoising steps (marigold backend only).', range=(1, 50), **_FIXED),
         _p('marigold_ensemble_size', INTEGER, 1, 'Ensemble members per frame (marigold backend only).', range=(1, 20), **_FIXED),
@@ -69,7 +74,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     # input
     *_section(
         'input',
-        _p('image_transport', STRING, 'raw', 'Subscribe to image (raw) or image/compressed (compressed).', choices=('raw', 'compressed'), **_FIXED),
+        _p('image_transport', STRING, 'raw', 'Subscribe to image (raw) or image/compressed (compressed).', allowed=('raw', 'compressed'), **_FIXED),
         _p('max_pixels', INTEGER, 8_000_000, 'Images with more pixels are refused.', range=(1, 100_000_000)),
         _p('camera_info_timeout_s', DOUBLE, 5.0, 'How long an image waits for the camera_info of its stamp before it gets relative depth only, seconds.', range=(0.0, 600.0)),
         _p('camera_info_slop_s', DOUBLE, 0.0, 'Largest stamp difference between an image and its camera_info, seconds; 0 = the same stamp, as image_transport camera subscribers require.', range=(0.0, 0.5)),
@@ -77,8 +82,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     # alignment
     *_section(
         'alignment',
-        _p('alignment_mode', STRING, 'lidar', 'How relative depth becomes metres.', choices=mode_names()),
-        _p('alignment_method', STRING, 'local', 'global: one scale and shift; local: plus a per-neighbourhood correction that follows the prediction\'s edges (global where samples are sparse).', choices=('global', 'local')),
+        _p('alignment_mode', STRING, 'lidar', 'How relative depth becomes metres.', choices_from='depthmaster_ros.alignment.modes:mode_names'),
+        _p('alignment_method', STRING, 'local', 'global: one scale and shift; local: plus a per-neighbourhood correction that follows the prediction\'s edges (global where samples are sparse).', allowed=('global', 'local')),
         _p('min_depth', DOUBLE, 0.1, 'Nearest valid depth, metres.', range=(0.0, 1000.0)),
         _p('max_depth', DOUBLE, 80.0, 'Farthest valid depth, metres.', range=(0.01, 10000.0)),
         _p('min_points', INTEGER, 20, 'Fewest sparse depth samples for a fit.', range=(2, 1_000_000)),
@@ -102,8 +107,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     # output
     *_section(
         'output',
-        _p('output_geometry', STRING, 'rectified', 'Depth of a distorted camera: rectified (pinhole, depth/camera_info with D = 0 and K from P) or raw (the image geometry, D passed through).', choices=('rectified', 'raw')),
-        _p('output_resolution', STRING, 'input', 'Publish depth at the input image size or at the processing size.', choices=('input', 'processing')),
+        _p('output_geometry', STRING, 'rectified', 'Depth of a distorted camera: rectified (pinhole, depth/camera_info with D = 0 and K from P) or raw (the image geometry, D passed through).', allowed=('rectified', 'raw')),
+        _p('output_resolution', STRING, 'input', 'Publish depth at the input image size or at the processing size.', allowed=('input', 'processing')),
         _p('publish_relative', BOOL, True, 'Publish depth/relative (model space).'),
         _p('publish_confidence', BOOL, True, "Publish depth/confidence (0..1): the alignment confidence from the LiDAR or ground-plane samples, times the model's own confidence where it gives one (Marigold ensembles)."),
         _p('publish_depth_mm', BOOL, False, 'Also publish depth/image_mm (16UC1 millimetres).'),
@@ -117,8 +122,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     *_section(
         'node',
         _p('input_qos_depth', INTEGER, 5, 'History depth of the input subscriptions.', range=(1, 100), **_FIXED),
-        _p('input_reliability', STRING, 'best_effort', 'Reliability of the image, camera_info and points subscriptions.', choices=('best_effort', 'reliable'), **_FIXED),
-        _p('output_reliability', STRING, 'reliable', 'Reliability of the outputs (reliable: large messages survive default Fast DDS).', choices=('reliable', 'best_effort'), **_FIXED),
+        _p('input_reliability', STRING, 'best_effort', 'Reliability of the image, camera_info and points subscriptions.', allowed=('best_effort', 'reliable'), **_FIXED),
+        _p('output_reliability', STRING, 'reliable', 'Reliability of the outputs (reliable: large messages survive default Fast DDS).', allowed=('reliable', 'best_effort'), **_FIXED),
         _p('diagnostics_period_s', DOUBLE, 1.0, 'Period of /diagnostics, seconds.', range=(0.1, 60.0), **_FIXED),
         _p('lazy', BOOL, True, 'Run no inference while nothing subscribes to any depth output.'),
         _p('log_throttle_s', DOUBLE, 5.0, 'Minimum interval between repeats of one warning, seconds.', range=(0.0, 3600.0)),
@@ -146,8 +151,9 @@ def validate(name: str, value: object) -> ParameterValue:
     if spec.type == STRING:
         if not isinstance(value, str):
             raise ValueError(f'parameter {name!r} must be a string, got {value!r}')
-        if spec.choices and value not in spec.choices:
-            raise ValueError(f'parameter {name!r} must be one of {", ".join(spec.choices)}; got {value!r}')
+        choices = spec.choices
+        if choices and value not in choices:
+            raise ValueError(f'parameter {name!r} must be one of {", ".join(choices)}; got {value!r}')
         return value
     if spec.type == BOOL:
         if not isinstance(value, bool):

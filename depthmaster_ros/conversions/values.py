@@ -3,7 +3,6 @@
 Both adapters need the same lengths, types and ranges, so values are checked once here and errors
 name the message field rather than surfacing as an assertion inside a generated message class.
 """
-import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -89,9 +88,10 @@ _FLOAT32_FIELDS = ('rmse_m', 'fit_age_s', 'inference_time_s', 'alignment_time_s'
 
 
 def alignment_values(record: 'AlignmentRecord') -> dict:
-    """The AlignmentRecord's fields as DepthAlignment values (header aside), typed and range-checked."""
+    """The AlignmentRecord's message fields as DepthAlignment values (header aside), typed and range-checked."""
+    from depthmaster_ros.alignment.record import message_fields
     values = {}
-    for field in dataclasses.fields(record):
+    for field in message_fields():
         name, value = field.name, getattr(record, field.name)
         kind = field.type if isinstance(field.type, type) else {'str': str, 'bool': bool, 'int': int,
                                                                 'float': float}[field.type]

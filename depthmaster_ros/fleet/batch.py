@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 import fcntl
 from pathlib import Path
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.config.settings import Config
 
 from .identity import run_hash
 from .inputs import BagJob
-from .manifest import DONE, MANIFEST_NAME, Manifest
+from .manifest import DONE, MANIFEST_NAME, Manifest, ManifestRecord
 from .progress import BatchProgress, estimated_frames
+
+if TYPE_CHECKING:
+    from depthmaster_ros.bag.replay import BagOptions
 
 LOCK_NAME = '.batch.lock'
 
@@ -25,18 +28,18 @@ class BatchResult:
     manifest: str
     run_hash: dict[str, str]
     skipped: list[str] = field(default_factory=list)               # done by an earlier run with this hash
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)   # name -> this run's last record
+    records: dict[str, ManifestRecord] = field(default_factory=dict)   # name -> this run's last record
     attempts: int = 0
     wall_s: float = 0.0
     workers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[str]:
-        return sorted(name for name, record in self.records.items() if record['status'] != DONE)
+        return sorted(name for name, record in self.records.items() if record.status != DONE)
 
     @property
     def frames_out(self) -> int:
-        return sum(record.get('frames', {}).get('out', 0) for record in self.records.values())
+        return sum(record.outcome.frames['out'] for record in self.records.values() if record.outcome is not None)
 
 
 class _OutputLock:
@@ -61,7 +64,7 @@ class _OutputLock:
         return False
 
 
-def run_batch(jobs: list[BagJob], out_dir: str | Path, config: Config, options: Any,
+def run_batch(jobs: list[BagJob], out_dir: str | Path, config: Config, options: 'BagOptions',
               make_executor: Callable[[dict[str, str]], Any], *, redo: bool = False, progress: bool = True,
               stop_requested: Callable[[], bool] = lambda: False) -> BatchResult:
     """Process every job not yet done with this configuration; returns what this run did.
@@ -98,10 +101,10 @@ def _run(todo, manifest, result, executor, options, progress, stop_requested):
         def report(record, counted):
             manifest.append(record)
             result.attempts += 1
-            if record.get('will_retry'):
+            if record.will_retry:
                 bar.extra_frames(counted)
             else:
-                result.records[record['name']] = record
+                result.records[record.name] = record
                 bar.bag_finished(record, counted)
 
         executor.run(todo, report, lambda name, count: bar.frames(count), stop_requested)

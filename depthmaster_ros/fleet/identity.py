@@ -8,9 +8,12 @@ A rerun skips a bag only when its recorded hash equals the current one.
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.config.settings import Config
+
+if TYPE_CHECKING:
+    from depthmaster_ros.bag.replay import BagOptions
 
 # BagOptions fields that change the output bag (progress bars, labels and sheets do not).
 OUTPUT_OPTIONS = ('image_topic', 'camera_info_topic', 'points_topic', 'use_points', 'gt_topic', 'namespace',
@@ -37,7 +40,7 @@ def model_identity(model: str) -> dict[str, Any]:
     return {'directory': str(path.resolve()), 'files': len(files), 'files_sha256': _digest(files)}
 
 
-def run_hash(config: Config, options: Any) -> dict[str, str]:
+def run_hash(config: Config, options: 'BagOptions') -> dict[str, str]:
     """{'params': ..., 'model': ..., 'run': ...}: sha256 hex digests; 'run' combines the other two."""
     from depthmaster_ros import __version__
     params = _digest({'params': config.to_params(),

@@ -1,26 +1,31 @@
 """The in-process executor: the model is loaded once, then bags run one after another."""
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from depthmaster_ros.config.settings import Config
+from depthmaster_ros.model.protocol import Estimator
 
 from .inputs import BagJob
-from .work import process_one
+from .manifest import ManifestRecord
+from .work import loaded, process_one
+
+if TYPE_CHECKING:
+    from depthmaster_ros.bag.replay import BagOptions
 
 
 class LocalExecutor:
     name = 'local'
 
-    def __init__(self, config: Config, options: Any, run_hash: dict[str, str]):
+    def __init__(self, config: Config, options: 'BagOptions', run_hash: dict[str, str]):
         self.config, self.options, self.run_hash = config, options, run_hash
-        self.estimator = None
+        self.estimator: Estimator | None = None
 
     def start(self) -> None:
         """Load the model (ModelLoadError ends the batch before any bag is touched)."""
         from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
         self.estimator = load_configured_estimator(self.config.model)
 
-    def run(self, jobs: list[BagJob], report: Callable[[dict[str, Any], int], None],
+    def run(self, jobs: list[BagJob], report: Callable[[ManifestRecord, int], None],
             frames: Callable[[str, int], None], stop_requested: Callable[[], bool]) -> None:
         """Process the jobs in order; ``report(record, frames_counted)`` after each, no new bag after a stop."""
         for job in jobs:
@@ -32,7 +37,7 @@ class LocalExecutor:
                 counted[0] += 1
                 frames(name, 1)
 
-            report(process_one(job, self.estimator, self.config, self.options, self.run_hash,
+            report(process_one(job, loaded(self.estimator), self.config, self.options, self.run_hash,
                                frame_done=frame_done), counted[0])
 
     def close(self) -> None:

@@ -5,17 +5,60 @@ run hash and its output exists; anything else (failed, interrupted, another hash
 line) is redone by the next run. A line cut short by a crash is ignored, so a rerun simply redoes that
 bag. Only the driver writes the file, so workers on other machines never contend for it.
 """
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 MANIFEST_NAME = 'manifest.jsonl'
 
 DONE = 'done'
 FAILED = 'failed'
 INTERRUPTED = 'interrupted'
+
+
+@dataclass(frozen=True)
+class BagOutcome:
+    """What a bag that ran to its end (done or interrupted) reports, taken from its bag summary."""
+    frames: dict[str, int]                  # in, selected, out
+    skips: dict[str, int]                   # skip reason -> frames
+    faults: dict[str, int]                  # fault kind -> inputs
+    alignment_ok_ratio: float | None        # None when no frame was written
+    device: str
+    torch_threads: int                      # CPU inference is bit-identical only at one thread count
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    """One attempt at one bag: the one form every executor reports and the manifest writes.
+
+    `as_json` is the line's layout: the fields that are None are left out, an outcome's fields sit at
+    the top level.
+    """
+    name: str
+    input: str
+    output: str
+    hash: dict[str, str]
+    attempt: int
+    status: str
+    finished_at: str
+    started_at: str | None = None
+    worker: dict[str, Any] | None = None            # host and pid of the process that ran it
+    removed_partials: list[str] | None = None       # what a killed earlier attempt had left
+    reason: str | None = None                       # why it failed
+    will_retry: bool | None = None                  # a worker died and the bag goes back to the queue
+    timings: dict[str, Any] = field(default_factory=dict)
+    outcome: BagOutcome | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        line = {name: value for name, value in vars(self).items() if value is not None and name != 'outcome'}
+        if not self.timings:
+            del line['timings']
+        if self.outcome is not None:
+            line.update(vars(self.outcome))
+        return line
 
 
 class Manifest:
@@ -43,11 +86,12 @@ class Manifest:
         return (record is not None and record['status'] == DONE and record.get('hash', {}).get('run') == run_hash
                 and Path(record['output']).exists())
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: ManifestRecord) -> None:
         """Add one record and make it durable before the next bag is reported."""
+        line = record.as_json()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open('a', encoding='utf-8') as out:
-            out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + '\n')
+            out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + '\n')
             out.flush()
             os.fsync(out.fileno())
-        self.latest[record['name']] = record
+        self.latest[record.name] = line

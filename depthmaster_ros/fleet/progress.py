@@ -3,12 +3,16 @@
 The total is estimated up front from each bag's image count (without opening the model) and
 corrected as each bag reports its real frame count, so the ETA converges as the batch runs.
 """
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .inputs import BagJob
+from .manifest import DONE, ManifestRecord
+
+if TYPE_CHECKING:
+    from depthmaster_ros.bag.replay import BagOptions
 
 
-def estimated_frames(job: BagJob, options: Any) -> int:
+def estimated_frames(job: BagJob, options: 'BagOptions') -> int:
     """Frames of a bag the run will select, from its metadata; 0 for a bag that cannot be read."""
     from depthmaster_ros.bag import messages as rosbag_messages
     from depthmaster_ros.bag import topics as bag_topics
@@ -45,15 +49,15 @@ class BatchProgress:
             self.bar.total += count
             self.bar.refresh()
 
-    def bag_finished(self, record: dict[str, Any], counted: int) -> None:
+    def bag_finished(self, record: ManifestRecord, counted: int) -> None:
         """Account for one finished bag; ``counted`` is how many of its frames the bar has already seen."""
-        if record['status'] == 'done':
+        if record.status == DONE:
             self.done += 1
         else:
             self.failed += 1
-        selected = record.get('frames', {}).get('selected', counted)
+        selected = counted if record.outcome is None else record.outcome.frames['selected']
         if self.bar is not None:
-            self.bar.total += selected - self.estimates.get(record['name'], 0)
+            self.bar.total += selected - self.estimates.get(record.name, 0)
             self.bar.update(selected - counted)
             self._postfix()
 

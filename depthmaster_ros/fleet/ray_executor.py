@@ -20,13 +20,17 @@ import contextlib
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.config.settings import Config
+from depthmaster_ros.model.protocol import Estimator
 
 from .inputs import BagJob
-from .manifest import FAILED
-from .work import process_one, utc_now
+from .manifest import ManifestRecord
+from .work import failed_record, loaded, process_one
+
+if TYPE_CHECKING:
+    from depthmaster_ros.bag.replay import BagOptions
 
 POLL_S = 0.25             # how often the driver collects frame counts for the progress bar
 FLUSH_S = 0.2             # how often a worker sends its frame count
@@ -53,9 +57,9 @@ class FrameCounter:
 class BagWorker:
     """One model, many bags: what runs inside each actor."""
 
-    def __init__(self, config: Config, options: Any, run_hash: dict[str, str], counter: Any):
+    def __init__(self, config: Config, options: 'BagOptions', run_hash: dict[str, str], counter: Any):
         self.config, self.options, self.run_hash, self.counter = config, options, run_hash, counter
-        self.estimator = None
+        self.estimator: Estimator | None = None
 
     def ready(self) -> dict[str, Any]:
         """Load the model; returns where this worker runs (raises ModelLoadError if it cannot)."""
@@ -66,7 +70,7 @@ class BagWorker:
         self.estimator = load_configured_estimator(self.config.model)
         return {'host': socket.gethostname(), 'pid': os.getpid(), 'device': str(getattr(self.estimator, 'device', ''))}
 
-    def process(self, job: BagJob, attempt: int) -> dict[str, Any]:
+    def process(self, job: BagJob, attempt: int) -> ManifestRecord:
         pending, last = [0], [time.monotonic()]
 
         def frame_done():
@@ -76,7 +80,7 @@ class BagWorker:
                 pending[0], last[0] = 0, time.monotonic()
 
         try:
-            return process_one(job, self.estimator, self.config, self.options, self.run_hash, attempt, frame_done)
+            return process_one(job, loaded(self.estimator), self.config, self.options, self.run_hash, attempt, frame_done)
         finally:
             if pending[0]:
                 self.counter.add.remote(job.name, pending[0])
@@ -85,7 +89,7 @@ class BagWorker:
 class RayExecutor:
     name = 'ray'
 
-    def __init__(self, config: Config, options: Any, run_hash: dict[str, str], workers: int | None = None,
+    def __init__(self, config: Config, options: 'BagOptions', run_hash: dict[str, str], workers: int | None = None,
                  address: str | None = None, retries: int = 2, dashboard: bool = False):
         if workers is not None and workers < 1:
             raise ValueError(f'--workers: must be at least 1, got {workers}')
@@ -134,7 +138,7 @@ class RayExecutor:
             raise WorkerStartError(f'a worker could not load the model: {_cause(error)}') from None
 
     # batch -----------------------------------------------------------------------------------
-    def run(self, jobs: list[BagJob], report: Callable[[dict[str, Any], int], None],
+    def run(self, jobs: list[BagJob], report: Callable[[ManifestRecord, int], None],
             frames: Callable[[str, int], None], stop_requested: Callable[[], bool]) -> None:
         """Process the jobs on the pool; ``report(record, frames_counted)`` after each attempt.
 
@@ -163,11 +167,10 @@ class RayExecutor:
                 except ray.exceptions.RayActorError as error:
                     record = self._worker_died(job, attempt, error)
                     idle.append(self._replace(actor))
-                    if record['will_retry']:
+                    if record.will_retry:
                         pending.appendleft((job, attempt + 1))
                 except ray.exceptions.RayTaskError as error:
-                    record = {'name': job.name, 'input': job.input, 'output': job.output, 'hash': self.run_hash,
-                              'attempt': attempt, 'status': FAILED, 'reason': _cause(error), 'finished_at': utc_now()}
+                    record = failed_record(job, self.run_hash, attempt, _cause(error))
                     idle.append(actor)
                 else:
                     idle.append(actor)
@@ -182,10 +185,8 @@ class RayExecutor:
 
     def _worker_died(self, job, attempt, error):
         retry = attempt <= self.retries
-        return {'name': job.name, 'input': job.input, 'output': job.output, 'hash': self.run_hash,
-                'attempt': attempt, 'status': FAILED, 'finished_at': utc_now(),
-                'will_retry': retry, 'reason': f'worker died mid-bag ({type(error).__name__})'
-                + ('; retrying' if retry else f'; gave up after {attempt} attempts')}
+        return failed_record(job, self.run_hash, attempt, f'worker died mid-bag ({type(error).__name__})'
+                             + ('; retrying' if retry else f'; gave up after {attempt} attempts'), will_retry=retry)
 
     def _replace(self, dead):
         import ray

@@ -11,13 +11,17 @@ import os
 from pathlib import Path
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.bag.writing import remove_path
 from depthmaster_ros.config.settings import Config
+from depthmaster_ros.model.protocol import Estimator
 
 from .inputs import BagJob
-from .manifest import DONE, FAILED, INTERRUPTED
+from .manifest import DONE, FAILED, INTERRUPTED, BagOutcome, ManifestRecord
+
+if TYPE_CHECKING:
+    from depthmaster_ros.bag.replay import BagOptions
 
 
 def utc_now() -> str:
@@ -40,17 +44,26 @@ def output_root(job: BagJob) -> Path:
     return Path(job.output).parents[len(Path(job.name).parts) - 1]
 
 
-def process_one(job: BagJob, estimator: Any, config: Config, options: Any, run_hash: dict[str, str],
-                attempt: int = 1, frame_done: Callable[[], None] | None = None) -> dict[str, Any]:
+def loaded(estimator: Estimator | None) -> Estimator:
+    """The executor's estimator, which its start loads before any bag runs."""
+    if estimator is None:
+        raise RuntimeError('the executor runs bags only after start() has loaded the model')
+    return estimator
+
+
+def failed_record(job: BagJob, run_hash: dict[str, str], attempt: int, reason: str, **details: Any) -> ManifestRecord:
+    """A ``failed`` attempt at JOB, finished now; details are ManifestRecord's optional fields."""
+    return ManifestRecord(job.name, job.input, job.output, run_hash, attempt, FAILED, utc_now(), reason=reason,
+                          **details)
+
+
+def process_one(job: BagJob, estimator: Estimator, config: Config, options: 'BagOptions', run_hash: dict[str, str],
+                attempt: int = 1, frame_done: Callable[[], None] | None = None) -> ManifestRecord:
     """Process one bag; any error of this bag becomes a ``failed`` record instead of ending the batch."""
     from depthmaster_ros.bag.replay import process_bag
 
-    record: dict[str, Any] = {'name': job.name, 'input': job.input, 'output': job.output, 'hash': run_hash,
-                              'attempt': attempt, 'worker': {'host': socket.gethostname(), 'pid': os.getpid()},
-                              'started_at': utc_now()}
-    stale = remove_stale_partials(job.output)
-    if stale:
-        record['removed_partials'] = stale
+    attempt_details: dict[str, Any] = {'worker': {'host': socket.gethostname(), 'pid': os.getpid()},
+                                       'started_at': utc_now(), 'removed_partials': remove_stale_partials(job.output) or None}
     bag_options = dataclasses.replace(options, force=True, progress=False, contact_sheet=None,
                                       label=options.label or job.name, frame_done=frame_done,
                                       output_root=str(output_root(job)))
@@ -58,22 +71,21 @@ def process_one(job: BagJob, estimator: Any, config: Config, options: Any, run_h
     try:
         summary = process_bag(job.input, job.output, estimator, config, bag_options)
     except Exception as error:  # noqa: BLE001 - a bag that cannot be processed is recorded, the batch goes on
-        record.update(status=FAILED, reason=f'{type(error).__name__}: {error}',
-                      timings={'wall_s': time.perf_counter() - started}, finished_at=utc_now())
-        return record
-    frames = summary['frames']
-    record.update(
-        status=INTERRUPTED if summary['interrupted'] else DONE,
-        frames={'in': frames['in'], 'selected': frames['selected'], 'out': frames['out']},
-        skips={kind: info['count'] for kind, info in frames['skip_reasons'].items()},
-        faults={kind: info['count'] for kind, info in summary['faults'].items()},
-        alignment_ok_ratio=summary['alignment']['ok_ratio'],
-        timings={'wall_s': time.perf_counter() - started, 'cpu_s': time.process_time() - cpu_started,
-                 'frames_per_s': summary['frames_per_s'],
-                 'per_frame_ms': {stage: round(t['mean'], 3) for stage, t in summary['timing_ms'].items()}},
-        device=summary['model']['device'], torch_threads=_torch_threads(),
-        finished_at=utc_now())
-    return record
+        return failed_record(job, run_hash, attempt, f'{type(error).__name__}: {error}',
+                             timings={'wall_s': time.perf_counter() - started}, **attempt_details)
+    frames = summary.frames
+    outcome = BagOutcome(
+        frames={'in': frames.in_window, 'selected': frames.selected, 'out': frames.out},
+        skips={kind: info.count for kind, info in frames.skip_reasons.items()},
+        faults={kind: info.count for kind, info in summary.faults.items()},
+        alignment_ok_ratio=summary.alignment.ok_ratio, device=summary.model['device'],
+        torch_threads=_torch_threads())
+    timings = {'wall_s': time.perf_counter() - started, 'cpu_s': time.process_time() - cpu_started,
+               'frames_per_s': summary.frames_per_s,
+               'per_frame_ms': {stage: round(t.mean, 3) for stage, t in summary.timing_ms.items()}}
+    return ManifestRecord(job.name, job.input, job.output, run_hash, attempt,
+                          INTERRUPTED if summary.interrupted else DONE, utc_now(), timings=timings,
+                          outcome=outcome, **attempt_details)
 
 
 def _torch_threads() -> int:

@@ -1,4 +1,6 @@
 """Numeric array arguments of the ROS-free core: anything unusable becomes a ValueError naming it."""
+import sys
+
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
@@ -23,3 +25,17 @@ def float_array(values: ArrayLike, field: str, shape: tuple[int | None, ...],
         expected = 'a 2-D image' if shape == IMAGE else 'an Nx3 array' if shape == POINTS else f'shape {shape}'
         raise ValueError(f'{field}: expected {expected}, got shape {array.shape}')
     return array
+
+
+def is_tensor(values: object) -> bool:
+    """Whether values is a torch tensor, without importing torch (a tensor exists only once torch was imported)."""
+    torch = sys.modules.get('torch')
+    return torch is not None and isinstance(values, torch.Tensor)
+
+
+def float64_array(values: object, field: str) -> np.ndarray:
+    """values as a float64 ndarray of any shape, or a ValueError naming the field."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f'{field}: not numeric ({error})') from None

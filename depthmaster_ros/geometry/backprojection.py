@@ -3,14 +3,16 @@
 Each pixel centre's undistorted ray (x/z, y/z, 1) is computed once per camera, size and stride
 (CameraModel.pixel_rays) and scaled by the depth, which is z along the optical axis (REP 118).
 """
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.geometry.array_checks import IMAGE, float_array
+from depthmaster_ros.geometry.array_checks import IMAGE, float_array, is_tensor
 
 if TYPE_CHECKING:
+    import torch
+
     from depthmaster_ros.geometry.camera_model import CameraModel
 
 
@@ -18,17 +20,28 @@ def _depth_image(depth: ArrayLike) -> np.ndarray:
     return float_array(depth, 'depth', IMAGE, np.float32)
 
 
-def depth_to_points(depth: ArrayLike, camera: 'CameraModel', stride: int = 1, organized: bool = True) -> np.ndarray:
+@overload
+def depth_to_points(depth: 'torch.Tensor', camera: 'CameraModel', stride: int = 1,
+                    organized: bool = True) -> Any: ...
+
+
+@overload
+def depth_to_points(depth: ArrayLike, camera: 'CameraModel', stride: int = 1, organized: bool = True) -> np.ndarray: ...
+
+
+def depth_to_points(depth: Any, camera: 'CameraModel', stride: int = 1, organized: bool = True) -> Any:
     """(h', w', 3) float32 with NaN rows for invalid pixels, or (N, 3) valid points only.
 
     h' = ceil(h / stride), w' = ceil(w / stride); pixels (0, 0), (0, stride), ... are kept, so an RGB
     image sliced as rgb[::stride, ::stride] lines up with the organised result. The camera is scaled
-    to the depth image size when they differ.
+    to the depth image size when they differ. A torch tensor, (H,W) or a (B,H,W) batch, stays on its
+    device (backprojection_torch.py; for a batch unorganised points are a list, one per frame).
     """
+    stride = _checked_stride(stride)
+    if is_tensor(depth):
+        from .backprojection_torch import points_on_tensor
+        return points_on_tensor(depth, camera, stride, organized)
     depth = _depth_image(depth)
-    stride = int(stride)
-    if stride < 1:
-        raise ValueError(f'stride: must be >= 1, got {stride}')
     camera = camera.scaled(depth.shape[1], depth.shape[0])
     z = depth[::stride, ::stride]
     if not organized:
@@ -42,6 +55,13 @@ def depth_to_points(depth: ArrayLike, camera: 'CameraModel', stride: int = 1, or
     points[..., 2] = z
     points[~valid] = np.nan
     return points
+
+
+def _checked_stride(stride: int) -> int:
+    stride = int(stride)
+    if stride < 1:
+        raise ValueError(f'stride: must be >= 1, got {stride}')
+    return stride
 
 
 def _valid_points(z, ray_x, ray_y):

@@ -10,16 +10,17 @@ from typing import Any
 
 from .backends import backend_names, from_pretrained
 from .errors import ModelLoadError
-from .prediction import SPACE_DEPTH, SPACE_DISPARITY, SPACE_SQRT_DISPARITY, SPACES, STAGES, TOTAL, Prediction
+from .prediction import STAGES, TOTAL, Prediction, Space
+from .protocol import CompilableEstimator, DeviceEstimator, Estimator
 
 
 def load_estimator(backend: str = 'depthmaster', model: str | None = None, device: str = 'cpu',
-                   dtype: str = 'fp32', **options: Any) -> Any:
+                   dtype: str = 'fp32', **options: Any) -> Estimator:
     """Load weights once onto `device`; returns a DepthEstimator. Options are the backend's own
     (see `backends.BACKENDS`: depthmaster channels_last, compile, naive; marigold marigold_steps,
     marigold_ensemble_size) plus timing. Same as `backends.from_pretrained`."""
     return from_pretrained(backend, model, device, dtype, **options)
 
 
-__all__ = ['SPACES', 'SPACE_DEPTH', 'SPACE_DISPARITY', 'SPACE_SQRT_DISPARITY', 'STAGES', 'TOTAL', 'ModelLoadError',
-           'Prediction', 'backend_names', 'from_pretrained', 'load_estimator']
+__all__ = ['STAGES', 'TOTAL', 'CompilableEstimator', 'DeviceEstimator', 'Estimator', 'ModelLoadError', 'Prediction',
+           'Space', 'backend_names', 'from_pretrained', 'load_estimator']

@@ -8,7 +8,10 @@ imports torch.
 from collections.abc import Callable
 from dataclasses import dataclass
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .protocol import Estimator
 
 # Options every backend takes: per-stage timing on or off.
 COMMON_OPTIONS = ('timing',)
@@ -56,6 +59,11 @@ def backend_names() -> tuple[str, ...]:
     return tuple(BACKENDS)
 
 
+def compile_choices() -> tuple[str, ...]:
+    """The compile parameter's choices: 'off' (eager) and the torch.compile modes."""
+    return ('off', *COMPILE_MODES)
+
+
 def get_backend(name: str) -> Backend:
     try:
         return BACKENDS[name]
@@ -69,7 +77,7 @@ def parameter_options(name: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_pretrained(backend: str, model: str | None, device: str = 'cpu', dtype: str = 'fp32',
-                    **options: Any) -> Any:
+                    **options: Any) -> 'Estimator':
     """Load `model` (directory or hub id) with `backend` onto device; options not declared are refused."""
     spec = get_backend(backend)
     unknown = sorted(set(options) - set(spec.options) - set(COMMON_OPTIONS))

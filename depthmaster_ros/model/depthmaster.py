@@ -12,7 +12,7 @@ import torch
 from .backends import COMPILE_MODES
 from .estimator import DepthEstimator
 from .frames import check_frames, stack_frames
-from .prediction import SPACE_SQRT_DISPARITY, Prediction
+from .prediction import Prediction, Space
 from .preprocess import check_processable, decoded_to_unit, normalise, resize_back, resize_uint8
 from .runtime import HostUploader, StageTimer, check_cpu_dtype
 
@@ -56,7 +56,7 @@ class DepthMasterEstimator(DepthEstimator):
     """
 
     backend = 'depthmaster'
-    space = SPACE_SQRT_DISPARITY
+    space = Space.SQRT_DISPARITY
 
     def __init__(self, unet: 'UNet2DConditionModel', vae: 'AutoencoderKL', fourier: 'FourierEnhancement',
                  empty_text_embedding: torch.Tensor, *, model_id: str, device: str | torch.device,

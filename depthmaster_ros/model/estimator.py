@@ -91,7 +91,7 @@ class DepthEstimator:
 
     def __repr__(self):
         return (f'{type(self).__name__}(backend={self.backend!r}, model_id={self.model_id!r}, '
-                f'device={self.device}, dtype={self.dtype}, space={self.space!r})')
+                f'device={self.device}, dtype={self.dtype}, space={str(self.space)!r})')
 
 
 def _allow_static_graphs(shapes):

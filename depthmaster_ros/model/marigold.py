@@ -13,7 +13,7 @@ import torch
 from .errors import ModelLoadError
 from .estimator import DepthEstimator
 from .loading import check_layout, check_weights_readable, find_weights_file, load_component, resolve_model_directory
-from .prediction import SPACE_DEPTH, STAGES, TOTAL, Prediction
+from .prediction import STAGES, TOTAL, Prediction, Space
 from .preprocess import processing_size
 from .runtime import DeviceClock, Stamp, check_cpu_dtype
 
@@ -59,7 +59,7 @@ class MarigoldEstimator(DepthEstimator):
     """Affine-invariant depth (0 = near) from diffusers' Marigold pipeline."""
 
     backend = 'marigold'
-    space = SPACE_DEPTH
+    space = Space.DEPTH
 
     def __init__(self, pipeline: 'MarigoldDepthPipeline', *, model_id: str, device: str | torch.device,
                  dtype: torch.dtype, steps: int = 4, ensemble_size: int = 1, timing: bool = True):

@@ -14,6 +14,7 @@ from typing import Any
 from depthmaster_ros.geometry.camera_model import CameraModel
 
 # fault kinds an unpaired image is counted under
+CAMERA_INFO = 'camera_info'                    # the camera_info of this stamp was refused (bag tool, per image)
 CAMERA_INFO_WAIT = 'camera_info_wait'          # dropped: a newer image replaced it while it waited
 CAMERA_INFO_MISSING = 'camera_info_missing'    # no camera_info arrived within camera_info_timeout_s
 CAMERA_INFO_UNMATCHED = 'camera_info_unmatched'  # camera_info flows, but none has this image's stamp
@@ -67,6 +68,14 @@ class CameraInfoSync:
         if best is None or abs(best.stamp_ns - stamp_ns) > self.slop_ns:
             return None
         return best.camera, best.error
+
+    def lookup(self, item: Any, stamp_ns: int) -> Paired:
+        """The image paired with the camera_info of its stamp, or unpaired and why (the bag tool reads ahead)."""
+        found = self.match(stamp_ns)
+        if found is None:
+            return Paired(item, None, CAMERA_INFO_UNMATCHED, _unmatched(stamp_ns))
+        camera, error = found
+        return Paired(item, camera) if camera is not None else Paired(item, None, CAMERA_INFO, error)
 
     def add_info(self, stamp_ns: int, camera: CameraModel | None, error: str = '') -> list[Paired]:
         """Store a camera_info (None with the error when it was refused); returns the images it settles."""

@@ -5,17 +5,18 @@ metric depth -> points -> alignment record. Everything a frame needs arrives in 
 so the same frame gives the same output whichever adapter fed it.
 """
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import numpy as np
 
 from depthmaster_ros.alignment.confidence import alignment_confidence
-from depthmaster_ros.alignment.fit import EVIDENCE_FIELDS, AlignmentResult
-from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, get_mode
+from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, SparseSamples, get_mode
 from depthmaster_ros.alignment.record import AlignmentRecord
 from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config.settings import AlignmentSettings, Config
+from depthmaster_ros.model.protocol import DeviceEstimator, Estimator
 from depthmaster_ros.model.sizing import processing_size
 
 from . import frames as kinds
@@ -48,13 +49,13 @@ def next_lower_resolution(current: int, image_long_edge: int) -> int | None:
 @dataclass
 class ModelOutput:
     """One frame's model result, with its relative map on the host or on the device (`frame_maps`)."""
-    maps: Any
+    maps: HostMaps | DeviceMaps
     space: str
     confidence: np.ndarray | None
-    timings: Any
+    timings: Mapping[str, float]
 
 
-def uses_device_frames(estimator: Any) -> bool:
+def uses_device_frames(estimator: Estimator) -> bool:
     """Keep the frame on the device when the model runs on CUDA and can hand back its device maps."""
     device = getattr(estimator, 'device', None)
     return getattr(device, 'type', None) == 'cuda' and hasattr(estimator, 'predict_tensor')
@@ -67,7 +68,7 @@ class DepthPipeline:
     once, for the node and the bag tool alike, and returned as `FrameOutput.warnings`.
     """
 
-    def __init__(self, estimator: Any, config: Config, device_frames: bool | None = None):
+    def __init__(self, estimator: Estimator, config: Config, device_frames: bool | None = None):
         """device_frames: keep each frame on the estimator's device from upload to the published
         arrays (`frame_maps.DeviceMaps`); None chooses it when the model runs on CUDA."""
         self.estimator = estimator
@@ -121,7 +122,7 @@ class DepthPipeline:
                              f'{rgb.shape[1]}x{rgb.shape[0]}')
         return rgb
 
-    def finish(self, frame: FrameInput, rgb: np.ndarray, prediction: Any, inference_s: float,
+    def finish(self, frame: FrameInput, rgb: np.ndarray, prediction: ModelOutput, inference_s: float,
                warnings: list[FrameWarning], started: float) -> FrameOutput:
         """Everything after the model: resize, alignment, metres, points, the copy to the host."""
         config = self.config
@@ -145,20 +146,22 @@ class DepthPipeline:
         timings['resize'] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        record = AlignmentRecord(mode=config.alignment.alignment_mode, space=prediction.space,
-                                 backend=config.model.backend, model=config.model.model,
-                                 inference_time_s=inference_s)
         if camera is None and get_mode(config.alignment.alignment_mode).metric:
             # metres only with the matching camera_info in the same frame, never from a held fit alone
-            depth_m, applied = None, None
-            record.reason = NO_CAMERA_REASON
+            depth_m, applied, samples = None, AlignmentRecord(reason=NO_CAMERA_REASON), None
         else:
-            depth_m, applied = self._align(frame, maps, prediction.space, camera, record, warnings)
-        record.alignment_time_s = time.perf_counter() - t0
-        timings['alignment'] = record.alignment_time_s
-        if config.output.publish_confidence and applied is not None:
+            depth_m, applied, samples = self._align(frame, maps, prediction.space, camera, warnings)
+        timings['alignment'] = time.perf_counter() - t0
+        # the published record: the applied fit, completed with the frame's mode and model; the reason
+        # says why not ok or why held, and the local maps stay with the pixels
+        record = replace(applied, mode=config.alignment.alignment_mode, space=str(prediction.space),
+                         backend=config.model.backend, model=config.model.model,
+                         reason=applied.reason if (not applied.ok or applied.held) else '',
+                         inference_time_s=inference_s, alignment_time_s=timings['alignment'],
+                         local_correction=None)
+        if config.output.publish_confidence and samples is not None:
             t0 = time.perf_counter()
-            confidence = _with_alignment_confidence(confidence, maps.host(), prediction.space, applied,
+            confidence = _with_alignment_confidence(confidence, maps.host(), prediction.space, samples, applied,
                                                     config.alignment)
             timings['confidence'] = time.perf_counter() - t0
 
@@ -200,7 +203,7 @@ class DepthPipeline:
     def predict_group(self, rgbs: list[np.ndarray], processing_res: int) -> list['ModelOutput']:
         """One forward for same-size frames: device maps when the frame stays on the device, else host maps."""
         if self.device_frames:
-            maps, timings = self.estimator.predict_tensor(np.stack(rgbs), processing_res)
+            maps, timings = cast(DeviceEstimator, self.estimator).predict_tensor(np.stack(rgbs), processing_res)
             timings = dict(timings)
             return [ModelOutput(DeviceMaps(maps[index]), self.estimator.space, None, timings)
                     for index in range(len(rgbs))]
@@ -229,9 +232,9 @@ class DepthPipeline:
                 warnings.append(FrameWarning(kinds.CUDA_OOM, message))
 
     # alignment ---------------------------------------------------------------------------------
-    def _align(self, frame: FrameInput, maps: Any, space: str, camera: Any, record: AlignmentRecord,
-               warnings: list[FrameWarning]) -> tuple[Any, 'AppliedFit | None']:
-        """(metres or None, the samples and the fit applied to them when the frame had samples and metres)."""
+    def _align(self, frame: FrameInput, maps: Any, space: str, camera: Any,
+               warnings: list[FrameWarning]) -> tuple[Any, AlignmentRecord, SparseSamples | None]:
+        """(metres or None, the fit applied, the samples its metres came from when it had samples and metres)."""
         settings = self.config.alignment
         mode = get_mode(settings.alignment_mode)
         outcome = mode.samples(SampleRequest(
@@ -239,46 +242,34 @@ class DepthPipeline:
             cloud_miss_reason=frame.cloud_miss_reason, transforms=frame.transforms, settings=settings,
             relative=maps.host(), space=space))
         if not mode.metric:
-            record.reason = outcome.reason if isinstance(outcome, NoSamples) else ''
-            return None, None
+            return None, AlignmentRecord(reason=outcome.reason if isinstance(outcome, NoSamples) else ''), None
         if isinstance(outcome, FixedFit):
-            record.ok, record.scale, record.shift = True, outcome.scale, outcome.shift
-            return maps.metric(space, outcome.scale, outcome.shift, settings), None
+            return (maps.metric(space, outcome.scale, outcome.shift, settings),
+                    AlignmentRecord(ok=True, scale=outcome.scale, shift=outcome.shift), None)
         if isinstance(outcome, NoSamples):
-            fresh = AlignmentResult(ok=False, reason=outcome.reason, space=space)
+            fresh = AlignmentRecord(ok=False, reason=outcome.reason, space=str(space))
         else:
-            fresh = maps.fit(outcome.depth, space, settings, focal_px=None if camera is None else camera.fy,
-                             check_extrinsic=mode.needs_cloud, sample_pixels=outcome.pixels)
-            fresh.floor_share = outcome.floor_share
+            fresh = replace(maps.fit(outcome.depth, space, settings, focal_px=None if camera is None else camera.fy,
+                                     check_extrinsic=mode.needs_cloud, sample_pixels=outcome.pixels),
+                            floor_share=outcome.floor_share)
         applied = self._filter.update(frame.stamp_ns * 1e-9, fresh)
-        _fill_record(record, applied)
         if not fresh.ok:
             warnings.append(FrameWarning(kinds.ALIGNMENT, f'alignment: {fresh.reason}'))
-        if not record.ok:
-            return None, None
-        scale: Any = applied.scale
-        shift: Any = applied.shift
-        if fresh.ok and not applied.held and fresh.local_correction is not None:
-            # this frame's own local correction (the temporal filter smooths and holds the global line)
-            scale, shift = fresh.local_correction
-        samples = None if isinstance(outcome, NoSamples) else AppliedFit(outcome.depth, scale, shift, outcome.pixels)
-        return maps.metric(space, scale, shift, settings), samples
-
-
-@dataclass
-class AppliedFit:
-    """The frame's sparse samples and the scale and shift (numbers or HxW maps) its metres came from."""
-    sparse_depth: np.ndarray
-    scale: Any
-    shift: Any
-    pixels: np.ndarray | None = None        # the samples' flat indices, when the mode knew them
+        if not applied.ok:
+            return None, applied, None
+        # this frame's local correction, or the filtered (smoothed or held) line
+        scale, shift = applied.scale_shift()
+        return (maps.metric(space, scale, shift, settings), applied,
+                None if isinstance(outcome, NoSamples) else outcome)
 
 
 def _with_alignment_confidence(model_confidence: np.ndarray | None, relative: np.ndarray, space: str,
-                               applied: AppliedFit, settings: Any) -> np.ndarray:
+                               samples: SparseSamples, applied: AlignmentRecord,
+                               settings: AlignmentSettings) -> np.ndarray:
     """The alignment confidence, times the model's own (Marigold's ensemble) when it gives one."""
-    confidence = alignment_confidence(relative, space, applied.sparse_depth, applied.scale, applied.shift,
-                                      settings.min_depth, settings.max_depth, applied.pixels)
+    scale, shift = applied.scale_shift()
+    confidence = alignment_confidence(relative, space, samples.depth, scale, shift, settings.min_depth,
+                                      settings.max_depth, samples.pixels)
     if model_confidence is not None:
         confidence *= np.asarray(model_confidence, np.float32)
     return confidence
@@ -290,19 +281,6 @@ def _on_host(array: Any) -> np.ndarray:
         return array
     from .device_postprocess import to_host
     return to_host(array)
-
-
-def _fill_record(record, applied):
-    """Copy the applied (filtered) fit into the record; the reason says why not ok or why held."""
-    record.ok = bool(applied.ok)
-    record.held = bool(applied.held)
-    record.reason = applied.reason if (not applied.ok or applied.held) else ''
-    record.scale, record.shift = float(applied.scale), float(applied.shift)
-    record.num_points, record.num_inliers = int(applied.num_points), int(applied.num_inliers)
-    record.rmse_m = float(applied.rmse_m)
-    record.fit_age_s = float(applied.fit_age_s)
-    for name in EVIDENCE_FIELDS:
-        setattr(record, name, getattr(applied, name))
 
 
 def _check_rgb(rgb, max_pixels):

@@ -1,8 +1,7 @@
 """The estimator a configuration names, with 'auto' device and dtype made concrete."""
-from typing import Any
-
 from depthmaster_ros.config.settings import ModelSettings
 from depthmaster_ros.model.backends import from_pretrained, parameter_options
+from depthmaster_ros.model.protocol import Estimator
 
 
 def resolve_runtime(device: str, dtype: str) -> tuple[str, str]:
@@ -15,7 +14,7 @@ def resolve_runtime(device: str, dtype: str) -> tuple[str, str]:
     return device, dtype
 
 
-def load_configured_estimator(settings: ModelSettings) -> Any:
+def load_configured_estimator(settings: ModelSettings) -> Estimator:
     """The estimator the model settings describe (raises ModelLoadError with the fix when unusable)."""
     if settings.model_sha256:
         from depthmaster_ros.model.loading import verify_model_sha256

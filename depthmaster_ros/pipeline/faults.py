@@ -1,7 +1,8 @@
 """Counting input faults by kind, with a rate limit on the log line each one deserves.
 
 The node and the bag tool meet the same bad data (broken encodings, missing calibration, stale
-clouds); both count it here so the diagnostics and the bag report use the same names.
+clouds); both count it here so the diagnostics and the bag report use the same names: the one
+table of fault and skip reasons is `FAULT_KINDS`.
 """
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +22,8 @@ FAULT_KINDS: dict[str, str] = {
     'camera_info_wait': 'an image replaced by a newer one while it waited for its camera_info; dropped',
     'camera_info_missing': 'no camera_info within camera_info_timeout_s; relative depth only',
     'camera_info_unmatched': 'camera_info flows but none has the stamp of this image; relative depth only',
+    'image_overtaken': 'an image that waited for its camera_info while a newer one went out; dropped, '
+                       'never published out of order',
     'camera_info_size': 'the camera_info of this stamp is for another image size; relative depth only',
     'points': 'a point cloud that cannot be read; refused',
     'points_empty': 'a point cloud with no finite point; refused',
@@ -34,6 +37,18 @@ FAULT_KINDS: dict[str, str] = {
     'publish_error': 'an output message failed to build; frame dropped',
     'cloud_max_points': 'a cloud above cloud_max_points; not published',
 }
+
+
+# The reasons a frame is dropped (the node) or skipped (the bag tool), shared by both.
+IMAGE = 'image'
+FRAME = 'frame'
+PIPELINE_ERROR = 'pipeline_error'
+IMAGE_OVERTAKEN = 'image_overtaken'
+
+
+def dropped(error: object) -> str:
+    """The log sentence of a frame dropped for `error`."""
+    return f'{error}; frame dropped'
 
 
 class FaultCounters:

@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from depthmaster_ros.alignment.fit import AlignmentResult, apply_alignment, fit_to_sparse_depth
+from depthmaster_ros.alignment.apply import apply_alignment
+from depthmaster_ros.alignment.fit import fit_to_sparse_depth
+from depthmaster_ros.alignment.record import AlignmentRecord
 from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_points_with_colors
 
 if TYPE_CHECKING:
     import torch
 
-    from depthmaster_ros.config.settings import OutputSettings
+    from depthmaster_ros.config.settings import AlignmentSettings, OutputSettings
     from depthmaster_ros.geometry.camera_model import CameraModel
 
 
@@ -28,7 +30,28 @@ def resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
-class HostMaps:
+class _Maps:
+    """What both paths do alike: the one numpy fit on the host map, the one `apply_alignment` where the map is."""
+
+    relative: Any
+
+    def host(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, sparse_depth: np.ndarray, space: str, settings: 'AlignmentSettings', focal_px: float | None = None,
+            check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentRecord:
+        return fit_to_sparse_depth(self.host(), space, sparse_depth, min_depth=settings.min_depth,
+                                   max_depth=settings.max_depth, min_points=settings.min_points,
+                                   method=settings.alignment_method, focal_px=focal_px,
+                                   check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
+
+    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: 'AlignmentSettings') -> Any:
+        """Metres from a scale and shift, or from HxW scale and shift maps (local alignment), where the map is."""
+        return apply_alignment(self.relative, space, scale, shift, min_depth=settings.min_depth,
+                               max_depth=settings.max_depth)
+
+
+class HostMaps(_Maps):
     """The numpy reference path."""
 
     def __init__(self, relative: np.ndarray):
@@ -45,18 +68,6 @@ class HostMaps:
         """The relative map as a numpy array (what the alignment modes and the fit read)."""
         return self.relative
 
-    def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
-            check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentResult:
-        return fit_to_sparse_depth(self.relative, space, sparse_depth, min_depth=settings.min_depth,
-                                   max_depth=settings.max_depth, min_points=settings.min_points,
-                                   method=settings.alignment_method, focal_px=focal_px,
-                                   check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
-
-    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: Any) -> np.ndarray:
-        """Metres from a scale and shift, or from HxW scale and shift maps (local alignment)."""
-        return apply_alignment(self.relative, space, scale, shift, min_depth=settings.min_depth,
-                               max_depth=settings.max_depth).astype(np.float32, copy=False)
-
     def publish(self, depth_m: np.ndarray | None, camera: 'CameraModel | None', rgb: np.ndarray,
                 output: 'OutputSettings') -> tuple[np.ndarray | None, np.ndarray | None,
                                                    np.ndarray | None, np.ndarray | None]:
@@ -71,7 +82,7 @@ class HostMaps:
         return depth_m, self.relative, points, colors
 
 
-class DeviceMaps:
+class DeviceMaps(_Maps):
     """The relative map as a (H, W) float32 tensor on the estimator's device."""
 
     def __init__(self, relative: 'torch.Tensor'):
@@ -96,21 +107,6 @@ class DeviceMaps:
             self._host = to_host(self.relative)
         return self._host
 
-    def fit(self, sparse_depth: np.ndarray, space: str, settings: Any, focal_px: float | None = None,
-            check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentResult:
-        return HostMaps(self.host()).fit(sparse_depth, space, settings, focal_px, check_extrinsic, sample_pixels)
-
-    def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray,
-               settings: Any) -> 'torch.Tensor':
-        """Metres on the device; HxW scale and shift maps (local alignment) travel up to it first."""
-        from .device_postprocess import apply_alignment as apply_on_device, to_device
-        if np.ndim(scale) == 2:
-            import torch
-            factors = to_device(np.stack([scale, shift]).astype(np.float32), self.relative.device)
-            values = self.relative.to(torch.float32) * factors[0] + factors[1]
-            return apply_on_device(values, space, 1.0, 0.0, settings.min_depth, settings.max_depth)
-        return apply_on_device(self.relative, space, scale, shift, settings.min_depth, settings.max_depth)
-
     def publish(self, depth_m: 'torch.Tensor | None', camera: 'CameraModel | None', rgb: np.ndarray,
                 output: 'OutputSettings') -> tuple[np.ndarray | None, np.ndarray | None,
                                                    np.ndarray | None, np.ndarray | None]:
@@ -119,8 +115,8 @@ class DeviceMaps:
         The relative map is copied only when it is published (else None); an unorganised cloud
         comes back organised and loses its NaN rows on the host.
         """
-        from .device_postprocess import copy_back, depth_to_points as points_on_device
-        cloud = (points_on_device(depth_m, camera, output.cloud_stride)
+        from .device_postprocess import copy_back
+        cloud = (depth_to_points(depth_m, camera, output.cloud_stride)
                  if output.publish_cloud and depth_m is not None and camera is not None else None)
         relative = self.relative if output.publish_relative else None
         depth, relative_host, points = copy_back([depth_m, relative, cloud])

@@ -1,12 +1,13 @@
 """The node's frame path, shared by the plain and the managed (lifecycle) node.
 
-Callbacks only convert messages, pair each image with the camera_info of its stamp and hand a
-FrameInput to its camera's one-slot mailbox; one worker thread takes every camera's pending frame,
+Callbacks only hand messages to their camera's frame assembly (pipeline/assembly.py: conversion,
+camera_info and cloud pairing, the same as the bag tool's) and put the FrameInput it makes in the
+camera's one-slot mailbox; one worker thread takes every camera's pending frame,
 runs them through one batched forward and publishes each under its camera, so a slow model never
 blocks the executor and each camera's newest frame always wins. Every fault is counted once, logged at
 a throttled rate and reported on /diagnostics. The steps are split so a lifecycle node can run them
 per transition: configure (`_configure`), activate (`_activate`), deactivate (`_deactivate`),
-cleanup (`_release`).
+cleanup (`_release`); every attribute they set is created, empty, in `_init_frame_path`.
 """
 from dataclasses import dataclass
 from functools import partial
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.config.table import image_size
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image, cloud_from_message, image_to_model_rgb
+from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.pipeline import faults
+from depthmaster_ros.pipeline.assembly import ConvertedImage, FrameAssembly, store_cloud
 from depthmaster_ros.pipeline.camera_batch import process_camera_batch
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync, Paired
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
@@ -29,7 +31,7 @@ from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
 
 from . import messages
-from .camera_channel import CameraChannel
+from .camera_channel import CameraChannel, camera_label
 from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics
 from .mailbox import LatestFrameMailbox
 from .parameters import NodeParameters
@@ -47,14 +49,6 @@ _SYNC_CHECK_S = 1.0
 
 
 @dataclass
-class _Image:
-    rgb: Any
-    header: Any              # the source image's std_msgs/Header
-    stamp_ns: int
-    received_monotonic: float
-
-
-@dataclass
 class _QueuedFrame:
     frame: FrameInput
     header: Any
@@ -64,45 +58,44 @@ class _QueuedFrame:
 class DepthFramePath(_NodeBase):
     """Mixin over an rclpy Node or LifecycleNode: parameters, model, topics, worker and diagnostics."""
 
-    # configure ---------------------------------------------------------------------------------
-    def _declare_parameters(self) -> None:
+    # state -------------------------------------------------------------------------------------
+    def _init_frame_path(self) -> None:
+        """The parameters, and every attribute of the frame path, empty until configure and activate fill them."""
         self._config_lock = threading.Lock()
         self._pending_config: Config | None = None
         self.parameters = NodeParameters(self, on_change=self._config_changed)
-        self._active = False
+        # configure: the cameras (each with its model pipeline) and the state they share
         self.channels: list[CameraChannel] = []
+        self._fresh_shared_state()
+        # activate: topics, timers and the worker
+        self._active = False
+        self.mailbox = LatestFrameMailbox()
+        self.diagnostics_pub: Any = None
+        self.points_sub: Any = None
+        self._input_qos: Any = None
+        self.tf_listener: TransformListener | None = None
+        self._timers: list[Any] = []
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    def _fresh_shared_state(self) -> None:
+        """What the cameras share: fault counters, transforms, recent clouds and transport statistics."""
+        self.faults = FaultCounters(throttle_s=self.config.node.log_throttle_s)
+        self.transforms = SharedTransformBuffer()
+        self.clouds = RecentClouds()
+        self.transport = TransportLoss(window_s=FAULT_WARN_S)
 
     @property
     def config(self) -> Config:
         return self.parameters.config
 
-    # the first (or only) camera's parts, by their single-camera names
-    @property
-    def pipeline(self) -> DepthPipeline | None:
-        return self.channels[0].pipeline if self.channels else None
-
-    @property
-    def health(self) -> NodeHealth:
-        return self.channels[0].health
-
-    @property
-    def camera_sync(self) -> CameraInfoSync:
-        return self.channels[0].camera_sync
-
-    @property
-    def output_pubs(self) -> dict[str, Any]:
-        return self.channels[0].output_pubs
-
     def current_params(self) -> dict[str, Any]:
         return self.config.to_params()
 
-    def _configure(self, estimator: Any = None) -> None:
+    def _configure(self, estimator: Estimator | None = None) -> None:
         """Fresh state and the model (loaded from the parameters when estimator is None)."""
         config = self.config
-        self.faults = FaultCounters(throttle_s=config.node.log_throttle_s)
-        self.transforms = SharedTransformBuffer()
-        self.clouds = RecentClouds()
-        self.transport = TransportLoss(window_s=FAULT_WARN_S)
+        self._fresh_shared_state()
         device, dtype = resolve_runtime(config.model.device, config.model.dtype)
         if estimator is None:
             self.get_logger().info(f'loading {config.model.backend} model {config.model.model!r} on {device} ({dtype})')
@@ -111,12 +104,18 @@ class DepthFramePath(_NodeBase):
                                       'device': device, 'dtype': dtype, 'compile': config.model.compile}
         names = config.node.cameras or ('',)
         model_info.update(self._warm_up(estimator, config, len(names)))
-        self.channels = [CameraChannel(key, name, DepthPipeline(estimator, config),
-                                       CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s),
+        self.channels = [CameraChannel(key, name, DepthPipeline(estimator, config), self._assembly(name, config),
                                        NodeHealth(model_info))
                          for key, name in enumerate(names)]
 
-    def _warm_up(self, estimator: Any, config: Config, cameras: int) -> dict[str, Any]:
+    def _assembly(self, name: str, config: Config) -> FrameAssembly:
+        """One camera's frame assembly over the shared clouds and transforms; its faults carry its name."""
+        def report(kind: str, message: str) -> None:
+            self._fault(kind, camera_label(name, message))
+        sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s)
+        return FrameAssembly(sync, self.clouds, self.transforms, report=report, skip=report, live=True)
+
+    def _warm_up(self, estimator: Estimator, config: Config, cameras: int) -> dict[str, Any]:
         """Run warm_up_sizes through the model at every batch size up to `cameras`; what to report."""
         sizes = [image_size(entry) for entry in config.model.warm_up_sizes]
         if not sizes:
@@ -134,7 +133,7 @@ class DepthFramePath(_NodeBase):
 
     def _config_changed(self, config: Config) -> None:
         """Accepted parameter changes take effect from the next frame the worker takes."""
-        if self.pipeline is None:
+        if not self.channels:
             return                          # not configured yet: _configure reads the parameters
         self.faults.throttle_s = config.node.log_throttle_s
         for channel in self.channels:
@@ -151,10 +150,10 @@ class DepthFramePath(_NodeBase):
         self.mailbox = LatestFrameMailbox()
         self._create_publishers()
         self._create_subscriptions()
+        self._stop = threading.Event()
         self.tf_listener = TransformListener(self, self.transforms, on_error=lambda m: self._fault('tf', m))
         self._timers = [self.create_timer(config.node.diagnostics_period_s, self._publish_diagnostics),
                         self.create_timer(_SYNC_CHECK_S, self._expire_waiting_images)]
-        self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name='depthmaster_worker', daemon=True)
         self._worker.start()
         self._active = True
@@ -163,7 +162,8 @@ class DepthFramePath(_NodeBase):
         """Stop the worker and remove every subscription, publisher and timer (no work, no traffic)."""
         self.stop_worker()
         camera_subs = [sub for channel in self.channels for sub in (channel.image_sub, channel.camera_info_sub)]
-        for sub in [*camera_subs, self.points_sub, *self.tf_listener.subscriptions]:
+        tf_subs = self.tf_listener.subscriptions if self.tf_listener is not None else []
+        for sub in [*camera_subs, self.points_sub, *tf_subs]:
             if sub is not None:
                 self.destroy_subscription(sub)
         camera_pubs = [pub for channel in self.channels for pub in channel.output_pubs.values()]
@@ -171,6 +171,7 @@ class DepthFramePath(_NodeBase):
             self.destroy_publisher(pub)
         for timer in self._timers:
             self.destroy_timer(timer)
+        self.points_sub, self.tf_listener, self._timers = None, None, []
         self._active = False
 
     def _release(self) -> None:
@@ -209,7 +210,6 @@ class DepthFramePath(_NodeBase):
                                                          partial(self._on_image, channel), self._input_qos)
             channel.camera_info_sub = self.create_subscription(CameraInfo, channel.topic('camera_info'),
                                                                partial(self._on_camera_info, channel), self._input_qos)
-        self.points_sub: Any = None
         if get_mode(config.alignment.alignment_mode).needs_cloud:
             self._ensure_points_subscription()
 
@@ -227,21 +227,12 @@ class DepthFramePath(_NodeBase):
     # input callbacks: convert, pair and hand off, never wait on the model ------------------------
     def _on_camera_info(self, channel: CameraChannel, msg: Any, info: Any) -> None:
         self.transport.observe(channel.topic('camera_info'), info)
-        stamp_ns = messages.stamp_to_ns(msg.header.stamp)
-        try:
-            released = channel.camera_sync.add_info(stamp_ns, CameraModel.from_camera_info(msg))
-        except ValueError as error:
-            self._fault('camera_info', channel.label(str(error)))
-            released = channel.camera_sync.add_info(stamp_ns, None, str(error))
-        for paired in released:
+        for paired in channel.assembly.add_camera_info(msg):
             self._dispatch(channel, paired)
 
     def _on_points(self, msg: Any, info: Any) -> None:
         self.transport.observe('points', info)
-        try:
-            self.clouds.add(cloud_from_message(msg))
-        except InputFault as fault:
-            self._fault(fault.kind, str(fault))
+        store_cloud(self.clouds, msg, self._fault)
 
     def _on_image(self, channel: CameraChannel, msg: Any, info: Any) -> None:
         received = time.monotonic()
@@ -254,50 +245,23 @@ class DepthFramePath(_NodeBase):
             health.output_skipped('lazy')
             return
         health.idle = ''
-        try:
-            rgb = image_to_model_rgb(msg, config.input.max_pixels)
-        except ValueError as error:
-            self._fault('image', channel.label(f'{error}; frame dropped'))
-            return
-        stamp_ns = messages.stamp_to_ns(msg.header.stamp)
-        wait = get_mode(config.alignment.alignment_mode).metric
-        sync = channel.camera_sync
-        for paired in sync.add_image(_Image(rgb, msg.header, stamp_ns, received), stamp_ns, wait):
+        for paired in channel.assembly.add_image(msg, config, tag=received):
             self._dispatch(channel, paired)
-        health.waiting_for = 'camera_info' if sync.waiting else ''
+        health.waiting_for = 'camera_info' if channel.camera_sync.waiting else ''
 
     def _expire_waiting_images(self) -> None:
         for channel in self.channels:
-            for paired in channel.camera_sync.expire():
+            for paired in channel.assembly.expire():
                 self._dispatch(channel, paired)
             if not channel.camera_sync.waiting:
                 channel.health.waiting_for = ''
 
     def _dispatch(self, channel: CameraChannel, paired: Paired) -> None:
-        """An image with its camera (or none, and why) becomes a frame in its camera's mailbox slot."""
-        if paired.fault:
-            self._fault(paired.fault, channel.label(paired.reason))
-        if paired.dropped:
-            return
-        image: _Image = paired.item
-        camera = paired.camera
-        if camera is not None:
-            try:
-                camera = camera_for_image(camera, image.rgb.shape[1], image.rgb.shape[0])
-            except InputFault as fault:
-                self._fault(fault.kind, channel.label(str(fault)))
-                camera = None
-        config = self.config
-        cloud, miss_reason = None, ''
-        if get_mode(config.alignment.alignment_mode).needs_cloud:
-            cloud, miss_reason = self.clouds.select(image.stamp_ns, config.alignment.max_cloud_age_s,
-                                                    config.alignment.cloud_future_tolerance_s)
-            if cloud is None:
-                self._fault('points_missing', miss_reason)
-        frame = FrameInput(rgb=image.rgb, stamp_ns=image.stamp_ns, frame_id=image.header.frame_id, camera=camera,
-                           cloud=cloud, transforms=self.transforms if config.alignment.use_tf else None,
-                           cloud_miss_reason=miss_reason)
-        self.mailbox.put(_QueuedFrame(frame, image.header, image.received_monotonic), key=channel.key)
+        """A released image becomes a frame in its camera's mailbox slot (unless it was dropped)."""
+        frame = channel.assembly.frame(paired, self.config)
+        if frame is not None:
+            image: ConvertedImage = paired.item
+            self.mailbox.put(_QueuedFrame(frame, image.header, image.tag), key=channel.key)
 
     # worker ----------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -324,13 +288,13 @@ class DepthFramePath(_NodeBase):
             results = process_camera_batch([(channel.pipeline, item.frame) for channel, item in batch])
         except Exception as error:  # noqa: BLE001 - one bad batch must not stop the node
             for channel, _ in batch:
-                self._fault('pipeline_error', channel.label(f'{type(error).__name__}: {error}'), 'error')
+                self._fault(faults.PIPELINE_ERROR, channel.label(f'{type(error).__name__}: {error}'), 'error')
             return
         for (channel, item), output in zip(batch, results):
             if isinstance(output, ValueError):
-                self._fault('frame', channel.label(f'{output}; frame dropped'))
+                self._fault(faults.FRAME, channel.label(faults.dropped(output)))
             elif isinstance(output, Exception):
-                self._fault('pipeline_error', channel.label(f'{type(output).__name__}: {output}'), 'error')
+                self._fault(faults.PIPELINE_ERROR, channel.label(f'{type(output).__name__}: {output}'), 'error')
             else:
                 self._publish_output(channel, item, output)
 
@@ -364,7 +328,7 @@ class DepthFramePath(_NodeBase):
     def _publish_diagnostics(self) -> None:
         shared = (self.faults.counts(), self.faults.last_messages(), self.faults.recent(FAULT_WARN_S),
                   self.transport.snapshot())
-        snapshot = self.health.snapshot(self.mailbox.counters(), *shared)
+        snapshot = self.channels[0].health.snapshot(self.mailbox.counters(), *shared)
         cameras = [(channel.name, channel.health.snapshot(self.mailbox.counters(channel.key), *shared))
                    for channel in self.channels if channel.name]
         self.diagnostics_pub.publish(health_to_diagnostics(snapshot, self.get_name(), self.get_clock().now().to_msg(),
@@ -373,7 +337,7 @@ class DepthFramePath(_NodeBase):
     # shutdown --------------------------------------------------------------------------------------
     def stop_worker(self, timeout_s: float = 2.0) -> bool:
         """Stop taking frames and join the worker (a frame in the model finishes first)."""
-        if not hasattr(self, '_worker'):
+        if self._worker is None:
             return True                     # never activated
         self._stop.set()
         self.mailbox.close()

@@ -9,6 +9,8 @@ from typing import Any
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
+from depthmaster_ros.model.protocol import Estimator
+
 from .frame_path import DepthFramePath
 from .node import NODE_NAME
 
@@ -20,9 +22,9 @@ class DepthMasterLifecycleNode(DepthFramePath, LifecycleNode):
     one the parameters name.
     """
 
-    def __init__(self, estimator: Any = None, node_name: str = NODE_NAME, **node_kwargs: Any):
+    def __init__(self, estimator: Estimator | None = None, node_name: str = NODE_NAME, **node_kwargs: Any):
         super().__init__(node_name, **node_kwargs)
-        self._declare_parameters()
+        self._init_frame_path()
         self._given_estimator = estimator
         self.get_logger().info('unconfigured: waiting for the configure transition')
 

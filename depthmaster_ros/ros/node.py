@@ -8,6 +8,8 @@ from typing import Any
 
 from rclpy.node import Node
 
+from depthmaster_ros.model.protocol import Estimator
+
 from .frame_path import DepthFramePath
 
 NODE_NAME = 'depthmaster_node'
@@ -19,9 +21,9 @@ class DepthMasterNode(DepthFramePath, Node):
     estimator: an already loaded estimator (tests, embedding); None loads the one the parameters name.
     """
 
-    def __init__(self, estimator: Any = None, node_name: str = NODE_NAME, **node_kwargs: Any):
+    def __init__(self, estimator: Estimator | None = None, node_name: str = NODE_NAME, **node_kwargs: Any):
         super().__init__(node_name, **node_kwargs)
-        self._declare_parameters()
+        self._init_frame_path()
         self._configure(estimator)
         self._activate()
         config = self.config

@@ -59,24 +59,32 @@ class NodeParameters:
 
     def _declare(self) -> None:
         node = self._node
-        # rclpy's own dict of --params-file / -p / parameter_overrides values; rclpy has no public accessor
-        overrides = node._parameter_overrides
         for spec in table.PARAMETERS:
-            override = overrides.get(spec.name)
+            override = self._override(spec.name)
             if spec.type == table.DOUBLE and override is not None and override.type_ == Parameter.Type.INTEGER:
                 # YAML `max_depth: 80` is an integer to rclpy; accept it as the double it means.
-                overrides[spec.name] = Parameter(spec.name, Parameter.Type.DOUBLE, float(override.value))
+                override = Parameter(spec.name, Parameter.Type.DOUBLE, float(override.value))
             array_type = _ARRAY_TYPES.get(spec.type)
-            if array_type is not None and override is not None and override.type_ == Parameter.Type.NOT_SET:
-                del overrides[spec.name]          # an empty YAML list: keep the (empty) default
-            if array_type is not None:
+            if array_type is not None and override is None:
                 # rclpy infers no type from an empty list: declare the type, then set the empty default
                 # (a read-only one cannot be set after its declaration: it stays "not set", read as empty)
-                parameter: Parameter = node.declare_parameter(spec.name, array_type, parameter_descriptor(spec))
+                parameter: Parameter = node.declare_parameter(spec.name, array_type, parameter_descriptor(spec),
+                                                              ignore_override=True)
                 if parameter.type_ == Parameter.Type.NOT_SET and spec.runtime:
                     node.set_parameters([Parameter(spec.name, array_type, [])])
             else:
-                node.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+                value = spec.default if override is None else override.value
+                node.declare_parameter(spec.name, value, parameter_descriptor(spec), ignore_override=True)
+
+    def _override(self, name: str) -> Parameter | None:
+        """The --params-file / -p / parameter_overrides value of `name`; None when none (or an empty YAML list).
+
+        rclpy has no public reader of its overrides, so a dynamically typed declaration (which takes the
+        override whatever its type) reads it and is withdrawn before the typed declaration.
+        """
+        probe: Parameter = self._node.declare_parameter(name, None, ParameterDescriptor(dynamic_typing=True))
+        self._node.undeclare_parameter(name)
+        return None if probe.type_ == Parameter.Type.NOT_SET else probe
 
     def _declared_value(self, name: str) -> Any:
         try:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthmaster_ros.alignment.fit import (AlignmentResult, align_to_sparse_depth, apply_alignment, least_squares_scale_shift,
-                                          to_space)
+from depthmaster_ros.alignment import AlignmentRecord, apply_alignment, metric_depth_from_sparse, to_space
+from depthmaster_ros.alignment.fit import least_squares_scale_shift
 from depthmaster_ros.alignment.floor_selection import select_floor
 from depthmaster_ros.alignment.ground_plane import ground_plane_depth
 from depthmaster_ros.alignment.lidar_projection import SparseDepthResult, project_to_sparse_depth
@@ -66,7 +66,7 @@ class LidarAccuracy:
     abs_rel: float
     oracle_abs_rel: float
     coverage: float          # share of image pixels with a LiDAR sample after filtering
-    result: AlignmentResult
+    result: AlignmentRecord
 
     @property
     def ratio(self) -> float:
@@ -76,7 +76,7 @@ class LidarAccuracy:
 def lidar_alignment_accuracy(frame: SceneFrame, space: str, seed: int = 0, occlusion_window: int = 15) -> LidarAccuracy:
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
     sparse = lidar_sparse_depth(frame, occlusion_window).depth
-    metric, result = align_to_sparse_depth(prediction, space, sparse)
+    metric, result = metric_depth_from_sparse(prediction, space, sparse)
     oracle = oracle_metric(prediction, space, frame.depth)
     return LidarAccuracy(abs_rel=depth_errors(metric, frame.depth).abs_rel,
                          oracle_abs_rel=depth_errors(oracle, frame.depth).abs_rel,
@@ -84,13 +84,13 @@ def lidar_alignment_accuracy(frame: SceneFrame, space: str, seed: int = 0, occlu
 
 
 def ground_plane_scale_error(frame: SceneFrame, space: str, seed: int = 0,
-                             max_depth: float = 10.0) -> tuple[float, AlignmentResult]:
+                             max_depth: float = 10.0) -> tuple[float, AlignmentRecord]:
     """median(aligned / true depth) - 1 after fitting to the floor the prediction shows (also for a refused fit)."""
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
     floor = ground_plane_depth(frame.camera, frame.camera_to_base, frame.camera.width, frame.camera.height,
                                max_depth=max_depth)
     selection = select_floor(prediction, space, floor)
-    metric, result = align_to_sparse_depth(prediction, space, selection.depth)
+    metric, result = metric_depth_from_sparse(prediction, space, selection.depth)
     result.floor_share = selection.floor_share
     if not result.ok:       # a refused fit is judged too: what would it have published?
         metric = apply_alignment(prediction, space, result.scale, result.shift)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.alignment.fit import to_space
+from depthmaster_ros.alignment import to_space
 from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.transforms import RigidTransform, rotation_about

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import (SPACES, align_to_sparse_depth, apply_alignment, fit_scale_shift, sample_indices,
-                                       from_space, least_squares_scale_shift, to_space)
+from depthmaster_ros.alignment import Space, apply_alignment, fit_samples, from_space, metric_depth_from_sparse, to_space
+from depthmaster_ros.alignment.fit import least_squares_scale_shift, sample_indices
 
 
 def line_data(rng, n=2000, scale=2.5, shift=-0.3, noise=0.002, outlier_fraction=0.0):
@@ -14,7 +14,7 @@ def line_data(rng, n=2000, scale=2.5, shift=-0.3, noise=0.002, outlier_fraction=
     return pred, target
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_space_round_trip_and_invalid_values(space):
     depth = np.array([0.5, 2.0, 40.0, 0.0, -1.0, np.nan, np.inf])
     values = to_space(depth, space)
@@ -32,7 +32,7 @@ def test_space_values_follow_their_definitions():
 
 def test_fit_recovers_an_exact_line():
     pred, target = line_data(np.random.default_rng(0), noise=0.0)
-    result = fit_scale_shift(pred, target, 'depth')
+    result = fit_samples(pred, target, 'depth')
     assert result.ok and result.reason == ''
     assert result.scale == pytest.approx(2.5, rel=1e-9) and result.shift == pytest.approx(-0.3, abs=1e-9)
     assert result.num_points == result.num_inliers == 2000
@@ -41,7 +41,7 @@ def test_fit_recovers_an_exact_line():
 def test_twenty_percent_gross_outliers_do_not_move_the_fit():
     rng = np.random.default_rng(1)
     pred, target = line_data(rng, outlier_fraction=0.2)
-    result = fit_scale_shift(pred, target, 'depth')
+    result = fit_samples(pred, target, 'depth')
     plain_scale, _ = least_squares_scale_shift(pred, target)
     assert abs(plain_scale - 2.5) > 0.1                 # the outliers do pull an ordinary fit
     assert result.ok
@@ -55,7 +55,7 @@ def test_rmse_is_in_metres_over_inliers():
     depth = rng.uniform(1.0, 10.0, 500)
     pred = (to_space(depth, 'sqrt_disparity') - 0.1) / 3.0
     measured = depth * (1.0 + 0.01 * rng.standard_normal(500))
-    result = fit_scale_shift(pred, to_space(measured, 'sqrt_disparity'), 'sqrt_disparity')
+    result = fit_samples(pred, to_space(measured, 'sqrt_disparity'), 'sqrt_disparity')
     expected = np.sqrt(np.mean((depth - measured) ** 2))
     assert result.ok and result.rmse_m == pytest.approx(expected, rel=0.25)
 
@@ -86,7 +86,7 @@ def test_degenerate_inputs_are_not_ok_with_a_reason(case, reason):
         depth = 3.0 * (1.0 + 0.02 * rng.standard_normal(200))
         target = to_space(depth, 'sqrt_disparity')
         pred = 0.6 + 0.01 * rng.standard_normal(200)
-    result = fit_scale_shift(pred, target, 'sqrt_disparity', min_points=20)
+    result = fit_samples(pred, target, 'sqrt_disparity', min_points=20)
     assert not result.ok
     assert reason in result.reason
 
@@ -102,34 +102,34 @@ def test_apply_alignment_uses_the_official_sqrt_disparity_inverse():
     assert np.isnan(far[0, 0])                         # 1 / 0.12^2 = 69 m > max_depth
 
 
-def test_align_to_sparse_depth_recovers_a_depth_image():
+def test_metric_depth_from_sparse_recovers_a_depth_image():
     rng = np.random.default_rng(4)
     depth = rng.uniform(1.0, 20.0, (60, 80))
     relative = 0.4 * to_space(depth, 'disparity') + 0.05
     sparse = np.full_like(depth, np.nan)
     sparse[::5, ::5] = depth[::5, ::5]
-    metric, result = align_to_sparse_depth(relative, 'disparity', sparse, max_points=100)
+    metric, result = metric_depth_from_sparse(relative, 'disparity', sparse, max_points=100)
     assert result.ok and result.num_points == 100 and result.space == 'disparity'
     assert metric.dtype == np.float32 and metric.shape == depth.shape
     np.testing.assert_allclose(metric, depth, rtol=1e-4)
-    again, _ = align_to_sparse_depth(relative, 'disparity', sparse, max_points=100)
+    again, _ = metric_depth_from_sparse(relative, 'disparity', sparse, max_points=100)
     np.testing.assert_array_equal(again, metric)       # fixed-seed subsampling
 
 
-def test_align_to_sparse_depth_without_points_gives_nan_image():
+def test_metric_depth_from_sparse_without_points_gives_nan_image():
     relative = np.random.default_rng(5).random((30, 40))
-    metric, result = align_to_sparse_depth(relative, 'depth', np.full((30, 40), np.nan))
+    metric, result = metric_depth_from_sparse(relative, 'depth', np.full((30, 40), np.nan))
     assert not result.ok and 'too few points' in result.reason
     assert np.all(np.isnan(metric))
 
 
 def test_bad_shapes_name_the_field():
     with pytest.raises(ValueError, match='sparse_depth'):
-        align_to_sparse_depth(np.zeros((4, 5)), 'depth', np.zeros((5, 4)))
+        metric_depth_from_sparse(np.zeros((4, 5)), 'depth', np.zeros((5, 4)))
     with pytest.raises(ValueError, match='relative'):
-        align_to_sparse_depth(np.zeros(5), 'depth', np.zeros(5))
+        metric_depth_from_sparse(np.zeros(5), 'depth', np.zeros(5))
     with pytest.raises(ValueError, match='target'):
-        fit_scale_shift(np.zeros(5), np.zeros(6))
+        fit_samples(np.zeros(5), np.zeros(6))
 
 
 def test_forty_percent_one_sided_outliers_among_many_points():
@@ -138,13 +138,13 @@ def test_forty_percent_one_sided_outliers_among_many_points():
     pred, target = line_data(rng, n=4000, noise=0.003)
     behind = rng.random(4000) < 0.4
     target[behind] -= rng.uniform(0.05, 0.5, behind.sum())        # farther than the surface: smaller value
-    result = fit_scale_shift(pred, target, 'depth')
+    result = fit_samples(pred, target, 'depth')
     assert result.ok
     assert result.scale == pytest.approx(2.5, rel=5e-3) and result.shift == pytest.approx(-0.3, abs=5e-3)
     assert result.num_inliers <= 0.7 * 4000
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_apply_alignment_in_float32_matches_the_float64_definition(space):
     rng = np.random.default_rng(7)
     relative = rng.uniform(-0.2, 1.2, (50, 60)).astype(np.float32)
@@ -157,7 +157,7 @@ def test_apply_alignment_in_float32_matches_the_float64_definition(space):
     np.testing.assert_allclose(metric[both], depth[both], rtol=2e-6)
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_apply_alignment_without_near_limit_still_rejects_non_positive_values(space):
     relative = np.array([[-1.0, 0.0, 1e-30, 1e30, 0.5]], np.float32)
     metric = apply_alignment(relative, space, 1.0, 0.0, min_depth=0.0, max_depth=np.inf)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import SPACES
+from depthmaster_ros.alignment import Space
 from depthmaster_ros.alignment.floor_selection import select_floor
 from depthmaster_ros.alignment.ground_plane import ground_plane_depth
 from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
@@ -31,7 +31,7 @@ def clean_frames(scene):
     return [scene.render(t) for t in TIMES_S]
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_lidar_alignment_is_within_five_percent_of_the_oracle(noisy_frames, space):
     for frame in noisy_frames:
         accuracy = lidar_alignment_accuracy(frame, space, seed=0, occlusion_window=OCCLUSION_WINDOW)
@@ -56,7 +56,7 @@ def test_without_the_filter_see_through_points_stay(clean_frames):
     assert count.see_through > 0 and count.kept == count.see_through
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_ground_plane_recovers_the_scale(clean_frames, space):
     for frame in clean_frames:
         error, result = ground_plane_scale_error(frame, space, seed=0, max_depth=10.0)

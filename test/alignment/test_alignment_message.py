@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.bag import messages as rb
-from depthmaster_ros.alignment.record import AlignmentRecord
+from depthmaster_ros.alignment.record import AlignmentRecord, message_fields
 
 STAMP_NS = 1_650_000_000_250_000_000
 # .msg primitive -> the Python type the record must use for it.
@@ -17,7 +17,7 @@ FLOAT32_FIELDS = {'rmse_m', 'fit_age_s', 'inference_time_s', 'alignment_time_s'}
 
 def _record_types():
     named = {'str': str, 'bool': bool, 'float': float, 'int': int}     # string annotations, if ever used
-    return {f.name: named.get(f.type, f.type) for f in dataclasses.fields(AlignmentRecord)}
+    return {f.name: named.get(f.type, f.type) for f in message_fields()}
 
 
 def _msg_file_fields():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.alignment import cell_grid
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, to_space
+from depthmaster_ros.alignment import metric_depth_from_sparse, to_space
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ def test_local_alignment_without_opencv_publishes_the_same_depth(monkeypatch):
     sparse = np.full(depth.shape, np.nan, np.float32)
     picked = rng.choice(depth.size, 600, replace=False)
     sparse.ravel()[picked] = depth.ravel()[picked]
-    with_cv2, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, method='local')
+    with_cv2, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, method='local')
     assert result.ok and result.local_correction is not None
     monkeypatch.setattr(cell_grid, 'cv2', None)
-    without, _ = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, method='local')
+    without, _ = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, method='local')
     np.testing.assert_allclose(without, with_cv2, rtol=1e-5)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.alignment.confidence import AGREEMENT_TOLERANCE, alignment_confidence, sample_agreement
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, to_space
+from depthmaster_ros.alignment import metric_depth_from_sparse, to_space
 from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
 from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
 
@@ -28,7 +28,7 @@ def test_the_map_is_float32_in_zero_to_one_with_the_image_shape():
     frame = scene.render(0.5)
     relative = fake_prediction(frame.depth, 'sqrt_disparity', np.random.default_rng(1)).astype(np.float32)
     sparse = project_to_sparse_depth(frame.lidar_points_in_camera(), frame.camera, WIDTH, HEIGHT).depth
-    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse)
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse)
     assert result.ok, result.reason
     confidence = alignment_confidence(relative, 'sqrt_disparity', sparse, result.scale, result.shift)
     assert confidence.dtype == np.float32 and confidence.shape == (HEIGHT, WIDTH)

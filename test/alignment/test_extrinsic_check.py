@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.alignment.extrinsic_check import estimate_offset
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, from_space, to_space
+from depthmaster_ros.alignment import from_space, metric_depth_from_sparse, to_space
 
 
 def street_depth(height=120, width=200):
@@ -24,7 +24,7 @@ def test_a_pitch_error_is_found_and_the_fit_is_not_ok():
     index = np.flatnonzero(np.isfinite(sparse))
     estimate = estimate_offset(relative, index, to_space(sparse.ravel()[index], 'sqrt_disparity'))
     assert estimate.suspicious and abs(estimate.rows_px - 8) <= 2 and abs(estimate.cols_px) <= 2
-    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True)
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True)
     assert not result.ok and 'extrinsic' in result.reason, result
     assert abs(result.extrinsic_pitch_deg - np.degrees(np.arctan2(8, 100.0))) < 1.5
     # refused, its published uncertainty still covers how wrong its scale is
@@ -38,7 +38,7 @@ def test_aligned_samples_report_no_offset():
     relative = (2.0 * to_space(depth, 'sqrt_disparity') + 0.3).astype(np.float32)
     sparse = np.full(depth.shape, np.nan, np.float32)
     sparse[44:118:4, 2:198:3] = depth[44:118:4, 2:198:3]
-    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True)
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True)
     assert result.ok and np.isnan(result.extrinsic_pitch_deg)
 
 
@@ -117,7 +117,7 @@ def test_local_alignment_falls_back_to_global_when_the_samples_sit_a_cell_away(s
     sparse = np.full(depth.shape, np.nan, np.float32)
     rows, cols = np.mgrid[10:118:3, 26:214:2]
     sparse[rows, cols] = depth[rows, cols + shift_px]              # the LiDAR sees what is shift_px columns right
-    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True,
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, focal_px=100.0, check_extrinsic=True,
                                       method='local')
     assert result.ok, result
     if expect_local:

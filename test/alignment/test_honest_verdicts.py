@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, fit_scale_shift, from_space, to_space
+from depthmaster_ros.alignment import fit_samples, from_space, metric_depth_from_sparse, to_space
 from depthmaster_ros.alignment.verdicts import breakdown_ratio
 
 
@@ -29,7 +29,7 @@ def test_majority_contamination_is_not_ok():
                                         rng.uniform(1.2, 2.5, bad.sum()))
     target = target.copy()
     target[bad] = to_space(wrong_depth, 'sqrt_disparity')
-    result = fit_scale_shift(pred, target, 'sqrt_disparity', groups=groups)
+    result = fit_samples(pred, target, 'sqrt_disparity', groups=groups)
     assert not result.ok, (result, scale_error(result, pred, depth))
     assert 'inlier share' in result.reason or 'broke down' in result.reason
 
@@ -40,7 +40,7 @@ def test_a_narrow_depth_band_is_not_ok_or_its_uncertainty_covers_the_error(low, 
     rng = np.random.default_rng(2)
     pred, target, depth, groups = street_like(rng, 800, low, high)
     every_pred, _, every_depth, _ = street_like(np.random.default_rng(3), 5000)   # the rest of the image
-    result = fit_scale_shift(pred, target, 'sqrt_disparity', groups=groups,
+    result = fit_samples(pred, target, 'sqrt_disparity', groups=groups,
                              eval_pred=np.quantile(every_pred, [0.25, 0.5, 0.75]))
     error = scale_error(result, every_pred, every_depth)
     assert not (result.ok and abs(error) > 0.10), (result, error)
@@ -53,7 +53,7 @@ def test_a_refused_narrow_band_publishes_the_spread_of_the_regressions(seed):
     pred, target, depth, groups = street_like(np.random.default_rng(seed), 800, 30.0, 33.0)
     every_pred, _, every_depth, _ = street_like(np.random.default_rng(100 + seed), 5000)
     at = np.quantile(every_pred, [0.25, 0.5, 0.75])
-    result = fit_scale_shift(pred, target, 'sqrt_disparity', groups=groups, eval_pred=at)
+    result = fit_samples(pred, target, 'sqrt_disparity', groups=groups, eval_pred=at)
     assert not result.ok and 'too narrow' in result.reason
     p, t = pred - pred.mean(), target - target.mean()
     published = from_space(result.scale * at + result.shift, 'sqrt_disparity')
@@ -72,7 +72,7 @@ def test_samples_in_one_part_of_the_image_leave_the_rest_uncertain():
     relative = (2.0 * to_space(depth * (1 + model_error), 'sqrt_disparity') + 0.3).astype(np.float32)
     sparse = np.full(depth.shape, np.nan, np.float32)
     sparse[90::3, ::3] = depth[90::3, ::3]
-    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse)
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse)
     fitted = from_space(result.scale * relative + result.shift, 'sqrt_disparity')
     error = float(np.median(fitted / depth) - 1.0)
     assert result.ok and abs(error) > 0.015, (result, error)
@@ -83,14 +83,14 @@ def test_errors_in_variables_are_not_regressed_away():
     """Wide support but a noisy prediction: the scale is not shrunk towards zero (attenuation)."""
     rng = np.random.default_rng(4)
     pred, target, depth, groups = street_like(rng, 3000, 8.0, 14.0, distortion=0.0, noise=0.03)
-    result = fit_scale_shift(pred, target, 'sqrt_disparity', groups=groups)
+    result = fit_samples(pred, target, 'sqrt_disparity', groups=groups)
     assert result.scale == pytest.approx(0.5, rel=0.03), result
 
 
 def test_uncertainty_covers_the_error_on_clean_wide_support():
     rng = np.random.default_rng(5)
     pred, target, depth, groups = street_like(rng)
-    result = fit_scale_shift(pred, target, 'sqrt_disparity', groups=groups)
+    result = fit_samples(pred, target, 'sqrt_disparity', groups=groups)
     assert result.ok and 0 < result.scale_uncertainty <= 0.1
     assert abs(scale_error(result, pred, depth)) <= result.scale_uncertainty
 
@@ -102,12 +102,12 @@ def test_breakdown_ratio_separates_gaussian_noise_from_a_broken_start():
     assert breakdown_ratio(gaussian) < 1.2 < 2.0 < breakdown_ratio(broken)
 
 
-def test_align_to_sparse_depth_reports_the_uncertainty_and_the_method():
+def test_metric_depth_from_sparse_reports_the_uncertainty_and_the_method():
     rng = np.random.default_rng(7)
     depth = rng.uniform(2.0, 40.0, (60, 80)).astype(np.float32)
     relative = (2.0 / np.sqrt(depth) + 0.3).astype(np.float32)
     sparse = np.where(rng.random(depth.shape) < 0.1, depth, np.nan).astype(np.float32)
-    metric, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse)
+    metric, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse)
     assert result.ok and result.method == 'global' and np.isfinite(result.scale_uncertainty)
     with pytest.raises(ValueError, match='method'):
-        align_to_sparse_depth(relative, 'sqrt_disparity', sparse, method='nearest')
+        metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, method='nearest')

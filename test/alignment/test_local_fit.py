@@ -3,7 +3,7 @@ foreground object's correction on the object, and is the global fit where no sam
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, fit_to_sparse_depth
+from depthmaster_ros.alignment import fit_to_sparse_depth, metric_depth_from_sparse
 
 HEIGHT, WIDTH = 240, 320
 BOX = np.s_[80:160, 120:200]                 # a foreground box at 3 m in front of the slanted background
@@ -44,7 +44,7 @@ def random_points(depth, count, seed):
 
 
 def relative_error(relative, sparse, depth, method):
-    metric, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse, method=method)
+    metric, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, method=method)
     assert result.ok, result.reason
     return metric / depth - 1.0
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import (align_to_sparse_depth, apply_alignment, fit_scale_shift, least_squares_scale_shift,
-                                           to_space)
+from depthmaster_ros.alignment import apply_alignment, fit_samples, metric_depth_from_sparse, to_space
+from depthmaster_ros.alignment.fit import least_squares_scale_shift
 from depthmaster_ros.alignment.sample_weights import DENSITY_GRID, representative_weights
 
 
@@ -30,7 +30,7 @@ def test_samples_crowded_near_the_camera_do_not_bend_the_line_to_their_error(see
     sparse = np.full(depth.shape, np.nan, np.float32)
     sparse[80::2, ::2] = depth[80::2, ::2]           # 1600 samples in the bottom third
     sparse[:80:8, ::8] = depth[:80:8, ::8]           # 200 above it
-    _, result = align_to_sparse_depth(relative, 'sqrt_disparity', sparse)
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse)
 
     def abs_rel(scale, shift):
         metric = apply_alignment(relative, 'sqrt_disparity', scale, shift, 0.1, 1000.0)
@@ -43,6 +43,6 @@ def test_samples_crowded_near_the_camera_do_not_bend_the_line_to_their_error(see
 def test_weights_must_match_the_samples_and_be_positive():
     pred = np.linspace(1.0, 2.0, 50)
     with pytest.raises(ValueError, match='weights'):
-        fit_scale_shift(pred, 0.5 * pred, 'depth', weights=np.ones(49))
+        fit_samples(pred, 0.5 * pred, 'depth', weights=np.ones(49))
     with pytest.raises(ValueError, match='weights'):
-        fit_scale_shift(pred, 0.5 * pred, 'depth', weights=np.zeros(50))
+        fit_samples(pred, 0.5 * pred, 'depth', weights=np.zeros(50))

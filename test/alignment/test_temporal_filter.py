@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import AlignmentResult
+from depthmaster_ros.alignment import AlignmentRecord
 from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
 
 
 def fit(scale, shift=0.1, ok=True, reason=''):
-    return AlignmentResult(ok=ok, reason=reason, scale=scale, shift=shift, num_points=300, num_inliers=280,
+    return AlignmentRecord(ok=ok, reason=reason, scale=scale, shift=shift, num_points=300, num_inliers=280,
                            rmse_m=0.1, space='sqrt_disparity')
 
 

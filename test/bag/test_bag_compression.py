@@ -12,6 +12,7 @@ import pytest
 from rosbags.rosbag2 import Reader
 
 from depthmaster_ros.bag.compression import output_compression
+from depthmaster_ros.bag.replay import BagOptions, process_bag
 from depthmaster_ros.bag.summary import format_summary
 from depthmaster_ros.commands import bag as bag_command
 from depthmaster_ros.synthetic import sample_bag
@@ -83,7 +84,8 @@ def test_compressed_mcap_decodes_to_the_same_messages(sample, tmp_path, tiny_est
 
 def test_mcap_default_is_zstd_and_the_summary_gives_mb_per_second(sample, tmp_path, tiny_estimator, config):
     out = tmp_path / 'default.mcap'
-    summary = run(sample, out, tiny_estimator, config)
+    bag_summary = process_bag(sample, out, tiny_estimator, config, BagOptions(progress=False))
+    summary = bag_summary.as_json()
     compressions, _, _ = mcap_listing(out)
     assert compressions == {'zstd'} and summary['compression'] == 'zstd'
     recording = summary['recording']
@@ -92,7 +94,7 @@ def test_mcap_default_is_zstd_and_the_summary_gives_mb_per_second(sample, tmp_pa
     assert recording['size_mb'] == out.stat().st_size / 1e6
     assert recording['duration_s'] == pytest.approx(span_s, abs=1e-8)
     assert recording['mb_per_s'] == pytest.approx(recording['size_mb'] / recording['duration_s'])
-    assert 'MB per second of recording' in format_summary(summary)
+    assert 'MB per second of recording' in format_summary(bag_summary)
 
 
 def test_sqlite3_directory_compresses_each_message_and_reads_back_the_same(sample, tmp_path, tiny_estimator,

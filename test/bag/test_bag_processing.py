@@ -283,7 +283,7 @@ def test_stop_request_closes_a_readable_bag(sample_bag_file, tmp_path, tiny_esti
     processed_frames.clear()
     summary = process_bag(sample_bag_file, out, CountingEstimator(), bag_config.replace(alignment_mode='none'),
                           BagOptions(progress=False, force=True), stop_requested=stop_after_two)
-    assert summary['interrupted'] is True and summary['frames']['out'] == 2
+    assert summary.interrupted is True and summary.frames.out == 2
     topics, _ = read_bag(out)
     assert topics[f'{NS}/depth/relative'][1] == 2
 

@@ -54,7 +54,7 @@ def test_broken_images_calibration_clouds_and_tf_are_counted_and_never_stop_the_
 
     frames = summary['frames']
     assert frames['in'] == FRAMES and frames['skipped'] == 2 and frames['out'] == FRAMES - 2
-    conversion = frames['skip_reasons']['image_conversion']
+    conversion = frames['skip_reasons']['image']
     assert conversion['count'] == 2 and 'at least one pixel' in conversion['last_message']
     faults = summary['faults']
     assert faults['camera_info']['count'] >= 1 and 'k' in faults['camera_info']['last_message'].lower()
@@ -96,5 +96,5 @@ def test_corrupt_compressed_frames_are_skipped_and_counted(sample_bag_file, tmp_
     summary = run(compressed, out, tiny_estimator, bag_config.replace(alignment_mode='none'), duration_s=0.25)
     frames = summary['frames']
     assert frames['in'] == 3 and frames['out'] == 2 and frames['skipped'] == 1
-    assert 'CompressedImage' in frames['skip_reasons']['image_conversion']['last_message']
+    assert 'CompressedImage' in frames['skip_reasons']['image']['last_message']
     assert len(read_bag(out)[1][f'{NS}/depth/relative']) == 2

@@ -36,17 +36,17 @@ def test_batch_writes_what_process_bag_writes_and_resumes(inputs, params, tmp_pa
 
     result = run_batch(jobs, tmp_path / 'out', config, options, local(config, options), progress=False)
     assert result.failed == ['corrupt.mcap']
-    assert 'not a readable rosbag2' in result.records['corrupt.mcap']['reason']
+    assert 'not a readable rosbag2' in result.records['corrupt.mcap'].reason
 
     estimator = load_configured_estimator(config.model)
     for name in ('a.mcap', 'b_dir'):
         reference = tmp_path / 'reference' / name
         process_bag(inputs / name, reference, estimator, config, BagOptions(progress=False))
-        batch_messages = bag_messages(result.records[name]['output'])
+        batch_messages = bag_messages(result.records[name].output)
         assert batch_messages and batch_messages == bag_messages(reference), name
         record = result.records[name]
-        assert record['status'] == 'done' and record['frames']['out'] == record['frames']['selected'] > 0
-        assert record['hash'] == result.run_hash
+        assert record.status == 'done' and record.outcome.frames['out'] == record.outcome.frames['selected'] > 0
+        assert record.hash == result.run_hash
 
     again = run_batch(jobs, tmp_path / 'out', config, options, local(config, options), progress=False)
     assert again.skipped == ['a.mcap', 'b_dir'] and list(again.records) == ['corrupt.mcap']

@@ -61,12 +61,12 @@ def test_three_bags_and_a_corrupt_one_then_a_rerun(make_bags, config, tmp_path, 
     result = run_batch(jobs, out, config, options, on_ray(config, options), progress=False)
 
     assert result.failed == ['corrupt.mcap']
-    assert 'corrupt.mcap is not a readable rosbag2' in result.records['corrupt.mcap']['reason']
+    assert 'corrupt.mcap is not a readable rosbag2' in result.records['corrupt.mcap'].reason
     assert {worker['pid'] for worker in result.workers} != {os.getpid()} and len(result.workers) == 2
     for name in ('a.mcap', 'b.mcap', 'c_dir'):
         record = result.records[name]
-        assert record['status'] == 'done' and record['torch_threads'] == 1
-        batch_messages = bag_messages(record['output'])
+        assert record.status == 'done' and record.outcome.torch_threads == 1
+        batch_messages = bag_messages(record.output)
         assert {topic for topic, *_ in batch_messages} >= {'/camera/depth/image', '/camera/depth/points'}
         assert batch_messages == bag_messages(reference(inputs / name)), name
 

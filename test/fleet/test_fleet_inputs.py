@@ -8,7 +8,7 @@ from depthmaster_ros.config.settings import Config
 from depthmaster_ros.bag.replay import BagOptions
 from depthmaster_ros.fleet.identity import model_identity, run_hash
 from depthmaster_ros.fleet.inputs import InputError, discover
-from depthmaster_ros.fleet.manifest import DONE, FAILED, Manifest
+from depthmaster_ros.fleet.manifest import DONE, FAILED, BagOutcome, Manifest, ManifestRecord
 
 
 def touch(path, text='x'):
@@ -91,9 +91,12 @@ def test_the_run_hash_changes_with_parameters_and_output_options_only():
 def test_manifest_newest_record_decides_and_a_cut_line_is_ignored(tmp_path):
     output = touch(tmp_path / 'out' / 'a.mcap')
     manifest = Manifest(tmp_path / 'out' / 'manifest.jsonl')
-    manifest.append({'name': 'a.mcap', 'status': FAILED, 'output': str(output), 'hash': {'run': 'h1'}})
+    attempt = dict(name='a.mcap', input='in/a.mcap', output=str(output), hash={'run': 'h1'}, attempt=1,
+                   finished_at='2026-01-01T00:00:00.000+00:00')
+    manifest.append(ManifestRecord(status=FAILED, reason='ValueError: no image topic', **attempt))
     assert not manifest.is_done('a.mcap', 'h1')
-    manifest.append({'name': 'a.mcap', 'status': DONE, 'output': str(output), 'hash': {'run': 'h1'}})
+    manifest.append(ManifestRecord(status=DONE, outcome=BagOutcome({'in': 1, 'selected': 1, 'out': 1}, {}, {}, None,
+                                                                   'cpu', 1), **attempt))
     with manifest.path.open('a') as out:
         out.write(json.dumps({'name': 'a.mcap', 'status': FAILED})[:20])     # a driver killed mid-write
     reread = Manifest(manifest.path)
@@ -101,3 +104,23 @@ def test_manifest_newest_record_decides_and_a_cut_line_is_ignored(tmp_path):
     assert not reread.is_done('a.mcap', 'h2'), 'another parameter or model hash is not done'
     os.remove(output)
     assert not reread.is_done('a.mcap', 'h1'), 'a deleted output is redone'
+
+
+def test_a_manifest_line_keeps_its_layout_whichever_executor_made_the_record(tmp_path):
+    manifest = Manifest(tmp_path / 'manifest.jsonl')
+    common = dict(name='a.mcap', input='in/a.mcap', output='out/a.mcap', hash={'run': 'h1'}, attempt=2,
+                  finished_at='2026-01-01T00:00:01.000+00:00')
+    manifest.append(ManifestRecord(status=FAILED, reason='worker died mid-bag (RayActorError); retrying',
+                                   will_retry=True, **common))
+    manifest.append(ManifestRecord(status=DONE, started_at='2026-01-01T00:00:00.000+00:00',
+                                   worker={'host': 'h', 'pid': 7}, timings={'wall_s': 1.0},
+                                   outcome=BagOutcome({'in': 3, 'selected': 3, 'out': 2}, {'camera_info': 1}, {},
+                                                      None, 'cpu', 1), **common))
+    failed, done = (json.loads(line) for line in manifest.path.read_text().splitlines())
+    assert failed == {**common, 'status': FAILED, 'will_retry': True,
+                      'reason': 'worker died mid-bag (RayActorError); retrying'}
+    assert done == {**common, 'status': DONE, 'started_at': '2026-01-01T00:00:00.000+00:00',
+                    'worker': {'host': 'h', 'pid': 7}, 'timings': {'wall_s': 1.0},
+                    'frames': {'in': 3, 'selected': 3, 'out': 2}, 'skips': {'camera_info': 1}, 'faults': {},
+                    'alignment_ok_ratio': None, 'device': 'cpu', 'torch_threads': 1}
+    assert Manifest(manifest.path).latest['a.mcap'] == done

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from depthmaster_ros.model import SPACE_SQRT_DISPARITY, STAGES, load_estimator
+from depthmaster_ros.model import STAGES, Space, load_estimator
 from fixtures_model import reference_fourier, textured_rgb
 
 
@@ -60,7 +60,7 @@ def reference(tiny_model_dir):
 def test_end_to_end_shape_dtype_range_space_and_timings(tiny_estimator):
     rgb = textured_rgb(75, 121)
     prediction = tiny_estimator.predict(rgb, processing_res=64)
-    assert prediction.space == SPACE_SQRT_DISPARITY == tiny_estimator.space
+    assert prediction.space == Space.SQRT_DISPARITY == tiny_estimator.space
     assert prediction.relative.shape == (75, 121) and prediction.relative.dtype == np.float32
     assert 0.0 <= prediction.relative.min() and prediction.relative.max() <= 1.0
     assert prediction.relative.std() > 0

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.model import SPACE_DEPTH, STAGES, TOTAL, ModelLoadError, load_estimator
+from depthmaster_ros.model import STAGES, TOTAL, ModelLoadError, Space, load_estimator
 from depthmaster_ros.model.marigold import ensemble_members, spread_to_confidence
 
 
@@ -21,7 +21,7 @@ def marigold(tiny_marigold_dir):
 
 def test_single_member_prediction_is_depth_without_confidence(marigold):
     prediction = marigold.predict(photo(45, 70), processing_res=64)
-    assert marigold.backend == 'marigold' and marigold.space == SPACE_DEPTH == prediction.space
+    assert marigold.backend == 'marigold' and marigold.space == Space.DEPTH == prediction.space
     assert prediction.relative.shape == (45, 70) and prediction.relative.dtype == np.float32
     assert 0.0 <= prediction.relative.min() and prediction.relative.max() <= 1.0
     assert prediction.confidence is None
@@ -55,7 +55,7 @@ def test_ensemble_gives_a_confidence_map(tiny_marigold_dir):
     estimator = load_estimator('marigold', str(tiny_marigold_dir), 'cpu', 'fp32',
                                marigold_steps=1, marigold_ensemble_size=3)
     prediction = estimator.predict(photo(40, 56, seed=4), processing_res=48)
-    assert prediction.space == SPACE_DEPTH
+    assert prediction.space == Space.DEPTH
     assert prediction.confidence is not None and prediction.confidence.shape == (40, 56)
     assert prediction.confidence.dtype == np.float32
     assert 0.0 <= prediction.confidence.min() and prediction.confidence.max() <= 1.0

@@ -130,11 +130,11 @@ def test_cuda_timing_uses_events_and_never_waits_for_another_stream(tiny_model_d
 
 def test_an_estimator_with_only_the_two_argument_hook_still_predicts():
     """Estimators without per-stage timing (test doubles of the pipeline, the soak tool) keep working."""
-    from depthmaster_ros.model import SPACE_SQRT_DISPARITY, Prediction
+    from depthmaster_ros.model import Prediction, Space
     from depthmaster_ros.model.estimator import DepthEstimator
 
     class Flat(DepthEstimator):
-        space = SPACE_SQRT_DISPARITY
+        space = Space.SQRT_DISPARITY
 
         def _predict_same_size(self, frames, processing_res):
             return [Prediction(np.full(frame.shape[:2], 0.5, np.float32), self.space) for frame in frames]

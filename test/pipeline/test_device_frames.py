@@ -1,10 +1,10 @@
-"""The device path (pipeline/device_postprocess, frame_maps) against the numpy reference, on CPU tensors,
+"""The device path (tensors through apply_alignment and depth_to_points, frame_maps) against the numpy path, on CPU tensors,
 and several cameras through one forward (camera_batch)."""
 import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.alignment.fit import align_to_sparse_depth, apply_alignment
+from depthmaster_ros.alignment import Space, apply_alignment, metric_depth_from_sparse
 from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.geometry.backprojection import depth_to_points
@@ -17,7 +17,6 @@ from depthmaster_ros.pipeline.frames import FrameInput
 from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
 from fixtures_estimators import CountingEstimator, OutOfMemoryFirst
 
-SPACES = ('sqrt_disparity', 'disparity', 'depth')
 LIDAR_AT_CAMERA = {'alignment_mode': 'lidar', 'use_tf': False, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1],
                    'lidar_frame': 'camera', 'processing_res': 64}
 
@@ -32,7 +31,7 @@ def sparse_of(frame):
     return project_to_sparse_depth(frame.lidar_points_in_camera(), frame.camera, 128, 96).depth
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_the_device_maps_fit_is_the_numpy_fit(frames, space):
     rng = np.random.default_rng(3)
     settings = Config.from_params({}).alignment
@@ -40,27 +39,27 @@ def test_the_device_maps_fit_is_the_numpy_fit(frames, space):
         relative = fake_prediction(frame.depth, space, rng).astype(np.float32)
         relative[:10, :10] = np.nan             # non-finite predictions are not samples
         sparse = sparse_of(frame)
-        _, expected = align_to_sparse_depth(relative, space, sparse, check_extrinsic=True, focal_px=frame.camera.fy,
-                                            method=settings.alignment_method)
+        _, expected = metric_depth_from_sparse(relative, space, sparse, check_extrinsic=True,
+                                               focal_px=frame.camera.fy, method=settings.alignment_method)
         got = DeviceMaps(torch.from_numpy(relative)).fit(sparse, space, settings, focal_px=frame.camera.fy,
                                                          check_extrinsic=True)
         assert got == expected and expected.ok
         assert HostMaps(relative).fit(sparse, space, settings, frame.camera.fy, True) == expected
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_apply_and_backprojection_match_numpy(frames, space):
     rng = np.random.default_rng(4)
     relative = np.stack([fake_prediction(frame.depth, space, rng) for frame in frames[:2]]).astype(np.float32)
     scales, shifts = [1.1, float('nan')], [0.02, 0.0]
-    metric = dp.apply_alignment(torch.from_numpy(relative), space, scales, shifts, 0.5, 8.0).numpy()
+    metric = apply_alignment(torch.from_numpy(relative), space, scales, shifts, 0.5, 8.0).numpy()
     for index in range(2):
         expected = apply_alignment(relative[index], space, scales[index], shifts[index], 0.5, 8.0)
         np.testing.assert_array_equal(metric[index], expected)
     depth = frames[0].depth
     for stride in (1, 3):
         expected = depth_to_points(depth, frames[0].camera, stride)
-        got = dp.depth_to_points(torch.from_numpy(depth), frames[0].camera, stride).numpy()
+        got = depth_to_points(torch.from_numpy(depth), frames[0].camera, stride).numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
         assert np.array_equal(np.isnan(got), np.isnan(expected))
 

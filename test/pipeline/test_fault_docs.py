@@ -4,12 +4,13 @@ import ast
 from pathlib import Path
 import re
 
-from depthmaster_ros.pipeline import camera_sync, frames
+from depthmaster_ros.pipeline import camera_sync, faults, frames
 from depthmaster_ros.pipeline.faults import FAULT_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / 'docs' / 'reliability.md'
-COUNTING = [ROOT / 'depthmaster_ros' / 'ros' / 'frame_path.py', ROOT / 'depthmaster_ros' / 'pipeline' / 'assembly.py']
+COUNTING = [ROOT / 'depthmaster_ros' / 'ros' / 'frame_path.py', ROOT / 'depthmaster_ros' / 'pipeline' / 'assembly.py',
+            ROOT / 'depthmaster_ros' / 'bag' / 'replay.py']
 
 
 def documented_counters():
@@ -28,16 +29,17 @@ def documented_counters():
 
 
 def counted_in_code():
-    """String kinds passed to `_fault(...)` and `InputFault(...)`, and the warning/sync kind constants."""
+    """String kinds passed to `_fault(...)`, `_report(...)`, `_skip(...)` and `InputFault(...)`, and the
+    warning, sync and skip kind constants."""
     kinds = set()
     for path in COUNTING:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                     and isinstance(node.args[0].value, str):
                 name = getattr(node.func, 'attr', getattr(node.func, 'id', ''))
-                if name in ('_fault', 'InputFault'):
+                if name in ('_fault', '_report', '_skip', 'InputFault'):
                     kinds.add(node.args[0].value)
-    for module in (frames, camera_sync):
+    for module in (frames, camera_sync, faults):
         kinds.update(value for name, value in vars(module).items()
                      if name.isupper() and isinstance(value, str) and not name.startswith('_'))
     return kinds

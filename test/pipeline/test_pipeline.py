@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.alignment.fit import apply_alignment
+from depthmaster_ros.alignment import apply_alignment
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.geometry.transforms import TransformBuffer

@@ -66,16 +66,16 @@ def test_lifecycle_transitions_load_work_stop_and_free_the_model(ros_context, ro
     ros_executor.add_node(node)
     client = Client(ros_executor, ros_context)
     assert client.state() == 'unconfigured'
-    assert node.pipeline is None and client.image_pub.get_subscription_count() == 0
+    assert node.channels == [] and client.image_pub.get_subscription_count() == 0
 
     assert client.transition('configure') and client.state() == 'inactive'
-    model = weakref.ref(node.pipeline.estimator)                       # loaded on configure
+    model = weakref.ref(node.channels[0].pipeline.estimator)                       # loaded on configure
     assert client.image_pub.get_subscription_count() == 0              # inactive: no subscriptions
 
     for round_ in range(2):                                            # activate works again after deactivate
         assert client.transition('activate') and client.state() == 'active'
         assert spin_until(ros_executor, lambda: client.image_pub.get_subscription_count() == 1
-                          and node.output_pubs['relative'].get_subscription_count() == 1, 10)
+                          and node.channels[0].output_pubs['relative'].get_subscription_count() == 1, 10)
         before = len(client.relative)
         client.publish_image(frames[round_], 1_000_000_000 * (round_ + 1))
         assert spin_until(ros_executor, lambda expected=before + 1: len(client.relative) == expected, 30)
@@ -85,7 +85,7 @@ def test_lifecycle_transitions_load_work_stop_and_free_the_model(ros_context, ro
 
     assert client.transition('cleanup') and client.state() == 'unconfigured'
     gc.collect()
-    assert node.pipeline is None and model() is None                   # the model (and its memory) is gone
+    assert node.channels == [] and model() is None                   # the model (and its memory) is gone
     assert client.transition('configure') and client.state() == 'inactive'
 
 
@@ -109,7 +109,7 @@ def test_lazy_node_runs_no_inference_until_someone_subscribes(ros_context, ros_e
     assert spin_until(ros_executor, lambda: client.image_pub.get_subscription_count() == 1, 10)
     for index in range(3):
         client.publish_image(frames[index], 1_000_000_000 * (index + 1))
-    assert spin_until(ros_executor, lambda: node.health.outputs_skipped.get('lazy', 0) == 3, 10)
+    assert spin_until(ros_executor, lambda: node.channels[0].health.outputs_skipped.get('lazy', 0) == 3, 10)
 
     def lazy_reported():
         return any(s.name.endswith(': pipeline') and s.message.startswith('lazy') and status_value(s, 'skipped_lazy')
@@ -122,6 +122,6 @@ def test_lazy_node_runs_no_inference_until_someone_subscribes(ros_context, ros_e
     relative = []
     client.node.create_subscription(Image, 'depth/relative', relative.append,
                                     QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-    assert spin_until(ros_executor, lambda: node.output_pubs['relative'].get_subscription_count() == 1, 10)
+    assert spin_until(ros_executor, lambda: node.channels[0].output_pubs['relative'].get_subscription_count() == 1, 10)
     client.publish_image(frames[0], 9_000_000_000)
     assert spin_until(ros_executor, lambda: len(relative) == 1, 30)

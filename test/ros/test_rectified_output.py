@@ -31,7 +31,7 @@ def publish(rig, frame, camera, stamp):
     from depthmaster_ros.ros import messages
     header = messages.header_msg(stamp, CAMERA_FRAME)
     rig.info_pub.publish(messages.camera_info_msg(camera.to_camera_info_fields(), header))
-    rig.spin_until(lambda: rig.target.camera_sync.match(stamp) is not None, 5)
+    rig.spin_until(lambda: rig.target.channels[0].camera_sync.match(stamp) is not None, 5)
     rig.image_pub.publish(messages.image_msg(frame.rgb, 'rgb8', header))
     assert rig.spin_until(lambda: rig.count('depth/points') == 1 and rig.count('depth/camera_info') == 1, 30)
 

@@ -43,7 +43,7 @@ def assert_survives(node, rig, frame, kind, count, fragment, bad_stamp=BAD_STAMP
     assert rig.spin_until(lambda: GOOD_STAMP in {header_ns(m) for m in rig.received[topic]}, 30)
     assert bad_stamp not in stamps_published(rig)
     assert fault_reported(rig, kind, count, fragment)
-    assert node.health.worker_error == ''
+    assert node.channels[0].health.worker_error == ''
 
 
 # images ---------------------------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_resolution_change_mid_stream_is_reported_and_followed(start_node, frame
     # the image halves but the camera_info keeps the full size: intrinsics of another size are never applied
     full_info = messages.camera_info_msg(frames[0].camera.to_camera_info_fields(), messages.header_msg(2_000, CAMERA_FRAME))
     rig.info_pub.publish(full_info)
-    assert rig.spin_until(lambda: node.camera_sync.match(2_000) is not None, 10)
+    assert rig.spin_until(lambda: node.channels[0].camera_sync.match(2_000) is not None, 10)
     rig.image_pub.publish(messages.image_msg(half.rgb, 'rgb8', messages.header_msg(2_000, CAMERA_FRAME)))
     assert rig.spin_until(lambda: rig.count('depth/relative') == 2, 30)
     assert rig.count('depth/image') == 1 and rig.count('depth/camera_info') == 1     # no metres without intrinsics
@@ -210,7 +210,7 @@ def test_all_zero_k_and_unknown_distortion_are_refused(start_node, tiny_estimato
     header = messages.header_msg(BAD_STAMP, CAMERA_FRAME)
     rig.info_pub.publish(CameraInfo(header=header, width=128, height=96))
     assert rig.spin_until(lambda: node.faults.count('camera_info') == 1, 10)
-    assert node.camera_sync.match(BAD_STAMP)[0] is None               # stored as refused: its image gets no metres
+    assert node.channels[0].camera_sync.match(BAD_STAMP)[0] is None               # stored as refused: its image gets no metres
     unknown = messages.camera_info_msg(frames[0].camera.to_camera_info_fields(), header)
     unknown.distortion_model, unknown.d = 'fisheye_of_my_own', [0.1, 0.0, 0.0, 0.0, 0.0]
     rig.info_pub.publish(unknown)
@@ -224,7 +224,7 @@ def test_camera_info_of_another_aspect_gives_relative_only(start_node, tiny_esti
     square = CameraModel.pinhole(100, 100, 80.0)
     rig.info_pub.publish(messages.camera_info_msg(square.to_camera_info_fields(),
                                                   messages.header_msg(BAD_STAMP, CAMERA_FRAME)))
-    assert rig.spin_until(lambda: node.camera_sync.match(BAD_STAMP) is not None, 10)
+    assert rig.spin_until(lambda: node.channels[0].camera_sync.match(BAD_STAMP) is not None, 10)
     rig.publish_frame(frames[0], BAD_STAMP, camera_info=False, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/relative') == 1, 30)
     assert rig.count('depth/camera_info') == 0 and rig.count('depth/points') == 0

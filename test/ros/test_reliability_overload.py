@@ -98,7 +98,7 @@ def test_cuda_out_of_memory_steps_the_resolution_down_and_keeps_running(start_no
     rig.publish_frame(frames[0], 1_000, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/image') == 1, 60)
     assert estimator.requested == [512, 384]                            # retried one step lower
-    assert node.pipeline.processing_res == 384
+    assert node.channels[0].pipeline.processing_res == 384
     assert node.faults.count('cuda_out_of_memory') == 1
     depth = rig.received['depth/image'][0]
     assert (depth.width, depth.height) == (128, 96)
@@ -119,7 +119,7 @@ def test_out_of_memory_at_the_lowest_step_drops_the_frame_not_the_node(start_nod
     rig.publish_frame(frames[0], 1_000, cloud=False)
     assert rig.spin_until(lambda: node.faults.count('pipeline_error') == 1, 60)
     assert 'OutOfMemoryError' in node.faults.last_messages()['pipeline_error']
-    assert rig.count('depth/relative') == 0 and node.health.worker_error == ''
+    assert rig.count('depth/relative') == 0 and node.channels[0].health.worker_error == ''
     rig.publish_frame(frames[1], 2_000, cloud=False)
     assert rig.spin_until(lambda: rig.count('depth/image') == 1, 60)
     assert header_ns(rig.received['depth/image'][0]) == 2_000

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fixtures_process import start_node_process, wait_for_line, write_node_params
+from fixtures_process import ProcessClient, start_node_process, wait_for_line, write_node_params
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -56,27 +56,21 @@ def test_unreachable_hub_id_ends_the_process_with_the_reason(tmp_path, monkeypat
     assert 'Traceback' not in output
 
 
-class _Camera:
+class _Camera(ProcessClient):
     """Streams images to the node process over reliable DDS and counts the depth it sends back."""
 
     def __init__(self, context, frame):
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
-        self.node = Node('camera_for_shutdown', context=context)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self.publisher = self.node.create_publisher(Image, 'image', reliable)
+        super().__init__(context, 'camera_for_shutdown')
+        self.image_pub = self.publisher(Image, 'image')
         self.depth = []
-        self.node.create_subscription(Image, 'depth/relative', self.depth.append, reliable)
+        self.subscribe(Image, 'depth/relative', self.depth.append)
         self.frame, self.sent = frame, 0
 
     def publish(self):
         from depthmaster_ros.ros import messages
         self.sent += 1
-        self.publisher.publish(messages.image_msg(self.frame.rgb, 'rgb8',
+        self.image_pub.publish(messages.image_msg(self.frame.rgb, 'rgb8',
                                                   messages.header_msg(self.sent * 1_000_000, 'camera_optical')))
 
     def stream_until(self, predicate, timeout_s, period_s=0.05):
@@ -85,11 +79,6 @@ class _Camera:
             self.publish()
             self.executor.spin_once(timeout_sec=period_s)
         return predicate()
-
-    def close(self):
-        self.executor.remove_node(self.node)
-        self.node.destroy_node()
-        self.executor.shutdown()
 
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.fit import SPACES, least_squares_scale_shift, to_space
+from depthmaster_ros.alignment import Space, to_space
+from depthmaster_ros.alignment.fit import least_squares_scale_shift
 from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction, ray_cast
 
 
@@ -70,7 +71,7 @@ def test_lidar_noise_and_outliers():
     assert 0.015 < np.std(ratio[~gross] - 1) < 0.025
 
 
-@pytest.mark.parametrize('space', SPACES)
+@pytest.mark.parametrize('space', list(Space))
 def test_fake_prediction_is_affine_in_the_space_without_distortion(scene_frame, space):
     rng = np.random.default_rng(0)
     pred = fake_prediction(scene_frame.depth, space, rng, scale=0.7, shift=0.2, distortion_amp=0.0, noise=0.0)

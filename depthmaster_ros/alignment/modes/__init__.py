@@ -1,13 +1,18 @@
 """The alignment-mode registry: every mode by name, in one place.
 
-The parameter table takes its `alignment_mode` choices from here, the pipeline asks the mode for
+The parameter table takes its `alignment_mode` choices from here (on use), the pipeline asks the mode for
 samples, the node subscribes to what the mode needs and the bag tool reads the topics it needs.
 A new mode is one module with an `AlignmentMode` subclass decorated with `register(name, description,
-**needs)`, imported below.
+**needs)`, and its name in `BUILT_IN` (which imports it and places it among the choices).
 """
 from collections.abc import Callable
+import importlib
 
 from .base import AlignmentMode, FixedFit, ModeOutcome, NoSamples, SampleRequest, SparseSamples
+
+# The modes of this package in the order the parameter lists them (the default first); each is the
+# module of that name here, which registers the mode of that name. Modes registered from elsewhere follow.
+BUILT_IN = ('lidar', 'ground_plane', 'fixed', 'none')
 
 _MODES: dict[str, AlignmentMode] = {}
 
@@ -37,13 +42,18 @@ def get_mode(name: str) -> AlignmentMode:
 
 
 def mode_names() -> tuple[str, ...]:
-    return tuple(_MODES)
+    """The registered modes: the built-in ones in their declared order, then any registered since."""
+    return (*BUILT_IN, *(name for name in _MODES if name not in BUILT_IN))
 
 
-# Registration, in the order the parameter table lists the choices (the default first).
-# isort: off
-from . import lidar, ground_plane, fixed, none  # noqa: E402,F401
-# isort: on
+def _register_built_in() -> None:
+    for name in BUILT_IN:
+        importlib.import_module(f'{__name__}.{name}')
+        if name not in _MODES:
+            raise ImportError(f'alignment mode module {__name__}.{name} registers no mode named {name!r}')
 
-__all__ = ['AlignmentMode', 'FixedFit', 'ModeOutcome', 'NoSamples', 'SampleRequest', 'SparseSamples',
+
+_register_built_in()
+
+__all__ = ['BUILT_IN', 'AlignmentMode', 'FixedFit', 'ModeOutcome', 'NoSamples', 'SampleRequest', 'SparseSamples',
            'get_mode', 'mode_names', 'register']

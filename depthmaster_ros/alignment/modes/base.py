@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from depthmaster_ros.config.settings import AlignmentSettings
+
 if TYPE_CHECKING:
-    from depthmaster_ros.config.settings import AlignmentSettings
     from depthmaster_ros.geometry.camera_model import CameraModel
     from depthmaster_ros.geometry.stamped_cloud import StampedCloud
     from depthmaster_ros.geometry.transforms import TransformLookup
@@ -26,9 +27,9 @@ class SampleRequest:
     cloud: 'StampedCloud | None'
     cloud_miss_reason: str                # why the adapter found no cloud (for the record)
     transforms: 'TransformLookup | None'  # None when use_tf is off or there is no TF
-    settings: 'AlignmentSettings'
+    settings: AlignmentSettings
     relative: np.ndarray | None = None    # the relative map the samples will be fitted to (HxW)
-    space: str = ''                       # its space (alignment/fit.py SPACES)
+    space: str = ''                       # its space (alignment/spaces.py Space)
 
 
 @dataclass(frozen=True)

@@ -435,8 +435,7 @@ def refuse_corpus(corpus: Path, good: Path, model: str, results: Path, address_s
     jobs = discover([str(corpus), str(good)], batch_out)
     result = run_batch(jobs, batch_out, config, options, lambda hashes: LocalExecutor(config, options, hashes),
                        progress=False)
-    batch = {name: {'status': record['status'], 'reason': record.get('reason', '')}
-             for name, record in result.records.items()}
+    batch = {name: {'status': record.status, 'reason': record.reason or ''} for name, record in result.records.items()}
     outputs_written = sorted(p.name for p in batch_out.iterdir() if p.name not in ('manifest.jsonl', '.batch.lock'))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results.write_text(json.dumps({'bags': outcome, 'batch': batch, 'batch_outputs': outputs_written,

@@ -80,7 +80,7 @@ def test_batch_refuses_a_directory_link_inside_out(inputs, config, tmp_path):
     out.mkdir()
     (out / 'robot1').symlink_to(elsewhere, target_is_directory=True)
     result = _batch(discover([str(inputs)], out), out, config)
-    assert result.failed == ['robot1/day.mcap'] and 'outside' in result.records['robot1/day.mcap']['reason']
+    assert result.failed == ['robot1/day.mcap'] and 'outside' in result.records['robot1/day.mcap'].reason
     assert sorted(p.name for p in elsewhere.iterdir()) == ['victim.mcap']
     assert (out / 'a.mcap').is_file()                                   # the batch went on
 
@@ -102,4 +102,4 @@ def test_a_final_path_outside_out_is_refused_when_written(inputs, config, tmp_pa
     out = tmp_path / 'out'
     job = BagJob(str(inputs / 'a.mcap'), str(out / 'sub' / '..' / '..' / 'escaped.mcap'), 'sub/../../escaped.mcap')
     result = _batch([job], out, config)
-    assert 'outside' in result.records[job.name]['reason'] and not (tmp_path / 'escaped.mcap').exists()
+    assert 'outside' in result.records[job.name].reason and not (tmp_path / 'escaped.mcap').exists()

@@ -59,7 +59,7 @@ def test_a_local_ray_batch_listens_on_loopback_only(make_bags, tiny_model_dir, t
     finally:
         sockets.stop.set()
         sockets.join()
-    assert result.failed == [] and result.records['a.mcap']['status'] == 'done'
+    assert result.failed == [] and result.records['a.mcap'].status == 'done'
     names = {name for _, _, name in sockets.seen}
     assert {'gcs_server', 'raylet'} <= names, names                      # the Ray processes were seen listening
     exposed = sorted(entry for entry in sockets.seen if not is_loopback(entry[0]))

@@ -23,6 +23,7 @@ from depthmaster_ros.config.settings import Config
 from depthmaster_ros.conversions.buffers import ImplausibleSize
 from depthmaster_ros.conversions.values import stamp_to_ns
 from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import describe_weights
 from depthmaster_ros.pipeline import faults as kinds
@@ -30,6 +31,7 @@ from depthmaster_ros.pipeline.assembly import FrameAssembly, store_cloud
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
 
 from . import messages as rosbag_messages
@@ -71,6 +73,8 @@ class BagOptions:
     label: str = ''                    # shown on the contact sheet and in the summary
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
+    cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
+    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame (evaluation)
     output_root: str | None = None     # a batch's --out: OUT must stay inside it (bag/writing.py check_inside)
 
     def check(self) -> None:
@@ -267,7 +271,7 @@ class _BagRun:
             self.assembly.add_camera_info(message)   # a refusal is counted with each image that meets it
         elif topic == self.topics.points:
             try:
-                store_cloud(self.clouds, message, faults.record, refuse_implausible=True)
+                store_cloud(self.clouds, message, faults.record, self.options.cloud_filter, refuse_implausible=True)
             except ImplausibleSize as error:
                 raise self._refused(error, topic, log_ns) from None
         elif topic == self.topics.gt:
@@ -319,6 +323,8 @@ class _BagRun:
         except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
             self._skip(kinds.PIPELINE_ERROR, f'{type(error).__name__}: {error}')
             return
+        if self.options.frame_output is not None:
+            self.options.frame_output(frame, output)
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
         started = time.perf_counter()

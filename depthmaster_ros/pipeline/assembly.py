@@ -65,11 +65,13 @@ def cloud_from_message(message: Any) -> StampedCloud:
     return StampedCloud(xyz, frame_id, stamp_to_ns(message.header.stamp))
 
 
-def store_cloud(clouds: RecentClouds, message: Any, report: Report, refuse_implausible: bool = False) -> None:
-    """A PointCloud2 into the recent clouds, or its fault reported (with ``refuse_implausible``, sizes that
-    lie raise ImplausibleSize instead: the bag tools refuse the file)."""
+def store_cloud(clouds: RecentClouds, message: Any, report: Report,
+                edit: Callable[[StampedCloud], StampedCloud] | None = None, refuse_implausible: bool = False) -> None:
+    """A PointCloud2 into the recent clouds (`edit`ed first: the evaluation's LiDAR holdout), or its fault reported
+    (with ``refuse_implausible``, sizes that lie raise ImplausibleSize instead: the bag tools refuse the file)."""
     try:
-        clouds.add(cloud_from_message(message))
+        cloud = cloud_from_message(message)
+        clouds.add(cloud if edit is None else edit(cloud))
     except InputFault as fault:
         if refuse_implausible and isinstance(fault.__cause__, ImplausibleSize):
             raise fault.__cause__ from None

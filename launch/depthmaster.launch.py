@@ -44,6 +44,9 @@ def generate_launch_description():
         DeclareLaunchArgument('points', default_value='points', description='input LiDAR PointCloud2 topic'),
         DeclareLaunchArgument('output_points', default_value='depth/points', description='output PointCloud2 topic'),
         DeclareLaunchArgument('use_sim_time', default_value='false', description='use /clock (bag playback)'),
+        DeclareLaunchArgument('enclave', default_value='/depthmaster',
+                              description='SROS2 enclave of the node: with ROS_SECURITY_ENABLE=true its keys and '
+                                          'permissions are read from $ROS_SECURITY_KEYSTORE/enclaves<enclave>'),
         DeclareLaunchArgument('large_data_profile', default_value=os.path.join(share, 'config', LARGE_DATA_PROFILE),
                               description='Fast DDS profile for large best-effort messages; every process exchanging '
                                           'images and clouds with the node needs the same one'),
@@ -78,6 +81,7 @@ def generate_launch_description():
             emulate_tty=True,
             parameters=[*files, {'use_sim_time': LaunchConfiguration('use_sim_time')}],
             remappings=remappings,
+            ros_arguments=['--enclave', LaunchConfiguration('enclave')],
         )]
     rviz = Node(
         package='rviz2',

@@ -20,6 +20,7 @@ import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
+from depthmaster_ros.conversions.buffers import ImplausibleSize
 from depthmaster_ros.conversions.values import stamp_to_ns
 from depthmaster_ros.geometry.metrics import depth_errors
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud
@@ -37,6 +38,7 @@ from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
 from .output import RELATIVE_CHOICES, OutputBag, Progress
+from .refusal import BagRefused
 from .summary import BagStats, BagSummary, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
 
@@ -73,6 +75,7 @@ class BagOptions:
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
     cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
     frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame (evaluation)
+    output_root: str | None = None     # a batch's --out: OUT must stay inside it (bag/writing.py check_inside)
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -110,7 +113,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
             bag.entries(), bag.first_message, image_topic=options.image_topic,
             camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
             gt_topic=options.gt_topic, use_points=options.use_points and get_mode(config.alignment.alignment_mode).needs_cloud)
-        location = OutputLocation(output_path, options.force)
+        location = OutputLocation(output_path, options.force, options.output_root)
         if not hasattr(estimator, 'predict'):
             estimator = estimator()
         run = _BagRun(bag, topics, DepthPipeline(cast(Estimator, estimator), config), config, options,
@@ -179,7 +182,8 @@ class _BagRun:
         camera_sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s,
                                      info_capacity=64)
         self.assembly = FrameAssembly(camera_sync, self.clouds if topics.points else None, self.transforms,
-                                      report=self.stats.faults.record, skip=self._skip, live=False)
+                                      report=self.stats.faults.record, skip=self._skip, live=False,
+                                      refuse_implausible=True)
         self.sheet_rows: list[Any] = []
         self.interrupted = False
         self.output_topics: dict[str, str] = {}
@@ -204,8 +208,7 @@ class _BagRun:
         self._preload_latched_state(read_from, copy_tf_static='/tf_static' in copied)
         read_until = None if self.window_stop is None else self.window_stop + self.lookahead_ns
         wanted = [c for c in self.bag.reader.connections if c.topic in self.input_topics or c.topic in copied]
-        for connection, log_ns, rawdata in self.bag.reader.messages(connections=wanted, start=read_from,
-                                                                     stop=read_until):
+        for connection, log_ns, rawdata in self.bag.messages(wanted, start=read_from, stop=read_until):
             if not self._process_pending(until_ns=log_ns):
                 self.interrupted = True
                 return
@@ -216,7 +219,7 @@ class _BagRun:
                 if in_window:
                     self._image_arrived(connection, log_ns, rawdata)
             elif connection.topic in self.input_topics:
-                self._state_arrived(connection, rawdata)
+                self._state_arrived(connection, log_ns, rawdata)
         self.interrupted = not self._process_pending(until_ns=None)
 
     def _in_window(self, log_ns):
@@ -245,46 +248,43 @@ class _BagRun:
         still carries it.
         """
         if '/tf_static' in self.topics.tf:
-            for connection, log_ns, rawdata in self.bag.reader.messages(connections=self.bag.connections('/tf_static')):
-                self._state_arrived(connection, rawdata)
+            for connection, log_ns, rawdata in self.bag.messages(self.bag.connections('/tf_static')):
+                self._state_arrived(connection, log_ns, rawdata)
                 if copy_tf_static and log_ns < read_from:
                     self.out.copy(connection, self.bag.typestore, log_ns, rawdata)
         if self.topics.camera_info and self.window_start > self.bag_start:
-            messages = self.bag.reader.messages(connections=self.bag.connections(self.topics.camera_info),
-                                                stop=self.window_start)
+            messages = self.bag.messages(self.bag.connections(self.topics.camera_info), stop=self.window_start)
             last = deque(messages, maxlen=1)        # the newest CameraInfo before the window, if any
             if last:
-                connection, _, rawdata = last[0]
-                self._state_arrived(connection, rawdata)
+                self._state_arrived(*last[0])
 
-    def _decode(self, connection, rawdata):
-        try:
-            return self.bag.deserialize(rawdata, connection.msgtype)
-        except Exception as error:  # noqa: BLE001 - rosbags raises several types; a corrupt message never stops the run
-            return ValueError(f'{connection.topic}: cannot deserialise a {connection.msgtype} ({error})')
+    def _refused(self, error: ImplausibleSize, topic: str, log_ns: int) -> BagRefused:
+        """A record whose sizes lie refuses the bag (bag/refusal.py); other bad input is only counted."""
+        return BagRefused(self.bag.path, str(error), topic=topic, record=bag_topics.record_name(log_ns))
 
-    def _state_arrived(self, connection, rawdata):
-        message = self._decode(connection, rawdata)
+    def _state_arrived(self, connection, log_ns, rawdata):
+        message = self.bag.decode(connection, log_ns, rawdata)
         topic, faults = connection.topic, self.stats.faults
-        if isinstance(message, ValueError):
-            faults.record(f'decode {topic}', str(message))
-        elif topic in self.topics.tf:
+        if topic in self.topics.tf:
             _add_tf_message(self.transforms, message, topic == '/tf_static', faults)
         elif topic == self.topics.camera_info:
             self.assembly.add_camera_info(message)   # a refusal is counted with each image that meets it
         elif topic == self.topics.points:
-            store_cloud(self.clouds, message, faults.record, self.options.cloud_filter)
+            try:
+                store_cloud(self.clouds, message, faults.record, self.options.cloud_filter, refuse_implausible=True)
+            except ImplausibleSize as error:
+                raise self._refused(error, topic, log_ns) from None
         elif topic == self.topics.gt:
-            _add_ground_truth(self.ground_truth, message, faults)
+            try:
+                _add_ground_truth(self.ground_truth, message, faults)
+            except ImplausibleSize as error:
+                raise self._refused(error, topic, log_ns) from None
 
     def _image_arrived(self, connection, log_ns, rawdata):
         self.stats.frames_in += 1
         if (self.stats.frames_in - 1) % self.options.every:
             return
-        message = self._decode(connection, rawdata)
-        if isinstance(message, ValueError):
-            self._skip(kinds.IMAGE_DECODE, str(message))
-            return
+        message = self.bag.decode(connection, log_ns, rawdata)
         self.pending.append(_PendingImage(log_ns, connection.msgtype, message))
 
     def _process_pending(self, until_ns):
@@ -305,7 +305,10 @@ class _BagRun:
     # one frame ---------------------------------------------------------------------------------
     def _process_image(self, item):
         started = time.perf_counter()
-        released = self.assembly.add_image(item.message, self.config)
+        try:
+            released = self.assembly.add_image(item.message, self.config)
+        except ImplausibleSize as error:
+            raise self._refused(error, self.topics.image, item.log_ns) from None
         if not released:
             return                                  # skipped (counted by the assembly)
         frame = self.assembly.frame(released[0], self.config)
@@ -356,6 +359,8 @@ def _add_ground_truth(ground_truth, message, faults):
     from depthmaster_ros.conversions.image import image_to_numpy
     try:
         depth = np.asarray(image_to_numpy(message), dtype=np.float32)
+    except ImplausibleSize:
+        raise
     except ValueError as error:
         faults.record('ground_truth', str(error))
         return

@@ -4,10 +4,14 @@ A bag often holds several Image topics (colour, depth, ground truth, our own out
 type is not enough: Image topics are told apart by the encoding of their first message. When more
 than one candidate remains the selection fails and lists every topic, so the user can pick one.
 """
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+import re
 from typing import TYPE_CHECKING, Any, Literal
+
+from .compression import bound_input_inflation
+from .refusal import BagRefused, check_chunk_index, guarded_records
 
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection
@@ -163,16 +167,24 @@ class InputBag:
     def __init__(self, path: str | Path, base_typestore: 'Typestore'):
         from rosbags.rosbag2 import Reader
 
+        bound_input_inflation()
         try:
             self.reader = Reader(path)
             self.reader.open()
         except FileNotFoundError as error:
             raise ValueError(f'IN: {error}') from None
         except Exception as error:  # noqa: BLE001 - rosbags raises its own error types for unreadable bags
-            raise ValueError(f'IN: {path} is not a readable rosbag2 ({type(error).__name__}: {error})') from None
+            raise BagRefused(path, f'{path} is not a readable rosbag2 ({type(error).__name__}: {error})',
+                             record='its index') from None
         self.path = path
-        self.typestore = _typestore_for(self.reader.connections, base_typestore)
         self._first: dict[str, Any] = {}
+        self._last_read = 'before the first record'
+        try:
+            check_chunk_index(path, self.reader)
+            self.typestore = _typestore_for(path, self.reader.connections, base_typestore)
+        except BaseException:
+            self.reader.close()
+            raise
 
     def close(self) -> None:
         self.reader.close()
@@ -191,41 +203,98 @@ class InputBag:
     def connections(self, topic: str) -> list['Connection']:
         return [c for c in self.reader.connections if c.topic == topic]
 
+    def messages(self, connections: Iterable['Connection'], start: int | None = None,
+                 stop: int | None = None) -> Iterator[tuple['Connection', int, bytes]]:
+        """The reader's records in log order; a record that cannot be read refuses the bag (BagRefused)."""
+        def read() -> Iterator[tuple['Connection', int, bytes]]:
+            for connection, log_ns, rawdata in self.reader.messages(connections=list(connections), start=start,
+                                                                     stop=stop):
+                self._last_read = f'after the record of {connection.topic} logged at {log_ns} ns'
+                yield connection, log_ns, rawdata
+        return guarded_records(self.path, read(), lambda: self._last_read)
+
     def deserialize(self, rawdata: bytes, msgtype: str) -> Any:
         return self.typestore.deserialize_cdr(rawdata, msgtype)
+
+    def decode(self, connection: 'Connection', log_ns: int, rawdata: bytes) -> Any:
+        """The message of one record; BagRefused naming the record when it is not a ``connection.msgtype``."""
+        try:
+            return self.deserialize(rawdata, connection.msgtype)
+        except Exception as error:  # noqa: BLE001 - rosbags raises several types for CDR that is not the type
+            raise BagRefused(self.path, f'{len(rawdata)} bytes that do not decode as {connection.msgtype} '
+                                        f'({type(error).__name__}: {error})',
+                             topic=connection.topic, record=record_name(log_ns)) from None
 
     def first_message(self, topic: str) -> Any:
         """The topic's first message, deserialised (None when it has none or it does not decode)."""
         if topic not in self._first:
             message = None
-            for connection, _, rawdata in self.reader.messages(connections=self.connections(topic)):
-                try:
-                    message = self.deserialize(rawdata, connection.msgtype)
-                except Exception:  # noqa: BLE001 - a corrupt first message only hides the topic from discovery
-                    message = None
+            for connection, log_ns, rawdata in self.messages(self.connections(topic)):
+                message = self.decode(connection, log_ns, rawdata)
                 break
             self._first[topic] = message
         return self._first[topic]
 
 
-def _typestore_for(connections, base_typestore):
-    """A typestore with the bag's embedded definitions, falling back to the base store's types."""
+def record_name(log_ns: int) -> str:
+    """How an error names one record: its log time, which ros2 bag and the MCAP tools show too."""
+    return f'record logged at {log_ns} ns'
+
+
+# The base store's types the pipeline reads, with every type inside them: a bag may not redefine these.
+_READ_TYPES = (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO, POINT_CLOUD, TF_MESSAGE)
+
+
+def _field_shapes(fields):
+    """(name, type) per field, the same for a definition read from .msg, from IDL or from the base store."""
+    return [(name, repr(description).replace("'byte'", "'uint8'").replace("'octet'", "'uint8'")
+             .replace("'char'", "'uint8'")) for name, description in fields]
+
+
+def _read_type_names(base_typestore):
+    names, queue = set(), list(_READ_TYPES)
+    while queue:
+        name = queue.pop()
+        if name in names or name not in base_typestore.fielddefs:
+            continue
+        names.add(name)
+        queue.extend(re.findall(r"'(\w+/msg/\w+)'", repr(base_typestore.fielddefs[name][1])))
+    return names
+
+
+def _check_definitions(bag, topic, types, base_typestore):
+    """Refuse a connection whose definition of a type the pipeline reads is not that type (a lying type name)."""
+    for name in sorted(_read_type_names(base_typestore) & set(types)):
+        if _field_shapes(types[name][1]) != _field_shapes(base_typestore.fielddefs[name][1]):
+            fields = ', '.join(field for field, _ in types[name][1])
+            raise BagRefused(bag, f'the definition it carries for {name} ({fields}) is not {name}: the type name '
+                                  'lies', topic=topic, record='its embedded message definition')
+
+
+def _typestore_for(bag, connections, base_typestore):
+    """A typestore with the bag's embedded definitions, falling back to the base store's types.
+
+    Each connection's definitions are checked on their own, so an honest connection of the same type
+    cannot hide a lying one.
+    """
     from rosbags.interfaces import MessageDefinitionFormat
     from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 
     embedded = {}
     for connection in connections:
-        definition = connection.msgdef
+        definition, types = connection.msgdef, {}
         try:
             if definition.format == MessageDefinitionFormat.MSG:
-                embedded.update(get_types_from_msg(definition.data, connection.msgtype))
+                types = get_types_from_msg(definition.data, connection.msgtype)
             elif definition.format == MessageDefinitionFormat.IDL:
                 separator = '=' * 80 + '\n'
                 for part in definition.data.split(separator):
                     if part.startswith('IDL: '):
-                        embedded.update(get_types_from_idl(part.split('\n', 1)[1]))
+                        types.update(get_types_from_idl(part.split('\n', 1)[1]))
         except Exception:  # noqa: BLE001 - an unparsable embedded definition falls back to the base store
             continue
+        _check_definitions(bag, connection.topic, types, base_typestore)
+        embedded.update(types)
     if not embedded:
         return base_typestore
     store = get_typestore(Stores.EMPTY)

@@ -39,15 +39,20 @@ class OutputLocation:
     ``.OUT.partial-PID/NAME/NAME.mcap`` for a single file OUT=NAME.mcap and as
     ``.OUT.partial-PID/NAME/`` for a directory OUT=NAME. Commit moves the file or the directory to
     OUT in one rename: OUT appears complete and under its final name, with no temporary name inside,
-    and an existing OUT is only replaced (with force) by a complete bag.
+    and an existing OUT is only replaced (with force) by a complete bag. A link planted at OUT or at
+    the staging name is never followed: it is removed, and the rename puts the bag in its place.
+    With ``root`` (a batch's --out), OUT must lie inside it once every link above OUT is resolved.
     """
 
-    def __init__(self, output_path: str | os.PathLike[str], force: bool = False):
+    def __init__(self, output_path: str | os.PathLike[str], force: bool = False,
+                 root: str | os.PathLike[str] | None = None):
         self.final = Path(output_path)
-        if self.final.exists() and not force:
+        if (self.final.exists() or self.final.is_symlink()) and not force:
             raise ValueError(f'OUT: {self.final} exists; pass --force to overwrite it')
         if not self.final.name or self.final.name == '..':
             raise ValueError(f'OUT: {output_path!r} names no file or directory')
+        if root is not None:
+            check_inside(self.final, root)
         self.single_file = self.final.suffix in SINGLE_FILE_SUFFIXES
         self.staging = self.final.parent / f'.{self.final.name}.partial-{os.getpid()}'
         self.bag_directory = self.staging / (self.final.stem if self.single_file else self.final.name)
@@ -61,6 +66,15 @@ class OutputLocation:
 
     def discard(self) -> None:
         remove_path(self.staging)
+
+
+def check_inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> None:
+    """ValueError unless ``path`` is a name inside ``root`` after the links of its parent are resolved."""
+    path, root = Path(path), Path(root).resolve()
+    where = path.parent.resolve() / path.name
+    if path.name in ('', '.', '..') or where == root or not where.is_relative_to(root):
+        raise ValueError(f'OUT: {path} would be written at {where}, outside {root} (a link or a name with ..); '
+                         'nothing is written outside the output directory')
 
 
 def remove_path(path: str | os.PathLike[str]) -> None:

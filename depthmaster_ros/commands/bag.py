@@ -110,12 +110,17 @@ def options_from_args(args):
 
 
 def write_json(path, data):
-    """The --summary file: indented JSON, parent folders created."""
+    """The --summary file: indented JSON, parent folders created; written beside it and renamed into place,
+    so a link planted at the path is replaced, never followed."""
     import json
+    import os
     from pathlib import Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + '\n', encoding='utf-8')
+    staged = path.parent / f'.{path.name}.partial-{os.getpid()}'
+    staged.unlink(missing_ok=True)
+    staged.write_text(json.dumps(data, indent=2, ensure_ascii=False) + '\n', encoding='utf-8')
+    staged.replace(path)
 
 
 def run(args):

@@ -27,6 +27,8 @@ def add_arguments(parser):
     fleet.add_argument('--ray-address', metavar='ADDR', help='an existing Ray cluster (default: start a local one)')
     fleet.add_argument('--workers', type=int, metavar='N',
                        help='Ray actors (default: one per GPU, else one per CPU Ray offers)')
+    fleet.add_argument('--ray-dashboard', action='store_true',
+                       help='start the dashboard of the local Ray instance, on 127.0.0.1 (default: off)')
     fleet.add_argument('--retries', type=int, default=2, metavar='N',
                        help='times a bag is retried after its worker died (default 2)')
     add_run_arguments(parser, contact_sheet=False)
@@ -37,9 +39,10 @@ def make_executor(args, config, options):
     if args.executor == 'ray':
         from depthmaster_ros.fleet.ray_executor import RayExecutor
         return lambda hashes: RayExecutor(config, options, hashes, workers=args.workers, address=args.ray_address,
-                                          retries=args.retries)
-    if args.workers not in (None, 1) or args.ray_address:
-        raise ValueError('--workers/--ray-address: only with --executor ray (local runs one bag at a time)')
+                                          retries=args.retries, dashboard=args.ray_dashboard)
+    if args.workers not in (None, 1) or args.ray_address or args.ray_dashboard:
+        raise ValueError('--workers/--ray-address/--ray-dashboard: only with --executor ray (local runs one bag at '
+                         'a time)')
     from depthmaster_ros.fleet.local_executor import LocalExecutor
     return lambda hashes: LocalExecutor(config, options, hashes)
 

@@ -18,6 +18,7 @@ ARRAY_NAMES = tuple(spec.name for spec in PARAMETERS if spec.type in ARRAY_TYPES
 class ModelSettings:
     backend: str
     model: str
+    model_sha256: str
     device: str
     dtype: str
     processing_res: int

@@ -62,6 +62,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         'model',
         _p('backend', STRING, 'depthmaster', 'Depth model family.', choices_from='depthmaster_ros.model.backends:backend_names', **_FIXED),
         _p('model', STRING, 'zysong212/DepthMaster', 'Model directory or hub repo id (must already be in the local cache).', **_FIXED),
+        _p('model_sha256', STRING, '', "sha256 of the model directory's files (`depthmaster-ros security model-sha256 DIR` prints it); the files are hashed and compared before anything is loaded. Empty = not checked.", **_FIXED),
         _p('device', STRING, 'auto', 'Torch device; auto = cuda when available, else cpu.', allowed=('auto', 'cuda', 'cpu'), **_FIXED),
         _p('dtype', STRING, 'auto', 'Inference dtype; auto = bf16 on cuda, fp32 on cpu.', allowed=('auto', 'fp32', 'fp16', 'bf16'), **_FIXED),
         _p('processing_res', INTEGER, 768, 'Longer image edge fed to the model, pixels; 0 = native size.', range=(0, 4096)),

@@ -9,6 +9,14 @@ from typing import Any, SupportsInt
 import numpy as np
 
 
+class ImplausibleSize(ValueError):
+    """A message whose declared sizes contradict its own data, or ask for more than the configured limit.
+
+    A working publisher never writes one; a crafted or corrupt file does. The node drops such a frame
+    like any other bad input; the offline tools refuse the whole file (`depthmaster_ros.bag.refusal`).
+    """
+
+
 def byte_view(data: Any, field: str) -> np.ndarray:
     """A flat uint8 view of ``data`` without copying when the buffer is contiguous.
 

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.conversions.buffers import byte_view
+from depthmaster_ros.conversions.buffers import ImplausibleSize, byte_view
 from depthmaster_ros.conversions.image import check_image_size, pixels_to_rgb8
 
 _CODECS = ('jpeg', 'png')
@@ -60,9 +60,10 @@ def encoded_size(payload: np.ndarray) -> tuple[int, int] | None:
     """(width, height) read from a PNG or JPEG header without decoding; None when not found.
 
     Lets a receiver refuse an oversize image before OpenCV allocates it: a few kilobytes of PNG
-    can declare a gigapixel image.
+    can declare a gigapixel image. The JPEG markers are walked to the frame header wherever it is
+    (segments before it can be padded to push it far into the data).
     """
-    data = bytes(payload[:65536])
+    data = payload.tobytes()
     if data.startswith(_PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b'IHDR':
         return struct.unpack('>II', data[16:24])
     if data[:2] != b'\xff\xd8':
@@ -177,16 +178,20 @@ def compressed_to_rgb8(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB for the model; ValueError for compressedDepth images.
 
     max_pixels (None or 0 = no limit) is checked against the size in the PNG/JPEG header before
-    decoding, and against the decoded size when the header could not be read.
+    decoding; data without a readable size header is never decoded.
     """
     fmt = parse_format(msg.format)
     if fmt.depth:
         raise ValueError(f'CompressedImage.format {msg.format!r} is a depth image, not an RGB source')
-    declared = encoded_size(byte_view(msg.data, 'CompressedImage.data'))
-    if declared is not None:
-        check_image_size(declared[0], declared[1], max_pixels)
+    payload = byte_view(msg.data, 'CompressedImage.data')
+    declared = encoded_size(payload)
+    if declared is None:        # OpenCV would sniff any codec it knows and allocate whatever that one declares
+        raise ValueError(f'CompressedImage.data ({payload.size} bytes) has no PNG or JPEG size header; not decoded')
+    check_image_size(declared[0], declared[1], max_pixels)
     pixels, encoding = decode_compressed(msg)
-    check_image_size(pixels.shape[1], pixels.shape[0], max_pixels)
+    if (pixels.shape[1], pixels.shape[0]) != tuple(declared):
+        raise ImplausibleSize(f'CompressedImage.data declares {declared[0]}x{declared[1]} in its header but decodes '
+                              f'to {pixels.shape[1]}x{pixels.shape[0]}')
     return pixels_to_rgb8(pixels, encoding, source='CompressedImage encoding')
 
 

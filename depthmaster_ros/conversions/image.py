@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.conversions.buffers import byte_view, require_int
+from depthmaster_ros.conversions.buffers import ImplausibleSize, byte_view, require_int
 
 
 class PixelFormat(NamedTuple):
@@ -78,7 +78,7 @@ def check_image_size(width: int, height: int, max_pixels: int | None) -> None:
     if width == 0 or height == 0:
         raise ValueError(f'Image.width x Image.height is {width}x{height}; an image needs at least one pixel')
     if max_pixels and width * height > max_pixels:
-        raise ValueError(
+        raise ImplausibleSize(
             f'Image.width x Image.height is {width}x{height} ({width * height} pixels), '
             f'above max_pixels ({max_pixels})')
 
@@ -98,11 +98,11 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     step = require_int(msg.step, 'Image.step')
     row_bytes = width * fmt.channels * fmt.dtype.itemsize
     if step < row_bytes:
-        raise ValueError(
+        raise ImplausibleSize(
             f'Image.step ({step}) is smaller than width*bytes_per_pixel ({row_bytes}) for encoding {encoding}')
     buffer = byte_view(msg.data, 'Image.data')
     if buffer.size < step * height:
-        raise ValueError(
+        raise ImplausibleSize(
             f'Image.data has {buffer.size} bytes, fewer than step*height ({step}*{height} = {step * height})')
     big_endian = bool(msg.is_bigendian)
     wire_dtype = fmt.dtype.newbyteorder('>' if big_endian else '<') if fmt.dtype.itemsize > 1 else fmt.dtype

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.conversions.buffers import byte_view, require_int
+from depthmaster_ros.conversions.buffers import ImplausibleSize, byte_view, require_int
 
 # PointField datatype constants -> numpy scalar type.
 INT8, UINT8, INT16, UINT16, INT32, UINT32, FLOAT32, FLOAT64 = range(1, 9)
@@ -81,7 +81,7 @@ def cloud_dtype(fields: Iterable[Any], point_step: int, is_bigendian: bool = Fal
         scalar = DATATYPES[spec.datatype].newbyteorder('>' if is_bigendian else '<')
         extent = spec.offset + scalar.itemsize * spec.count
         if extent > point_step:
-            raise ValueError(
+            raise ImplausibleSize(
                 f'PointCloud2.point_step ({point_step}) is smaller than the extent of field {spec.name!r} '
                 f'(offset {spec.offset} + {scalar.itemsize * spec.count} bytes = {extent})')
         formats.append(scalar if spec.count == 1 else np.dtype((scalar, (spec.count,))))
@@ -122,14 +122,14 @@ def read_points(msg: Any, field_names: str | Iterable[str] | None = None, skip_n
             raise ValueError(f'PointCloud2.fields has no field {", ".join(map(repr, missing))} '
                              f'(it has {", ".join(names) or "none"})')
     if height * width and point_step == 0:
-        raise ValueError('PointCloud2.point_step is 0 for a cloud with points')
+        raise ImplausibleSize('PointCloud2.point_step is 0 for a cloud with points')
     if row_step < point_step * width:
-        raise ValueError(f'PointCloud2.row_step ({row_step}) is smaller than point_step*width '
-                         f'({point_step}*{width} = {point_step * width})')
+        raise ImplausibleSize(f'PointCloud2.row_step ({row_step}) is smaller than point_step*width '
+                              f'({point_step}*{width} = {point_step * width})')
     buffer = byte_view(msg.data, 'PointCloud2.data')
     if buffer.size < row_step * height:
-        raise ValueError(f'PointCloud2.data has {buffer.size} bytes, fewer than row_step*height '
-                         f'({row_step}*{height} = {row_step * height})')
+        raise ImplausibleSize(f'PointCloud2.data has {buffer.size} bytes, fewer than row_step*height '
+                              f'({row_step}*{height} = {row_step * height})')
     if height * width == 0:
         points = np.zeros(0, dtype=dtype)
     else:
@@ -156,6 +156,7 @@ def read_points(msg: Any, field_names: str | Iterable[str] | None = None, skip_n
 def read_xyz(msg: Any, skip_nans: bool = True) -> np.ndarray:
     """(N, 3) float32 x, y, z; with ``skip_nans`` points with any non-finite coordinate are dropped."""
     specs = {spec.name: spec for spec in _field_specs(msg.fields)}
+    cloud_dtype(specs.values(), msg.point_step)      # a layout that lies is refused before the field check
     for name in ('x', 'y', 'z'):
         if name not in specs:
             raise ValueError(f'PointCloud2.fields has no {name!r} field (it has {", ".join(specs) or "none"})')

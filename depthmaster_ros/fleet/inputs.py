@@ -83,7 +83,7 @@ def discover(arguments: list[str], out_dir: str | Path, storage: str | None = No
         for match in _expand(argument):
             path = Path(match)
             if is_bag_file(path) or is_bag_directory(path):
-                pairs = [(path, Path(path.name))]
+                pairs = [(path, Path(Path(os.path.abspath(path)).name))]     # x/.. names x/.. itself, not ..
             elif path.is_dir():
                 pairs = [(bag, bag.relative_to(path)) for bag in _bags_under(path, out_dir)]
                 if not pairs and not glob.has_magic(argument):

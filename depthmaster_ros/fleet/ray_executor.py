@@ -7,10 +7,18 @@ up in Ray's object store). An actor that dies mid-bag (killed, out of memory, it
 replaced and its bag is queued again, up to ``retries`` more times; its hidden partial output is
 removed by the next attempt, and the final path only ever receives a complete bag.
 
+A local instance (no ``--ray-address``) is reachable from this machine only: every Ray process binds
+the loopback address, token authentication is on where the installed Ray has it (with the user's token
+as Ray finds it), and the dashboard is off unless asked for (then on 127.0.0.1). A multi-machine
+cluster is the operator's to secure: docs/security.md says how (TLS and a token).
+
 Ray is imported here only, so the rest of the package runs without it.
 """
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
+import os
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -82,14 +90,15 @@ class RayExecutor:
     name = 'ray'
 
     def __init__(self, config: Config, options: 'BagOptions', run_hash: dict[str, str], workers: int | None = None,
-                 address: str | None = None, retries: int = 2):
+                 address: str | None = None, retries: int = 2, dashboard: bool = False):
         if workers is not None and workers < 1:
             raise ValueError(f'--workers: must be at least 1, got {workers}')
         if retries < 0:
             raise ValueError(f'--retries: must not be negative, got {retries}')
         self.config, self.options, self.run_hash = config, options, run_hash
-        self.workers, self.address, self.retries = workers, address, retries
+        self.workers, self.address, self.retries, self.dashboard = workers, address, retries, dashboard
         self.started_ray = False
+        self.environment = contextlib.ExitStack()     # the local instance's environment, until close
         self.actors: list[Any] = []
         self.worker_info: list[dict[str, Any]] = []
 
@@ -102,7 +111,9 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING)
+                self.environment.enter_context(local_instance_environment())
+                ray.init(num_cpus=self.workers, include_dashboard=self.dashboard, dashboard_host='127.0.0.1',
+                         logging_level=logging.WARNING)
             self.started_ray = True
         resources = ray.cluster_resources()
         gpus = int(resources.get('GPU', 0))
@@ -193,6 +204,46 @@ class RayExecutor:
         if self.started_ray:
             ray.shutdown()
             self.started_ray = False
+        self.environment.close()
+
+
+# Ray's switch for a single-machine instance: its node address is the loopback one, so every server binds it.
+_LOOPBACK_ONLY = {'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER': '0'}
+def token_auth_supported() -> bool:
+    """Whether the installed Ray authenticates its clients with a token: from Ray 2.52 on, ray.init turns it
+    on for a new local instance by itself (and makes the user a token), unless RAY_AUTH_MODE says otherwise."""
+    import importlib
+    return hasattr(importlib.import_module('ray._raylet'), 'AuthenticationMode')
+
+
+@contextlib.contextmanager
+def local_instance_environment() -> Iterator[None]:
+    """The environment a local Ray instance starts in: loopback only.
+
+    Ray reads these from the environment its processes inherit, and the driver from its constants module,
+    which is already imported (and read the environment then); both hold until the instance is shut down.
+    """
+    settings = dict(_LOOPBACK_ONLY)
+    if token_auth_supported() and os.environ.get('RAY_AUTH_MODE', '').lower() == 'disabled':
+        import logging
+        logging.getLogger(__name__).warning('RAY_AUTH_MODE=disabled: the local Ray instance accepts any local '
+                                            'client without a token')
+    previous = {name: os.environ.get(name) for name in settings}
+    constants = sys.modules.get('ray._private.ray_constants')
+    enabled = getattr(constants, 'ENABLE_RAY_CLUSTER', None)
+    os.environ.update(settings)
+    if constants is not None:
+        setattr(constants, 'ENABLE_RAY_CLUSTER', False)  # noqa: B010 - a module attribute mypy does not know
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if constants is not None:
+            setattr(constants, 'ENABLE_RAY_CLUSTER', enabled)  # noqa: B010
 
 
 def _cause(error) -> str:

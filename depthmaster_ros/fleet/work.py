@@ -40,6 +40,11 @@ def remove_stale_partials(output: str | Path) -> list[str]:
     return [str(path) for path in stale]
 
 
+def output_root(job: BagJob) -> Path:
+    """The batch's --out directory: the job's output less its name."""
+    return Path(job.output).parents[len(Path(job.name).parts) - 1]
+
+
 def loaded(estimator: Estimator | None) -> Estimator:
     """The executor's estimator, which its start loads before any bag runs."""
     if estimator is None:
@@ -61,7 +66,8 @@ def process_one(job: BagJob, estimator: Estimator, config: Config, options: 'Bag
     attempt_details: dict[str, Any] = {'worker': {'host': socket.gethostname(), 'pid': os.getpid()},
                                        'started_at': utc_now(), 'removed_partials': remove_stale_partials(job.output) or None}
     bag_options = dataclasses.replace(options, force=True, progress=False, contact_sheet=None,
-                                      label=options.label or job.name, frame_done=frame_done)
+                                      label=options.label or job.name, frame_done=frame_done,
+                                      output_root=str(output_root(job)))
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         summary = process_bag(job.input, job.output, estimator, config, bag_options)

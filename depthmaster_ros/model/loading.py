@@ -48,12 +48,15 @@ def _hub_offline():
 
 
 def resolve_model_directory(model: ModelSource) -> Path:
-    """A local directory as is; an ``owner/name`` hub id through the local cache (offline-friendly)."""
+    """A local directory as is; an ``owner/name`` hub id through the local cache (offline-friendly).
+
+    Either way the directory is checked (`check_model_directory`) before any file in it is read.
+    """
     if not isinstance(model, (str, os.PathLike)) or not str(model):
         raise ValueError(f'model: expected a directory or a hub id, got {model!r}')
     path = Path(model).expanduser()
     if path.is_dir():
-        return path
+        return check_model_directory(path)
     if path.exists():
         raise ModelLoadError(f'{path}: is a file, expected a model directory (with model_index.json)')
     text = str(model)
@@ -65,7 +68,7 @@ def resolve_model_directory(model: ModelSource) -> Path:
     unreachable = None if offline else _hub_unreachable(text)
     try:
         from huggingface_hub import snapshot_download
-        return Path(snapshot_download(text, local_files_only=offline or unreachable is not None))
+        snapshot = Path(snapshot_download(text, local_files_only=offline or unreachable is not None))
     except Exception as error:  # noqa: BLE001 - hub errors are many types; all mean "not usable here"
         if offline:
             how = f'HF_HUB_OFFLINE is set and it is not in the local hub cache ({type(error).__name__})'
@@ -80,6 +83,71 @@ def resolve_model_directory(model: ModelSource) -> Path:
             f'The hub cache searched: {_hub_cache()} (`make demo` downloads into the repository\'s '
             f'.cache/huggingface: export HF_HOME=<repository>/.cache/huggingface to use it). Or download it on a '
             f'machine with internet (`hf download {text} --local-dir DIR`), copy DIR here and {_PASS_DIR}') from None
+    return check_model_directory(snapshot)
+
+
+# Keys in a model's JSON files that make diffusers or transformers import code shipped with the model.
+REMOTE_CODE_KEYS = ('auto_map', 'trust_remote_code', 'custom_pipeline')
+# The libraries a model_index.json may name for its components: their classes are the installed ones.
+COMPONENT_LIBRARIES = ('diffusers', 'transformers', None)
+
+
+def _boundary(directory: Path) -> Path:
+    """What the files may point into: the directory, or for a hub cache snapshot the repo's cache folder
+    (the snapshot's files are links to its blobs)."""
+    resolved = directory.resolve()
+    return resolved.parent.parent if resolved.parent.name == 'snapshots' else resolved
+
+
+def check_model_directory(directory: Path) -> Path:
+    """Refuse links that leave the model directory and configuration that asks for code of its own.
+
+    Weights are read only from safetensors or with ``torch.load(weights_only=True)`` (no pickle code
+    runs); what is left to a crafted directory is a link to a file elsewhere on the machine and a
+    config that makes the libraries import a module shipped with it. Both are refused here, before any
+    library opens the directory.
+    """
+    root = _boundary(directory)
+    for path in sorted(directory.rglob('*')):
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise ModelLoadError(f'{path}: a link to {path.resolve()}, outside the model directory {root}; '
+                                 'copy the file into the directory instead')
+    for path in sorted(directory.rglob('*.json')):
+        _check_no_remote_code(path)
+    return directory
+
+
+def _check_no_remote_code(path: Path) -> None:
+    try:
+        config = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError, OSError):
+        return                      # check_layout and the loaders say which file is broken
+    if not isinstance(config, dict):
+        return
+    asked = [key for key in REMOTE_CODE_KEYS if config.get(key)]
+    if path.name == 'model_index.json':
+        if isinstance(config.get('_class_name'), list):
+            asked.append(f'_class_name {config["_class_name"]}')
+        asked += [f'{name} from {entry[0]}' for name, entry in config.items()
+                  if isinstance(entry, list) and len(entry) == 2 and not name.startswith('_')
+                  and entry[0] not in COMPONENT_LIBRARIES]
+    if asked:
+        raise ModelLoadError(f'{path}: asks for code shipped with the model ({", ".join(asked)}); '
+                             'depthmaster_ros runs only the installed diffusers and transformers classes. '
+                             f'Remove it or use the official checkpoint ({_FIX_DOWNLOAD})')
+
+
+def verify_model_sha256(model: ModelSource, expected: str) -> None:
+    """Hash the model directory's files and compare with ``expected`` (the `model_sha256` parameter)."""
+    from .provenance import model_sha256
+    if not re.fullmatch(r'[0-9a-fA-F]{64}', expected):
+        raise ModelLoadError(f'model_sha256: {expected!r} is not a sha256 (64 hexadecimal digits); '
+                             'print it with `depthmaster-ros security model-sha256 DIR`')
+    directory = resolve_model_directory(model)
+    found = model_sha256(directory)
+    if found != expected.lower():
+        raise ModelLoadError(f'{directory}: its files hash to {found}, not model_sha256 {expected.lower()}: '
+                             'the directory changed since it was pinned; refusing to load it')
 
 
 def _hub_cache() -> str:

@@ -1,8 +1,11 @@
 """Which weights a run used, said in its summary: a local directory, or a hub id at a cached revision.
 
 A user who sees depth in a summary or a bag needs to know whether it came from the real checkpoint,
-which revision of it, or from the tiny random-weight model written for tests and demos.
+which revision of it, or from the tiny random-weight model written for tests and demos. A deployment
+that must run exactly the files it vetted pins them with `model_sha256`: the hash of every file's
+content, checked before anything is loaded.
 """
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +44,24 @@ def write_random_weights_note(directory: Path) -> None:
     (Path(directory) / RANDOM_WEIGHTS_NOTE).write_text(
         'The weights in this directory are random: a tiny checkpoint in the official layout, written by\n'
         '`depthmaster-ros make-tiny-model` for tests and demos. Its depth output is meaningless.\n')
+
+
+def model_files(directory: Path) -> list[Path]:
+    """The files that make a model directory, in a stable order (hidden ones, such as download caches, aside)."""
+    directory = Path(directory)
+    return sorted((path for path in directory.rglob('*') if path.is_file()
+                   and not any(part.startswith('.') for part in path.relative_to(directory).parts)),
+                  key=lambda path: path.relative_to(directory).as_posix())
+
+
+def model_sha256(directory: Path) -> str:
+    """sha256 over one line per file, ``<sha256 of its content>  <relative path>``, like `sha256sum` prints them."""
+    directory = Path(directory)
+    lines = []
+    for path in model_files(directory):
+        digest = hashlib.sha256()
+        with path.open('rb') as file:
+            for block in iter(lambda: file.read(2**20), b''):
+                digest.update(block)
+        lines.append(f'{digest.hexdigest()}  {path.relative_to(directory).as_posix()}\n')
+    return hashlib.sha256(''.join(lines).encode()).hexdigest()

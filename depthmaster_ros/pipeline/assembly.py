@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
+from depthmaster_ros.conversions.buffers import ImplausibleSize
 from depthmaster_ros.conversions.compressed import compressed_to_rgb8
 from depthmaster_ros.conversions.image import check_image_size, image_to_rgb8
 from depthmaster_ros.conversions.point_cloud import read_xyz
@@ -54,8 +55,8 @@ def cloud_from_message(message: Any) -> StampedCloud:
     """The finite xyz points of a PointCloud2 with its frame and stamp; InputFault when unusable."""
     try:
         xyz = read_xyz(message, skip_nans=True)          # organised clouds mark missing returns with NaN
-    except ValueError as error:
-        raise InputFault('points', str(error)) from None
+    except ValueError as error:             # the cause tells sizes that lie (ImplausibleSize) from the rest
+        raise InputFault('points', str(error)) from error
     frame_id = str(message.header.frame_id)
     if len(xyz) == 0:
         raise InputFault('points_empty', f'point cloud in {frame_id!r} has no finite points')
@@ -65,12 +66,15 @@ def cloud_from_message(message: Any) -> StampedCloud:
 
 
 def store_cloud(clouds: RecentClouds, message: Any, report: Report,
-                edit: Callable[[StampedCloud], StampedCloud] | None = None) -> None:
-    """A PointCloud2 into the recent clouds (`edit`ed first: the evaluation's LiDAR holdout), or its fault reported."""
+                edit: Callable[[StampedCloud], StampedCloud] | None = None, refuse_implausible: bool = False) -> None:
+    """A PointCloud2 into the recent clouds (`edit`ed first: the evaluation's LiDAR holdout), or its fault reported
+    (with ``refuse_implausible``, sizes that lie raise ImplausibleSize instead: the bag tools refuse the file)."""
     try:
         cloud = cloud_from_message(message)
         clouds.add(cloud if edit is None else edit(cloud))
     except InputFault as fault:
+        if refuse_implausible and isinstance(fault.__cause__, ImplausibleSize):
+            raise fault.__cause__ from None
         report(fault.kind, str(fault))
 
 
@@ -110,12 +114,14 @@ class FrameAssembly:
     """
 
     def __init__(self, camera_sync: CameraInfoSync, clouds: RecentClouds | None, transforms: 'TransformLookup',
-                 report: Report, skip: Report, live: bool, listening: str = ''):
+                 report: Report, skip: Report, live: bool, listening: str = '',
+                 refuse_implausible: bool = False):
         self.camera_sync = camera_sync
         self.clouds = clouds              # None: no cloud source (the frame gets none)
         self.transforms = transforms
         self._report, self._skip, self._live = report, skip, live
         self._listening = listening       # where camera_info and images come from, said when camera_info is missing
+        self._refuse_implausible = refuse_implausible     # sizes that lie raise instead of a skip (bag tools)
         self._arrivals = 0           # images handed over so far
         self._newest_out = 0         # arrival number of the newest image made into a frame
 
@@ -134,6 +140,8 @@ class FrameAssembly:
         try:
             rgb = image_to_model_rgb(message, config.input.max_pixels)
         except ValueError as error:
+            if self._refuse_implausible and isinstance(error, ImplausibleSize):
+                raise
             self._skip(faults.IMAGE, faults.dropped(error))
             return []
         stamp_ns = stamp_to_ns(message.header.stamp)

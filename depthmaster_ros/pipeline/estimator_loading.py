@@ -16,6 +16,9 @@ def resolve_runtime(device: str, dtype: str) -> tuple[str, str]:
 
 def load_configured_estimator(settings: ModelSettings) -> Estimator:
     """The estimator the model settings describe (raises ModelLoadError with the fix when unusable)."""
+    if settings.model_sha256:
+        from depthmaster_ros.model.loading import verify_model_sha256
+        verify_model_sha256(settings.model, settings.model_sha256)
     device, dtype = resolve_runtime(settings.device, settings.dtype)
     options = parameter_options(settings.backend, vars(settings))
     return from_pretrained(settings.backend, settings.model, device, dtype, **options)

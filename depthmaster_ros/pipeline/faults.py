@@ -14,7 +14,6 @@ import time
 # fault tables and a test checks both ways (code -> this table -> docs), so neither can drift.
 FAULT_KINDS: dict[str, str] = {
     'image': 'an image that cannot be decoded or is too large; dropped',
-    'image_decode': 'a recorded image message that cannot be deserialised (bag tool); skipped',
     'image_stamp_zero': 'an image stamp of zero or below; processed',
     'image_stamp_order': 'an image stamp that did not increase; processed, the temporal fit restarts',
     'image_size_change': 'the image size changed; processed at the new size',
@@ -43,7 +42,6 @@ FAULT_KINDS: dict[str, str] = {
 
 # The reasons a frame is dropped (the node) or skipped (the bag tool), shared by both.
 IMAGE = 'image'
-IMAGE_DECODE = 'image_decode'
 FRAME = 'frame'
 PIPELINE_ERROR = 'pipeline_error'
 IMAGE_OVERTAKEN = 'image_overtaken'

@@ -34,8 +34,18 @@ def main(argv: list[str] | None = None, exit_process: bool | None = None, lifecy
 
 def _run(args, lifecycle=False):
     from depthmaster_ros.model.errors import ModelLoadError
+
+    from .security import DdsSecurityError, check_keystore, check_security_plugins
     context = rclpy.Context()
-    rclpy.init(args=args, context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    try:                    # security enforced but impossible: refuse before any node exists (security.py)
+        check_keystore(args)
+        rclpy.init(args=args, context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+        check_security_plugins()
+    except DdsSecurityError as error:
+        print(f'depthmaster_node: DDS security: {error}', file=sys.stderr)
+        if context.ok():
+            rclpy.shutdown(context=context)
+        return 3
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     node = None

@@ -8,6 +8,7 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
 from depthmaster_ros.bag import messages as rosbag_messages
+from depthmaster_ros.bag.refusal import BagRefused
 from depthmaster_ros.bag.replay import BagOptions, process_bag
 from depthmaster_ros.bag.topics import InputBag, TopicSelectionError
 from depthmaster_ros.conversions.compressed import encode_compressed
@@ -192,32 +193,29 @@ def test_sqlite3_and_mcap_inputs_and_outputs(tmp_path, tiny_estimator, bag_confi
     assert topics[f'{NS}/depth/relative'][1] == 2
 
 
-def test_corrupt_frames_are_skipped_and_counted(sample_bag_file, tmp_path, tiny_estimator, bag_config):
+@pytest.mark.parametrize('lie', ['undecodable CDR', 'data shorter than step * height'])
+def test_a_record_that_lies_refuses_the_bag_and_writes_nothing(sample_bag_file, tmp_path, tiny_estimator, bag_config,
+                                                              lie):
+    """Damaged content is skipped (test_reliability_bag.py); a record that contradicts itself refuses the bag."""
     read_types = topic_types(sample_bag_file)
-
     def corrupt(topic, index, raw, store):
         msgtype = read_types[topic]
-        if topic == sample_bag.IMAGE_TOPIC and index == 1:      # undecodable CDR
-            return [(topic, msgtype, raw[:40])]
-        if topic == sample_bag.IMAGE_TOPIC and index == 3:      # decodes, but data is shorter than step * height
-            message = store.deserialize_cdr(raw, msgtype)
-            message = dataclasses.replace(message, data=message.data[:100])
+        if topic == sample_bag.IMAGE_TOPIC and index == 3:
+            if lie == 'undecodable CDR':
+                return [(topic, msgtype, raw[:40])]
+            message = dataclasses.replace(store.deserialize_cdr(raw, msgtype), data=np.zeros(100, np.uint8))
             return [(topic, msgtype, store.serialize_cdr(message, msgtype))]
         return [(topic, msgtype, raw)]
 
     broken = tmp_path / 'broken'
     copy_bag(sample_bag_file, broken, corrupt)
     out = tmp_path / 'out.mcap'
-    summary = run(broken, out, tiny_estimator, bag_config.replace(alignment_mode='none'))
-    frames = summary['frames']
-    assert frames['in'] == FRAMES and frames['out'] == FRAMES - 2 and frames['skipped'] == 2
-    assert frames['skip_reasons']['image_decode']['count'] == 1
-    assert frames['skip_reasons']['image']['count'] == 1
-    assert 'Image.data' in frames['skip_reasons']['image']['last_message']
-    _, outputs = read_bag(out)
-    _, inputs = read_bag(sample_bag_file)
-    good = [stamp_ns(m) for i, (_, m) in enumerate(inputs[sample_bag.IMAGE_TOPIC]) if i not in (1, 3)]
-    assert [stamp_ns(m) for _, m in outputs[f'{NS}/depth/relative']] == good
+    with pytest.raises(BagRefused) as refused:
+        run(broken, out, tiny_estimator, bag_config.replace(alignment_mode='none'))
+    text = str(refused.value)
+    assert str(broken) in text and sample_bag.IMAGE_TOPIC in text and 'record logged at' in text
+    assert ('do not decode as sensor_msgs/msg/Image' if lie == 'undecodable CDR' else 'Image.data has 100 bytes') in text
+    assert not out.exists() and not list(tmp_path.glob('.out.mcap.partial-*'))
 
 
 def test_compressed_input_gives_the_raw_result(sample_bag_file, tmp_path, tiny_estimator, bag_config):

@@ -1,6 +1,7 @@
 """The bag tool meets broken recordings: every kind of corrupt image, camera_info, cloud and /tf
 message is skipped or counted with its reason, the run never stops, and good frames still come out.
-(Undecodable CDR and short image data are covered in test_bag_processing.py.)"""
+(Records that lie, such as undecodable CDR, sizes past the data or above max_pixels, refuse the whole bag:
+test_bag_processing.py and test_hostile_bags.py.)"""
 import dataclasses
 
 import numpy as np
@@ -28,16 +29,12 @@ def test_broken_images_calibration_clouds_and_tf_are_counted_and_never_stop_the_
 
     def corrupt(topic, index, raw, store):
         msgtype = read_types[topic]
-        if topic == sample_bag.IMAGE_TOPIC and index == 0:
-            raw = _edited(store, raw, msgtype, width=50_000, height=50_000, step=150_000)   # huge header
-        elif topic == sample_bag.IMAGE_TOPIC and index == 2:
+        if topic == sample_bag.IMAGE_TOPIC and index == 2:
             raw = _edited(store, raw, msgtype, encoding='yuv_of_my_own')
         elif topic == sample_bag.IMAGE_TOPIC and index == 4:
             raw = _edited(store, raw, msgtype, width=0, height=0, step=0, data=np.zeros(0, np.uint8))
         elif topic == sample_bag.CAMERA_INFO_TOPIC and index >= 3:
             raw = _edited(store, raw, msgtype, k=np.zeros(9))            # all-zero K from frame 3 on
-        elif topic == sample_bag.POINTS_TOPIC and index == 2:
-            raw = raw[:30]                                                                 # undecodable
         elif topic == sample_bag.POINTS_TOPIC and index == 3:
             message = store.deserialize_cdr(raw, msgtype)
             renamed = [dataclasses.replace(field, name=f'{field.name}_renamed') for field in message.fields]
@@ -56,18 +53,17 @@ def test_broken_images_calibration_clouds_and_tf_are_counted_and_never_stop_the_
     summary = run(broken, out, tiny_estimator, bag_config.replace(alignment_mode='lidar'))
 
     frames = summary['frames']
-    assert frames['in'] == FRAMES and frames['skipped'] == 3 and frames['out'] == FRAMES - 3
+    assert frames['in'] == FRAMES and frames['skipped'] == 2 and frames['out'] == FRAMES - 2
     conversion = frames['skip_reasons']['image']
-    assert conversion['count'] == 3 and 'at least one pixel' in conversion['last_message']
+    assert conversion['count'] == 2 and 'at least one pixel' in conversion['last_message']
     faults = summary['faults']
     assert faults['camera_info']['count'] >= 1 and 'k' in faults['camera_info']['last_message'].lower()
-    assert faults[f'decode {sample_bag.POINTS_TOPIC}']['count'] == 1
     assert faults['points']['count'] == 1 and "'x'" in faults['points']['last_message']
     assert faults['tf']['count'] == 1
 
     _, outputs = read_bag(out)
     _, inputs = read_bag(sample_bag_file)
-    good = [stamp_ns(m) for i, (_, m) in enumerate(inputs[sample_bag.IMAGE_TOPIC]) if i not in (0, 2, 4)]
+    good = [stamp_ns(m) for i, (_, m) in enumerate(inputs[sample_bag.IMAGE_TOPIC]) if i not in (2, 4)]
     assert [stamp_ns(m) for _, m in outputs[f'{NS}/depth/relative']] == good
     last = [m for _, m in outputs[f'{NS}/depth/alignment'] if stamp_ns(m) == good[-1]]
     assert len(last) == 1 and not last[0].ok and 'camera matrix must be finite and non-zero' in last[0].reason  # all-zero K

@@ -82,6 +82,7 @@ class NodeSettings:
     diagnostics_period_s: float
     lazy: bool
     log_throttle_s: float
+    frames_in_flight: int
     cameras: tuple[str, ...]
 
 

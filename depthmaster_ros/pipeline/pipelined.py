@@ -1,12 +1,13 @@
 """The frame path in three stages, so the device's forward of one frame overlaps the host's work on another.
 
-Stage 1 runs each frame's checks and the model forward (on CUDA on a stream of its own, so host work
-never waits on the device by accident); stage 2 finishes frames in the order they were taken (fit,
-local correction, confidence, metres, cloud: each camera's temporal fit stays sequential); stage 3
-hands the outputs to the adapter (the node publishes, the bag tool serialises and writes). At most
-`in_flight` jobs are between `submit` and the end of stage 3: a producer waits for a slot *before*
-it takes its next frame (`wait_for_slot`), so a newer frame still replaces a waiting one in the
-node's mailbox. With `in_flight` 1 the three stages run inline in the caller's thread: the serial
+Stage 1 runs each frame's checks and the model forward in the caller's thread (on CUDA on a stream of
+its own, so host work never waits on the device by accident); stage 2 finishes frames in the order
+they were taken (fit, local correction, confidence, metres, cloud: each camera's temporal fit stays
+sequential); stage 3 hands the outputs to the adapter (the node publishes, the bag tool serialises
+and writes). At most `in_flight` jobs are between the start of their forward and the end of stage 3,
+and the caller takes its next frame only when its last forward is over and a slot is free
+(`wait_for_slot`), so a frame waiting for the forward still waits where a newer one replaces it (the
+node's mailbox). With `in_flight` 1 the three stages run in turn in the caller's thread: the serial
 path, with the same functions, so both give the same outputs.
 
 An error the stages do not turn into a frame result (the adapter's own stage 3 failing) stops the
@@ -17,12 +18,13 @@ import contextlib
 from dataclasses import dataclass, field
 import queue
 import threading
+import time
 from typing import Any
 
 from .camera_batch import CameraItems, ForwardedBatch, finish_camera_batch, forward_camera_batch
 from .frames import FrameOutput
 
-DEFAULT_IN_FLIGHT = 2
+DEFAULT_IN_FLIGHT = 3        # one frame in the forward, one being finished, one being published or written
 MAX_IN_FLIGHT = 3
 
 FrameResults = list[FrameOutput | Exception]
@@ -65,9 +67,7 @@ class PipelinedFrames:
         if in_flight > 1:
             self._to_finish: queue.Queue = queue.Queue()
             self._to_emit: queue.Queue = queue.Queue()
-            self._to_forward: queue.Queue = queue.Queue()
-            stages = ((self._to_forward, self._forward, self._to_finish, 'forward'),
-                      (self._to_finish, self._finish, self._to_emit, 'finish'),
+            stages = ((self._to_finish, self._finish, self._to_emit, 'finish'),
                       (self._to_emit, self._emit_job, None, 'emit'))
             self._threads = [threading.Thread(target=self._stage, args=stage[:3], name=f'{name}_{stage[3]}',
                                               daemon=True) for stage in stages]
@@ -83,19 +83,23 @@ class PipelinedFrames:
         return self._held
 
     def submit(self, job: FrameJob) -> None:
-        """Run `job` through the stages (inline when in_flight is 1); waits for a slot when it holds none."""
+        """Run `job`'s forward here, then hand it on (all stages here when in_flight is 1).
+
+        Waits for a slot when the caller holds none.
+        """
         self._raise_error()
         if job.items:
             self.wait_for_slot()
             self._held = False
         with self._idle:
             self._pending += 1
+        self._run_step(self._forward, job)
         if not self._threads:
-            for step in (self._forward, self._finish, self._emit_job):
+            for step in (self._finish, self._emit_job):
                 self._run_step(step, job)
             self._raise_error()
             return
-        self._to_forward.put(job)
+        self._to_finish.put(job)
 
     def drain(self) -> None:
         """Wait until every submitted job has been emitted (a configuration change applies after it)."""
@@ -104,17 +108,24 @@ class PipelinedFrames:
                 self._idle.wait(0.1)
         self._raise_error()
 
-    def close(self, drop: bool = False) -> None:
-        """Stop the stages: drain what is in flight, or with drop skip it; then raise a stage error, if any."""
+    def close(self, drop: bool = False, timeout: float | None = None) -> bool:
+        """Stop the stages: emit what is in flight, or with drop skip it (a forward under way still ends).
+
+        Raises a stage error unless dropping; returns False when a stage was still busy after timeout.
+        """
         if drop:
             self._dropping = True
         if self._threads:
-            self._to_forward.put(_STOP)
+            self._to_finish.put(_STOP)
+            deadline = None if timeout is None else time.monotonic() + timeout
             for thread in self._threads:
-                thread.join()
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if any(thread.is_alive() for thread in self._threads):
+                return False
             self._threads = []
         if not drop:
             self._raise_error()
+        return True
 
     @property
     def pending(self) -> int:

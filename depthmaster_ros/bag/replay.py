@@ -2,17 +2,24 @@
 
 Messages are replayed in log-time order: TF updates the transforms, and CameraInfos, clouds and
 images go to the node's own frame assembly (pipeline/assembly.py: same conversion, camera_info and
-cloud pairing, same skip and fault reasons); each selected frame runs through `DepthPipeline.process`
-exactly as the node runs it. Unlike the node nothing is dropped for being late: an image
+cloud pairing, same skip and fault reasons); each selected frame runs through the node's pipelined
+frame path (pipeline/pipelined.py). Unlike the node nothing is dropped for being late: an image
 waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR latency) is still seen.
 Every output message carries its source image's header, and is logged at the source image's log time.
+
+Three threads share a run: a reader reads, decodes and assembles frames a few jobs ahead
+(`_ReadAhead`), this thread runs the model forward, and the frame path's stages finish each frame and
+serialise and write its messages (the writer's stage also writes the copied input messages, in their
+place in the order, so the output is written in the same order as a frame-by-frame run).
 """
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from pathlib import Path
+import queue
+import threading
 import time
 from typing import Any, cast
 
@@ -30,6 +37,7 @@ from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
+from depthmaster_ros.pipeline.pipelined import FrameJob, FrameResults, PipelinedFrames
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
@@ -44,6 +52,8 @@ LIDAR_LATENCY_ALLOWANCE_S = 0.5
 PRELOAD_S = 1.0
 # Unmatched ground-truth images kept while waiting for their camera frame.
 GT_BACKLOG = 64
+# Jobs (frames and copied messages) the reader may be ahead of the model forward.
+READ_AHEAD = 16
 
 
 
@@ -111,19 +121,18 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
             estimator = estimator()
         run = _BagRun(bag, topics, DepthPipeline(cast(Estimator, estimator), config), config, options,
                       stop_requested or (lambda: False))
-        writer = open_writer(location, storage, compression)
+        out = OutputBag(None, _namespace(options, topics), config, relative=options.relative)
         try:
-            run.replay(OutputBag(writer, _namespace(options, topics), config, relative=options.relative))
+            run.run(out, lambda: open_writer(location, storage, compression))
         except BaseException:          # an error or a second Ctrl-C: no half-written OUT is left behind
             run.progress.close()
             with contextlib.suppress(Exception):
-                writer.close()
+                out.writer.close()
             location.discard()
             raise
         run.progress.close()
-        writer.close()
         location.commit()
-    recording = recording_size(bag_size_bytes(output_path), writer.min_timestamp, writer.max_timestamp)
+    recording = recording_size(bag_size_bytes(output_path), out.writer.min_timestamp, out.writer.max_timestamp)
 
     summary = build_summary(
         run.stats, interrupted=run.interrupted, wall_s=time.perf_counter() - started,
@@ -155,6 +164,82 @@ class _PendingImage:
     log_ns: int
     msgtype: str
     message: object
+
+
+@dataclass
+class _FrameToWrite:
+    """What the writer needs of a selected frame besides its output."""
+    log_ns: int
+    index: int                      # its place among the selected frames (contact sheet rows)
+    convert_s: float
+    gt: np.ndarray | None
+
+
+@dataclass
+class _CopiedMessage:
+    """An input message copied as recorded, written in its place among the frames' outputs."""
+    connection: Any
+    log_ns: int
+    rawdata: bytes
+
+
+@dataclass
+class _WriterStep:
+    """Open the output writer (with the function that opens it) or, with None, close it."""
+    open: Callable[[], Any] | None
+
+
+class _Aborted(Exception):
+    """The consumer of a read-ahead stopped; the reader ends quietly."""
+
+
+_END = object()
+
+
+class _ReadAhead:
+    """Runs `produce(send)` in a reader thread; `jobs()` yields what it sends, at most `depth` ahead."""
+
+    def __init__(self, produce: Callable[[Callable[[FrameJob], None]], None], depth: int = READ_AHEAD):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._abort = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(produce,), name='bag_reader', daemon=True)
+        self._thread.start()
+
+    def _run(self, produce: Callable[[Callable[[FrameJob], None]], None]) -> None:
+        try:
+            produce(self._send)
+            self._send(_END)
+        except _Aborted:
+            return
+        except BaseException as error:  # noqa: BLE001 - raised again in the consumer's thread
+            with contextlib.suppress(_Aborted):
+                self._send(error)
+
+    def _send(self, item: Any) -> None:
+        while True:
+            if self._abort.is_set():
+                raise _Aborted
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.1)
+                return
+
+    def jobs(self) -> Iterator[FrameJob]:
+        """What the reader sends, in order; the reader's error is raised here."""
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)      # a timeout, so Ctrl-C reaches this thread
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop the reader (it may be waiting to send) and join it."""
+        self._abort.set()
+        self._thread.join()
 
 
 class _BagRun:
@@ -192,9 +277,33 @@ class _BagRun:
         self.progress = Progress(estimate, options.progress, options.frame_done)
 
     # replay ------------------------------------------------------------------------------------
-    def replay(self, out):
+    def run(self, out: OutputBag, open_writer: Callable[[], Any]) -> None:
+        """Read ahead in a thread, forward here, finish and write in the frame path's stages.
+
+        The writer is opened, used and closed in the writing stage's thread (an sqlite3 bag must be).
+        """
         self.out = out
         self.output_topics = {role: out.topic(role) for role in OUTPUT_TOPICS}
+        frames = PipelinedFrames(self._emit, self.config.node.frames_in_flight, name='bag')
+        reader = _ReadAhead(self.replay)
+        try:
+            frames.submit(FrameJob((), _WriterStep(open_writer)))
+            for job in reader.jobs():
+                if job.items and self.stop_requested():   # frames read ahead are not started after a stop
+                    self.interrupted = True
+                    break
+                frames.submit(job)
+            frames.submit(FrameJob((), _WriterStep(None)))
+        except BaseException:
+            reader.close()
+            frames.close(drop=True)
+            raise
+        reader.close()
+        frames.close()
+
+    def replay(self, send: Callable[[FrameJob], None]) -> None:
+        """The reader's side: messages in log-time order, frames and copies sent in that order."""
+        self._send = send
         copied = self._copied_topics()
         read_from = max(self.bag_start, self.window_start - int((self.config.alignment.max_cloud_age_s + PRELOAD_S) * 1e9))
         self._preload_latched_state(read_from, copy_tf_static='/tf_static' in copied)
@@ -207,13 +316,17 @@ class _BagRun:
                 return
             in_window = self._in_window(log_ns)
             if connection.topic in copied and (in_window or connection.topic == '/tf_static'):
-                out.copy(connection, self.bag.typestore, log_ns, rawdata)
+                self._copy(connection, log_ns, rawdata)
             if connection.topic == self.topics.image:
                 if in_window:
                     self._image_arrived(connection, log_ns, rawdata)
             elif connection.topic in self.input_topics:
                 self._state_arrived(connection, rawdata)
-        self.interrupted = not self._process_pending(until_ns=None)
+        if not self._process_pending(until_ns=None):
+            self.interrupted = True
+
+    def _copy(self, connection, log_ns, rawdata):
+        self._send(FrameJob((), _CopiedMessage(connection, log_ns, rawdata)))
 
     def _in_window(self, log_ns):
         return log_ns >= self.window_start and (self.window_stop is None or log_ns < self.window_stop)
@@ -244,7 +357,7 @@ class _BagRun:
             for connection, log_ns, rawdata in self.bag.reader.messages(connections=self.bag.connections('/tf_static')):
                 self._state_arrived(connection, rawdata)
                 if copy_tf_static and log_ns < read_from:
-                    self.out.copy(connection, self.bag.typestore, log_ns, rawdata)
+                    self._copy(connection, log_ns, rawdata)
         if self.topics.camera_info and self.window_start > self.bag_start:
             messages = self.bag.reader.messages(connections=self.bag.connections(self.topics.camera_info),
                                                 stop=self.window_start)
@@ -295,44 +408,63 @@ class _BagRun:
 
     def _skip(self, reason: str, text: str) -> None:
         self.stats.frames_selected += 1
+        self._skipped(reason, text)
+
+    def _skipped(self, reason: str, text: str) -> None:
         self.stats.skipped.record(reason, text)
         self.progress.update()
 
     # one frame ---------------------------------------------------------------------------------
     def _process_image(self, item):
+        """The reader's side of a frame: assembled and sent to the forward (or skipped, and counted)."""
         started = time.perf_counter()
         released = self.assembly.add_image(item.message, self.config)
         if not released:
             return                                  # skipped (counted by the assembly)
         frame = self.assembly.frame(released[0], self.config)
         assert frame is not None                    # a looked-up image is never dropped
-        stamp_ns, frame_id, rgb = frame.stamp_ns, frame.frame_id, frame.rgb
+        if frame.transforms is not None:            # the transforms as read so far, as a frame-by-frame run sees them
+            frame = replace(frame, transforms=self.transforms.snapshot())
         convert_s = time.perf_counter() - started
-        try:
-            output = self.pipeline.process(frame)
-        except ValueError as error:
-            self._skip(kinds.FRAME, kinds.dropped(error))
-            return
-        except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
-            self._skip(kinds.PIPELINE_ERROR, f'{type(error).__name__}: {error}')
-            return
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
+        gt = self.ground_truth.pop(frame.stamp_ns, None)
+        self._send(FrameJob([(self.pipeline, frame)], _FrameToWrite(item.log_ns, index, convert_s, gt)))
+
+    def _emit(self, job: FrameJob, results: FrameResults) -> None:
+        """The writer's side: a copied message, or a frame's outputs (or its skip), in the order read."""
+        context = job.context
+        if isinstance(context, _WriterStep):
+            if context.open is not None:
+                self.out.writer = context.open()
+            else:
+                self.out.writer.close()
+            return
+        if isinstance(context, _CopiedMessage):
+            self.out.copy(context.connection, self.bag.typestore, context.log_ns, context.rawdata)
+            return
+        (output,) = results
+        frame = job.items[0][1]
+        if isinstance(output, ValueError):
+            self._skipped(kinds.FRAME, kinds.dropped(output))
+            return
+        if isinstance(output, Exception):           # as in the node: one frame failing must not end the run
+            self._skipped(kinds.PIPELINE_ERROR, f'{type(output).__name__}: {output}')
+            return
         started = time.perf_counter()
-        if not self.out.write_frame(output, self.out.builders.header(stamp_ns, frame_id), item.log_ns):
+        if not self.out.write_frame(output, self.out.builders.header(frame.stamp_ns, frame.frame_id), context.log_ns):
             self.stats.faults.record('cloud_max_points', 'cloud above cloud_max_points not written; raise cloud_stride')
         write_s = time.perf_counter() - started
-        gt = self.ground_truth.pop(stamp_ns, None)
-        errors = None
+        gt, errors = context.gt, None
         if gt is not None and output.depth_m is not None:
             errors = depth_errors(_resized_nearest(output.depth_m, gt.shape), gt,
                                   min_depth=self.config.alignment.min_depth,
                                   max_depth=self.config.alignment.max_depth)
-        self.stats.frame_written(output, {'convert': convert_s, **output.timings, 'write': write_s}, errors)
-        if index in self.sheet_positions:
+        self.stats.frame_written(output, {'convert': context.convert_s, **output.timings, 'write': write_s}, errors)
+        if context.index in self.sheet_positions:
             from depthmaster_ros.bag.contact_sheet import SheetRow
-            label = f'#{index}  t={(item.log_ns - self.bag_start) * 1e-9:.2f} s'
-            self.sheet_rows.append(SheetRow(rgb=rgb, depth_m=output.depth_m, gt_m=gt, label=label))
+            label = f'#{context.index}  t={(context.log_ns - self.bag_start) * 1e-9:.2f} s'
+            self.sheet_rows.append(SheetRow(rgb=frame.rgb, depth_m=output.depth_m, gt_m=gt, label=label))
         self.progress.update()
 
 

@@ -82,7 +82,7 @@ def measure(paths, forward_ms, frames, width=640, height=480, in_flight=None):
             'p50_ms': pipelined['latency']['median_ms'], 'p99_ms': pipelined['latency']['p99_ms'],
             'serial_p50_ms': serial['latency']['median_ms'], 'serial_p99_ms': serial['latency']['p99_ms'],
             'identical': serial['outputs'] == pipelined['outputs'] and len(serial['outputs']) > 0,
-            'frames': len(pipelined['outputs']), 'frames_in_flight': in_flight, 'stand_in_ms': forward_ms,
+            'frames': pipelined['frames'], 'frames_in_flight': in_flight, 'stand_in_ms': forward_ms,
             'input': f'{width}x{height}', 'stage_ms': pipelined['stage_ms'],
             'bound_fps': 1e3 / max(forward_ms, *_stage_groups(pipelined['stage_ms']).values()),
         }
@@ -163,7 +163,7 @@ def _node_run(estimator, in_flight, frames, width, height):
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
-    return {'fps': frames / seconds, 'latency': summarize(latencies), 'outputs': recorded[:frames],
+    return {'fps': frames / seconds, 'frames': frames, 'latency': summarize(latencies), 'outputs': recorded[:frames],
             'stage_ms': _stage_ms(timings)}
 
 
@@ -195,7 +195,8 @@ def _bag_run(estimator, in_flight, frames, width, height):
     summary = process_bag(source, output, estimator, config,
                           BagOptions(progress=False, frame_done=lambda: written.append(time.perf_counter())))
     stage_ms = {stage: t.median for stage, t in summary.timing_ms.items() if stage in _HOST_STAGES}
-    return {'fps': summary.frames_per_s, 'latency': summarize(np.diff(written)), 'outputs': _bag_messages(output),
+    return {'fps': summary.frames_per_s, 'frames': summary.frames.out, 'latency': summarize(np.diff(written)),
+            'outputs': _bag_messages(output),
             'stage_ms': stage_ms}
 
 

@@ -65,8 +65,8 @@ def stand_in(forward_ms, width, height):
 
 def measure(paths, forward_ms, frames, width=640, height=480, in_flight=None):
     """{'node'|'bag': {serial_fps, pipelined_fps, p50_ms, p99_ms, identical, ...}} for each path asked."""
-    from depthmaster_ros.pipeline.pipelined import DEFAULT_IN_FLIGHT
-    in_flight = in_flight or DEFAULT_IN_FLIGHT
+    from depthmaster_ros.config.table import defaults
+    in_flight = in_flight or defaults()['frames_in_flight']
     estimator = stand_in(forward_ms, width, height)
     runners = {'node': _node_run, 'bag': _bag_run}
     report = {}

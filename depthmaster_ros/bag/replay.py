@@ -183,6 +183,10 @@ class _CopiedMessage:
     rawdata: bytes
 
 
+def _not_reading(job: FrameJob) -> None:
+    raise RuntimeError('frames are sent only while the replay reads')
+
+
 @dataclass
 class _WriterStep:
     """Open the output writer (with the function that opens it) or, with None, close it."""
@@ -263,6 +267,8 @@ class _BagRun:
                                       report=self.stats.faults.record, skip=self._skip, live=False)
         self.sheet_rows: list[Any] = []
         self.interrupted = False
+        self.out: OutputBag | None = None                       # set by run()
+        self._send: Callable[[FrameJob], None] = _not_reading   # set by replay(), in the reader thread
         self.output_topics: dict[str, str] = {}
 
         reader = bag.reader
@@ -433,15 +439,16 @@ class _BagRun:
 
     def _emit(self, job: FrameJob, results: FrameResults) -> None:
         """The writer's side: a copied message, or a frame's outputs (or its skip), in the order read."""
-        context = job.context
+        context, out = job.context, self.out
+        assert out is not None                      # run() sets it before any job
         if isinstance(context, _WriterStep):
             if context.open is not None:
-                self.out.writer = context.open()
+                out.writer = context.open()
             else:
-                self.out.writer.close()
+                out.writer.close()
             return
         if isinstance(context, _CopiedMessage):
-            self.out.copy(context.connection, self.bag.typestore, context.log_ns, context.rawdata)
+            out.copy(context.connection, self.bag.typestore, context.log_ns, context.rawdata)
             return
         (output,) = results
         frame = job.items[0][1]
@@ -452,7 +459,7 @@ class _BagRun:
             self._skipped(kinds.PIPELINE_ERROR, f'{type(output).__name__}: {output}')
             return
         started = time.perf_counter()
-        if not self.out.write_frame(output, self.out.builders.header(frame.stamp_ns, frame.frame_id), context.log_ns):
+        if not out.write_frame(output, out.builders.header(frame.stamp_ns, frame.frame_id), context.log_ns):
             self.stats.faults.record('cloud_max_points', 'cloud above cloud_max_points not written; raise cloud_stride')
         write_s = time.perf_counter() - started
         gt, errors = context.gt, None

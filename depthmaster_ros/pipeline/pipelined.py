@@ -24,8 +24,7 @@ from typing import Any
 from .camera_batch import CameraItems, ForwardedBatch, finish_camera_batch, forward_camera_batch
 from .frames import FrameOutput
 
-DEFAULT_IN_FLIGHT = 3        # one frame in the forward, one being finished, one being published or written
-MAX_IN_FLIGHT = 3
+MAX_IN_FLIGHT = 3            # one frame in the forward, one being finished, one being published or written
 
 FrameResults = list[FrameOutput | Exception]
 
@@ -50,8 +49,7 @@ _STOP = object()
 class PipelinedFrames:
     """Forward, finish and emit of frame jobs, in order, with a bounded number of jobs in flight."""
 
-    def __init__(self, emit: Callable[[FrameJob, FrameResults], None], in_flight: int = DEFAULT_IN_FLIGHT,
-                 name: str = 'frames'):
+    def __init__(self, emit: Callable[[FrameJob, FrameResults], None], in_flight: int, name: str = 'frames'):
         if not 1 <= in_flight <= MAX_IN_FLIGHT:
             raise ValueError(f'in_flight: must be 1 to {MAX_IN_FLIGHT}, got {in_flight}')
         self.in_flight = in_flight
@@ -126,11 +124,6 @@ class PipelinedFrames:
         if not drop:
             self._raise_error()
         return True
-
-    @property
-    def pending(self) -> int:
-        with self._idle:
-            return self._pending
 
     # the stages ------------------------------------------------------------------------------------
     def _stage(self, source: queue.Queue, step: Callable[[FrameJob], None], target: queue.Queue | None) -> None:

@@ -8,18 +8,16 @@ waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR la
 Every output message carries its source image's header, and is logged at the source image's log time.
 
 Three threads share a run: a reader reads, decodes and assembles frames a few jobs ahead
-(`_ReadAhead`), this thread runs the model forward, and the frame path's stages finish each frame and
+(`read_ahead.ReadAhead`), this thread runs the model forward, and the frame path's stages finish each frame and
 serialise and write its messages (the writer's stage also writes the copied input messages, in their
 place in the order, so the output is written in the same order as a frame-by-frame run).
 """
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, replace
 import math
 from pathlib import Path
-import queue
-import threading
 import time
 from typing import Any, cast
 
@@ -27,8 +25,6 @@ import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
-from depthmaster_ros.conversions.values import stamp_to_ns
-from depthmaster_ros.geometry.metrics import depth_errors
 from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import describe_weights
 from depthmaster_ros.pipeline import faults as kinds
@@ -42,7 +38,9 @@ from depthmaster_ros.pipeline.pipelined import FrameJob, FrameResults, Pipelined
 from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
+from .ground_truth import add_ground_truth, errors_against
 from .output import RELATIVE_CHOICES, OutputBag, Progress
+from .read_ahead import ReadAhead
 from .summary import BagStats, BagSummary, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
 
@@ -50,11 +48,8 @@ from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_
 LIDAR_LATENCY_ALLOWANCE_S = 0.5
 # How far before --start transforms and clouds are read, beyond max_cloud_age_s.
 PRELOAD_S = 1.0
-# Unmatched ground-truth images kept while waiting for their camera frame.
-GT_BACKLOG = 64
 # Jobs (frames and copied messages) the reader may be ahead of the model forward.
 READ_AHEAD = 16
-
 
 
 @dataclass
@@ -193,59 +188,6 @@ class _WriterStep:
     open: Callable[[], Any] | None
 
 
-class _Aborted(Exception):
-    """The consumer of a read-ahead stopped; the reader ends quietly."""
-
-
-_END = object()
-
-
-class _ReadAhead:
-    """Runs `produce(send)` in a reader thread; `jobs()` yields what it sends, at most `depth` ahead."""
-
-    def __init__(self, produce: Callable[[Callable[[FrameJob], None]], None], depth: int = READ_AHEAD):
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._abort = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(produce,), name='bag_reader', daemon=True)
-        self._thread.start()
-
-    def _run(self, produce: Callable[[Callable[[FrameJob], None]], None]) -> None:
-        try:
-            produce(self._send)
-            self._send(_END)
-        except _Aborted:
-            return
-        except BaseException as error:  # noqa: BLE001 - raised again in the consumer's thread
-            with contextlib.suppress(_Aborted):
-                self._send(error)
-
-    def _send(self, item: Any) -> None:
-        while True:
-            if self._abort.is_set():
-                raise _Aborted
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.1)
-                return
-
-    def jobs(self) -> Iterator[FrameJob]:
-        """What the reader sends, in order; the reader's error is raised here."""
-        while True:
-            try:
-                item = self._queue.get(timeout=0.1)      # a timeout, so Ctrl-C reaches this thread
-            except queue.Empty:
-                continue
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """Stop the reader (it may be waiting to send) and join it."""
-        self._abort.set()
-        self._thread.join()
-
-
 class _BagRun:
     """State of one replay: transforms, calibration, recent clouds, ground truth, images waiting."""
 
@@ -291,7 +233,7 @@ class _BagRun:
         self.out = out
         self.output_topics = {role: out.topic(role) for role in OUTPUT_TOPICS}
         frames = PipelinedFrames(self._emit, self.config.node.frames_in_flight, name='bag')
-        reader = _ReadAhead(self.replay)
+        reader = ReadAhead(self.replay, READ_AHEAD)
         try:
             frames.submit(FrameJob((), _WriterStep(open_writer)))
             for job in reader.jobs():
@@ -390,7 +332,7 @@ class _BagRun:
         elif topic == self.topics.points:
             store_cloud(self.clouds, message, faults.record)
         elif topic == self.topics.gt:
-            _add_ground_truth(self.ground_truth, message, faults)
+            add_ground_truth(self.ground_truth, message, faults)
 
     def _image_arrived(self, connection, log_ns, rawdata):
         self.stats.frames_in += 1
@@ -462,11 +404,8 @@ class _BagRun:
         if not out.write_frame(output, out.builders.header(frame.stamp_ns, frame.frame_id), context.log_ns):
             self.stats.faults.record('cloud_max_points', 'cloud above cloud_max_points not written; raise cloud_stride')
         write_s = time.perf_counter() - started
-        gt, errors = context.gt, None
-        if gt is not None and output.depth_m is not None:
-            errors = depth_errors(_resized_nearest(output.depth_m, gt.shape), gt,
-                                  min_depth=self.config.alignment.min_depth,
-                                  max_depth=self.config.alignment.max_depth)
+        gt = context.gt
+        errors = None if gt is None else errors_against(output.depth_m, gt, self.config.alignment)
         self.stats.frame_written(output, {'convert': context.convert_s, **output.timings, 'write': write_s}, errors)
         if context.index in self.sheet_positions:
             from depthmaster_ros.bag.contact_sheet import SheetRow
@@ -482,31 +421,6 @@ def _add_tf_message(buffer, message, static, faults):
     from depthmaster_ros.geometry.transforms import store_tf_message
     for error in store_tf_message(buffer, message, static)[1]:
         faults.record('tf', error)
-
-
-def _add_ground_truth(ground_truth, message, faults):
-    """GT depth in metres by stamp: 32FC1 metres or 16UC1 millimetres (0 = invalid), REP 118."""
-    from depthmaster_ros.conversions.image import image_to_numpy
-    try:
-        depth = np.asarray(image_to_numpy(message), dtype=np.float32)
-    except ValueError as error:
-        faults.record('ground_truth', str(error))
-        return
-    if depth.ndim != 2:
-        faults.record('ground_truth', f'{message.encoding}: ground truth must be a single-channel depth image')
-        return
-    if str(message.encoding).upper() == '16UC1':
-        depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
-    ground_truth[stamp_to_ns(message.header.stamp)] = depth
-    while len(ground_truth) > GT_BACKLOG:          # ground truth no frame claimed: forget the oldest
-        ground_truth.pop(next(iter(ground_truth)))
-
-
-def _resized_nearest(array, shape):
-    import cv2
-    if array.shape == shape:
-        return array
-    return cv2.resize(array, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
 # ---------------------------------------------------------------------------------------------

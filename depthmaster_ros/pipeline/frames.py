@@ -9,6 +9,7 @@ from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 
 if TYPE_CHECKING:
     from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.pipeline.navigation import NavigationOutput
     from depthmaster_ros.geometry.transforms import TransformLookup
 
 # Kinds of frame warning: each is a counter on /diagnostics and in the bag summary.
@@ -18,6 +19,7 @@ SIZE_CHANGE = 'image_size_change'
 EMPTY_FRAME_ID = 'image_frame_id'
 ALIGNMENT = 'alignment'
 CUDA_OOM = 'cuda_out_of_memory'
+NAVIGATION_FRAME = 'navigation_frame'
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,4 @@ class FrameOutput:
     record: AlignmentRecord
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[FrameWarning] = field(default_factory=list)
+    navigation: 'NavigationOutput | None' = None    # depth/scan and depth/obstacles, from the published metres

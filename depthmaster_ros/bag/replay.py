@@ -25,6 +25,7 @@ import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
+from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import describe_weights
 from depthmaster_ros.pipeline import faults as kinds
@@ -32,6 +33,7 @@ from depthmaster_ros.pipeline.assembly import FrameAssembly, store_cloud
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
 from depthmaster_ros.pipeline.pipelined import FrameJob, FrameResults, PipelinedFrames
 
@@ -74,6 +76,8 @@ class BagOptions:
     label: str = ''                    # shown on the contact sheet and in the summary
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
+    cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
+    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame, in order (evaluation)
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -178,10 +182,6 @@ class _CopiedMessage:
     rawdata: bytes
 
 
-def _not_reading(job: FrameJob) -> None:
-    raise RuntimeError('frames are sent only while the replay reads')
-
-
 @dataclass
 class _WriterStep:
     """Open the output writer (with the function that opens it) or, with None, close it."""
@@ -210,7 +210,7 @@ class _BagRun:
         self.sheet_rows: list[Any] = []
         self.interrupted = False
         self.out: OutputBag | None = None                       # set by run()
-        self._send: Callable[[FrameJob], None] = _not_reading   # set by replay(), in the reader thread
+        self._send: Callable[[FrameJob], None] | None = None    # set by replay(), in the reader thread
         self.output_topics: dict[str, str] = {}
 
         reader = bag.reader
@@ -330,7 +330,7 @@ class _BagRun:
         elif topic == self.topics.camera_info:
             self.assembly.add_camera_info(message)   # a refusal is counted with each image that meets it
         elif topic == self.topics.points:
-            store_cloud(self.clouds, message, faults.record)
+            store_cloud(self.clouds, message, faults.record, self.options.cloud_filter)
         elif topic == self.topics.gt:
             add_ground_truth(self.ground_truth, message, faults)
 
@@ -400,6 +400,8 @@ class _BagRun:
         if isinstance(output, Exception):           # as in the node: one frame failing must not end the run
             self._skipped(kinds.PIPELINE_ERROR, f'{type(output).__name__}: {output}')
             return
+        if self.options.frame_output is not None:
+            self.options.frame_output(frame, output)
         started = time.perf_counter()
         if not out.write_frame(output, out.builders.header(frame.stamp_ns, frame.frame_id), context.log_ns):
             self.stats.faults.record('cloud_max_points', 'cloud above cloud_max_points not written; raise cloud_stride')

@@ -41,6 +41,7 @@ from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
 from .ground_truth import add_ground_truth, errors_against
+from .contact_sheet import sheet_positions, sheet_title
 from .output import RELATIVE_CHOICES, OutputBag, Progress
 from .read_ahead import ReadAhead
 from .summary import BagStats, BagSummary, build_summary, recording_size
@@ -146,7 +147,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
         output_topics=run.output_topics)
     if options.contact_sheet and run.sheet_rows:
         from depthmaster_ros.bag.contact_sheet import write_contact_sheet
-        write_contact_sheet(options.contact_sheet, run.sheet_rows, title=_sheet_title(options, config))
+        write_contact_sheet(options.contact_sheet, run.sheet_rows, title=sheet_title(options.label, config))
         summary.contact_sheet = str(options.contact_sheet)
     return summary
 
@@ -210,6 +211,7 @@ class _BagRun:
         self.sheet_rows: list[Any] = []
         self.interrupted = False
         self.out: OutputBag | None = None                       # set by run()
+        self._stopped = False
         self._send: Callable[[FrameJob], None] | None = None    # set by replay(), in the reader thread
         self.output_topics: dict[str, str] = {}
 
@@ -220,16 +222,14 @@ class _BagRun:
                             else self.window_start + int(round(options.duration_s * 1e9)))
         self.lookahead_ns = int(round((config.alignment.cloud_future_tolerance_s + LIDAR_LATENCY_ALLOWANCE_S) * 1e9))
         estimate = _estimated_frames(bag, topics.image, self.window_start, self.window_stop, options.every)
-        self.sheet_positions = _sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
+        self.sheet_positions = sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
         self.input_topics = {topics.image, topics.camera_info, topics.points, topics.gt, *topics.tf} - {None}
         self.progress = Progress(estimate, options.progress, options.frame_done)
 
     # replay ------------------------------------------------------------------------------------
     def run(self, out: OutputBag, open_writer: Callable[[], Any]) -> None:
-        """Read ahead in a thread, forward here, finish and write in the frame path's stages.
-
-        The writer is opened, used and closed in the writing stage's thread (an sqlite3 bag must be).
-        """
+        """Read ahead in a thread, forward here, finish and write in the frame path's stages (the writer
+        is opened, used and closed in the writing stage's thread: an sqlite3 bag must be)."""
         self.out = out
         self.output_topics = {role: out.topic(role) for role in OUTPUT_TOPICS}
         frames = PipelinedFrames(self._emit, self.config.node.frames_in_flight, name='bag')
@@ -237,8 +237,7 @@ class _BagRun:
         try:
             frames.submit(FrameJob((), _WriterStep(open_writer)))
             for job in reader.jobs():
-                if job.items and self.stop_requested():   # frames read ahead are not started after a stop
-                    self.interrupted = True
+                if self._stopped:                   # the writer saw a stop: what was read ahead is not started
                     break
                 frames.submit(job)
             frames.submit(FrameJob((), _WriterStep(None)))
@@ -389,9 +388,17 @@ class _BagRun:
             else:
                 out.writer.close()
             return
+        if self._stopped:                           # a stop came after an earlier frame: nothing read ahead is written
+            return
         if isinstance(context, _CopiedMessage):
             out.copy(context.connection, self.bag.typestore, context.log_ns, context.rawdata)
             return
+        self._write_frame(out, job, results)
+        if self.stop_requested():                   # polled after each frame, as a frame-by-frame run does
+            self._stopped = self.interrupted = True
+
+    def _write_frame(self, out: OutputBag, job: FrameJob, results: FrameResults) -> None:
+        context = job.context
         (output,) = results
         frame = job.items[0][1]
         if isinstance(output, ValueError):
@@ -435,16 +442,3 @@ def _estimated_frames(bag, image_topic, window_start, window_stop, every):
     covered = min(end, window_stop or end) - max(start, window_start)
     fraction = 1.0 if window_start <= start and window_stop is None else max(0, covered) / max(1, end - start)
     return max(1, int(math.ceil(count * min(1.0, fraction) / every)))
-
-
-def _sheet_positions(estimate, rows):
-    if rows <= 0:
-        return set()
-    return {int(round(p)) for p in np.linspace(0, max(0, estimate - 1), min(rows, estimate))}
-
-
-def _sheet_title(options, config):
-    lines = [options.label] if options.label else []
-    lines.append(f'{config.model.backend} {config.model.model}  processing_res {config.model.processing_res}  '
-                 f'alignment {config.alignment.alignment_mode}')
-    return '\n'.join(lines)

@@ -80,10 +80,18 @@ def parse_args(argv=None):
                         help='alignment_method of the plumbing measurement (local adds its correction maps)')
     parser.add_argument('--no-model', action='store_true', help='plumbing only: no model is built')
     parser.add_argument('--encoding', default='bgr8', choices=('bgr8', 'rgb8'), help='camera Image encoding')
+    parser.add_argument('--stand-in-ms', type=float,
+                        help='serial against pipelined frame path with a stand-in forward of this many ms (no GIL '
+                             'held) instead of the model sweep; see --path')
+    parser.add_argument('--path', default='node,bag', help='frame paths of --stand-in-ms: node, bag or node,bag')
+    parser.add_argument('--pipeline-frames', type=int, default=60, help='timed frames per --stand-in-ms run')
     parser.add_argument('--out', default='bench_out/bench.json', help='JSON report path')
     args = parser.parse_args(argv)
     if args.model and args.tiny:
         parser.error('--model and --tiny are exclusive')
+    args.path = [name.strip() for name in args.path.split(',')]
+    if set(args.path) - {'node', 'bag'} or (args.stand_in_ms is not None and not args.stand_in_ms > 0):
+        parser.error('--path: node, bag or node,bag; --stand-in-ms: positive')
     return fill_device_defaults(args, parser)
 
 
@@ -417,6 +425,12 @@ def print_report(report):
         print(f"\nnext frame's upload on a side stream during the model: upload {overlap['upload_ms']:.3f} ms, "
               f"back to back {overlap['sequential_ms']:.2f} ms, overlapped {overlap['overlapped_ms']:.2f} ms, "
               f"hidden {overlap['hidden_ms']:.3f} ms")
+    for path, row in report.get('pipeline', {}).items():
+        print(f"\npipelined frame path, {path}, {row['input']}, stand-in forward {row['stand_in_ms']} ms: serial "
+              f"{row['serial_fps']:.1f} FPS, pipelined {row['pipelined_fps']:.1f} FPS ({row['speedup']:.2f}x, "
+              f"{row['frames_in_flight']} in flight), p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
+              f"identical {row['identical']}; host stages (median ms): "
+              + ', '.join(f'{name} {ms:.1f}' for name, ms in row['stage_ms'].items()))
     for check in report['targets']:
         measured = 'n/a' if check['measured'] is None else f"{check['measured']:.2f}"
         print(f"{check['status']}: {check['check']}: measured {measured}, target {check['target']}")
@@ -435,7 +449,7 @@ def main(argv=None):
     notes = [CPU_NOTE] if args.device == 'cpu' else []
     if args.device == 'cpu':
         print(f'\n*** {CPU_NOTE} ***\n', flush=True)
-    source = None if args.no_model else ModelSource(args)
+    source = None if args.no_model or args.stand_in_ms else ModelSource(args)
     report = {
         'schema': 'depthmaster_ros.bench/1',
         'environment': environment(args),
@@ -459,6 +473,10 @@ def main(argv=None):
     # The plumbing first: seconds, and in the report even if a long model sweep is interrupted.
     if not args.no_plumbing:
         report['plumbing'] = measure_plumbing(args, params, timer_factory)
+        save()
+    if args.stand_in_ms:
+        from pipelined_path import measure
+        report['pipeline'] = measure(args.path, args.stand_in_ms, args.pipeline_frames, *args.plumbing_size)
         save()
     try:
         if source is not None:

@@ -3,6 +3,8 @@
 The sample is written once per test module (FRAMES images at RATE Hz, WIDTH x HEIGHT, with LiDAR,
 CameraInfo, ground truth and transforms); tests that change it copy it with `copy_bag` first.
 """
+import dataclasses
+
 import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
@@ -76,6 +78,26 @@ def read_bag(path):
         for connection, log_ns, raw in reader.messages():
             messages.setdefault(connection.topic, []).append((log_ns, store.deserialize_cdr(raw, connection.msgtype)))
     return topics, messages
+
+
+# Measured wall times inside DepthAlignment: they differ between any two runs of the same input.
+TIMING_FIELDS = ('inference_time_s', 'alignment_time_s')
+
+
+def messages_without_timings(path):
+    """[(topic, msgtype, log_ns, raw CDR bytes)] in log order, the alignment's measured wall times zeroed."""
+    from depthmaster_ros.bag.messages import ALIGNMENT_TYPE
+    store = typestore()
+    messages = []
+    with Reader(path) as reader:
+        for connection, log_ns, raw in reader.messages():
+            raw = bytes(raw)
+            if connection.msgtype == ALIGNMENT_TYPE:
+                message = store.deserialize_cdr(raw, ALIGNMENT_TYPE)
+                message = dataclasses.replace(message, **{name: 0.0 for name in TIMING_FIELDS})
+                raw = bytes(store.serialize_cdr(message, ALIGNMENT_TYPE))
+            messages.append((connection.topic, connection.msgtype, log_ns, raw))
+    return messages
 
 
 def offered_qos(path):

@@ -32,6 +32,7 @@ FPS_TARGETS = {512: 50.0, 768: 20.0}
 P99_OVER_MEDIAN = 1.5
 MODEL_SHARE = 0.80
 BATCH_GAIN = 1.5
+PIPELINED_OVER_MODEL = 0.9      # the pipelined frame path end to end against the model alone (issue 27)
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
@@ -137,6 +138,9 @@ def target_checks(args, runs):
         add(f'p99 / median, res {res}, batch 1', ratio, P99_OVER_MEDIAN, ratio and ratio <= P99_OVER_MEDIAN)
         add(f'model share of frame, res {res}, batch 1', run and run['model_share'], MODEL_SHARE,
             run and run['model_share'] >= MODEL_SHARE)
+        ratio = run and run['pipelined_fps'] / run['model_fps']
+        add(f'pipelined end to end / model-only FPS, res {res}, batch 1', ratio, PIPELINED_OVER_MODEL,
+            ratio and ratio >= PIPELINED_OVER_MODEL)
         four = _best(runs, res, 4)
         gain = run and four and four['fps'] / run['fps']
         add(f'batch 4 / batch 1 throughput, res {res}', gain, BATCH_GAIN, gain and gain >= BATCH_GAIN)
@@ -150,12 +154,13 @@ def table(report):
     lines.append(f"correctness: {c.get('status')}")
     for name, item in c.get('checks', {}).items():
         lines.append(f"  {name:<34} {item['status']:<5} {item.get('measured', '')}  (tolerance {item.get('tolerance', '')})")
-    lines.append(f"{'run':<26}{'compile s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'FPS':>8}{'model%':>8}{'fits':>8}")
+    lines.append(f"{'run':<26}{'compile s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'FPS':>8}{'model%':>8}{'fits':>8}"
+                 f"{'model FPS':>10}{'pipe FPS':>9}")
     for run in report['runs']:
         f = run['frame']
         lines.append(f"{run['name']:<26}{run['compile_s']:>10.1f}{f['median_ms']:>9.2f}{f['p90_ms']:>9.2f}"
                      f"{f['p99_ms']:>9.2f}{run['fps']:>8.1f}{100 * run['model_share']:>8.1f}"
-                     f"{run['fits_accepted']:>5}/{run['fits_total']}")
+                     f"{run['fits_accepted']:>5}/{run['fits_total']}{run['model_fps']:>10.1f}{run['pipelined_fps']:>9.1f}")
     for item in report['skipped']:
         lines.append(f"skipped {item['run']}: {item['reason']}")
     for check in report.get('targets', []):

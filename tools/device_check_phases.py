@@ -110,6 +110,29 @@ def _speed_estimator(args, scratch):
         return build_full_size(args.device, parse_dtype(dtype), channels_last=True), dtype
 
 
+def pipelined_end_to_end_fps(batches, config, budget_s):
+    """Frames per second through the pipelined frame path (forward on its stream, finish and messages
+    in their own threads), the way the node runs it, over `batches` (one frame per camera each)."""
+    from depthmaster_ros.pipeline.outputs import frame_messages
+    from depthmaster_ros.pipeline.pipelined import FrameJob, PipelinedFrames
+
+    def emit(job, results):
+        for output in results:
+            if isinstance(output, Exception):
+                raise output                    # a frame the check built itself must not fail
+            frame_messages(output, HEADER, config.output, FieldBuilders)
+
+    path = PipelinedFrames(emit, config.node.frames_in_flight, name='device_check')
+    started, done = time.perf_counter(), 0
+    for index, items in enumerate(batches):
+        path.submit(FrameJob(items))
+        done += len(items)
+        if index >= 2 and time.perf_counter() - started > budget_s:
+            break
+    path.close()
+    return done / (time.perf_counter() - started)
+
+
 def speed(args, scratch, report, budget, save):
     """Appends one run per (mode, res, batch) to report['runs'], skipped ones to report['skipped']."""
     from timing import summarize
@@ -164,10 +187,16 @@ def speed(args, scratch, report, budget, save):
                         total += len(outputs)
                     if index >= WARMUP_FRAMES + 2 and time.perf_counter() - run_start > run_budget:
                         break
+                model_fps = 1e3 * batch / (float(np.median(model_s)) * 1e3)
+                stamps = WARMUP_FRAMES + args.iters                 # the pipelined frames' stamps go on from here
+                batches = [[(pipeline, frame_input(frames[camera], clouds[res][camera], stamps + index))
+                            for camera, pipeline in enumerate(pipelines)] for index in range(len(batch_s))]
+                pipelined_fps = pipelined_end_to_end_fps(batches, config, min(run_budget, max(budget.left(), 1.0)))
                 frame = summarize(batch_s)
                 report['runs'].append({
                     'name': name, 'mode': mode, 'processing_res': res, 'batch': batch, 'dtype': dtype,
                     'input': f'{args.size[0]}x{args.size[1]}', 'compile_s': compile_s, 'frame': frame,
                     'fps': 1e3 * batch / frame['median_ms'], 'model_share': float(np.median(model_s)) * 1e3 /
-                    frame['median_ms'], 'fits_accepted': accepted, 'fits_total': total})
+                    frame['median_ms'], 'fits_accepted': accepted, 'fits_total': total,
+                    'model_fps': model_fps, 'pipelined_fps': pipelined_fps})
                 save()

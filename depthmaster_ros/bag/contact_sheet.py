@@ -7,8 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from depthmaster_ros.config.settings import Config
 
 COLUMNS = ('input', 'metric depth [m]', '|depth - GT| [m]')
 _TITLE_PX = 48
@@ -137,3 +141,17 @@ def write_contact_sheet(path: str | os.PathLike[str], rows: Sequence[SheetRow], 
     if not cv2.imwrite(str(path), sheet[..., ::-1]):
         raise OSError(f'could not write the contact sheet to {path}')
     return sheet.shape[:2]
+
+
+def sheet_positions(estimate: int, rows: int) -> set[int]:
+    """Which of about `estimate` selected frames become the sheet's `rows` rows, evenly spread."""
+    if rows <= 0:
+        return set()
+    return {int(round(p)) for p in np.linspace(0, max(0, estimate - 1), min(rows, estimate))}
+
+
+def sheet_title(label: str, config: 'Config') -> str:
+    lines = [label] if label else []
+    lines.append(f'{config.model.backend} {config.model.model}  processing_res {config.model.processing_res}  '
+                 f'alignment {config.alignment.alignment_mode}')
+    return '\n'.join(lines)

@@ -2,15 +2,20 @@
 
 Messages are replayed in log-time order: TF updates the transforms, and CameraInfos, clouds and
 images go to the node's own frame assembly (pipeline/assembly.py: same conversion, camera_info and
-cloud pairing, same skip and fault reasons); each selected frame runs through `DepthPipeline.process`
-exactly as the node runs it. Unlike the node nothing is dropped for being late: an image
+cloud pairing, same skip and fault reasons); each selected frame runs through the node's pipelined
+frame path (pipeline/pipelined.py). Unlike the node nothing is dropped for being late: an image
 waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR latency) is still seen.
 Every output message carries its source image's header, and is logged at the source image's log time.
+
+Three threads share a run: a reader reads, decodes and assembles frames a few jobs ahead
+(`read_ahead.ReadAhead`), this thread runs the model forward, and the frame path's stages finish each frame and
+serialise and write its messages (the writer's stage also writes the copied input messages, in their
+place in the order, so the output is written in the same order as a frame-by-frame run).
 """
 from collections import deque
 from collections.abc import Callable
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from pathlib import Path
 import time
@@ -21,8 +26,6 @@ import numpy as np
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.conversions.buffers import ImplausibleSize
-from depthmaster_ros.conversions.values import stamp_to_ns
-from depthmaster_ros.geometry.metrics import depth_errors
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import describe_weights
@@ -33,11 +36,15 @@ from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
 from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
+from depthmaster_ros.pipeline.pipelined import FrameJob, FrameResults, PipelinedFrames
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
+from .ground_truth import add_ground_truth, errors_against
+from .contact_sheet import sheet_positions, sheet_title
 from .output import RELATIVE_CHOICES, OutputBag, Progress
+from .read_ahead import ReadAhead
 from .refusal import BagRefused
 from .summary import BagStats, BagSummary, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
@@ -46,9 +53,8 @@ from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_
 LIDAR_LATENCY_ALLOWANCE_S = 0.5
 # How far before --start transforms and clouds are read, beyond max_cloud_age_s.
 PRELOAD_S = 1.0
-# Unmatched ground-truth images kept while waiting for their camera frame.
-GT_BACKLOG = 64
-
+# Jobs (frames and copied messages) the reader may be ahead of the model forward.
+READ_AHEAD = 16
 
 
 @dataclass
@@ -74,7 +80,7 @@ class BagOptions:
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
     cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
-    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame (evaluation)
+    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame, in order (evaluation)
     output_root: str | None = None     # a batch's --out: OUT must stay inside it (bag/writing.py check_inside)
 
     def check(self) -> None:
@@ -118,19 +124,18 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
             estimator = estimator()
         run = _BagRun(bag, topics, DepthPipeline(cast(Estimator, estimator), config), config, options,
                       stop_requested or (lambda: False))
-        writer = open_writer(location, storage, compression)
+        out = OutputBag(None, _namespace(options, topics), config, relative=options.relative)
         try:
-            run.replay(OutputBag(writer, _namespace(options, topics), config, relative=options.relative))
+            run.run(out, lambda: open_writer(location, storage, compression))
         except BaseException:          # an error or a second Ctrl-C: no half-written OUT is left behind
             run.progress.close()
             with contextlib.suppress(Exception):
-                writer.close()
+                out.writer.close()
             location.discard()
             raise
         run.progress.close()
-        writer.close()
         location.commit()
-    recording = recording_size(bag_size_bytes(output_path), writer.min_timestamp, writer.max_timestamp)
+    recording = recording_size(bag_size_bytes(output_path), out.writer.min_timestamp, out.writer.max_timestamp)
 
     summary = build_summary(
         run.stats, interrupted=run.interrupted, wall_s=time.perf_counter() - started,
@@ -145,7 +150,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
         output_topics=run.output_topics)
     if options.contact_sheet and run.sheet_rows:
         from depthmaster_ros.bag.contact_sheet import write_contact_sheet
-        write_contact_sheet(options.contact_sheet, run.sheet_rows, title=_sheet_title(options, config))
+        write_contact_sheet(options.contact_sheet, run.sheet_rows, title=sheet_title(options.label, config))
         summary.contact_sheet = str(options.contact_sheet)
     return summary
 
@@ -162,6 +167,29 @@ class _PendingImage:
     log_ns: int
     msgtype: str
     message: object
+
+
+@dataclass
+class _FrameToWrite:
+    """What the writer needs of a selected frame besides its output."""
+    log_ns: int
+    index: int                      # its place among the selected frames (contact sheet rows)
+    convert_s: float
+    gt: np.ndarray | None
+
+
+@dataclass
+class _CopiedMessage:
+    """An input message copied as recorded, written in its place among the frames' outputs."""
+    connection: Any
+    log_ns: int
+    rawdata: bytes
+
+
+@dataclass
+class _WriterStep:
+    """Open the output writer (with the function that opens it) or, with None, close it."""
+    open: Callable[[], Any] | None
 
 
 class _BagRun:
@@ -186,6 +214,9 @@ class _BagRun:
                                       refuse_implausible=True)
         self.sheet_rows: list[Any] = []
         self.interrupted = False
+        self.out: OutputBag | None = None                       # set by run()
+        self._stopped = False
+        self._send: Callable[[FrameJob], None] | None = None    # set by replay(), in the reader thread
         self.output_topics: dict[str, str] = {}
 
         reader = bag.reader
@@ -195,14 +226,35 @@ class _BagRun:
                             else self.window_start + int(round(options.duration_s * 1e9)))
         self.lookahead_ns = int(round((config.alignment.cloud_future_tolerance_s + LIDAR_LATENCY_ALLOWANCE_S) * 1e9))
         estimate = _estimated_frames(bag, topics.image, self.window_start, self.window_stop, options.every)
-        self.sheet_positions = _sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
+        self.sheet_positions = sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
         self.input_topics = {topics.image, topics.camera_info, topics.points, topics.gt, *topics.tf} - {None}
         self.progress = Progress(estimate, options.progress, options.frame_done)
 
     # replay ------------------------------------------------------------------------------------
-    def replay(self, out):
+    def run(self, out: OutputBag, open_writer: Callable[[], Any]) -> None:
+        """Read ahead in a thread, forward here, finish and write in the frame path's stages (the writer
+        is opened, used and closed in the writing stage's thread: an sqlite3 bag must be)."""
         self.out = out
         self.output_topics = {role: out.topic(role) for role in OUTPUT_TOPICS}
+        frames = PipelinedFrames(self._emit, self.config.node.frames_in_flight, name='bag')
+        reader = ReadAhead(self.replay, READ_AHEAD)
+        try:
+            frames.submit(FrameJob((), _WriterStep(open_writer)))
+            for job in reader.jobs():
+                if self._stopped:                   # the writer saw a stop: what was read ahead is not started
+                    break
+                frames.submit(job)
+            frames.submit(FrameJob((), _WriterStep(None)))
+        except BaseException:
+            reader.close()
+            frames.close(drop=True)
+            raise
+        reader.close()
+        frames.close()
+
+    def replay(self, send: Callable[[FrameJob], None]) -> None:
+        """The reader's side: messages in log-time order, frames and copies sent in that order."""
+        self._send = send
         copied = self._copied_topics()
         read_from = max(self.bag_start, self.window_start - int((self.config.alignment.max_cloud_age_s + PRELOAD_S) * 1e9))
         self._preload_latched_state(read_from, copy_tf_static='/tf_static' in copied)
@@ -214,13 +266,17 @@ class _BagRun:
                 return
             in_window = self._in_window(log_ns)
             if connection.topic in copied and (in_window or connection.topic == '/tf_static'):
-                out.copy(connection, self.bag.typestore, log_ns, rawdata)
+                self._copy(connection, log_ns, rawdata)
             if connection.topic == self.topics.image:
                 if in_window:
                     self._image_arrived(connection, log_ns, rawdata)
             elif connection.topic in self.input_topics:
                 self._state_arrived(connection, log_ns, rawdata)
-        self.interrupted = not self._process_pending(until_ns=None)
+        if not self._process_pending(until_ns=None):
+            self.interrupted = True
+
+    def _copy(self, connection, log_ns, rawdata):
+        self._send(FrameJob((), _CopiedMessage(connection, log_ns, rawdata)))
 
     def _in_window(self, log_ns):
         return log_ns >= self.window_start and (self.window_stop is None or log_ns < self.window_stop)
@@ -251,7 +307,7 @@ class _BagRun:
             for connection, log_ns, rawdata in self.bag.messages(self.bag.connections('/tf_static')):
                 self._state_arrived(connection, log_ns, rawdata)
                 if copy_tf_static and log_ns < read_from:
-                    self.out.copy(connection, self.bag.typestore, log_ns, rawdata)
+                    self._copy(connection, log_ns, rawdata)
         if self.topics.camera_info and self.window_start > self.bag_start:
             messages = self.bag.messages(self.bag.connections(self.topics.camera_info), stop=self.window_start)
             last = deque(messages, maxlen=1)        # the newest CameraInfo before the window, if any
@@ -276,7 +332,7 @@ class _BagRun:
                 raise self._refused(error, topic, log_ns) from None
         elif topic == self.topics.gt:
             try:
-                _add_ground_truth(self.ground_truth, message, faults)
+                add_ground_truth(self.ground_truth, message, faults)
             except ImplausibleSize as error:
                 raise self._refused(error, topic, log_ns) from None
 
@@ -299,11 +355,15 @@ class _BagRun:
 
     def _skip(self, reason: str, text: str) -> None:
         self.stats.frames_selected += 1
+        self._skipped(reason, text)
+
+    def _skipped(self, reason: str, text: str) -> None:
         self.stats.skipped.record(reason, text)
         self.progress.update()
 
     # one frame ---------------------------------------------------------------------------------
     def _process_image(self, item):
+        """The reader's side of a frame: assembled and sent to the forward (or skipped, and counted)."""
         started = time.perf_counter()
         try:
             released = self.assembly.add_image(item.message, self.config)
@@ -313,35 +373,56 @@ class _BagRun:
             return                                  # skipped (counted by the assembly)
         frame = self.assembly.frame(released[0], self.config)
         assert frame is not None                    # a looked-up image is never dropped
-        stamp_ns, frame_id, rgb = frame.stamp_ns, frame.frame_id, frame.rgb
+        if frame.transforms is not None:            # the transforms as read so far, as a frame-by-frame run sees them
+            frame = replace(frame, transforms=self.transforms.snapshot())
         convert_s = time.perf_counter() - started
-        try:
-            output = self.pipeline.process(frame)
-        except ValueError as error:
-            self._skip(kinds.FRAME, kinds.dropped(error))
+        index = self.stats.frames_selected
+        self.stats.frames_selected += 1
+        gt = self.ground_truth.pop(frame.stamp_ns, None)
+        self._send(FrameJob([(self.pipeline, frame)], _FrameToWrite(item.log_ns, index, convert_s, gt)))
+
+    def _emit(self, job: FrameJob, results: FrameResults) -> None:
+        """The writer's side: a copied message, or a frame's outputs (or its skip), in the order read."""
+        context, out = job.context, self.out
+        assert out is not None                      # run() sets it before any job
+        if isinstance(context, _WriterStep):
+            if context.open is not None:
+                out.writer = context.open()
+            else:
+                out.writer.close()
             return
-        except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
-            self._skip(kinds.PIPELINE_ERROR, f'{type(error).__name__}: {error}')
+        if self._stopped:                           # a stop came after an earlier frame: nothing read ahead is written
+            return
+        if isinstance(context, _CopiedMessage):
+            out.copy(context.connection, self.bag.typestore, context.log_ns, context.rawdata)
+            return
+        self._write_frame(out, job, results)
+        if self.stop_requested():                   # polled after each frame, as a frame-by-frame run does
+            self._stopped = self.interrupted = True
+
+    def _write_frame(self, out: OutputBag, job: FrameJob, results: FrameResults) -> None:
+        context = job.context
+        (output,) = results
+        frame = job.items[0][1]
+        if isinstance(output, ValueError):
+            self._skipped(kinds.FRAME, kinds.dropped(output))
+            return
+        if isinstance(output, Exception):           # as in the node: one frame failing must not end the run
+            self._skipped(kinds.PIPELINE_ERROR, f'{type(output).__name__}: {output}')
             return
         if self.options.frame_output is not None:
             self.options.frame_output(frame, output)
-        index = self.stats.frames_selected
-        self.stats.frames_selected += 1
         started = time.perf_counter()
-        if not self.out.write_frame(output, self.out.builders.header(stamp_ns, frame_id), item.log_ns):
+        if not out.write_frame(output, out.builders.header(frame.stamp_ns, frame.frame_id), context.log_ns):
             self.stats.faults.record('cloud_max_points', 'cloud above cloud_max_points not written; raise cloud_stride')
         write_s = time.perf_counter() - started
-        gt = self.ground_truth.pop(stamp_ns, None)
-        errors = None
-        if gt is not None and output.depth_m is not None:
-            errors = depth_errors(_resized_nearest(output.depth_m, gt.shape), gt,
-                                  min_depth=self.config.alignment.min_depth,
-                                  max_depth=self.config.alignment.max_depth)
-        self.stats.frame_written(output, {'convert': convert_s, **output.timings, 'write': write_s}, errors)
-        if index in self.sheet_positions:
+        gt = context.gt
+        errors = None if gt is None else errors_against(output.depth_m, gt, self.config.alignment)
+        self.stats.frame_written(output, {'convert': context.convert_s, **output.timings, 'write': write_s}, errors)
+        if context.index in self.sheet_positions:
             from depthmaster_ros.bag.contact_sheet import SheetRow
-            label = f'#{index}  t={(item.log_ns - self.bag_start) * 1e-9:.2f} s'
-            self.sheet_rows.append(SheetRow(rgb=rgb, depth_m=output.depth_m, gt_m=gt, label=label))
+            label = f'#{context.index}  t={(context.log_ns - self.bag_start) * 1e-9:.2f} s'
+            self.sheet_rows.append(SheetRow(rgb=frame.rgb, depth_m=output.depth_m, gt_m=gt, label=label))
         self.progress.update()
 
 
@@ -354,33 +435,6 @@ def _add_tf_message(buffer, message, static, faults):
         faults.record('tf', error)
 
 
-def _add_ground_truth(ground_truth, message, faults):
-    """GT depth in metres by stamp: 32FC1 metres or 16UC1 millimetres (0 = invalid), REP 118."""
-    from depthmaster_ros.conversions.image import image_to_numpy
-    try:
-        depth = np.asarray(image_to_numpy(message), dtype=np.float32)
-    except ImplausibleSize:
-        raise
-    except ValueError as error:
-        faults.record('ground_truth', str(error))
-        return
-    if depth.ndim != 2:
-        faults.record('ground_truth', f'{message.encoding}: ground truth must be a single-channel depth image')
-        return
-    if str(message.encoding).upper() == '16UC1':
-        depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
-    ground_truth[stamp_to_ns(message.header.stamp)] = depth
-    while len(ground_truth) > GT_BACKLOG:          # ground truth no frame claimed: forget the oldest
-        ground_truth.pop(next(iter(ground_truth)))
-
-
-def _resized_nearest(array, shape):
-    import cv2
-    if array.shape == shape:
-        return array
-    return cv2.resize(array, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-
-
 # ---------------------------------------------------------------------------------------------
 # frame estimate and contact sheet
 
@@ -391,16 +445,3 @@ def _estimated_frames(bag, image_topic, window_start, window_stop, every):
     covered = min(end, window_stop or end) - max(start, window_start)
     fraction = 1.0 if window_start <= start and window_stop is None else max(0, covered) / max(1, end - start)
     return max(1, int(math.ceil(count * min(1.0, fraction) / every)))
-
-
-def _sheet_positions(estimate, rows):
-    if rows <= 0:
-        return set()
-    return {int(round(p)) for p in np.linspace(0, max(0, estimate - 1), min(rows, estimate))}
-
-
-def _sheet_title(options, config):
-    lines = [options.label] if options.label else []
-    lines.append(f'{config.model.backend} {config.model.model}  processing_res {config.model.processing_res}  '
-                 f'alignment {config.alignment.alignment_mode}')
-    return '\n'.join(lines)

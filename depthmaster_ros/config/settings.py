@@ -105,6 +105,7 @@ class NodeSettings:
     diagnostics_period_s: float
     lazy: bool
     log_throttle_s: float
+    frames_in_flight: int
     cameras: tuple[str, ...]
 
 

@@ -149,6 +149,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('diagnostics_period_s', DOUBLE, 1.0, 'Period of /diagnostics, seconds.', range=(0.1, 60.0), **_FIXED),
         _p('lazy', BOOL, True, 'Run no inference while nothing subscribes to any depth output.'),
         _p('log_throttle_s', DOUBLE, 5.0, 'Minimum interval between repeats of one warning, seconds.', range=(0.0, 3600.0)),
+        _p('frames_in_flight', INTEGER, 3, 'Frames between the start of the model forward and the end of publishing or writing: 3 runs the forward of one frame, the host work of the one before (fit, cloud) and the publishing or writing of the one before that at once; 2 overlaps the forward with the rest; 1 runs them in turn (node and bag tool).', range=(1, 3), **_FIXED),
         _p('cameras', STRING_ARRAY, [], "Camera namespaces this node serves, e.g. [front, left]: each has its own image, camera_info and depth outputs under its namespace, and its newest frame wins independently; frames of the same size share one batched model forward. The points topic stays one for all cameras (extrinsics from TF). Empty = one camera, topics in the node's namespace.", **_FIXED),
     ),
 )

@@ -232,6 +232,15 @@ class TransformBuffer:
         if drop:
             del edge.stamps[:drop], edge.samples[:drop]
 
+    def snapshot(self) -> 'TransformBuffer':
+        """A copy that later transforms do not change (a frame finished while reading goes on sees what it saw)."""
+        copy = TransformBuffer(cache_s=1.0)
+        copy.cache_ns = self.cache_ns
+        for child, edge in self._edges.items():
+            kept = copy._edges[child] = _Edge(edge.parent)
+            kept.static, kept.stamps, kept.samples = edge.static, list(edge.stamps), list(edge.samples)
+        return copy
+
     def frames(self) -> list[str]:
         return sorted(set(self._edges) | {edge.parent for edge in self._edges.values()})
 

@@ -56,6 +56,7 @@ class ModelOutput:
     space: str
     confidence: np.ndarray | None
     timings: Mapping[str, float]
+    processing_res: int | None = None       # the resolution of this forward (None: the pipeline's)
 
 
 def uses_device_frames(estimator: Estimator) -> bool:
@@ -139,7 +140,8 @@ class DepthPipeline:
         t0 = time.perf_counter()
         colors_source = rgb
         if config.output.output_resolution == 'processing':
-            width, height = processing_size(rgb.shape[1], rgb.shape[0], self.processing_res)
+            res = self.processing_res if prediction.processing_res is None else prediction.processing_res
+            width, height = processing_size(rgb.shape[1], rgb.shape[0], res)
             maps = maps.resized(height, width)
             if config.output.publish_cloud and config.output.cloud_rgb:
                 colors_source = resize_area(rgb, height, width)
@@ -217,11 +219,12 @@ class DepthPipeline:
         if self.device_frames:
             maps, timings = cast(DeviceEstimator, self.estimator).predict_tensor(np.stack(rgbs), processing_res)
             timings = dict(timings)
-            return [ModelOutput(DeviceMaps(maps[index]), self.estimator.space, None, timings)
+            return [ModelOutput(DeviceMaps(maps[index]), self.estimator.space, None, timings, processing_res)
                     for index in range(len(rgbs))]
         predictions = ([self.estimator.predict(rgbs[0], processing_res)] if len(rgbs) == 1 else
                        self.estimator.predict_batch(rgbs, processing_res))
-        return [ModelOutput(HostMaps(p.relative), p.space, p.confidence, p.timings) for p in predictions]
+        return [ModelOutput(HostMaps(p.relative), p.space, p.confidence, p.timings, processing_res)
+                for p in predictions]
 
     def _predict(self, rgb: np.ndarray, warnings: list[FrameWarning]) -> tuple['ModelOutput', float]:
         """Estimator forward; on CUDA OOM free the cache, step processing_res down and retry."""

@@ -2,9 +2,11 @@
 
 Callbacks only hand messages to their camera's frame assembly (pipeline/assembly.py: conversion,
 camera_info and cloud pairing, the same as the bag tool's) and put the FrameInput it makes in the
-camera's one-slot mailbox; one worker thread takes every camera's pending frame,
-runs them through one batched forward and publishes each under its camera, so a slow model never
-blocks the executor and each camera's newest frame always wins. Every fault is counted once, logged at
+camera's one-slot mailbox; one worker thread takes every camera's pending frame once the pipelined
+frame path (pipeline/pipelined.py) has a slot free, and that path runs them through one batched
+forward, finishes them in order and publishes each under its camera, so a slow model never blocks
+the executor, the host work of one frame overlaps the forward of the next, and each camera's newest
+frame always wins. Every fault is counted once, logged at
 a throttled rate and reported on /diagnostics. The steps are split so a lifecycle node can run them
 per transition: configure (`_configure`), activate (`_activate`), deactivate (`_deactivate`),
 cleanup (`_release`); every attribute they set is created, empty, in `_init_frame_path`.
@@ -22,7 +24,6 @@ from depthmaster_ros.model.protocol import Estimator
 from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_BANNER
 from depthmaster_ros.pipeline import faults
 from depthmaster_ros.pipeline.assembly import ConvertedImage, FrameAssembly, store_cloud
-from depthmaster_ros.pipeline.camera_batch import process_camera_batch
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync, Paired
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
@@ -31,6 +32,7 @@ from depthmaster_ros.pipeline.faults import FaultCounters
 from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
 from depthmaster_ros.pipeline.navigation import is_ring, merged_scan
 from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
+from depthmaster_ros.pipeline.pipelined import FrameJob, FrameResults, PipelinedFrames
 
 from . import messages
 from .camera_channel import CameraChannel, camera_label
@@ -80,6 +82,7 @@ class DepthFramePath(_NodeBase):
         self._timers: list[Any] = []
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._frames: PipelinedFrames | None = None
 
     def _fresh_shared_state(self) -> None:
         """What the cameras share: fault counters, transforms, recent clouds and transport statistics."""
@@ -162,6 +165,7 @@ class DepthFramePath(_NodeBase):
         self._create_publishers()
         self._create_subscriptions()
         self._stop = threading.Event()
+        self._frames = PipelinedFrames(self._emit, config.node.frames_in_flight, name='depthmaster')
         self.tf_listener = TransformListener(self, self.transforms, on_error=lambda m: self._fault('tf', m))
         self._timers = [self.create_timer(config.node.diagnostics_period_s, self._publish_diagnostics),
                         self.create_timer(_SYNC_CHECK_S, self._expire_waiting_images)]
@@ -283,31 +287,33 @@ class DepthFramePath(_NodeBase):
 
     # worker ----------------------------------------------------------------------------------------
     def _work(self) -> None:
+        """Take every camera's pending frame once a slot is free (a frame still waiting can be replaced)."""
         channels = {channel.key: channel for channel in self.channels}
+        frames = self._frames
+        assert frames is not None               # created with the worker in _activate
         try:
             while not self._stop.is_set():
+                if not frames.wait_for_slot(timeout=0.1):
+                    continue
                 taken = self.mailbox.take_all(timeout=0.1)
                 if not taken:
                     continue
                 with self._config_lock:
                     config, self._pending_config = self._pending_config, None
                 if config is not None:
+                    frames.drain()              # the frames in flight finish under the parameters they began with
                     for channel in channels.values():
                         channel.pipeline.update_config(config)
-                self._process_and_publish([(channels[key], item) for key, item in taken])
+                batch = [(channels[key], item) for key, item in taken]
+                frames.submit(FrameJob([(channel.pipeline, item.frame) for channel, item in batch], batch))
         except Exception as error:  # noqa: BLE001 - reported on /diagnostics; the node keeps its topics
             for channel in channels.values():
                 channel.health.worker_error = f'{type(error).__name__}: {error}'
             self.get_logger().error(f'worker stopped: {type(error).__name__}: {error}')
 
-    def _process_and_publish(self, batch: list[tuple[CameraChannel, _QueuedFrame]]) -> None:
-        """Every camera's pending frame through one batched forward, each output under its camera."""
-        try:
-            results = process_camera_batch([(channel.pipeline, item.frame) for channel, item in batch])
-        except Exception as error:  # noqa: BLE001 - one bad batch must not stop the node
-            for channel, _ in batch:
-                self._fault(faults.PIPELINE_ERROR, channel.label(f'{type(error).__name__}: {error}'), 'error')
-            return
+    def _emit(self, job: FrameJob, results: FrameResults) -> None:
+        """The frame path's last stage: every camera's output published under its camera, faults counted."""
+        batch: list[tuple[CameraChannel, _QueuedFrame]] = job.context
         ring = []
         for (channel, item), output in zip(batch, results):
             if isinstance(output, ValueError):
@@ -369,10 +375,13 @@ class DepthFramePath(_NodeBase):
 
     # shutdown --------------------------------------------------------------------------------------
     def stop_worker(self, timeout_s: float = 2.0) -> bool:
-        """Stop taking frames and join the worker (a frame in the model finishes first)."""
+        """Stop taking frames, join the worker and the frame path (a forward under way finishes first;
+        frames in flight are dropped, nothing is published after the stop)."""
         if self._worker is None:
             return True                     # never activated
+        deadline = time.monotonic() + timeout_s
         self._stop.set()
         self.mailbox.close()
         self._worker.join(timeout_s)
-        return not self._worker.is_alive()
+        stopped = self._frames is None or self._frames.close(drop=True, timeout=max(0.0, deadline - time.monotonic()))
+        return stopped and not self._worker.is_alive()

@@ -264,25 +264,13 @@ def test_ambiguous_image_topics_list_what_was_found_before_loading_the_model(sam
 
 
 def test_stop_request_closes_a_readable_bag(sample_bag_file, tmp_path, tiny_estimator, bag_config):
-    processed_frames = []
-
-    def stop_after_two():
-        return len(processed_frames) >= 2
-
-    class CountingEstimator:
-        def __getattr__(self, name):
-            return getattr(tiny_estimator, name)
-
-        def predict(self, rgb, processing_res=768):
-            processed_frames.append(1)
-            return tiny_estimator.predict(rgb, processing_res)
-
     out = tmp_path / 'stopped.mcap'
-    summary = run(sample_bag_file, out, CountingEstimator(), bag_config.replace(alignment_mode='none'))
+    summary = run(sample_bag_file, out, tiny_estimator, bag_config.replace(alignment_mode='none'))
     assert summary['interrupted'] is False       # sanity: it runs through without a stop request
-    processed_frames.clear()
-    summary = process_bag(sample_bag_file, out, CountingEstimator(), bag_config.replace(alignment_mode='none'),
-                          BagOptions(progress=False, force=True), stop_requested=stop_after_two)
+    written = []                                 # polled after each written frame, as a frame-by-frame run does
+    summary = process_bag(sample_bag_file, out, tiny_estimator, bag_config.replace(alignment_mode='none'),
+                          BagOptions(progress=False, force=True, frame_done=lambda: written.append(1)),
+                          stop_requested=lambda: len(written) >= 2)
     assert summary.interrupted is True and summary.frames.out == 2
     topics, _ = read_bag(out)
     assert topics[f'{NS}/depth/relative'][1] == 2

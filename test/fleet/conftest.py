@@ -1,13 +1,11 @@
 """Fixtures for the batch tests: small sample bags, a corrupt one, and a message-level bag comparison."""
-import dataclasses
-
 import pytest
 
 from depthmaster_ros.synthetic.sample_bag import write_sample_bag
 
+from fixtures_bag import messages_without_timings
+
 WIDTH, HEIGHT = 64, 48
-# Measured wall times inside DepthAlignment: they differ between any two runs, batch or not.
-TIMING_FIELDS = ('inference_time_s', 'alignment_time_s')
 
 
 @pytest.fixture(scope='module')
@@ -27,20 +25,4 @@ def make_bags(tmp_path_factory):
 @pytest.fixture(scope='session')
 def bag_messages():
     """bag_messages(path) -> [(topic, msgtype, log_ns, raw CDR bytes)] in log order, timing fields zeroed."""
-    from rosbags.rosbag2 import Reader
-
-    from depthmaster_ros.bag.messages import ALIGNMENT_TYPE, typestore
-    store = typestore()
-
-    def read(path):
-        messages = []
-        with Reader(path) as reader:
-            for connection, log_ns, raw in reader.messages():
-                raw = bytes(raw)
-                if connection.msgtype == ALIGNMENT_TYPE:
-                    message = store.deserialize_cdr(raw, ALIGNMENT_TYPE)
-                    message = dataclasses.replace(message, **{name: 0.0 for name in TIMING_FIELDS})
-                    raw = bytes(store.serialize_cdr(message, ALIGNMENT_TYPE))
-                messages.append((connection.topic, connection.msgtype, log_ns, raw))
-        return messages
-    return read
+    return messages_without_timings

@@ -190,3 +190,18 @@ def test_cuda_run_reports_targets_and_upload_overlap(tmp_path):
     assert overlap['upload_ms'] > 0 and overlap['sequential_ms'] > 0 and overlap['overlapped_ms'] > 0
     statuses = [check['status'] for check in report['targets']]
     assert all(status in ('PASS', 'FAIL') or status.startswith('NOT MEASURED') for status in statuses)
+
+
+def test_stand_in_runs_serial_and_pipelined_paths_side_by_side(tmp_path):
+    """--stand-in-ms: both frame paths, serial and pipelined, in one run; outputs compared, no speed asserted."""
+    completed, out = run_bench(tmp_path, '--stand-in-ms', '5', '--path', 'node,bag', '--pipeline-frames', '6',
+                               '--plumbing-size', '128x96', '--no-plumbing')
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    pipeline = json.loads(out.read_text())['pipeline']
+    assert set(pipeline) == {'node', 'bag'}
+    for path, row in pipeline.items():
+        assert {'serial_fps', 'pipelined_fps', 'p50_ms', 'p99_ms', 'identical'} <= set(row), path
+        assert row['identical'] is True and row['frames'] == 6 and row['input'] == '128x96'
+        assert row['serial_fps'] > 0 and row['pipelined_fps'] > 0 and row['p50_ms'] <= row['p99_ms']
+    from depthmaster_ros.model.backends import backend_names
+    assert 'stand_in' not in backend_names()                  # the stand-in is the harness's, no user backend

@@ -30,6 +30,7 @@ def test_device_check_cpu_dry_run(tmp_path):
         assert run['mode'] == 'eager' and run['frame']['n'] >= 3
         assert run['fits_accepted'] == run['fits_total'] == run['frame']['n'] * run['batch']
         assert 0 < run['model_share'] <= 1.0 + 1e-6
+        assert run['model_fps'] > 0 and run['pipelined_fps'] > 0        # the pipelined frame path beside the model
     assert all(check['status'].startswith('N/A') for check in report['targets'])
     table = (tmp_path / 'out' / 'device_check.txt').read_text()
     assert 'correctness: PASS' in table and 'eager r128 b4' in table

@@ -14,17 +14,18 @@ import argparse
 import dataclasses
 import inspect
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import alignment_scenes as scenes  # noqa: E402
-from depthmaster_ros.alignment import fit as alignment_fit  # noqa: E402
+
 from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse, to_space  # noqa: E402
+from depthmaster_ros.alignment import fit as alignment_fit  # noqa: E402
 from depthmaster_ros.alignment.modes import SampleRequest, SparseSamples, get_mode  # noqa: E402
 from depthmaster_ros.config.settings import Config  # noqa: E402
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud  # noqa: E402

@@ -4,12 +4,13 @@
 reliable input, no smoothing) and a `Rig` on the test's executor. rclpy is imported only when a
 test asks for them.
 """
-from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
-from fixtures_ros import spin_until
 import pytest
 
 from depthmaster_ros.conversions.image import image_to_numpy
 from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+
+from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
+from fixtures_ros import spin_until
 
 OUTPUTS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/points', 'depth/alignment')
 

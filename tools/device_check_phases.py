@@ -1,10 +1,9 @@
 """The two phases of tools/device_check.py: correctness of the device path, then end-to-end speed."""
 import time
 
-import numpy as np
-
 from device_check import MODEL_TOLERANCE, POSTPROCESS_RELATIVE_TOLERANCE
 from device_check_frames import CHECK_PARAMS, HEADER, FieldBuilders, consistent_cloud, frame_input, scene_frames
+import numpy as np
 
 CORRECTNESS_SIZE, CORRECTNESS_RES = (160, 120), 128
 # First compilation of the full-size model, assumed before one has been measured (seconds).
@@ -33,14 +32,15 @@ def _relative_error(a, b):
 
 def correctness(args, scratch, budget_s):
     """{'status', 'checks': {name: {measured, tolerance, status}}}: model and post-processing."""
-    import torch
     from bench import usable_dtypes
+    import torch
+
     from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.pipeline.frame_maps import DeviceMaps
     from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
+    from depthmaster_ros.config.settings import Config
     from depthmaster_ros.geometry.backprojection import depth_to_points
     from depthmaster_ros.pipeline import device_postprocess as dp
+    from depthmaster_ros.pipeline.frame_maps import DeviceMaps
     started = time.perf_counter()
     checks = {}
     frames = scene_frames(*CORRECTNESS_SIZE, cameras=2)
@@ -113,6 +113,7 @@ def _speed_estimator(args, scratch):
 def speed(args, scratch, report, budget, save):
     """Appends one run per (mode, res, batch) to report['runs'], skipped ones to report['skipped']."""
     from timing import summarize
+
     from depthmaster_ros.config.settings import Config
     from depthmaster_ros.pipeline.camera_batch import process_camera_batch
     from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline

@@ -187,7 +187,6 @@ class TimedEstimator(DepthEstimator):
 def run(args):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-
     import torch
 
     from depthmaster_ros.model import load_estimator

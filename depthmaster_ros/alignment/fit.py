@@ -22,14 +22,21 @@ from depthmaster_ros.geometry.array_checks import IMAGE, float64_array, float_ar
 
 from .apply import apply_alignment
 from .extrinsic_check import estimate_offset
-from .local_fit import CELL as LOCAL_CELL, local_correction_maps
+from .local_fit import CELL as LOCAL_CELL
+from .local_fit import local_correction_maps
 from .record import AlignmentRecord
 from .robust_start import TUKEY_C, robust_line, robust_sigma
 from .sample_weights import representative_weights
 from .spaces import check_space, from_space, to_space
 from .uncertainty import errors_in_variables_line, grid_groups, regression_range, seen_image_share
-from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict, partition_quantiles,
-                       sample_verdict)
+from .verdicts import (
+    MAX_SCALE_UNCERTAINTY,
+    breakdown_ratio,
+    extrinsic_verdict,
+    fit_verdict,
+    partition_quantiles,
+    sample_verdict,
+)
 
 DEFAULT_SEED = 0
 SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread

@@ -34,7 +34,7 @@ class FloorSelection:
 
 def _vertical_slope(values: np.ndarray) -> np.ndarray:
     """Central difference over STEP strided rows of the blurred values (NaN at the top and bottom)."""
-    import cv2      # imported here: only the ground-plane mode needs OpenCV (the device check runs without it)
+    import cv2  # imported here: only the ground-plane mode needs OpenCV (the device check runs without it)
     blurred = cv2.blur(values, (BLUR, BLUR), borderType=cv2.BORDER_REPLICATE)
     slope = np.full_like(blurred, np.nan)
     slope[STEP:-STEP] = blurred[2 * STEP:] - blurred[:-2 * STEP]

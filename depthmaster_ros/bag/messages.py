@@ -13,8 +13,7 @@ import numpy as np
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from depthmaster_ros.conversions.image import numpy_to_image_fields
-from depthmaster_ros.conversions.values import (alignment_values, camera_info_values, check_frame_id, split_stamp_ns,
-                                                stamp_to_ns)
+from depthmaster_ros.conversions.values import alignment_values, camera_info_values, check_frame_id, split_stamp_ns, stamp_to_ns
 
 if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore

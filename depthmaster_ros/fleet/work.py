@@ -6,7 +6,7 @@ the progress bar, label and overwrite flag differ, and none of them reaches the 
 """
 from collections.abc import Callable
 import dataclasses
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 import os
 from pathlib import Path
 import socket

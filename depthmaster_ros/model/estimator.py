@@ -1,7 +1,7 @@
 """The estimator interface the node, the bag tool and the benchmark call."""
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, cast
 import time
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 

@@ -5,9 +5,9 @@ forward is shared. Frames of the same size and processing resolution go through 
 batch; the rest of each frame (alignment, metres, points) runs in its own pipeline, on the device
 when the pipelines keep frames there.
 """
+from collections.abc import Sequence
 import time
 from typing import cast
-from collections.abc import Sequence
 
 from .depth_pipeline import DepthPipeline, is_out_of_memory
 from .frames import FrameInput, FrameOutput, FrameWarning

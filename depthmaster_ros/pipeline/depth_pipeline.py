@@ -4,9 +4,9 @@ model -> (optional resize to the processing size) -> alignment by mode -> tempor
 metric depth -> points -> alignment record. Everything a frame needs arrives in `FrameInput`,
 so the same frame gives the same output whichever adapter fed it.
 """
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+import time
 from typing import Any, cast
 
 import numpy as np

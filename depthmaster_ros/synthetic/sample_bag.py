@@ -15,7 +15,13 @@ import numpy as np
 
 from depthmaster_ros.bag.compression import output_compression
 from depthmaster_ros.bag.writing import (
-    SINGLE_FILE_SUFFIXES, OutputLocation, open_writer, output_storage, qos_profile, tf_static_qos)
+    SINGLE_FILE_SUFFIXES,
+    OutputLocation,
+    open_writer,
+    output_storage,
+    qos_profile,
+    tf_static_qos,
+)
 
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'

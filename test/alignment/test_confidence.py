@@ -3,8 +3,8 @@ published metres, low far from every sample and where the samples disagree."""
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.confidence import AGREEMENT_TOLERANCE, alignment_confidence, sample_agreement
 from depthmaster_ros.alignment import metric_depth_from_sparse, to_space
+from depthmaster_ros.alignment.confidence import AGREEMENT_TOLERANCE, alignment_confidence, sample_agreement
 from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
 from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
 

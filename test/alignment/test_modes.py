@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.alignment import modes
-from depthmaster_ros.alignment.modes import (AlignmentMode, FixedFit, NoSamples, SampleRequest, SparseSamples,
-                                             get_mode, mode_names)
+from depthmaster_ros.alignment.modes import (
+    AlignmentMode,
+    FixedFit,
+    NoSamples,
+    SampleRequest,
+    SparseSamples,
+    get_mode,
+    mode_names,
+)
 from depthmaster_ros.config.settings import Config
 from depthmaster_ros.config.table import BY_NAME
 from depthmaster_ros.geometry.camera_model import CameraModel

@@ -16,6 +16,7 @@ from depthmaster_ros.bag.replay import BagOptions, process_bag
 from depthmaster_ros.bag.summary import format_summary
 from depthmaster_ros.commands import bag as bag_command
 from depthmaster_ros.synthetic import sample_bag
+
 from fixtures_bag import module_sample, run
 
 FRAMES, WIDTH, HEIGHT = 4, 64, 48

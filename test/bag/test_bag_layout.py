@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from depthmaster_ros.bag.replay import BagOptions, process_bag
+
 from fixtures_bag import module_sample, run
 
 FRAMES, WIDTH, HEIGHT = 3, 64, 48

@@ -18,6 +18,7 @@ from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
 from depthmaster_ros.pipeline.frames import FrameInput
 from depthmaster_ros.synthetic import sample_bag
 from depthmaster_ros.synthetic.scene import SyntheticScene
+
 from fixtures_bag import FRAMES, HEIGHT, NS, RATE, WIDTH, copy_bag, offered_qos, read_bag, run, stamp_ns, topic_types
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

@@ -6,9 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
+from depthmaster_ros.conversions.compressed import (
+    CompressedFormat,
+    compressed_to_numpy,
+    compressed_to_rgb8,
+    decode_compressed,
+    encode_compressed,
+    parse_format,
+)
+
 from fixtures_conversions import FLAVOURS, compressed_message
-from depthmaster_ros.conversions.compressed import (CompressedFormat, compressed_to_numpy, compressed_to_rgb8,
-                                              decode_compressed, encode_compressed, parse_format)
 
 
 def _smooth_rgb(height=24, width=31):

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from depthmaster_ros.config.settings import Config
 from depthmaster_ros.bag.replay import BagOptions
+from depthmaster_ros.config.settings import Config
 from depthmaster_ros.fleet.identity import model_identity, run_hash
 from depthmaster_ros.fleet.inputs import InputError, discover
 from depthmaster_ros.fleet.manifest import DONE, FAILED, BagOutcome, Manifest, ManifestRecord

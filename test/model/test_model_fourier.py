@@ -5,6 +5,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from depthmaster_ros.model.fourier_enhancement import FourierEnhancement
+
 from fixtures_model import reference_fourier
 
 # The official checkpoint's fftblock.* table (prefix stripped), for 1280 channels.

@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from safetensors.torch import load_file, save_file
+import torch
 
 from depthmaster_ros.model import ModelLoadError, load_estimator
 from depthmaster_ros.model.tiny import write_tiny_model

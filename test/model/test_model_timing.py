@@ -11,6 +11,7 @@ import torch
 
 from depthmaster_ros.model import STAGES, TOTAL, load_estimator
 from depthmaster_ros.model.runtime import StageTimer
+
 from fixtures_model import textured_rgb
 
 CUDA_ABSENT = 'CUDA event timing needs a CUDA device; this machine has none'

@@ -8,10 +8,16 @@ from depthmaster_ros.conversions.compressed import encode_compressed
 from depthmaster_ros.geometry.camera_model import CameraModel
 from depthmaster_ros.geometry.stamped_cloud import StampedCloud
 from depthmaster_ros.geometry.transforms import TransformBuffer
-from depthmaster_ros.pipeline.assembly import (FrameAssembly, InputFault, camera_for_image, cloud_from_message,
-                                               image_to_model_rgb)
+from depthmaster_ros.pipeline.assembly import (
+    FrameAssembly,
+    InputFault,
+    camera_for_image,
+    cloud_from_message,
+    image_to_model_rgb,
+)
 from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
 from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
+
 from fixtures_conversions import FLAVOURS, cloud_message, compressed_message, image_message
 
 FLOAT32 = 7

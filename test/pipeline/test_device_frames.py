@@ -15,6 +15,7 @@ from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
 from depthmaster_ros.pipeline.frame_maps import DeviceMaps, HostMaps
 from depthmaster_ros.pipeline.frames import FrameInput
 from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+
 from fixtures_estimators import CountingEstimator, OutOfMemoryFirst
 
 LIDAR_AT_CAMERA = {'alignment_mode': 'lidar', 'use_tf': False, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1],

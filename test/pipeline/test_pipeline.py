@@ -15,6 +15,7 @@ from depthmaster_ros.pipeline.cloud_pairing import RecentClouds, describe_miss, 
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline, next_lower_resolution
 from depthmaster_ros.pipeline.faults import FaultCounters
 from depthmaster_ros.pipeline.frames import FrameInput
+
 from fixtures_estimators import OutOfMemoryFirst, SceneTruthEstimator
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input
 from fixtures_pipeline import pipeline_config as config

@@ -4,9 +4,9 @@ Speed is never asserted here: only that each stage was measured and the report i
 """
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest

@@ -5,9 +5,9 @@ never downloads anything, even on a machine with network; the cache is an empty 
 """
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 from mcap.reader import make_reader
 import pytest

@@ -1,7 +1,8 @@
 """LatestFrameMailbox: newest item wins, replaced items are counted, close wakes the taker."""
 import threading
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from depthmaster_ros.ros.mailbox import LatestFrameMailbox
 

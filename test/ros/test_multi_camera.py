@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+
 from fixtures_estimators import CountingEstimator
 from fixtures_node import decode_image, header_ns
 from fixtures_pipeline import frame_input, pipeline_config

@@ -9,6 +9,7 @@ from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
 from depthmaster_ros.model.preprocess import processing_size
 from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
 from depthmaster_ros.pipeline.frames import FrameInput
+
 from fixtures_estimators import SceneTruthEstimator
 from fixtures_node import OUTPUTS, decode_image, header_ns, status_value
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input, pipeline_config

@@ -5,6 +5,7 @@ import pytest
 
 from depthmaster_ros.conversions.compressed import encode_compressed
 from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+
 from fixtures_estimators import SceneTruthEstimator
 from fixtures_node import decode_image, header_ns, status_value
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
@@ -145,8 +146,8 @@ def test_image_too_thin_for_the_model_is_refused_with_the_reason(start_node, tin
 
 
 def test_resolution_change_mid_stream_is_reported_and_followed(start_node, frames):
-    from depthmaster_ros.synthetic.scene import SyntheticScene
     from depthmaster_ros.ros import messages
+    from depthmaster_ros.synthetic.scene import SyntheticScene
     half = SyntheticScene(width=64, height=48).render(0.5)
     node, rig = start_node(SceneTruthEstimator(list(frames) + [half]), alignment_mode='fixed', diagnostics_period_s=0.2)
     rig.publish_frame(frames[0], 1_000, cloud=False)

@@ -5,8 +5,15 @@ import pytest
 from depthmaster_ros.bag import messages as rb
 from depthmaster_ros.conversions.compressed import compressed_to_rgb8, encode_compressed
 from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.conversions.point_cloud import (FLOAT32, UINT16, FieldSpec, create_cloud_fields, read_points,
-                                                     xyz_cloud_fields)
+from depthmaster_ros.conversions.point_cloud import (
+    FLOAT32,
+    UINT16,
+    FieldSpec,
+    create_cloud_fields,
+    read_points,
+    xyz_cloud_fields,
+)
+
 from fixtures_ros import spin_until
 
 pytestmark = pytest.mark.ros

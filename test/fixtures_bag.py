@@ -6,9 +6,8 @@ CameraInfo, ground truth and transforms); tests that change it copy it with `cop
 import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-from depthmaster_ros.bag.messages import typestore
-from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.bag import BagOptions, process_bag, typestore
+from depthmaster_ros.config import Config
 from depthmaster_ros.synthetic import sample_bag
 
 FRAMES, RATE, WIDTH, HEIGHT = 6, 10.0, 96, 72

@@ -6,8 +6,7 @@ test asks for them.
 """
 import pytest
 
-from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+from depthmaster_ros.conversions import image_to_numpy, xyz_cloud_fields
 
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
 from fixtures_ros import spin_until
@@ -89,7 +88,7 @@ def start_node(ros_context, ros_executor):
     """start_node(estimator, **params) -> (node, rig), both on the test's executor."""
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.ros.node import DepthMasterNode
+    from depthmaster_ros.ros import DepthMasterNode
 
     def start(estimator, **params):
         params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable',

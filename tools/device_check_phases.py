@@ -13,8 +13,7 @@ WARMUP_FRAMES = 2
 
 
 def _tiny_estimator(scratch, device, dtype):
-    from depthmaster_ros.model import load_estimator
-    from depthmaster_ros.model.tiny import write_tiny_model
+    from depthmaster_ros.model import load_estimator, write_tiny_model
     model_dir = scratch / 'tiny_model'
     if not model_dir.exists():
         write_tiny_model(model_dir, seed=0)
@@ -35,12 +34,11 @@ def correctness(args, scratch, budget_s):
     from bench import usable_dtypes
     import torch
 
-    from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse
-    from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.geometry.backprojection import depth_to_points
+    from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse, project_to_sparse_depth
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.geometry import depth_to_points
+    from depthmaster_ros.pipeline import DeviceMaps
     from depthmaster_ros.pipeline import device_postprocess as dp
-    from depthmaster_ros.pipeline.frame_maps import DeviceMaps
     started = time.perf_counter()
     checks = {}
     frames = scene_frames(*CORRECTNESS_SIZE, cameras=2)
@@ -104,8 +102,7 @@ def _speed_estimator(args, scratch):
     dtype = 'bf16' if args.device == 'cuda' else 'fp32'
     if args.tiny:
         return _tiny_estimator(scratch, args.device, dtype), dtype
-    from depthmaster_ros.model.full_size import build_full_size
-    from depthmaster_ros.model.runtime import parse_dtype
+    from depthmaster_ros.model import build_full_size, parse_dtype
     with torch.device(args.device):     # weights initialised where they run: seconds, not a minute
         return build_full_size(args.device, parse_dtype(dtype), channels_last=True), dtype
 
@@ -114,10 +111,8 @@ def speed(args, scratch, report, budget, save):
     """Appends one run per (mode, res, batch) to report['runs'], skipped ones to report['skipped']."""
     from timing import summarize
 
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.pipeline.camera_batch import process_camera_batch
-    from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-    from depthmaster_ros.pipeline.outputs import frame_messages
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.pipeline import DepthPipeline, frame_messages, process_camera_batch
     started = time.perf_counter()
     estimator, dtype = _speed_estimator(args, scratch)
     report['speed_model'] = {'model': 'tiny random weights' if args.tiny else 'full-size DepthMaster, random weights',

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.geometry.array_checks import IMAGE, float_array, is_tensor
+from depthmaster_ros.geometry import IMAGE, float_array, is_tensor
 
 from .spaces import Space, check_space
 

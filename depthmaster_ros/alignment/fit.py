@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from depthmaster_ros.geometry.array_checks import IMAGE, float64_array, float_array
+from depthmaster_ros.geometry import IMAGE, float64_array, float_array
 
 from .apply import apply_alignment
 from .extrinsic_check import estimate_offset

@@ -13,8 +13,7 @@ strongly); the robot pitches or rolls while driving and TF does not report it.
 """
 import numpy as np
 
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform, optical_from_body, rotation_about
+from depthmaster_ros.geometry import CameraModel, RigidTransform, optical_from_body, rotation_about
 
 
 def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, roll_rad: float = 0.0) -> RigidTransform:

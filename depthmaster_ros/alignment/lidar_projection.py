@@ -37,8 +37,7 @@ except ImportError:
     cv2 = None  # type: ignore[assignment]
 
 from depthmaster_ros.alignment.fit import open_interval_bounds
-from depthmaster_ros.geometry.array_checks import POINTS, float_array
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import POINTS, CameraModel, float_array
 
 
 @dataclass

@@ -8,7 +8,7 @@ from enum import Enum
 
 import numpy as np
 
-from depthmaster_ros.geometry.array_checks import float64_array
+from depthmaster_ros.geometry import float64_array
 
 
 class Space(str, Enum):  # noqa: UP042 - StrEnum is Python 3.11+, the package runs on 3.10

@@ -19,17 +19,12 @@ from typing import Any, cast
 import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.conversions.values import stamp_to_ns
-from depthmaster_ros.geometry.metrics import depth_errors
-from depthmaster_ros.model.protocol import Estimator
-from depthmaster_ros.model.provenance import describe_weights
+from depthmaster_ros.config import Config
+from depthmaster_ros.conversions import stamp_to_ns
+from depthmaster_ros.geometry import depth_errors
+from depthmaster_ros.model import Estimator, describe_weights
+from depthmaster_ros.pipeline import OUTPUT_TOPICS, CameraInfoSync, DepthPipeline, FrameAssembly, RecentClouds, store_cloud
 from depthmaster_ros.pipeline import faults as kinds
-from depthmaster_ros.pipeline.assembly import FrameAssembly, store_cloud
-from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
@@ -162,7 +157,7 @@ class _BagRun:
 
     def __init__(self, bag: Any, topics: Any, pipeline: DepthPipeline, config: Config, options: BagOptions,
                  stop_requested: Callable[[], bool]):
-        from depthmaster_ros.geometry.transforms import TransformBuffer
+        from depthmaster_ros.geometry import TransformBuffer
 
         self.bag, self.topics, self.pipeline = bag, topics, pipeline
         self.config, self.options, self.stop_requested = config, options, stop_requested
@@ -340,14 +335,14 @@ class _BagRun:
 # input messages into core types
 
 def _add_tf_message(buffer, message, static, faults):
-    from depthmaster_ros.geometry.transforms import store_tf_message
+    from depthmaster_ros.geometry import store_tf_message
     for error in store_tf_message(buffer, message, static)[1]:
         faults.record('tf', error)
 
 
 def _add_ground_truth(ground_truth, message, faults):
     """GT depth in metres by stamp: 32FC1 metres or 16UC1 millimetres (0 = invalid), REP 118."""
-    from depthmaster_ros.conversions.image import image_to_numpy
+    from depthmaster_ros.conversions import image_to_numpy
     try:
         depth = np.asarray(image_to_numpy(message), dtype=np.float32)
     except ValueError as error:

@@ -19,7 +19,7 @@ def add_arguments(parser):
 
 def add_run_arguments(parser):
     """Every flag but IN and OUT (`batch` takes the same ones, so both read a bag the same way)."""
-    from depthmaster_ros.model.backends import backend_names
+    from depthmaster_ros.model import backend_names
     model = parser.add_argument_group('parameters (the node\'s YAML; the flags override it)')
     model.add_argument('--params', metavar='FILE', help='ROS 2 params YAML, e.g. config/depthmaster.yaml')
     model.add_argument('--model', help='model directory or hub repo id')
@@ -63,9 +63,7 @@ def config_from_args(args):
     """The params file (or the defaults) with the command-line overrides, as one validated Config."""
     import yaml
 
-    from depthmaster_ros.config.params_file import load_params_file
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.config.table import defaults
+    from depthmaster_ros.config import Config, defaults, load_params_file
 
     params = load_params_file(args.params) if args.params else defaults()
     overrides = {'model': args.model, 'backend': args.backend, 'device': args.device, 'dtype': args.dtype,
@@ -91,7 +89,7 @@ def note_node_only_parameters(config, command):
 
 
 def options_from_args(args):
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
     return BagOptions(
         image_topic=args.image_topic, camera_info_topic=args.camera_info_topic, points_topic=args.points_topic,
         use_points=not args.no_points, gt_topic=args.gt_topic, namespace=args.namespace, storage=args.storage,
@@ -124,10 +122,9 @@ def run(args):
         return fail(EXIT_BAD_INPUT, error)
     note_node_only_parameters(config, 'bag')
 
-    from depthmaster_ros.bag.replay import process_bag
-    from depthmaster_ros.bag.summary import format_summary
+    from depthmaster_ros.bag import format_summary, process_bag
     from depthmaster_ros.model import ModelLoadError
-    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+    from depthmaster_ros.pipeline import load_configured_estimator
 
     try:
         with StopOnSigint(STOP_MESSAGE) as stop:

@@ -35,12 +35,12 @@ def add_arguments(parser):
 def make_executor(args, config, options):
     """The executor factory run_batch calls with the run hash."""
     if args.executor == 'ray':
-        from depthmaster_ros.fleet.ray_executor import RayExecutor
+        from depthmaster_ros.fleet import RayExecutor
         return lambda hashes: RayExecutor(config, options, hashes, workers=args.workers, address=args.ray_address,
                                           retries=args.retries)
     if args.workers not in (None, 1) or args.ray_address:
         raise ValueError('--workers/--ray-address: only with --executor ray (local runs one bag at a time)')
-    from depthmaster_ros.fleet.local_executor import LocalExecutor
+    from depthmaster_ros.fleet import LocalExecutor
     return lambda hashes: LocalExecutor(config, options, hashes)
 
 
@@ -64,7 +64,7 @@ def run(args):
         print(f'depthmaster-ros batch: {message}', file=sys.stderr)
         return code
 
-    from depthmaster_ros.fleet.inputs import discover
+    from depthmaster_ros.fleet import discover
     try:
         if args.contact_sheet:
             raise ValueError('--contact-sheet: not written by batch; run `depthmaster-ros bag` on the bag you want to see')
@@ -77,8 +77,7 @@ def run(args):
         return fail(EXIT_BAD_INPUT, error)
     note_node_only_parameters(config, 'batch')
 
-    from depthmaster_ros.fleet.batch import run_batch
-    from depthmaster_ros.fleet.ray_executor import WorkerStartError
+    from depthmaster_ros.fleet import WorkerStartError, run_batch
     from depthmaster_ros.model import ModelLoadError
     try:
         with StopOnSigint(STOP_MESSAGE) as stop:

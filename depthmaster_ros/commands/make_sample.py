@@ -17,7 +17,7 @@ def add_arguments(parser):
 def run(args):
     import sys
 
-    from depthmaster_ros.synthetic.sample_bag import write_sample_bag
+    from depthmaster_ros.synthetic import write_sample_bag
 
     try:
         counts = write_sample_bag(args.output, frames=args.frames, rate_hz=args.rate, width=args.width,

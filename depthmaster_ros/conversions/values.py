@@ -11,7 +11,7 @@ import numpy as np
 from depthmaster_ros.conversions.buffers import require_int
 
 if TYPE_CHECKING:
-    from depthmaster_ros.alignment.record import AlignmentRecord
+    from depthmaster_ros.alignment import AlignmentRecord
 
 _MATRIX_SIZES = {'k': 9, 'r': 9, 'p': 12}
 _ROI_FIELDS = ('x_offset', 'y_offset', 'height', 'width', 'do_rectify')
@@ -89,7 +89,7 @@ _FLOAT32_FIELDS = ('rmse_m', 'fit_age_s', 'inference_time_s', 'alignment_time_s'
 
 def alignment_values(record: 'AlignmentRecord') -> dict:
     """The AlignmentRecord's message fields as DepthAlignment values (header aside), typed and range-checked."""
-    from depthmaster_ros.alignment.record import message_fields
+    from depthmaster_ros.alignment import message_fields
     values = {}
     for field in message_fields():
         name, value = field.name, getattr(record, field.name)

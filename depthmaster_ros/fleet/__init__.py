@@ -1,1 +1,10 @@
 """Batch processing of many recorded bags: discovery, a resumable manifest, local and Ray executors."""
+from .batch import run_batch
+from .identity import model_identity, run_hash
+from .inputs import InputError, discover
+from .local_executor import LocalExecutor
+from .manifest import DONE, FAILED, BagOutcome, Manifest, ManifestRecord
+from .ray_executor import RayExecutor, WorkerStartError
+
+__all__ = ['BagOutcome', 'DONE', 'FAILED', 'InputError', 'LocalExecutor', 'Manifest', 'ManifestRecord', 'RayExecutor',
+           'WorkerStartError', 'discover', 'model_identity', 'run_batch', 'run_hash']

@@ -10,7 +10,7 @@ from pathlib import Path
 import time
 from typing import TYPE_CHECKING, Any
 
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config import Config
 
 from .identity import run_hash
 from .inputs import BagJob
@@ -18,7 +18,7 @@ from .manifest import DONE, MANIFEST_NAME, Manifest, ManifestRecord
 from .progress import BatchProgress, estimated_frames
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 LOCK_NAME = '.batch.lock'
 

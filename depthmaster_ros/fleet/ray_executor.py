@@ -14,15 +14,15 @@ from collections.abc import Callable
 import time
 from typing import TYPE_CHECKING, Any
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.config import Config
+from depthmaster_ros.model import Estimator
 
 from .inputs import BagJob
 from .manifest import ManifestRecord
 from .work import failed_record, loaded, process_one
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 POLL_S = 0.25             # how often the driver collects frame counts for the progress bar
 FLUSH_S = 0.2             # how often a worker sends its frame count
@@ -58,7 +58,7 @@ class BagWorker:
         import os
         import socket
 
-        from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+        from depthmaster_ros.pipeline import load_configured_estimator
         self.estimator = load_configured_estimator(self.config.model)
         return {'host': socket.gethostname(), 'pid': os.getpid(), 'device': str(getattr(self.estimator, 'device', ''))}
 

@@ -13,15 +13,15 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from depthmaster_ros.bag.writing import remove_path
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.bag import remove_path
+from depthmaster_ros.config import Config
+from depthmaster_ros.model import Estimator
 
 from .inputs import BagJob
 from .manifest import DONE, FAILED, INTERRUPTED, BagOutcome, ManifestRecord
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 
 def utc_now() -> str:
@@ -55,7 +55,7 @@ def failed_record(job: BagJob, run_hash: dict[str, str], attempt: int, reason: s
 def process_one(job: BagJob, estimator: Estimator, config: Config, options: 'BagOptions', run_hash: dict[str, str],
                 attempt: int = 1, frame_done: Callable[[], None] | None = None) -> ManifestRecord:
     """Process one bag; any error of this bag becomes a ``failed`` record instead of ending the batch."""
-    from depthmaster_ros.bag.replay import process_bag
+    from depthmaster_ros.bag import process_bag
 
     attempt_details: dict[str, Any] = {'worker': {'host': socket.gethostname(), 'pid': os.getpid()},
                                        'started_at': utc_now(), 'removed_partials': remove_stale_partials(job.output) or None}

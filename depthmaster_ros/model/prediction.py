@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from depthmaster_ros.alignment.spaces import Space, check_space
+from depthmaster_ros.alignment import Space, check_space
 
 # Stage names of Prediction.timings, in pipeline order.
 STAGES = ('preprocess', 'vae_encode', 'unet', 'vae_decode', 'postprocess')

@@ -14,12 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.conversions.compressed import compressed_to_rgb8
-from depthmaster_ros.conversions.image import check_image_size, image_to_rgb8
-from depthmaster_ros.conversions.point_cloud import read_xyz
-from depthmaster_ros.conversions.values import stamp_to_ns
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.conversions import check_image_size, compressed_to_rgb8, image_to_rgb8, read_xyz, stamp_to_ns
+from depthmaster_ros.geometry import CameraModel, StampedCloud
 
 from . import faults
 from .camera_sync import CameraInfoSync, Paired
@@ -27,8 +23,8 @@ from .cloud_pairing import RecentClouds
 from .frames import FrameInput
 
 if TYPE_CHECKING:
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.geometry.transforms import TransformLookup
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.geometry import TransformLookup
 
 # report(kind, text): count one fault or skip under its counter, with the sentence for the log
 Report = Callable[[str, str], object]

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterable
 import threading
 
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.geometry import StampedCloud
 
 
 def select_cloud(clouds: Iterable[StampedCloud], image_stamp_ns: int, max_age_s: float,

@@ -11,13 +11,10 @@ from typing import Any, cast
 
 import numpy as np
 
-from depthmaster_ros.alignment.confidence import alignment_confidence
+from depthmaster_ros.alignment import AlignmentRecord, TemporalAlignmentFilter, alignment_confidence
 from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, SparseSamples, get_mode
-from depthmaster_ros.alignment.record import AlignmentRecord
-from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
-from depthmaster_ros.config.settings import AlignmentSettings, Config
-from depthmaster_ros.model.protocol import DeviceEstimator, Estimator
-from depthmaster_ros.model.sizing import processing_size
+from depthmaster_ros.config import AlignmentSettings, Config
+from depthmaster_ros.model import DeviceEstimator, Estimator, processing_size
 
 from . import frames as kinds
 from .frame_maps import DeviceMaps, HostMaps, resize_area

@@ -1,7 +1,6 @@
 """The estimator a configuration names, with 'auto' device and dtype made concrete."""
-from depthmaster_ros.config.settings import ModelSettings
-from depthmaster_ros.model.backends import from_pretrained, parameter_options
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.config import ModelSettings
+from depthmaster_ros.model import Estimator, from_pretrained, parameter_options
 
 
 def resolve_runtime(device: str, dtype: str) -> tuple[str, str]:

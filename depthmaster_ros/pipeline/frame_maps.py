@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from depthmaster_ros.alignment.apply import apply_alignment
-from depthmaster_ros.alignment.fit import fit_to_sparse_depth
-from depthmaster_ros.alignment.record import AlignmentRecord
-from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_points_with_colors
+from depthmaster_ros.alignment import AlignmentRecord, apply_alignment, fit_to_sparse_depth
+from depthmaster_ros.geometry import depth_to_points, depth_to_points_with_colors
 
 if TYPE_CHECKING:
     import torch
 
-    from depthmaster_ros.config.settings import AlignmentSettings, OutputSettings
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.config import AlignmentSettings, OutputSettings
+    from depthmaster_ros.geometry import CameraModel
 
 
 def resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:

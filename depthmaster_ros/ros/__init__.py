@@ -1,1 +1,27 @@
-"""The thin rclpy adapter over the ROS-free core: the only subpackage that imports rclpy."""
+"""The thin rclpy adapter over the ROS-free core: the only subpackage that imports rclpy.
+
+Its names load on first use, so importing one module of it does not start every rclpy import.
+"""
+from typing import TYPE_CHECKING
+
+from ..lazy_exports import lazy_attributes
+
+if TYPE_CHECKING:
+    from .diagnostics import FAULT_WARN_S, OK, WARN, NodeHealth, inputs_status
+    from .lifecycle_node import DepthMasterLifecycleNode
+    from .mailbox import LatestFrameMailbox
+    from .messages import cloud_msg, header_msg, image_msg
+    from .node import DepthMasterNode
+    from .process import main
+
+__getattr__ = lazy_attributes(__name__, {
+    'diagnostics': ('FAULT_WARN_S', 'OK', 'WARN', 'NodeHealth', 'inputs_status'),
+    'lifecycle_node': ('DepthMasterLifecycleNode',),
+    'mailbox': ('LatestFrameMailbox',),
+    'messages': ('cloud_msg', 'header_msg', 'image_msg'),
+    'node': ('DepthMasterNode',),
+    'process': ('main',),
+})
+
+__all__ = ['FAULT_WARN_S', 'OK', 'WARN', 'DepthMasterLifecycleNode', 'DepthMasterNode', 'LatestFrameMailbox', 'NodeHealth',
+           'cloud_msg', 'header_msg', 'image_msg', 'inputs_status', 'main', 'messages']

@@ -10,7 +10,7 @@ import threading
 import time
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.pipeline.frames import STAMP_ORDER, STAMP_ZERO
+from depthmaster_ros.pipeline import STAMP_ORDER, STAMP_ZERO
 
 from .transport_stats import transport_status
 

@@ -13,8 +13,14 @@ from depthmaster_interfaces.msg import DepthAlignment
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from depthmaster_ros.conversions.image import numpy_to_image_fields
-from depthmaster_ros.conversions.values import alignment_values, camera_info_values, check_frame_id, split_stamp_ns, stamp_to_ns
+from depthmaster_ros.conversions import (
+    alignment_values,
+    camera_info_values,
+    check_frame_id,
+    numpy_to_image_fields,
+    split_stamp_ns,
+    stamp_to_ns,
+)
 
 __all__ = ['stamp_to_ns', 'ns_to_stamp', 'header_msg', 'image_msg', 'compressed_image_msg', 'cloud_msg',
            'camera_info_msg', 'alignment_msg']

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None, exit_process: bool | None = None, lifecy
 
 
 def _run(args, lifecycle=False):
-    from depthmaster_ros.model.errors import ModelLoadError
+    from depthmaster_ros.model import ModelLoadError
     context = rclpy.Context()
     rclpy.init(args=args, context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
     stop = threading.Event()

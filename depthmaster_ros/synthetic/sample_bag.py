@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from depthmaster_ros.bag.compression import output_compression
-from depthmaster_ros.bag.writing import (
+from depthmaster_ros.bag import (
     SINGLE_FILE_SUFFIXES,
     OutputLocation,
     open_writer,
+    output_compression,
     output_storage,
     qos_profile,
     tf_static_qos,
@@ -71,8 +71,8 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
     Compressed as the bag tool's output is (zstd where rosbag2 reads it back) unless `compression` says.
     """
     from depthmaster_ros.bag import messages as rm
-    from depthmaster_ros.conversions.point_cloud import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
-    from depthmaster_ros.geometry.transforms import RigidTransform
+    from depthmaster_ros.conversions import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
+    from depthmaster_ros.geometry import RigidTransform
     from depthmaster_ros.synthetic.scene import SyntheticScene
 
     frames = _check('frames', frames, 1)

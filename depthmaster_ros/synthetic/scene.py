@@ -15,10 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.alignment import to_space
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform, rotation_about
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll, to_space
+from depthmaster_ros.geometry import CameraModel, RigidTransform, rotation_about
 
 ROOM_LOW = np.array([-1.5, -3.0, 0.0])
 ROOM_HIGH = np.array([9.5, 3.0, 2.8])

@@ -2,11 +2,14 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import Space
-from depthmaster_ros.alignment.floor_selection import select_floor
-from depthmaster_ros.alignment.ground_plane import ground_plane_depth
-from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
-from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+from depthmaster_ros.alignment import Space, ground_plane_depth, select_floor
+from depthmaster_ros.synthetic import (
+    SyntheticScene,
+    count_see_through,
+    fake_prediction,
+    ground_plane_scale_error,
+    lidar_alignment_accuracy,
+)
 
 TIMES_S = (0.0, 1.5, 3.0)           # floor, boxes and the pole all in view
 OCCLUSION_WINDOW = 15               # spans the ~11 px gap between 32-beam scan lines at 640x480

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.record import AlignmentRecord, message_fields
+from depthmaster_ros.alignment import AlignmentRecord, message_fields
 from depthmaster_ros.bag import messages as rb
 
 STAMP_NS = 1_650_000_000_250_000_000

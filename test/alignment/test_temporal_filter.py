@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import AlignmentRecord
-from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
+from depthmaster_ros.alignment import AlignmentRecord, TemporalAlignmentFilter
 
 
 def fit(scale, shift=0.1, ok=True, reason=''):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from depthmaster_ros.conversions.compressed import (
+from depthmaster_ros.conversions import (
     CompressedFormat,
     compressed_to_numpy,
     compressed_to_rgb8,
@@ -161,7 +161,7 @@ def test_encode_compressed_rejects_what_it_cannot_encode(array, kwargs, message)
 
 @pytest.mark.parametrize('codec', ['png', 'jpeg'])
 def test_oversize_image_is_refused_from_its_header_before_decoding(codec):
-    from depthmaster_ros.conversions.compressed import encoded_size
+    from depthmaster_ros.conversions import encoded_size
     rgb = np.zeros((300, 400, 3), np.uint8)
     fmt, data = encode_compressed(rgb, codec)
     assert encoded_size(np.frombuffer(data, np.uint8)) == (400, 300)

@@ -4,7 +4,7 @@ import zlib
 import numpy as np
 import pytest
 
-from depthmaster_ros.conversions.image import (
+from depthmaster_ros.conversions import (
     ENCODINGS,
     ImageFields,
     check_image_size,

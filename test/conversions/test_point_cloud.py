@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.conversions.point_cloud import (
+from depthmaster_ros.conversions import (
     FLOAT32,
     FLOAT64,
     INT8,

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from depthmaster_ros.synthetic.sample_bag import write_sample_bag
+from depthmaster_ros.synthetic import write_sample_bag
 
 WIDTH, HEIGHT = 64, 48
 # Measured wall times inside DepthAlignment: they differ between any two runs, batch or not.
@@ -29,7 +29,7 @@ def bag_messages():
     """bag_messages(path) -> [(topic, msgtype, log_ns, raw CDR bytes)] in log order, timing fields zeroed."""
     from rosbags.rosbag2 import Reader
 
-    from depthmaster_ros.bag.messages import ALIGNMENT_TYPE, typestore
+    from depthmaster_ros.bag import ALIGNMENT_TYPE, typestore
     store = typestore()
 
     def read(path):

@@ -3,20 +3,18 @@ the one frame assembly both adapters hand their messages to."""
 import numpy as np
 import pytest
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.conversions.compressed import encode_compressed
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import TransformBuffer
-from depthmaster_ros.pipeline.assembly import (
+from depthmaster_ros.config import Config
+from depthmaster_ros.conversions import encode_compressed
+from depthmaster_ros.geometry import CameraModel, StampedCloud, TransformBuffer
+from depthmaster_ros.pipeline import (
+    CameraInfoSync,
     FrameAssembly,
     InputFault,
+    RecentClouds,
     camera_for_image,
     cloud_from_message,
     image_to_model_rgb,
 )
-from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
 
 from fixtures_conversions import FLAVOURS, cloud_message, compressed_message, image_message
 

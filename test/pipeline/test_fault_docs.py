@@ -4,8 +4,7 @@ import ast
 from pathlib import Path
 import re
 
-from depthmaster_ros.pipeline import camera_sync, faults, frames
-from depthmaster_ros.pipeline.faults import FAULT_KINDS
+from depthmaster_ros.pipeline import FAULT_KINDS, camera_sync, faults, frames
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / 'docs' / 'reliability.md'

@@ -5,16 +5,19 @@ import pytest
 import torch
 
 from depthmaster_ros.alignment import apply_alignment
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import TransformBuffer
-from depthmaster_ros.model.estimator import DepthEstimator
-from depthmaster_ros.model.preprocess import processing_size
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import StampedCloud, TransformBuffer
+from depthmaster_ros.model import DepthEstimator, processing_size
+from depthmaster_ros.pipeline import (
+    DepthPipeline,
+    FaultCounters,
+    FrameInput,
+    RecentClouds,
+    describe_miss,
+    next_lower_resolution,
+    select_cloud,
+)
 from depthmaster_ros.pipeline import frames as kinds
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds, describe_miss, select_cloud
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline, next_lower_resolution
-from depthmaster_ros.pipeline.faults import FaultCounters
-from depthmaster_ros.pipeline.frames import FrameInput
 
 from fixtures_estimators import OutOfMemoryFirst, SceneTruthEstimator
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input

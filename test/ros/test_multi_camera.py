@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline import DepthPipeline
 
 from fixtures_estimators import CountingEstimator
 from fixtures_node import decode_image, header_ns
@@ -63,7 +63,7 @@ class CamerasRig:
 def start_cameras_node(ros_context, ros_executor):
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.ros.node import DepthMasterNode
+    from depthmaster_ros.ros import DepthMasterNode
 
     def start(estimator, **params):
         params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable', 'temporal_smoothing': 0.0,

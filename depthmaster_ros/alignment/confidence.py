@@ -27,6 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .errors import AlignmentError
+
 try:   # OpenCV's resize is the fast upsampling; a machine without OpenCV uses the numpy twin below
     import cv2
 except ImportError:
@@ -126,7 +128,7 @@ def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndar
     index = np.asarray(index, np.int64).ravel()
     agreement = np.asarray(agreement, np.float64).ravel()
     if index.shape != agreement.shape:
-        raise ValueError(f'agreement: {agreement.size} values but index has {index.size}')
+        raise AlignmentError(f'agreement: {agreement.size} values but index has {index.size}')
     if not len(index):
         return np.zeros((height, width), np.float32)
     rows, cols = (height + CELL - 1) // CELL, (width + CELL - 1) // CELL
@@ -160,7 +162,7 @@ def alignment_confidence(relative: np.ndarray, space: str, sparse_depth: np.ndar
     relative = np.asarray(relative)
     sparse = np.asarray(sparse_depth)
     if sparse.shape != relative.shape:
-        raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
+        raise AlignmentError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     flat = sparse.ravel()
     with np.errstate(invalid='ignore'):
         if sample_pixels is None:

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from depthmaster_ros.geometry import IMAGE, float64_array, float_array
 
 from .apply import apply_alignment
+from .errors import AlignmentError
 from .extrinsic_check import estimate_offset
 from .local_fit import CELL as LOCAL_CELL
 from .local_fit import local_correction_maps
@@ -89,15 +90,15 @@ def fit_samples(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min
     pred_v = float64_array(pred, 'pred').ravel()
     target_v = float64_array(target, 'target').ravel()
     if pred_v.shape != target_v.shape:
-        raise ValueError(f'target: {target_v.size} values but pred has {pred_v.size}')
+        raise AlignmentError(f'target: {target_v.size} values but pred has {pred_v.size}')
     groups_v = np.arange(len(pred_v)) if groups is None else np.asarray(groups).ravel()
     if groups_v.shape != pred_v.shape:
-        raise ValueError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
+        raise AlignmentError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
     if groups_v.dtype.kind not in 'iu' or (len(groups_v) and groups_v.min() < 0):
         groups_v = np.unique(groups_v, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
     weights_v = None if weights is None else float64_array(weights, 'weights').ravel()
     if weights_v is not None and (weights_v.shape != pred_v.shape or not np.all(weights_v > 0)):
-        raise ValueError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
+        raise AlignmentError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
                          f'(smallest {weights_v.min() if weights_v.size else "none"})')
     usable = np.isfinite(pred_v) & np.isfinite(target_v)
     if not usable.all():
@@ -187,7 +188,7 @@ def checked_pixels(pixels: ArrayLike, size: int) -> np.ndarray:
     """The sample pixels as flat int64 indices of an image of `size` pixels, or a ValueError naming them."""
     index = np.asarray(pixels).ravel()
     if index.dtype.kind not in 'iu' or (len(index) and not (0 <= index.min() and index.max() < size)):
-        raise ValueError(f'sample_pixels: need flat pixel indices in [0, {size}), got {index.dtype} '
+        raise AlignmentError(f'sample_pixels: need flat pixel indices in [0, {size}), got {index.dtype} '
                          f'{index.min() if index.size else ""}..{index.max() if index.size else ""}')
     return index.astype(np.int64, copy=False)
 
@@ -276,13 +277,13 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     """
     space = check_space(space)
     if method not in METHODS:
-        raise ValueError(f'method: expected one of {METHODS}, got {method!r}')
+        raise AlignmentError(f'method: expected one of {METHODS}, got {method!r}')
     relative = float_array(relative, 'relative', IMAGE)
     sparse = float_array(sparse_depth, 'sparse_depth', IMAGE)
     if sparse.shape != relative.shape:
-        raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
+        raise AlignmentError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     if not (0 <= min_depth < max_depth):
-        raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        raise AlignmentError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
     index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed, sample_pixels)
     pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)

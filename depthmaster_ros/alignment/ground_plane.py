@@ -15,6 +15,8 @@ import numpy as np
 
 from depthmaster_ros.geometry import CameraModel, RigidTransform, optical_from_body, rotation_about
 
+from .errors import AlignmentError
+
 
 def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, roll_rad: float = 0.0) -> RigidTransform:
     """camera optical frame -> base frame (REP 103: x forward, y left, z up; z = 0 on the floor).
@@ -25,9 +27,9 @@ def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, rol
     """
     for name, value in (('height_m', height_m), ('pitch_rad', pitch_rad), ('roll_rad', roll_rad)):
         if not np.isfinite(value):
-            raise ValueError(f'{name}: must be finite, got {value}')
+            raise AlignmentError(f'{name}: must be finite, got {value}')
     if height_m <= 0:
-        raise ValueError(f'height_m: camera must be above the floor, got {height_m}')
+        raise AlignmentError(f'height_m: camera must be above the floor, got {height_m}')
     base_from_body = rotation_about('y', pitch_rad) @ rotation_about('x', roll_rad)
     base_from_camera_body = RigidTransform(base_from_body, np.array([0.0, 0.0, float(height_m)]))
     return base_from_camera_body @ optical_from_body().inverse()
@@ -37,12 +39,12 @@ def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_
                        max_depth: float = 50.0) -> np.ndarray:
     """HxW float32 depth of the floor plane z = 0 of the base frame; NaN where a ray misses it."""
     if not isinstance(camera_to_base, RigidTransform):
-        raise ValueError('camera_to_base: expected a RigidTransform')
+        raise AlignmentError('camera_to_base: expected a RigidTransform')
     if not max_depth > 0:
-        raise ValueError(f'max_depth: must be positive, got {max_depth}')
+        raise AlignmentError(f'max_depth: must be positive, got {max_depth}')
     height = float(camera_to_base.translation[2])
     if height <= 0:
-        raise ValueError(f'camera_to_base: camera is at or below the floor (z = {height:.3f} m)')
+        raise AlignmentError(f'camera_to_base: camera is at or below the floor (z = {height:.3f} m)')
     camera = camera.scaled(out_width, out_height)
     rays = camera.pixel_rays()
     # z component of each optical ray (x, y, 1) after rotation into the base frame

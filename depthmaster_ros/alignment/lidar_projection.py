@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .errors import AlignmentError
+
 try:   # OpenCV's erosion is the fast minimum filter; a machine without OpenCV uses the numpy one below
     import cv2
 except ImportError:
@@ -214,9 +216,9 @@ def _nearest_per_pixel(pixel, z):
 
 def _check_occlusion_settings(window, rel_threshold):
     if window < 1:
-        raise ValueError(f'occlusion_window: must be >= 1, got {window}')
+        raise AlignmentError(f'occlusion_window: must be >= 1, got {window}')
     if rel_threshold < 0:
-        raise ValueError(f'occlusion_rel_threshold: must be >= 0, got {rel_threshold}')
+        raise AlignmentError(f'occlusion_rel_threshold: must be >= 0, got {rel_threshold}')
 
 
 def occlusion_mask(depth: ArrayLike, window: int, rel_threshold: float) -> np.ndarray:
@@ -260,7 +262,7 @@ def project_to_sparse_depth(points_cam: ArrayLike, camera: CameraModel, out_widt
     """
     points = _points(points_cam, 'points_cam')
     if not (0 <= min_depth < max_depth):
-        raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        raise AlignmentError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
     if occlusion_window > 1:
         _check_occlusion_settings(occlusion_window, occlusion_rel_threshold)
     camera = camera.scaled(out_width, out_height)

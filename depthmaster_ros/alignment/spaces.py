@@ -10,6 +10,8 @@ import numpy as np
 
 from depthmaster_ros.geometry import float64_array
 
+from .errors import AlignmentError
+
 
 class Space(str, Enum):  # noqa: UP042 - StrEnum is Python 3.11+, the package runs on 3.10
     DEPTH = 'depth'                     # affine-invariant depth, 0 = near (Marigold)
@@ -28,7 +30,7 @@ def check_space(space: object) -> Space:
     try:
         return Space(space)
     except ValueError:
-        raise ValueError(f'space: expected one of {tuple(s.value for s in Space)}, got {space!r}') from None
+        raise AlignmentError(f'space: expected one of {tuple(s.value for s in Space)}, got {space!r}') from None
 
 
 # Each space as (forward, inverse) on positive values: metres -> space values, and back.

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .errors import AlignmentError
 from .record import AlignmentRecord
 
 
@@ -27,13 +28,13 @@ class TemporalAlignmentFilter:
     def __init__(self, smoothing: float = 0.5, hold_s: float = 1.0, gate_rel: float = 0.5,
                  gate_persist_frames: int = 3):
         if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f'smoothing: must be in [0, 1), got {smoothing}')
+            raise AlignmentError(f'smoothing: must be in [0, 1), got {smoothing}')
         if not hold_s >= 0:
-            raise ValueError(f'hold_s: must be >= 0, got {hold_s}')
+            raise AlignmentError(f'hold_s: must be >= 0, got {hold_s}')
         if not gate_rel > 0:
-            raise ValueError(f'gate_rel: must be positive, got {gate_rel}')
+            raise AlignmentError(f'gate_rel: must be positive, got {gate_rel}')
         if int(gate_persist_frames) < 1:
-            raise ValueError(f'gate_persist_frames: must be >= 1, got {gate_persist_frames}')
+            raise AlignmentError(f'gate_persist_frames: must be >= 1, got {gate_persist_frames}')
         self.smoothing = float(smoothing)
         self.hold_s = float(hold_s)
         self.gate_rel = float(gate_rel)
@@ -89,7 +90,7 @@ class TemporalAlignmentFilter:
         good one, held) with the filtered scale and shift, `held` and `fit_age_s`."""
         stamp_s = float(stamp_s)
         if not np.isfinite(stamp_s):
-            raise ValueError(f'stamp_s: must be finite, got {stamp_s}')
+            raise AlignmentError(f'stamp_s: must be finite, got {stamp_s}')
         if self._last_stamp is not None and stamp_s < self._last_stamp:
             self.reset()
         self._last_stamp = stamp_s

@@ -2,14 +2,15 @@
 from . import messages
 from .compression import output_compression
 from .contact_sheet import SheetRow, render_contact_sheet, sheet_layout, write_contact_sheet
+from .errors import BagError, BagFileError, TopicSelectionError
 from .messages import ALIGNMENT_TYPE, typestore
 from .replay import BagOptions, process_bag
 from .summary import BagSummary, build_summary, format_summary
-from .topics import InputBag, TopicEntry, TopicSelectionError, image_namespace, select_topics
+from .topics import InputBag, TopicEntry, image_namespace, select_topics
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, open_writer, output_storage, qos_profile, remove_path, tf_static_qos
 
-__all__ = ['ALIGNMENT_TYPE', 'BagOptions', 'BagSummary', 'InputBag', 'OutputLocation', 'SINGLE_FILE_SUFFIXES',
-           'SheetRow', 'TopicEntry', 'TopicSelectionError', 'build_summary', 'format_summary', 'image_namespace',
-           'messages', 'open_writer', 'output_compression', 'output_storage', 'process_bag', 'qos_profile',
-           'remove_path', 'render_contact_sheet', 'select_topics', 'sheet_layout', 'tf_static_qos', 'typestore',
-           'write_contact_sheet']
+__all__ = ['ALIGNMENT_TYPE', 'BagError', 'BagFileError', 'BagOptions', 'BagSummary', 'InputBag', 'OutputLocation',
+           'SINGLE_FILE_SUFFIXES', 'SheetRow', 'TopicEntry', 'TopicSelectionError', 'build_summary', 'format_summary',
+           'image_namespace', 'messages', 'open_writer', 'output_compression', 'output_storage', 'process_bag',
+           'qos_profile', 'remove_path', 'render_contact_sheet', 'select_topics', 'sheet_layout', 'tf_static_qos',
+           'typestore', 'write_contact_sheet']

@@ -21,6 +21,8 @@ from depthmaster_ros.conversions import (
     stamp_to_ns,
 )
 
+from .errors import BagFileError
+
 if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
 
@@ -46,7 +48,7 @@ def alignment_msg_path() -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise FileNotFoundError(f'{_MSG_FILE} not found; looked in: {", ".join(map(str, candidates))}')
+    raise BagFileError(f'{_MSG_FILE} not found; looked in: {", ".join(map(str, candidates))}')
 
 
 @functools.lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ from depthmaster_ros.pipeline import faults as kinds
 from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
+from .errors import BagError
 from .output import RELATIVE_CHOICES, OutputBag, Progress
 from .summary import BagStats, BagSummary, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
@@ -67,15 +68,15 @@ class BagOptions:
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            raise ValueError(f'--every: must be an integer of at least 1, got {self.every!r}')
+            raise BagError(f'--every: must be an integer of at least 1, got {self.every!r}')
         if not self.start_s >= 0:
-            raise ValueError(f'--start: must not be negative, got {self.start_s}')
+            raise BagError(f'--start: must not be negative, got {self.start_s}')
         if self.duration_s is not None and not self.duration_s > 0:
-            raise ValueError(f'--duration: must be positive, got {self.duration_s}')
+            raise BagError(f'--duration: must be positive, got {self.duration_s}')
         if self.contact_sheet_rows < 0:
-            raise ValueError(f'--contact-sheet-rows: must not be negative, got {self.contact_sheet_rows}')
+            raise BagError(f'--contact-sheet-rows: must not be negative, got {self.contact_sheet_rows}')
         if self.relative not in RELATIVE_CHOICES:
-            raise ValueError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
+            raise BagError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
 
 
 def process_bag(input_path: str | Path, output_path: str | Path, estimator: Estimator | Callable[[], Estimator],
@@ -94,7 +95,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
     storage = output_storage(output_path, options.storage)
     compression = output_compression(storage, Path(output_path).suffix in SINGLE_FILE_SUFFIXES, options.compression)
     if Path(output_path).resolve() == Path(input_path).resolve():
-        raise ValueError(f'OUT: {output_path} is the input bag')
+        raise BagError(f'OUT: {output_path} is the input bag')
     started = time.perf_counter()
     with bag_topics.InputBag(input_path, rosbag_messages.typestore()) as bag:
         topics = bag_topics.select_topics(

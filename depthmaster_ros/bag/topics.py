@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .errors import BagError, TopicSelectionError
+
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection
     from rosbags.typesys.store import Typestore
@@ -25,10 +27,6 @@ KNOWN_GT_TOPICS = ('/camera/depth_gt',)
 
 # Image encodings that carry depth or other single-channel float data, never a camera picture.
 NON_COLOUR_ENCODINGS = frozenset({'32fc1', '16uc1', '64fc1', '32fc2', '32fc3', '32fc4', '16sc1', '32sc1'})
-
-
-class TopicSelectionError(ValueError):
-    """The bag does not say unambiguously which topic to use."""
 
 
 @dataclass(frozen=True)
@@ -167,9 +165,9 @@ class InputBag:
             self.reader = Reader(path)
             self.reader.open()
         except FileNotFoundError as error:
-            raise ValueError(f'IN: {error}') from None
+            raise BagError(f'IN: {error}') from None
         except Exception as error:  # noqa: BLE001 - rosbags raises its own error types for unreadable bags
-            raise ValueError(f'IN: {path} is not a readable rosbag2 ({type(error).__name__}: {error})') from None
+            raise BagError(f'IN: {path} is not a readable rosbag2 ({type(error).__name__}: {error})') from None
         self.path = path
         self.typestore = _typestore_for(self.reader.connections, base_typestore)
         self._first: dict[str, Any] = {}

@@ -11,6 +11,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from .compression import compress_writer
+from .errors import BagError
 
 if TYPE_CHECKING:
     from rosbags.interfaces import Qos
@@ -24,9 +25,9 @@ def output_storage(output_path: str | os.PathLike[str], storage: str | None = No
     """The storage plugin for OUT: a .mcap/.db3 suffix means a single file of that kind."""
     suffix_storage = SINGLE_FILE_SUFFIXES.get(Path(output_path).suffix)
     if storage is not None and storage not in STORAGES:
-        raise ValueError(f'--storage: must be one of {", ".join(STORAGES)}, got {storage!r}')
+        raise BagError(f'--storage: must be one of {", ".join(STORAGES)}, got {storage!r}')
     if suffix_storage and storage and storage != suffix_storage:
-        raise ValueError(f'--storage {storage}: OUT {output_path} ends in {Path(output_path).suffix}, '
+        raise BagError(f'--storage {storage}: OUT {output_path} ends in {Path(output_path).suffix}, '
                          f'which is {suffix_storage}; drop the suffix to write a bag directory')
     return storage or suffix_storage or 'mcap'
 
@@ -45,9 +46,9 @@ class OutputLocation:
     def __init__(self, output_path: str | os.PathLike[str], force: bool = False):
         self.final = Path(output_path)
         if self.final.exists() and not force:
-            raise ValueError(f'OUT: {self.final} exists; pass --force to overwrite it')
+            raise BagError(f'OUT: {self.final} exists; pass --force to overwrite it')
         if not self.final.name or self.final.name == '..':
-            raise ValueError(f'OUT: {output_path!r} names no file or directory')
+            raise BagError(f'OUT: {output_path!r} names no file or directory')
         self.single_file = self.final.suffix in SINGLE_FILE_SUFFIXES
         self.staging = self.final.parent / f'.{self.final.name}.partial-{os.getpid()}'
         self.bag_directory = self.staging / (self.final.stem if self.single_file else self.final.name)

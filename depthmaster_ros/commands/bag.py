@@ -5,6 +5,8 @@ another model), 130 stopped by Ctrl-C (the output bag is still closed and readab
 """
 from depthmaster_ros.commands.interrupt import StopOnSigint
 
+from .errors import CommandError
+
 STOP_MESSAGE = 'depthmaster-ros bag: stopping after this frame and closing the bag (Ctrl-C again to abort)'
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_LOAD = 3
@@ -72,11 +74,11 @@ def config_from_args(args):
     for item in args.param:
         name, separator, text = item.partition('=')
         if not separator or not name.strip():
-            raise ValueError(f'--param {item!r}: expected NAME=VALUE')
+            raise CommandError(f'--param {item!r}: expected NAME=VALUE')
         try:
             overrides[name.strip()] = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise ValueError(f'--param {name}: value {text!r} is not valid YAML ({error})') from None
+            raise CommandError(f'--param {name}: value {text!r} is not valid YAML ({error})') from None
     return Config.from_params({**params, **overrides})
 
 

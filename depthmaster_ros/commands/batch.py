@@ -7,6 +7,8 @@ arguments, 3 the model could not be loaded, 130 stopped by Ctrl-C before every b
 """
 from depthmaster_ros.commands.interrupt import StopOnSigint
 
+from .errors import CommandError
+
 STOP_MESSAGE = 'depthmaster-ros batch: finishing the bags in progress (Ctrl-C again to abort them)'
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -39,7 +41,7 @@ def make_executor(args, config, options):
         return lambda hashes: RayExecutor(config, options, hashes, workers=args.workers, address=args.ray_address,
                                           retries=args.retries)
     if args.workers not in (None, 1) or args.ray_address:
-        raise ValueError('--workers/--ray-address: only with --executor ray (local runs one bag at a time)')
+        raise CommandError('--workers/--ray-address: only with --executor ray (local runs one bag at a time)')
     from depthmaster_ros.fleet import LocalExecutor
     return lambda hashes: LocalExecutor(config, options, hashes)
 
@@ -67,7 +69,7 @@ def run(args):
     from depthmaster_ros.fleet import discover
     try:
         if args.contact_sheet:
-            raise ValueError('--contact-sheet: not written by batch; run `depthmaster-ros bag` on the bag you want to see')
+            raise CommandError('--contact-sheet: not written by batch; run `depthmaster-ros bag` on the bag you want to see')
         config = config_from_args(args)
         options = options_from_args(args)
         options.check()

@@ -13,6 +13,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.conversions.buffers import byte_view, require_int
 
+from .errors import ConversionError
+
 
 class PixelFormat(NamedTuple):
     dtype: np.dtype      # one channel, native byte order
@@ -64,7 +66,7 @@ def pixel_format(encoding: str) -> PixelFormat:
     try:
         return ENCODINGS[encoding]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise ConversionError(
             f'Image.encoding {encoding!r} is not supported; supported: {", ".join(ENCODINGS)}') from None
 
 
@@ -73,9 +75,9 @@ def check_image_size(width: int, height: int, max_pixels: int | None) -> None:
     width = require_int(width, 'Image.width')
     height = require_int(height, 'Image.height')
     if width == 0 or height == 0:
-        raise ValueError(f'Image.width x Image.height is {width}x{height}; an image needs at least one pixel')
+        raise ConversionError(f'Image.width x Image.height is {width}x{height}; an image needs at least one pixel')
     if max_pixels and width * height > max_pixels:
-        raise ValueError(
+        raise ConversionError(
             f'Image.width x Image.height is {width}x{height} ({width * height} pixels), '
             f'above max_pixels ({max_pixels})')
 
@@ -95,11 +97,11 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     step = require_int(msg.step, 'Image.step')
     row_bytes = width * fmt.channels * fmt.dtype.itemsize
     if step < row_bytes:
-        raise ValueError(
+        raise ConversionError(
             f'Image.step ({step}) is smaller than width*bytes_per_pixel ({row_bytes}) for encoding {encoding}')
     buffer = byte_view(msg.data, 'Image.data')
     if buffer.size < step * height:
-        raise ValueError(
+        raise ConversionError(
             f'Image.data has {buffer.size} bytes, fewer than step*height ({step}*{height} = {step * height})')
     big_endian = bool(msg.is_bigendian)
     wire_dtype = fmt.dtype.newbyteorder('>' if big_endian else '<') if fmt.dtype.itemsize > 1 else fmt.dtype
@@ -119,7 +121,7 @@ def pixels_to_rgb8(pixels: np.ndarray, encoding: str, source: str = 'Image.encod
     same scene has the same brightness in every frame (per-frame max-normalisation would not).
     """
     if encoding not in _TO_RGB:
-        raise ValueError(
+        raise ConversionError(
             f'{source} {encoding!r} is not a colour or grey image; RGB sources: {", ".join(_TO_RGB)}')
     conversion = _TO_RGB[encoding]
     if conversion is None:
@@ -146,9 +148,9 @@ def numpy_to_image_fields(array: ArrayLike, encoding: str) -> ImageFields:
     expected_ndim = 2 if fmt.channels == 1 else 3
     if array.ndim != expected_ndim or (expected_ndim == 3 and array.shape[2] != fmt.channels):
         wanted = '(H, W)' if fmt.channels == 1 else f'(H, W, {fmt.channels})'
-        raise ValueError(f'array.shape {array.shape} does not fit encoding {encoding}: expected {wanted}')
+        raise ConversionError(f'array.shape {array.shape} does not fit encoding {encoding}: expected {wanted}')
     if array.dtype.kind != fmt.dtype.kind or array.dtype.itemsize != fmt.dtype.itemsize:
-        raise ValueError(f'array.dtype {array.dtype} does not fit encoding {encoding}: expected {fmt.dtype}')
+        raise ConversionError(f'array.dtype {array.dtype} does not fit encoding {encoding}: expected {fmt.dtype}')
     height, width = array.shape[:2]
     check_image_size(width, height, None)
     little = np.ascontiguousarray(array, dtype=fmt.dtype.newbyteorder('<'))

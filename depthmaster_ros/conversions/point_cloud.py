@@ -15,6 +15,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.conversions.buffers import byte_view, require_int
 
+from .errors import ConversionError
+
 # PointField datatype constants -> numpy scalar type.
 INT8, UINT8, INT16, UINT16, INT32, UINT32, FLOAT32, FLOAT64 = range(1, 9)
 DATATYPES: dict[int, np.dtype] = {
@@ -59,16 +61,16 @@ def _field_specs(fields) -> tuple[FieldSpec, ...]:
         name = getattr(field, 'name', None)
         label = f'PointCloud2.fields[{index}] ({name!r})'
         if not isinstance(name, str) or not name:
-            raise ValueError(f'{label}.name must be a non-empty string')
+            raise ConversionError(f'{label}.name must be a non-empty string')
         datatype = require_int(field.datatype, f'{label}.datatype')
         if datatype not in DATATYPES:
-            raise ValueError(f'{label}.datatype ({datatype}) is not a PointField datatype (1..8)')
+            raise ConversionError(f'{label}.datatype ({datatype}) is not a PointField datatype (1..8)')
         specs.append(FieldSpec(name, require_int(field.offset, f'{label}.offset'), datatype,
                                require_int(field.count, f'{label}.count', minimum=1)))
     names = [spec.name for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise ValueError(f'PointCloud2.fields repeats the name(s) {", ".join(duplicates)}')
+        raise ConversionError(f'PointCloud2.fields repeats the name(s) {", ".join(duplicates)}')
     return tuple(specs)
 
 
@@ -81,7 +83,7 @@ def cloud_dtype(fields: Iterable[Any], point_step: int, is_bigendian: bool = Fal
         scalar = DATATYPES[spec.datatype].newbyteorder('>' if is_bigendian else '<')
         extent = spec.offset + scalar.itemsize * spec.count
         if extent > point_step:
-            raise ValueError(
+            raise ConversionError(
                 f'PointCloud2.point_step ({point_step}) is smaller than the extent of field {spec.name!r} '
                 f'(offset {spec.offset} + {scalar.itemsize * spec.count} bytes = {extent})')
         formats.append(scalar if spec.count == 1 else np.dtype((scalar, (spec.count,))))
@@ -119,16 +121,16 @@ def read_points(msg: Any, field_names: str | Iterable[str] | None = None, skip_n
         field_names = [field_names] if isinstance(field_names, str) else list(field_names)
         missing = [name for name in field_names if name not in names]
         if missing:
-            raise ValueError(f'PointCloud2.fields has no field {", ".join(map(repr, missing))} '
+            raise ConversionError(f'PointCloud2.fields has no field {", ".join(map(repr, missing))} '
                              f'(it has {", ".join(names) or "none"})')
     if height * width and point_step == 0:
-        raise ValueError('PointCloud2.point_step is 0 for a cloud with points')
+        raise ConversionError('PointCloud2.point_step is 0 for a cloud with points')
     if row_step < point_step * width:
-        raise ValueError(f'PointCloud2.row_step ({row_step}) is smaller than point_step*width '
+        raise ConversionError(f'PointCloud2.row_step ({row_step}) is smaller than point_step*width '
                          f'({point_step}*{width} = {point_step * width})')
     buffer = byte_view(msg.data, 'PointCloud2.data')
     if buffer.size < row_step * height:
-        raise ValueError(f'PointCloud2.data has {buffer.size} bytes, fewer than row_step*height '
+        raise ConversionError(f'PointCloud2.data has {buffer.size} bytes, fewer than row_step*height '
                          f'({row_step}*{height} = {row_step * height})')
     if height * width == 0:
         points = np.zeros(0, dtype=dtype)
@@ -158,10 +160,10 @@ def read_xyz(msg: Any, skip_nans: bool = True) -> np.ndarray:
     specs = {spec.name: spec for spec in _field_specs(msg.fields)}
     for name in ('x', 'y', 'z'):
         if name not in specs:
-            raise ValueError(f'PointCloud2.fields has no {name!r} field (it has {", ".join(specs) or "none"})')
+            raise ConversionError(f'PointCloud2.fields has no {name!r} field (it has {", ".join(specs) or "none"})')
         spec = specs[name]
         if spec.datatype not in (FLOAT32, FLOAT64) or spec.count != 1:
-            raise ValueError(f'PointCloud2.fields {name!r} is {_DATATYPE_NAMES[spec.datatype]} with count '
+            raise ConversionError(f'PointCloud2.fields {name!r} is {_DATATYPE_NAMES[spec.datatype]} with count '
                              f'{spec.count}; x, y and z must be single FLOAT32 or FLOAT64 values')
     points = read_points(msg, ('x', 'y', 'z'))
     xyz = np.empty((points.shape[0], 3), dtype=np.float32)
@@ -191,7 +193,7 @@ def _fields_from_dtype(dtype: np.dtype) -> tuple[FieldSpec, ...]:
         scalar, shape = (field_dtype.base, field_dtype.shape) if field_dtype.subdtype else (field_dtype, ())
         datatype = by_scalar.get(scalar.newbyteorder('='))
         if datatype is None or len(shape) > 1:
-            raise ValueError(f'points field {name!r} has dtype {field_dtype}, which no PointField datatype holds')
+            raise ConversionError(f'points field {name!r} has dtype {field_dtype}, which no PointField datatype holds')
         specs.append(FieldSpec(name, offset, datatype, shape[0] if shape else 1))
     return tuple(specs)
 
@@ -209,7 +211,7 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
     structured = points.dtype.names is not None
     if fields is None:
         if not structured:
-            raise ValueError('fields must be given for a plain (non-structured) points array')
+            raise ConversionError('fields must be given for a plain (non-structured) points array')
         specs = _fields_from_dtype(points.dtype)
         point_step = points.dtype.itemsize if point_step is None else point_step
     else:
@@ -220,14 +222,14 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
 
     grid_shape = points.shape if structured else points.shape[:-1]
     if not structured and points.ndim < 2:
-        raise ValueError(f'points.shape {points.shape}: a plain array needs a last axis of field values')
+        raise ConversionError(f'points.shape {points.shape}: a plain array needs a last axis of field values')
     if len(grid_shape) not in (1, 2):
-        raise ValueError(f'points.shape {points.shape} must be (N,) / (H, W) records or (N, K) / (H, W, K) values')
+        raise ConversionError(f'points.shape {points.shape} must be (N,) / (H, W) records or (N, K) / (H, W, K) values')
     flat: np.ndarray = points.reshape(-1) if structured else points.reshape(-1, points.shape[-1])
     if organized_shape is not None:
         height, width = (require_int(size, 'organized_shape') for size in organized_shape)
         if height * width != flat.shape[0]:
-            raise ValueError(f'organized_shape {tuple(organized_shape)} holds {height * width} points, '
+            raise ConversionError(f'organized_shape {tuple(organized_shape)} holds {height * width} points, '
                              f'points has {flat.shape[0]}')
     else:
         height, width = grid_shape if len(grid_shape) == 2 else (1, grid_shape[0])
@@ -237,17 +239,17 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
         names = _structure(points.dtype)[0]
         for spec in specs:
             if spec.name not in names:
-                raise ValueError(f'points has no field {spec.name!r} (it has {", ".join(names)})')
+                raise ConversionError(f'points has no field {spec.name!r} (it has {", ".join(names)})')
             values = flat[spec.name]
             per_point = int(np.prod(values.shape[1:]))
             if per_point != spec.count:
-                raise ValueError(f'points field {spec.name!r} has {per_point} values per point, '
+                raise ConversionError(f'points field {spec.name!r} has {per_point} values per point, '
                                  f'its PointField count is {spec.count}')
             packed[spec.name] = values.reshape(packed[spec.name].shape)
     else:
         columns = sum(spec.count for spec in specs)
         if flat.shape[1] != columns:
-            raise ValueError(f'points.shape {points.shape}: last axis has {flat.shape[1]} values, '
+            raise ConversionError(f'points.shape {points.shape}: last axis has {flat.shape[1]} values, '
                              f'fields need {columns}')
         column = 0
         for spec in specs:
@@ -276,9 +278,9 @@ def xyz_cloud_fields(xyz: ArrayLike, rgb: ArrayLike | None = None) -> CloudField
     """An xyz (point_step 12) or xyzrgb (point_step 16) cloud; organised when ``xyz`` is (H, W, 3)."""
     xyz = np.asarray(xyz)
     if xyz.ndim not in (2, 3) or xyz.shape[-1] != 3:
-        raise ValueError(f'xyz.shape {xyz.shape} must be (N, 3) or (H, W, 3)')
+        raise ConversionError(f'xyz.shape {xyz.shape} must be (N, 3) or (H, W, 3)')
     if xyz.dtype.kind not in 'fiu':
-        raise ValueError(f'xyz.dtype {xyz.dtype} must be numeric')
+        raise ConversionError(f'xyz.dtype {xyz.dtype} must be numeric')
     height, width = xyz.shape[:2] if xyz.ndim == 3 else (1, xyz.shape[0])
     flat = xyz.reshape(-1, 3)
     fields: tuple[FieldSpec, ...] = XYZ_FIELDS
@@ -287,7 +289,7 @@ def xyz_cloud_fields(xyz: ArrayLike, rgb: ArrayLike | None = None) -> CloudField
     else:
         rgb = np.asarray(rgb)
         if rgb.shape != xyz.shape or rgb.dtype != np.uint8:
-            raise ValueError(f'rgb (shape {rgb.shape}, dtype {rgb.dtype}) must be uint8 with the shape of xyz '
+            raise ConversionError(f'rgb (shape {rgb.shape}, dtype {rgb.dtype}) must be uint8 with the shape of xyz '
                              f'{xyz.shape}')
         colours = rgb.reshape(-1, 3)
         columns = np.empty((flat.shape[0], 4), dtype='<f4')

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from depthmaster_ros.config import Config
 from depthmaster_ros.model import Estimator
 
+from .errors import FleetError, WorkerStartError
 from .inputs import BagJob
 from .manifest import ManifestRecord
 from .work import failed_record, loaded, process_one
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 
 POLL_S = 0.25             # how often the driver collects frame counts for the progress bar
 FLUSH_S = 0.2             # how often a worker sends its frame count
-
-
-class WorkerStartError(RuntimeError):
-    """An actor could not load the model: every bag would fail the same way, so the batch stops."""
 
 
 class FrameCounter:
@@ -84,9 +81,9 @@ class RayExecutor:
     def __init__(self, config: Config, options: 'BagOptions', run_hash: dict[str, str], workers: int | None = None,
                  address: str | None = None, retries: int = 2):
         if workers is not None and workers < 1:
-            raise ValueError(f'--workers: must be at least 1, got {workers}')
+            raise FleetError(f'--workers: must be at least 1, got {workers}')
         if retries < 0:
-            raise ValueError(f'--retries: must not be negative, got {retries}')
+            raise FleetError(f'--retries: must not be negative, got {retries}')
         self.config, self.options, self.run_hash = config, options, run_hash
         self.workers, self.address, self.retries = workers, address, retries
         self.started_ray = False

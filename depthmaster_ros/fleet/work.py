@@ -17,6 +17,7 @@ from depthmaster_ros.bag import remove_path
 from depthmaster_ros.config import Config
 from depthmaster_ros.model import Estimator
 
+from .errors import FleetStateError
 from .inputs import BagJob
 from .manifest import DONE, FAILED, INTERRUPTED, BagOutcome, ManifestRecord
 
@@ -42,7 +43,7 @@ def remove_stale_partials(output: str | Path) -> list[str]:
 def loaded(estimator: Estimator | None) -> Estimator:
     """The executor's estimator, which its start loads before any bag runs."""
     if estimator is None:
-        raise RuntimeError('the executor runs bags only after start() has loaded the model')
+        raise FleetStateError('the executor runs bags only after start() has loaded the model')
     return estimator
 
 

@@ -15,6 +15,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
 
+from .errors import GeometryError
+
 # distortion model -> accepted coefficient counts (OpenCV order)
 DISTORTION_MODELS = {
     'plumb_bob': (4, 5),
@@ -31,9 +33,9 @@ def _matrix(values, shape, field):
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
+        raise GeometryError(f'{field}: not numeric ({error})') from None
     if array.size != shape[0] * shape[1]:
-        raise ValueError(f'{field}: expected {shape[0] * shape[1]} values, got {array.size}')
+        raise GeometryError(f'{field}: expected {shape[0] * shape[1]} values, got {array.size}')
     return array.reshape(shape)
 
 
@@ -59,38 +61,38 @@ class CameraModel:
         try:
             width, height = int(self.width), int(self.height)
         except (TypeError, ValueError):
-            raise ValueError(f'width/height: not integers ({self.width!r}, {self.height!r})') from None
+            raise GeometryError(f'width/height: not integers ({self.width!r}, {self.height!r})') from None
         if width <= 0 or height <= 0:
-            raise ValueError(f'width/height: image size must be positive, got {width}x{height}')
+            raise GeometryError(f'width/height: image size must be positive, got {width}x{height}')
         K = _matrix(self.K, (3, 3), 'k')
         if not np.all(np.isfinite(K)) or not np.any(K):
-            raise ValueError(f'k: camera matrix must be finite and non-zero, got {K.ravel().tolist()}')
+            raise GeometryError(f'k: camera matrix must be finite and non-zero, got {K.ravel().tolist()}')
         if K[0, 0] <= 0 or K[1, 1] <= 0:
-            raise ValueError(f'k: focal lengths must be positive, got fx={K[0, 0]} fy={K[1, 1]}')
+            raise GeometryError(f'k: focal lengths must be positive, got fx={K[0, 0]} fy={K[1, 1]}')
         try:
             D = np.asarray(self.D if self.D is not None else (), dtype=np.float64).ravel()
         except (TypeError, ValueError) as error:
-            raise ValueError(f'd: not numeric ({error})') from None
+            raise GeometryError(f'd: not numeric ({error})') from None
         if not np.all(np.isfinite(D)):
-            raise ValueError(f'd: distortion coefficients must be finite, got {D.tolist()}')
+            raise GeometryError(f'd: distortion coefficients must be finite, got {D.tolist()}')
         model = str(self.distortion_model or '')
         if not np.any(D):
             model, D = NO_DISTORTION, np.zeros(0)
         elif model not in DISTORTION_MODELS:
-            raise ValueError(f'distortion_model: unknown model {model!r} with non-zero coefficients '
+            raise GeometryError(f'distortion_model: unknown model {model!r} with non-zero coefficients '
                              f'(known: {", ".join(DISTORTION_MODELS)})')
         elif D.size not in DISTORTION_MODELS[model]:
-            raise ValueError(f'd: {model} expects {DISTORTION_MODELS[model]} coefficients, got {D.size}')
+            raise GeometryError(f'd: {model} expects {DISTORTION_MODELS[model]} coefficients, got {D.size}')
         P = _matrix(self.P, (3, 4), 'p') if self.P is not None else None
         if P is None or not np.any(P):
             P = np.hstack([K, np.zeros((3, 1))])
         if not np.all(np.isfinite(P)):
-            raise ValueError('p: projection matrix must be finite')
+            raise GeometryError('p: projection matrix must be finite')
         R = _matrix(self.R, (3, 3), 'r') if self.R is not None else None
         if R is None or not np.any(R):
             R = np.eye(3)
         if not np.all(np.isfinite(R)):
-            raise ValueError('r: rectification matrix must be finite')
+            raise GeometryError('r: rectification matrix must be finite')
         for name, value in (('width', width), ('height', height), ('K', _frozen(K)), ('D', _frozen(D)),
                             ('distortion_model', model), ('P', _frozen(P)), ('R', _frozen(R))):
             object.__setattr__(self, name, value)
@@ -111,7 +113,7 @@ class CameraModel:
         """Build from anything with CameraInfo fields (rclpy, rosbags, or a plain object)."""
         for field in ('width', 'height', 'k', 'd', 'distortion_model', 'p', 'r'):
             if not hasattr(msg, field):
-                raise ValueError(f'{field}: CameraInfo field missing')
+                raise GeometryError(f'{field}: CameraInfo field missing')
         return cls(msg.width, msg.height, msg.k, msg.d, msg.distortion_model, msg.p, msg.r)
 
     @property
@@ -132,12 +134,12 @@ class CameraModel:
         """The same camera for the image resized to width x height (pixel-centre convention)."""
         width, height = int(width), int(height)
         if width <= 0 or height <= 0:
-            raise ValueError(f'width/height: target size must be positive, got {width}x{height}')
+            raise GeometryError(f'width/height: target size must be positive, got {width}x{height}')
         if (width, height) == (self.width, self.height):
             return self
         sx, sy = width / self.width, height / self.height
         if abs(sx / sy - 1.0) > aspect_tolerance:
-            raise ValueError(f'width/height: {width}x{height} changes the aspect ratio of the '
+            raise GeometryError(f'width/height: {width}x{height} changes the aspect ratio of the '
                              f'{self.width}x{self.height} camera by more than {aspect_tolerance:.1%}')
         resize = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
         return CameraModel(width, height, resize @ self.K, self.D, self.distortion_model,
@@ -241,7 +243,7 @@ class CameraModel:
         """
         stride = int(stride)
         if stride < 1:
-            raise ValueError(f'stride: must be >= 1, got {stride}')
+            raise GeometryError(f'stride: must be >= 1, got {stride}')
         return _pixel_rays(self.cache_key(), stride, self)
 
     def pixel_ray_planes(self, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:

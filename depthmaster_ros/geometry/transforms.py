@@ -13,6 +13,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
 
+from .errors import GeometryError, TransformLookupError
+
 DEFAULT_TOLERANCE_NS = 100_000_000   # how far outside the stored samples a lookup may reach
 
 
@@ -20,11 +22,11 @@ def _array(values: ArrayLike, shape: tuple[int, ...], field: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
+        raise GeometryError(f'{field}: not numeric ({error})') from None
     if array.shape != shape:
-        raise ValueError(f'{field}: expected shape {shape}, got {array.shape}')
+        raise GeometryError(f'{field}: expected shape {shape}, got {array.shape}')
     if not np.all(np.isfinite(array)):
-        raise ValueError(f'{field}: values must be finite')
+        raise GeometryError(f'{field}: values must be finite')
     return array
 
 
@@ -33,7 +35,7 @@ def quaternion_to_matrix(q_xyzw: ArrayLike) -> np.ndarray:
     q = _array(q_xyzw, (4,), 'quaternion')
     norm = np.linalg.norm(q)
     if norm < 1e-12:
-        raise ValueError('quaternion: zero-length quaternion is not a rotation')
+        raise GeometryError('quaternion: zero-length quaternion is not a rotation')
     x, y, z, w = q / norm
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
@@ -72,7 +74,7 @@ def rotation_about(axis: str, angle_rad: float) -> np.ndarray:
         return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
     if axis == 'z':
         return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-    raise ValueError(f'axis: expected x, y or z, got {axis!r}')
+    raise GeometryError(f'axis: expected x, y or z, got {axis!r}')
 
 
 def _slerp(q0, q1, fraction):
@@ -97,7 +99,7 @@ class RigidTransform:
         rotation = _array(self.rotation, (3, 3), 'rotation')
         translation = _array(self.translation, (3,), 'translation')
         if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) or np.linalg.det(rotation) < 0:
-            raise ValueError('rotation: not a proper rotation matrix')
+            raise GeometryError('rotation: not a proper rotation matrix')
         rotation.setflags(write=False)
         translation.setflags(write=False)
         object.__setattr__(self, 'rotation', rotation)
@@ -115,7 +117,7 @@ class RigidTransform:
     def from_matrix(cls, matrix: ArrayLike) -> 'RigidTransform':
         matrix = _array(matrix, (4, 4), 'matrix')
         if not np.allclose(matrix[3], [0, 0, 0, 1]):
-            raise ValueError('matrix: last row must be [0, 0, 0, 1]')
+            raise GeometryError('matrix: last row must be [0, 0, 0, 1]')
         return cls(matrix[:3, :3], matrix[:3, 3])
 
     def as_matrix(self) -> np.ndarray:
@@ -199,20 +201,20 @@ class TransformBuffer:
 
     def __init__(self, cache_s: float = 10.0):
         if not cache_s > 0:
-            raise ValueError(f'cache_s: must be positive, got {cache_s}')
+            raise GeometryError(f'cache_s: must be positive, got {cache_s}')
         self.cache_ns = int(cache_s * 1e9)
         self._edges: dict[str, _Edge] = {}   # child frame -> _Edge
 
     def set_transform(self, parent_frame: str, child_frame: str, transform: RigidTransform, stamp_ns: int = 0,
                       static: bool = False) -> None:
         if not parent_frame or not child_frame:
-            raise ValueError(f'frame_id: empty frame name (parent={parent_frame!r}, child={child_frame!r})')
+            raise GeometryError(f'frame_id: empty frame name (parent={parent_frame!r}, child={child_frame!r})')
         if parent_frame == child_frame:
-            raise ValueError(f'child_frame_id: {child_frame!r} cannot be its own parent')
+            raise GeometryError(f'child_frame_id: {child_frame!r} cannot be its own parent')
         if not isinstance(transform, RigidTransform):
-            raise ValueError('transform: expected a RigidTransform')
+            raise GeometryError('transform: expected a RigidTransform')
         if self._creates_cycle(parent_frame, child_frame):
-            raise ValueError(f'child_frame_id: {parent_frame!r} <- {child_frame!r} would close a loop')
+            raise GeometryError(f'child_frame_id: {parent_frame!r} <- {child_frame!r} would close a loop')
         edge = self._edges.get(child_frame)
         if edge is None or edge.parent != parent_frame:
             edge = self._edges[child_frame] = _Edge(parent_frame)
@@ -265,7 +267,7 @@ class TransformBuffer:
         nearest = 0 if index == 0 else len(stamps) - 1
         if abs(stamps[nearest] - stamp_ns) <= tolerance_ns:
             return edge.samples[nearest]
-        raise LookupError(
+        raise TransformLookupError(
             f'cannot transform {source!r} -> {target!r} at stamp {stamp_ns} ns: edge '
             f'{edge.parent!r} <- {child!r} has {edge.describe()} (tolerance {tolerance_ns} ns)')
 
@@ -280,7 +282,7 @@ class TransformBuffer:
         common = next((frame for frame in source_path if frame in target_set), None)
         if common is None:
             known = ', '.join(self.frames()) or 'none'
-            raise LookupError(f'cannot transform {source_frame!r} -> {target_frame!r}: the frames are '
+            raise TransformLookupError(f'cannot transform {source_frame!r} -> {target_frame!r}: the frames are '
                               f'not connected (known frames: {known})')
         ancestor_from_source = RigidTransform.identity()
         for child in source_path[:source_path.index(common)]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..lazy_exports import lazy_attributes
 from .backends import BACKENDS, COMPILE_MODES, backend_names, compile_choices, from_pretrained, get_backend, parameter_options
-from .errors import ModelLoadError
+from .errors import ModelError, ModelLoadError, ModelStateError
 from .prediction import STAGES, TOTAL, Prediction, Space
 from .protocol import CompilableEstimator, DeviceEstimator, Estimator
 from .provenance import describe_weights, weights_line
@@ -45,9 +45,10 @@ def load_estimator(backend: str = 'depthmaster', model: str | None = None, devic
     return from_pretrained(backend, model, device, dtype, **options)
 
 
-__all__ = ['BACKENDS', 'COMPILE_MODES', 'SD2_UNET_CONFIG', 'SD2_VAE_CONFIG', 'STAGES', 'TOTAL', 'CompilableEstimator',
-           'DepthEstimator', 'DeviceEstimator', 'Estimator', 'FourierEnhancement', 'ModelLoadError', 'Prediction', 'Space',
-           'StageTimer', 'backend_names', 'build_full_size', 'compile_choices', 'decoded_to_unit', 'describe_weights',
-           'ensemble_members', 'from_pretrained', 'get_backend', 'load_estimator', 'normalise', 'parameter_options',
-           'parse_dtype', 'processing_size', 'resize_back', 'resize_uint8', 'spread_to_confidence', 'weights_line',
-           'write_tiny_marigold', 'write_tiny_model']
+__all__ = ['BACKENDS', 'COMPILE_MODES', 'CompilableEstimator', 'DepthEstimator', 'DeviceEstimator', 'Estimator',
+           'FourierEnhancement', 'ModelError', 'ModelLoadError', 'ModelStateError', 'Prediction', 'SD2_UNET_CONFIG',
+           'SD2_VAE_CONFIG', 'STAGES', 'Space', 'StageTimer', 'TOTAL', 'backend_names', 'build_full_size',
+           'compile_choices', 'decoded_to_unit', 'describe_weights', 'ensemble_members', 'from_pretrained',
+           'get_backend', 'load_estimator', 'normalise', 'parameter_options', 'parse_dtype', 'processing_size',
+           'resize_back', 'resize_uint8', 'spread_to_confidence', 'weights_line', 'write_tiny_marigold',
+           'write_tiny_model']

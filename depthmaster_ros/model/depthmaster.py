@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .backends import COMPILE_MODES
+from .errors import ModelError
 from .estimator import DepthEstimator
 from .frames import check_frames, stack_frames
 from .prediction import Prediction, Space
@@ -42,7 +43,7 @@ def _compile_mode(compile):
     if compile is True:
         return None
     if compile not in COMPILE_MODES:
-        raise ValueError(f'compile: expected a bool or one of {COMPILE_MODES}, got {compile!r}')
+        raise ModelError(f'compile: expected a bool or one of {COMPILE_MODES}, got {compile!r}')
     return compile
 
 

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from .errors import ModelError
 from .frames import check_frames
 from .runtime import check_timing
 
@@ -39,7 +40,7 @@ class DepthEstimator:
                       timing: bool | None = None) -> 'list[Prediction]':
         """Predictions in input order; frames are grouped by size and each group runs as one batch."""
         if isinstance(frames, (str, bytes)) or not hasattr(frames, '__len__'):
-            raise ValueError(f'frames: expected a list of (H, W, 3) uint8 arrays, got {type(frames).__name__}')
+            raise ModelError(f'frames: expected a list of (H, W, 3) uint8 arrays, got {type(frames).__name__}')
         if timing is not None:
             check_timing(timing)
         groups: dict[tuple[bool, tuple[int, ...]], list[int]] = {}

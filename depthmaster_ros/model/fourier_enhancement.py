@@ -8,6 +8,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .errors import ModelError
+
 GROUP_NORM_GROUPS = 8
 GROUP_NORM_EPS = 1e-5
 
@@ -32,7 +34,7 @@ class FourierEnhancement(nn.Module):
     def __init__(self, channels: int = 1280):
         super().__init__()
         if channels % GROUP_NORM_GROUPS:
-            raise ValueError(f'channels: {channels} is not divisible by {GROUP_NORM_GROUPS} (GroupNorm groups)')
+            raise ModelError(f'channels: {channels} is not divisible by {GROUP_NORM_GROUPS} (GroupNorm groups)')
         self.channels = channels
         self.norm = nn.GroupNorm(GROUP_NORM_GROUPS, channels, eps=GROUP_NORM_EPS, affine=True)
         self.conv_f1 = _conv3x3(channels)

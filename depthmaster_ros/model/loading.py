@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import torch
 
-from .errors import ModelLoadError
+from .errors import ModelError, ModelLoadError
 from .fourier_enhancement import FourierEnhancement
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _hub_offline():
 def resolve_model_directory(model: ModelSource) -> Path:
     """A local directory as is; an ``owner/name`` hub id through the local cache (offline-friendly)."""
     if not isinstance(model, (str, os.PathLike)) or not str(model):
-        raise ValueError(f'model: expected a directory or a hub id, got {model!r}')
+        raise ModelError(f'model: expected a directory or a hub id, got {model!r}')
     path = Path(model).expanduser()
     if path.is_dir():
         return path

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .errors import ModelLoadError
+from .errors import ModelError, ModelLoadError
 from .estimator import DepthEstimator
 from .loading import check_layout, check_weights_readable, find_weights_file, load_component, resolve_model_directory
 from .prediction import STAGES, TOTAL, Prediction, Space
@@ -65,9 +65,9 @@ class MarigoldEstimator(DepthEstimator):
                  dtype: torch.dtype, steps: int = 4, ensemble_size: int = 1, timing: bool = True):
         super().__init__(model_id, torch.device(device), dtype, timing)
         if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f'marigold_steps: expected an integer >= 1, got {steps!r}')
+            raise ModelError(f'marigold_steps: expected an integer >= 1, got {steps!r}')
         if not isinstance(ensemble_size, int) or ensemble_size < 1:
-            raise ValueError(f'marigold_ensemble_size: expected an integer >= 1, got {ensemble_size!r}')
+            raise ModelError(f'marigold_ensemble_size: expected an integer >= 1, got {ensemble_size!r}')
         check_cpu_dtype(self.device, dtype)
         self.steps = steps
         self.ensemble_size = ensemble_size
@@ -92,7 +92,7 @@ class MarigoldEstimator(DepthEstimator):
     def _predict_one(self, rgb, processing_res, per_stage):
         processing_size(8, 8, processing_res)  # type and sign checks, naming processing_res
         if processing_res % 8:
-            raise ValueError(f'processing_res: Marigold needs 0 (native) or a multiple of 8, got {processing_res!r}')
+            raise ModelError(f'processing_res: Marigold needs 0 (native) or a multiple of 8, got {processing_res!r}')
         if isinstance(rgb, torch.Tensor):
             rgb = rgb.cpu().numpy()   # the diffusers pipeline takes its own tensor layout; numpy is unambiguous
         self._stage_marks = [] if per_stage else None

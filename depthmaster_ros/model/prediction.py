@@ -8,6 +8,8 @@ import numpy as np
 
 from depthmaster_ros.alignment import Space, check_space
 
+from .errors import ModelError
+
 # Stage names of Prediction.timings, in pipeline order.
 STAGES = ('preprocess', 'vae_encode', 'unet', 'vae_decode', 'postprocess')
 # The only key of Prediction.timings when per-stage timing is off (estimator option `timing=False`).
@@ -26,7 +28,7 @@ class Prediction:
     def __post_init__(self):
         self.space = check_space(self.space)
         if not isinstance(self.relative, np.ndarray) or self.relative.ndim != 2:
-            raise ValueError('relative: expected a 2-D numpy array')
+            raise ModelError('relative: expected a 2-D numpy array')
         if self.confidence is not None and self.confidence.shape != self.relative.shape:
-            raise ValueError(
+            raise ModelError(
                 f'confidence: shape {self.confidence.shape} differs from relative {self.relative.shape}')

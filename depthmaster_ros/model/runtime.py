@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import torch
 
+from .errors import ModelError, ModelStateError
 from .prediction import TOTAL
 
 # A point in a device's own order: perf_counter seconds on the CPU, a CUDA event on CUDA.
@@ -25,7 +26,7 @@ def parse_dtype(name: str | torch.dtype) -> torch.dtype:
     if isinstance(name, torch.dtype) and name in DTYPES.values():
         return name
     if name not in DTYPES:
-        raise ValueError(f'dtype: expected one of {sorted(DTYPES)}, got {name!r}')
+        raise ModelError(f'dtype: expected one of {sorted(DTYPES)}, got {name!r}')
     return DTYPES[name]
 
 
@@ -33,18 +34,18 @@ def resolve_device(name: str | torch.device) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f'device: {name!r} is not a torch device ({error})') from None
+        raise ModelError(f'device: {name!r} is not a torch device ({error})') from None
     if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device: {name!r} requested but CUDA is not available in this torch build/machine')
+        raise ModelError(f'device: {name!r} requested but CUDA is not available in this torch build/machine')
     if device.type not in ('cpu', 'cuda'):
-        raise ValueError(f'device: expected cpu or cuda, got {name!r}')
+        raise ModelError(f'device: expected cpu or cuda, got {name!r}')
     return device
 
 
 def check_timing(timing: object) -> bool:
     """Per-stage timing is on or off; anything else is a caller's mistake, not a falsy default."""
     if not isinstance(timing, bool):
-        raise ValueError(f'timing: expected True or False, got {timing!r}')
+        raise ModelError(f'timing: expected True or False, got {timing!r}')
     return timing
 
 
@@ -108,7 +109,7 @@ class StageTimer(Mapping[str, float]):
     def _timings(self):
         if self._resolved is None:
             if len(self._stamps) < 2:
-                raise RuntimeError('StageTimer read before finish()')
+                raise ModelStateError('StageTimer read before finish()')
             self._clock.wait(self._stamps[-1][1])
             if not self.per_stage:
                 self._resolved = {TOTAL: self._clock.seconds(self._stamps[0][1], self._stamps[-1][1])}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from .errors import ModelError
 from .fourier_enhancement import FourierEnhancement
 from .loading import FFT_PREFIX, find_weights_file
 from .provenance import write_random_weights_note
@@ -112,7 +113,7 @@ def _add_fourier_tensors(weights_file, fourier):
 def write_tiny_model(directory: str | os.PathLike[str], seed: int = 0, weights_format: str = 'safetensors') -> Path:
     """A random DepthMaster checkpoint in the official layout; returns the directory."""
     if weights_format not in ('safetensors', 'bin'):
-        raise ValueError(f"weights_format: expected 'safetensors' or 'bin', got {weights_format!r}")
+        raise ModelError(f"weights_format: expected 'safetensors' or 'bin', got {weights_format!r}")
     directory = _write_shared_parts(directory, seed)
     unet = _tiny_unet(in_channels=4)
     unet.save_pretrained(directory / 'unet', safe_serialization=weights_format == 'safetensors')

@@ -3,7 +3,6 @@ from . import faults
 from .assembly import (
            ConvertedImage,
            FrameAssembly,
-           InputFault,
            camera_for_image,
            cloud_from_message,
            image_to_model_rgb,
@@ -13,6 +12,7 @@ from .camera_batch import process_camera_batch
 from .camera_sync import CAMERA_INFO_MISSING, CAMERA_INFO_UNMATCHED, CAMERA_INFO_WAIT, CameraInfoSync, Paired
 from .cloud_pairing import RecentClouds, describe_miss, select_cloud
 from .depth_pipeline import DepthPipeline, next_lower_resolution
+from .errors import PipelineError
 from .estimator_loading import load_configured_estimator, resolve_runtime
 from .faults import FAULT_KINDS, FaultCounters
 from .frame_maps import DeviceMaps, HostMaps
@@ -21,7 +21,7 @@ from .outputs import OUTPUT_TOPICS, depth_to_millimetres, frame_messages
 
 __all__ = ['CAMERA_INFO_MISSING', 'CAMERA_INFO_UNMATCHED', 'CAMERA_INFO_WAIT', 'CameraInfoSync', 'ConvertedImage',
            'DepthPipeline', 'DeviceMaps', 'FAULT_KINDS', 'FaultCounters', 'FrameAssembly', 'FrameInput', 'FrameOutput',
-           'HostMaps', 'InputFault', 'OUTPUT_TOPICS', 'Paired', 'RecentClouds', 'STAMP_ORDER', 'STAMP_ZERO',
+           'HostMaps', 'OUTPUT_TOPICS', 'Paired', 'PipelineError', 'RecentClouds', 'STAMP_ORDER', 'STAMP_ZERO',
            'camera_for_image', 'cloud_from_message', 'depth_to_millimetres', 'describe_miss', 'faults',
            'frame_messages', 'image_to_model_rgb', 'load_configured_estimator', 'next_lower_resolution',
            'process_camera_batch', 'resolve_runtime', 'select_cloud', 'store_cloud']

@@ -15,6 +15,7 @@ import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.conversions import check_image_size, compressed_to_rgb8, image_to_rgb8, read_xyz, stamp_to_ns
+from depthmaster_ros.errors import InputError
 from depthmaster_ros.geometry import CameraModel, StampedCloud
 
 from . import faults
@@ -30,14 +31,6 @@ if TYPE_CHECKING:
 Report = Callable[[str, str], object]
 
 
-class InputFault(ValueError):
-    """An input message that cannot be used; `kind` is its counter on /diagnostics and in the bag summary."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-
-
 def image_to_model_rgb(message: Any, max_pixels: int) -> np.ndarray:
     """RGB for the model from an Image or a CompressedImage; oversize images are refused before decoding."""
     if hasattr(message, 'format'):                       # sensor_msgs/CompressedImage
@@ -47,16 +40,16 @@ def image_to_model_rgb(message: Any, max_pixels: int) -> np.ndarray:
 
 
 def cloud_from_message(message: Any) -> StampedCloud:
-    """The finite xyz points of a PointCloud2 with its frame and stamp; InputFault when unusable."""
+    """The finite xyz points of a PointCloud2 with its frame and stamp; InputError when unusable."""
     try:
         xyz = read_xyz(message, skip_nans=True)          # organised clouds mark missing returns with NaN
     except ValueError as error:
-        raise InputFault('points', str(error)) from None
+        raise InputError(str(error), kind='points') from None
     frame_id = str(message.header.frame_id)
     if len(xyz) == 0:
-        raise InputFault('points_empty', f'point cloud in {frame_id!r} has no finite points')
+        raise InputError(f'point cloud in {frame_id!r} has no finite points', kind='points_empty')
     if not frame_id:
-        raise InputFault('points_frame_id', 'point cloud has an empty frame_id; it cannot be transformed')
+        raise InputError('point cloud has an empty frame_id; it cannot be transformed', kind='points_frame_id')
     return StampedCloud(xyz, frame_id, stamp_to_ns(message.header.stamp))
 
 
@@ -64,21 +57,21 @@ def store_cloud(clouds: RecentClouds, message: Any, report: Report) -> None:
     """A PointCloud2 into the recent clouds, or its fault reported."""
     try:
         clouds.add(cloud_from_message(message))
-    except InputFault as fault:
+    except InputError as fault:
         report(fault.kind, str(fault))
 
 
 def camera_for_image(camera: CameraModel, width: int, height: int) -> CameraModel:
-    """The intrinsics when they describe an image of exactly this size; InputFault otherwise.
+    """The intrinsics when they describe an image of exactly this size; InputError otherwise.
 
     Intrinsics of another size are never scaled: a camera_info of another size belongs to another
     stream or calibration (binning and cropping change K in ways a scale cannot tell apart).
     """
     if (camera.width, camera.height) == (width, height):
         return camera
-    raise InputFault('camera_info_size', f'camera_info is {camera.width}x{camera.height} but its image is '
-                                         f'{width}x{height}: intrinsics of another size are never applied; '
-                                         'relative depth only (publish the camera_info of this image size)')
+    raise InputError(f'camera_info is {camera.width}x{camera.height} but its image is {width}x{height}: intrinsics '
+                     'of another size are never applied; relative depth only (publish the camera_info of this image size)',
+                     kind='camera_info_size')
 
 
 @dataclass
@@ -158,7 +151,7 @@ class FrameAssembly:
         if camera is not None:
             try:
                 camera = camera_for_image(camera, image.rgb.shape[1], image.rgb.shape[0])
-            except InputFault as fault:
+            except InputError as fault:
                 self._report(fault.kind, str(fault))
                 camera = None
         alignment = config.alignment

@@ -10,6 +10,7 @@ import time
 from typing import cast
 
 from .depth_pipeline import DepthPipeline, is_out_of_memory
+from .errors import PipelineError
 from .frames import FrameInput, FrameOutput, FrameWarning
 
 
@@ -25,7 +26,7 @@ def process_camera_batch(items: Sequence[tuple[DepthPipeline, FrameInput]]) -> l
     estimator = items[0][0].estimator
     for index, (pipeline, _) in enumerate(items):
         if pipeline.estimator is not estimator:
-            raise ValueError(f'items[{index}]: every camera pipeline must share one estimator for a batched forward')
+            raise PipelineError(f'items[{index}]: every camera pipeline must share one estimator for a batched forward')
     started = time.perf_counter()
     results: list[FrameOutput | Exception | None] = [None] * len(items)
     begun = {}

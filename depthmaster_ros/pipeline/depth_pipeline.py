@@ -17,6 +17,7 @@ from depthmaster_ros.config import AlignmentSettings, Config
 from depthmaster_ros.model import DeviceEstimator, Estimator, processing_size
 
 from . import frames as kinds
+from .errors import PipelineError
 from .frame_maps import DeviceMaps, HostMaps, resize_area
 from .frames import FrameInput, FrameOutput, FrameWarning
 from .rectify import needs_rectification, rectified_camera, rectify_image
@@ -71,7 +72,7 @@ class DepthPipeline:
         self.estimator = estimator
         self.device_frames = uses_device_frames(estimator) if device_frames is None else bool(device_frames)
         if self.device_frames and not hasattr(estimator, 'predict_tensor'):
-            raise ValueError(f'device_frames: {type(estimator).__name__} has no predict_tensor (device output); '
+            raise PipelineError(f'device_frames: {type(estimator).__name__} has no predict_tensor (device output); '
                              'pass device_frames=False')
         self.config = config
         self._oom_processing_res: int | None = None   # lowered after a CUDA OOM, until reconfigured
@@ -115,7 +116,7 @@ class DepthPipeline:
         self._check_frame(frame, rgb, warnings)
         camera = frame.camera
         if camera is not None and (camera.width, camera.height) != (rgb.shape[1], rgb.shape[0]):
-            raise ValueError(f'camera: model is {camera.width}x{camera.height} but the image is '
+            raise PipelineError(f'camera: model is {camera.width}x{camera.height} but the image is '
                              f'{rgb.shape[1]}x{rgb.shape[0]}')
         return rgb
 
@@ -284,12 +285,12 @@ def _check_rgb(rgb, max_pixels):
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         shape = getattr(rgb, 'shape', None)
         dtype = getattr(rgb, 'dtype', type(rgb).__name__)
-        raise ValueError(f'rgb: expected an (H, W, 3) uint8 array, got shape {shape} dtype {dtype}')
+        raise PipelineError(f'rgb: expected an (H, W, 3) uint8 array, got shape {shape} dtype {dtype}')
     height, width = rgb.shape[:2]
     if height == 0 or width == 0:
-        raise ValueError(f'rgb: image is empty ({width}x{height})')
+        raise PipelineError(f'rgb: image is empty ({width}x{height})')
     if height * width > max_pixels:
-        raise ValueError(f'rgb: {width}x{height} = {height * width} pixels is above max_pixels {max_pixels}')
+        raise PipelineError(f'rgb: {width}x{height} = {height * width} pixels is above max_pixels {max_pixels}')
     return rgb
 
 

@@ -5,6 +5,7 @@ Its names load on first use, so importing one module of it does not start every 
 from typing import TYPE_CHECKING
 
 from ..lazy_exports import lazy_attributes
+from .errors import NodeSettingError
 
 if TYPE_CHECKING:
     from .diagnostics import FAULT_WARN_S, OK, WARN, NodeHealth, inputs_status
@@ -23,5 +24,6 @@ __getattr__ = lazy_attributes(__name__, {
     'process': ('main',),
 })
 
-__all__ = ['FAULT_WARN_S', 'OK', 'WARN', 'DepthMasterLifecycleNode', 'DepthMasterNode', 'LatestFrameMailbox', 'NodeHealth',
-           'cloud_msg', 'header_msg', 'image_msg', 'inputs_status', 'main', 'messages']
+__all__ = ['DepthMasterLifecycleNode', 'DepthMasterNode', 'FAULT_WARN_S', 'LatestFrameMailbox', 'NodeHealth',
+           'NodeSettingError', 'OK', 'WARN', 'cloud_msg', 'header_msg', 'image_msg', 'inputs_status', 'main',
+           'messages']

@@ -7,6 +7,8 @@ unless the SHM profile in config/fastdds_large_data.xml is in use.
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from .errors import NodeSettingError
+
 _RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT, 'reliable': ReliabilityPolicy.RELIABLE}
 
 
@@ -14,7 +16,7 @@ def reliability_policy(name):
     try:
         return _RELIABILITY[name]
     except KeyError:
-        raise ValueError(f'reliability must be one of {", ".join(_RELIABILITY)}, got {name!r}') from None
+        raise NodeSettingError(f'reliability must be one of {", ".join(_RELIABILITY)}, got {name!r}') from None
 
 
 def input_stream_qos(depth, reliability='best_effort'):

@@ -23,6 +23,8 @@ from depthmaster_ros.bag import (
     tf_static_qos,
 )
 
+from .errors import SyntheticError
+
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'
 POINTS_TOPIC = '/lidar/points'
@@ -41,9 +43,9 @@ LIDAR_LATENCY_NS = 35_000_000
 
 def _check(name, value, low, kind=int):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-        raise ValueError(f'{name}: expected {"an integer" if kind is int else "a number"}, got {value!r}')
+        raise SyntheticError(f'{name}: expected {"an integer" if kind is int else "a number"}, got {value!r}')
     if not value >= low:
-        raise ValueError(f'{name}: must be at least {low}, got {value!r}')
+        raise SyntheticError(f'{name}: must be at least {low}, got {value!r}')
     return kind(value)
 
 

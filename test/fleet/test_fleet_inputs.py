@@ -4,13 +4,13 @@ import os
 
 import pytest
 
+from depthmaster_ros import InputError
 from depthmaster_ros.bag import BagOptions
 from depthmaster_ros.config import Config
 from depthmaster_ros.fleet import (
     DONE,
     FAILED,
     BagOutcome,
-    InputError,
     Manifest,
     ManifestRecord,
     discover,

@@ -71,4 +71,5 @@ def _apply_on_array(relative: np.ndarray, space: Space, scale: Any, shift: Any, 
         if not np.isfinite(max32):
             invalid |= np.isinf(depth)
     depth[invalid] = np.float32(np.nan)
-    return depth
+    result: np.ndarray = depth
+    return result

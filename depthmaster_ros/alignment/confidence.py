@@ -93,7 +93,7 @@ def _max_filter_along_columns(grid: np.ndarray, reach_cells: float) -> np.ndarra
     radius = _filter_radius(reach_cells, length)
     weights = _weights(radius, reach_cells)
     padded = np.pad(grid, ((radius, radius), (0, 0)))
-    result = grid * weights[0]
+    result: np.ndarray = grid * weights[0]
     pair = np.empty_like(grid)
     for k in range(1, radius + 1):
         np.maximum(padded[radius - k:radius - k + length], padded[radius + k:radius + k + length], out=pair)
@@ -119,7 +119,8 @@ def _upsample_numpy(cells: np.ndarray, height: int, width: int) -> np.ndarray:
     r0, r1, fr = taps(height, cells.shape[0])
     c0, c1, fc = taps(width, cells.shape[1])
     rows = cells[r0] * (1 - fr)[:, None] + cells[r1] * fr[:, None]
-    return (rows[:, c0] * (1 - fc) + rows[:, c1] * fc).astype(np.float32)
+    result: np.ndarray = (rows[:, c0] * (1 - fc) + rows[:, c1] * fc).astype(np.float32)
+    return result
 
 
 def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def least_squares_scale_shift(pred: np.ndarray, target: np.ndarray) -> tuple[flo
     return float(scale), float(shift)
 
 
-def _sorted_quantile(ordered, q):
+def _sorted_quantile(ordered: np.ndarray, q: float) -> float:
     """np.percentile(values, 100 q) (linear interpolation) from the sorted values."""
     position = q * (len(ordered) - 1)
     low, high = int(np.floor(position)), int(np.ceil(position))
@@ -63,13 +63,13 @@ def _sorted_quantile(ordered, q):
     return a if a == b else a + (b - a) * (position - low)
 
 
-def _spread(values):
+def _spread(values: np.ndarray) -> tuple[float, float]:
     """(5-95 % range, median) of the values, from one sort."""
     ordered = np.sort(values)
     return _sorted_quantile(ordered, 0.95) - _sorted_quantile(ordered, 0.05), _sorted_quantile(ordered, 0.5)
 
 
-def _has_spread(spread, median):
+def _has_spread(spread: float, median: float) -> bool:
     return spread > SPREAD_RELATIVE * max(abs(float(median)), 1e-12)
 
 
@@ -214,7 +214,9 @@ def _thinning_start(seed: int) -> float:
 EVALUATION_STRIDE = 8
 
 
-def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px, eval_pred):
+def _check_extrinsic(result: AlignmentRecord, relative: np.ndarray, index: np.ndarray, pred: np.ndarray,
+                     target: np.ndarray, space: str, min_points: int, seed: int, focal_px: float | None,
+                     eval_pred: np.ndarray | None) -> int:
     """Report a sample offset (extrinsic_check.py); refuse the fit when the offset moves its scale beyond
     the published uncertainty (the verdict rule is verdicts.extrinsic_verdict). Returns the offset's
     larger component in pixels (0 when none was found).

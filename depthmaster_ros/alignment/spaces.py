@@ -4,6 +4,7 @@ A model predicts f(depth) up to an unknown scale and shift; f is the space's tra
 disparity: 1/d, sqrt_disparity: sqrt(1/d)). `Space` is a str enum so records, messages and YAML keep
 the plain strings; its members hash and print as those strings, so either form finds the same entry.
 """
+from collections.abc import Callable
 from enum import Enum
 
 import numpy as np
@@ -34,7 +35,8 @@ def check_space(space: object) -> Space:
 
 
 # Each space as (forward, inverse) on positive values: metres -> space values, and back.
-_TRANSFORMS = {
+_Map = Callable[[np.ndarray], np.ndarray]
+_TRANSFORMS: dict[Space, tuple[_Map, _Map]] = {
     Space.DEPTH: (lambda d: d, lambda v: v),
     Space.DISPARITY: (lambda d: 1.0 / d, lambda v: 1.0 / v),
     Space.SQRT_DISPARITY: (lambda d: np.sqrt(1.0 / d), lambda v: 1.0 / (v * v)),

@@ -54,32 +54,35 @@ class TemporalAlignmentFilter:
     def has_fit(self) -> bool:
         return self._log_scale is not None
 
-    def _initialise(self, stamp_s, result):
+    def _initialise(self, stamp_s: float, result: AlignmentRecord) -> None:
         self._log_scale = float(np.log(result.scale))
         self._shift = float(result.shift)
         self._space = result.space
         self._gated_in_a_row = 0
         self._accept(stamp_s, result)
 
-    def _accept(self, stamp_s, result):
+    def _accept(self, stamp_s: float, result: AlignmentRecord) -> None:
         self._last_good = result
         self._last_good_stamp = stamp_s
 
-    def _applied(self, result, held, reason, age):
+    def _applied(self, result: AlignmentRecord, held: bool, reason: str, age: float) -> AlignmentRecord:
         """This frame's fit (or, held, the last good one) with the filtered line; a held fit has no local maps."""
-        return replace(self._last_good if held else result, ok=True, reason=reason,
+        base = self._last_good if held else result
+        assert base is not None and self._log_scale is not None and self._shift is not None   # set by the first fit
+        return replace(base, ok=True, reason=reason,
                        scale=float(np.exp(self._log_scale)), shift=self._shift, space=self._space, held=held,
                        fit_age_s=age, local_correction=None if held else result.local_correction)
 
     @staticmethod
-    def _refused(result, reason, age=0.0):
+    def _refused(result: AlignmentRecord, reason: str, age: float = 0.0) -> AlignmentRecord:
         """No line to apply: the frame's fit, its line withdrawn and the reason said."""
         return replace(result, ok=False, reason=reason, scale=float('nan'), shift=float('nan'), num_inliers=0,
                        rmse_m=float('nan'), held=False, fit_age_s=age, local_correction=None)
 
-    def _hold_or_give_up(self, stamp_s, result, why):
+    def _hold_or_give_up(self, stamp_s: float, result: AlignmentRecord, why: str) -> AlignmentRecord:
         if not self.has_fit:
             return self._refused(result, f'no alignment: no good fit yet ({why})')
+        assert self._last_good_stamp is not None                     # has_fit
         age = stamp_s - self._last_good_stamp
         if age <= self.hold_s:
             return self._applied(result, True, f'held: {why}', age)

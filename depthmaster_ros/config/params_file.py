@@ -43,6 +43,6 @@ def load_params_file(path: str | os.PathLike[str], node_name: str = 'depthmaster
     return {**defaults(), **checked}
 
 
-def _section_applies(key, node_name):
+def _section_applies(key: str, node_name: str) -> bool:
     key = key.strip()
     return key in ('/**', '**') or key.lstrip('/') == node_name or key.endswith('/' + node_name)

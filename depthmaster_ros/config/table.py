@@ -235,7 +235,7 @@ def _as_float(name: str, value: object) -> float:
     return value
 
 
-def _check_range(spec, value):
+def _check_range(spec: ParameterSpec, value: float) -> None:
     if spec.range is not None:
         low, high = spec.range
         if not low <= value <= high:
@@ -276,7 +276,7 @@ def parameters_markdown_table() -> str:
     return '\n'.join(lines) + '\n'
 
 
-def _fmt(value):
+def _fmt(value: ParameterValue | None) -> str:
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, str):

@@ -66,7 +66,7 @@ def _checked_stride(stride: int) -> int:
     return stride
 
 
-def _valid_points(z, ray_x, ray_y):
+def _valid_points(z: np.ndarray, ray_x: np.ndarray, ray_y: np.ndarray) -> np.ndarray:
     """(N, 3) points of the valid depths only: gathered first, so the work scales with N, not the image."""
     with np.errstate(invalid='ignore'):
         valid = (z > 0) & (z < np.inf)

@@ -13,7 +13,7 @@ from .errors import GeometryError
 if TYPE_CHECKING:
     from depthmaster_ros.geometry.camera_model import CameraModel
 
-_RAYS: dict = {}
+_RAYS: dict[tuple[object, ...], torch.Tensor] = {}
 _RAYS_CACHE_SIZE = 16
 
 

@@ -7,6 +7,7 @@ Pixel convention: integer pixel (u, v) covers [u - 0.5, u + 0.5); its centre is 
 image by s along an axis therefore maps a coordinate c to (c + 0.5) * s - 0.5, which is what
 `CameraModel.scaled` applies to the principal point (and to every coordinate through K and P).
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ NO_DISTORTION = ''
 _UNDISTORT_CRITERIA = (3, 40, 1e-10)
 
 
-def _matrix(values, shape, field):
+def _matrix(values: ArrayLike, shape: tuple[int, int], field: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -39,8 +40,8 @@ def _matrix(values, shape, field):
     return array.reshape(shape)
 
 
-def _frozen(array):
-    array = np.array(array, dtype=np.float64)
+def _frozen(values: ArrayLike) -> np.ndarray:
+    array = np.array(values, dtype=np.float64)
     array.setflags(write=False)
     return array
 
@@ -57,7 +58,7 @@ class CameraModel:
     P: np.ndarray
     R: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         try:
             width, height = int(self.width), int(self.height)
         except (TypeError, ValueError):
@@ -201,7 +202,7 @@ class CameraModel:
             inside = (u >= -0.5) & (u < self.width - 0.5) & (v >= -0.5) & (v < self.height - 0.5)
         return index[inside], u[inside], v[inside]
 
-    def _distort_to_pixels(self, xy):
+    def _distort_to_pixels(self, xy: np.ndarray) -> np.ndarray:
         if len(xy) == 0:
             return np.zeros((0, 2))
         import cv2
@@ -249,18 +250,20 @@ class CameraModel:
     def pixel_ray_planes(self, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """pixel_rays as two contiguous read-only planes (x/z, y/z), cached: gathers from them are fast."""
         rays = self.pixel_rays(stride)
-        return _cached(('ray_planes', self.cache_key(), int(stride)), lambda: _read_only_planes(rays))
+        planes: tuple[np.ndarray, np.ndarray] = _cached(('ray_planes', self.cache_key(), int(stride)),
+                                                        lambda: _read_only_planes(rays))
+        return planes
 
 
-def _points(points, field):
+def _points(points: ArrayLike, field: str) -> np.ndarray:
     return float_array(points, field, POINTS, np.float64)
 
 
-_CACHE: dict[tuple, np.ndarray] = {}
+_CACHE: dict[tuple[object, ...], Any] = {}   # arrays, or tuples of arrays
 _CACHE_SIZE = 64
 
 
-def _cached(key, compute):
+def _cached(key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
     """Small FIFO cache keyed by camera identity (models are immutable, so values never go stale)."""
     value = _CACHE.get(key)
     if value is None:
@@ -271,8 +274,8 @@ def _cached(key, compute):
     return value
 
 
-def _pixel_rays(key, stride, camera):
-    def compute():
+def _pixel_rays(key: tuple[object, ...], stride: int, camera: CameraModel) -> np.ndarray:
+    def compute() -> np.ndarray:
         us = np.arange(0, camera.width, stride, dtype=np.float64)
         vs = np.arange(0, camera.height, stride, dtype=np.float64)
         grid_u, grid_v = np.meshgrid(us, vs)
@@ -280,19 +283,20 @@ def _pixel_rays(key, stride, camera):
         rays = xy.reshape(len(vs), len(us), 2)
         rays.setflags(write=False)
         return rays
-    return _cached(('rays', key, stride), compute)
+    result: np.ndarray = _cached(('rays', key, stride), compute)
+    return result
 
 
-def _read_only_planes(rays):
+def _read_only_planes(rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     planes = (np.ascontiguousarray(rays[..., 0]), np.ascontiguousarray(rays[..., 1]))
     for plane in planes:
         plane.setflags(write=False)
     return planes
 
 
-def _normalised_bounds(camera):
+def _normalised_bounds(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
     """Box of normalised coordinates that the image border maps to (for the fold-back guard)."""
-    def compute():
+    def compute() -> tuple[np.ndarray, np.ndarray]:
         w, h = camera.width, camera.height
         edge_u = np.linspace(-0.5, w - 0.5, 64)
         edge_v = np.linspace(-0.5, h - 0.5, 64)
@@ -302,4 +306,5 @@ def _normalised_bounds(camera):
         xy = camera.undistort_pixels(border)
         span = xy.max(axis=0) - xy.min(axis=0)
         return xy.min(axis=0) - 0.05 * span, xy.max(axis=0) + 0.05 * span
-    return _cached(('bounds', camera.cache_key()), compute)
+    result: tuple[np.ndarray, np.ndarray] = _cached(('bounds', camera.cache_key()), compute)
+    return result

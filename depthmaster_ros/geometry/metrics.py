@@ -29,7 +29,7 @@ class DepthErrors:
         return asdict(self)
 
 
-def _as_depth(array, name):
+def _as_depth(array: ArrayLike, name: str) -> np.ndarray:
     return float_array(array, name, IMAGE, np.float64)
 
 

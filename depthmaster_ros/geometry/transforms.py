@@ -77,15 +77,17 @@ def rotation_about(axis: str, angle_rad: float) -> np.ndarray:
     raise GeometryError(f'axis: expected x, y or z, got {axis!r}')
 
 
-def _slerp(q0, q1, fraction):
+def _slerp(q0: np.ndarray, q1: np.ndarray, fraction: float) -> np.ndarray:
     dot = float(np.dot(q0, q1))
     if dot < 0:
         q1, dot = -q1, -dot
     if dot > 0.9995:
-        q = q0 + fraction * (q1 - q0)
-        return q / np.linalg.norm(q)
+        q: np.ndarray = q0 + fraction * (q1 - q0)
+        nearly_linear: np.ndarray = q / np.linalg.norm(q)
+        return nearly_linear
     theta = np.arccos(dot)
-    return (np.sin((1 - fraction) * theta) * q0 + np.sin(fraction * theta) * q1) / np.sin(theta)
+    result: np.ndarray = (np.sin((1 - fraction) * theta) * q0 + np.sin(fraction * theta) * q1) / np.sin(theta)
+    return result
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +97,7 @@ class RigidTransform:
     rotation: np.ndarray
     translation: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         rotation = _array(self.rotation, (3, 3), 'rotation')
         translation = _array(self.translation, (3,), 'translation')
         if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) or np.linalg.det(rotation) < 0:
@@ -129,7 +131,7 @@ class RigidTransform:
     def inverse(self) -> 'RigidTransform':
         return RigidTransform(self.rotation.T, -self.rotation.T @ self.translation)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: object) -> 'RigidTransform':
         if not isinstance(other, RigidTransform):
             return NotImplemented
         return RigidTransform(self.rotation @ other.rotation,
@@ -138,7 +140,8 @@ class RigidTransform:
     def apply(self, points: ArrayLike) -> np.ndarray:
         """Transform Nx3 points (float64 result; NaN rows stay NaN)."""
         array = float_array(points, 'points', POINTS, np.float64)
-        return array @ self.rotation.T + self.translation
+        result: np.ndarray = array @ self.rotation.T + self.translation
+        return result
 
     def to_translation_quaternion(self) -> tuple[np.ndarray, np.ndarray]:
         return self.translation.copy(), matrix_to_quaternion(self.rotation)
@@ -150,7 +153,7 @@ class RigidTransform:
         translation = (1 - fraction) * self.translation + fraction * other.translation
         return RigidTransform(quaternion_to_matrix(_slerp(q0, q1, fraction)), translation)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         t, q = self.to_translation_quaternion()
         return f'RigidTransform(t={np.round(t, 6).tolist()}, q_xyzw={np.round(q, 6).tolist()})'
 
@@ -163,13 +166,13 @@ def optical_from_body() -> RigidTransform:
 class _Edge:
     """The transform parent <- child: one static value or a time-sorted list of samples."""
 
-    def __init__(self, parent):
+    def __init__(self, parent: str):
         self.parent = parent
-        self.static = None
-        self.stamps = []
-        self.samples = []
+        self.static: RigidTransform | None = None
+        self.stamps: list[int] = []
+        self.samples: list[RigidTransform] = []
 
-    def describe(self):
+    def describe(self) -> str:
         if self.static is not None:
             return 'static'
         return f'{len(self.stamps)} samples in [{self.stamps[0]}, {self.stamps[-1]}] ns'
@@ -237,7 +240,7 @@ class TransformBuffer:
     def frames(self) -> list[str]:
         return sorted(set(self._edges) | {edge.parent for edge in self._edges.values()})
 
-    def _creates_cycle(self, parent, child):
+    def _creates_cycle(self, parent: str, child: str) -> bool:
         frame = parent
         while frame in self._edges:
             if frame == child:
@@ -245,13 +248,14 @@ class TransformBuffer:
             frame = self._edges[frame].parent
         return frame == child
 
-    def _path_to_root(self, frame):
+    def _path_to_root(self, frame: str) -> list[str]:
         path = [frame]
         while path[-1] in self._edges:
             path.append(self._edges[path[-1]].parent)
         return path
 
-    def _edge_transform(self, child, stamp_ns, tolerance_ns, target, source):
+    def _edge_transform(self, child: str, stamp_ns: int | None, tolerance_ns: int, target: str,
+                        source: str) -> RigidTransform:
         edge = self._edges[child]
         if edge.static is not None:
             return edge.static

@@ -8,10 +8,11 @@ A frame may also be a uint8 tensor already on the estimator's device (no upload)
 """
 from typing import TYPE_CHECKING, Any
 
+from ..alignment import Space
 from ..lazy_exports import lazy_attributes
 from .backends import BACKENDS, COMPILE_MODES, backend_names, compile_choices, from_pretrained, get_backend, parameter_options
 from .errors import ModelError, ModelLoadError, ModelStateError
-from .prediction import STAGES, TOTAL, Prediction, Space
+from .prediction import STAGES, TOTAL, Prediction
 from .protocol import CompilableEstimator, DeviceEstimator, Estimator
 from .provenance import describe_weights, weights_line
 from .sizing import processing_size

@@ -40,7 +40,8 @@ COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-
 
 def _resolve(target: str) -> Callable[..., Any]:
     module, _, function = target.partition(':')
-    return getattr(importlib.import_module(module), function)
+    resolved: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return resolved
 
 
 BACKENDS: dict[str, Backend] = {
@@ -89,4 +90,5 @@ def from_pretrained(backend: str, model: str | None, device: str = 'cpu', dtype:
     if model is None:
         raise ModelError('model: a model directory or hub id is required')
     from .runtime import parse_dtype, resolve_device
-    return spec.load_function()(model, resolve_device(device), parse_dtype(dtype), **options)
+    estimator: Estimator = spec.load_function()(model, resolve_device(device), parse_dtype(dtype), **options)
+    return estimator

@@ -5,7 +5,7 @@ drops those keys; that one warning is silenced), build our FourierEnhancement fr
 file, and compute the empty-prompt embedding once so the text encoder can be freed.
 Every unusable part raises ModelLoadError naming the file and the fix.
 """
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 import json
@@ -38,7 +38,7 @@ _HUB_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
 _FIX_DOWNLOAD = 're-download the checkpoint (e.g. `huggingface-cli download zysong212/DepthMaster --local-dir DIR`)'
 
 
-def _hub_offline():
+def _hub_offline() -> bool:
     from huggingface_hub import constants
     env = os.environ.get('HF_HUB_OFFLINE', '').strip().lower() in ('1', 'true', 'yes', 'on')
     return env or bool(constants.HF_HUB_OFFLINE)
@@ -163,7 +163,7 @@ def load_fourier_enhancement(weights_file: Path, channels: int) -> FourierEnhanc
 class _DropFourierUnusedWarning(logging.Filter):
     """diffusers warns that fftblock.* weights are unused: expected, we load them ourselves."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if 'were not used when initializing' not in message:
             return True
@@ -172,7 +172,7 @@ class _DropFourierUnusedWarning(logging.Filter):
 
 
 @contextmanager
-def _fourier_warning_silenced():
+def _fourier_warning_silenced() -> Iterator[None]:
     logger = logging.getLogger('diffusers.models.modeling_utils')
     dropper = _DropFourierUnusedWarning()
     logger.addFilter(dropper)
@@ -204,7 +204,7 @@ def compute_empty_text_embedding(directory: Path) -> torch.Tensor:
     ids = tokenizer('', padding='do_not_pad', max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors='pt').input_ids
     with torch.inference_mode():
-        embedding = text_encoder.float()(ids)[0].float().clone()
+        embedding: torch.Tensor = text_encoder.float()(ids)[0].float().clone()
     del text_encoder
     return embedding
 

@@ -25,7 +25,7 @@ class Prediction:
     confidence: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.space = check_space(self.space)
         if not isinstance(self.relative, np.ndarray) or self.relative.ndim != 2:
             raise ModelError('relative: expected a 2-D numpy array')

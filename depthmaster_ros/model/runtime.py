@@ -5,7 +5,7 @@ CUDA events on the current stream, read once the frame's last event has complete
 is its GPU time, and nothing waits for the whole device (which would also wait for a next frame's
 upload on a side stream).
 """
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 import time
 from typing import cast
 import warnings
@@ -79,7 +79,8 @@ class DeviceClock:
     def seconds(self, start: Stamp, end: Stamp) -> float:
         """Elapsed seconds between two stamps whose work has completed (see `wait`)."""
         if self.cuda:       # a CUDA clock's stamps are events, a CPU clock's are floats
-            return cast(torch.cuda.Event, start).elapsed_time(cast(torch.cuda.Event, end)) / 1e3
+            milliseconds: float = cast(torch.cuda.Event, start).elapsed_time(cast(torch.cuda.Event, end))
+            return milliseconds / 1e3
         return cast(float, end) - cast(float, start)
 
 
@@ -106,7 +107,7 @@ class StageTimer(Mapping[str, float]):
         self._stamps.append((stage, self._clock.stamp()))
         return self
 
-    def _timings(self):
+    def _timings(self) -> dict[str, float]:
         if self._resolved is None:
             if len(self._stamps) < 2:
                 raise ModelStateError('StageTimer read before finish()')
@@ -114,22 +115,23 @@ class StageTimer(Mapping[str, float]):
             if not self.per_stage:
                 self._resolved = {TOTAL: self._clock.seconds(self._stamps[0][1], self._stamps[-1][1])}
             else:
-                timings = {}
-                for (_, begin), (stage, end) in zip(self._stamps, self._stamps[1:]):
+                timings: dict[str, float] = {}
+                for (_, begin), (closed, end) in zip(self._stamps, self._stamps[1:]):
+                    stage = cast(str, closed)      # every stamp after the first closes a named stage
                     timings[stage] = timings.get(stage, 0.0) + self._clock.seconds(begin, end)
                 self._resolved = timings
         return self._resolved
 
-    def __getitem__(self, stage):
+    def __getitem__(self, stage: str) -> float:
         return self._timings()[stage]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._timings())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._timings())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = self._timings() if self._resolved is not None else 'unread'
         return f'StageTimer({state})'
 

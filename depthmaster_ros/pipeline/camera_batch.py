@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import time
 from typing import cast
 
-from .depth_pipeline import DepthPipeline, is_out_of_memory
+from .depth_pipeline import DepthPipeline, ModelOutput, is_out_of_memory
 from .errors import PipelineError
 from .frames import FrameInput, FrameOutput, FrameWarning
 
@@ -36,13 +36,13 @@ def process_camera_batch(items: Sequence[tuple[DepthPipeline, FrameInput]]) -> l
             begun[index] = (pipeline.begin(frame, warnings), warnings)
         except ValueError as error:
             results[index] = error
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[tuple[int, ...], int, bool], list[int]] = {}
     for index, (rgb, _) in begun.items():
         pipeline = items[index][0]
         groups.setdefault((rgb.shape, pipeline.processing_res, pipeline.device_frames), []).append(index)
     for (_, processing_res, _), indices in groups.items():
         first = items[indices[0]][0]
-        predicted: dict[int, tuple] = {}
+        predicted: dict[int, tuple[ModelOutput, float]] = {}
         if len(indices) > 1:
             t0 = time.perf_counter()
             try:

@@ -281,7 +281,7 @@ def _on_host(array: Any) -> np.ndarray:
     return to_host(array)
 
 
-def _check_rgb(rgb, max_pixels):
+def _check_rgb(rgb: object, max_pixels: int) -> np.ndarray:
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         shape = getattr(rgb, 'shape', None)
         dtype = getattr(rgb, 'dtype', type(rgb).__name__)
@@ -294,7 +294,7 @@ def _check_rgb(rgb, max_pixels):
     return rgb
 
 
-def _free_cuda_cache():
+def _free_cuda_cache() -> None:
     import torch
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

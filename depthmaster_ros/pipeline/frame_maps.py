@@ -57,14 +57,16 @@ class HostMaps(_Maps):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.relative.shape
+        result: tuple[int, int] = self.relative.shape
+        return result
 
     def resized(self, height: int, width: int) -> 'HostMaps':
         return HostMaps(resize_area(self.relative, height, width))
 
     def host(self) -> np.ndarray:
         """The relative map as a numpy array (what the alignment modes and the fit read)."""
-        return self.relative
+        result: np.ndarray = self.relative
+        return result
 
     def publish(self, depth_m: np.ndarray | None, camera: 'CameraModel | None', rgb: np.ndarray,
                 output: 'OutputSettings') -> tuple[np.ndarray | None, np.ndarray | None,

@@ -3,7 +3,14 @@ from .apply import apply_alignment
 from .confidence import AGREEMENT_TOLERANCE, alignment_confidence, sample_agreement
 from .errors import AlignmentError, ModeRegistryError
 from .extrinsic_check import estimate_offset
-from .fit import fit_samples, fit_to_sparse_depth, least_squares_scale_shift, metric_depth_from_sparse, sample_indices
+from .fit import (
+           SPREAD_RELATIVE,
+           fit_samples,
+           fit_to_sparse_depth,
+           least_squares_scale_shift,
+           metric_depth_from_sparse,
+           sample_indices,
+)
 from .floor_selection import select_floor
 from .ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
 from .lidar_projection import SparseDepthResult, occlusion_mask, project_to_sparse_depth
@@ -14,7 +21,7 @@ from .spaces import Space, check_space, from_space, to_space
 from .temporal_filter import TemporalAlignmentFilter
 from .verdicts import breakdown_ratio
 
-__all__ = ['AGREEMENT_TOLERANCE', 'AlignmentError', 'AlignmentRecord', 'DENSITY_GRID', 'ModeRegistryError',
+__all__ = ['AGREEMENT_TOLERANCE', 'SPREAD_RELATIVE', 'AlignmentError', 'AlignmentRecord', 'DENSITY_GRID', 'ModeRegistryError',
            'PROBE_ROWS', 'Space', 'SparseDepthResult', 'TemporalAlignmentFilter', 'alignment_confidence',
            'apply_alignment', 'breakdown_ratio', 'camera_to_base_from_height_pitch_roll', 'check_space',
            'estimate_offset', 'fit_samples', 'fit_to_sparse_depth', 'from_space', 'ground_plane_depth',

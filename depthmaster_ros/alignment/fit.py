@@ -99,7 +99,7 @@ def fit_samples(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min
     weights_v = None if weights is None else float64_array(weights, 'weights').ravel()
     if weights_v is not None and (weights_v.shape != pred_v.shape or not np.all(weights_v > 0)):
         raise AlignmentError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
-                         f'(smallest {weights_v.min() if weights_v.size else "none"})')
+                             f'(smallest {weights_v.min() if weights_v.size else "none"})')
     usable = np.isfinite(pred_v) & np.isfinite(target_v)
     if not usable.all():
         pred_v, target_v, groups_v = pred_v[usable], target_v[usable], groups_v[usable]
@@ -189,7 +189,7 @@ def checked_pixels(pixels: ArrayLike, size: int) -> np.ndarray:
     index = np.asarray(pixels).ravel()
     if index.dtype.kind not in 'iu' or (len(index) and not (0 <= index.min() and index.max() < size)):
         raise AlignmentError(f'sample_pixels: need flat pixel indices in [0, {size}), got {index.dtype} '
-                         f'{index.min() if index.size else ""}..{index.max() if index.size else ""}')
+                             f'{index.min() if index.size else ""}..{index.max() if index.size else ""}')
     return index.astype(np.int64, copy=False)
 
 

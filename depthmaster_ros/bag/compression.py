@@ -29,7 +29,7 @@ def output_compression(storage: str, single_file: bool, compression: str | None 
             '.db3 suffix, with --storage sqlite3) or an .mcap file')
     if compression == 'lz4':
         raise BagError('--compression lz4: rosbag2 compresses sqlite3 bags with zstd only; '
-                         'use zstd or none, or write mcap')
+                       'use zstd or none, or write mcap')
     return compression or DEFAULT_COMPRESSION
 
 

@@ -28,7 +28,7 @@ def output_storage(output_path: str | os.PathLike[str], storage: str | None = No
         raise BagError(f'--storage: must be one of {", ".join(STORAGES)}, got {storage!r}')
     if suffix_storage and storage and storage != suffix_storage:
         raise BagError(f'--storage {storage}: OUT {output_path} ends in {Path(output_path).suffix}, '
-                         f'which is {suffix_storage}; drop the suffix to write a bag directory')
+                       f'which is {suffix_storage}; drop the suffix to write a bag directory')
     return storage or suffix_storage or 'mcap'
 
 

@@ -202,7 +202,7 @@ _IMAGE_SIZE = re.compile(r'([1-9][0-9]{0,4})x([1-9][0-9]{0,4})')
 def _check_namespace(name: str, entry: str) -> None:
     if not _NAMESPACE.fullmatch(entry):
         raise ConfigError(f'parameter {name!r}: {entry!r} is not a ROS namespace (letters, digits and _, '
-                         "tokens separated by '/', each starting with a letter, e.g. 'front' or 'cameras/left')")
+                          "tokens separated by '/', each starting with a letter, e.g. 'front' or 'cameras/left')")
 
 
 def _check_image_size(name: str, entry: str) -> None:
@@ -223,7 +223,7 @@ def _check_unit_quaternion(name: str, quaternion: list[float]) -> None:
     norm = math.sqrt(sum(q * q for q in quaternion))
     if abs(norm - 1.0) > QUATERNION_NORM_TOLERANCE:
         raise ConfigError(f'parameter {name!r}: the quaternion [qx, qy, qz, qw] = {quaternion} has norm {norm:.6g}; '
-                         'it must be a unit quaternion (norm 1, e.g. [0, 0, 0, 1] for no rotation)')
+                          'it must be a unit quaternion (norm 1, e.g. [0, 0, 0, 1] for no rotation)')
 
 
 def _as_float(name: str, value: object) -> float:
@@ -250,11 +250,11 @@ def validate_all(params: Mapping[str, object]) -> dict[str, ParameterValue]:
         raise ConfigError(f'parameter min_depth ({merged["min_depth"]}) must be below max_depth ({merged["max_depth"]})')
     if merged['lidar_to_camera'] and not merged['lidar_frame']:
         raise ConfigError("parameter 'lidar_to_camera' is set but 'lidar_frame' is empty: set lidar_frame to the "
-                         'frame_id of the clouds this transform belongs to')
+                          'frame_id of the clouds this transform belongs to')
     if merged['lidar_to_camera'] and len(merged['cameras']) > 1:
         raise ConfigError(f"parameter 'lidar_to_camera' is one camera's extrinsic but 'cameras' names "
-                         f"{len(merged['cameras'])}: publish each camera's extrinsic on /tf (use_tf: true) and leave "
-                         'lidar_to_camera empty')
+                          f"{len(merged['cameras'])}: publish each camera's extrinsic on /tf (use_tf: true) and leave "
+                          'lidar_to_camera empty')
     return checked
 
 

@@ -45,7 +45,7 @@ def parse_format(fmt: str) -> CompressedFormat:
     codec = 'jpeg' if codec == 'jpg' else codec
     if codec not in _CODECS:
         raise ConversionError(f'CompressedImage.format {fmt!r} is not supported: codec must be jpeg or png'
-                         f'{" (compressedDepth rvl is not supported)" if codec == "rvl" else ""}')
+                              f'{" (compressedDepth rvl is not supported)" if codec == "rvl" else ""}')
     # Encodings are case-sensitive in ROS ('16UC1', 'rgb8'): take them from the original string.
     encoding = fmt.split(';', 1)[0].strip() if encoding else ''
     if depth and encoding not in ('16UC1', '32FC1'):
@@ -104,12 +104,12 @@ def _imdecode(payload: np.ndarray, codec: str) -> np.ndarray:
 def _decode_depth(payload: np.ndarray, fmt: CompressedFormat) -> np.ndarray:
     if payload.size <= _DEPTH_HEADER.size:
         raise ConversionError(f'CompressedImage.data ({payload.size} bytes) is too short for a compressedDepth '
-                         f'header ({_DEPTH_HEADER.size} bytes) and an image')
+                              f'header ({_DEPTH_HEADER.size} bytes) and an image')
     _, quant_a, quant_b = _DEPTH_HEADER.unpack(payload[:_DEPTH_HEADER.size].tobytes())
     pixels = _imdecode(payload[_DEPTH_HEADER.size:], fmt.codec)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
         raise ConversionError(f'CompressedImage.data: compressedDepth image is {pixels.dtype} with shape {pixels.shape},'
-                         ' expected single-channel 16-bit')
+                              ' expected single-channel 16-bit')
     if fmt.encoding == '16UC1':
         return pixels
     # 32FC1 travels as quantised inverse depth: depth = a / (q - b), q == 0 meaning no depth.
@@ -216,7 +216,7 @@ def encode_compressed(array: ArrayLike, fmt: str = 'jpeg', quality: int = 95) ->
         pixels = np.ascontiguousarray(array)
     else:
         raise ConversionError(f'array with shape {array.shape} and dtype {array.dtype} cannot be encoded as {fmt}: '
-                         'expected (H, W, 3) uint8 RGB, (H, W) uint8, or (H, W) uint16 for png')
+                              'expected (H, W, 3) uint8 RGB, (H, W) uint8, or (H, W) uint16 for png')
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if fmt == 'jpeg' else []
     ok, buffer = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', pixels, params)
     if not ok:

@@ -122,16 +122,16 @@ def read_points(msg: Any, field_names: str | Iterable[str] | None = None, skip_n
         missing = [name for name in field_names if name not in names]
         if missing:
             raise ConversionError(f'PointCloud2.fields has no field {", ".join(map(repr, missing))} '
-                             f'(it has {", ".join(names) or "none"})')
+                                  f'(it has {", ".join(names) or "none"})')
     if height * width and point_step == 0:
         raise ConversionError('PointCloud2.point_step is 0 for a cloud with points')
     if row_step < point_step * width:
         raise ConversionError(f'PointCloud2.row_step ({row_step}) is smaller than point_step*width '
-                         f'({point_step}*{width} = {point_step * width})')
+                              f'({point_step}*{width} = {point_step * width})')
     buffer = byte_view(msg.data, 'PointCloud2.data')
     if buffer.size < row_step * height:
         raise ConversionError(f'PointCloud2.data has {buffer.size} bytes, fewer than row_step*height '
-                         f'({row_step}*{height} = {row_step * height})')
+                              f'({row_step}*{height} = {row_step * height})')
     if height * width == 0:
         points = np.zeros(0, dtype=dtype)
     else:
@@ -164,7 +164,7 @@ def read_xyz(msg: Any, skip_nans: bool = True) -> np.ndarray:
         spec = specs[name]
         if spec.datatype not in (FLOAT32, FLOAT64) or spec.count != 1:
             raise ConversionError(f'PointCloud2.fields {name!r} is {_DATATYPE_NAMES[spec.datatype]} with count '
-                             f'{spec.count}; x, y and z must be single FLOAT32 or FLOAT64 values')
+                                  f'{spec.count}; x, y and z must be single FLOAT32 or FLOAT64 values')
     points = read_points(msg, ('x', 'y', 'z'))
     xyz = np.empty((points.shape[0], 3), dtype=np.float32)
     for column, name in enumerate(('x', 'y', 'z')):
@@ -230,7 +230,7 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
         height, width = (require_int(size, 'organized_shape') for size in organized_shape)
         if height * width != flat.shape[0]:
             raise ConversionError(f'organized_shape {tuple(organized_shape)} holds {height * width} points, '
-                             f'points has {flat.shape[0]}')
+                                  f'points has {flat.shape[0]}')
     else:
         height, width = grid_shape if len(grid_shape) == 2 else (1, grid_shape[0])
 
@@ -244,13 +244,13 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
             per_point = int(np.prod(values.shape[1:]))
             if per_point != spec.count:
                 raise ConversionError(f'points field {spec.name!r} has {per_point} values per point, '
-                                 f'its PointField count is {spec.count}')
+                                      f'its PointField count is {spec.count}')
             packed[spec.name] = values.reshape(packed[spec.name].shape)
     else:
         columns = sum(spec.count for spec in specs)
         if flat.shape[1] != columns:
             raise ConversionError(f'points.shape {points.shape}: last axis has {flat.shape[1]} values, '
-                             f'fields need {columns}')
+                                  f'fields need {columns}')
         column = 0
         for spec in specs:
             values = flat[:, column:column + spec.count]
@@ -290,7 +290,7 @@ def xyz_cloud_fields(xyz: ArrayLike, rgb: ArrayLike | None = None) -> CloudField
         rgb = np.asarray(rgb)
         if rgb.shape != xyz.shape or rgb.dtype != np.uint8:
             raise ConversionError(f'rgb (shape {rgb.shape}, dtype {rgb.dtype}) must be uint8 with the shape of xyz '
-                             f'{xyz.shape}')
+                                  f'{xyz.shape}')
         colours = rgb.reshape(-1, 3)
         columns = np.empty((flat.shape[0], 4), dtype='<f4')
         for axis in range(3):                     # 1-D strided copies: far faster than one (N, 3) copy

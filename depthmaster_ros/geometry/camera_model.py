@@ -81,7 +81,7 @@ class CameraModel:
             model, D = NO_DISTORTION, np.zeros(0)
         elif model not in DISTORTION_MODELS:
             raise GeometryError(f'distortion_model: unknown model {model!r} with non-zero coefficients '
-                             f'(known: {", ".join(DISTORTION_MODELS)})')
+                                f'(known: {", ".join(DISTORTION_MODELS)})')
         elif D.size not in DISTORTION_MODELS[model]:
             raise GeometryError(f'd: {model} expects {DISTORTION_MODELS[model]} coefficients, got {D.size}')
         P = _matrix(self.P, (3, 4), 'p') if self.P is not None else None
@@ -141,7 +141,7 @@ class CameraModel:
         sx, sy = width / self.width, height / self.height
         if abs(sx / sy - 1.0) > aspect_tolerance:
             raise GeometryError(f'width/height: {width}x{height} changes the aspect ratio of the '
-                             f'{self.width}x{self.height} camera by more than {aspect_tolerance:.1%}')
+                                f'{self.width}x{self.height} camera by more than {aspect_tolerance:.1%}')
         resize = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
         return CameraModel(width, height, resize @ self.K, self.D, self.distortion_model,
                            resize @ self.P, self.R)

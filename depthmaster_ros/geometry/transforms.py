@@ -287,7 +287,7 @@ class TransformBuffer:
         if common is None:
             known = ', '.join(self.frames()) or 'none'
             raise TransformLookupError(f'cannot transform {source_frame!r} -> {target_frame!r}: the frames are '
-                              f'not connected (known frames: {known})')
+                                       f'not connected (known frames: {known})')
         ancestor_from_source = RigidTransform.identity()
         for child in source_path[:source_path.index(common)]:
             edge = self._edge_transform(child, stamp_ns, tolerance_ns, target_frame, source_frame)

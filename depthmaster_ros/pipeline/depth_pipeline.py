@@ -73,7 +73,7 @@ class DepthPipeline:
         self.device_frames = uses_device_frames(estimator) if device_frames is None else bool(device_frames)
         if self.device_frames and not hasattr(estimator, 'predict_tensor'):
             raise PipelineError(f'device_frames: {type(estimator).__name__} has no predict_tensor (device output); '
-                             'pass device_frames=False')
+                                'pass device_frames=False')
         self.config = config
         self._oom_processing_res: int | None = None   # lowered after a CUDA OOM, until reconfigured
         self._filter = self._new_filter(config)
@@ -117,7 +117,7 @@ class DepthPipeline:
         camera = frame.camera
         if camera is not None and (camera.width, camera.height) != (rgb.shape[1], rgb.shape[0]):
             raise PipelineError(f'camera: model is {camera.width}x{camera.height} but the image is '
-                             f'{rgb.shape[1]}x{rgb.shape[0]}')
+                                f'{rgb.shape[1]}x{rgb.shape[0]}')
         return rgb
 
     def finish(self, frame: FrameInput, rgb: np.ndarray, prediction: ModelOutput, inference_s: float,

@@ -15,7 +15,7 @@ MODEL ?=
 PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
 
-.PHONY: venv lint test demo bench bench-alignment soak clean wheelhouse device-check
+.PHONY: venv lint test demo bench bench-alignment bench-nav soak clean wheelhouse device-check
 
 venv:
 	@tools/ensure_venv.sh
@@ -38,6 +38,10 @@ bench: venv
 # Accuracy, honesty and cost of the metric alignment on ray-cast scenes (no model); BENCH_ARGS=--quick for a short run.
 bench-alignment: venv
 	@$(PY) benchmarks/alignment_bench.py $(BENCH_ARGS)
+
+# What a costmap makes of depth/points, depth/obstacles and depth/scan on ray-cast scenes (no model); writes bench_out/.
+bench-nav: venv
+	@$(PY) benchmarks/nav_bench.py $(BENCH_ARGS)
 
 # Wheels for tools/device_check.sh on a GPU machine without network access (docs/device_check.md).
 wheelhouse: venv

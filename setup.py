@@ -26,6 +26,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', share('launch/*.launch.py')),
         ('share/' + package_name + '/config', share('config/*.yaml', 'config/*.xml', 'config/*.rviz')),
+        ('share/' + package_name + '/config/nav2', share('config/nav2/*.yaml')),
         ('share/' + package_name + '/msg', share('msg/*.msg')),
     ],
     install_requires=['setuptools'],

@@ -15,6 +15,7 @@ COMMANDS = {
     'bag': ('depthmaster_ros.commands.bag', 'process a rosbag2 offline with the node pipeline'),
     'batch': ('depthmaster_ros.commands.batch', 'process many bags, resumably, locally or on a Ray cluster'),
     'make-sample': ('depthmaster_ros.commands.make_sample', 'write the synthetic sample rosbag2'),
+    'evaluate': ('depthmaster_ros.commands.evaluate', 'score depth on the published benchmarks or a bag\'s held-out LiDAR'),
 }
 
 

@@ -1,5 +1,7 @@
 """Launch depthmaster_node with a params file, an optional namespace and topic remappings, and
 optionally RViz (rviz:=true) showing the camera image, metric depth, the depth cloud and the LiDAR.
+nav:=true also loads config/depthmaster_nav.yaml (nav_params_file) after params_file: depth/scan and
+depth/obstacles on, with the bands and ranges config/nav2/ is written against (docs/navigation.md).
 
     ros2 launch depthmaster_ros depthmaster.launch.py \
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info points:=/lidar/points \
@@ -11,7 +13,7 @@ config/depthmaster.rviz resolve to exactly the topics the node reads and writes.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -30,6 +32,10 @@ def generate_launch_description():
     default_params = os.path.join(share, 'config', 'depthmaster.yaml')
     arguments = [
         DeclareLaunchArgument('params_file', default_value=default_params, description='node parameters YAML'),
+        DeclareLaunchArgument('nav', default_value='false',
+                              description='also load nav_params_file: depth/scan and depth/obstacles for nav2'),
+        DeclareLaunchArgument('nav_params_file', default_value=os.path.join(share, 'config', 'depthmaster_nav.yaml'),
+                              description='navigation parameters loaded after params_file when nav:=true'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the node and its topics'),
         DeclareLaunchArgument('image', default_value='image', description='input sensor_msgs/Image topic'),
         DeclareLaunchArgument('compressed_image', default_value='image/compressed',
@@ -57,16 +63,22 @@ def generate_launch_description():
     # every process this launch starts (the node, and a driver included next to it) loads the profile
     profile = [SetEnvironmentVariable(variable, LaunchConfiguration('large_data_profile'))
                for variable in PROFILE_VARIABLES]
-    node = Node(
-        package=PACKAGE,
-        executable=EXECUTABLE,
-        name='depthmaster_node',
-        namespace=LaunchConfiguration('namespace'),
-        output='screen',
-        emulate_tty=True,
-        parameters=[LaunchConfiguration('params_file'), {'use_sim_time': LaunchConfiguration('use_sim_time')}],
-        remappings=remappings,
-    )
+
+    def node(context):
+        """The node, with the navigation parameters after the others when nav:=true."""
+        files = [LaunchConfiguration('params_file')]
+        if LaunchConfiguration('nav').perform(context).lower() in ('true', '1', 'yes'):
+            files.append(LaunchConfiguration('nav_params_file'))
+        return [Node(
+            package=PACKAGE,
+            executable=EXECUTABLE,
+            name='depthmaster_node',
+            namespace=LaunchConfiguration('namespace'),
+            output='screen',
+            emulate_tty=True,
+            parameters=[*files, {'use_sim_time': LaunchConfiguration('use_sim_time')}],
+            remappings=remappings,
+        )]
     rviz = Node(
         package='rviz2',
         executable='rviz2',
@@ -77,4 +89,4 @@ def generate_launch_description():
         remappings=remappings,
         condition=IfCondition(LaunchConfiguration('rviz')),
     )
-    return LaunchDescription(arguments + profile + [node, rviz])
+    return LaunchDescription(arguments + profile + [OpaqueFunction(function=node), rviz])

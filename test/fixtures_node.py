@@ -22,7 +22,7 @@ class Rig:
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.node import Node
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
         from tf2_msgs.msg import TFMessage
         self.node = Node('rig', context=context)
         executor.add_node(self.node)
@@ -36,10 +36,11 @@ class Rig:
         self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', reliable)
         self.points_pub = self.node.create_publisher(PointCloud2, 'points', reliable)
         self.tf_static_pub = self.node.create_publisher(TFMessage, '/tf_static', latched)
-        self.received = {name: [] for name in OUTPUTS + ('depth/image_mm', 'depth/confidence', '/diagnostics')}
+        self.received = {name: [] for name in OUTPUTS + ('depth/image_mm', 'depth/confidence', 'depth/scan',
+                                                         'depth/obstacles', '/diagnostics')}
         types = {'depth/image': Image, 'depth/image_mm': Image, 'depth/confidence': Image, 'depth/camera_info': CameraInfo,
                  'depth/relative': Image, 'depth/points': PointCloud2, 'depth/alignment': DepthAlignment,
-                 '/diagnostics': DiagnosticArray}
+                 'depth/scan': LaserScan, 'depth/obstacles': PointCloud2, '/diagnostics': DiagnosticArray}
         for topic, msg_type in types.items():
             self.node.create_subscription(msg_type, topic, self.received[topic].append, reliable)
 
@@ -113,3 +114,66 @@ def header_ns(msg):
 def status_value(status, key):
     """The value of `key` in a DiagnosticStatus, or None."""
     return next((kv.value for kv in status.values if kv.key == key), None)
+
+
+# several cameras on one node (test_multi_camera, test_navigation_topics)
+CAMERAS = ('front', 'left')
+MULTI_CAMERA_PARAMS = dict(alignment_mode='fixed', fixed_scale=0.6, fixed_shift=0.1, cloud_stride=4, diagnostics_period_s=0.2)
+
+
+class CamerasRig:
+    """Publishes each camera's image and camera_info under its namespace and records its outputs."""
+
+    def __init__(self, executor, context, node):
+        from depthmaster_interfaces.msg import DepthAlignment
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import CameraInfo, Image
+        self.node, self.executor, self.target = Node('cameras_rig', context=context), executor, node
+        executor.add_node(self.node)
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pubs = {c: self.node.create_publisher(Image, f'{c}/image', reliable) for c in CAMERAS}
+        self.info_pubs = {c: self.node.create_publisher(CameraInfo, f'{c}/camera_info', reliable) for c in CAMERAS}
+        self.received = {}
+        for camera in CAMERAS:
+            for topic, msg_type in (('depth/image', Image), ('depth/alignment', DepthAlignment)):
+                name = f'{camera}/{topic}'
+                self.received[name] = []
+                self.node.create_subscription(msg_type, name, self.received[name].append, reliable)
+        self.received['/diagnostics'] = []
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self.received['/diagnostics'].append, reliable)
+
+    def wait_for_node(self):
+        return spin_until(self.executor, lambda: all(p.get_subscription_count() for p in self.image_pubs.values())
+                          and all(c.output_pubs[name].get_subscription_count() for c in self.target.channels
+                                  for name in ('depth', 'alignment')), 10)
+
+    def publish(self, camera, frame, stamp_ns):
+        from depthmaster_ros.ros import messages
+        header = messages.header_msg(stamp_ns, f'{camera}_optical')
+        channel = next(c for c in self.target.channels if c.name == camera)
+        self.info_pubs[camera].publish(messages.camera_info_msg(frame.camera.to_camera_info_fields(), header))
+        assert spin_until(self.executor, lambda: channel.camera_sync.match(stamp_ns) is not None, 5)
+        self.image_pubs[camera].publish(messages.image_msg(frame.rgb, 'rgb8', header))
+
+    def stamps(self, camera):
+        return [header_ns(m) for m in self.received[f'{camera}/depth/image']]
+
+
+@pytest.fixture
+def start_cameras_node(ros_context, ros_executor):
+    from rclpy.parameter import Parameter
+
+    from depthmaster_ros.ros import DepthMasterNode
+
+    def start(estimator, **params):
+        params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable', 'temporal_smoothing': 0.0,
+                  'cameras': list(CAMERAS), **MULTI_CAMERA_PARAMS, **params}
+        node = DepthMasterNode(estimator=estimator, context=ros_context,
+                               parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        ros_executor.add_node(node)
+        rig = CamerasRig(ros_executor, ros_context, node)
+        assert rig.wait_for_node()
+        return node, rig
+    return start

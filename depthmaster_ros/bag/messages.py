@@ -16,6 +16,7 @@ from depthmaster_ros.conversions import (
     alignment_values,
     camera_info_values,
     check_frame_id,
+    laser_scan_values,
     numpy_to_image_fields,
     split_stamp_ns,
     stamp_to_ns,
@@ -33,7 +34,7 @@ ALIGNMENT_TYPE = 'depthmaster_interfaces/msg/DepthAlignment'
 _MSG_FILE = 'DepthAlignment.msg'
 
 __all__ = ['ALIGNMENT_TYPE', 'typestore', 'alignment_msg_path', 'header', 'stamp_to_ns', 'image_msg',
-           'compressed_image_msg', 'cloud_msg', 'camera_info_msg', 'alignment_msg']
+           'compressed_image_msg', 'cloud_msg', 'camera_info_msg', 'alignment_msg', 'scan_msg', 'header_in']
 
 
 def alignment_msg_path() -> Path:
@@ -73,6 +74,11 @@ def header(stamp_ns: int, frame_id: str) -> Any:
                                         frame_id=check_frame_id(frame_id))
 
 
+def header_in(header: Any, frame_id: str) -> Any:
+    """The same stamp in another frame (a navigation output's)."""
+    return _type('std_msgs/msg/Header')(stamp=header.stamp, frame_id=check_frame_id(frame_id))
+
+
 def image_msg(pixels: np.ndarray, encoding: str, header: Any) -> Any:
     """sensor_msgs/msg/Image of ``pixels`` in ``encoding`` (checked to fit it)."""
     fields = numpy_to_image_fields(pixels, encoding)
@@ -106,3 +112,9 @@ def camera_info_msg(fields: dict, header: Any) -> Any:
 def alignment_msg(record: 'AlignmentRecord', header: Any) -> Any:
     """depthmaster_interfaces/msg/DepthAlignment from an ``AlignmentRecord``."""
     return _type(ALIGNMENT_TYPE)(header=header, **alignment_values(record))
+
+
+def scan_msg(scan: Any, header: Any) -> Any:
+    """sensor_msgs/msg/LaserScan from a ``navigation.Scan``."""
+    return _type('sensor_msgs/msg/LaserScan')(header=header, intensities=np.zeros(0, np.float32),
+                                              **laser_scan_values(scan))

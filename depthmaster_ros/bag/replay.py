@@ -21,9 +21,18 @@ import numpy as np
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config import Config
 from depthmaster_ros.conversions import stamp_to_ns
-from depthmaster_ros.geometry import depth_errors
+from depthmaster_ros.geometry import StampedCloud, depth_errors
 from depthmaster_ros.model import Estimator, describe_weights
-from depthmaster_ros.pipeline import OUTPUT_TOPICS, CameraInfoSync, DepthPipeline, FrameAssembly, RecentClouds, store_cloud
+from depthmaster_ros.pipeline import (
+    OUTPUT_TOPICS,
+    CameraInfoSync,
+    DepthPipeline,
+    FrameAssembly,
+    FrameInput,
+    FrameOutput,
+    RecentClouds,
+    store_cloud,
+)
 from depthmaster_ros.pipeline import faults as kinds
 
 from . import messages as rosbag_messages
@@ -65,6 +74,8 @@ class BagOptions:
     label: str = ''                    # shown on the contact sheet and in the summary
     progress: bool = True
     frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
+    cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
+    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame (evaluation)
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -265,7 +276,7 @@ class _BagRun:
         elif topic == self.topics.camera_info:
             self.assembly.add_camera_info(message)   # a refusal is counted with each image that meets it
         elif topic == self.topics.points:
-            store_cloud(self.clouds, message, faults.record)
+            store_cloud(self.clouds, message, faults.record, self.options.cloud_filter)
         elif topic == self.topics.gt:
             _add_ground_truth(self.ground_truth, message, faults)
 
@@ -312,6 +323,8 @@ class _BagRun:
         except Exception as error:  # noqa: BLE001 - as in the node: one frame failing must not end the run
             self._skip(kinds.PIPELINE_ERROR, f'{type(error).__name__}: {error}')
             return
+        if self.options.frame_output is not None:
+            self.options.frame_output(frame, output)
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
         started = time.perf_counter()

@@ -21,16 +21,7 @@ def add_arguments(parser):
 
 def add_run_arguments(parser):
     """Every flag but IN and OUT (`batch` takes the same ones, so both read a bag the same way)."""
-    from depthmaster_ros.model import backend_names
-    model = parser.add_argument_group('parameters (the node\'s YAML; the flags override it)')
-    model.add_argument('--params', metavar='FILE', help='ROS 2 params YAML, e.g. config/depthmaster.yaml')
-    model.add_argument('--model', help='model directory or hub repo id')
-    model.add_argument('--backend', choices=backend_names())
-    model.add_argument('--device', help='auto, cpu or cuda')
-    model.add_argument('--dtype', choices=('auto', 'fp32', 'fp16', 'bf16'))
-    model.add_argument('--processing-res', type=int, metavar='N', help='longer edge fed to the model; 0 = native')
-    model.add_argument('--param', '-p', action='append', default=[], metavar='NAME=VALUE',
-                       help='any other parameter, value in YAML syntax (repeatable), e.g. -p alignment_mode=ground_plane')
+    add_parameter_arguments(parser.add_argument_group('parameters (the node\'s YAML; the flags override it)'))
     topics = parser.add_argument_group('input topics (found automatically when unambiguous)')
     topics.add_argument('--image-topic')
     topics.add_argument('--camera-info-topic')
@@ -59,6 +50,19 @@ def add_run_arguments(parser):
     output.add_argument('--contact-sheet-rows', type=int, default=4, metavar='N')
     output.add_argument('--label', default='', help='a note shown on the contact sheet and in the summary')
     output.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+def add_parameter_arguments(group, processing_res_help='longer edge fed to the model; 0 = native'):
+    """--params and the flags that override it: what `config_from_args` reads (`evaluate` takes them too)."""
+    from depthmaster_ros.model import backend_names
+    group.add_argument('--params', metavar='FILE', help='ROS 2 params YAML, e.g. config/depthmaster.yaml')
+    group.add_argument('--model', help='model directory or hub repo id')
+    group.add_argument('--backend', choices=backend_names())
+    group.add_argument('--device', help='auto, cpu or cuda')
+    group.add_argument('--dtype', choices=('auto', 'fp32', 'fp16', 'bf16'))
+    group.add_argument('--processing-res', type=int, metavar='N', help=processing_res_help)
+    group.add_argument('--param', '-p', action='append', default=[], metavar='NAME=VALUE',
+                       help='any other parameter, value in YAML syntax (repeatable), e.g. -p alignment_mode=ground_plane')
 
 
 def config_from_args(args):

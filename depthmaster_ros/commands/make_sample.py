@@ -1,7 +1,9 @@
-"""`depthmaster-ros make-sample OUT`: write the synthetic sample rosbag2 (camera, LiDAR, TF, GT depth)."""
+"""`depthmaster-ros make-sample OUT`: write the synthetic sample rosbag2 (camera, LiDAR, TF, GT depth), or with
+`--layout NAME` a tiny evaluation dataset in that benchmark's official layout (for `depthmaster-ros evaluate`)."""
 
 
 def add_arguments(parser):
+    from depthmaster_ros.synthetic import layout_names
     parser.add_argument('output', metavar='OUT', help='a .mcap or .db3 file, or a bag directory')
     parser.add_argument('--frames', type=int, default=100, help='number of camera frames (default 100)')
     parser.add_argument('--rate', type=float, default=10.0, help='frame rate, Hz (default 10)')
@@ -12,6 +14,9 @@ def add_arguments(parser):
     parser.add_argument('--compression', choices=('none', 'lz4', 'zstd'),
                         help='as for `depthmaster-ros bag` (default zstd; a single .db3 file: none)')
     parser.add_argument('--force', action='store_true', help='replace an existing OUT')
+    parser.add_argument('--layout', choices=layout_names(),
+                        help='write a tiny evaluation dataset in this layout into the folder OUT instead of a bag')
+    parser.add_argument('--tar', action='store_true', help='with --layout: the archive as a tar file, as published')
 
 
 def run(args):
@@ -19,6 +24,11 @@ def run(args):
 
     from depthmaster_ros.synthetic import write_sample_bag
 
+    if args.layout:
+        from depthmaster_ros.synthetic import write_layout
+        path = write_layout(args.layout, args.output, frames=args.frames, tar=args.tar, seed=args.seed)
+        print(f'wrote {args.frames} synthetic frames: depthmaster-ros evaluate --dataset {args.layout} {path}')
+        return 0
     try:
         counts = write_sample_bag(args.output, frames=args.frames, rate_hz=args.rate, width=args.width,
                                   height=args.height, seed=args.seed, force=args.force, storage=args.storage,

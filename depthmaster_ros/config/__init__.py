@@ -2,8 +2,9 @@
 from . import table
 from .errors import ConfigError
 from .params_file import load_params_file
-from .settings import GROUPS, AlignmentSettings, Config, ModelSettings, OutputSettings, group_fields
+from .settings import GROUPS, AlignmentSettings, Config, ModelSettings, NavigationSettings, OutputSettings, group_fields
 from .table import BY_NAME, PARAMETERS, defaults, image_size, validate
 
-__all__ = ['AlignmentSettings', 'BY_NAME', 'Config', 'ConfigError', 'GROUPS', 'ModelSettings', 'OutputSettings',
-           'PARAMETERS', 'defaults', 'group_fields', 'image_size', 'load_params_file', 'table', 'validate']
+__all__ = ['AlignmentSettings', 'BY_NAME', 'Config', 'ConfigError', 'GROUPS', 'ModelSettings', 'NavigationSettings',
+           'OutputSettings', 'PARAMETERS', 'defaults', 'group_fields', 'image_size', 'load_params_file', 'table',
+           'validate']

@@ -75,6 +75,28 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class NavigationSettings:
+    publish_scan: bool
+    publish_obstacles: bool
+    scan_frame: str
+    scan_angle_min: float
+    scan_angle_max: float
+    scan_angle_increment: float
+    scan_range_min: float
+    scan_range_max: float
+    scan_min_height: float
+    scan_max_height: float
+    scan_merge: bool
+    obstacle_frame: str
+    obstacle_min_confidence: float
+    obstacle_edge_threshold: float
+    obstacle_max_range: float
+    obstacle_min_height: float
+    obstacle_max_height: float
+    obstacle_voxel_m: float
+
+
+@dataclass(frozen=True)
 class NodeSettings:
     input_qos_depth: int
     input_reliability: str
@@ -86,7 +108,7 @@ class NodeSettings:
 
 
 GROUPS: dict[str, type] = {'model': ModelSettings, 'input': InputSettings, 'alignment': AlignmentSettings,
-                           'output': OutputSettings, 'node': NodeSettings}
+                           'output': OutputSettings, 'navigation': NavigationSettings, 'node': NodeSettings}
 
 
 @dataclass(frozen=True)
@@ -96,6 +118,7 @@ class Config:
     input: InputSettings
     alignment: AlignmentSettings
     output: OutputSettings
+    navigation: NavigationSettings
     node: NodeSettings
 
     @classmethod

@@ -119,6 +119,28 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _p('cloud_rgb', BOOL, True, 'Add packed rgb colours to the cloud.'),
         _p('cloud_max_points', INTEGER, 2_000_000, 'Clouds with more points are not published.', range=(1, 100_000_000)),
     ),
+    # navigation outputs (depthmaster_ros.navigation)
+    *_section(
+        'navigation',
+        _p('publish_scan', BOOL, False, 'Publish depth/scan (LaserScan in scan_frame) from accepted metres.'),
+        _p('publish_obstacles', BOOL, False, 'Publish depth/obstacles (PointCloud2 xyz in obstacle_frame): metres without flying pixels, low-confidence pixels, far points or points outside the height band, one point per voxel.'),
+        _p('scan_frame', STRING, 'base_link', 'Frame of depth/scan (z up); its z = 0 plane is where the heights of both outputs are measured from. From TF, else the camera_height_m / camera_pitch_rad / camera_roll_rad fallback.'),
+        _p('scan_angle_min', DOUBLE, 0.0, 'First scan angle in scan_frame, radians; equal to scan_angle_max (both 0 by default) = the camera field of view.', range=(-math.pi, math.pi)),
+        _p('scan_angle_max', DOUBLE, 0.0, 'Last scan angle in scan_frame, radians; see scan_angle_min.', range=(-math.pi, math.pi)),
+        _p('scan_angle_increment', DOUBLE, 0.005, 'Angle between scan beams, radians.', range=(0.0005, 0.2)),
+        _p('scan_range_min', DOUBLE, 0.1, 'Nearest range a scan bin reports, metres (nearer points are ignored, as pointcloud_to_laserscan does).', range=(0.0, 100.0)),
+        _p('scan_range_max', DOUBLE, 8.0, 'Farthest range a scan bin reports, metres; bins that saw valid depth but nothing in the band within range are +inf (REP 117).', range=(0.1, 1000.0)),
+        _p('scan_min_height', DOUBLE, 0.05, 'Lowest point height in scan_frame that enters the scan, metres.', range=(-100.0, 100.0)),
+        _p('scan_max_height', DOUBLE, 1.2, 'Highest point height in scan_frame that enters the scan, metres.', range=(-100.0, 100.0)),
+        _p('scan_merge', BOOL, False, "With several cameras: one depth/scan in the node's namespace over every camera's newest frame instead of one per camera."),
+        _p('obstacle_frame', STRING, '', "Frame of depth/obstacles; empty = the camera's optical frame (what a depth-camera frustum expects)."),
+        _p('obstacle_min_confidence', DOUBLE, 0.0, 'Pixels whose depth/confidence is below this are left out of both outputs; 0 = off (the default: the alignment confidence is low on obstacles far from every LiDAR or floor sample, exactly where they must be marked).', range=(0.0, 1.0)),
+        _p('obstacle_edge_threshold', DOUBLE, 0.05, 'A pixel whose depth jumps by more than this (relative) to a neighbour lies on a depth discontinuity (a flying pixel) and is left out of both outputs; 0 = off.', range=(0.0, 10.0)),
+        _p('obstacle_max_range', DOUBLE, 5.0, 'Farthest obstacle point from the camera, metres.', range=(0.1, 1000.0)),
+        _p('obstacle_min_height', DOUBLE, 0.05, 'Lowest obstacle point height in scan_frame, metres.', range=(-100.0, 100.0)),
+        _p('obstacle_max_height', DOUBLE, 1.2, 'Highest obstacle point height in scan_frame, metres.', range=(-100.0, 100.0)),
+        _p('obstacle_voxel_m', DOUBLE, 0.05, 'Voxel edge of the obstacle cloud, metres: each voxel keeps its point nearest to the camera; 0 = no downsampling.', range=(0.0, 10.0)),
+    ),
     # transport and housekeeping
     *_section(
         'node',
@@ -255,6 +277,13 @@ def validate_all(params: Mapping[str, object]) -> dict[str, ParameterValue]:
         raise ConfigError(f"parameter 'lidar_to_camera' is one camera's extrinsic but 'cameras' names "
                           f"{len(merged['cameras'])}: publish each camera's extrinsic on /tf (use_tf: true) and leave "
                           'lidar_to_camera empty')
+    for low, high in (('scan_min_height', 'scan_max_height'), ('obstacle_min_height', 'obstacle_max_height'),
+                      ('scan_range_min', 'scan_range_max')):
+        if merged[low] >= merged[high]:
+            raise ConfigError(f'parameter {low} ({merged[low]}) must be below {high} ({merged[high]})')
+    if merged['scan_angle_min'] > merged['scan_angle_max']:
+        raise ConfigError(f"parameter scan_angle_min ({merged['scan_angle_min']}) must not be above scan_angle_max "
+                          f"({merged['scan_angle_max']}); set both equal for the camera's field of view")
     return checked
 
 

@@ -116,3 +116,14 @@ def alignment_values(record: 'AlignmentRecord') -> dict:
                 raise ConversionError(f'{label} ({value}) does not fit float32')
         values[name] = value
     return values
+
+
+def laser_scan_values(scan: Any) -> dict[str, Any]:
+    """sensor_msgs/LaserScan fields of a ``navigation.Scan``: floats, and the ranges as float32.
+
+    time_increment and scan_time are 0: every beam comes from one image, exposed at once.
+    """
+    return {'angle_min': float(scan.angle_min), 'angle_max': float(scan.angle_max),
+            'angle_increment': float(scan.angle_increment), 'time_increment': 0.0, 'scan_time': 0.0,
+            'range_min': float(scan.range_min), 'range_max': float(scan.range_max),
+            'ranges': np.ascontiguousarray(scan.ranges, np.float32)}

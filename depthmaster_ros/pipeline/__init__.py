@@ -16,12 +16,14 @@ from .errors import PipelineError
 from .estimator_loading import load_configured_estimator, resolve_runtime
 from .faults import FAULT_KINDS, FaultCounters
 from .frame_maps import DeviceMaps, HostMaps
-from .frames import STAMP_ORDER, STAMP_ZERO, FrameInput, FrameOutput
+from .frames import NAVIGATION_FRAME, STAMP_ORDER, STAMP_ZERO, FrameInput, FrameOutput
+from .navigation import NavigationOutput, is_ring, merged_scan, navigation_output
 from .outputs import OUTPUT_TOPICS, depth_to_millimetres, frame_messages
 
 __all__ = ['CAMERA_INFO_MISSING', 'CAMERA_INFO_UNMATCHED', 'CAMERA_INFO_WAIT', 'CameraInfoSync', 'ConvertedImage',
            'DepthPipeline', 'DeviceMaps', 'FAULT_KINDS', 'FaultCounters', 'FrameAssembly', 'FrameInput', 'FrameOutput',
-           'HostMaps', 'OUTPUT_TOPICS', 'Paired', 'PipelineError', 'RecentClouds', 'STAMP_ORDER', 'STAMP_ZERO',
-           'camera_for_image', 'cloud_from_message', 'depth_to_millimetres', 'describe_miss', 'faults',
-           'frame_messages', 'image_to_model_rgb', 'load_configured_estimator', 'next_lower_resolution',
+           'HostMaps', 'NAVIGATION_FRAME', 'NavigationOutput', 'OUTPUT_TOPICS', 'Paired', 'PipelineError',
+           'RecentClouds', 'STAMP_ORDER', 'STAMP_ZERO', 'camera_for_image', 'cloud_from_message',
+           'depth_to_millimetres', 'describe_miss', 'faults', 'frame_messages', 'image_to_model_rgb', 'is_ring',
+           'load_configured_estimator', 'merged_scan', 'navigation_output', 'next_lower_resolution',
            'process_camera_batch', 'resolve_runtime', 'select_cloud', 'store_cloud']

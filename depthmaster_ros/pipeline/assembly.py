@@ -53,10 +53,12 @@ def cloud_from_message(message: Any) -> StampedCloud:
     return StampedCloud(xyz, frame_id, stamp_to_ns(message.header.stamp))
 
 
-def store_cloud(clouds: RecentClouds, message: Any, report: Report) -> None:
-    """A PointCloud2 into the recent clouds, or its fault reported."""
+def store_cloud(clouds: RecentClouds, message: Any, report: Report,
+                edit: Callable[[StampedCloud], StampedCloud] | None = None) -> None:
+    """A PointCloud2 into the recent clouds (`edit`ed first: the evaluation's LiDAR holdout), or its fault reported."""
     try:
-        clouds.add(cloud_from_message(message))
+        cloud = cloud_from_message(message)
+        clouds.add(cloud if edit is None else edit(cloud))
     except InputError as fault:
         report(fault.kind, str(fault))
 

@@ -20,6 +20,7 @@ from . import frames as kinds
 from .errors import PipelineError
 from .frame_maps import DeviceMaps, HostMaps, resize_area
 from .frames import FrameInput, FrameOutput, FrameWarning
+from .navigation import navigation_output
 from .rectify import needs_rectification, rectified_camera, rectify_image
 
 NO_CAMERA_REASON = 'no camera info matched this image (stamp and size): relative depth only'
@@ -173,13 +174,21 @@ class DepthPipeline:
             timings['rectify'] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
+        metres = depth_m                   # on the device when the frame is: the navigation outputs stay there
         depth_m, relative, points, colors = maps.publish(depth_m, camera, colors_source, config.output)
         timings['backprojection'] = time.perf_counter() - t0
+        confidence = None if confidence is None else np.asarray(confidence, np.float32)
+        navigation = None
+        if depth_m is not None and camera is not None:
+            t0 = time.perf_counter()
+            navigation, navigation_warnings = navigation_output(metres, confidence, camera, frame.frame_id,
+                                                                frame.stamp_ns, frame.transforms, config)
+            warnings.extend(navigation_warnings)
+            timings['navigation'] = time.perf_counter() - t0
         timings['total'] = time.perf_counter() - started
-        return FrameOutput(depth_m=depth_m, relative=relative, space=prediction.space,
-                           confidence=None if confidence is None else np.asarray(confidence, np.float32),
+        return FrameOutput(depth_m=depth_m, relative=relative, space=prediction.space, confidence=confidence,
                            camera=camera, points=points, colors=colors, record=record,
-                           timings=timings, warnings=warnings)
+                           timings=timings, warnings=warnings, navigation=navigation)
 
     def _check_frame(self, frame: FrameInput, rgb: np.ndarray, warnings: list[FrameWarning]) -> None:
         if not frame.frame_id:

@@ -36,6 +36,7 @@ FAULT_KINDS: dict[str, str] = {
     'pipeline_error': 'an unexpected error in the pipeline; frame dropped',
     'publish_error': 'an output message failed to build; frame dropped',
     'cloud_max_points': 'a cloud above cloud_max_points; not published',
+    'navigation_frame': 'no transform to obstacle_frame at the image stamp; depth/obstacles not published',
 }
 
 

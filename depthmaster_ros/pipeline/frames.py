@@ -9,6 +9,7 @@ from depthmaster_ros.geometry import StampedCloud
 
 if TYPE_CHECKING:
     from depthmaster_ros.geometry import CameraModel, TransformLookup
+    from depthmaster_ros.pipeline.navigation import NavigationOutput
 
 # Kinds of frame warning: each is a counter on /diagnostics and in the bag summary.
 STAMP_ZERO = 'image_stamp_zero'
@@ -17,6 +18,7 @@ SIZE_CHANGE = 'image_size_change'
 EMPTY_FRAME_ID = 'image_frame_id'
 ALIGNMENT = 'alignment'
 CUDA_OOM = 'cuda_out_of_memory'
+NAVIGATION_FRAME = 'navigation_frame'
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,4 @@ class FrameOutput:
     record: AlignmentRecord
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[FrameWarning] = field(default_factory=list)
+    navigation: 'NavigationOutput | None' = None    # depth/scan and depth/obstacles, from the published metres

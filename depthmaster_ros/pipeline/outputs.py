@@ -1,7 +1,8 @@
 """Which messages one processed frame produces: one rule for the node and the bag tool.
 
 The node publishes them and the bag tool writes them, so both must agree on what is output when
-(depth only with a valid alignment, optional millimetres, relative, confidence and cloud). The
+(depth only with a valid alignment, optional millimetres, relative, confidence and cloud; the
+navigation outputs only with the depth, each in its own frame at the image stamp). The
 message builders are passed in: `depthmaster_ros.ros.messages` (rclpy) and
 `depthmaster_ros.bag.messages` (rosbags) have the same functions.
 """
@@ -24,6 +25,8 @@ OUTPUT_TOPICS = {
     'confidence': 'depth/confidence',
     'points': 'depth/points',
     'alignment': 'depth/alignment',
+    'scan': 'depth/scan',
+    'obstacles': 'depth/obstacles',
 }
 
 
@@ -54,6 +57,13 @@ def frame_messages(output: FrameOutput, header: Any, settings: OutputSettings,
             result.cloud_withheld = count
         else:
             add(('points', builders.cloud_msg(xyz_cloud_fields(output.points, output.colors), header)))
+    navigation = output.navigation
+    if output.depth_m is not None and navigation is not None:
+        if navigation.scan is not None and not navigation.merged:
+            add(('scan', builders.scan_msg(navigation.scan, builders.header_in(header, navigation.scan_frame))))
+        if navigation.obstacles is not None:
+            add(('obstacles', builders.cloud_msg(xyz_cloud_fields(navigation.obstacles),
+                                                 builders.header_in(header, navigation.obstacle_frame))))
     add(('alignment', builders.alignment_msg(output.record, header)))
     return result
 

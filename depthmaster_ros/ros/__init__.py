@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from .messages import cloud_msg, header_msg, image_msg
     from .node import DepthMasterNode
     from .process import main
+    from .qos import output_qos
 
 __getattr__ = lazy_attributes(__name__, {
+    'qos': ('output_qos',),
     'diagnostics': ('FAULT_WARN_S', 'OK', 'WARN', 'NodeHealth', 'inputs_status'),
     'lifecycle_node': ('DepthMasterLifecycleNode',),
     'mailbox': ('LatestFrameMailbox',),
@@ -26,4 +28,4 @@ __getattr__ = lazy_attributes(__name__, {
 
 __all__ = ['DepthMasterLifecycleNode', 'DepthMasterNode', 'FAULT_WARN_S', 'LatestFrameMailbox', 'NodeHealth',
            'NodeSettingError', 'OK', 'WARN', 'cloud_msg', 'header_msg', 'image_msg', 'inputs_status', 'main',
-           'messages']
+           'messages', 'output_qos']

@@ -31,7 +31,9 @@ from depthmaster_ros.pipeline import (
     RecentClouds,
     faults,
     frame_messages,
+    is_ring,
     load_configured_estimator,
+    merged_scan,
     process_camera_batch,
     resolve_runtime,
     store_cloud,
@@ -78,6 +80,7 @@ class DepthFramePath(_NodeBase):
         self._active = False
         self.mailbox = LatestFrameMailbox()
         self.diagnostics_pub: Any = None
+        self.ring_scan_pub: Any = None      # a camera ring's merged depth/scan (scan_merge), else None
         self.points_sub: Any = None
         self._input_qos: Any = None
         self.tf_listener: TransformListener | None = None
@@ -174,8 +177,10 @@ class DepthFramePath(_NodeBase):
             if sub is not None:
                 self.destroy_subscription(sub)
         camera_pubs = [pub for channel in self.channels for pub in channel.output_pubs.values()]
-        for pub in [*camera_pubs, self.diagnostics_pub]:
+        ring_pubs = [self.ring_scan_pub] if self.ring_scan_pub is not None else []
+        for pub in [*camera_pubs, *ring_pubs, self.diagnostics_pub]:
             self.destroy_publisher(pub)
+        self.ring_scan_pub = None
         for timer in self._timers:
             self.destroy_timer(timer)
         self.points_sub, self.tf_listener, self._timers = None, None, []
@@ -197,13 +202,17 @@ class DepthFramePath(_NodeBase):
     def _create_publishers(self) -> None:
         from depthmaster_interfaces.msg import DepthAlignment
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+        from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
         qos = output_qos(self.config.node.output_reliability)
         types = {'depth': Image, 'depth_mm': Image, 'camera_info': CameraInfo, 'relative': Image,
-                 'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment}
+                 'confidence': Image, 'points': PointCloud2, 'alignment': DepthAlignment, 'scan': LaserScan,
+                 'obstacles': PointCloud2}
         for channel in self.channels:
             channel.output_pubs = {name: self.create_publisher(types[name], channel.topic(topic), qos)
                                    for name, topic in OUTPUT_TOPICS.items()}
+        # a camera ring's one scan, in the node's namespace (each camera's own depth/scan stays unpublished)
+        self.ring_scan_pub = self.create_publisher(LaserScan, OUTPUT_TOPICS['scan'], qos) \
+            if is_ring(self.config) else None
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', diagnostics_qos())
 
     def _create_subscriptions(self) -> None:
@@ -247,7 +256,8 @@ class DepthFramePath(_NodeBase):
         health = channel.health
         health.frame_received()
         config = self.config
-        if config.node.lazy and not channel.has_subscribers():
+        ring_listened = self.ring_scan_pub is not None and self.ring_scan_pub.get_subscription_count() > 0
+        if config.node.lazy and not channel.has_subscribers() and not ring_listened:
             health.idle = 'lazy: no subscriber to any depth output, no inference'
             health.output_skipped('lazy')
             return
@@ -297,6 +307,7 @@ class DepthFramePath(_NodeBase):
             for channel, _ in batch:
                 self._fault(faults.PIPELINE_ERROR, channel.label(f'{type(error).__name__}: {error}'), 'error')
             return
+        ring = []
         for (channel, item), output in zip(batch, results):
             if isinstance(output, ValueError):
                 self._fault(faults.FRAME, channel.label(faults.dropped(output)))
@@ -304,6 +315,20 @@ class DepthFramePath(_NodeBase):
                 self._fault(faults.PIPELINE_ERROR, channel.label(f'{type(output).__name__}: {output}'), 'error')
             else:
                 self._publish_output(channel, item, output)
+                navigation = output.navigation
+                if navigation is not None and navigation.merged and navigation.scan is not None:
+                    ring.append((navigation.scan, item.frame.stamp_ns))
+        if ring and self.ring_scan_pub is not None and not self._stop.is_set():
+            self._publish_ring_scan(ring)
+
+    def _publish_ring_scan(self, scans: list) -> None:
+        """One scan over the cameras of this batch, stamped with the oldest contributing image."""
+        try:
+            scan, stamp_ns = merged_scan(scans)
+            self.ring_scan_pub.publish(messages.scan_msg(scan, messages.header_msg(stamp_ns,
+                                                                                   self.config.navigation.scan_frame)))
+        except Exception as error:  # noqa: BLE001 - a message that fails to build must not stop the worker
+            self._fault('publish_error', f'merged scan: {type(error).__name__}: {error}', 'error')
 
     def _publish_output(self, channel: CameraChannel, item: _QueuedFrame, output: FrameOutput) -> None:
         for warning in output.warnings:

@@ -10,20 +10,21 @@ import array
 
 from builtin_interfaces.msg import Time
 from depthmaster_interfaces.msg import DepthAlignment
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from depthmaster_ros.conversions import (
     alignment_values,
     camera_info_values,
     check_frame_id,
+    laser_scan_values,
     numpy_to_image_fields,
     split_stamp_ns,
     stamp_to_ns,
 )
 
 __all__ = ['stamp_to_ns', 'ns_to_stamp', 'header_msg', 'image_msg', 'compressed_image_msg', 'cloud_msg',
-           'camera_info_msg', 'alignment_msg']
+           'camera_info_msg', 'alignment_msg', 'scan_msg', 'header_in']
 
 
 def ns_to_stamp(ns: int) -> Time:
@@ -34,6 +35,11 @@ def ns_to_stamp(ns: int) -> Time:
 
 def header_msg(stamp_ns: int, frame_id: str) -> Header:
     return Header(stamp=ns_to_stamp(stamp_ns), frame_id=check_frame_id(frame_id))
+
+
+def header_in(header: Header, frame_id: str) -> Header:
+    """The same stamp in another frame (a navigation output's)."""
+    return Header(stamp=header.stamp, frame_id=check_frame_id(frame_id))
 
 
 def _set_data(msg, data: bytes) -> None:
@@ -83,3 +89,13 @@ def camera_info_msg(fields: dict, header: Header) -> CameraInfo:
 def alignment_msg(record, header: Header) -> DepthAlignment:
     """depthmaster_interfaces/DepthAlignment from an ``AlignmentRecord``."""
     return DepthAlignment(header=header, **alignment_values(record))
+
+
+def scan_msg(scan, header: Header) -> LaserScan:
+    """sensor_msgs/LaserScan from a ``navigation.Scan`` (ranges as one float32 array copy)."""
+    values = laser_scan_values(scan)
+    ranges = array.array('f')
+    ranges.frombytes(values.pop('ranges').tobytes())
+    msg = LaserScan(header=header, **values)
+    msg.ranges = ranges
+    return msg

@@ -9,72 +9,12 @@ import pytest
 from depthmaster_ros.pipeline import DepthPipeline
 
 from fixtures_estimators import CountingEstimator
-from fixtures_node import decode_image, header_ns
+from fixtures_node import CAMERAS, decode_image
+from fixtures_node import MULTI_CAMERA_PARAMS as PARAMS
 from fixtures_pipeline import frame_input, pipeline_config
 from fixtures_ros import spin_until
 
 pytestmark = pytest.mark.ros
-
-CAMERAS = ('front', 'left')
-PARAMS = dict(alignment_mode='fixed', fixed_scale=0.6, fixed_shift=0.1, cloud_stride=4, diagnostics_period_s=0.2)
-
-
-class CamerasRig:
-    """Publishes each camera's image and camera_info under its namespace and records its outputs."""
-
-    def __init__(self, executor, context, node):
-        from depthmaster_interfaces.msg import DepthAlignment
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.node import Node
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, Image
-        self.node, self.executor, self.target = Node('cameras_rig', context=context), executor, node
-        executor.add_node(self.node)
-        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pubs = {c: self.node.create_publisher(Image, f'{c}/image', reliable) for c in CAMERAS}
-        self.info_pubs = {c: self.node.create_publisher(CameraInfo, f'{c}/camera_info', reliable) for c in CAMERAS}
-        self.received = {}
-        for camera in CAMERAS:
-            for topic, msg_type in (('depth/image', Image), ('depth/alignment', DepthAlignment)):
-                name = f'{camera}/{topic}'
-                self.received[name] = []
-                self.node.create_subscription(msg_type, name, self.received[name].append, reliable)
-        self.received['/diagnostics'] = []
-        self.node.create_subscription(DiagnosticArray, '/diagnostics', self.received['/diagnostics'].append, reliable)
-
-    def wait_for_node(self):
-        return spin_until(self.executor, lambda: all(p.get_subscription_count() for p in self.image_pubs.values())
-                          and all(c.output_pubs[name].get_subscription_count() for c in self.target.channels
-                                  for name in ('depth', 'alignment')), 10)
-
-    def publish(self, camera, frame, stamp_ns):
-        from depthmaster_ros.ros import messages
-        header = messages.header_msg(stamp_ns, f'{camera}_optical')
-        channel = next(c for c in self.target.channels if c.name == camera)
-        self.info_pubs[camera].publish(messages.camera_info_msg(frame.camera.to_camera_info_fields(), header))
-        assert spin_until(self.executor, lambda: channel.camera_sync.match(stamp_ns) is not None, 5)
-        self.image_pubs[camera].publish(messages.image_msg(frame.rgb, 'rgb8', header))
-
-    def stamps(self, camera):
-        return [header_ns(m) for m in self.received[f'{camera}/depth/image']]
-
-
-@pytest.fixture
-def start_cameras_node(ros_context, ros_executor):
-    from rclpy.parameter import Parameter
-
-    from depthmaster_ros.ros import DepthMasterNode
-
-    def start(estimator, **params):
-        params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable', 'temporal_smoothing': 0.0,
-                  'cameras': list(CAMERAS), **PARAMS, **params}
-        node = DepthMasterNode(estimator=estimator, context=ros_context,
-                               parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        ros_executor.add_node(node)
-        rig = CamerasRig(ros_executor, ros_context, node)
-        assert rig.wait_for_node()
-        return node, rig
-    return start
 
 
 def test_pending_frames_of_both_cameras_share_one_forward_and_publish_under_their_namespace(

@@ -56,5 +56,7 @@ def _register_built_in() -> None:
 
 _register_built_in()
 
+from .lidar import lidar_to_camera  # noqa: E402 - a mode module imports the registry above
+
 __all__ = ['BUILT_IN', 'AlignmentMode', 'FixedFit', 'ModeOutcome', 'NoSamples', 'SampleRequest', 'SparseSamples',
-           'get_mode', 'mode_names', 'register']
+           'get_mode', 'lidar_to_camera', 'mode_names', 'register']

@@ -16,6 +16,7 @@ COMMANDS = {
     'batch': ('depthmaster_ros.commands.batch', 'process many bags, resumably, locally or on a Ray cluster'),
     'make-sample': ('depthmaster_ros.commands.make_sample', 'write the synthetic sample rosbag2'),
     'evaluate': ('depthmaster_ros.commands.evaluate', 'score depth on the published benchmarks or a bag\'s held-out LiDAR'),
+    'monitor': ('depthmaster_ros.commands.monitor', "a running node's outputs (rate, latency, loss, size) and diagnostics"),
 }
 
 

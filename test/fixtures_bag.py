@@ -104,3 +104,11 @@ def copy_bag(source, target, edit):
                     connections[topic] = writer.add_connection(topic, msgtype, typestore=store,
                                                                offered_qos_profiles=qos.get(topic, ()))
                 writer.write(connections[topic], log_ns, data)
+
+
+def assert_random_weights_said(printed, weights, model_dir):
+    """What the bag tool, the demo and batch say of a tiny random-weight model: the printed weights line,
+    and the weights record of the summary."""
+    from pathlib import Path
+    assert 'weights: RANDOM' in printed
+    assert weights == {'source': 'directory', 'path': str(Path(model_dir).resolve()), 'random': True}

@@ -68,3 +68,27 @@ class ProcessClient:
         self.executor.remove_node(self.node)
         self.node.destroy_node()
         self.executor.shutdown()
+
+
+def shared_memory_of(pid):
+    """The /dev/shm files process pid maps (Fast DDS segments, port segments, semaphores), each with its
+    `_el` lock file where one exists."""
+    with open(f'/proc/{pid}/maps') as maps:
+        paths = {line.split(maxsplit=5)[5].strip() for line in maps if ' /dev/shm/' in line}
+    return paths | {path + '_el' for path in paths if os.path.exists(path + '_el')}
+
+
+def left_in_shared_memory(paths, before):
+    """Of paths (created after `before` was listed), those still in /dev/shm that no live process maps."""
+    still_mapped = set()
+    for proc in Path('/proc').iterdir():
+        if proc.name.isdigit():
+            try:
+                still_mapped |= shared_memory_of(proc.name)
+            except OSError:
+                continue                    # the process ended while we read
+    return sorted(path for path in paths if path not in before and os.path.exists(path) and path not in still_mapped)
+
+
+def shared_memory_files():
+    return {str(path) for path in Path('/dev/shm').iterdir()}

@@ -6,6 +6,7 @@ file (and is what tests and users read), the fleet reads its fields.
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,9 @@ from depthmaster_ros.pipeline import FaultCounters
 
 if TYPE_CHECKING:
     from depthmaster_ros.pipeline import FrameOutput
+
+
+_REASONS_SHOWN = 3           # the most frequent reasons for frames without metres, in the printed summary
 
 
 def _counter():
@@ -66,6 +70,18 @@ class Occurrences:
     last_message: str
 
 
+def _not_ok_reasons(records: list) -> dict[str, Occurrences]:
+    """The reasons of the frames without metres, most frequent first; reasons that differ only in their
+    numbers (a stamp, a count) are one reason, shown by its last text."""
+    found: dict[str, Occurrences] = {}
+    for record in records:
+        if not record.ok:
+            key = re.sub(r'\d+(\.\d+)?', '#', record.reason or 'no reason given')
+            count = found[key].count if key in found else 0
+            found[key] = Occurrences(count + 1, record.reason or 'no reason given')
+    return dict(sorted(found.items(), key=lambda item: -item[1].count))
+
+
 def _occurrences(counter: FaultCounters) -> dict[str, Occurrences]:
     messages = counter.last_messages()
     return {kind: Occurrences(count, messages[kind]) for kind, count in counter.counts().items()}
@@ -91,6 +107,7 @@ class AlignmentStats:
     shift: MeanMedian | None
     num_inliers: MeanMedian | None
     rmse_m: MeanMedian | None
+    not_ok_reasons: dict[str, Occurrences] = field(default_factory=dict)   # why frames had no metres, most first
 
 
 @dataclass(frozen=True)
@@ -156,7 +173,8 @@ def build_summary(stats: BagStats, *, run: dict[str, Any], model: dict[str, Any]
             ok_ratio=len(ok) / len(records) if records else None,
             held_ratio=sum(r.held for r in records) / len(records) if records else None,
             scale=_mean_median([r.scale for r in ok]), shift=_mean_median([r.shift for r in ok]),
-            num_inliers=_mean_median([r.num_inliers for r in ok]), rmse_m=_mean_median([r.rmse_m for r in ok])),
+            num_inliers=_mean_median([r.num_inliers for r in ok]), rmse_m=_mean_median([r.rmse_m for r in ok]),
+            not_ok_reasons=_not_ok_reasons(records)),
         timing_ms=timing_ms,
         ground_truth=mean_errors(stats.gt_errors),
         wall_time_s=wall_s,
@@ -192,6 +210,8 @@ def format_summary(summary: BagSummary) -> str:
             if stat:
                 line += f', {name} {stat.mean:.4g} (median {stat.median:.4g})'
         lines.append(line)
+        for info in list(alignment.not_ok_reasons.values())[:_REASONS_SHOWN]:
+            lines.append(f'  not ok {info.count} x: {info.last_message}')
     if summary.timing_ms:
         lines.append('time per frame, ms (mean / median): ' + ', '.join(
             f'{stage} {t.mean:.1f}/{t.median:.1f}' for stage, t in summary.timing_ms.items()

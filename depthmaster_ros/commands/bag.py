@@ -19,8 +19,9 @@ def add_arguments(parser):
     add_run_arguments(parser)
 
 
-def add_run_arguments(parser):
-    """Every flag but IN and OUT (`batch` takes the same ones, so both read a bag the same way)."""
+def add_run_arguments(parser, contact_sheet=True):
+    """Every flag but IN and OUT (`batch` takes the same ones, so both read a bag the same way; it writes no
+    contact sheet, so it is offered only the flags it accepts)."""
     add_parameter_arguments(parser.add_argument_group('parameters (the node\'s YAML; the flags override it)'))
     topics = parser.add_argument_group('input topics (found automatically when unambiguous)')
     topics.add_argument('--image-topic')
@@ -46,8 +47,11 @@ def add_run_arguments(parser):
     output.add_argument('--copy-gt', action='store_true', help='with --copy-input, copy the ground truth too')
     output.add_argument('--force', action='store_true', help='replace an existing OUT')
     output.add_argument('--summary', metavar='FILE', help='also write the summary as JSON')
-    output.add_argument('--contact-sheet', metavar='PNG', help='write a PNG of a few frames')
-    output.add_argument('--contact-sheet-rows', type=int, default=4, metavar='N')
+    if contact_sheet:
+        output.add_argument('--contact-sheet', metavar='PNG', help='write a PNG of a few frames')
+        output.add_argument('--contact-sheet-rows', type=int, default=4, metavar='N')
+    else:
+        parser.set_defaults(contact_sheet=None, contact_sheet_rows=4)
     output.add_argument('--label', default='', help='a note shown on the contact sheet and in the summary')
     output.add_argument('--no-progress', action='store_true', help='no progress bar')
 

@@ -31,7 +31,7 @@ def add_arguments(parser):
                        help='Ray actors (default: one per GPU, else one per CPU Ray offers)')
     fleet.add_argument('--retries', type=int, default=2, metavar='N',
                        help='times a bag is retried after its worker died (default 2)')
-    add_run_arguments(parser)
+    add_run_arguments(parser, contact_sheet=False)
 
 
 def make_executor(args, config, options):
@@ -46,11 +46,13 @@ def make_executor(args, config, options):
     return lambda hashes: LocalExecutor(config, options, hashes)
 
 
-def format_result(result) -> str:
+def format_result(result, weights) -> str:
+    from depthmaster_ros.model import weights_line
     done = len(result.records) - len(result.failed)
-    lines = [f'{len(result.records) + len(result.skipped)} bags: {done} done now, {len(result.skipped)} already '
-             f'done (same parameters and model), {len(result.failed)} failed; {result.frames_out} frames in '
-             f'{result.wall_s:.1f} s' + (f' ({result.frames_out / result.wall_s:.2f} frames/s)' if result.wall_s else '')]
+    lines = [weights_line(weights)]
+    lines += [f'{len(result.records) + len(result.skipped)} bags: {done} done now, {len(result.skipped)} already '
+              f'done (same parameters and model), {len(result.failed)} failed; {result.frames_out} frames in '
+              f'{result.wall_s:.1f} s' + (f' ({result.frames_out / result.wall_s:.2f} frames/s)' if result.wall_s else '')]
     for name in result.failed:
         lines.append(f'  failed {name}: {result.records[name].reason or result.records[name].status}')
     lines.append(f'manifest: {result.manifest}  (run hash {result.run_hash["run"][:12]})')
@@ -68,8 +70,6 @@ def run(args):
 
     from depthmaster_ros.fleet import discover
     try:
-        if args.contact_sheet:
-            raise CommandError('--contact-sheet: not written by batch; run `depthmaster-ros bag` on the bag you want to see')
         config = config_from_args(args)
         options = options_from_args(args)
         options.check()
@@ -78,6 +78,10 @@ def run(args):
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
     note_node_only_parameters(config, 'batch')
+    from depthmaster_ros.model import RANDOM_WEIGHTS_BANNER, describe_weights
+    weights = describe_weights(config.model.model)
+    if weights['random']:
+        print(f'depthmaster-ros batch: {RANDOM_WEIGHTS_BANNER}', file=sys.stderr, flush=True)
 
     from depthmaster_ros.fleet import WorkerStartError, run_batch
     from depthmaster_ros.model import ModelLoadError
@@ -89,9 +93,10 @@ def run(args):
         return fail(EXIT_MODEL_LOAD, f'cannot load the model: {error}')
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
-    print(format_result(result))
+    print(format_result(result, weights))
     if args.summary:
-        write_json(args.summary, {'manifest': result.manifest, 'run_hash': result.run_hash, 'skipped': result.skipped,
+        write_json(args.summary, {'manifest': result.manifest, 'run_hash': result.run_hash, 'weights': weights,
+                                  'skipped': result.skipped,
                                   'records': {name: record.as_json() for name, record in result.records.items()},
                                   'wall_s': result.wall_s, 'workers': result.workers})
     if len(result.records) + len(result.skipped) < len(jobs):

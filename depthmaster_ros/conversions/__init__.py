@@ -15,7 +15,7 @@ from .compressed import (
            parse_format,
 )
 from .errors import ConversionError
-from .image import ENCODINGS, ImageFields, check_image_size, image_to_numpy, image_to_rgb8, numpy_to_image_fields
+from .image import ENCODINGS, RGB_SOURCES, ImageFields, check_image_size, image_to_numpy, image_to_rgb8, numpy_to_image_fields
 from .point_cloud import (
            DATATYPES,
            FLOAT32,
@@ -37,8 +37,8 @@ from .point_cloud import (
 from .values import alignment_values, camera_info_values, check_frame_id, laser_scan_values, split_stamp_ns, stamp_to_ns
 
 __all__ = ['CloudFields', 'CompressedFormat', 'ConversionError', 'DATATYPES', 'ENCODINGS', 'FLOAT32', 'FLOAT64',
-           'FieldSpec', 'INT8', 'ImageFields', 'MessageBuilders', 'UINT16', 'UINT8', 'XYZ_FIELDS', 'alignment_values',
-           'camera_info_values', 'check_frame_id', 'check_image_size', 'cloud_dtype', 'compressed_to_numpy',
-           'compressed_to_rgb8', 'create_cloud_fields', 'decode_compressed', 'encode_compressed', 'encoded_size',
-           'image_to_numpy', 'image_to_rgb8', 'laser_scan_values', 'numpy_to_image_fields', 'pack_rgb', 'parse_format',
-           'read_points', 'read_xyz', 'split_stamp_ns', 'stamp_to_ns', 'unpack_rgb', 'xyz_cloud_fields']
+           'FieldSpec', 'INT8', 'ImageFields', 'MessageBuilders', 'RGB_SOURCES', 'UINT16', 'UINT8', 'XYZ_FIELDS',
+           'alignment_values', 'camera_info_values', 'check_frame_id', 'check_image_size', 'cloud_dtype',
+           'compressed_to_numpy', 'compressed_to_rgb8', 'create_cloud_fields', 'decode_compressed', 'encode_compressed',
+           'encoded_size', 'image_to_numpy', 'image_to_rgb8', 'laser_scan_values', 'numpy_to_image_fields', 'pack_rgb',
+           'parse_format', 'read_points', 'read_xyz', 'split_stamp_ns', 'stamp_to_ns', 'unpack_rgb', 'xyz_cloud_fields']

@@ -48,6 +48,9 @@ _TO_RGB = {
     '8UC3': 'COLOR_BGR2RGB', '8UC4': 'COLOR_BGRA2RGB', 'mono8': 'COLOR_GRAY2RGB',
     '8UC1': 'COLOR_GRAY2RGB', 'mono16': 'COLOR_GRAY2RGB', '16UC1': 'COLOR_GRAY2RGB',
 }
+# The encodings a camera image may have (docs/node.md lists them; a test keeps the two equal); the rest
+# of ENCODINGS are read (ground truth, depth) but are no image for the model.
+RGB_SOURCES = tuple(encoding for encoding in ENCODINGS if encoding in _TO_RGB)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def pixels_to_rgb8(pixels: np.ndarray, encoding: str, source: str = 'Image.encod
     """
     if encoding not in _TO_RGB:
         raise ConversionError(
-            f'{source} {encoding!r} is not a colour or grey image; RGB sources: {", ".join(_TO_RGB)}')
+            f'{source} {encoding!r} is not a colour or grey image; RGB sources: {", ".join(RGB_SOURCES)}')
     conversion = _TO_RGB[encoding]
     if conversion is None:
         return pixels

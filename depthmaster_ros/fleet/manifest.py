@@ -28,6 +28,8 @@ class BagOutcome:
     alignment_ok_ratio: float | None        # None when no frame was written
     device: str
     torch_threads: int                      # CPU inference is bit-identical only at one thread count
+    weights: str                            # which weights ran (model.provenance.weights_line)
+    random_weights: bool                    # a tiny random-weight test model: the depth is meaningless
 
 
 @dataclass(frozen=True)

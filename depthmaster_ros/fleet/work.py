@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.bag import remove_path
 from depthmaster_ros.config import Config
-from depthmaster_ros.model import Estimator
+from depthmaster_ros.model import Estimator, weights_line
 
 from .errors import FleetStateError
 from .inputs import BagJob
@@ -74,7 +74,8 @@ def process_one(job: BagJob, estimator: Estimator, config: Config, options: 'Bag
         skips={kind: info.count for kind, info in frames.skip_reasons.items()},
         faults={kind: info.count for kind, info in summary.faults.items()},
         alignment_ok_ratio=summary.alignment.ok_ratio, device=summary.model['device'],
-        torch_threads=_torch_threads())
+        torch_threads=_torch_threads(), weights=weights_line(summary.model['weights']),
+        random_weights=bool(summary.model['weights'].get('random')))
     timings = {'wall_s': time.perf_counter() - started, 'cpu_s': time.process_time() - cpu_started,
                'frames_per_s': summary.frames_per_s,
                'per_frame_ms': {stage: round(t.mean, 3) for stage, t in summary.timing_ms.items()}}

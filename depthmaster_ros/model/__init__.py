@@ -21,13 +21,17 @@ if TYPE_CHECKING:
     from .estimator import DepthEstimator
     from .fourier_enhancement import FourierEnhancement
     from .full_size import SD2_UNET_CONFIG, SD2_VAE_CONFIG, build_full_size
+    from .loading import check_layout, resolve_model_directory
     from .marigold import ensemble_members, spread_to_confidence
     from .preprocess import decoded_to_unit, normalise, resize_back, resize_uint8
+    from .provenance import RANDOM_WEIGHTS_BANNER, RANDOM_WEIGHTS_NOTE
     from .runtime import StageTimer, parse_dtype
     from .tiny import write_tiny_marigold, write_tiny_model
 
 # These modules import torch: they load on first use of one of their names.
 __getattr__ = lazy_attributes(__name__, {
+    'loading': ('check_layout', 'resolve_model_directory',),
+    'provenance': ('RANDOM_WEIGHTS_BANNER', 'RANDOM_WEIGHTS_NOTE',),
     'estimator': ('DepthEstimator',),
     'fourier_enhancement': ('FourierEnhancement',),
     'full_size': ('SD2_UNET_CONFIG', 'SD2_VAE_CONFIG', 'build_full_size'),
@@ -47,9 +51,10 @@ def load_estimator(backend: str = 'depthmaster', model: str | None = None, devic
 
 
 __all__ = ['BACKENDS', 'COMPILE_MODES', 'CompilableEstimator', 'DepthEstimator', 'DeviceEstimator', 'Estimator',
-           'FourierEnhancement', 'ModelError', 'ModelLoadError', 'ModelStateError', 'Prediction', 'SD2_UNET_CONFIG',
-           'SD2_VAE_CONFIG', 'STAGES', 'Space', 'StageTimer', 'TOTAL', 'backend_names', 'build_full_size',
-           'compile_choices', 'decoded_to_unit', 'describe_weights', 'ensemble_members', 'from_pretrained',
-           'get_backend', 'load_estimator', 'normalise', 'parameter_options', 'parse_dtype', 'processing_size',
-           'resize_back', 'resize_uint8', 'spread_to_confidence', 'weights_line', 'write_tiny_marigold',
+           'FourierEnhancement', 'ModelError', 'ModelLoadError', 'ModelStateError', 'Prediction',
+           'RANDOM_WEIGHTS_BANNER', 'RANDOM_WEIGHTS_NOTE', 'SD2_UNET_CONFIG', 'SD2_VAE_CONFIG', 'STAGES', 'Space',
+           'StageTimer', 'TOTAL', 'backend_names', 'build_full_size', 'check_layout', 'compile_choices',
+           'decoded_to_unit', 'describe_weights', 'ensemble_members', 'from_pretrained', 'get_backend',
+           'load_estimator', 'normalise', 'parameter_options', 'parse_dtype', 'processing_size', 'resize_back',
+           'resize_uint8', 'resolve_model_directory', 'spread_to_confidence', 'weights_line', 'write_tiny_marigold',
            'write_tiny_model']

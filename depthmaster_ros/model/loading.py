@@ -35,7 +35,10 @@ WEIGHTS_NAMES = ('diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model
 FFT_PREFIX = 'fftblock.'
 _CONFIG_NAMES = {'tokenizer': 'tokenizer_config.json', 'scheduler': 'scheduler_config.json'}
 _HUB_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
-_FIX_DOWNLOAD = 're-download the checkpoint (e.g. `huggingface-cli download zysong212/DepthMaster --local-dir DIR`)'
+# huggingface_hub's command-line tool is `hf`
+_PASS_DIR = ('pass DIR to the node with `-p model:=DIR` (or `model: DIR` in its params file) and to '
+             '`bag`, `batch` and `infer` with `--model DIR`')
+_FIX_DOWNLOAD = f're-download the checkpoint (`hf download zysong212/DepthMaster --local-dir DIR`) and {_PASS_DIR}'
 
 
 def _hub_offline() -> bool:
@@ -74,8 +77,14 @@ def resolve_model_directory(model: ModelSource) -> Path:
                    f'({type(error).__name__}{": " + detail if detail else ""})')
         raise ModelLoadError(
             f'{text}: no local directory of that name and hub id {text!r} is unusable: {how}. '
-            f'Download it on a machine with internet '
-            f'(`huggingface-cli download {text} --local-dir DIR`) and pass that DIR') from None
+            f'The hub cache searched: {_hub_cache()} (`make demo` downloads into the repository\'s '
+            f'.cache/huggingface: export HF_HOME=<repository>/.cache/huggingface to use it). Or download it on a '
+            f'machine with internet (`hf download {text} --local-dir DIR`), copy DIR here and {_PASS_DIR}') from None
+
+
+def _hub_cache() -> str:
+    from huggingface_hub import constants
+    return str(constants.HF_HUB_CACHE)
 
 
 def _hub_unreachable(repo_id: str) -> str | None:

@@ -8,6 +8,8 @@ from typing import Any
 
 # Written into every tiny random-weight checkpoint (model/tiny.py), so a run can tell it apart.
 RANDOM_WEIGHTS_NOTE = 'RANDOM_WEIGHTS.txt'
+# Said at the start of a run on such weights (node, batch) and on the node's model status.
+RANDOM_WEIGHTS_BANNER = 'RANDOM WEIGHTS: a tiny test model, the depth is meaningless (pipeline only)'
 
 
 def describe_weights(model: str) -> dict[str, Any]:

@@ -99,11 +99,12 @@ class FrameAssembly:
     """
 
     def __init__(self, camera_sync: CameraInfoSync, clouds: RecentClouds | None, transforms: 'TransformLookup',
-                 report: Report, skip: Report, live: bool):
+                 report: Report, skip: Report, live: bool, listening: str = ''):
         self.camera_sync = camera_sync
         self.clouds = clouds              # None: no cloud source (the frame gets none)
         self.transforms = transforms
         self._report, self._skip, self._live = report, skip, live
+        self._listening = listening       # where camera_info and images come from, said when camera_info is missing
         self._arrivals = 0           # images handed over so far
         self._newest_out = 0         # arrival number of the newest image made into a frame
 
@@ -147,15 +148,17 @@ class FrameAssembly:
                 'went out; publishing it now would step back in time'))
             return None
         self._newest_out = image.arrival
+        camera_miss_reason = ''                # for the frame's alignment record
         if paired.fault:
-            self._report(paired.fault, paired.reason)
+            camera_miss_reason = f'{paired.reason} ({self._listening})' if self._listening else paired.reason
+            self._report(paired.fault, camera_miss_reason)
         camera = paired.camera
         if camera is not None:
             try:
                 camera = camera_for_image(camera, image.rgb.shape[1], image.rgb.shape[0])
             except InputError as fault:
                 self._report(fault.kind, str(fault))
-                camera = None
+                camera, camera_miss_reason = None, str(fault)
         alignment = config.alignment
         cloud, miss_reason = None, ''
         if get_mode(alignment.alignment_mode).needs_cloud and self.clouds is not None:
@@ -165,4 +168,4 @@ class FrameAssembly:
                 self._report('points_missing', miss_reason)
         return FrameInput(rgb=image.rgb, stamp_ns=image.stamp_ns, frame_id=str(image.header.frame_id), camera=camera,
                           cloud=cloud, transforms=self.transforms if alignment.use_tf else None,
-                          cloud_miss_reason=miss_reason)
+                          cloud_miss_reason=miss_reason, camera_miss_reason=camera_miss_reason)

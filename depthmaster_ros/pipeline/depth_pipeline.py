@@ -147,7 +147,7 @@ class DepthPipeline:
         t0 = time.perf_counter()
         if camera is None and get_mode(config.alignment.alignment_mode).metric:
             # metres only with the matching camera_info in the same frame, never from a held fit alone
-            depth_m, applied, samples = None, AlignmentRecord(reason=NO_CAMERA_REASON), None
+            depth_m, applied, samples = None, AlignmentRecord(reason=frame.camera_miss_reason or NO_CAMERA_REASON), None
         else:
             depth_m, applied, samples = self._align(frame, maps, prediction.space, camera, warnings)
         timings['alignment'] = time.perf_counter() - t0

@@ -37,6 +37,7 @@ class FrameInput:
     cloud: StampedCloud | None = None
     transforms: 'TransformLookup | None' = None
     cloud_miss_reason: str = ''              # why the adapter found no cloud for this frame (for the record)
+    camera_miss_reason: str = ''             # why the adapter has no camera for this frame (for the record)
 
 
 @dataclass

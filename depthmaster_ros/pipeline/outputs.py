@@ -41,12 +41,14 @@ def frame_messages(output: FrameOutput, header: Any, settings: OutputSettings,
     """The messages of one frame, stamped with the source image's header."""
     result = FrameMessages()
     add = result.messages.append
+    # small messages before large images: one written right behind a 1.2 MB image was often lost over
+    # default Fast DDS (docs/node.md#qos)
+    if output.camera is not None:
+        add(('camera_info', builders.camera_info_msg(output.camera.to_camera_info_fields(), header)))
     if output.depth_m is not None and output.camera is not None:     # metres only with their camera_info
         add(('depth', builders.image_msg(output.depth_m, '32FC1', header)))
         if settings.publish_depth_mm:
             add(('depth_mm', builders.image_msg(depth_to_millimetres(output.depth_m), '16UC1', header)))
-    if output.camera is not None:
-        add(('camera_info', builders.camera_info_msg(output.camera.to_camera_info_fields(), header)))
     if settings.publish_relative and output.relative is not None:
         add(('relative', builders.image_msg(output.relative, '32FC1', header)))
     if settings.publish_confidence and output.confidence is not None:

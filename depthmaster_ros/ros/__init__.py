@@ -12,12 +12,14 @@ if TYPE_CHECKING:
     from .lifecycle_node import DepthMasterLifecycleNode
     from .mailbox import LatestFrameMailbox
     from .messages import cloud_msg, header_msg, image_msg
+    from .monitor import format_report, watch
     from .node import DepthMasterNode
     from .process import main
-    from .qos import output_qos
+    from .qos import OUTPUT_HISTORY_DEPTH, output_qos
 
 __getattr__ = lazy_attributes(__name__, {
-    'qos': ('output_qos',),
+    'monitor': ('format_report', 'watch',),
+    'qos': ('OUTPUT_HISTORY_DEPTH', 'output_qos'),
     'diagnostics': ('FAULT_WARN_S', 'OK', 'WARN', 'NodeHealth', 'inputs_status'),
     'lifecycle_node': ('DepthMasterLifecycleNode',),
     'mailbox': ('LatestFrameMailbox',),
@@ -27,5 +29,5 @@ __getattr__ = lazy_attributes(__name__, {
 })
 
 __all__ = ['DepthMasterLifecycleNode', 'DepthMasterNode', 'FAULT_WARN_S', 'LatestFrameMailbox', 'NodeHealth',
-           'NodeSettingError', 'OK', 'WARN', 'cloud_msg', 'header_msg', 'image_msg', 'inputs_status', 'main',
-           'messages', 'output_qos']
+           'NodeSettingError', 'OK', 'OUTPUT_HISTORY_DEPTH', 'WARN', 'cloud_msg', 'format_report', 'header_msg',
+           'image_msg', 'inputs_status', 'main', 'messages', 'output_qos', 'watch']

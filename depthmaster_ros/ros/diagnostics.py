@@ -10,6 +10,7 @@ import threading
 import time
 
 from depthmaster_ros.alignment.modes import get_mode
+from depthmaster_ros.model import RANDOM_WEIGHTS_BANNER, describe_weights, weights_line
 from depthmaster_ros.pipeline import STAMP_ORDER, STAMP_ZERO
 
 from .transport_stats import transport_status
@@ -191,9 +192,18 @@ def inputs_status(snapshot):
     return WARN, f'{total} input faults, most: {worst} ({snapshot.fault_messages.get(worst, "")})', values
 
 
+def weights_info(model):
+    """What the model status says about the weights: where they came from and whether they are random."""
+    weights = describe_weights(model)
+    return {'weights': weights_line(weights), 'random_weights': bool(weights.get('random'))}
+
+
 def model_status(snapshot):
     values = sorted(snapshot.model.items())
-    return OK, ', '.join(f'{k}={v}' for k, v in values), values
+    message = ', '.join(f'{k}={v}' for k, v in values if k not in ('weights', 'random_weights'))
+    if snapshot.model.get('random_weights'):
+        return WARN, f'{RANDOM_WEIGHTS_BANNER} ({message})', values
+    return OK, message, values
 
 
 def _transport_status(snapshot):

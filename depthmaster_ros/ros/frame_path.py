@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config import Config, image_size
-from depthmaster_ros.model import Estimator
+from depthmaster_ros.model import RANDOM_WEIGHTS_BANNER, Estimator
 from depthmaster_ros.pipeline import (
     OUTPUT_TOPICS,
     CameraInfoSync,
@@ -41,7 +41,7 @@ from depthmaster_ros.pipeline import (
 
 from . import messages
 from .camera_channel import CameraChannel, camera_label
-from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics
+from .diagnostics import FAULT_WARN_S, NodeHealth, health_to_diagnostics, weights_info
 from .mailbox import LatestFrameMailbox
 from .parameters import NodeParameters
 from .qos import diagnostics_qos, input_stream_qos, output_qos
@@ -111,7 +111,10 @@ class DepthFramePath(_NodeBase):
             self.get_logger().info(f'loading {config.model.backend} model {config.model.model!r} on {device} ({dtype})')
             estimator = load_configured_estimator(config.model)
         model_info: dict[str, Any] = {'backend': config.model.backend, 'model': config.model.model,
-                                      'device': device, 'dtype': dtype, 'compile': config.model.compile}
+                                      'device': device, 'dtype': dtype, 'compile': config.model.compile,
+                                      **weights_info(config.model.model)}
+        if model_info['random_weights']:
+            self.get_logger().warning(RANDOM_WEIGHTS_BANNER)
         names = config.node.cameras or ('',)
         model_info.update(self._warm_up(estimator, config, len(names)))
         self.channels = [CameraChannel(key, name, DepthPipeline(estimator, config), self._assembly(name, config),
@@ -123,7 +126,12 @@ class DepthFramePath(_NodeBase):
         def report(kind: str, message: str) -> None:
             self._fault(kind, camera_label(name, message))
         sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s)
-        return FrameAssembly(sync, self.clouds, self.transforms, report=report, skip=report, live=True)
+        def resolved(relative: str) -> str:          # the topic after namespaces and remapping
+            return self.resolve_topic_name(f'{name}/{relative}' if name else relative)
+        image = 'image/compressed' if config.input.image_transport == 'compressed' else 'image'
+        listening = f'camera_info from {resolved("camera_info")}, images from {resolved(image)}'
+        return FrameAssembly(sync, self.clouds, self.transforms, report=report, skip=report, live=True,
+                             listening=listening)
 
     def _warm_up(self, estimator: Estimator, config: Config, cameras: int) -> dict[str, Any]:
         """Run warm_up_sizes through the model at every batch size up to `cameras`; what to report."""

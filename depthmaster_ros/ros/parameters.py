@@ -31,8 +31,10 @@ def parameter_descriptor(spec: table.ParameterSpec) -> ParameterDescriptor:
         text += ' One of: ' + ', '.join(spec.choices) + '.'
     if not spec.runtime:
         text += ' Read-only: restart the node to change it.'
+    # dynamic typing: rclpy's own type check would refuse a wrong type as "expected '2' got '4'";
+    # NodeParameters checks it instead, naming the parameter and both types
     descriptor = ParameterDescriptor(name=spec.name, type=_ROS_TYPES[spec.type], description=text,
-                                     read_only=not spec.runtime)
+                                     read_only=not spec.runtime, dynamic_typing=True)
     if spec.range is not None and spec.type == table.INTEGER:
         descriptor.integer_range = [IntegerRange(from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=0)]
     elif spec.range is not None and spec.type == table.DOUBLE:
@@ -41,6 +43,16 @@ def parameter_descriptor(spec: table.ParameterSpec) -> ParameterDescriptor:
     if spec.choices:
         descriptor.additional_constraints = 'one of: ' + ', '.join(spec.choices)
     return descriptor
+
+
+def type_error(spec: table.ParameterSpec, change: Parameter) -> str | None:
+    """Why change has the wrong type for spec (an integer for a double is fine), or None."""
+    expected = Parameter.Type(_ROS_TYPES[spec.type])
+    if change.type_ == expected or \
+            (expected == Parameter.Type.DOUBLE and change.type_ == Parameter.Type.INTEGER):
+        return None
+    return (f'{spec.name}: expected type {expected.name.lower()}, got {change.type_.name.lower()} '
+            f'{change.value!r}')
 
 
 class NodeParameters:
@@ -65,9 +77,10 @@ class NodeParameters:
                 override = Parameter(spec.name, Parameter.Type.DOUBLE, float(override.value))
             array_type = _ARRAY_TYPES.get(spec.type)
             if array_type is not None and override is None:
-                # rclpy infers no type from an empty list: declare the type, then set the empty default
-                # (a read-only one cannot be set after its declaration: it stays "not set", read as empty)
-                parameter: Parameter = node.declare_parameter(spec.name, array_type, parameter_descriptor(spec),
+                # rclpy infers no type from an empty list: declare it without a value (dynamically typed),
+                # then set the typed empty default (a read-only one cannot be set after its declaration: it
+                # stays "not set", read as empty)
+                parameter: Parameter = node.declare_parameter(spec.name, None, parameter_descriptor(spec),
                                                               ignore_override=True)
                 if parameter.type_ == Parameter.Type.NOT_SET and spec.runtime:
                     node.set_parameters([Parameter(spec.name, array_type, [])])
@@ -101,6 +114,9 @@ class NodeParameters:
             if not spec.runtime and change.value != self._values[spec.name]:
                 return SetParametersResult(successful=False,
                                            reason=f'{change.name} is read-only: restart the node to change it')
+            wrong_type = type_error(spec, change)
+            if wrong_type:
+                return SetParametersResult(successful=False, reason=wrong_type)
             try:
                 proposed[spec.name] = table.validate(spec.name, change.value)
             except ValueError as error:
@@ -112,9 +128,17 @@ class NodeParameters:
         return SetParametersResult(successful=True)
 
     def _apply(self, changes: list[Parameter]) -> None:
-        """Accepted changes become the new Config, handed to the node (it applies them from the next frame)."""
+        """Accepted changes become the new Config, handed to the node (it applies them from the next frame);
+        each change is logged, so a behaviour change in the log has its cause next to it."""
+        changed = []
         for change in changes:
             if change.name in table.BY_NAME:
-                self._values[change.name] = table.validate(change.name, change.value)
+                value = table.validate(change.name, change.value)
+                if value != self._values[change.name]:
+                    changed.append(f'{change.name} {self._values[change.name]!r} -> {value!r}')
+                self._values[change.name] = value
+        if changed:
+            self._node.get_logger().info(f'parameters changed at runtime: {", ".join(changed)} '
+                                         '(applied from the next frame)')
         self.config = Config.from_params(self._values)
         self._on_change(self.config)

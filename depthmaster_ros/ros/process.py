@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None, exit_process: bool | None = None, lifecy
     """`ros2 run depthmaster_ros depthmaster_node [--ros-args ...]`; returns the process exit code.
 
     exit_process (default: when argv is None, i.e. run as the program): once the node, its worker and
-    rclpy are shut down, end the process at once. Python's own teardown of torch and diffusers
-    modules takes 1-3 s more and would break the 2 s shutdown a robot's launch system expects.
+    the rclpy context are destroyed (which removes the DDS participant's shared-memory segments from
+    /dev/shm), end the process at once. Python's own teardown of torch and diffusers modules takes
+    1-3 s more and would break the 2 s shutdown a robot's launch system expects.
     """
     exit_process = argv is None if exit_process is None else exit_process
     code = _run(sys.argv if argv is None else argv, lifecycle)
@@ -42,6 +43,7 @@ def _run(args, lifecycle=False):
     # rclpy's MultiThreadedExecutor the executor loop itself spun hot under a 30 Hz camera and starved the
     # worker of the GIL (`make soak`: the model's forward took seconds instead of 0.1 s, p99 latency 7-15 s).
     executor = SingleThreadedExecutor(context=context)
+    spin = None
     try:
         try:
             if lifecycle:
@@ -66,13 +68,24 @@ def _run(args, lifecycle=False):
         node.stop_worker(timeout_s=1.5)
         return 0
     finally:
-        executor.shutdown(timeout_sec=0.5)
-        if node is not None:
-            node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+        _destroy(context, executor, node, spin, stop)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _destroy(context, executor, node, spin, stop):
+    """Destroy the node and the context while nothing holds their handles: rclpy defers destroying a
+    handle in use (the spin thread's wait set), and a process that exits before the deferred destruction
+    leaves the Fast DDS participant's segments in /dev/shm for good."""
+    stop.set()
+    if spin is not None:
+        spin.join(timeout=1.0)
+    executor.shutdown(timeout_sec=0.5)
+    if node is not None:
+        node.destroy_node()
+    if context.ok():
+        rclpy.shutdown(context=context)
+    context.destroy()
 
 
 def _spin(executor, stop):

@@ -3,7 +3,10 @@
 Streams come in best effort (a camera driver's sensor-data default; a late frame is useless).
 Outputs go out reliable by default: depth images and clouds are larger than the 512 KB that
 default Fast DDS carries best effort between processes, so best effort silently drops them
-unless the SHM profile in config/fastdds_large_data.xml is in use.
+unless the SHM profile in config/fastdds_large_data.xml is in use. Reliable outputs keep the last
+10 messages: a message dropped while a large image fills the shared-memory segment is repaired
+from that history; with 2, repairs came too late and 7-49 % of camera_info was lost
+(test/ros/test_output_delivery.py).
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -25,7 +28,10 @@ def input_stream_qos(depth, reliability='best_effort'):
                       reliability=reliability_policy(reliability), durability=DurabilityPolicy.VOLATILE)
 
 
-def output_qos(reliability='reliable', depth=2):
+OUTPUT_HISTORY_DEPTH = 10
+
+
+def output_qos(reliability='reliable', depth=OUTPUT_HISTORY_DEPTH):
     """Every published output except /diagnostics."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=reliability_policy(reliability), durability=DurabilityPolicy.VOLATILE)

@@ -14,7 +14,8 @@ from typing import Any
 
 LARGE_DATA_FIX = ('load the shipped Fast DDS profile in every process that exchanges these topics: '
                   'export FASTDDS_DEFAULT_PROFILES_FILE=<share>/depthmaster_ros/config/fastdds_large_data.xml '
-                  '(and FASTRTPS_DEFAULT_PROFILES_FILE for Fast DDS 2), then restart the driver and the node')
+                  '(the repository\'s config/ in the venv; also FASTRTPS_DEFAULT_PROFILES_FILE for Fast DDS 2), '
+                  'then restart the driver and the node')
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,26 @@ def test_shipped_yaml_lists_every_parameter_with_its_default():
     assert load_params_file(CONFIG) == defaults()
 
 
-def test_every_parameter_has_a_comment_in_the_shipped_yaml():
+def yaml_comment(spec):
+    """The shipped YAML's comment of one parameter: its table description, choices or range, read-only."""
+    text = spec.description
+    if spec.choices:
+        text += f' [{" | ".join(spec.choices)}]'
+    elif spec.range is not None:
+        text += f' [{spec.range[0]} .. {spec.range[1]}]'
+    return text + ('' if spec.runtime else ' (read-only)')
+
+
+def test_every_parameter_has_the_tables_description_as_its_comment_in_the_shipped_yaml():
     lines = CONFIG.read_text().splitlines()
     for index, line in enumerate(lines):
         match = re.match(r'^\s{4}(\w+):', line)
         if match:
-            assert lines[index - 1].strip().startswith('#'), f'{match.group(1)} has no comment line above it'
+            block = []
+            while lines[index - 1 - len(block)].strip().startswith('#') and \
+                    not lines[index - 1 - len(block)].strip().startswith('# ---'):
+                block.insert(0, lines[index - 1 - len(block)].strip().lstrip('#').strip())
+            assert ' '.join(block) == yaml_comment(BY_NAME[match.group(1)]), match.group(1)
 
 
 def test_node_doc_holds_the_generated_table_between_its_markers():

@@ -9,6 +9,8 @@ from depthmaster_ros.config import Config, defaults
 from depthmaster_ros.fleet import LocalExecutor, Manifest, discover, run_batch
 from depthmaster_ros.pipeline import load_configured_estimator
 
+from fixtures_bag import assert_random_weights_said
+
 
 @pytest.fixture(scope='module')
 def params(tiny_model_dir):
@@ -70,3 +72,19 @@ def test_cli_batch_reports_a_failed_bag_in_its_exit_status_and_manifest(inputs, 
 def test_cli_batch_refuses_ray_only_flags_without_ray(inputs, tmp_path, capsys):
     assert cli.main(['batch', str(inputs), '--out', str(tmp_path / 'out'), '--workers', '2']) == 2
     assert '--executor ray' in capsys.readouterr().err
+
+
+def test_cli_batch_says_random_weights_at_start_in_its_summary_and_every_manifest_line(inputs, params, tmp_path,
+                                                                                       capsys):
+    out = tmp_path / 'out'
+    argv = ['batch', str(inputs / 'a.mcap'), str(inputs / 'b_dir'), '--out', str(out), '--no-progress',
+            '--model', params['model'], '--device', 'cpu', '--dtype', 'fp32', '--processing-res', '64',
+            '-p', 'alignment_mode=fixed', '--summary', str(tmp_path / 'batch.json')]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr()
+    assert 'RANDOM WEIGHTS' in printed.err                             # said at the start
+    assert_random_weights_said(printed.out, json.loads((tmp_path / 'batch.json').read_text())['weights'],
+                               params['model'])
+    lines = [json.loads(line) for line in (out / 'manifest.jsonl').read_text().splitlines()]
+    assert len(lines) == 2 and all(line['random_weights'] and line['weights'].startswith('weights: RANDOM')
+                                   for line in lines)

@@ -104,7 +104,7 @@ def test_manifest_newest_record_decides_and_a_cut_line_is_ignored(tmp_path):
     manifest.append(ManifestRecord(status=FAILED, reason='ValueError: no image topic', **attempt))
     assert not manifest.is_done('a.mcap', 'h1')
     manifest.append(ManifestRecord(status=DONE, outcome=BagOutcome({'in': 1, 'selected': 1, 'out': 1}, {}, {}, None,
-                                                                   'cpu', 1), **attempt))
+                                                                   'cpu', 1, 'weights: hub a/b', False), **attempt))
     with manifest.path.open('a') as out:
         out.write(json.dumps({'name': 'a.mcap', 'status': FAILED})[:20])     # a driver killed mid-write
     reread = Manifest(manifest.path)
@@ -123,12 +123,13 @@ def test_a_manifest_line_keeps_its_layout_whichever_executor_made_the_record(tmp
     manifest.append(ManifestRecord(status=DONE, started_at='2026-01-01T00:00:00.000+00:00',
                                    worker={'host': 'h', 'pid': 7}, timings={'wall_s': 1.0},
                                    outcome=BagOutcome({'in': 3, 'selected': 3, 'out': 2}, {'camera_info': 1}, {},
-                                                      None, 'cpu', 1), **common))
+                                                      None, 'cpu', 1, 'weights: RANDOM (...)', True), **common))
     failed, done = (json.loads(line) for line in manifest.path.read_text().splitlines())
     assert failed == {**common, 'status': FAILED, 'will_retry': True,
                       'reason': 'worker died mid-bag (RayActorError); retrying'}
     assert done == {**common, 'status': DONE, 'started_at': '2026-01-01T00:00:00.000+00:00',
                     'worker': {'host': 'h', 'pid': 7}, 'timings': {'wall_s': 1.0},
                     'frames': {'in': 3, 'selected': 3, 'out': 2}, 'skips': {'camera_info': 1}, 'faults': {},
-                    'alignment_ok_ratio': None, 'device': 'cpu', 'torch_threads': 1}
+                    'alignment_ok_ratio': None, 'device': 'cpu', 'torch_threads': 1,
+                    'weights': 'weights: RANDOM (...)', 'random_weights': True}
     assert Manifest(manifest.path).latest['a.mcap'] == done

@@ -34,7 +34,7 @@ def names(result):
 def test_every_output_in_publish_order_with_the_source_header():
     settings = Config.from_params({'publish_depth_mm': True, 'publish_confidence': True}).output
     result = frame_messages(output(navigation=navigation()), HEADER, settings, builders)
-    assert names(result) == ['depth', 'depth_mm', 'camera_info', 'relative', 'confidence', 'points', 'scan',
+    assert names(result) == ['camera_info', 'depth', 'depth_mm', 'relative', 'confidence', 'points', 'scan',
                              'obstacles', 'alignment']
     assert set(names(result)) == set(OUTPUT_TOPICS) and result.cloud_withheld == 0
     messages = dict(result.messages)
@@ -59,7 +59,7 @@ def test_without_metres_there_is_no_depth_and_no_cloud():
 def test_switched_off_outputs_are_not_produced():
     settings = Config.from_params({'publish_relative': False, 'publish_confidence': False,
                                    'publish_cloud': False}).output
-    assert names(frame_messages(output(), HEADER, settings, builders)) == ['depth', 'camera_info', 'alignment']
+    assert names(frame_messages(output(), HEADER, settings, builders)) == ['camera_info', 'depth', 'alignment']
 
 
 def test_a_cloud_above_cloud_max_points_is_withheld_and_counted():

@@ -12,6 +12,8 @@ import sys
 from mcap.reader import make_reader
 import pytest
 
+from fixtures_bag import assert_random_weights_said
+
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE_HUB = 'http://127.0.0.1:9'     # the discard port: nothing listens, the connection is refused
 
@@ -43,11 +45,9 @@ def test_demo_tries_the_hub_unless_offline_then_falls_back_loudly_and_finishes(t
     assert 'COULD NOT BE LOADED' in result.stderr and 'DEMO RAN WITH RANDOM WEIGHTS' in result.stderr
     assert str(tmp_path / 'hf_home') in result.stderr                # the cache it looked in is named
     # the summary says which weights ran; the output is the compressed bag
-    assert 'weights: RANDOM' in result.stdout
     out = tmp_path / 'demo_out'
     summary = json.loads((out / 'summary.json').read_text(encoding='utf-8'))
-    assert summary['model']['weights'] == {'source': 'directory', 'path': str((out / 'tiny_model').resolve()),
-                                           'random': True}
+    assert_random_weights_said(result.stdout, summary['model']['weights'], out / 'tiny_model')
     assert summary['compression'] == 'zstd' and summary['recording']['mb_per_s'] > 0
     with open(out / 'depth.mcap', 'rb') as stream:
         mcap_summary = make_reader(stream).get_summary()

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / 'depthmaster_ros'
 ROS_PACKAGES = {'rclpy', 'rcl_interfaces', 'builtin_interfaces', 'std_msgs', 'sensor_msgs', 'geometry_msgs',
                 'diagnostic_msgs', 'tf2_msgs', 'depthmaster_interfaces'}
-CORE = ('alignment', 'geometry', 'conversions', 'pipeline', 'config', 'model', 'bag', 'synthetic', 'fleet', 'evaluation')
+CORE = ('alignment', 'geometry', 'conversions', 'pipeline', 'config', 'model', 'bag', 'synthetic', 'fleet', 'evaluation',
+        'navigation')
 
 
 def modules(folder=PACKAGE):

@@ -49,7 +49,7 @@ def test_metric_depth_never_goes_out_without_its_camera_info(start_node, frames)
     assert node.faults.count('camera_info_size') == 1
     assert node.faults.count('camera_info_missing') + node.faults.count('camera_info_unmatched') == 1
     reasons = [m.reason for m in rig.received['depth/alignment'][1:]]
-    assert all('no camera info' in reason for reason in reasons), reasons
+    assert all('camera_info' in reason and 'relative depth only' in reason for reason in reasons), reasons
 
 
 def test_lidar_to_camera_applies_only_to_the_lidar_frame(start_node, frames):

@@ -1,5 +1,5 @@
-"""`depthmaster-ros node` as its own process: start-up, a clean exit on SIGINT and SIGTERM, and a
-non-zero exit naming what is missing when the model cannot be loaded."""
+"""`depthmaster-ros node` as its own process: start-up, a clean exit on SIGINT and SIGTERM that leaves
+nothing in /dev/shm, and a non-zero exit naming what is missing when the model cannot be loaded."""
 import os
 from pathlib import Path
 import signal
@@ -9,19 +9,29 @@ import time
 
 import pytest
 
-from fixtures_process import start_node_process, wait_for_line, write_node_params
+from fixtures_process import (
+    left_in_shared_memory,
+    shared_memory_files,
+    shared_memory_of,
+    start_node_process,
+    wait_for_line,
+    write_node_params,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-def stop_with(process, sig):
-    """Send sig after start-up; returns (output, seconds to exit)."""
+def stop_with(process, sig, shm_before):
+    """Send sig after start-up; returns (output, seconds to exit, the /dev/shm files the node created
+    that are still there after it ended)."""
     try:
         output = wait_for_line(process, 'ready:', 120)
         assert 'ready:' in output, output
+        created = shared_memory_of(process.pid)
+        assert any('fastdds' in path for path in created), created   # the node's DDS participant
         sent = time.monotonic()
         process.send_signal(sig)
         rest, _ = process.communicate(timeout=10)
-        return output + rest, time.monotonic() - sent
+        return output + rest, time.monotonic() - sent, left_in_shared_memory(created, shm_before)
     finally:
         if process.poll() is None:
             process.kill()
@@ -30,21 +40,25 @@ def stop_with(process, sig):
 def test_shipped_config_starts_and_sigint_exits_cleanly(tiny_model_dir):
     """The shipped YAML through real rclpy (empty list, doubles), overridden on the command line."""
     shipped = Path(__file__).resolve().parents[2] / 'config' / 'depthmaster.yaml'
+    shm_before = shared_memory_files()
     process = start_node_process(shipped, '--ros-args', '-r', '__ns:=/robot', '-p', f'model:={tiny_model_dir}',
                                  '-p', 'device:=cpu', '-p', 'processing_res:=64', '-p', 'max_depth:=30')
-    output, took_s = stop_with(process, signal.SIGINT)
+    output, took_s, left = stop_with(process, signal.SIGINT, shm_before)
     assert process.returncode == 0, output
     assert 'Traceback' not in output
     assert took_s < 5, f'shutdown took {took_s:.1f} s'
+    assert left == [], f'left in /dev/shm after SIGINT: {left}'
 
 
 def test_sigterm_exits_cleanly_with_integer_doubles_in_the_file(tmp_path, tiny_model_dir):
     params = write_node_params(tmp_path, tiny_model_dir, max_depth=30, min_depth=1, lidar_to_camera='[]')
+    shm_before = shared_memory_files()
     process = start_node_process(params)
-    output, took_s = stop_with(process, signal.SIGTERM)
+    output, took_s, left = stop_with(process, signal.SIGTERM, shm_before)
     assert process.returncode == 0, output
     assert 'Traceback' not in output
     assert took_s < 5, f'shutdown took {took_s:.1f} s'
+    assert left == [], f'left in /dev/shm after SIGTERM: {left}'
 
 
 def test_missing_model_directory_exits_non_zero_naming_it(tmp_path):

@@ -350,7 +350,7 @@ def test_cloud_older_than_max_cloud_age_is_not_used(start_node, frames):
     ('max_depth', -5.0, 'max_depth out of range'),
     ('temporal_smoothing', 1.5, 'temporal_smoothing out of range'),
     ('max_cloud_age_s', float('nan'), 'max_cloud_age_s'),
-    ('processing_res', 'big', 'Wrong parameter type'),
+    ('processing_res', 'big', "processing_res: expected type integer, got string 'big'"),
     ('lidar_to_camera', [1.0, 2.0], '7'),
     ('max_depth', 0.05, 'min_depth'),
     ('input_qos_depth', 50, 'read-only'),

@@ -51,7 +51,8 @@ def test_unreachable_hub_id_ends_the_process_with_the_reason(tmp_path, monkeypat
     process = start_node_process(write_node_params(tmp_path, 'nobody-here/no-such-depth-model'))
     output, _ = process.communicate(timeout=180)
     assert process.returncode == 1, output
-    assert 'nobody-here/no-such-depth-model' in output and 'huggingface-cli download' in output
+    assert 'nobody-here/no-such-depth-model' in output and 'hf download' in output and 'model:=DIR' in output
+    assert 'empty_hub_cache' in output                            # the cache it searched
     assert ('HF_HUB_OFFLINE' in output) == offline
     assert 'Traceback' not in output
 

@@ -20,21 +20,21 @@ import argparse
 import dataclasses
 import inspect
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import alignment_scenes as scenes  # noqa: E402
+
+from depthmaster_ros.alignment import TemporalAlignmentFilter, apply_alignment, metric_depth_from_sparse, to_space  # noqa: E402
 from depthmaster_ros.alignment import fit as alignment_fit  # noqa: E402
-from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse, to_space  # noqa: E402
 from depthmaster_ros.alignment.modes import NoSamples, SampleRequest, SparseSamples, get_mode  # noqa: E402
-from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter  # noqa: E402
-from depthmaster_ros.config.settings import Config  # noqa: E402
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud  # noqa: E402
+from depthmaster_ros.config import Config  # noqa: E402
+from depthmaster_ros.geometry import StampedCloud  # noqa: E402
 
 SPACE = 'sqrt_disparity'
 WRONG_OK_SCALE_ERROR = 0.10

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import CameraModel
 
 FLOOR_ID = 0
 SKY_ID = -1

@@ -201,7 +201,7 @@ class ModelSource:
         self.args = args
         self._tiny_dir = None
         if args.tiny:
-            from depthmaster_ros.model.tiny import write_tiny_model
+            from depthmaster_ros.model import write_tiny_model
             self._tiny_dir = tempfile.TemporaryDirectory(prefix='bench_tiny_')
             write_tiny_model(self._tiny_dir.name, seed=0)
 
@@ -220,8 +220,7 @@ class ModelSource:
             source = self._tiny_dir.name if self.args.tiny else self.args.model
             return load_estimator(backend='depthmaster', model=source, device=self.args.device, dtype=dtype,
                                   **options)
-        from depthmaster_ros.model.full_size import build_full_size
-        from depthmaster_ros.model.runtime import parse_dtype
+        from depthmaster_ros.model import build_full_size, parse_dtype
         return build_full_size(self.args.device, parse_dtype(dtype), **options)
 
     def close(self):
@@ -244,7 +243,7 @@ def optimised_postprocess(args, params):
 
 def processing_params():
     """The node's own defaults for alignment and the cloud, so the bench times what the robot runs."""
-    from depthmaster_ros.config.table import defaults
+    from depthmaster_ros.config import defaults
     return defaults()
 
 
@@ -254,9 +253,8 @@ def run_frames(estimator, post, frames_by_batch, processing_res, warmup, iters, 
     What is built per frame follows the node's defaults: depth/image, depth/relative when
     publish_relative is on, and the point cloud.
     """
-    from depthmaster_ros.conversions.image import image_to_rgb8
-    from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
-    from depthmaster_ros.ros.messages import cloud_msg, image_msg
+    from depthmaster_ros.conversions import image_to_rgb8, xyz_cloud_fields
+    from depthmaster_ros.ros import cloud_msg, image_msg
 
     publish_relative = post.params['publish_relative']
     timer = timer_factory()
@@ -318,7 +316,7 @@ class FixedPredictionModel:
 
 def lidar_coverage(frame, params):
     """Fraction of image pixels holding a LiDAR sample after projection and the occlusion filter."""
-    from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
+    from depthmaster_ros.alignment import project_to_sparse_depth
     height, width = frame.depth_gt.shape
     sparse = project_to_sparse_depth(frame.lidar_points_cam, frame.camera, width, height,
                                      min_depth=params['min_depth'], max_depth=params['max_depth'],
@@ -329,7 +327,7 @@ def lidar_coverage(frame, params):
 
 def measure_plumbing(args, params, timer_factory):
     """CPU-side work per frame without the model: conversion, alignment, cloud, messages."""
-    from depthmaster_ros.synthetic.scene import fake_prediction
+    from depthmaster_ros.synthetic import fake_prediction
     width, height = args.plumbing_size
     frame = make_frame(width, height, seed=0, encoding=args.encoding)
     # A good model's output: GT sqrt-disparity with unknown scale/shift, smooth distortion and noise;

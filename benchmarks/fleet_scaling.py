@@ -22,7 +22,7 @@ import time
 def bag_messages(path):
     from rosbags.rosbag2 import Reader
 
-    from depthmaster_ros.bag.messages import ALIGNMENT_TYPE, typestore
+    from depthmaster_ros.bag import ALIGNMENT_TYPE, typestore
     store, messages = typestore(), []
     with Reader(path) as reader:
         for connection, log_ns, raw in reader.messages():
@@ -48,13 +48,11 @@ def main(argv=None):
 
     import ray
 
-    from depthmaster_ros.bag.replay import BagOptions
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.fleet.batch import run_batch
-    from depthmaster_ros.fleet.inputs import discover
-    from depthmaster_ros.fleet.ray_executor import RayExecutor
-    from depthmaster_ros.model.tiny import write_tiny_model
-    from depthmaster_ros.synthetic.sample_bag import write_sample_bag
+    from depthmaster_ros.bag import BagOptions
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.fleet import RayExecutor, discover, run_batch
+    from depthmaster_ros.model import write_tiny_model
+    from depthmaster_ros.synthetic import write_sample_bag
 
     work = Path(tempfile.mkdtemp(prefix='fleet_bench_'))
     model = write_tiny_model(work / 'model', seed=0)

@@ -24,8 +24,8 @@ class BenchFrame:
 
 def make_frame(width, height, seed=0, encoding='bgr8'):
     """A BenchFrame at time `seed` x 0.1 s whose Image message carries the scene in `encoding`."""
-    from depthmaster_ros.ros.messages import header_msg, image_msg
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.ros import header_msg, image_msg
+    from depthmaster_ros.synthetic import SyntheticScene
     scene = SyntheticScene(width=width, height=height, lidar_azimuth_step_deg=LIDAR_AZIMUTH_STEP_DEG,
                            lidar_range_noise=LIDAR_RANGE_NOISE, seed=seed)
     frame = scene.render(0.1 * seed)

@@ -33,9 +33,9 @@ the node's navigation defaults. Metrics, over cells within MARK_RANGE of the sen
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import yaml
@@ -45,11 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import alignment_bench  # noqa: E402
 import alignment_scenes  # noqa: E402
 import nav_scenes  # noqa: E402
-from depthmaster_ros.alignment.confidence import alignment_confidence  # noqa: E402
-from depthmaster_ros.alignment import metric_depth_from_sparse  # noqa: E402
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll  # noqa: E402
-from depthmaster_ros.config.settings import Config  # noqa: E402
-from depthmaster_ros.geometry.backprojection import depth_to_points  # noqa: E402
+
+from depthmaster_ros.alignment import (
+    alignment_confidence,  # noqa: E402
+    camera_to_base_from_height_pitch_roll,  # noqa: E402
+    metric_depth_from_sparse,  # noqa: E402
+)
+from depthmaster_ros.config import Config  # noqa: E402
+from depthmaster_ros.geometry import depth_to_points  # noqa: E402
 from depthmaster_ros.navigation import obstacle_cloud, scan_from_depth  # noqa: E402
 
 CELL_M = 0.05
@@ -160,7 +163,7 @@ def published_relative(view, kind, rng, blur=True):
     """The prediction at the processing resolution, resized back as the model does (flying pixels)."""
     import torch
 
-    from depthmaster_ros.model.preprocess import resize_back
+    from depthmaster_ros.model import resize_back
     relative = alignment_scenes.predict(view, kind, rng)
     if not blur:
         return relative

@@ -8,10 +8,10 @@ distance from any point to the nearest surface is exact (`surface_distance`).
 """
 from dataclasses import dataclass
 
+from alignment_scenes import Box, View, render
 import numpy as np
 
-from alignment_scenes import Box, View, render
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import CameraModel
 
 CAMERA = CameraModel.pinhole(640, 480, 500.0)
 LIDAR_BEAMS_DEG = np.linspace(-15.0, 15.0, 16)

@@ -13,13 +13,12 @@ Both paths run once with `frames_in_flight` 1 (serial) and once pipelined, in th
 - bag: `process_bag` over a 640x480 sample bag written first; the two output bags are compared
   message by message (the alignment message's two measured wall times zeroed).
 """
+from pathlib import Path
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-
 from timing import summarize
 
 CAMERA_FRAME = 'camera_optical_frame'
@@ -44,7 +43,7 @@ class StandInEstimator:
         return self.predict_batch([rgb], processing_res)[0]
 
     def predict_batch(self, frames, processing_res=0):
-        from depthmaster_ros.model.prediction import Prediction
+        from depthmaster_ros.model import Prediction
         time.sleep(self.forward_s)
         for rgb in frames:
             if rgb.shape[:2] != self.relative.shape:
@@ -57,7 +56,7 @@ class StandInEstimator:
 
 def stand_in(forward_ms, width, height):
     """The stand-in with the scene's relative map at width x height."""
-    from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+    from depthmaster_ros.synthetic import SyntheticScene, fake_prediction
     depth = SyntheticScene(width=width, height=height, seed=0).render(0.0).depth
     relative = fake_prediction(depth, 'sqrt_disparity', np.random.default_rng(0))
     return StandInEstimator(forward_ms, np.nan_to_num(relative, nan=0.0))
@@ -65,7 +64,7 @@ def stand_in(forward_ms, width, height):
 
 def measure(paths, forward_ms, frames, width=640, height=480, in_flight=None):
     """{'node'|'bag': {serial_fps, pipelined_fps, p50_ms, p99_ms, identical, ...}} for each path asked."""
-    from depthmaster_ros.config.table import defaults
+    from depthmaster_ros.config import defaults
     in_flight = in_flight or defaults()['frames_in_flight']
     estimator = stand_in(forward_ms, width, height)
     runners = {'node': _node_run, 'bag': _bag_run}
@@ -114,12 +113,10 @@ def _node_run(estimator, in_flight, frames, width, height):
     import rclpy
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-    from depthmaster_ros.pipeline.frames import FrameInput
-    from depthmaster_ros.ros import messages
-    from depthmaster_ros.ros.frame_path import _QueuedFrame
-    from depthmaster_ros.ros.node import DepthMasterNode
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.geometry import StampedCloud
+    from depthmaster_ros.pipeline import FrameInput
+    from depthmaster_ros.ros import DepthMasterNode, _QueuedFrame, messages
+    from depthmaster_ros.synthetic import SyntheticScene
 
     scenes = [SyntheticScene(width=width, height=height, seed=seed).render(0.0) for seed in range(2)]
     context = rclpy.Context()
@@ -180,9 +177,9 @@ def _frame_digest(output):
 
 # bag -------------------------------------------------------------------------------------------------
 def _bag_run(estimator, in_flight, frames, width, height):
-    from depthmaster_ros.bag.replay import BagOptions, process_bag
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.synthetic.sample_bag import write_sample_bag
+    from depthmaster_ros.bag import BagOptions, process_bag
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.synthetic import write_sample_bag
 
     directory = Path(tempfile.mkdtemp(prefix='pipeline_bench_'))
     source = directory / 'in.mcap'
@@ -204,7 +201,7 @@ def _bag_messages(path):
     """topic -> [(log_ns, bytes)], the alignment message's measured wall times zeroed."""
     from rosbags.rosbag2 import Reader
 
-    from depthmaster_ros.bag.messages import typestore
+    from depthmaster_ros.bag import typestore
     store = typestore()
     messages = {}
     with Reader(path) as reader:

@@ -18,7 +18,7 @@ HELD_SCALE, HELD_SHIFT = 1.0, 0.0
 
 def project(frame, width, height, params):
     """The frame's LiDAR projection: its sparse depth and the pixels that hold a return (as the lidar mode)."""
-    from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
+    from depthmaster_ros.alignment import project_to_sparse_depth
     return project_to_sparse_depth(
         frame.lidar_points_cam, frame.camera, width, height, min_depth=params['min_depth'],
         max_depth=params['max_depth'], occlusion_window=params['occlusion_window_px'],
@@ -62,7 +62,7 @@ class NumpyPostprocess:
                 fits.append((result.scale, result.shift) if result.ok else (HELD_SCALE, HELD_SHIFT))
         if p.get('publish_confidence', True):
             with timer.stage('alignment.confidence'):      # depth/confidence, as the pipeline computes it
-                from depthmaster_ros.alignment.confidence import alignment_confidence
+                from depthmaster_ros.alignment import alignment_confidence
                 for prediction, sparse_depth, (scale, shift) in zip(predictions, sparse, fits):
                     alignment_confidence(prediction.relative, prediction.space, sparse_depth.depth, scale, shift,
                                          p['min_depth'], p['max_depth'], sparse_depth.pixels)
@@ -72,7 +72,7 @@ class NumpyPostprocess:
         return [prediction.relative for prediction in predictions]
 
     def points(self, metrics, frames):
-        from depthmaster_ros.geometry.backprojection import depth_to_points
+        from depthmaster_ros.geometry import depth_to_points
         p = self.params
         return [depth_to_points(metric, frame.camera, stride=p['cloud_stride'], organized=p['cloud_organized'])
                 for metric, frame in zip(metrics, frames)]
@@ -104,9 +104,9 @@ class TorchPostprocess:
 
     def align(self, predictions, frames, timer):
         from depthmaster_ros.alignment import apply_alignment
-        from depthmaster_ros.config.settings import Config
+        from depthmaster_ros.config import Config
+        from depthmaster_ros.pipeline import DeviceMaps
         from depthmaster_ros.pipeline import device_postprocess as dp
-        from depthmaster_ros.pipeline.frame_maps import DeviceMaps
         p = self.params
         settings = Config.from_params(p).alignment
         space = predictions[0].space
@@ -129,7 +129,7 @@ class TorchPostprocess:
         return list(dp.to_host(self._relative))
 
     def points(self, metrics, frames):
-        from depthmaster_ros.geometry.backprojection import depth_to_points
+        from depthmaster_ros.geometry import depth_to_points
         from depthmaster_ros.pipeline import device_postprocess as dp
         p = self.params
         clouds = []

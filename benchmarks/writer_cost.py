@@ -33,11 +33,10 @@ def median_ms(iters, function, *args):
 
 
 def frame_output(stride, width=640, height=480):
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-    from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-    from depthmaster_ros.pipeline.frames import FrameInput
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.geometry import StampedCloud
+    from depthmaster_ros.pipeline import DepthPipeline, FrameInput
+    from depthmaster_ros.synthetic import SyntheticScene
     config = Config.from_params({'device': 'cpu', 'cloud_stride': stride, 'lidar_frame': LIDAR_FRAME,
                                  'lidar_to_camera': [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], 'use_tf': False})
     scene = SyntheticScene(width=width, height=height, seed=0).render(0.0)
@@ -49,7 +48,7 @@ def frame_output(stride, width=640, height=480):
 
 def measure(iters):
     from depthmaster_ros.bag import messages
-    from depthmaster_ros.pipeline.outputs import frame_messages
+    from depthmaster_ros.pipeline import frame_messages
     try:
         from compression import zstd
     except ImportError:

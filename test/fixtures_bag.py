@@ -8,9 +8,8 @@ import dataclasses
 import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-from depthmaster_ros.bag.messages import typestore
-from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.bag import BagOptions, process_bag, typestore
+from depthmaster_ros.config import Config
 from depthmaster_ros.synthetic import sample_bag
 
 FRAMES, RATE, WIDTH, HEIGHT = 6, 10.0, 96, 72
@@ -86,7 +85,7 @@ TIMING_FIELDS = ('inference_time_s', 'alignment_time_s')
 
 def messages_without_timings(path):
     """[(topic, msgtype, log_ns, raw CDR bytes)] in log order, the alignment's measured wall times zeroed."""
-    from depthmaster_ros.bag.messages import ALIGNMENT_TYPE
+    from depthmaster_ros.bag import ALIGNMENT_TYPE
     store = typestore()
     messages = []
     with Reader(path) as reader:

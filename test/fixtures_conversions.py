@@ -11,7 +11,7 @@ FLAVOURS = ('rclpy', 'rosbags')
 
 
 def _rosbags_types():
-    from depthmaster_ros.bag.messages import typestore
+    from depthmaster_ros.bag import typestore
     return typestore().types
 
 

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 
 from depthmaster_ros.alignment import to_space
-from depthmaster_ros.model.estimator import DepthEstimator
-from depthmaster_ros.model.prediction import Prediction
+from depthmaster_ros.model import DepthEstimator, Prediction
 
 
 class SceneTruthEstimator(DepthEstimator):

@@ -36,7 +36,7 @@ def _copy(source: Path, target: Path, edit: Callable | None = None, plugin: type
     """Copy ``source`` to the bag directory ``target``; edit(topic, index, raw, store) -> [(topic, type, raw)]."""
     from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-    from depthmaster_ros.bag.messages import typestore
+    from depthmaster_ros.bag import typestore
     store = typestore()
     edit = edit or (lambda topic, index, raw, store, msgtype: [(topic, msgtype, raw)])
     writer = Writer(target, version=9, storage_plugin=StoragePlugin[storage.upper()])
@@ -230,7 +230,7 @@ def _changed(topic, make):
 
 
 def image_lies(base: Path, out: Path) -> list[Entry]:
-    from depthmaster_ros.synthetic.sample_bag import GT_TOPIC, IMAGE_TOPIC
+    from depthmaster_ros.synthetic import GT_TOPIC, IMAGE_TOPIC
 
     def image(make):
         return _changed(IMAGE_TOPIC, make)
@@ -253,7 +253,7 @@ def image_lies(base: Path, out: Path) -> list[Entry]:
 
 
 def cloud_lies(base: Path, out: Path) -> list[Entry]:
-    from depthmaster_ros.synthetic.sample_bag import POINTS_TOPIC
+    from depthmaster_ros.synthetic import POINTS_TOPIC
 
     def field(message, **changes):
         return {'fields': [dataclasses.replace(message.fields[0], **changes), *message.fields[1:]]}
@@ -301,7 +301,7 @@ def _jpeg_header(width: int, height: int, padding: int = 0) -> bytes:
 
 def compressed_bombs(base: Path, out: Path) -> list[Entry]:
     from depthmaster_ros.bag import messages as rosbag_messages
-    from depthmaster_ros.synthetic.sample_bag import IMAGE_TOPIC
+    from depthmaster_ros.synthetic import IMAGE_TOPIC
     topic = IMAGE_TOPIC + '/compressed'
     real_bomb = _png_bomb(20000, 20000)
     cases = {
@@ -319,8 +319,7 @@ def compressed_bombs(base: Path, out: Path) -> list[Entry]:
             if t != IMAGE_TOPIC:
                 return [(t, msgtype, raw)]
             image = store.deserialize_cdr(raw, msgtype)
-            from depthmaster_ros.conversions.compressed import encode_compressed
-            from depthmaster_ros.conversions.image import image_to_numpy
+            from depthmaster_ros.conversions import encode_compressed, image_to_numpy
             good_fmt, good = encode_compressed(image_to_numpy(image), 'jpeg')
             message = (rosbag_messages.compressed_image_msg(fmt, payload, image.header) if i == 1 else
                        rosbag_messages.compressed_image_msg(good_fmt, good, image.header))
@@ -331,8 +330,8 @@ def compressed_bombs(base: Path, out: Path) -> list[Entry]:
 
 
 def type_lies(base: Path, out: Path) -> list[Entry]:
-    from depthmaster_ros.bag.messages import typestore
-    from depthmaster_ros.synthetic.sample_bag import CAMERA_INFO_TOPIC, GT_TOPIC, IMAGE_TOPIC, POINTS_TOPIC
+    from depthmaster_ros.bag import typestore
+    from depthmaster_ros.synthetic import CAMERA_INFO_TOPIC, GT_TOPIC, IMAGE_TOPIC, POINTS_TOPIC
     store = typestore()
     entries = []
 
@@ -408,12 +407,10 @@ def refuse_corpus(corpus: Path, good: Path, model: str, results: Path, address_s
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     import torch
     torch.set_num_threads(1)
-    from depthmaster_ros.bag.replay import BagOptions, process_bag
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.fleet.batch import run_batch
-    from depthmaster_ros.fleet.inputs import discover
-    from depthmaster_ros.fleet.local_executor import LocalExecutor
-    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+    from depthmaster_ros.bag import BagOptions, process_bag
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.fleet import LocalExecutor, discover, run_batch
+    from depthmaster_ros.pipeline import load_configured_estimator
 
     config = Config.from_params({'model': model, 'device': 'cpu', 'processing_res': 32, 'alignment_mode': 'lidar',
                                  'min_points': 5})

@@ -12,14 +12,14 @@ import pytest
 @pytest.fixture(scope='session')
 def tiny_model_dir(tmp_path_factory):
     """A tiny DepthMaster checkpoint in the official layout (written once per session)."""
-    from depthmaster_ros.model.tiny import write_tiny_model
+    from depthmaster_ros.model import write_tiny_model
     return write_tiny_model(tmp_path_factory.mktemp('tiny_depthmaster') / 'model', seed=0)
 
 
 @pytest.fixture(scope='session')
 def tiny_marigold_dir(tmp_path_factory):
     """A tiny Marigold depth checkpoint as saved by diffusers' MarigoldDepthPipeline."""
-    from depthmaster_ros.model.tiny import write_tiny_marigold
+    from depthmaster_ros.model import write_tiny_marigold
     return write_tiny_marigold(tmp_path_factory.mktemp('tiny_marigold') / 'model', seed=0)
 
 

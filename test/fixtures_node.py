@@ -4,12 +4,12 @@
 reliable input, no smoothing) and a `Rig` on the test's executor. rclpy is imported only when a
 test asks for them.
 """
-from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
-from fixtures_ros import spin_until
 import pytest
 
-from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+from depthmaster_ros.conversions import image_to_numpy, xyz_cloud_fields
+
+from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
+from fixtures_ros import spin_until
 
 OUTPUTS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/points', 'depth/alignment')
 
@@ -89,7 +89,7 @@ def start_node(ros_context, ros_executor):
     """start_node(estimator, **params) -> (node, rig), both on the test's executor."""
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.ros.node import DepthMasterNode
+    from depthmaster_ros.ros import DepthMasterNode
 
     def start(estimator, **params):
         params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable',
@@ -165,7 +165,7 @@ class CamerasRig:
 def start_cameras_node(ros_context, ros_executor):
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.ros.node import DepthMasterNode
+    from depthmaster_ros.ros import DepthMasterNode
 
     def start(estimator, **params):
         params = {'processing_res': 64, 'device': 'cpu', 'input_reliability': 'reliable', 'temporal_smoothing': 0.0,

@@ -5,11 +5,10 @@ DepthEstimator, so only the tests that use them import torch).
 """
 import pytest
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import TransformBuffer
-from depthmaster_ros.pipeline.frames import FrameInput
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import StampedCloud, TransformBuffer
+from depthmaster_ros.pipeline import FrameInput
+from depthmaster_ros.synthetic import SyntheticScene
 
 CAMERA_FRAME = 'camera_optical'
 LIDAR_FRAME = 'lidar'

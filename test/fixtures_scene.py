@@ -6,7 +6,7 @@ changing them.
 """
 import pytest
 
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.synthetic import SyntheticScene
 
 
 @pytest.fixture(scope='session')

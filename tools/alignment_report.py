@@ -15,8 +15,7 @@ import sys
 import numpy as np
 
 from depthmaster_ros.alignment import Space
-from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.synthetic import SyntheticScene, count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
 
 
 def main(argv=None):

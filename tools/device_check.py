@@ -13,10 +13,10 @@ Writes device_check.json and device_check.txt (the table) into --out after every
 import argparse
 import importlib.abc
 import json
+from pathlib import Path
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ('rclpy', 'rosbags', 'cv2')   # a bare GPU machine has none of them
@@ -81,8 +81,8 @@ def main(argv=None):
     args = parse_args(argv)
     sys.meta_path.insert(0, _Refuse())
     sys.path[:0] = [str(ROOT), str(ROOT / 'benchmarks'), str(ROOT / 'tools')]
-    import torch
     from bench import environment
+    import torch
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('device check: torch sees no CUDA device (use --device cpu for the dry run)', file=sys.stderr)
         return 2

@@ -10,13 +10,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from depthmaster_ros.alignment import from_space
-from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.conversions.image import numpy_to_image_fields
-from depthmaster_ros.conversions.values import alignment_values, camera_info_values
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.pipeline.frames import FrameInput
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.alignment import from_space, project_to_sparse_depth
+from depthmaster_ros.conversions import alignment_values, camera_info_values, numpy_to_image_fields
+from depthmaster_ros.geometry import StampedCloud
+from depthmaster_ros.pipeline import FrameInput
+from depthmaster_ros.synthetic import SyntheticScene
 
 CAMERA_FRAME = 'camera_optical_frame'
 LIDAR_AZIMUTH_STEP_DEG = 0.3          # about 2 % of a 640x480 image, as benchmarks/frames.py

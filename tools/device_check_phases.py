@@ -1,10 +1,9 @@
 """The two phases of tools/device_check.py: correctness of the device path, then end-to-end speed."""
 import time
 
-import numpy as np
-
 from device_check import MODEL_TOLERANCE, POSTPROCESS_RELATIVE_TOLERANCE
 from device_check_frames import CHECK_PARAMS, HEADER, FieldBuilders, consistent_cloud, frame_input, scene_frames
+import numpy as np
 
 CORRECTNESS_SIZE, CORRECTNESS_RES = (160, 120), 128
 # First compilation of the full-size model, assumed before one has been measured (seconds).
@@ -14,8 +13,7 @@ WARMUP_FRAMES = 2
 
 
 def _tiny_estimator(scratch, device, dtype):
-    from depthmaster_ros.model import load_estimator
-    from depthmaster_ros.model.tiny import write_tiny_model
+    from depthmaster_ros.model import load_estimator, write_tiny_model
     model_dir = scratch / 'tiny_model'
     if not model_dir.exists():
         write_tiny_model(model_dir, seed=0)
@@ -33,13 +31,13 @@ def _relative_error(a, b):
 
 def correctness(args, scratch, budget_s):
     """{'status', 'checks': {name: {measured, tolerance, status}}}: model and post-processing."""
-    import torch
     from bench import usable_dtypes
-    from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.pipeline.frame_maps import DeviceMaps
-    from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-    from depthmaster_ros.geometry.backprojection import depth_to_points
+    import torch
+
+    from depthmaster_ros.alignment import apply_alignment, metric_depth_from_sparse, project_to_sparse_depth
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.geometry import depth_to_points
+    from depthmaster_ros.pipeline import DeviceMaps
     from depthmaster_ros.pipeline import device_postprocess as dp
     started = time.perf_counter()
     checks = {}
@@ -104,8 +102,7 @@ def _speed_estimator(args, scratch):
     dtype = 'bf16' if args.device == 'cuda' else 'fp32'
     if args.tiny:
         return _tiny_estimator(scratch, args.device, dtype), dtype
-    from depthmaster_ros.model.full_size import build_full_size
-    from depthmaster_ros.model.runtime import parse_dtype
+    from depthmaster_ros.model import build_full_size, parse_dtype
     with torch.device(args.device):     # weights initialised where they run: seconds, not a minute
         return build_full_size(args.device, parse_dtype(dtype), channels_last=True), dtype
 
@@ -113,8 +110,7 @@ def _speed_estimator(args, scratch):
 def pipelined_end_to_end_fps(batches, config, budget_s):
     """Frames per second through the pipelined frame path (forward on its stream, finish and messages
     in their own threads), the way the node runs it, over `batches` (one frame per camera each)."""
-    from depthmaster_ros.pipeline.outputs import frame_messages
-    from depthmaster_ros.pipeline.pipelined import FrameJob, PipelinedFrames
+    from depthmaster_ros.pipeline import FrameJob, PipelinedFrames, frame_messages
 
     def emit(job, results):
         for output in results:
@@ -136,10 +132,9 @@ def pipelined_end_to_end_fps(batches, config, budget_s):
 def speed(args, scratch, report, budget, save):
     """Appends one run per (mode, res, batch) to report['runs'], skipped ones to report['skipped']."""
     from timing import summarize
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.pipeline.camera_batch import process_camera_batch
-    from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-    from depthmaster_ros.pipeline.outputs import frame_messages
+
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.pipeline import DepthPipeline, frame_messages, process_camera_batch
     started = time.perf_counter()
     estimator, dtype = _speed_estimator(args, scratch)
     report['speed_model'] = {'model': 'tiny random weights' if args.tiny else 'full-size DepthMaster, random weights',

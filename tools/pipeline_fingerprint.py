@@ -22,16 +22,11 @@ import tempfile
 
 import numpy as np
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import TransformBuffer
-from depthmaster_ros.model.backends import from_pretrained
-from depthmaster_ros.model.estimator import DepthEstimator
-from depthmaster_ros.model.prediction import Prediction
-from depthmaster_ros.model.tiny import write_tiny_model
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frames import FrameInput
-from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import StampedCloud, TransformBuffer
+from depthmaster_ros.model import DepthEstimator, Prediction, from_pretrained, write_tiny_model
+from depthmaster_ros.pipeline import DepthPipeline, FrameInput
+from depthmaster_ros.synthetic import SyntheticScene, fake_prediction
 
 TIMING_FIELDS = ('inference_time_s', 'alignment_time_s')
 

@@ -21,7 +21,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
-from depthmaster_ros.model.estimator import DepthEstimator  # noqa: E402
+from depthmaster_ros.model import DepthEstimator  # noqa: E402
 
 CAMERA_FRAME = 'camera_optical'
 LIDAR_FRAME = 'lidar'
@@ -67,7 +67,7 @@ class Recorder:
 def start_node(context, executor, estimator, args):
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.ros.node import DepthMasterNode
+    from depthmaster_ros.ros import DepthMasterNode
     lidar_to_camera = [float(v) for v in np.concatenate(args.scene_frames[0].lidar_to_camera.to_translation_quaternion())]
     params = {'device': 'cpu', 'processing_res': args.processing_res, 'alignment_mode': 'lidar',
               'lidar_to_camera': lidar_to_camera, 'lidar_frame': LIDAR_FRAME, 'use_tf': False,
@@ -96,7 +96,7 @@ def make_driver(context, executor, recorder):
 
 def publish_loop(args, publishers, node, recorder, started):
     """Publish at args.rate_hz until args.minutes are over; sample RSS and counters every args.sample_s."""
-    from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+    from depthmaster_ros.conversions import xyz_cloud_fields
     from depthmaster_ros.ros import messages
     process = psutil.Process()
     frames = args.scene_frames
@@ -187,16 +187,15 @@ class TimedEstimator(DepthEstimator):
 def run(args):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-
     import torch
 
     from depthmaster_ros.model import load_estimator
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.synthetic import SyntheticScene
     torch.set_num_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as scratch:
         model = args.model
         if not model:
-            from depthmaster_ros.model.tiny import write_tiny_model
+            from depthmaster_ros.model import write_tiny_model
             model = str(write_tiny_model(Path(scratch) / 'tiny_model', seed=0))
         inner = load_estimator(backend='depthmaster', model=model, device='cpu', dtype='fp32')
     scene = SyntheticScene(width=args.width, height=args.height)

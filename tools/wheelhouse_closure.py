@@ -3,8 +3,8 @@
 Markers are evaluated for every Python the wheelhouse serves (3.10 to 3.13), so a backport that
 only an older Python needs is listed too when it is installed here, and named otherwise.
 """
-import re
 from importlib import metadata
+import re
 
 from packaging.requirements import Requirement
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.geometry.array_checks import IMAGE, float_array, is_tensor
+from depthmaster_ros.geometry import IMAGE, float_array, is_tensor
 
 from .spaces import Space, check_space
 
@@ -71,4 +71,5 @@ def _apply_on_array(relative: np.ndarray, space: Space, scale: Any, shift: Any, 
         if not np.isfinite(max32):
             invalid |= np.isinf(depth)
     depth[invalid] = np.float32(np.nan)
-    return depth
+    result: np.ndarray = depth
+    return result

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import AlignmentError
 from .spaces import Space
 
 
@@ -17,7 +18,7 @@ def _batched(values: torch.Tensor, field: str) -> tuple[torch.Tensor, bool]:
         return values.unsqueeze(0), True
     if values.dim() == 3:
         return values, False
-    raise ValueError(f'{field}: expected a (H,W) image or a (B,H,W) batch, got shape {tuple(values.shape)}')
+    raise AlignmentError(f'{field}: expected a (H,W) image or a (B,H,W) batch, got shape {tuple(values.shape)}')
 
 
 def _per_frame(values: Any, batch: int, field: str) -> np.ndarray:
@@ -25,7 +26,7 @@ def _per_frame(values: Any, batch: int, field: str) -> np.ndarray:
     if array.size == 1:
         array = np.repeat(array, batch)
     if array.size != batch:
-        raise ValueError(f'{field}: expected one value or {batch}, got {array.size}')
+        raise AlignmentError(f'{field}: expected one value or {batch}, got {array.size}')
     return array
 
 

@@ -27,6 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .errors import AlignmentError
+
 try:   # OpenCV's resize is the fast upsampling; a machine without OpenCV uses the numpy twin below
     import cv2
 except ImportError:
@@ -91,7 +93,7 @@ def _max_filter_along_columns(grid: np.ndarray, reach_cells: float) -> np.ndarra
     radius = _filter_radius(reach_cells, length)
     weights = _weights(radius, reach_cells)
     padded = np.pad(grid, ((radius, radius), (0, 0)))
-    result = grid * weights[0]
+    result: np.ndarray = grid * weights[0]
     pair = np.empty_like(grid)
     for k in range(1, radius + 1):
         np.maximum(padded[radius - k:radius - k + length], padded[radius + k:radius + k + length], out=pair)
@@ -117,7 +119,8 @@ def _upsample_numpy(cells: np.ndarray, height: int, width: int) -> np.ndarray:
     r0, r1, fr = taps(height, cells.shape[0])
     c0, c1, fc = taps(width, cells.shape[1])
     rows = cells[r0] * (1 - fr)[:, None] + cells[r1] * fr[:, None]
-    return (rows[:, c0] * (1 - fc) + rows[:, c1] * fc).astype(np.float32)
+    result: np.ndarray = (rows[:, c0] * (1 - fc) + rows[:, c1] * fc).astype(np.float32)
+    return result
 
 
 def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndarray) -> np.ndarray:
@@ -126,7 +129,7 @@ def confidence_map(shape: tuple[int, int], index: np.ndarray, agreement: np.ndar
     index = np.asarray(index, np.int64).ravel()
     agreement = np.asarray(agreement, np.float64).ravel()
     if index.shape != agreement.shape:
-        raise ValueError(f'agreement: {agreement.size} values but index has {index.size}')
+        raise AlignmentError(f'agreement: {agreement.size} values but index has {index.size}')
     if not len(index):
         return np.zeros((height, width), np.float32)
     rows, cols = (height + CELL - 1) // CELL, (width + CELL - 1) // CELL
@@ -160,7 +163,7 @@ def alignment_confidence(relative: np.ndarray, space: str, sparse_depth: np.ndar
     relative = np.asarray(relative)
     sparse = np.asarray(sparse_depth)
     if sparse.shape != relative.shape:
-        raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
+        raise AlignmentError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     flat = sparse.ravel()
     with np.errstate(invalid='ignore'):
         if sample_pixels is None:

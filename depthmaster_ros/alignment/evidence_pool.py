@@ -88,6 +88,6 @@ class EvidencePool:
         return combined(pool, log_scale, shift, uncertainty, stamp_s)
 
 
-def _usable(scale, shift, uncertainty):
+def _usable(scale: float, shift: float, uncertainty: float) -> bool:
     return bool(scale > 0 and np.isfinite(scale) and np.isfinite(shift) and np.isfinite(uncertainty)
                 and uncertainty > 0)

@@ -18,18 +18,26 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from depthmaster_ros.geometry.array_checks import IMAGE, float64_array, float_array
+from depthmaster_ros.geometry import IMAGE, float64_array, float_array
 
 from .apply import apply_alignment
+from .errors import AlignmentError
 from .extrinsic_check import estimate_offset
-from .local_fit import CELL as LOCAL_CELL, local_correction_maps
+from .local_fit import CELL as LOCAL_CELL
+from .local_fit import local_correction_maps
 from .record import AlignmentRecord
 from .robust_start import TUKEY_C, robust_line, robust_sigma
 from .sample_weights import representative_weights
 from .spaces import check_space, from_space, to_space
 from .uncertainty import errors_in_variables_line, grid_groups, regression_range, seen_image_share
-from .verdicts import (MAX_SCALE_UNCERTAINTY, breakdown_ratio, extrinsic_verdict, fit_verdict, partition_quantiles,
-                       sample_verdict)
+from .verdicts import (
+    MAX_SCALE_UNCERTAINTY,
+    breakdown_ratio,
+    extrinsic_verdict,
+    fit_verdict,
+    partition_quantiles,
+    sample_verdict,
+)
 
 DEFAULT_SEED = 0
 SPREAD_RELATIVE = 1e-3          # 5-95 % spread below this share of the median: no spread
@@ -47,7 +55,7 @@ def least_squares_scale_shift(pred: np.ndarray, target: np.ndarray) -> tuple[flo
     return float(scale), float(shift)
 
 
-def _sorted_quantile(ordered, q):
+def _sorted_quantile(ordered: np.ndarray, q: float) -> float:
     """np.percentile(values, 100 q) (linear interpolation) from the sorted values."""
     position = q * (len(ordered) - 1)
     low, high = int(np.floor(position)), int(np.ceil(position))
@@ -55,13 +63,13 @@ def _sorted_quantile(ordered, q):
     return a if a == b else a + (b - a) * (position - low)
 
 
-def _spread(values):
+def _spread(values: np.ndarray) -> tuple[float, float]:
     """(5-95 % range, median) of the values, from one sort."""
     ordered = np.sort(values)
     return _sorted_quantile(ordered, 0.95) - _sorted_quantile(ordered, 0.05), _sorted_quantile(ordered, 0.5)
 
 
-def _has_spread(spread, median):
+def _has_spread(spread: float, median: float) -> bool:
     return spread > SPREAD_RELATIVE * max(abs(float(median)), 1e-12)
 
 
@@ -82,16 +90,16 @@ def fit_samples(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min
     pred_v = float64_array(pred, 'pred').ravel()
     target_v = float64_array(target, 'target').ravel()
     if pred_v.shape != target_v.shape:
-        raise ValueError(f'target: {target_v.size} values but pred has {pred_v.size}')
+        raise AlignmentError(f'target: {target_v.size} values but pred has {pred_v.size}')
     groups_v = np.arange(len(pred_v)) if groups is None else np.asarray(groups).ravel()
     if groups_v.shape != pred_v.shape:
-        raise ValueError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
+        raise AlignmentError(f'groups: {groups_v.size} values but pred has {pred_v.size}')
     if groups_v.dtype.kind not in 'iu' or (len(groups_v) and groups_v.min() < 0):
         groups_v = np.unique(groups_v, return_inverse=True)[1].ravel()     # labels 0..k-1 for bincount
     weights_v = None if weights is None else float64_array(weights, 'weights').ravel()
     if weights_v is not None and (weights_v.shape != pred_v.shape or not np.all(weights_v > 0)):
-        raise ValueError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
-                         f'(smallest {weights_v.min() if weights_v.size else "none"})')
+        raise AlignmentError(f'weights: need {pred_v.size} positive values, got {weights_v.size} '
+                             f'(smallest {weights_v.min() if weights_v.size else "none"})')
     usable = np.isfinite(pred_v) & np.isfinite(target_v)
     if not usable.all():
         pred_v, target_v, groups_v = pred_v[usable], target_v[usable], groups_v[usable]
@@ -180,8 +188,8 @@ def checked_pixels(pixels: ArrayLike, size: int) -> np.ndarray:
     """The sample pixels as flat int64 indices of an image of `size` pixels, or a ValueError naming them."""
     index = np.asarray(pixels).ravel()
     if index.dtype.kind not in 'iu' or (len(index) and not (0 <= index.min() and index.max() < size)):
-        raise ValueError(f'sample_pixels: need flat pixel indices in [0, {size}), got {index.dtype} '
-                         f'{index.min() if index.size else ""}..{index.max() if index.size else ""}')
+        raise AlignmentError(f'sample_pixels: need flat pixel indices in [0, {size}), got {index.dtype} '
+                             f'{index.min() if index.size else ""}..{index.max() if index.size else ""}')
     return index.astype(np.int64, copy=False)
 
 
@@ -206,7 +214,9 @@ def _thinning_start(seed: int) -> float:
 EVALUATION_STRIDE = 8
 
 
-def _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px, eval_pred):
+def _check_extrinsic(result: AlignmentRecord, relative: np.ndarray, index: np.ndarray, pred: np.ndarray,
+                     target: np.ndarray, space: str, min_points: int, seed: int, focal_px: float | None,
+                     eval_pred: np.ndarray | None) -> int:
     """Report a sample offset (extrinsic_check.py); refuse the fit when the offset moves its scale beyond
     the published uncertainty (the verdict rule is verdicts.extrinsic_verdict). Returns the offset's
     larger component in pixels (0 when none was found).
@@ -269,13 +279,13 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     """
     space = check_space(space)
     if method not in METHODS:
-        raise ValueError(f'method: expected one of {METHODS}, got {method!r}')
+        raise AlignmentError(f'method: expected one of {METHODS}, got {method!r}')
     relative = float_array(relative, 'relative', IMAGE)
     sparse = float_array(sparse_depth, 'sparse_depth', IMAGE)
     if sparse.shape != relative.shape:
-        raise ValueError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
+        raise AlignmentError(f'sparse_depth: shape {sparse.shape} differs from relative shape {relative.shape}')
     if not (0 <= min_depth < max_depth):
-        raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        raise AlignmentError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
     index = sample_indices(relative, sparse, min_depth, max_depth, max_points, seed, sample_pixels)
     pred = relative.ravel()[index].astype(np.float64)
     target = to_space(sparse.ravel()[index], space)

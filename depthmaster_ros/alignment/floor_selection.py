@@ -29,8 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform
+from depthmaster_ros.geometry import CameraModel, RigidTransform
 
 from .fit import thin_samples
 from .ground_plane import ground_plane_depth
@@ -57,9 +56,9 @@ class FloorSelection:
     pixels: np.ndarray          # ascending flat indices of the kept pixels in the HxW image
 
 
-def _gradients(values):
+def _gradients(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(d/drow, d/dcol) of the blurred values: central differences over STEP strided pixels, NaN at the border."""
-    import cv2      # imported here: only the ground-plane mode needs OpenCV (the device check runs without it)
+    import cv2  # imported here: only the ground-plane mode needs OpenCV (the device check runs without it)
     blurred = cv2.blur(values, (BLUR, BLUR), borderType=cv2.BORDER_REPLICATE)
     rows, cols = np.full_like(blurred, np.nan), np.full_like(blurred, np.nan)
     rows[STEP:-STEP] = blurred[2 * STEP:] - blurred[:-2 * STEP]
@@ -67,7 +66,7 @@ def _gradients(values):
     return rows, cols
 
 
-def _horizontal(pred, target):
+def _horizontal(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels whose prediction gradient is parallel to the floor's, with a positive ratio (module notes),
     and that ratio (the local slope of the prediction against the floor's values)."""
     pred_rows, pred_cols = _gradients(pred)
@@ -79,7 +78,8 @@ def _horizontal(pred, target):
         return (along > 0) & (np.abs(across) < MAX_CROSS * along), along
 
 
-def _floor_line(q, p, local_slope, plane_q, plane_p, band_scale, sign, rng):
+def _floor_line(q: np.ndarray, p: np.ndarray, local_slope: np.ndarray, plane_q: np.ndarray, plane_p: np.ndarray,
+                band_scale: float, sign: float, rng: np.random.Generator) -> tuple[float, float] | None:
     """(s, t) of the best floor line (module notes), or None when no line has a positive score.
 
     Half the lines go through two candidates, half through one with its local slope: when the floor is
@@ -110,12 +110,12 @@ def _floor_line(q, p, local_slope, plane_q, plane_p, band_scale, sign, rng):
     return _refined(q, p, float(slopes[best, 0]), float(shifts[best, 0]), band_scale)
 
 
-def _on_line(q, p, slope, shift, band_scale):
+def _on_line(q: np.ndarray, p: np.ndarray, slope: float, shift: float, band_scale: float) -> np.ndarray:
     """Pixels within the band of the line p = slope * q + shift (a relative depth band, see FLOOR_BAND)."""
     return np.abs(p - slope * q - shift) < band_scale * slope * q
 
 
-def _refined(q, p, slope, shift, band_scale):
+def _refined(q: np.ndarray, p: np.ndarray, slope: float, shift: float, band_scale: float) -> tuple[float, float]:
     """The line refitted by least squares on its inliers, twice (kept where a refit would not be usable)."""
     for _ in range(2):
         inliers = _on_line(q, p, slope, shift, band_scale)
@@ -128,7 +128,7 @@ def _refined(q, p, slope, shift, band_scale):
     return slope, shift
 
 
-def _least_squares_line(q, p):
+def _least_squares_line(q: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     """(slope, intercept) of p on q, from the centred sums (a 2x2 solve without the general solver's cost)."""
     q_mean, p_mean = q.mean(), p.mean()
     centred = q - q_mean
@@ -139,7 +139,7 @@ def _least_squares_line(q, p):
     return slope, float(p_mean - slope * q_mean)
 
 
-def _subsample(q, p, rng):
+def _subsample(q: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """At most SCORING_PIXELS of the pixels, evenly spread over the image from a seeded start."""
     if len(q) <= SCORING_PIXELS:
         return q, p

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform, optical_from_body, rotation_about
+from depthmaster_ros.geometry import CameraModel, RigidTransform, optical_from_body, rotation_about
+
+from .errors import AlignmentError
 
 if TYPE_CHECKING:
-    from depthmaster_ros.geometry.transforms import TransformLookup
+    from depthmaster_ros.geometry import TransformLookup
 
 
 def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, roll_rad: float = 0.0) -> RigidTransform:
@@ -31,9 +32,9 @@ def camera_to_base_from_height_pitch_roll(height_m: float, pitch_rad: float, rol
     """
     for name, value in (('height_m', height_m), ('pitch_rad', pitch_rad), ('roll_rad', roll_rad)):
         if not np.isfinite(value):
-            raise ValueError(f'{name}: must be finite, got {value}')
+            raise AlignmentError(f'{name}: must be finite, got {value}')
     if height_m <= 0:
-        raise ValueError(f'height_m: camera must be above the floor, got {height_m}')
+        raise AlignmentError(f'height_m: camera must be above the floor, got {height_m}')
     base_from_body = rotation_about('y', pitch_rad) @ rotation_about('x', roll_rad)
     base_from_camera_body = RigidTransform(base_from_body, np.array([0.0, 0.0, float(height_m)]))
     return base_from_camera_body @ optical_from_body().inverse()
@@ -57,12 +58,12 @@ def ground_plane_depth(camera: CameraModel, camera_to_base: RigidTransform, out_
     stride > 1: only at every stride-th pixel of the out_width x out_height image (camera.pixel_rays).
     """
     if not isinstance(camera_to_base, RigidTransform):
-        raise ValueError('camera_to_base: expected a RigidTransform')
+        raise AlignmentError('camera_to_base: expected a RigidTransform')
     if not max_depth > 0:
-        raise ValueError(f'max_depth: must be positive, got {max_depth}')
+        raise AlignmentError(f'max_depth: must be positive, got {max_depth}')
     height = float(camera_to_base.translation[2])
     if height <= 0:
-        raise ValueError(f'camera_to_base: camera is at or below the floor (z = {height:.3f} m)')
+        raise AlignmentError(f'camera_to_base: camera is at or below the floor (z = {height:.3f} m)')
     camera = camera.scaled(out_width, out_height)
     rays = camera.pixel_rays(stride)
     # z component of each optical ray (x, y, 1) after rotation into the base frame

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform
+from depthmaster_ros.geometry import CameraModel, RigidTransform
 
 from .floor_selection import select_floor
 from .spaces import from_space

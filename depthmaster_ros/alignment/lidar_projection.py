@@ -26,10 +26,13 @@ z-buffer is one sort, the filter a few erosions (OpenCV, else numpy) of the band
 the returns, one of them per axis for both directions of the support test, on 16-bit depth ranks
 rather than float32 depths; the rest touches per-point arrays, not whole images.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike
+
+from .errors import AlignmentError
 
 try:   # OpenCV's erosion is the fast minimum filter; a machine without OpenCV uses the numpy one below
     import cv2
@@ -37,8 +40,7 @@ except ImportError:
     cv2 = None  # type: ignore[assignment]
 
 from depthmaster_ros.alignment.fit import open_interval_bounds
-from depthmaster_ros.geometry.array_checks import POINTS, float_array
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import POINTS, CameraModel, float_array
 
 
 @dataclass
@@ -49,7 +51,7 @@ class SparseDepthResult:
     pixels: np.ndarray       # ascending flat indices of the returns in depth (the fit need not scan for them)
 
 
-def _points(points, field):
+def _points(points: ArrayLike, field: str) -> np.ndarray:
     return float_array(points, field, POINTS)
 
 
@@ -58,12 +60,12 @@ def _points(points, field):
 CULL_MARGIN = 0.01
 
 
-def _empty(dtype):
+def _empty(dtype: DTypeLike) -> float | int:
     """The value of an empty pixel, above every return: +inf, or the largest integer of the dtype."""
     return np.inf if np.dtype(dtype).kind == 'f' else np.iinfo(dtype).max
 
 
-def _erode(image, rows, cols, anchor_row, anchor_col):
+def _erode(image: np.ndarray, rows: int, cols: int, anchor_row: int, anchor_col: int) -> np.ndarray:
     """Minimum over a rows x cols box whose element (anchor_row, anchor_col) sits on the pixel; empty
     beyond the border (a grey erosion, as cv2.erode computes it)."""
     if cv2 is not None:
@@ -72,11 +74,11 @@ def _erode(image, rows, cols, anchor_row, anchor_col):
     return _erode_numpy(image, ((int(rows), int(anchor_row)), (int(cols), int(anchor_col))))
 
 
-def _erode_numpy(image, boxes):
+def _erode_numpy(image: np.ndarray, boxes: tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
     """The same erosion without OpenCV: the box is separable into a column pass and a row pass."""
     result = image
     for axis, (size, anchor) in enumerate(boxes):
-        padding = [(0, 0), (0, 0)]
+        padding: list[tuple[int, int]] = [(0, 0), (0, 0)]
         padding[axis] = (anchor, size - 1 - anchor)
         padded = np.pad(result, padding, constant_values=_empty(image.dtype))
         length = result.shape[axis]
@@ -85,14 +87,14 @@ def _erode_numpy(image, boxes):
     return result
 
 
-def _min_filter(filled, window):
+def _min_filter(filled: np.ndarray, window: int) -> np.ndarray:
     """Window minimum of an image holding its empty value where there is no return, centred as OpenCV
     centres it."""
     window = int(window)
     return _erode(filled, window, window, window // 2, window // 2)
 
 
-def _rank_keys(depth):
+def _rank_keys(depth: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """(keys, metres): what the filter's erosions compare instead of the depths, and the map back.
 
     With fewer returns than uint16 values, all of them positive, the keys are the depths' ranks (ties
@@ -152,7 +154,8 @@ def _reach(gap: float) -> int:
     return max(int(np.ceil(WINDOW_PER_LINE_GAP * gap)) if np.isfinite(gap) else MIN_WINDOW, 1)
 
 
-def _support(band, offset, limit, reach_h, reach_v, metres):
+def _support(band: np.ndarray, offset: np.ndarray, limit: np.ndarray, reach_h: int, reach_v: int,
+             metres: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """How many of the four directions hold, within the next reach pixels (one pixel either side across),
     a return no farther than the limit.
 
@@ -197,7 +200,7 @@ def occluded_returns(pixel: np.ndarray, depth: np.ndarray, shape: tuple[int, int
     return depth > factor * metres(_min_filter(band, window).ravel()[offset])
 
 
-def _nearest_per_pixel(pixel, z):
+def _nearest_per_pixel(pixel: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(pixel, depth float32) with every pixel once, at its nearest depth: one sort of packed keys.
 
     A positive float32's bit pattern orders like its value, so pixel << 32 | bits(z) sorts by pixel,
@@ -213,11 +216,11 @@ def _nearest_per_pixel(pixel, z):
     return pixel[first], depth
 
 
-def _check_occlusion_settings(window, rel_threshold):
+def _check_occlusion_settings(window: int, rel_threshold: float) -> None:
     if window < 1:
-        raise ValueError(f'occlusion_window: must be >= 1, got {window}')
+        raise AlignmentError(f'occlusion_window: must be >= 1, got {window}')
     if rel_threshold < 0:
-        raise ValueError(f'occlusion_rel_threshold: must be >= 0, got {rel_threshold}')
+        raise AlignmentError(f'occlusion_rel_threshold: must be >= 0, got {rel_threshold}')
 
 
 def occlusion_mask(depth: ArrayLike, window: int, rel_threshold: float) -> np.ndarray:
@@ -233,7 +236,8 @@ def occlusion_mask(depth: ArrayLike, window: int, rel_threshold: float) -> np.nd
     return mask
 
 
-def _cull_outside_view(points, camera, min_depth, max_depth):
+def _cull_outside_view(points: np.ndarray, camera: CameraModel, min_depth: float,
+                       max_depth: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Columns x, y, z (contiguous float64) of the points that may land in the image.
 
     Kept: min_depth < z < max_depth (exactly, also for float32 input) and the direction inside the
@@ -261,7 +265,7 @@ def project_to_sparse_depth(points_cam: ArrayLike, camera: CameraModel, out_widt
     """
     points = _points(points_cam, 'points_cam')
     if not (0 <= min_depth < max_depth):
-        raise ValueError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        raise AlignmentError(f'min_depth/max_depth: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
     if occlusion_window > 1:
         _check_occlusion_settings(occlusion_window, occlusion_rel_threshold)
     camera = camera.scaled(out_width, out_height)

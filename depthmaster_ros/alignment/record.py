@@ -53,6 +53,6 @@ class AlignmentRecord:
         return self.local_correction or (self.scale, self.shift)
 
 
-def message_fields() -> tuple[Field, ...]:
+def message_fields() -> tuple[Field[Any], ...]:
     """The record's fields that DepthAlignment carries, in message order."""
     return tuple(f for f in fields(AlignmentRecord) if f.metadata.get('message', True))

@@ -71,7 +71,8 @@ def _median_in_place(values: np.ndarray) -> np.ndarray:
     upper = values[..., middle]
     if count % 2:
         return upper
-    return (values[..., :middle].max(axis=-1) + upper) / 2
+    result: np.ndarray = (values[..., :middle].max(axis=-1) + upper) / 2
+    return result
 
 
 def lowest_median_row(values: np.ndarray) -> int:

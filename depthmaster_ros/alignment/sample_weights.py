@@ -26,4 +26,5 @@ def representative_weights(index: np.ndarray, shape: tuple[int, int]) -> np.ndar
     height, width = shape
     cell = (index // width * DENSITY_GRID // height) * DENSITY_GRID + (index % width) * DENSITY_GRID // width
     weights = np.bincount(cell)[cell] ** -DENSITY_EXPONENT
-    return weights * (len(weights) / weights.sum())
+    result: np.ndarray = weights * (len(weights) / weights.sum())
+    return result

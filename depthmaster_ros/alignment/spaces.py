@@ -4,11 +4,14 @@ A model predicts f(depth) up to an unknown scale and shift; f is the space's tra
 disparity: 1/d, sqrt_disparity: sqrt(1/d)). `Space` is a str enum so records, messages and YAML keep
 the plain strings; its members hash and print as those strings, so either form finds the same entry.
 """
+from collections.abc import Callable
 from enum import Enum
 
 import numpy as np
 
-from depthmaster_ros.geometry.array_checks import float64_array
+from depthmaster_ros.geometry import float64_array
+
+from .errors import AlignmentError
 
 
 class Space(str, Enum):  # noqa: UP042 - StrEnum is Python 3.11+, the package runs on 3.10
@@ -28,11 +31,12 @@ def check_space(space: object) -> Space:
     try:
         return Space(space)
     except ValueError:
-        raise ValueError(f'space: expected one of {tuple(s.value for s in Space)}, got {space!r}') from None
+        raise AlignmentError(f'space: expected one of {tuple(s.value for s in Space)}, got {space!r}') from None
 
 
 # Each space as (forward, inverse) on positive values: metres -> space values, and back.
-_TRANSFORMS = {
+_Map = Callable[[np.ndarray], np.ndarray]
+_TRANSFORMS: dict[Space, tuple[_Map, _Map]] = {
     Space.DEPTH: (lambda d: d, lambda v: v),
     Space.DISPARITY: (lambda d: 1.0 / d, lambda v: 1.0 / v),
     Space.SQRT_DISPARITY: (lambda d: np.sqrt(1.0 / d), lambda v: 1.0 / (v * v)),

@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .errors import AlignmentError
 from .evidence_pool import EvidencePool, PooledScale
 from .record import AlignmentRecord
 from .verdicts import MAX_SCALE_UNCERTAINTY, weak_evidence
@@ -33,13 +34,13 @@ class TemporalAlignmentFilter:
     def __init__(self, smoothing: float = 0.5, hold_s: float = 1.0, gate_rel: float = 0.5,
                  gate_persist_frames: int = 3):
         if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f'smoothing: must be in [0, 1), got {smoothing}')
+            raise AlignmentError(f'smoothing: must be in [0, 1), got {smoothing}')
         if not hold_s >= 0:
-            raise ValueError(f'hold_s: must be >= 0, got {hold_s}')
+            raise AlignmentError(f'hold_s: must be >= 0, got {hold_s}')
         if not gate_rel > 0:
-            raise ValueError(f'gate_rel: must be positive, got {gate_rel}')
+            raise AlignmentError(f'gate_rel: must be positive, got {gate_rel}')
         if int(gate_persist_frames) < 1:
-            raise ValueError(f'gate_persist_frames: must be >= 1, got {gate_persist_frames}')
+            raise AlignmentError(f'gate_persist_frames: must be >= 1, got {gate_persist_frames}')
         self.smoothing = float(smoothing)
         self.hold_s = float(hold_s)
         self.gate_rel = float(gate_rel)
@@ -60,34 +61,37 @@ class TemporalAlignmentFilter:
     def has_fit(self) -> bool:
         return self._log_scale is not None
 
-    def _initialise(self, stamp_s, result):
+    def _initialise(self, stamp_s: float, result: AlignmentRecord) -> None:
         self._log_scale = float(np.log(result.scale))
         self._shift = float(result.shift)
         self._space = result.space
         self._gated_in_a_row = 0
         self._accept(stamp_s, result)
 
-    def _accept(self, stamp_s, result, pooled=False):
+    def _accept(self, stamp_s: float, result: AlignmentRecord, pooled: bool = False) -> None:
         self._last_good = result
         self._last_good_stamp = stamp_s
         if not pooled:          # only fits publishable on their own feed the pool (evidence_pool.py)
             self._pool.add(stamp_s, result.space, result.scale, result.shift, result.scale_uncertainty)
 
-    def _applied(self, result, held, reason, age):
+    def _applied(self, result: AlignmentRecord, held: bool, reason: str, age: float) -> AlignmentRecord:
         """This frame's fit (or, held, the last good one) with the filtered line; a held fit has no local maps."""
-        return replace(self._last_good if held else result, ok=True, reason=reason,
+        base = self._last_good if held else result
+        assert base is not None and self._log_scale is not None and self._shift is not None   # set by the first fit
+        return replace(base, ok=True, reason=reason,
                        scale=float(np.exp(self._log_scale)), shift=self._shift, space=self._space, held=held,
                        fit_age_s=age, local_correction=None if held else result.local_correction)
 
     @staticmethod
-    def _refused(result, reason, age=0.0):
+    def _refused(result: AlignmentRecord, reason: str, age: float = 0.0) -> AlignmentRecord:
         """No line to apply: the frame's fit, its line withdrawn and the reason said."""
         return replace(result, ok=False, reason=reason, scale=float('nan'), shift=float('nan'), num_inliers=0,
                        rmse_m=float('nan'), held=False, fit_age_s=age, local_correction=None)
 
-    def _hold_or_give_up(self, stamp_s, result, why):
+    def _hold_or_give_up(self, stamp_s: float, result: AlignmentRecord, why: str) -> AlignmentRecord:
         if not self.has_fit:
             return self._refused(result, f'no alignment: no good fit yet ({why})')
+        assert self._last_good_stamp is not None                     # has_fit
         age = stamp_s - self._last_good_stamp
         if age <= self.hold_s:
             held = self._applied(result, True, f'held: {why}', age)
@@ -101,7 +105,7 @@ class TemporalAlignmentFilter:
         good one, held) with the filtered scale and shift, `held` and `fit_age_s`."""
         stamp_s = float(stamp_s)
         if not np.isfinite(stamp_s):
-            raise ValueError(f'stamp_s: must be finite, got {stamp_s}')
+            raise AlignmentError(f'stamp_s: must be finite, got {stamp_s}')
         if self._last_stamp is not None and stamp_s < self._last_stamp:
             self.reset()
         self._last_stamp = stamp_s

@@ -54,7 +54,8 @@ def grid_groups(index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Jackknife group of each flat pixel index: its cell of a GRID x GRID split of the image."""
     height, width = shape
     rows, cols = index // width, index % width
-    return (rows * GRID // height) * GRID + cols * GRID // width
+    result: np.ndarray = (rows * GRID // height) * GRID + cols * GRID // width
+    return result
 
 
 def seen_image_share(groups: np.ndarray) -> float:
@@ -62,13 +63,13 @@ def seen_image_share(groups: np.ndarray) -> float:
     return np.count_nonzero(np.bincount(groups, minlength=GRID * GRID)) / (GRID * GRID)
 
 
-def _group_sums(p, t, groups, w, wp, wt):
+def _group_sums(p: np.ndarray, t: np.ndarray, groups: np.ndarray, w: np.ndarray, wp: np.ndarray, wt: np.ndarray) -> np.ndarray:
     """Per group: weight and the weighted sums of p, t, pp, pt, tt (p and t already centred; wp = w p, wt = w t)."""
     sums = np.stack([np.bincount(groups, weights=v) for v in (w, wp, wt, wp * p, wp * t, wt * t)])
     return sums[:, sums[0] > 0]
 
 
-def _deming(sums, delta):
+def _deming(sums: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
     """(slope, centred intercept) of the Deming line from moment sums (columns: alternative sample sets)."""
     n, sp, st, spp, spt, stt = sums
     with np.errstate(divide='ignore', invalid='ignore'):

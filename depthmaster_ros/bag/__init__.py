@@ -1,1 +1,45 @@
-"""Offline rosbag2 processing with the node's pipeline (the only part besides tests that imports rosbags)."""
+"""Offline rosbag2 processing with the node's pipeline (the only part besides tests that imports rosbags).
+
+Its names load on first use: a module that needs one helper (the sample bag its output paths, the device
+check a scene) does not import rosbags with it.
+"""
+from typing import TYPE_CHECKING
+
+from ..lazy_exports import lazy_attributes
+from .errors import BagError, BagFileError, TopicSelectionError
+
+if TYPE_CHECKING:
+    from .compression import output_compression
+    from .contact_sheet import SheetRow, render_contact_sheet, sheet_layout, write_contact_sheet
+    from .messages import ALIGNMENT_TYPE, typestore
+    from .refusal import BagRefused
+    from .replay import BagOptions, process_bag
+    from .summary import BagSummary, build_summary, format_summary
+    from .topics import InputBag, TopicEntry, image_namespace, select_topics
+    from .writing import (
+        SINGLE_FILE_SUFFIXES,
+        OutputLocation,
+        open_writer,
+        output_storage,
+        qos_profile,
+        remove_path,
+        tf_static_qos,
+    )
+
+__getattr__ = lazy_attributes(__name__, {
+    'refusal': ('BagRefused',),
+    'compression': ('output_compression',),
+    'contact_sheet': ('SheetRow', 'render_contact_sheet', 'sheet_layout', 'write_contact_sheet'),
+    'messages': ('ALIGNMENT_TYPE', 'typestore'),
+    'replay': ('BagOptions', 'process_bag'),
+    'summary': ('BagSummary', 'build_summary', 'format_summary'),
+    'topics': ('InputBag', 'TopicEntry', 'image_namespace', 'select_topics'),
+    'writing': ('SINGLE_FILE_SUFFIXES', 'OutputLocation', 'open_writer', 'output_storage', 'qos_profile', 'remove_path',
+                'tf_static_qos'),
+})
+
+__all__ = ['ALIGNMENT_TYPE', 'BagError', 'BagFileError', 'BagOptions', 'BagRefused', 'BagSummary', 'InputBag', 'OutputLocation',
+           'SINGLE_FILE_SUFFIXES', 'SheetRow', 'TopicEntry', 'TopicSelectionError', 'build_summary', 'format_summary',
+           'image_namespace', 'messages', 'open_writer', 'output_compression', 'output_storage', 'process_bag',
+           'qos_profile', 'remove_path', 'render_contact_sheet', 'select_topics', 'sheet_layout', 'tf_static_qos',
+           'typestore', 'write_contact_sheet']

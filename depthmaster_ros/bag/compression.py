@@ -9,6 +9,8 @@ through `inflate`, which stops at the size the file declares and at MAX_INFLATED
 """
 from typing import Any
 
+from .errors import BagError
+
 COMPRESSIONS = ('none', 'lz4', 'zstd')
 DEFAULT_COMPRESSION = 'zstd'
 
@@ -16,19 +18,19 @@ DEFAULT_COMPRESSION = 'zstd'
 def output_compression(storage: str, single_file: bool, compression: str | None = None) -> str:
     """The compression OUT gets: ``compression``, or zstd where rosbag2 can read it back, else none."""
     if compression is not None and compression not in COMPRESSIONS:
-        raise ValueError(f'--compression: must be one of {", ".join(COMPRESSIONS)}, got {compression!r}')
+        raise BagError(f'--compression: must be one of {", ".join(COMPRESSIONS)}, got {compression!r}')
     if storage == 'mcap':
         return compression or DEFAULT_COMPRESSION
     if single_file:
         if compression in (None, 'none'):
             return 'none'
-        raise ValueError(
+        raise BagError(
             f'--compression {compression}: a single .db3 file cannot be compressed, because rosbag2 reads a '
             'compressed sqlite3 bag only through its metadata.yaml; write a bag directory (OUT without the '
             '.db3 suffix, with --storage sqlite3) or an .mcap file')
     if compression == 'lz4':
-        raise ValueError('--compression lz4: rosbag2 compresses sqlite3 bags with zstd only; '
-                         'use zstd or none, or write mcap')
+        raise BagError('--compression lz4: rosbag2 compresses sqlite3 bags with zstd only; '
+                       'use zstd or none, or write mcap')
     return compression or DEFAULT_COMPRESSION
 
 

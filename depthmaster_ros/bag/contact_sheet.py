@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import BagError, BagFileError
+
 if TYPE_CHECKING:
-    from depthmaster_ros.config.settings import Config
+    from depthmaster_ros.config import Config
 
 COLUMNS = ('input', 'metric depth [m]', '|depth - GT| [m]')
 _TITLE_PX = 48
@@ -53,15 +55,15 @@ def _range(values, low_pct, high_pct, fallback):
 
 def _validate(rows):
     if not rows:
-        raise ValueError('rows: a contact sheet needs at least one row')
+        raise BagError('rows: a contact sheet needs at least one row')
     for index, row in enumerate(rows):
         rgb = np.asarray(row.rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f'rows[{index}].rgb: expected (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}')
+            raise BagError(f'rows[{index}].rgb: expected (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}')
         for name in ('depth_m', 'gt_m'):
             value = getattr(row, name)
             if value is not None and np.asarray(value).ndim != 2:
-                raise ValueError(f'rows[{index}].{name}: expected a 2-D depth image, got shape {np.shape(value)}')
+                raise BagError(f'rows[{index}].{name}: expected a 2-D depth image, got shape {np.shape(value)}')
 
 
 def sheet_layout(rows: Sequence[SheetRow], panel_width_px: int) -> tuple[int, int, int]:
@@ -139,7 +141,7 @@ def write_contact_sheet(path: str | os.PathLike[str], rows: Sequence[SheetRow], 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), sheet[..., ::-1]):
-        raise OSError(f'could not write the contact sheet to {path}')
+        raise BagFileError(f'could not write the contact sheet to {path}')
     return sheet.shape[:2]
 
 

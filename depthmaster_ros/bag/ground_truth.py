@@ -3,11 +3,10 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.config.settings import AlignmentSettings
-from depthmaster_ros.conversions.buffers import ImplausibleSize
-from depthmaster_ros.conversions.values import stamp_to_ns
-from depthmaster_ros.geometry.metrics import DepthErrors, depth_errors
-from depthmaster_ros.pipeline.faults import FaultCounters
+from depthmaster_ros.config import AlignmentSettings
+from depthmaster_ros.conversions import ImplausibleSize, stamp_to_ns
+from depthmaster_ros.geometry import DepthErrors, depth_errors
+from depthmaster_ros.pipeline import FaultCounters
 
 # Unmatched ground-truth images kept while waiting for their camera frame.
 GT_BACKLOG = 64
@@ -15,7 +14,7 @@ GT_BACKLOG = 64
 
 def add_ground_truth(ground_truth: dict[int, np.ndarray], message: Any, faults: FaultCounters) -> None:
     """GT depth in metres by stamp: 32FC1 metres or 16UC1 millimetres (0 = invalid), REP 118."""
-    from depthmaster_ros.conversions.image import image_to_numpy
+    from depthmaster_ros.conversions import image_to_numpy
     try:
         depth = np.asarray(image_to_numpy(message), dtype=np.float32)
     except ImplausibleSize:

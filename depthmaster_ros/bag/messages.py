@@ -12,15 +12,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from depthmaster_ros.conversions.image import numpy_to_image_fields
-from depthmaster_ros.conversions.values import (alignment_values, camera_info_values, check_frame_id,
-                                                laser_scan_values, split_stamp_ns, stamp_to_ns)
+from depthmaster_ros.conversions import (
+    alignment_values,
+    camera_info_values,
+    check_frame_id,
+    laser_scan_values,
+    numpy_to_image_fields,
+    split_stamp_ns,
+    stamp_to_ns,
+)
+
+from .errors import BagFileError
 
 if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
 
-    from depthmaster_ros.alignment.record import AlignmentRecord
-    from depthmaster_ros.conversions.point_cloud import CloudFields
+    from depthmaster_ros.alignment import AlignmentRecord
+    from depthmaster_ros.conversions import CloudFields
 
 ALIGNMENT_TYPE = 'depthmaster_interfaces/msg/DepthAlignment'
 _MSG_FILE = 'DepthAlignment.msg'
@@ -41,7 +49,7 @@ def alignment_msg_path() -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise FileNotFoundError(f'{_MSG_FILE} not found; looked in: {", ".join(map(str, candidates))}')
+    raise BagFileError(f'{_MSG_FILE} not found; looked in: {", ".join(map(str, candidates))}')
 
 
 @functools.lru_cache(maxsize=1)

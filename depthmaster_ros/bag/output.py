@@ -2,8 +2,8 @@
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
+from depthmaster_ros.config import Config
+from depthmaster_ros.pipeline import OUTPUT_TOPICS, frame_messages
 
 from . import messages
 from .writing import qos_profile, tf_static_qos
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rosbags.interfaces import Connection, ConnectionExtRosbag2
     from rosbags.typesys.store import Typestore
 
-    from depthmaster_ros.pipeline.frames import FrameOutput
+    from depthmaster_ros.pipeline import FrameOutput
 
 # depth/relative in a bag: every frame (as the node publishes it), or only frames without metric
 # depth, where it is all the model's output there is (elsewhere depth/image is it, scaled and shifted).

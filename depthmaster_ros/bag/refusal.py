@@ -13,9 +13,10 @@ import struct
 from typing import Any
 
 from .compression import MAX_INFLATED_BYTES, InflationRefused
+from .errors import BagError
 
 
-class BagRefused(ValueError):
+class BagRefused(BagError):
     """IN is refused: one of its records is inconsistent. ``str()`` names the bag, the topic and the record."""
 
     def __init__(self, bag: str | Path, problem: str, topic: str | None = None, record: str | None = None):

@@ -1,16 +1,14 @@
 """Offline rosbag2 -> rosbag2 with the node's own frame pipeline.
 
-Messages are replayed in log-time order: TF updates the transforms, and CameraInfos, clouds and
-images go to the node's own frame assembly (pipeline/assembly.py: same conversion, camera_info and
-cloud pairing, same skip and fault reasons); each selected frame runs through the node's pipelined
-frame path (pipeline/pipelined.py). Unlike the node nothing is dropped for being late: an image
-waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR latency) is still seen.
-Every output message carries its source image's header, and is logged at the source image's log time.
+Messages are replayed in log-time order: TF updates the transforms, and CameraInfos, clouds and images go to
+the node's own frame assembly (pipeline/assembly.py: same conversion, pairing, skip and fault reasons); each
+selected frame runs through the node's pipelined frame path (pipeline/pipelined.py). Unlike the node nothing is
+dropped for being late: an image waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR
+latency) is still seen. Every output message carries its source image's header and its log time.
 
-Three threads share a run: a reader reads, decodes and assembles frames a few jobs ahead
-(`read_ahead.ReadAhead`), this thread runs the model forward, and the frame path's stages finish each frame and
-serialise and write its messages (the writer's stage also writes the copied input messages, in their
-place in the order, so the output is written in the same order as a frame-by-frame run).
+Three threads share a run: a reader reads, decodes and assembles frames a few jobs ahead (`read_ahead.ReadAhead`),
+this thread runs the model forward, and the frame path's stages finish each frame and write its messages (the
+writer also writes the copied input messages in their place, so the output order is a frame-by-frame run's).
 """
 from collections import deque
 from collections.abc import Callable
@@ -24,25 +22,31 @@ from typing import Any, cast
 import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.conversions.buffers import ImplausibleSize
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.model.protocol import Estimator
-from depthmaster_ros.model.provenance import describe_weights
+from depthmaster_ros.config import Config
+from depthmaster_ros.conversions import ImplausibleSize
+from depthmaster_ros.geometry import StampedCloud
+from depthmaster_ros.model import Estimator, describe_weights
+from depthmaster_ros.pipeline import (
+    OUTPUT_TOPICS,
+    CameraInfoSync,
+    DepthPipeline,
+    FrameAssembly,
+    FrameInput,
+    FrameJob,
+    FrameOutput,
+    FrameResults,
+    PipelinedFrames,
+    RecentClouds,
+    store_cloud,
+)
 from depthmaster_ros.pipeline import faults as kinds
-from depthmaster_ros.pipeline.assembly import FrameAssembly, store_cloud
-from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
-from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
-from depthmaster_ros.pipeline.pipelined import FrameJob, FrameResults, PipelinedFrames
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
 from .compression import output_compression
-from .ground_truth import add_ground_truth, errors_against
 from .contact_sheet import sheet_positions, sheet_title
+from .errors import BagError
+from .ground_truth import add_ground_truth, errors_against
 from .output import RELATIVE_CHOICES, OutputBag, Progress
 from .read_ahead import ReadAhead
 from .refusal import BagRefused
@@ -85,15 +89,15 @@ class BagOptions:
 
     def check(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            raise ValueError(f'--every: must be an integer of at least 1, got {self.every!r}')
+            raise BagError(f'--every: must be an integer of at least 1, got {self.every!r}')
         if not self.start_s >= 0:
-            raise ValueError(f'--start: must not be negative, got {self.start_s}')
+            raise BagError(f'--start: must not be negative, got {self.start_s}')
         if self.duration_s is not None and not self.duration_s > 0:
-            raise ValueError(f'--duration: must be positive, got {self.duration_s}')
+            raise BagError(f'--duration: must be positive, got {self.duration_s}')
         if self.contact_sheet_rows < 0:
-            raise ValueError(f'--contact-sheet-rows: must not be negative, got {self.contact_sheet_rows}')
+            raise BagError(f'--contact-sheet-rows: must not be negative, got {self.contact_sheet_rows}')
         if self.relative not in RELATIVE_CHOICES:
-            raise ValueError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
+            raise BagError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
 
 
 def process_bag(input_path: str | Path, output_path: str | Path, estimator: Estimator | Callable[[], Estimator],
@@ -112,7 +116,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
     storage = output_storage(output_path, options.storage)
     compression = output_compression(storage, Path(output_path).suffix in SINGLE_FILE_SUFFIXES, options.compression)
     if Path(output_path).resolve() == Path(input_path).resolve():
-        raise ValueError(f'OUT: {output_path} is the input bag')
+        raise BagError(f'OUT: {output_path} is the input bag')
     started = time.perf_counter()
     with bag_topics.InputBag(input_path, rosbag_messages.typestore()) as bag:
         topics = bag_topics.select_topics(
@@ -197,7 +201,7 @@ class _BagRun:
 
     def __init__(self, bag: Any, topics: Any, pipeline: DepthPipeline, config: Config, options: BagOptions,
                  stop_requested: Callable[[], bool]):
-        from depthmaster_ros.geometry.transforms import TransformBuffer
+        from depthmaster_ros.geometry import TransformBuffer
 
         self.bag, self.topics, self.pipeline = bag, topics, pipeline
         self.config, self.options, self.stop_requested = config, options, stop_requested
@@ -430,7 +434,7 @@ class _BagRun:
 # input messages into core types
 
 def _add_tf_message(buffer, message, static, faults):
-    from depthmaster_ros.geometry.transforms import store_tf_message
+    from depthmaster_ros.geometry import store_tf_message
     for error in store_tf_message(buffer, message, static)[1]:
         faults.record('tf', error)
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from depthmaster_ros.geometry.metrics import DepthErrors, mean_errors
-from depthmaster_ros.model.provenance import weights_line
-from depthmaster_ros.pipeline.faults import FaultCounters
+from depthmaster_ros.geometry import DepthErrors, mean_errors
+from depthmaster_ros.model import weights_line
+from depthmaster_ros.pipeline import FaultCounters
 
 if TYPE_CHECKING:
-    from depthmaster_ros.pipeline.frames import FrameOutput
+    from depthmaster_ros.pipeline import FrameOutput
 
 
 _REASONS_SHOWN = 3           # the most frequent reasons for frames without metres, in the printed summary

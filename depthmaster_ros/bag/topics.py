@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from .compression import bound_input_inflation
+from .errors import BagError, TopicSelectionError
 from .refusal import BagRefused, check_chunk_index, guarded_records
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ KNOWN_GT_TOPICS = ('/camera/depth_gt',)
 
 # Image encodings that carry depth or other single-channel float data, never a camera picture.
 NON_COLOUR_ENCODINGS = frozenset({'32fc1', '16uc1', '64fc1', '32fc2', '32fc3', '32fc4', '16sc1', '32sc1'})
-
-
-class TopicSelectionError(ValueError):
-    """The bag does not say unambiguously which topic to use."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +169,7 @@ class InputBag:
             self.reader = Reader(path)
             self.reader.open()
         except FileNotFoundError as error:
-            raise ValueError(f'IN: {error}') from None
+            raise BagError(f'IN: {error}') from None
         except Exception as error:  # noqa: BLE001 - rosbags raises its own error types for unreadable bags
             raise BagRefused(path, f'{path} is not a readable rosbag2 ({type(error).__name__}: {error})',
                              record='its index') from None

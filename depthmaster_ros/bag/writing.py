@@ -11,6 +11,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from .compression import compress_writer
+from .errors import BagError
 
 if TYPE_CHECKING:
     from rosbags.interfaces import Qos
@@ -24,10 +25,10 @@ def output_storage(output_path: str | os.PathLike[str], storage: str | None = No
     """The storage plugin for OUT: a .mcap/.db3 suffix means a single file of that kind."""
     suffix_storage = SINGLE_FILE_SUFFIXES.get(Path(output_path).suffix)
     if storage is not None and storage not in STORAGES:
-        raise ValueError(f'--storage: must be one of {", ".join(STORAGES)}, got {storage!r}')
+        raise BagError(f'--storage: must be one of {", ".join(STORAGES)}, got {storage!r}')
     if suffix_storage and storage and storage != suffix_storage:
-        raise ValueError(f'--storage {storage}: OUT {output_path} ends in {Path(output_path).suffix}, '
-                         f'which is {suffix_storage}; drop the suffix to write a bag directory')
+        raise BagError(f'--storage {storage}: OUT {output_path} ends in {Path(output_path).suffix}, '
+                       f'which is {suffix_storage}; drop the suffix to write a bag directory')
     return storage or suffix_storage or 'mcap'
 
 
@@ -48,9 +49,9 @@ class OutputLocation:
                  root: str | os.PathLike[str] | None = None):
         self.final = Path(output_path)
         if (self.final.exists() or self.final.is_symlink()) and not force:
-            raise ValueError(f'OUT: {self.final} exists; pass --force to overwrite it')
+            raise BagError(f'OUT: {self.final} exists; pass --force to overwrite it')
         if not self.final.name or self.final.name == '..':
-            raise ValueError(f'OUT: {output_path!r} names no file or directory')
+            raise BagError(f'OUT: {output_path!r} names no file or directory')
         if root is not None:
             check_inside(self.final, root)
         self.single_file = self.final.suffix in SINGLE_FILE_SUFFIXES
@@ -73,7 +74,7 @@ def check_inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> 
     path, root = Path(path), Path(root).resolve()
     where = path.parent.resolve() / path.name
     if path.name in ('', '.', '..') or where == root or not where.is_relative_to(root):
-        raise ValueError(f'OUT: {path} would be written at {where}, outside {root} (a link or a name with ..); '
+        raise BagError(f'OUT: {path} would be written at {where}, outside {root} (a link or a name with ..); '
                          'nothing is written outside the output directory')
 
 

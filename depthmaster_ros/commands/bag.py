@@ -5,6 +5,8 @@ another model), 130 stopped by Ctrl-C (the output bag is still closed and readab
 """
 from depthmaster_ros.commands.interrupt import StopOnSigint
 
+from .errors import CommandError
+
 STOP_MESSAGE = 'depthmaster-ros bag: stopping after this frame and closing the bag (Ctrl-C again to abort)'
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_LOAD = 3
@@ -56,7 +58,7 @@ def add_run_arguments(parser, contact_sheet=True):
 
 def add_parameter_arguments(group, processing_res_help='longer edge fed to the model; 0 = native'):
     """--params and the flags that override it: what `config_from_args` reads (`evaluate` takes them too)."""
-    from depthmaster_ros.model.backends import backend_names
+    from depthmaster_ros.model import backend_names
     group.add_argument('--params', metavar='FILE', help='ROS 2 params YAML, e.g. config/depthmaster.yaml')
     group.add_argument('--model', help='model directory or hub repo id')
     group.add_argument('--backend', choices=backend_names())
@@ -71,9 +73,7 @@ def config_from_args(args):
     """The params file (or the defaults) with the command-line overrides, as one validated Config."""
     import yaml
 
-    from depthmaster_ros.config.params_file import load_params_file
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.config.table import defaults
+    from depthmaster_ros.config import Config, defaults, load_params_file
 
     params = load_params_file(args.params) if args.params else defaults()
     overrides = {'model': args.model, 'backend': args.backend, 'device': args.device, 'dtype': args.dtype,
@@ -82,11 +82,11 @@ def config_from_args(args):
     for item in args.param:
         name, separator, text = item.partition('=')
         if not separator or not name.strip():
-            raise ValueError(f'--param {item!r}: expected NAME=VALUE')
+            raise CommandError(f'--param {item!r}: expected NAME=VALUE')
         try:
             overrides[name.strip()] = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise ValueError(f'--param {name}: value {text!r} is not valid YAML ({error})') from None
+            raise CommandError(f'--param {name}: value {text!r} is not valid YAML ({error})') from None
     return Config.from_params({**params, **overrides})
 
 
@@ -99,7 +99,7 @@ def note_node_only_parameters(config, command):
 
 
 def options_from_args(args):
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
     return BagOptions(
         image_topic=args.image_topic, camera_info_topic=args.camera_info_topic, points_topic=args.points_topic,
         use_points=not args.no_points, gt_topic=args.gt_topic, namespace=args.namespace, storage=args.storage,
@@ -137,10 +137,9 @@ def run(args):
         return fail(EXIT_BAD_INPUT, error)
     note_node_only_parameters(config, 'bag')
 
-    from depthmaster_ros.bag.replay import process_bag
-    from depthmaster_ros.bag.summary import format_summary
+    from depthmaster_ros.bag import format_summary, process_bag
     from depthmaster_ros.model import ModelLoadError
-    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+    from depthmaster_ros.pipeline import load_configured_estimator
 
     try:
         with StopOnSigint(STOP_MESSAGE) as stop:

@@ -7,6 +7,8 @@ arguments, 3 the model could not be loaded, 130 stopped by Ctrl-C before every b
 """
 from depthmaster_ros.commands.interrupt import StopOnSigint
 
+from .errors import CommandError
+
 STOP_MESSAGE = 'depthmaster-ros batch: finishing the bags in progress (Ctrl-C again to abort them)'
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -37,18 +39,18 @@ def add_arguments(parser):
 def make_executor(args, config, options):
     """The executor factory run_batch calls with the run hash."""
     if args.executor == 'ray':
-        from depthmaster_ros.fleet.ray_executor import RayExecutor
+        from depthmaster_ros.fleet import RayExecutor
         return lambda hashes: RayExecutor(config, options, hashes, workers=args.workers, address=args.ray_address,
                                           retries=args.retries, dashboard=args.ray_dashboard)
     if args.workers not in (None, 1) or args.ray_address or args.ray_dashboard:
-        raise ValueError('--workers/--ray-address/--ray-dashboard: only with --executor ray (local runs one bag at '
+        raise CommandError('--workers/--ray-address/--ray-dashboard: only with --executor ray (local runs one bag at '
                          'a time)')
-    from depthmaster_ros.fleet.local_executor import LocalExecutor
+    from depthmaster_ros.fleet import LocalExecutor
     return lambda hashes: LocalExecutor(config, options, hashes)
 
 
 def format_result(result, weights) -> str:
-    from depthmaster_ros.model.provenance import weights_line
+    from depthmaster_ros.model import weights_line
     done = len(result.records) - len(result.failed)
     lines = [weights_line(weights)]
     lines += [f'{len(result.records) + len(result.skipped)} bags: {done} done now, {len(result.skipped)} already '
@@ -69,7 +71,7 @@ def run(args):
         print(f'depthmaster-ros batch: {message}', file=sys.stderr)
         return code
 
-    from depthmaster_ros.fleet.inputs import discover
+    from depthmaster_ros.fleet import discover
     try:
         config = config_from_args(args)
         options = options_from_args(args)
@@ -79,13 +81,12 @@ def run(args):
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
     note_node_only_parameters(config, 'batch')
-    from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_BANNER, describe_weights
+    from depthmaster_ros.model import RANDOM_WEIGHTS_BANNER, describe_weights
     weights = describe_weights(config.model.model)
     if weights['random']:
         print(f'depthmaster-ros batch: {RANDOM_WEIGHTS_BANNER}', file=sys.stderr, flush=True)
 
-    from depthmaster_ros.fleet.batch import run_batch
-    from depthmaster_ros.fleet.ray_executor import WorkerStartError
+    from depthmaster_ros.fleet import WorkerStartError, run_batch
     from depthmaster_ros.model import ModelLoadError
     try:
         with StopOnSigint(STOP_MESSAGE) as stop:

@@ -3,14 +3,15 @@ benchmarks with the project's alignment, and a robot's bag against held-out LiDA
 
 Exit status: 0 done, 2 bad arguments or data, 3 the model could not be loaded.
 """
+from .errors import CommandError
+
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_LOAD = 3
 
 
 def add_arguments(parser):
     from depthmaster_ros.commands.bag import add_parameter_arguments
-    from depthmaster_ros.evaluation import dataset_names
-    from depthmaster_ros.evaluation.protocols import PROTOCOLS
+    from depthmaster_ros.evaluation import PROTOCOLS, dataset_names
     parser.add_argument('--dataset', nargs=2, required=True, metavar=('NAME', 'PATH'),
                         help=f'one of {", ".join([*dataset_names(), "bag"])}, and its folder, tar file or bag')
     source = parser.add_argument_group('what is scored: a model (the node\'s YAML and flags), or maps made elsewhere')
@@ -62,7 +63,7 @@ def _evaluate(args):
 
     name, path = args.dataset
     if args.limit is not None and args.limit < 1:
-        raise ValueError(f'--limit: must be at least 1, got {args.limit}')
+        raise CommandError(f'--limit: must be at least 1, got {args.limit}')
     if name == 'bag':
         return _evaluate_bag(args, path)
     dataset = open_dataset(name, path, DatasetOptions(split=args.split, points=args.points, min_depth=args.min_depth,
@@ -79,9 +80,8 @@ def _evaluate(args):
 def _predictions(args, dataset, config):
     from dataclasses import replace
 
-    from depthmaster_ros.evaluation.cache import PredictionCache, cache_folder
-    from depthmaster_ros.evaluation.predictions import FilePredictions, ModelPredictions, backend_space
-    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+    from depthmaster_ros.evaluation import FilePredictions, ModelPredictions, PredictionCache, backend_space, cache_folder
+    from depthmaster_ros.pipeline import load_configured_estimator
 
     if args.predictions:
         return FilePredictions(args.predictions, args.space or backend_space(config.model.backend))
@@ -101,8 +101,7 @@ def _predictions(args, dataset, config):
 def _score(args, dataset, config, predictions):
     import sys
 
-    from depthmaster_ros.evaluation.protocols import PROTOCOLS, protocol_for_space
-    from depthmaster_ros.evaluation.scoring import evaluate, with_method
+    from depthmaster_ros.evaluation import PROTOCOLS, evaluate, protocol_for_space, with_method
 
     protocol = args.alignment or protocol_for_space(predictions.space)
     if not dataset.sparse and PROTOCOLS[protocol] != predictions.space:
@@ -113,7 +112,7 @@ def _score(args, dataset, config, predictions):
 
 
 def _table(result, dataset, path):
-    from depthmaster_ros.evaluation.report import markdown_table
+    from depthmaster_ros.evaluation import markdown_table
     names = len(dataset.names())
     official = f' (official split: {dataset.official_count})' if dataset.official_count not in (None, names) else ''
     sparse = dataset.sparse
@@ -137,14 +136,11 @@ def _evaluate_bag(args, path):
     from dataclasses import replace
 
     from depthmaster_ros.commands.bag import config_from_args, write_json
-    from depthmaster_ros.evaluation.bag_holdout import Holdout, evaluate_bag
-    from depthmaster_ros.evaluation.metrics import METRIC_KEYS
-    from depthmaster_ros.evaluation.report import markdown_table
-    from depthmaster_ros.evaluation.scoring import with_method
-    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+    from depthmaster_ros.evaluation import METRIC_KEYS, Holdout, evaluate_bag, markdown_table, with_method
+    from depthmaster_ros.pipeline import load_configured_estimator
 
     if args.predictions:
-        raise ValueError('--predictions: a bag is scored with the model the node runs')
+        raise CommandError('--predictions: a bag is scored with the model the node runs')
     holdout = Holdout.parse(args.holdout, args.seed)
     config = config_from_args(args)     # the holdout is of the LiDAR: its mode, whatever the params say
     config = replace(config, alignment=with_method(replace(config.alignment, alignment_mode='lidar'), args.method))

@@ -4,7 +4,7 @@ import sys
 
 
 def add_arguments(parser):
-    from depthmaster_ros.model.backends import backend_names
+    from depthmaster_ros.model import backend_names
     parser.add_argument('image', help='input image file (anything OpenCV reads)')
     parser.add_argument('--model', required=True, help='model directory (official layout) or hub id')
     parser.add_argument('-o', '--output', required=True,
@@ -30,8 +30,7 @@ def run(args):
     import cv2
     import numpy as np
 
-    from depthmaster_ros.model import ModelLoadError, load_estimator
-    from depthmaster_ros.model.backends import parameter_options
+    from depthmaster_ros.model import ModelLoadError, load_estimator, parameter_options
 
     bgr = cv2.imread(args.image, cv2.IMREAD_COLOR)
     if bgr is None:

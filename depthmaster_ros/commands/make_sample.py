@@ -3,7 +3,7 @@
 
 
 def add_arguments(parser):
-    from depthmaster_ros.synthetic.dataset_layouts import layout_names
+    from depthmaster_ros.synthetic import layout_names
     parser.add_argument('output', metavar='OUT', help='a .mcap or .db3 file, or a bag directory')
     parser.add_argument('--frames', type=int, default=100, help='number of camera frames (default 100)')
     parser.add_argument('--rate', type=float, default=10.0, help='frame rate, Hz (default 10)')
@@ -22,10 +22,10 @@ def add_arguments(parser):
 def run(args):
     import sys
 
-    from depthmaster_ros.synthetic.sample_bag import write_sample_bag
+    from depthmaster_ros.synthetic import write_sample_bag
 
     if args.layout:
-        from depthmaster_ros.synthetic.dataset_layouts import write_layout
+        from depthmaster_ros.synthetic import write_layout
         path = write_layout(args.layout, args.output, frames=args.frames, tar=args.tar, seed=args.seed)
         print(f'wrote {args.frames} synthetic frames: depthmaster-ros evaluate --dataset {args.layout} {path}')
         return 0

@@ -22,7 +22,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from depthmaster_ros.ros.monitor import format_report, watch
+    from depthmaster_ros.ros import format_report, watch
 
     from .interrupt import StopOnSigint
     duration = 5.0 if args.once and args.duration is None else args.duration

@@ -27,7 +27,7 @@ def ros_argv(params_file, ros_args):
 def run(args):
     import sys
 
-    from depthmaster_ros.config.params_file import load_params_file
+    from depthmaster_ros.config import load_params_file
     if args.params:
         try:
             load_params_file(args.params)
@@ -39,5 +39,5 @@ def run(args):
     except ValueError as error:
         print(f'depthmaster-ros node: {error}', file=sys.stderr)
         return 2
-    from depthmaster_ros.ros.process import main
+    from depthmaster_ros.ros import main
     return main(argv, exit_process=True, lifecycle=args.lifecycle)

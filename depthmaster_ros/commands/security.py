@@ -5,6 +5,7 @@ topic rules, so it cannot drift from what the node subscribes to and publishes; 
 with a running node); ``model-sha256 DIR`` prints the hash the ``model_sha256`` parameter pins a
 model directory to.
 """
+from .errors import CommandError
 
 
 def add_arguments(parser):
@@ -24,13 +25,12 @@ def add_arguments(parser):
 def run(args):
     import sys
 
-    from depthmaster_ros.model.errors import ModelLoadError
+    from depthmaster_ros.model import ModelLoadError
     try:
         if args.action == 'permissions':
             print(_permissions(args), end='')
         else:
-            from depthmaster_ros.model.loading import resolve_model_directory
-            from depthmaster_ros.model.provenance import model_sha256
+            from depthmaster_ros.model import model_sha256, resolve_model_directory
             print(model_sha256(resolve_model_directory(args.directory)))
     except (ModelLoadError, ValueError) as error:
         print(f'depthmaster-ros security: {error}', file=sys.stderr)
@@ -39,14 +39,13 @@ def run(args):
 
 
 def _permissions(args):
-    from depthmaster_ros.config.params_file import load_params_file
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.ros.security import node_topics, permissions_policy
+    from depthmaster_ros.config import Config, load_params_file
+    from depthmaster_ros.ros import node_topics, permissions_policy
     remappings = {}
     for rule in args.remap:
         source, separator, target = rule.partition(':=')
         if not separator or not source or not target:
-            raise ValueError(f'--remap {rule!r}: expected FROM:=TO')
+            raise CommandError(f'--remap {rule!r}: expected FROM:=TO')
         remappings[source] = target
     config = Config.from_params(load_params_file(args.params) if args.params else {})
     topics = node_topics(config, args.namespace, args.node_name, args.lifecycle, remappings)

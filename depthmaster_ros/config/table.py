@@ -8,6 +8,8 @@ import math
 import re
 from typing import Any, cast
 
+from .errors import ConfigError
+
 STRING = 'string'
 INTEGER = 'integer'
 DOUBLE = 'double'
@@ -170,21 +172,21 @@ def validate(name: str, value: object) -> ParameterValue:
     """Return value in its canonical Python type, or raise ValueError naming the parameter."""
     spec = BY_NAME.get(name)
     if spec is None:
-        raise ValueError(f'unknown parameter {name!r}')
+        raise ConfigError(f'unknown parameter {name!r}')
     if spec.type == STRING:
         if not isinstance(value, str):
-            raise ValueError(f'parameter {name!r} must be a string, got {value!r}')
+            raise ConfigError(f'parameter {name!r} must be a string, got {value!r}')
         choices = spec.choices
         if choices and value not in choices:
-            raise ValueError(f'parameter {name!r} must be one of {", ".join(choices)}; got {value!r}')
+            raise ConfigError(f'parameter {name!r} must be one of {", ".join(choices)}; got {value!r}')
         return value
     if spec.type == BOOL:
         if not isinstance(value, bool):
-            raise ValueError(f'parameter {name!r} must be true or false, got {value!r}')
+            raise ConfigError(f'parameter {name!r} must be true or false, got {value!r}')
         return value
     if spec.type == INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f'parameter {name!r} must be an integer, got {value!r}')
+            raise ConfigError(f'parameter {name!r} must be an integer, got {value!r}')
         _check_range(spec, value)
         return int(value)
     if spec.type == DOUBLE:
@@ -195,10 +197,10 @@ def validate(name: str, value: object) -> ParameterValue:
         if value is None:       # an empty YAML list reaches rclpy as "not set"
             value = []
         if isinstance(value, (str, bytes)) or not hasattr(value, '__len__'):
-            raise ValueError(f'parameter {name!r} must be a list of numbers, got {value!r}')
+            raise ConfigError(f'parameter {name!r} must be a list of numbers, got {value!r}')
         values = [_as_float(name, v) for v in cast(Iterable[object], value)]   # a list or an array.array
         if spec.lengths and len(values) not in spec.lengths:
-            raise ValueError(f'parameter {name!r} must have {" or ".join(map(str, spec.lengths))} values, got {len(values)}')
+            raise ConfigError(f'parameter {name!r} must have {" or ".join(map(str, spec.lengths))} values, got {len(values)}')
         if name in TRANSFORM_PARAMETERS and values:
             _check_unit_quaternion(name, values[3:])
         return values
@@ -207,10 +209,10 @@ def validate(name: str, value: object) -> ParameterValue:
             value = []
         if isinstance(value, (str, bytes)) or not hasattr(value, '__len__') \
                 or not all(isinstance(v, str) for v in cast(Iterable[object], value)):
-            raise ValueError(f'parameter {name!r} must be a list of strings, got {value!r}')
+            raise ConfigError(f'parameter {name!r} must be a list of strings, got {value!r}')
         strings = list(cast(Iterable[str], value))
         if len(set(strings)) != len(strings):
-            raise ValueError(f'parameter {name!r} names an entry twice: {strings}')
+            raise ConfigError(f'parameter {name!r} names an entry twice: {strings}')
         for entry in strings:
             STRING_ARRAY_RULES[name](name, entry)
         return strings
@@ -223,13 +225,13 @@ _IMAGE_SIZE = re.compile(r'([1-9][0-9]{0,4})x([1-9][0-9]{0,4})')
 
 def _check_namespace(name: str, entry: str) -> None:
     if not _NAMESPACE.fullmatch(entry):
-        raise ValueError(f'parameter {name!r}: {entry!r} is not a ROS namespace (letters, digits and _, '
-                         "tokens separated by '/', each starting with a letter, e.g. 'front' or 'cameras/left')")
+        raise ConfigError(f'parameter {name!r}: {entry!r} is not a ROS namespace (letters, digits and _, '
+                          "tokens separated by '/', each starting with a letter, e.g. 'front' or 'cameras/left')")
 
 
 def _check_image_size(name: str, entry: str) -> None:
     if not _IMAGE_SIZE.fullmatch(entry):
-        raise ValueError(f"parameter {name!r}: {entry!r} is not an image size 'WIDTHxHEIGHT' such as '640x480'")
+        raise ConfigError(f"parameter {name!r}: {entry!r} is not an image size 'WIDTHxHEIGHT' such as '640x480'")
 
 
 STRING_ARRAY_RULES = {'cameras': _check_namespace, 'warm_up_sizes': _check_image_size}
@@ -244,24 +246,24 @@ def image_size(entry: str) -> tuple[int, int]:
 def _check_unit_quaternion(name: str, quaternion: list[float]) -> None:
     norm = math.sqrt(sum(q * q for q in quaternion))
     if abs(norm - 1.0) > QUATERNION_NORM_TOLERANCE:
-        raise ValueError(f'parameter {name!r}: the quaternion [qx, qy, qz, qw] = {quaternion} has norm {norm:.6g}; '
-                         'it must be a unit quaternion (norm 1, e.g. [0, 0, 0, 1] for no rotation)')
+        raise ConfigError(f'parameter {name!r}: the quaternion [qx, qy, qz, qw] = {quaternion} has norm {norm:.6g}; '
+                          'it must be a unit quaternion (norm 1, e.g. [0, 0, 0, 1] for no rotation)')
 
 
 def _as_float(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f'parameter {name!r} must be a number, got {value!r}')
+        raise ConfigError(f'parameter {name!r} must be a number, got {value!r}')
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f'parameter {name!r} must be finite, got {value!r}')
+        raise ConfigError(f'parameter {name!r} must be finite, got {value!r}')
     return value
 
 
-def _check_range(spec, value):
+def _check_range(spec: ParameterSpec, value: float) -> None:
     if spec.range is not None:
         low, high = spec.range
         if not low <= value <= high:
-            raise ValueError(f'parameter {spec.name!r} must be in [{low}, {high}], got {value!r}')
+            raise ConfigError(f'parameter {spec.name!r} must be in [{low}, {high}], got {value!r}')
 
 
 def validate_all(params: Mapping[str, object]) -> dict[str, ParameterValue]:
@@ -269,21 +271,21 @@ def validate_all(params: Mapping[str, object]) -> dict[str, ParameterValue]:
     checked = {name: validate(name, value) for name, value in params.items()}
     merged: dict[str, Any] = {**defaults(), **checked}
     if merged['min_depth'] >= merged['max_depth']:
-        raise ValueError(f'parameter min_depth ({merged["min_depth"]}) must be below max_depth ({merged["max_depth"]})')
+        raise ConfigError(f'parameter min_depth ({merged["min_depth"]}) must be below max_depth ({merged["max_depth"]})')
     if merged['lidar_to_camera'] and not merged['lidar_frame']:
-        raise ValueError("parameter 'lidar_to_camera' is set but 'lidar_frame' is empty: set lidar_frame to the "
-                         'frame_id of the clouds this transform belongs to')
+        raise ConfigError("parameter 'lidar_to_camera' is set but 'lidar_frame' is empty: set lidar_frame to the "
+                          'frame_id of the clouds this transform belongs to')
     if merged['lidar_to_camera'] and len(merged['cameras']) > 1:
-        raise ValueError(f"parameter 'lidar_to_camera' is one camera's extrinsic but 'cameras' names "
-                         f"{len(merged['cameras'])}: publish each camera's extrinsic on /tf (use_tf: true) and leave "
-                         'lidar_to_camera empty')
+        raise ConfigError(f"parameter 'lidar_to_camera' is one camera's extrinsic but 'cameras' names "
+                          f"{len(merged['cameras'])}: publish each camera's extrinsic on /tf (use_tf: true) and leave "
+                          'lidar_to_camera empty')
     for low, high in (('scan_min_height', 'scan_max_height'), ('obstacle_min_height', 'obstacle_max_height'),
                       ('scan_range_min', 'scan_range_max')):
         if merged[low] >= merged[high]:
-            raise ValueError(f'parameter {low} ({merged[low]}) must be below {high} ({merged[high]})')
+            raise ConfigError(f'parameter {low} ({merged[low]}) must be below {high} ({merged[high]})')
     if merged['scan_angle_min'] > merged['scan_angle_max']:
-        raise ValueError(f"parameter scan_angle_min ({merged['scan_angle_min']}) must not be above scan_angle_max "
-                         f"({merged['scan_angle_max']}); set both equal for the camera's field of view")
+        raise ConfigError(f"parameter scan_angle_min ({merged['scan_angle_min']}) must not be above scan_angle_max "
+                          f"({merged['scan_angle_max']}); set both equal for the camera's field of view")
     return checked
 
 
@@ -305,7 +307,7 @@ def parameters_markdown_table() -> str:
     return '\n'.join(lines) + '\n'
 
 
-def _fmt(value):
+def _fmt(value: ParameterValue | None) -> str:
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, str):

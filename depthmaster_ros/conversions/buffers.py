@@ -8,8 +8,10 @@ from typing import Any, SupportsInt
 
 import numpy as np
 
+from .errors import ConversionError
 
-class ImplausibleSize(ValueError):
+
+class ImplausibleSize(ConversionError):
     """A message whose declared sizes contradict its own data, or ask for more than the configured limit.
 
     A working publisher never writes one; a crafted or corrupt file does. The node drops such a frame
@@ -29,17 +31,17 @@ def byte_view(data: Any, field: str) -> np.ndarray:
         if data.dtype == np.uint8:
             return data.reshape(-1)
         if data.dtype.hasobject:
-            raise ValueError(f'{field} must be a byte buffer, got an object array')
+            raise ConversionError(f'{field} must be a byte buffer, got an object array')
         return data.reshape(-1).view(np.uint8)
     if isinstance(data, (list, tuple)):
         try:
             return np.asarray(data, dtype=np.uint8).reshape(-1)
         except (TypeError, ValueError, OverflowError) as error:
-            raise ValueError(f'{field} must hold byte values 0..255 ({error})') from None
+            raise ConversionError(f'{field} must hold byte values 0..255 ({error})') from None
     try:
         return np.frombuffer(data, dtype=np.uint8)
     except (TypeError, ValueError, BufferError):
-        raise ValueError(f'{field} must be a byte buffer, got {type(data).__name__}') from None
+        raise ConversionError(f'{field} must be a byte buffer, got {type(data).__name__}') from None
 
 
 def require_int(value: SupportsInt, field: str, minimum: int = 0) -> int:
@@ -47,9 +49,9 @@ def require_int(value: SupportsInt, field: str, minimum: int = 0) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f'{field} must be an integer, got {value!r}') from None
+        raise ConversionError(f'{field} must be an integer, got {value!r}') from None
     if number != value:
-        raise ValueError(f'{field} must be an integer, got {value!r}')
+        raise ConversionError(f'{field} must be an integer, got {value!r}')
     if number < minimum:
-        raise ValueError(f'{field} ({number}) must be >= {minimum}')
+        raise ConversionError(f'{field} ({number}) must be >= {minimum}')
     return number

@@ -16,6 +16,8 @@ from numpy.typing import ArrayLike
 from depthmaster_ros.conversions.buffers import ImplausibleSize, byte_view
 from depthmaster_ros.conversions.image import check_image_size, pixels_to_rgb8
 
+from .errors import ConversionError
+
 _CODECS = ('jpeg', 'png')
 _DEPTH_HEADER = struct.Struct('<iff')   # compressed_depth_image_transport ConfigHeader
 _GREY_ENCODINGS = ('mono8', 'mono16', '8UC1', '16UC1')
@@ -31,7 +33,7 @@ class CompressedFormat(NamedTuple):
 def parse_format(fmt: str) -> CompressedFormat:
     """Split a CompressedImage.format string; ValueError naming CompressedImage.format when unknown."""
     if not isinstance(fmt, str):
-        raise ValueError(f'CompressedImage.format must be a string, got {type(fmt).__name__}')
+        raise ConversionError(f'CompressedImage.format must be a string, got {type(fmt).__name__}')
     text = fmt.strip().lower()
     encoding, _, rest = text.partition(';') if ';' in text else ('', '', text)
     words = rest.split()
@@ -42,12 +44,12 @@ def parse_format(fmt: str) -> CompressedFormat:
         codec = words[0] if words else ''
     codec = 'jpeg' if codec == 'jpg' else codec
     if codec not in _CODECS:
-        raise ValueError(f'CompressedImage.format {fmt!r} is not supported: codec must be jpeg or png'
-                         f'{" (compressedDepth rvl is not supported)" if codec == "rvl" else ""}')
+        raise ConversionError(f'CompressedImage.format {fmt!r} is not supported: codec must be jpeg or png'
+                              f'{" (compressedDepth rvl is not supported)" if codec == "rvl" else ""}')
     # Encodings are case-sensitive in ROS ('16UC1', 'rgb8'): take them from the original string.
     encoding = fmt.split(';', 1)[0].strip() if encoding else ''
     if depth and encoding not in ('16UC1', '32FC1'):
-        raise ValueError(f'CompressedImage.format {fmt!r}: compressedDepth carries 16UC1 or 32FC1, not {encoding!r}')
+        raise ConversionError(f'CompressedImage.format {fmt!r}: compressedDepth carries 16UC1 or 32FC1, not {encoding!r}')
     return CompressedFormat(encoding, codec, depth)
 
 
@@ -90,25 +92,25 @@ def encoded_size(payload: np.ndarray) -> tuple[int, int] | None:
 def _imdecode(payload: np.ndarray, codec: str) -> np.ndarray:
     import cv2
     if payload.size == 0:
-        raise ValueError('CompressedImage.data is empty')
+        raise ConversionError('CompressedImage.data is empty')
     try:
         pixels = cv2.imdecode(payload, cv2.IMREAD_UNCHANGED)
     except cv2.error:
         pixels = None
     if pixels is None or pixels.size == 0:
-        raise ValueError(f'CompressedImage.data ({payload.size} bytes) could not be decoded as {codec}')
+        raise ConversionError(f'CompressedImage.data ({payload.size} bytes) could not be decoded as {codec}')
     return pixels
 
 
 def _decode_depth(payload: np.ndarray, fmt: CompressedFormat) -> np.ndarray:
     if payload.size <= _DEPTH_HEADER.size:
-        raise ValueError(f'CompressedImage.data ({payload.size} bytes) is too short for a compressedDepth '
-                         f'header ({_DEPTH_HEADER.size} bytes) and an image')
+        raise ConversionError(f'CompressedImage.data ({payload.size} bytes) is too short for a compressedDepth '
+                              f'header ({_DEPTH_HEADER.size} bytes) and an image')
     _, quant_a, quant_b = _DEPTH_HEADER.unpack(payload[:_DEPTH_HEADER.size].tobytes())
     pixels = _imdecode(payload[_DEPTH_HEADER.size:], fmt.codec)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
-        raise ValueError(f'CompressedImage.data: compressedDepth image is {pixels.dtype} with shape {pixels.shape},'
-                         ' expected single-channel 16-bit')
+        raise ConversionError(f'CompressedImage.data: compressedDepth image is {pixels.dtype} with shape {pixels.shape},'
+                              ' expected single-channel 16-bit')
     if fmt.encoding == '16UC1':
         return pixels
     # 32FC1 travels as quantised inverse depth: depth = a / (q - b), q == 0 meaning no depth.
@@ -144,7 +146,7 @@ def _to_source_encoding(pixels: np.ndarray, encoding: str) -> tuple[np.ndarray, 
     if encoding in ('rgb8', 'rgba8'):
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if pixels.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
     elif encoding not in ('bgr8', 'bgra8', '8UC3', '8UC4'):
-        raise ValueError(f'CompressedImage.format names source encoding {encoding!r}, which jpeg/png cannot carry')
+        raise ConversionError(f'CompressedImage.format names source encoding {encoding!r}, which jpeg/png cannot carry')
     return np.ascontiguousarray(pixels), encoding
 
 
@@ -153,7 +155,7 @@ def _bare_encoding(pixels: np.ndarray) -> str:
     if pixels.ndim == 2:
         return 'mono16' if pixels.dtype == np.uint16 else 'mono8'
     if pixels.dtype != np.uint8:
-        raise ValueError(f'CompressedImage.data decodes to {pixels.dtype} colour, which no encoding here carries')
+        raise ConversionError(f'CompressedImage.data decodes to {pixels.dtype} colour, which no encoding here carries')
     return 'bgra8' if pixels.shape[2] == 4 else 'bgr8'
 
 
@@ -182,11 +184,11 @@ def compressed_to_rgb8(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     """
     fmt = parse_format(msg.format)
     if fmt.depth:
-        raise ValueError(f'CompressedImage.format {msg.format!r} is a depth image, not an RGB source')
+        raise ConversionError(f'CompressedImage.format {msg.format!r} is a depth image, not an RGB source')
     payload = byte_view(msg.data, 'CompressedImage.data')
     declared = encoded_size(payload)
     if declared is None:        # OpenCV would sniff any codec it knows and allocate whatever that one declares
-        raise ValueError(f'CompressedImage.data ({payload.size} bytes) has no PNG or JPEG size header; not decoded')
+        raise ConversionError(f'CompressedImage.data ({payload.size} bytes) has no PNG or JPEG size header; not decoded')
     check_image_size(declared[0], declared[1], max_pixels)
     pixels, encoding = decode_compressed(msg)
     if (pixels.shape[1], pixels.shape[0]) != tuple(declared):
@@ -203,12 +205,12 @@ def encode_compressed(array: ArrayLike, fmt: str = 'jpeg', quality: int = 95) ->
     """
     import cv2
     if fmt not in _CODECS:
-        raise ValueError(f'fmt {fmt!r} must be jpeg or png')
+        raise ConversionError(f'fmt {fmt!r} must be jpeg or png')
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
-        raise ValueError(f'quality ({quality!r}) must be an integer in 1..100')
+        raise ConversionError(f'quality ({quality!r}) must be an integer in 1..100')
     array = np.asarray(array)
     if array.ndim in (2, 3) and (array.shape[0] == 0 or array.shape[1] == 0):
-        raise ValueError(f'array.shape {array.shape} has no pixels')
+        raise ConversionError(f'array.shape {array.shape} has no pixels')
     if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
         encoding, encoded, pixels = 'rgb8', 'bgr8', cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2BGR)
     elif array.ndim == 2 and array.dtype == np.uint8:
@@ -218,10 +220,10 @@ def encode_compressed(array: ArrayLike, fmt: str = 'jpeg', quality: int = 95) ->
         encoding = encoded = 'mono16'
         pixels = np.ascontiguousarray(array)
     else:
-        raise ValueError(f'array with shape {array.shape} and dtype {array.dtype} cannot be encoded as {fmt}: '
-                         'expected (H, W, 3) uint8 RGB, (H, W) uint8, or (H, W) uint16 for png')
+        raise ConversionError(f'array with shape {array.shape} and dtype {array.dtype} cannot be encoded as {fmt}: '
+                              'expected (H, W, 3) uint8 RGB, (H, W) uint8, or (H, W) uint16 for png')
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if fmt == 'jpeg' else []
     ok, buffer = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', pixels, params)
     if not ok:
-        raise ValueError(f'OpenCV could not encode array with shape {array.shape} as {fmt}')
+        raise ConversionError(f'OpenCV could not encode array with shape {array.shape} as {fmt}')
     return f'{encoding}; {fmt} compressed {encoded}', buffer.tobytes()

@@ -13,6 +13,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.conversions.buffers import ImplausibleSize, byte_view, require_int
 
+from .errors import ConversionError
+
 
 class PixelFormat(NamedTuple):
     dtype: np.dtype      # one channel, native byte order
@@ -67,7 +69,7 @@ def pixel_format(encoding: str) -> PixelFormat:
     try:
         return ENCODINGS[encoding]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise ConversionError(
             f'Image.encoding {encoding!r} is not supported; supported: {", ".join(ENCODINGS)}') from None
 
 
@@ -76,7 +78,7 @@ def check_image_size(width: int, height: int, max_pixels: int | None) -> None:
     width = require_int(width, 'Image.width')
     height = require_int(height, 'Image.height')
     if width == 0 or height == 0:
-        raise ValueError(f'Image.width x Image.height is {width}x{height}; an image needs at least one pixel')
+        raise ConversionError(f'Image.width x Image.height is {width}x{height}; an image needs at least one pixel')
     if max_pixels and width * height > max_pixels:
         raise ImplausibleSize(
             f'Image.width x Image.height is {width}x{height} ({width * height} pixels), '
@@ -122,7 +124,7 @@ def pixels_to_rgb8(pixels: np.ndarray, encoding: str, source: str = 'Image.encod
     same scene has the same brightness in every frame (per-frame max-normalisation would not).
     """
     if encoding not in _TO_RGB:
-        raise ValueError(
+        raise ConversionError(
             f'{source} {encoding!r} is not a colour or grey image; RGB sources: {", ".join(RGB_SOURCES)}')
     conversion = _TO_RGB[encoding]
     if conversion is None:
@@ -149,9 +151,9 @@ def numpy_to_image_fields(array: ArrayLike, encoding: str) -> ImageFields:
     expected_ndim = 2 if fmt.channels == 1 else 3
     if array.ndim != expected_ndim or (expected_ndim == 3 and array.shape[2] != fmt.channels):
         wanted = '(H, W)' if fmt.channels == 1 else f'(H, W, {fmt.channels})'
-        raise ValueError(f'array.shape {array.shape} does not fit encoding {encoding}: expected {wanted}')
+        raise ConversionError(f'array.shape {array.shape} does not fit encoding {encoding}: expected {wanted}')
     if array.dtype.kind != fmt.dtype.kind or array.dtype.itemsize != fmt.dtype.itemsize:
-        raise ValueError(f'array.dtype {array.dtype} does not fit encoding {encoding}: expected {fmt.dtype}')
+        raise ConversionError(f'array.dtype {array.dtype} does not fit encoding {encoding}: expected {fmt.dtype}')
     height, width = array.shape[:2]
     check_image_size(width, height, None)
     little = np.ascontiguousarray(array, dtype=fmt.dtype.newbyteorder('<'))

@@ -15,6 +15,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.conversions.buffers import ImplausibleSize, byte_view, require_int
 
+from .errors import ConversionError
+
 # PointField datatype constants -> numpy scalar type.
 INT8, UINT8, INT16, UINT16, INT32, UINT32, FLOAT32, FLOAT64 = range(1, 9)
 DATATYPES: dict[int, np.dtype] = {
@@ -59,16 +61,16 @@ def _field_specs(fields) -> tuple[FieldSpec, ...]:
         name = getattr(field, 'name', None)
         label = f'PointCloud2.fields[{index}] ({name!r})'
         if not isinstance(name, str) or not name:
-            raise ValueError(f'{label}.name must be a non-empty string')
+            raise ConversionError(f'{label}.name must be a non-empty string')
         datatype = require_int(field.datatype, f'{label}.datatype')
         if datatype not in DATATYPES:
-            raise ValueError(f'{label}.datatype ({datatype}) is not a PointField datatype (1..8)')
+            raise ConversionError(f'{label}.datatype ({datatype}) is not a PointField datatype (1..8)')
         specs.append(FieldSpec(name, require_int(field.offset, f'{label}.offset'), datatype,
                                require_int(field.count, f'{label}.count', minimum=1)))
     names = [spec.name for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise ValueError(f'PointCloud2.fields repeats the name(s) {", ".join(duplicates)}')
+        raise ConversionError(f'PointCloud2.fields repeats the name(s) {", ".join(duplicates)}')
     return tuple(specs)
 
 
@@ -119,8 +121,8 @@ def read_points(msg: Any, field_names: str | Iterable[str] | None = None, skip_n
         field_names = [field_names] if isinstance(field_names, str) else list(field_names)
         missing = [name for name in field_names if name not in names]
         if missing:
-            raise ValueError(f'PointCloud2.fields has no field {", ".join(map(repr, missing))} '
-                             f'(it has {", ".join(names) or "none"})')
+            raise ConversionError(f'PointCloud2.fields has no field {", ".join(map(repr, missing))} '
+                                  f'(it has {", ".join(names) or "none"})')
     if height * width and point_step == 0:
         raise ImplausibleSize('PointCloud2.point_step is 0 for a cloud with points')
     if row_step < point_step * width:
@@ -159,11 +161,11 @@ def read_xyz(msg: Any, skip_nans: bool = True) -> np.ndarray:
     cloud_dtype(specs.values(), msg.point_step)      # a layout that lies is refused before the field check
     for name in ('x', 'y', 'z'):
         if name not in specs:
-            raise ValueError(f'PointCloud2.fields has no {name!r} field (it has {", ".join(specs) or "none"})')
+            raise ConversionError(f'PointCloud2.fields has no {name!r} field (it has {", ".join(specs) or "none"})')
         spec = specs[name]
         if spec.datatype not in (FLOAT32, FLOAT64) or spec.count != 1:
-            raise ValueError(f'PointCloud2.fields {name!r} is {_DATATYPE_NAMES[spec.datatype]} with count '
-                             f'{spec.count}; x, y and z must be single FLOAT32 or FLOAT64 values')
+            raise ConversionError(f'PointCloud2.fields {name!r} is {_DATATYPE_NAMES[spec.datatype]} with count '
+                                  f'{spec.count}; x, y and z must be single FLOAT32 or FLOAT64 values')
     points = read_points(msg, ('x', 'y', 'z'))
     xyz = np.empty((points.shape[0], 3), dtype=np.float32)
     for column, name in enumerate(('x', 'y', 'z')):
@@ -192,7 +194,7 @@ def _fields_from_dtype(dtype: np.dtype) -> tuple[FieldSpec, ...]:
         scalar, shape = (field_dtype.base, field_dtype.shape) if field_dtype.subdtype else (field_dtype, ())
         datatype = by_scalar.get(scalar.newbyteorder('='))
         if datatype is None or len(shape) > 1:
-            raise ValueError(f'points field {name!r} has dtype {field_dtype}, which no PointField datatype holds')
+            raise ConversionError(f'points field {name!r} has dtype {field_dtype}, which no PointField datatype holds')
         specs.append(FieldSpec(name, offset, datatype, shape[0] if shape else 1))
     return tuple(specs)
 
@@ -210,7 +212,7 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
     structured = points.dtype.names is not None
     if fields is None:
         if not structured:
-            raise ValueError('fields must be given for a plain (non-structured) points array')
+            raise ConversionError('fields must be given for a plain (non-structured) points array')
         specs = _fields_from_dtype(points.dtype)
         point_step = points.dtype.itemsize if point_step is None else point_step
     else:
@@ -221,15 +223,15 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
 
     grid_shape = points.shape if structured else points.shape[:-1]
     if not structured and points.ndim < 2:
-        raise ValueError(f'points.shape {points.shape}: a plain array needs a last axis of field values')
+        raise ConversionError(f'points.shape {points.shape}: a plain array needs a last axis of field values')
     if len(grid_shape) not in (1, 2):
-        raise ValueError(f'points.shape {points.shape} must be (N,) / (H, W) records or (N, K) / (H, W, K) values')
+        raise ConversionError(f'points.shape {points.shape} must be (N,) / (H, W) records or (N, K) / (H, W, K) values')
     flat: np.ndarray = points.reshape(-1) if structured else points.reshape(-1, points.shape[-1])
     if organized_shape is not None:
         height, width = (require_int(size, 'organized_shape') for size in organized_shape)
         if height * width != flat.shape[0]:
-            raise ValueError(f'organized_shape {tuple(organized_shape)} holds {height * width} points, '
-                             f'points has {flat.shape[0]}')
+            raise ConversionError(f'organized_shape {tuple(organized_shape)} holds {height * width} points, '
+                                  f'points has {flat.shape[0]}')
     else:
         height, width = grid_shape if len(grid_shape) == 2 else (1, grid_shape[0])
 
@@ -238,18 +240,18 @@ def create_cloud_fields(points: ArrayLike, fields: Iterable[Any] | None = None, 
         names = _structure(points.dtype)[0]
         for spec in specs:
             if spec.name not in names:
-                raise ValueError(f'points has no field {spec.name!r} (it has {", ".join(names)})')
+                raise ConversionError(f'points has no field {spec.name!r} (it has {", ".join(names)})')
             values = flat[spec.name]
             per_point = int(np.prod(values.shape[1:]))
             if per_point != spec.count:
-                raise ValueError(f'points field {spec.name!r} has {per_point} values per point, '
-                                 f'its PointField count is {spec.count}')
+                raise ConversionError(f'points field {spec.name!r} has {per_point} values per point, '
+                                      f'its PointField count is {spec.count}')
             packed[spec.name] = values.reshape(packed[spec.name].shape)
     else:
         columns = sum(spec.count for spec in specs)
         if flat.shape[1] != columns:
-            raise ValueError(f'points.shape {points.shape}: last axis has {flat.shape[1]} values, '
-                             f'fields need {columns}')
+            raise ConversionError(f'points.shape {points.shape}: last axis has {flat.shape[1]} values, '
+                                  f'fields need {columns}')
         column = 0
         for spec in specs:
             values = flat[:, column:column + spec.count]
@@ -277,9 +279,9 @@ def xyz_cloud_fields(xyz: ArrayLike, rgb: ArrayLike | None = None) -> CloudField
     """An xyz (point_step 12) or xyzrgb (point_step 16) cloud; organised when ``xyz`` is (H, W, 3)."""
     xyz = np.asarray(xyz)
     if xyz.ndim not in (2, 3) or xyz.shape[-1] != 3:
-        raise ValueError(f'xyz.shape {xyz.shape} must be (N, 3) or (H, W, 3)')
+        raise ConversionError(f'xyz.shape {xyz.shape} must be (N, 3) or (H, W, 3)')
     if xyz.dtype.kind not in 'fiu':
-        raise ValueError(f'xyz.dtype {xyz.dtype} must be numeric')
+        raise ConversionError(f'xyz.dtype {xyz.dtype} must be numeric')
     height, width = xyz.shape[:2] if xyz.ndim == 3 else (1, xyz.shape[0])
     flat = xyz.reshape(-1, 3)
     fields: tuple[FieldSpec, ...] = XYZ_FIELDS
@@ -288,8 +290,8 @@ def xyz_cloud_fields(xyz: ArrayLike, rgb: ArrayLike | None = None) -> CloudField
     else:
         rgb = np.asarray(rgb)
         if rgb.shape != xyz.shape or rgb.dtype != np.uint8:
-            raise ValueError(f'rgb (shape {rgb.shape}, dtype {rgb.dtype}) must be uint8 with the shape of xyz '
-                             f'{xyz.shape}')
+            raise ConversionError(f'rgb (shape {rgb.shape}, dtype {rgb.dtype}) must be uint8 with the shape of xyz '
+                                  f'{xyz.shape}')
         colours = rgb.reshape(-1, 3)
         columns = np.empty((flat.shape[0], 4), dtype='<f4')
         for axis in range(3):                     # 1-D strided copies: far faster than one (N, 3) copy

@@ -10,8 +10,10 @@ import numpy as np
 
 from depthmaster_ros.conversions.buffers import require_int
 
+from .errors import ConversionError
+
 if TYPE_CHECKING:
-    from depthmaster_ros.alignment.record import AlignmentRecord
+    from depthmaster_ros.alignment import AlignmentRecord
 
 _MATRIX_SIZES = {'k': 9, 'r': 9, 'p': 12}
 _ROI_FIELDS = ('x_offset', 'y_offset', 'height', 'width', 'do_rectify')
@@ -22,9 +24,9 @@ def _floats(value, name: str, size: int | None) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise ValueError(f'CameraInfo.{name} must be a sequence of numbers, got {value!r}') from None
+        raise ConversionError(f'CameraInfo.{name} must be a sequence of numbers, got {value!r}') from None
     if size is not None and array.size != size:
-        raise ValueError(f'CameraInfo.{name} must have {size} elements, got {array.size}')
+        raise ConversionError(f'CameraInfo.{name} must have {size} elements, got {array.size}')
     return array
 
 
@@ -35,14 +37,14 @@ def camera_info_values(fields: dict) -> dict:
     """
     unknown = sorted(set(fields) - set(KNOWN_FIELDS))
     if unknown:
-        raise ValueError(f'CameraInfo has no field(s) {", ".join(unknown)}; fields: {", ".join(KNOWN_FIELDS)}')
+        raise ConversionError(f'CameraInfo has no field(s) {", ".join(unknown)}; fields: {", ".join(KNOWN_FIELDS)}')
     model = fields.get('distortion_model', '')
     if not isinstance(model, str):
-        raise ValueError(f'CameraInfo.distortion_model must be a string, got {model!r}')
+        raise ConversionError(f'CameraInfo.distortion_model must be a string, got {model!r}')
     roi = dict(fields.get('roi') or {})
     unknown_roi = sorted(set(roi) - set(_ROI_FIELDS))
     if unknown_roi:
-        raise ValueError(f'CameraInfo.roi has no field(s) {", ".join(unknown_roi)}')
+        raise ConversionError(f'CameraInfo.roi has no field(s) {", ".join(unknown_roi)}')
     values = {
         'height': require_int(fields.get('height', 0), 'CameraInfo.height'),
         'width': require_int(fields.get('width', 0), 'CameraInfo.width'),
@@ -68,7 +70,7 @@ def split_stamp_ns(ns: int) -> tuple[int, int]:
     """(sec, nanosec) of builtin_interfaces/Time for ``ns``; ValueError when sec does not fit int32."""
     sec, nanosec = divmod(require_int(ns, 'stamp', minimum=-2**63), _NS_PER_S)
     if not _INT32_MIN <= sec <= _INT32_MAX:
-        raise ValueError(f'stamp ({ns} ns) does not fit builtin_interfaces/Time (int32 seconds)')
+        raise ConversionError(f'stamp ({ns} ns) does not fit builtin_interfaces/Time (int32 seconds)')
     return sec, nanosec
 
 
@@ -79,7 +81,7 @@ def stamp_to_ns(stamp: Any) -> int:
 
 def check_frame_id(frame_id: object) -> str:
     if not isinstance(frame_id, str):
-        raise ValueError(f'Header.frame_id must be a string, got {frame_id!r}')
+        raise ConversionError(f'Header.frame_id must be a string, got {frame_id!r}')
     return frame_id
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -89,7 +91,7 @@ _FLOAT32_FIELDS = ('rmse_m', 'fit_age_s', 'inference_time_s', 'alignment_time_s'
 
 def alignment_values(record: 'AlignmentRecord') -> dict:
     """The AlignmentRecord's message fields as DepthAlignment values (header aside), typed and range-checked."""
-    from depthmaster_ros.alignment.record import message_fields
+    from depthmaster_ros.alignment import message_fields
     values = {}
     for field in message_fields():
         name, value = field.name, getattr(record, field.name)
@@ -98,20 +100,20 @@ def alignment_values(record: 'AlignmentRecord') -> dict:
         label = f'DepthAlignment.{name}'
         if kind is str:
             if not isinstance(value, str):
-                raise ValueError(f'{label} must be a string, got {value!r}')
+                raise ConversionError(f'{label} must be a string, got {value!r}')
         elif kind is bool:
             value = bool(value)
         elif kind is int:
             value = require_int(value, label)
             if value > _UINT32_MAX:
-                raise ValueError(f'{label} ({value}) does not fit uint32')
+                raise ConversionError(f'{label} ({value}) does not fit uint32')
         else:
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                raise ValueError(f'{label} must be a number, got {value!r}') from None
+                raise ConversionError(f'{label} must be a number, got {value!r}') from None
             if name in _FLOAT32_FIELDS and math.isfinite(value) and abs(value) > _FLOAT32_MAX:
-                raise ValueError(f'{label} ({value}) does not fit float32')
+                raise ConversionError(f'{label} ({value}) does not fit float32')
         values[name] = value
     return values
 

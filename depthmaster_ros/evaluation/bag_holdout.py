@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.alignment.modes.base import SampleRequest
-from depthmaster_ros.alignment.modes.lidar import lidar_to_camera
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.alignment import project_to_sparse_depth
+from depthmaster_ros.alignment.modes import SampleRequest, lidar_to_camera
+from depthmaster_ros.geometry import StampedCloud
 
+from .errors import EvaluationError
 from .metrics import METRIC_KEYS, image_metrics, mean_metrics
 
 LINE_GAP_DEG = 0.1
@@ -69,7 +69,7 @@ class Holdout:
                     return cls(share=share, seed=seed)
         except ValueError:
             pass
-        raise ValueError(f'--holdout: expected lines:N (N >= 2) or a share such as 20% or 0.2, got {text!r}')
+        raise EvaluationError(f'--holdout: expected lines:N (N >= 2) or a share such as 20% or 0.2, got {text!r}')
 
     def describe(self) -> str:
         return f'every {self.every}th scan line' if self.every else f'{100 * self.share:g} % of the returns'
@@ -171,9 +171,9 @@ def evaluate_bag(bag: str | Path, estimator: Any, config: Any, holdout: Holdout,
     """
     from dataclasses import replace
 
-    from depthmaster_ros.bag.replay import BagOptions, process_bag
+    from depthmaster_ros.bag import BagOptions, process_bag
     if config.alignment.alignment_mode != 'lidar':
-        raise ValueError(f'bag holdout: alignment_mode must be lidar, got {config.alignment.alignment_mode!r}')
+        raise EvaluationError(f'bag holdout: alignment_mode must be lidar, got {config.alignment.alignment_mode!r}')
     scores = HoldoutScores(holdout, config.alignment, bands)
     base = options or BagOptions()
     frames = {'count': 0}

@@ -18,6 +18,7 @@ centre-cropped to 304x228, N ground-truth pixels drawn with a fixed seed as the 
 import numpy as np
 
 from .datasets import Dataset, DepthRange, Sample, read_split, register, without_suffix
+from .errors import EvaluationError
 
 KITTI_CROP = (352, 1216)
 # The Eigen crop as shares of the benchmark-cropped image (rows, then columns).
@@ -33,7 +34,7 @@ def kitti_benchmark_crop(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     top, left = height - KITTI_CROP[0], (width - KITTI_CROP[1]) // 2
     if top < 0 or left < 0:
-        raise ValueError(f'kitti: image {width}x{height} is smaller than the {KITTI_CROP[1]}x{KITTI_CROP[0]} crop')
+        raise EvaluationError(f'kitti: image {width}x{height} is smaller than the {KITTI_CROP[1]}x{KITTI_CROP[0]} crop')
     return image[top:top + KITTI_CROP[0], left:left + KITTI_CROP[1]]
 
 
@@ -76,8 +77,8 @@ class _SplitDataset(Dataset):
         rgb = self.source.read_rgb(fields[0])
         depth = self._depth(fields).astype(np.float32)
         if depth.shape != rgb.shape[:2]:
-            raise ValueError(f'{self.name}: {fields[1]} is {depth.shape[1]}x{depth.shape[0]} but the image is '
-                             f'{rgb.shape[1]}x{rgb.shape[0]}')
+            raise EvaluationError(f'{self.name}: {fields[1]} is {depth.shape[1]}x{depth.shape[0]} but the image is '
+                                  f'{rgb.shape[1]}x{rgb.shape[0]}')
         return Sample(name, rgb, depth, self._mask(fields, depth))
 
     def _depth(self, fields: list[str]) -> np.ndarray:
@@ -124,7 +125,7 @@ class Nyu(_SplitDataset):
             return super().load(name)
         fields = self._entries()[name]
         if len(fields) < 3:
-            raise ValueError(f'nyu --points: the split line of {name} names no filled depth (third column)')
+            raise EvaluationError(f'nyu --points: the split line of {name} names no filled depth (third column)')
         import cv2
         height, width = NYU_SPARSE_SIZE
         rgb = cv2.resize(self.source.read_rgb(fields[0]), (width, height), interpolation=cv2.INTER_AREA)
@@ -163,8 +164,8 @@ class Eth3d(_SplitDataset):
         rgb = self.source.read_rgb(fields[0])
         raw = np.frombuffer(self.source.read_bytes(fields[1]), np.float32)
         if raw.size != rgb.shape[0] * rgb.shape[1]:
-            raise ValueError(f'eth3d: {fields[1]} holds {raw.size} values, the image has '
-                             f'{rgb.shape[0] * rgb.shape[1]} pixels')
+            raise EvaluationError(f'eth3d: {fields[1]} holds {raw.size} values, the image has '
+                                  f'{rgb.shape[0] * rgb.shape[1]} pixels')
         depth = np.where(np.isinf(raw), 0.0, raw).astype(np.float32).reshape(rgb.shape[:2])
         return Sample(name, rgb, depth, self.range.mask(depth))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import EvaluationError
 from .sources import DataSource
 
 
@@ -82,7 +83,7 @@ def register(name: str, description: str) -> Callable[[type[Dataset]], type[Data
     """Class decorator: make a Dataset subclass available as `--dataset name`."""
     def decorate(cls: type[Dataset]) -> type[Dataset]:
         if name in _REGISTRY:
-            raise ValueError(f'dataset {name!r} is registered twice')
+            raise EvaluationError(f'dataset {name!r} is registered twice')
         cls.name, cls.description = name, description
         _REGISTRY[name] = cls
         return cls
@@ -95,7 +96,7 @@ def dataset_names() -> list[str]:
 
 def dataset_class(name: str) -> type[Dataset]:
     if name not in _REGISTRY:
-        raise ValueError(f'--dataset: expected one of {", ".join(_REGISTRY)}, got {name!r}')
+        raise EvaluationError(f'--dataset: expected one of {", ".join(_REGISTRY)}, got {name!r}')
     return _REGISTRY[name]
 
 
@@ -117,8 +118,8 @@ def read_split(source: DataSource, options: DatasetOptions, official_name: str) 
         elif beside:
             text = beside[0].read_text()
         else:
-            raise ValueError(f'split list: {basename} is not in {source.root} nor beside it; pass --split FILE '
-                             f'(the official evaluation code ships it as {official_name})')
+            raise EvaluationError(f'split list: {basename} is not in {source.root} nor beside it; pass --split FILE '
+                                  f'(the official evaluation code ships it as {official_name})')
     return [line.split() for line in text.splitlines() if line.strip()]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import Dataset, DatasetOptions, DepthRange, Sample, register
+from .errors import EvaluationError
 from .sources import DataSource
 
 RGB_SUFFIXES = ('.png', '.jpg', '.jpeg')
@@ -22,17 +23,17 @@ class Folder(Dataset):
     def __init__(self, source: DataSource, options: DatasetOptions):
         super().__init__(source, options)
         if source.is_tar:
-            raise ValueError('folder: PATH must be a directory')
+            raise EvaluationError('folder: PATH must be a directory')
         rgb_dir = source.root / 'rgb'
         if not rgb_dir.is_dir():
-            raise ValueError(f'folder: {rgb_dir} does not exist')
+            raise EvaluationError(f'folder: {rgb_dir} does not exist')
         self._images = {path.stem: path for path in sorted(rgb_dir.iterdir()) if path.suffix.lower() in RGB_SUFFIXES}
         if not self._images:
-            raise ValueError(f'folder: no .png or .jpg image in {rgb_dir}')
+            raise EvaluationError(f'folder: no .png or .jpg image in {rgb_dir}')
         low = 1e-3 if options.min_depth is None else float(options.min_depth)
         high = np.inf if options.max_depth is None else float(options.max_depth)
         if not 0 <= low < high:
-            raise ValueError(f'--min-depth/--max-depth: need 0 <= min < max, got {low}, {high}')
+            raise EvaluationError(f'--min-depth/--max-depth: need 0 <= min < max, got {low}, {high}')
         self._range = DepthRange(f'{low:g}-{high:g} m', low, high)
 
     @property
@@ -51,8 +52,8 @@ class Folder(Dataset):
         rgb = self.source.read_rgb(str(self._images[name].relative_to(root)))
         depth = _depth(root, name)
         if depth.shape != rgb.shape[:2]:
-            raise ValueError(f'folder: depth of {name} is {depth.shape[1]}x{depth.shape[0]}, '
-                             f'the image {rgb.shape[1]}x{rgb.shape[0]}')
+            raise EvaluationError(f'folder: depth of {name} is {depth.shape[1]}x{depth.shape[0]}, '
+                                  f'the image {rgb.shape[1]}x{rgb.shape[0]}')
         sparse = None
         if self.sparse:
             sparse = np.load(root / 'sparse' / f'{name}.npy').astype(np.float32)
@@ -69,10 +70,10 @@ def _depth(root: Path, name: str) -> np.ndarray:
         import cv2
         millimetres = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
         if millimetres is None or millimetres.ndim != 2:
-            raise ValueError(f'folder: {png} is not a single-channel 16-bit PNG')
+            raise EvaluationError(f'folder: {png} is not a single-channel 16-bit PNG')
         depth = millimetres.astype(np.float32) / 1000.0
     else:
-        raise ValueError(f'folder: no depth/{name}.npy or depth/{name}.png')
+        raise EvaluationError(f'folder: no depth/{name}.npy or depth/{name}.png')
     with np.errstate(invalid='ignore'):
         depth[~(depth > 0)] = np.nan
     return depth

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from .errors import EvaluationError
+
 # The keys of the relative-depth tables, in their usual column order.
 RELATIVE_KEYS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'log10', 'delta1', 'delta2', 'delta3')
 # Metric depth adds the mean absolute error in metres.
@@ -19,7 +21,7 @@ DELTA_BASE = 1.25
 def image_metrics(pred_m: np.ndarray, gt_m: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """The metrics of one image on `mask` (pred and gt positive there); NaN for every key when the mask is empty."""
     if pred_m.shape != gt_m.shape or mask.shape != gt_m.shape:
-        raise ValueError(f'pred/gt/mask: shapes {pred_m.shape}, {gt_m.shape}, {mask.shape} differ')
+        raise EvaluationError(f'pred/gt/mask: shapes {pred_m.shape}, {gt_m.shape}, {mask.shape} differ')
     keys = ('mae',) + RELATIVE_KEYS
     if not mask.any():
         return dict.fromkeys(keys, float('nan'))

@@ -12,6 +12,7 @@ import numpy as np
 
 from .cache import PredictionCache
 from .datasets import Sample
+from .errors import EvaluationError
 from .protocols import PROTOCOLS
 
 SPACES = tuple(str(space) for space in PROTOCOLS.values())
@@ -50,22 +51,22 @@ class FilePredictions:
 
     def __init__(self, folder: str | Path, space: str):
         if space not in SPACES:
-            raise ValueError(f'--space: expected one of {SPACES}, got {space!r}')
+            raise EvaluationError(f'--space: expected one of {SPACES}, got {space!r}')
         self.folder = Path(folder)
         if not self.folder.is_dir():
-            raise ValueError(f'--predictions: {self.folder} is not a directory')
+            raise EvaluationError(f'--predictions: {self.folder} is not a directory')
         self.space = space
         self.seconds: list[float] = []
 
     def relative(self, sample: Sample) -> np.ndarray:
         path = self.folder / f'{sample.name}.npy'
         if not path.is_file():
-            raise ValueError(f'--predictions: {path} does not exist')
+            raise EvaluationError(f'--predictions: {path} does not exist')
         values = np.load(path)
         if values.ndim == 3 and 1 in values.shape:
             values = np.squeeze(values)
         if values.ndim != 2:
-            raise ValueError(f'--predictions: {path} is {values.shape}, expected an HxW map')
+            raise EvaluationError(f'--predictions: {path} is {values.shape}, expected an HxW map')
         return at_size(values.astype(np.float32), sample.depth_m.shape)
 
 
@@ -73,10 +74,9 @@ def backend_space(backend: str) -> str:
     """The space a backend's estimator predicts in, read from its estimator class (imports the backend)."""
     import importlib
 
-    from depthmaster_ros.model.backends import get_backend
-    from depthmaster_ros.model.estimator import DepthEstimator
+    from depthmaster_ros.model import DepthEstimator, get_backend
     module = importlib.import_module(get_backend(backend).loader.partition(':')[0])
     for value in vars(module).values():
         if isinstance(value, type) and issubclass(value, DepthEstimator) and value.backend == backend:
             return str(value.space)
-    raise ValueError(f'backend {backend!r}: no estimator class names its space; pass --space')
+    raise EvaluationError(f'backend {backend!r}: no estimator class names its space; pass --space')

@@ -12,8 +12,9 @@ scripts do: `least_square` on a sqrt-disparity map is a comparison of protocols,
 """
 import numpy as np
 
-from depthmaster_ros.alignment.fit import least_squares_scale_shift
-from depthmaster_ros.alignment.spaces import Space, to_space
+from depthmaster_ros.alignment import Space, least_squares_scale_shift, to_space
+
+from .errors import EvaluationError
 
 # protocol name (as the published scripts spell it) -> the space its fit works in
 PROTOCOLS = {
@@ -30,7 +31,7 @@ def protocol_for_space(space: str) -> str:
     for name, protocol_space in PROTOCOLS.items():
         if protocol_space == space:
             return name
-    raise ValueError(f'space: expected one of {[str(s) for s in PROTOCOLS.values()]}, got {space!r}')
+    raise EvaluationError(f'space: expected one of {[str(s) for s in PROTOCOLS.values()]}, got {space!r}')
 
 
 def fit_mask(pred: np.ndarray, gt_m: np.ndarray, mask: np.ndarray, protocol: str) -> np.ndarray:
@@ -46,13 +47,13 @@ def align_to_ground_truth(pred: np.ndarray, gt_m: np.ndarray, mask: np.ndarray, 
                           max_depth: float) -> tuple[np.ndarray, float, float]:
     """(depth in metres for every pixel, scale, shift) of one image under `protocol`."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f'alignment: expected one of {tuple(PROTOCOLS)}, got {protocol!r}')
+        raise EvaluationError(f'alignment: expected one of {tuple(PROTOCOLS)}, got {protocol!r}')
     if pred.shape != gt_m.shape:
-        raise ValueError(f'prediction: shape {pred.shape} differs from ground truth {gt_m.shape}')
+        raise EvaluationError(f'prediction: shape {pred.shape} differs from ground truth {gt_m.shape}')
     space = PROTOCOLS[protocol]
     usable = fit_mask(pred, gt_m, mask, protocol)
     if usable.sum() < 2:
-        raise ValueError(f'alignment: {int(usable.sum())} usable pixels, the fit needs two')
+        raise EvaluationError(f'alignment: {int(usable.sum())} usable pixels, the fit needs two')
     values = pred.astype(np.float64)
     scale, shift = least_squares_scale_shift(values[usable], to_space(gt_m[usable], space))
     fitted = scale * values + shift

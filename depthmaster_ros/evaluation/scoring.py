@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.pipeline.frame_maps import HostMaps
+from depthmaster_ros.pipeline import HostMaps
 
 from .datasets import Dataset, Sample
+from .errors import EvaluationError
 from .metrics import METRIC_KEYS, RELATIVE_KEYS, image_metrics, mean_metrics
 from .protocols import align_to_ground_truth
 
@@ -60,7 +61,7 @@ def evaluate(dataset: Dataset, predictions: Any, *, protocol: str = '', alignmen
     names = dataset.names()[:limit] if limit else dataset.names()
     sparse = dataset.sparse
     if sparse and alignment is None:
-        raise ValueError(f'{dataset.name}: a sparse dataset needs the alignment settings')
+        raise EvaluationError(f'{dataset.name}: a sparse dataset needs the alignment settings')
     label = f'sparse {alignment.alignment_method}' if sparse else protocol
     result = EvaluationResult(dataset.name, label, predictions.space, METRIC_KEYS if sparse else RELATIVE_KEYS)
     per_range: dict[str, list[dict[str, float]]] = {r.label: [] for r in dataset.ranges}

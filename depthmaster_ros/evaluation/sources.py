@@ -9,6 +9,8 @@ import tarfile
 
 import numpy as np
 
+from .errors import EvaluationError
+
 
 class DataSource:
     """Read-only access to a dataset root (a directory or a tar file)."""
@@ -16,12 +18,12 @@ class DataSource:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not self.root.exists():
-            raise ValueError(f'dataset: {self.root} does not exist')
+            raise EvaluationError(f'dataset: {self.root} does not exist')
         self._tar: tarfile.TarFile | None = None
         self._members: dict[str, tarfile.TarInfo] = {}
         if self.root.is_file():
             if not tarfile.is_tarfile(self.root):
-                raise ValueError(f'dataset: {self.root} is neither a directory nor a tar file')
+                raise EvaluationError(f'dataset: {self.root} is neither a directory nor a tar file')
             self._tar = tarfile.open(self.root)
             self._members = {_plain(m.name): m for m in self._tar.getmembers() if m.isfile()}
 
@@ -39,11 +41,11 @@ class DataSource:
             member = self._members.get(_plain(relative))
             handle = None if member is None else self._tar.extractfile(member)
             if handle is None:
-                raise ValueError(f'dataset: {relative} is not in {self.root}')
+                raise EvaluationError(f'dataset: {relative} is not in {self.root}')
             return handle.read()
         path = self.root / relative
         if not path.is_file():
-            raise ValueError(f'dataset: {path} does not exist')
+            raise EvaluationError(f'dataset: {path} does not exist')
         return path.read_bytes()
 
     def read_rgb(self, relative: str) -> np.ndarray:
@@ -51,7 +53,7 @@ class DataSource:
         import cv2
         bgr = cv2.imdecode(np.frombuffer(self.read_bytes(relative), np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise ValueError(f'dataset: cannot decode {relative} as an image')
+            raise EvaluationError(f'dataset: cannot decode {relative} as an image')
         return np.ascontiguousarray(bgr[..., ::-1])
 
     def read_png16(self, relative: str) -> np.ndarray:
@@ -59,7 +61,7 @@ class DataSource:
         import cv2
         image = cv2.imdecode(np.frombuffer(self.read_bytes(relative), np.uint8), cv2.IMREAD_UNCHANGED)
         if image is None or image.ndim != 2:
-            raise ValueError(f'dataset: {relative} is not a single-channel image')
+            raise EvaluationError(f'dataset: {relative} is not a single-channel image')
         return image
 
     def read_npy(self, relative: str) -> np.ndarray:

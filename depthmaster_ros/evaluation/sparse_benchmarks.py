@@ -9,6 +9,7 @@ at 0.2-5.0 m and over the whole range; they differ about threefold, so both are 
 import numpy as np
 
 from .datasets import Dataset, DatasetOptions, DepthRange, Sample, register, without_suffix
+from .errors import EvaluationError
 from .sources import DataSource
 
 VOID_DENSITIES = (150, 500, 1500)
@@ -22,12 +23,12 @@ class Void(Dataset):
         super().__init__(source, options)
         points = 150 if options.points is None else int(options.points)
         if points not in VOID_DENSITIES:
-            raise ValueError(f'--points: VOID has {VOID_DENSITIES} point maps, got {points}')
+            raise EvaluationError(f'--points: VOID has {VOID_DENSITIES} point maps, got {points}')
         self.density = f'void_{points}'
         self.prefix = '' if source.root.name == self.density else f'{self.density}/'
         lists = [self._list(kind) for kind in ('image', 'sparse_depth', 'ground_truth')]
         if len({len(paths) for paths in lists}) != 1:
-            raise ValueError(f'void: the test lists of {self.density} differ in length: {[len(p) for p in lists]}')
+            raise EvaluationError(f'void: the test lists of {self.density} differ in length: {[len(p) for p in lists]}')
         self._by_name = {without_suffix(image): (image, sparse, gt) for image, sparse, gt in zip(*lists)}
 
     @property
@@ -41,7 +42,7 @@ class Void(Dataset):
     def _list(self, kind: str) -> list[str]:
         relative = f'{self.prefix}test_{kind}.txt'
         if not self.source.exists(relative):
-            raise ValueError(f'void: {relative} is not in {self.source.root}')
+            raise EvaluationError(f'void: {relative} is not in {self.source.root}')
         return [self._in_density(line.strip()) for line in self.source.read_bytes(relative).decode().splitlines()
                 if line.strip()]
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import time
 from typing import TYPE_CHECKING, Any
 
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config import Config
 
+from .errors import FleetError
 from .identity import run_hash
 from .inputs import BagJob
 from .manifest import DONE, MANIFEST_NAME, Manifest, ManifestRecord
 from .progress import BatchProgress, estimated_frames
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 LOCK_NAME = '.batch.lock'
 
@@ -54,7 +55,7 @@ class _OutputLock:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.close()
-            raise ValueError(f'--out: {self.path.parent} is in use by another batch; wait for it or choose '
+            raise FleetError(f'--out: {self.path.parent} is in use by another batch; wait for it or choose '
                              'another --out') from None
         return self
 

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config import Config
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 # BagOptions fields that change the output bag (progress bars, labels and sheets do not).
 OUTPUT_OPTIONS = ('image_topic', 'camera_info_topic', 'points_topic', 'use_points', 'gt_topic', 'namespace',

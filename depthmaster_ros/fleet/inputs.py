@@ -10,12 +10,10 @@ import glob
 import os
 from pathlib import Path
 
+from depthmaster_ros.errors import InputError
+
 BAG_FILE_SUFFIXES = ('.mcap', '.db3')
 BAG_METADATA = 'metadata.yaml'
-
-
-class InputError(ValueError):
-    """An input argument names nothing usable, or two inputs would write the same output."""
 
 
 @dataclass(frozen=True)

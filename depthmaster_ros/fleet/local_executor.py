@@ -2,15 +2,15 @@
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.config import Config
+from depthmaster_ros.model import Estimator
 
 from .inputs import BagJob
 from .manifest import ManifestRecord
 from .work import loaded, process_one
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 
 class LocalExecutor:
@@ -22,7 +22,7 @@ class LocalExecutor:
 
     def start(self) -> None:
         """Load the model (ModelLoadError ends the batch before any bag is touched)."""
-        from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+        from depthmaster_ros.pipeline import load_configured_estimator
         self.estimator = load_configured_estimator(self.config.model)
 
     def run(self, jobs: list[BagJob], report: Callable[[ManifestRecord, int], None],

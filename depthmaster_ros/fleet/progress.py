@@ -9,16 +9,15 @@ from .inputs import BagJob
 from .manifest import DONE, ManifestRecord
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 
 def estimated_frames(job: BagJob, options: 'BagOptions') -> int:
     """Frames of a bag the run will select, from its metadata; 0 for a bag that cannot be read."""
-    from depthmaster_ros.bag import messages as rosbag_messages
-    from depthmaster_ros.bag import topics as bag_topics
+    from depthmaster_ros.bag import InputBag, select_topics, typestore
     try:
-        with bag_topics.InputBag(job.input, rosbag_messages.typestore()) as bag:
-            topics = bag_topics.select_topics(
+        with InputBag(job.input, typestore()) as bag:
+            topics = select_topics(
                 bag.entries(), bag.first_message, image_topic=options.image_topic,
                 camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
                 gt_topic=options.gt_topic, use_points=False)

@@ -22,22 +22,19 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.config import Config
+from depthmaster_ros.model import Estimator
 
+from .errors import FleetError, WorkerStartError
 from .inputs import BagJob
 from .manifest import ManifestRecord
 from .work import failed_record, loaded, process_one
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 POLL_S = 0.25             # how often the driver collects frame counts for the progress bar
 FLUSH_S = 0.2             # how often a worker sends its frame count
-
-
-class WorkerStartError(RuntimeError):
-    """An actor could not load the model: every bag would fail the same way, so the batch stops."""
 
 
 class FrameCounter:
@@ -66,7 +63,7 @@ class BagWorker:
         import os
         import socket
 
-        from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+        from depthmaster_ros.pipeline import load_configured_estimator
         self.estimator = load_configured_estimator(self.config.model)
         return {'host': socket.gethostname(), 'pid': os.getpid(), 'device': str(getattr(self.estimator, 'device', ''))}
 
@@ -92,9 +89,9 @@ class RayExecutor:
     def __init__(self, config: Config, options: 'BagOptions', run_hash: dict[str, str], workers: int | None = None,
                  address: str | None = None, retries: int = 2, dashboard: bool = False):
         if workers is not None and workers < 1:
-            raise ValueError(f'--workers: must be at least 1, got {workers}')
+            raise FleetError(f'--workers: must be at least 1, got {workers}')
         if retries < 0:
-            raise ValueError(f'--retries: must not be negative, got {retries}')
+            raise FleetError(f'--retries: must not be negative, got {retries}')
         self.config, self.options, self.run_hash = config, options, run_hash
         self.workers, self.address, self.retries, self.dashboard = workers, address, retries, dashboard
         self.started_ray = False

@@ -6,23 +6,23 @@ the progress bar, label and overwrite flag differ, and none of them reaches the 
 """
 from collections.abc import Callable
 import dataclasses
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 import os
 from pathlib import Path
 import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from depthmaster_ros.bag.writing import remove_path
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.model.protocol import Estimator
-from depthmaster_ros.model.provenance import weights_line
+from depthmaster_ros.bag import remove_path
+from depthmaster_ros.config import Config
+from depthmaster_ros.model import Estimator, weights_line
 
+from .errors import FleetStateError
 from .inputs import BagJob
 from .manifest import DONE, FAILED, INTERRUPTED, BagOutcome, ManifestRecord
 
 if TYPE_CHECKING:
-    from depthmaster_ros.bag.replay import BagOptions
+    from depthmaster_ros.bag import BagOptions
 
 
 def utc_now() -> str:
@@ -48,7 +48,7 @@ def output_root(job: BagJob) -> Path:
 def loaded(estimator: Estimator | None) -> Estimator:
     """The executor's estimator, which its start loads before any bag runs."""
     if estimator is None:
-        raise RuntimeError('the executor runs bags only after start() has loaded the model')
+        raise FleetStateError('the executor runs bags only after start() has loaded the model')
     return estimator
 
 
@@ -61,7 +61,7 @@ def failed_record(job: BagJob, run_hash: dict[str, str], attempt: int, reason: s
 def process_one(job: BagJob, estimator: Estimator, config: Config, options: 'BagOptions', run_hash: dict[str, str],
                 attempt: int = 1, frame_done: Callable[[], None] | None = None) -> ManifestRecord:
     """Process one bag; any error of this bag becomes a ``failed`` record instead of ending the batch."""
-    from depthmaster_ros.bag.replay import process_bag
+    from depthmaster_ros.bag import process_bag
 
     attempt_details: dict[str, Any] = {'worker': {'host': socket.gethostname(), 'pid': os.getpid()},
                                        'started_at': utc_now(), 'removed_partials': remove_stale_partials(job.output) or None}

@@ -4,6 +4,8 @@ import sys
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from .errors import GeometryError
+
 IMAGE = (None, None)        # H x W
 POINTS = (None, 3)          # N x 3
 
@@ -20,10 +22,10 @@ def float_array(values: ArrayLike, field: str, shape: tuple[int | None, ...],
         if dtype is None and array.dtype not in (np.float32, np.float64):
             array = array.astype(np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
+        raise GeometryError(f'{field}: not numeric ({error})') from None
     if array.ndim != len(shape) or any(want is not None and want != got for want, got in zip(shape, array.shape)):
         expected = 'a 2-D image' if shape == IMAGE else 'an Nx3 array' if shape == POINTS else f'shape {shape}'
-        raise ValueError(f'{field}: expected {expected}, got shape {array.shape}')
+        raise GeometryError(f'{field}: expected {expected}, got shape {array.shape}')
     return array
 
 
@@ -38,4 +40,4 @@ def float64_array(values: object, field: str) -> np.ndarray:
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
+        raise GeometryError(f'{field}: not numeric ({error})') from None

@@ -10,6 +10,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array, is_tensor
 
+from .errors import GeometryError
+
 if TYPE_CHECKING:
     import torch
 
@@ -60,11 +62,11 @@ def depth_to_points(depth: Any, camera: 'CameraModel', stride: int = 1, organize
 def _checked_stride(stride: int) -> int:
     stride = int(stride)
     if stride < 1:
-        raise ValueError(f'stride: must be >= 1, got {stride}')
+        raise GeometryError(f'stride: must be >= 1, got {stride}')
     return stride
 
 
-def _valid_points(z, ray_x, ray_y):
+def _valid_points(z: np.ndarray, ray_x: np.ndarray, ray_y: np.ndarray) -> np.ndarray:
     """(N, 3) points of the valid depths only: gathered first, so the work scales with N, not the image."""
     with np.errstate(invalid='ignore'):
         valid = (z > 0) & (z < np.inf)
@@ -82,7 +84,7 @@ def depth_to_points_with_colors(depth: ArrayLike, rgb: ArrayLike, camera: 'Camer
     depth = _depth_image(depth)
     rgb = np.asarray(rgb)
     if rgb.shape[:2] != depth.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f'rgb: expected shape {depth.shape + (3,)}, got {rgb.shape}')
+        raise GeometryError(f'rgb: expected shape {depth.shape + (3,)}, got {rgb.shape}')
     points = depth_to_points(depth, camera, stride, organized=True)
     colors = rgb[::stride, ::stride]
     if organized:

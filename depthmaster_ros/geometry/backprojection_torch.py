@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .errors import GeometryError
+
 if TYPE_CHECKING:
     from depthmaster_ros.geometry.camera_model import CameraModel
 
-_RAYS: dict = {}
+_RAYS: dict[tuple[object, ...], torch.Tensor] = {}
 _RAYS_CACHE_SIZE = 16
 
 
@@ -33,7 +35,7 @@ def points_on_tensor(depth: torch.Tensor, camera: 'CameraModel', stride: int,
     for one image, a list of them for a batch (on CUDA that costs a synchronisation; the pipeline copies
     the organised cloud back instead and drops the NaN rows on the host)."""
     if depth.dim() not in (2, 3):
-        raise ValueError(f'depth: expected a (H,W) image or a (B,H,W) batch, got shape {tuple(depth.shape)}')
+        raise GeometryError(f'depth: expected a (H,W) image or a (B,H,W) batch, got shape {tuple(depth.shape)}')
     single = depth.dim() == 2
     batch = depth.unsqueeze(0) if single else depth
     camera = camera.scaled(batch.shape[2], batch.shape[1])

@@ -7,6 +7,7 @@ Pixel convention: integer pixel (u, v) covers [u - 0.5, u + 0.5); its centre is 
 image by s along an axis therefore maps a coordinate c to (c + 0.5) * s - 0.5, which is what
 `CameraModel.scaled` applies to the principal point (and to every coordinate through K and P).
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
+
+from .errors import GeometryError
 
 # distortion model -> accepted coefficient counts (OpenCV order)
 DISTORTION_MODELS = {
@@ -27,18 +30,18 @@ NO_DISTORTION = ''
 _UNDISTORT_CRITERIA = (3, 40, 1e-10)
 
 
-def _matrix(values, shape, field):
+def _matrix(values: ArrayLike, shape: tuple[int, int], field: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
+        raise GeometryError(f'{field}: not numeric ({error})') from None
     if array.size != shape[0] * shape[1]:
-        raise ValueError(f'{field}: expected {shape[0] * shape[1]} values, got {array.size}')
+        raise GeometryError(f'{field}: expected {shape[0] * shape[1]} values, got {array.size}')
     return array.reshape(shape)
 
 
-def _frozen(array):
-    array = np.array(array, dtype=np.float64)
+def _frozen(values: ArrayLike) -> np.ndarray:
+    array = np.array(values, dtype=np.float64)
     array.setflags(write=False)
     return array
 
@@ -55,42 +58,42 @@ class CameraModel:
     P: np.ndarray
     R: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         try:
             width, height = int(self.width), int(self.height)
         except (TypeError, ValueError):
-            raise ValueError(f'width/height: not integers ({self.width!r}, {self.height!r})') from None
+            raise GeometryError(f'width/height: not integers ({self.width!r}, {self.height!r})') from None
         if width <= 0 or height <= 0:
-            raise ValueError(f'width/height: image size must be positive, got {width}x{height}')
+            raise GeometryError(f'width/height: image size must be positive, got {width}x{height}')
         K = _matrix(self.K, (3, 3), 'k')
         if not np.all(np.isfinite(K)) or not np.any(K):
-            raise ValueError(f'k: camera matrix must be finite and non-zero, got {K.ravel().tolist()}')
+            raise GeometryError(f'k: camera matrix must be finite and non-zero, got {K.ravel().tolist()}')
         if K[0, 0] <= 0 or K[1, 1] <= 0:
-            raise ValueError(f'k: focal lengths must be positive, got fx={K[0, 0]} fy={K[1, 1]}')
+            raise GeometryError(f'k: focal lengths must be positive, got fx={K[0, 0]} fy={K[1, 1]}')
         try:
             D = np.asarray(self.D if self.D is not None else (), dtype=np.float64).ravel()
         except (TypeError, ValueError) as error:
-            raise ValueError(f'd: not numeric ({error})') from None
+            raise GeometryError(f'd: not numeric ({error})') from None
         if not np.all(np.isfinite(D)):
-            raise ValueError(f'd: distortion coefficients must be finite, got {D.tolist()}')
+            raise GeometryError(f'd: distortion coefficients must be finite, got {D.tolist()}')
         model = str(self.distortion_model or '')
         if not np.any(D):
             model, D = NO_DISTORTION, np.zeros(0)
         elif model not in DISTORTION_MODELS:
-            raise ValueError(f'distortion_model: unknown model {model!r} with non-zero coefficients '
-                             f'(known: {", ".join(DISTORTION_MODELS)})')
+            raise GeometryError(f'distortion_model: unknown model {model!r} with non-zero coefficients '
+                                f'(known: {", ".join(DISTORTION_MODELS)})')
         elif D.size not in DISTORTION_MODELS[model]:
-            raise ValueError(f'd: {model} expects {DISTORTION_MODELS[model]} coefficients, got {D.size}')
+            raise GeometryError(f'd: {model} expects {DISTORTION_MODELS[model]} coefficients, got {D.size}')
         P = _matrix(self.P, (3, 4), 'p') if self.P is not None else None
         if P is None or not np.any(P):
             P = np.hstack([K, np.zeros((3, 1))])
         if not np.all(np.isfinite(P)):
-            raise ValueError('p: projection matrix must be finite')
+            raise GeometryError('p: projection matrix must be finite')
         R = _matrix(self.R, (3, 3), 'r') if self.R is not None else None
         if R is None or not np.any(R):
             R = np.eye(3)
         if not np.all(np.isfinite(R)):
-            raise ValueError('r: rectification matrix must be finite')
+            raise GeometryError('r: rectification matrix must be finite')
         for name, value in (('width', width), ('height', height), ('K', _frozen(K)), ('D', _frozen(D)),
                             ('distortion_model', model), ('P', _frozen(P)), ('R', _frozen(R))):
             object.__setattr__(self, name, value)
@@ -111,7 +114,7 @@ class CameraModel:
         """Build from anything with CameraInfo fields (rclpy, rosbags, or a plain object)."""
         for field in ('width', 'height', 'k', 'd', 'distortion_model', 'p', 'r'):
             if not hasattr(msg, field):
-                raise ValueError(f'{field}: CameraInfo field missing')
+                raise GeometryError(f'{field}: CameraInfo field missing')
         return cls(msg.width, msg.height, msg.k, msg.d, msg.distortion_model, msg.p, msg.r)
 
     @property
@@ -132,13 +135,13 @@ class CameraModel:
         """The same camera for the image resized to width x height (pixel-centre convention)."""
         width, height = int(width), int(height)
         if width <= 0 or height <= 0:
-            raise ValueError(f'width/height: target size must be positive, got {width}x{height}')
+            raise GeometryError(f'width/height: target size must be positive, got {width}x{height}')
         if (width, height) == (self.width, self.height):
             return self
         sx, sy = width / self.width, height / self.height
         if abs(sx / sy - 1.0) > aspect_tolerance:
-            raise ValueError(f'width/height: {width}x{height} changes the aspect ratio of the '
-                             f'{self.width}x{self.height} camera by more than {aspect_tolerance:.1%}')
+            raise GeometryError(f'width/height: {width}x{height} changes the aspect ratio of the '
+                                f'{self.width}x{self.height} camera by more than {aspect_tolerance:.1%}')
         resize = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
         return CameraModel(width, height, resize @ self.K, self.D, self.distortion_model,
                            resize @ self.P, self.R)
@@ -199,7 +202,7 @@ class CameraModel:
             inside = (u >= -0.5) & (u < self.width - 0.5) & (v >= -0.5) & (v < self.height - 0.5)
         return index[inside], u[inside], v[inside]
 
-    def _distort_to_pixels(self, xy):
+    def _distort_to_pixels(self, xy: np.ndarray) -> np.ndarray:
         if len(xy) == 0:
             return np.zeros((0, 2))
         import cv2
@@ -241,24 +244,26 @@ class CameraModel:
         """
         stride = int(stride)
         if stride < 1:
-            raise ValueError(f'stride: must be >= 1, got {stride}')
+            raise GeometryError(f'stride: must be >= 1, got {stride}')
         return _pixel_rays(self.cache_key(), stride, self)
 
     def pixel_ray_planes(self, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """pixel_rays as two contiguous read-only planes (x/z, y/z), cached: gathers from them are fast."""
         rays = self.pixel_rays(stride)
-        return _cached(('ray_planes', self.cache_key(), int(stride)), lambda: _read_only_planes(rays))
+        planes: tuple[np.ndarray, np.ndarray] = _cached(('ray_planes', self.cache_key(), int(stride)),
+                                                        lambda: _read_only_planes(rays))
+        return planes
 
 
-def _points(points, field):
+def _points(points: ArrayLike, field: str) -> np.ndarray:
     return float_array(points, field, POINTS, np.float64)
 
 
-_CACHE: dict[tuple, np.ndarray] = {}
+_CACHE: dict[tuple[object, ...], Any] = {}   # arrays, or tuples of arrays
 _CACHE_SIZE = 64
 
 
-def _cached(key, compute):
+def _cached(key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
     """Small FIFO cache keyed by camera identity (models are immutable, so values never go stale)."""
     value = _CACHE.get(key)
     if value is None:
@@ -269,8 +274,8 @@ def _cached(key, compute):
     return value
 
 
-def _pixel_rays(key, stride, camera):
-    def compute():
+def _pixel_rays(key: tuple[object, ...], stride: int, camera: CameraModel) -> np.ndarray:
+    def compute() -> np.ndarray:
         us = np.arange(0, camera.width, stride, dtype=np.float64)
         vs = np.arange(0, camera.height, stride, dtype=np.float64)
         grid_u, grid_v = np.meshgrid(us, vs)
@@ -278,19 +283,20 @@ def _pixel_rays(key, stride, camera):
         rays = xy.reshape(len(vs), len(us), 2)
         rays.setflags(write=False)
         return rays
-    return _cached(('rays', key, stride), compute)
+    result: np.ndarray = _cached(('rays', key, stride), compute)
+    return result
 
 
-def _read_only_planes(rays):
+def _read_only_planes(rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     planes = (np.ascontiguousarray(rays[..., 0]), np.ascontiguousarray(rays[..., 1]))
     for plane in planes:
         plane.setflags(write=False)
     return planes
 
 
-def _normalised_bounds(camera):
+def _normalised_bounds(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
     """Box of normalised coordinates that the image border maps to (for the fold-back guard)."""
-    def compute():
+    def compute() -> tuple[np.ndarray, np.ndarray]:
         w, h = camera.width, camera.height
         edge_u = np.linspace(-0.5, w - 0.5, 64)
         edge_v = np.linspace(-0.5, h - 0.5, 64)
@@ -300,4 +306,5 @@ def _normalised_bounds(camera):
         xy = camera.undistort_pixels(border)
         span = xy.max(axis=0) - xy.min(axis=0)
         return xy.min(axis=0) - 0.05 * span, xy.max(axis=0) + 0.05 * span
-    return _cached(('bounds', camera.cache_key()), compute)
+    result: tuple[np.ndarray, np.ndarray] = _cached(('bounds', camera.cache_key()), compute)
+    return result

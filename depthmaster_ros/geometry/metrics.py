@@ -12,6 +12,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import IMAGE, float_array
 
+from .errors import GeometryError
+
 DELTA1_THRESHOLD = 1.25
 
 
@@ -27,7 +29,7 @@ class DepthErrors:
         return asdict(self)
 
 
-def _as_depth(array, name):
+def _as_depth(array: ArrayLike, name: str) -> np.ndarray:
     return float_array(array, name, IMAGE, np.float64)
 
 
@@ -36,7 +38,7 @@ def depth_errors(pred_m: ArrayLike, gt_m: ArrayLike, min_depth: float = 1e-3, ma
     pred = _as_depth(pred_m, 'pred_m')
     gt = _as_depth(gt_m, 'gt_m')
     if pred.shape != gt.shape:
-        raise ValueError(f'pred_m: shape {pred.shape} differs from gt_m shape {gt.shape}')
+        raise GeometryError(f'pred_m: shape {pred.shape} differs from gt_m shape {gt.shape}')
     with np.errstate(invalid='ignore'):
         gt_valid = np.isfinite(gt) & (gt >= min_depth) & (gt <= max_depth)
         valid = gt_valid & np.isfinite(pred) & (pred > 0)

@@ -13,6 +13,8 @@ from numpy.typing import ArrayLike
 
 from depthmaster_ros.geometry.array_checks import POINTS, float_array
 
+from .errors import GeometryError, TransformLookupError
+
 DEFAULT_TOLERANCE_NS = 100_000_000   # how far outside the stored samples a lookup may reach
 
 
@@ -20,11 +22,11 @@ def _array(values: ArrayLike, shape: tuple[int, ...], field: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f'{field}: not numeric ({error})') from None
+        raise GeometryError(f'{field}: not numeric ({error})') from None
     if array.shape != shape:
-        raise ValueError(f'{field}: expected shape {shape}, got {array.shape}')
+        raise GeometryError(f'{field}: expected shape {shape}, got {array.shape}')
     if not np.all(np.isfinite(array)):
-        raise ValueError(f'{field}: values must be finite')
+        raise GeometryError(f'{field}: values must be finite')
     return array
 
 
@@ -33,7 +35,7 @@ def quaternion_to_matrix(q_xyzw: ArrayLike) -> np.ndarray:
     q = _array(q_xyzw, (4,), 'quaternion')
     norm = np.linalg.norm(q)
     if norm < 1e-12:
-        raise ValueError('quaternion: zero-length quaternion is not a rotation')
+        raise GeometryError('quaternion: zero-length quaternion is not a rotation')
     x, y, z, w = q / norm
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
@@ -72,18 +74,20 @@ def rotation_about(axis: str, angle_rad: float) -> np.ndarray:
         return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
     if axis == 'z':
         return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-    raise ValueError(f'axis: expected x, y or z, got {axis!r}')
+    raise GeometryError(f'axis: expected x, y or z, got {axis!r}')
 
 
-def _slerp(q0, q1, fraction):
+def _slerp(q0: np.ndarray, q1: np.ndarray, fraction: float) -> np.ndarray:
     dot = float(np.dot(q0, q1))
     if dot < 0:
         q1, dot = -q1, -dot
     if dot > 0.9995:
-        q = q0 + fraction * (q1 - q0)
-        return q / np.linalg.norm(q)
+        q: np.ndarray = q0 + fraction * (q1 - q0)
+        nearly_linear: np.ndarray = q / np.linalg.norm(q)
+        return nearly_linear
     theta = np.arccos(dot)
-    return (np.sin((1 - fraction) * theta) * q0 + np.sin(fraction * theta) * q1) / np.sin(theta)
+    result: np.ndarray = (np.sin((1 - fraction) * theta) * q0 + np.sin(fraction * theta) * q1) / np.sin(theta)
+    return result
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,11 +97,11 @@ class RigidTransform:
     rotation: np.ndarray
     translation: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         rotation = _array(self.rotation, (3, 3), 'rotation')
         translation = _array(self.translation, (3,), 'translation')
         if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) or np.linalg.det(rotation) < 0:
-            raise ValueError('rotation: not a proper rotation matrix')
+            raise GeometryError('rotation: not a proper rotation matrix')
         rotation.setflags(write=False)
         translation.setflags(write=False)
         object.__setattr__(self, 'rotation', rotation)
@@ -115,7 +119,7 @@ class RigidTransform:
     def from_matrix(cls, matrix: ArrayLike) -> 'RigidTransform':
         matrix = _array(matrix, (4, 4), 'matrix')
         if not np.allclose(matrix[3], [0, 0, 0, 1]):
-            raise ValueError('matrix: last row must be [0, 0, 0, 1]')
+            raise GeometryError('matrix: last row must be [0, 0, 0, 1]')
         return cls(matrix[:3, :3], matrix[:3, 3])
 
     def as_matrix(self) -> np.ndarray:
@@ -127,7 +131,7 @@ class RigidTransform:
     def inverse(self) -> 'RigidTransform':
         return RigidTransform(self.rotation.T, -self.rotation.T @ self.translation)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: object) -> 'RigidTransform':
         if not isinstance(other, RigidTransform):
             return NotImplemented
         return RigidTransform(self.rotation @ other.rotation,
@@ -136,7 +140,8 @@ class RigidTransform:
     def apply(self, points: ArrayLike) -> np.ndarray:
         """Transform Nx3 points (float64 result; NaN rows stay NaN)."""
         array = float_array(points, 'points', POINTS, np.float64)
-        return array @ self.rotation.T + self.translation
+        result: np.ndarray = array @ self.rotation.T + self.translation
+        return result
 
     def to_translation_quaternion(self) -> tuple[np.ndarray, np.ndarray]:
         return self.translation.copy(), matrix_to_quaternion(self.rotation)
@@ -148,7 +153,7 @@ class RigidTransform:
         translation = (1 - fraction) * self.translation + fraction * other.translation
         return RigidTransform(quaternion_to_matrix(_slerp(q0, q1, fraction)), translation)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         t, q = self.to_translation_quaternion()
         return f'RigidTransform(t={np.round(t, 6).tolist()}, q_xyzw={np.round(q, 6).tolist()})'
 
@@ -161,13 +166,13 @@ def optical_from_body() -> RigidTransform:
 class _Edge:
     """The transform parent <- child: one static value or a time-sorted list of samples."""
 
-    def __init__(self, parent):
+    def __init__(self, parent: str):
         self.parent = parent
-        self.static = None
-        self.stamps = []
-        self.samples = []
+        self.static: RigidTransform | None = None
+        self.stamps: list[int] = []
+        self.samples: list[RigidTransform] = []
 
-    def describe(self):
+    def describe(self) -> str:
         if self.static is not None:
             return 'static'
         return f'{len(self.stamps)} samples in [{self.stamps[0]}, {self.stamps[-1]}] ns'
@@ -199,20 +204,20 @@ class TransformBuffer:
 
     def __init__(self, cache_s: float = 10.0):
         if not cache_s > 0:
-            raise ValueError(f'cache_s: must be positive, got {cache_s}')
+            raise GeometryError(f'cache_s: must be positive, got {cache_s}')
         self.cache_ns = int(cache_s * 1e9)
         self._edges: dict[str, _Edge] = {}   # child frame -> _Edge
 
     def set_transform(self, parent_frame: str, child_frame: str, transform: RigidTransform, stamp_ns: int = 0,
                       static: bool = False) -> None:
         if not parent_frame or not child_frame:
-            raise ValueError(f'frame_id: empty frame name (parent={parent_frame!r}, child={child_frame!r})')
+            raise GeometryError(f'frame_id: empty frame name (parent={parent_frame!r}, child={child_frame!r})')
         if parent_frame == child_frame:
-            raise ValueError(f'child_frame_id: {child_frame!r} cannot be its own parent')
+            raise GeometryError(f'child_frame_id: {child_frame!r} cannot be its own parent')
         if not isinstance(transform, RigidTransform):
-            raise ValueError('transform: expected a RigidTransform')
+            raise GeometryError('transform: expected a RigidTransform')
         if self._creates_cycle(parent_frame, child_frame):
-            raise ValueError(f'child_frame_id: {parent_frame!r} <- {child_frame!r} would close a loop')
+            raise GeometryError(f'child_frame_id: {parent_frame!r} <- {child_frame!r} would close a loop')
         edge = self._edges.get(child_frame)
         if edge is None or edge.parent != parent_frame:
             edge = self._edges[child_frame] = _Edge(parent_frame)
@@ -244,7 +249,7 @@ class TransformBuffer:
     def frames(self) -> list[str]:
         return sorted(set(self._edges) | {edge.parent for edge in self._edges.values()})
 
-    def _creates_cycle(self, parent, child):
+    def _creates_cycle(self, parent: str, child: str) -> bool:
         frame = parent
         while frame in self._edges:
             if frame == child:
@@ -252,13 +257,14 @@ class TransformBuffer:
             frame = self._edges[frame].parent
         return frame == child
 
-    def _path_to_root(self, frame):
+    def _path_to_root(self, frame: str) -> list[str]:
         path = [frame]
         while path[-1] in self._edges:
             path.append(self._edges[path[-1]].parent)
         return path
 
-    def _edge_transform(self, child, stamp_ns, tolerance_ns, target, source):
+    def _edge_transform(self, child: str, stamp_ns: int | None, tolerance_ns: int, target: str,
+                        source: str) -> RigidTransform:
         edge = self._edges[child]
         if edge.static is not None:
             return edge.static
@@ -274,7 +280,7 @@ class TransformBuffer:
         nearest = 0 if index == 0 else len(stamps) - 1
         if abs(stamps[nearest] - stamp_ns) <= tolerance_ns:
             return edge.samples[nearest]
-        raise LookupError(
+        raise TransformLookupError(
             f'cannot transform {source!r} -> {target!r} at stamp {stamp_ns} ns: edge '
             f'{edge.parent!r} <- {child!r} has {edge.describe()} (tolerance {tolerance_ns} ns)')
 
@@ -289,8 +295,8 @@ class TransformBuffer:
         common = next((frame for frame in source_path if frame in target_set), None)
         if common is None:
             known = ', '.join(self.frames()) or 'none'
-            raise LookupError(f'cannot transform {source_frame!r} -> {target_frame!r}: the frames are '
-                              f'not connected (known frames: {known})')
+            raise TransformLookupError(f'cannot transform {source_frame!r} -> {target_frame!r}: the frames are '
+                                       f'not connected (known frames: {known})')
         ancestor_from_source = RigidTransform.identity()
         for child in source_path[:source_path.index(common)]:
             edge = self._edge_transform(child, stamp_ns, tolerance_ns, target_frame, source_frame)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .errors import ModelError
+
 if TYPE_CHECKING:
     from .protocol import Estimator
 
@@ -38,7 +40,8 @@ COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-
 
 def _resolve(target: str) -> Callable[..., Any]:
     module, _, function = target.partition(':')
-    return getattr(importlib.import_module(module), function)
+    resolved: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return resolved
 
 
 BACKENDS: dict[str, Backend] = {
@@ -68,7 +71,7 @@ def get_backend(name: str) -> Backend:
     try:
         return BACKENDS[name]
     except KeyError:
-        raise ValueError(f'backend: expected one of {", ".join(BACKENDS)}, got {name!r}') from None
+        raise ModelError(f'backend: expected one of {", ".join(BACKENDS)}, got {name!r}') from None
 
 
 def parameter_options(name: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +86,9 @@ def from_pretrained(backend: str, model: str | None, device: str = 'cpu', dtype:
     unknown = sorted(set(options) - set(spec.options) - set(COMMON_OPTIONS))
     if unknown:
         allowed = ', '.join(spec.options + COMMON_OPTIONS)
-        raise ValueError(f'{backend} backend: unknown option(s) {", ".join(unknown)}; it accepts {allowed}')
+        raise ModelError(f'{backend} backend: unknown option(s) {", ".join(unknown)}; it accepts {allowed}')
     if model is None:
-        raise ValueError('model: a model directory or hub id is required')
+        raise ModelError('model: a model directory or hub id is required')
     from .runtime import parse_dtype, resolve_device
-    return spec.load_function()(model, resolve_device(device), parse_dtype(dtype), **options)
+    estimator: Estimator = spec.load_function()(model, resolve_device(device), parse_dtype(dtype), **options)
+    return estimator

@@ -4,17 +4,23 @@ Weights go to the device once; the empty-text embedding is cached there; pre- an
 run on the device so only the final map is copied back (`predict_tensor` skips even that, and
 takes frames already on the device). Nothing in a frame waits for the whole device.
 """
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import torch
 
+from depthmaster_ros.alignment import Space
+
 from .backends import COMPILE_MODES
+from .errors import ModelError
 from .estimator import DepthEstimator
 from .frames import check_frames, stack_frames
-from .prediction import Prediction, Space
-from .preprocess import check_processable, decoded_to_unit, normalise, resize_back, resize_uint8
+from .prediction import Prediction
+from .preprocess import decoded_to_unit, normalise, resize_back, resize_uint8
 from .runtime import HostUploader, StageTimer, check_cpu_dtype
+from .sizing import check_processable
 
 if TYPE_CHECKING:
     # the defining modules: diffusers' top-level names are placeholder classes to a type checker
@@ -30,19 +36,24 @@ LATENT_SCALE_FACTOR = 0.18215
 TIMESTEP = 1
 
 
-def _place(module, device, dtype, memory_format):
+ModuleT = TypeVar('ModuleT', bound=torch.nn.Module)
+
+
+def _place(module: ModuleT, device: torch.device, dtype: torch.dtype, memory_format: torch.memory_format) -> ModuleT:
     # nn.Module.to directly: diffusers' override warns about fp32-kept modules that these models lack.
-    return torch.nn.Module.to(module, device=device, dtype=dtype, memory_format=memory_format).eval().requires_grad_(False)
+    # It moves the module in place; torch's stubs leave out its memory_format (Tensor.to's is listed).
+    torch.nn.Module.to(module, device=device, dtype=dtype, memory_format=memory_format)  # type: ignore[call-overload]
+    return module.eval().requires_grad_(False)
 
 
 
 
-def _compile_mode(compile):
+def _compile_mode(compile: bool | str) -> str | None:
     """`compile=True` is torch.compile's default mode; a string picks the mode."""
     if compile is True:
         return None
     if compile not in COMPILE_MODES:
-        raise ValueError(f'compile: expected a bool or one of {COMPILE_MODES}, got {compile!r}')
+        raise ModelError(f'compile: expected a bool or one of {COMPILE_MODES}, got {compile!r}')
     return compile
 
 
@@ -93,17 +104,20 @@ class DepthMasterEstimator(DepthEstimator):
         if compile == 'off':             # the node parameter's name for eager
             compile = False
         self.compile = compile
-        self._encoder, self._unet_call, self._decoder = self.vae.encoder, self.unet, self.vae.decoder
+        self._encoder: Callable[..., Any] = self.vae.encoder
+        self._unet_call: Callable[..., Any] = self.unet
+        self._decoder: Callable[..., Any] = self.vae.decoder
         if compile:
             mode = _compile_mode(compile)
             self._encoder = torch.compile(self._encoder, mode=mode, dynamic=False)
             self._unet_call = torch.compile(self._unet_call, mode=mode, dynamic=False)
             self._decoder = torch.compile(self._decoder, mode=mode, dynamic=False)
 
-    def _apply_fourier(self, module, inputs, output):
-        return self.fourier(output)
+    def _apply_fourier(self, module: torch.nn.Module, inputs: object, output: torch.Tensor) -> torch.Tensor:
+        enhanced: torch.Tensor = self.fourier(output)
+        return enhanced
 
-    def _grad_mode(self):
+    def _grad_mode(self) -> AbstractContextManager[None]:
         return torch.no_grad() if self.naive else torch.inference_mode()
 
     def predict_tensor(self, frames: np.ndarray | torch.Tensor, processing_res: int = 768,
@@ -121,7 +135,7 @@ class DepthMasterEstimator(DepthEstimator):
         maps = self._forward(frames, processing_res, timer)
         return maps, timer.finish('postprocess')
 
-    def _forward(self, frames, processing_res, timer):
+    def _forward(self, frames: np.ndarray | torch.Tensor, processing_res: int, timer: StageTimer) -> torch.Tensor:
         """Every stage up to the device maps; the caller closes 'postprocess' (it may add a copy back)."""
         height, width = frames.shape[1:3]
         new_w, new_h = check_processable(width, height, processing_res)
@@ -140,7 +154,8 @@ class DepthMasterEstimator(DepthEstimator):
             depth_latent = self._unet_call(latent, self._timestep, encoder_hidden_states=text).sample
             timer.mark('unet')
 
-            decoded = self._decoder(self.vae.post_quant_conv(depth_latent / LATENT_SCALE_FACTOR))
+            post_quant_conv = cast(torch.nn.Module, self.vae.post_quant_conv)    # DepthMaster's VAE has one
+            decoded = self._decoder(post_quant_conv(depth_latent / LATENT_SCALE_FACTOR))
             timer.mark('vae_decode')
 
             unit = decoded_to_unit(decoded)
@@ -148,16 +163,18 @@ class DepthMasterEstimator(DepthEstimator):
                 unit = unit.cpu()
             return resize_back(unit, (height, width))[:, 0]
 
-    def _encode(self, images):
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
         moments = self._encoder(images)
         if self.vae.quant_conv is not None:
             moments = self.vae.quant_conv(moments)
-        mean = moments[:, :self.vae.config.latent_channels]
+        mean: torch.Tensor = moments[:, :self.vae.config['latent_channels']]
         return mean * LATENT_SCALE_FACTOR
 
-    def _predict_same_size(self, frames, processing_res, per_stage=None):
+    def _predict_same_size(self, frames: Sequence[np.ndarray | torch.Tensor], processing_res: int,
+                           per_stage: bool | None = None) -> list[Prediction]:
         timer = StageTimer(self.device, per_stage=self._per_stage(per_stage))
-        maps = self._forward(stack_frames(frames), processing_res, timer)
+        same_kind = cast('Sequence[np.ndarray] | Sequence[torch.Tensor]', frames)   # predict_batch groups by kind
+        maps = self._forward(stack_frames(same_kind), processing_res, timer)
         # The copy back is the frame's one wait for the device; the timings are read after it.
         host = maps.cpu().numpy().astype(np.float32, copy=False)
         timings = dict(timer.finish('postprocess'))

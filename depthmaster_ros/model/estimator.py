@@ -1,10 +1,11 @@
 """The estimator interface the node, the bag tool and the benchmark call."""
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, cast
 import time
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from .errors import ModelError
 from .frames import check_frames
 from .runtime import check_timing
 
@@ -39,7 +40,7 @@ class DepthEstimator:
                       timing: bool | None = None) -> 'list[Prediction]':
         """Predictions in input order; frames are grouped by size and each group runs as one batch."""
         if isinstance(frames, (str, bytes)) or not hasattr(frames, '__len__'):
-            raise ValueError(f'frames: expected a list of (H, W, 3) uint8 arrays, got {type(frames).__name__}')
+            raise ModelError(f'frames: expected a list of (H, W, 3) uint8 arrays, got {type(frames).__name__}')
         if timing is not None:
             check_timing(timing)
         groups: dict[tuple[bool, tuple[int, ...]], list[int]] = {}
@@ -74,27 +75,29 @@ class DepthEstimator:
                     seconds[f'{width}x{height} r{res} b{batch}'] = time.perf_counter() - start
         return seconds
 
-    def _predict_group(self, frames, processing_res, timing):
+    def _predict_group(self, frames: 'Sequence[np.ndarray | torch.Tensor]', processing_res: int,
+                       timing: bool | None) -> 'list[Prediction]':
         # A call that leaves `timing` alone keeps the two-argument hook, so a subclass that has no
         # per-stage timing of its own only implements that.
         if timing is None:
             return self._predict_same_size(frames, processing_res)
         return self._predict_same_size(frames, processing_res, per_stage=check_timing(timing))
 
-    def _per_stage(self, timing):
+    def _per_stage(self, timing: bool | None) -> bool:
         """A call's `timing`, or the estimator's when the call leaves it as None."""
         return self.timing if timing is None else check_timing(timing)
 
-    def _predict_same_size(self, frames, processing_res, per_stage=None):
+    def _predict_same_size(self, frames: 'Sequence[np.ndarray | torch.Tensor]', processing_res: int,
+                           per_stage: bool | None = None) -> 'list[Prediction]':
         """Predictions for same-size frames; `per_stage` None means the estimator's `timing`."""
         raise NotImplementedError
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f'{type(self).__name__}(backend={self.backend!r}, model_id={self.model_id!r}, '
                 f'device={self.device}, dtype={self.dtype}, space={str(self.space)!r})')
 
 
-def _allow_static_graphs(shapes):
+def _allow_static_graphs(shapes: int) -> None:
     """Let torch.compile keep one static graph per warmed shape (its default limit is 8 per function;
     beyond it a function silently falls back to eager)."""
     import torch._dynamo.config as dynamo_config

@@ -8,19 +8,21 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .errors import ModelError
+
 GROUP_NORM_GROUPS = 8
 GROUP_NORM_EPS = 1e-5
 
 
-def _conv3x3(channels):
+def _conv3x3(channels: int) -> nn.Conv2d:
     return nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1)
 
 
-def _conv1x1(in_channels, out_channels):
+def _conv1x1(in_channels: int, out_channels: int) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, kernel_size=1)
 
 
-def _conv_fp32(conv, x):
+def _conv_fp32(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     # `.float()` is free for fp32 parameters and keeps the maths fp32 if someone cast the module.
     bias = None if conv.bias is None else conv.bias.float()
     return F.conv2d(x, conv.weight.float(), bias, conv.stride, conv.padding)
@@ -32,7 +34,7 @@ class FourierEnhancement(nn.Module):
     def __init__(self, channels: int = 1280):
         super().__init__()
         if channels % GROUP_NORM_GROUPS:
-            raise ValueError(f'channels: {channels} is not divisible by {GROUP_NORM_GROUPS} (GroupNorm groups)')
+            raise ModelError(f'channels: {channels} is not divisible by {GROUP_NORM_GROUPS} (GroupNorm groups)')
         self.channels = channels
         self.norm = nn.GroupNorm(GROUP_NORM_GROUPS, channels, eps=GROUP_NORM_EPS, affine=True)
         self.conv_f1 = _conv3x3(channels)
@@ -45,13 +47,13 @@ class FourierEnhancement(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=hidden.device.type, enabled=False):
-            out = self._forward_fp32(hidden.float())
+            out: torch.Tensor = self._forward_fp32(hidden.float())
         return out.to(hidden.dtype)
 
     # Eager even inside a torch.compile'd UNet: inductor has no codegen for complex tensors, and the
     # block runs once per frame on a map of about 12x9.
-    @torch.compiler.disable
-    def _forward_fp32(self, x):
+    @torch.compiler.disable  # type: ignore[untyped-decorator]   # torch leaves this decorator unannotated
+    def _forward_fp32(self, x: torch.Tensor) -> torch.Tensor:
         normed = F.group_norm(x, GROUP_NORM_GROUPS, self.norm.weight.float(), self.norm.bias.float(), self.norm.eps)
         height, width = normed.shape[-2:]
 

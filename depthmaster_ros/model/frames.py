@@ -10,6 +10,7 @@ from typing import cast
 import numpy as np
 import torch
 
+from .errors import ModelError
 from .sizing import check_image_layout
 
 BATCH_LAYOUT = ('B', 'H', 'W', '3')
@@ -30,12 +31,12 @@ def check_frames(frames: np.ndarray | torch.Tensor, device: str | torch.device, 
     layout = BATCH_LAYOUT if batched else IMAGE_LAYOUT
     if isinstance(frames, torch.Tensor):
         if canonical_device(frames.device) != canonical_device(device):
-            raise ValueError(f'{name}: tensor is on {frames.device} but the estimator runs on {device}; '
+            raise ModelError(f'{name}: tensor is on {frames.device} but the estimator runs on {device}; '
                              'pass a tensor on that device or a host numpy array')
         return check_image_layout(frames, frames.dtype == torch.uint8, layout, name)
     if isinstance(frames, np.ndarray):
         return check_image_layout(frames, frames.dtype == np.uint8, layout, name)
-    raise ValueError(f'{name}: expected a uint8 numpy array or a uint8 tensor on {device}, '
+    raise ModelError(f'{name}: expected a uint8 numpy array or a uint8 tensor on {device}, '
                      f'got {type(frames).__name__}')
 
 

@@ -5,7 +5,7 @@ drops those keys; that one warning is silenced), build our FourierEnhancement fr
 file, and compute the empty-prompt embedding once so the text encoder can be freed.
 Every unusable part raises ModelLoadError naming the file and the fix.
 """
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 import json
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import torch
 
-from .errors import ModelLoadError
+from .errors import ModelError, ModelLoadError
 from .fourier_enhancement import FourierEnhancement
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ _PASS_DIR = ('pass DIR to the node with `-p model:=DIR` (or `model: DIR` in its 
 _FIX_DOWNLOAD = f're-download the checkpoint (`hf download zysong212/DepthMaster --local-dir DIR`) and {_PASS_DIR}'
 
 
-def _hub_offline():
+def _hub_offline() -> bool:
     from huggingface_hub import constants
     env = os.environ.get('HF_HUB_OFFLINE', '').strip().lower() in ('1', 'true', 'yes', 'on')
     return env or bool(constants.HF_HUB_OFFLINE)
@@ -53,7 +53,7 @@ def resolve_model_directory(model: ModelSource) -> Path:
     Either way the directory is checked (`check_model_directory`) before any file in it is read.
     """
     if not isinstance(model, (str, os.PathLike)) or not str(model):
-        raise ValueError(f'model: expected a directory or a hub id, got {model!r}')
+        raise ModelError(f'model: expected a directory or a hub id, got {model!r}')
     path = Path(model).expanduser()
     if path.is_dir():
         return check_model_directory(path)
@@ -240,7 +240,7 @@ def load_fourier_enhancement(weights_file: Path, channels: int) -> FourierEnhanc
 class _DropFourierUnusedWarning(logging.Filter):
     """diffusers warns that fftblock.* weights are unused: expected, we load them ourselves."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if 'were not used when initializing' not in message:
             return True
@@ -249,7 +249,7 @@ class _DropFourierUnusedWarning(logging.Filter):
 
 
 @contextmanager
-def _fourier_warning_silenced():
+def _fourier_warning_silenced() -> Iterator[None]:
     logger = logging.getLogger('diffusers.models.modeling_utils')
     dropper = _DropFourierUnusedWarning()
     logger.addFilter(dropper)
@@ -281,7 +281,7 @@ def compute_empty_text_embedding(directory: Path) -> torch.Tensor:
     ids = tokenizer('', padding='do_not_pad', max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors='pt').input_ids
     with torch.inference_mode():
-        embedding = text_encoder.float()(ids)[0].float().clone()
+        embedding: torch.Tensor = text_encoder.float()(ids)[0].float().clone()
     del text_encoder
     return embedding
 

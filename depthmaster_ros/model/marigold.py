@@ -4,18 +4,21 @@ Output is affine-invariant depth (0 = near). With an ensemble, confidence comes 
 spread (diffusers' uncertainty: median absolute deviation over the normalised depth range). diffusers
 aligns members with scipy; without scipy the same alignment is done here in closed form.
 """
+from collections.abc import Sequence
 import importlib.util
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .errors import ModelLoadError
+from depthmaster_ros.alignment import Space
+
+from .errors import ModelError, ModelLoadError
 from .estimator import DepthEstimator
 from .loading import check_layout, check_weights_readable, find_weights_file, load_component, resolve_model_directory
-from .prediction import STAGES, TOTAL, Prediction, Space
-from .preprocess import processing_size
+from .prediction import STAGES, TOTAL, Prediction
 from .runtime import DeviceClock, Stamp, check_cpu_dtype
+from .sizing import processing_size
 
 if TYPE_CHECKING:
     # the defining modules: diffusers' top-level names are placeholder classes to a type checker
@@ -65,9 +68,9 @@ class MarigoldEstimator(DepthEstimator):
                  dtype: torch.dtype, steps: int = 4, ensemble_size: int = 1, timing: bool = True):
         super().__init__(model_id, torch.device(device), dtype, timing)
         if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f'marigold_steps: expected an integer >= 1, got {steps!r}')
+            raise ModelError(f'marigold_steps: expected an integer >= 1, got {steps!r}')
         if not isinstance(ensemble_size, int) or ensemble_size < 1:
-            raise ValueError(f'marigold_ensemble_size: expected an integer >= 1, got {ensemble_size!r}')
+            raise ModelError(f'marigold_ensemble_size: expected an integer >= 1, got {ensemble_size!r}')
         check_cpu_dtype(self.device, dtype)
         self.steps = steps
         self.ensemble_size = ensemble_size
@@ -81,18 +84,19 @@ class MarigoldEstimator(DepthEstimator):
             module.register_forward_pre_hook(lambda *_, s=stage: self._mark(s, 'start'))
             module.register_forward_hook(lambda *_, s=stage: self._mark(s, 'end'))
 
-    def _mark(self, stage, edge):
+    def _mark(self, stage: str, edge: str) -> None:
         if self._stage_marks is not None:
             self._stage_marks.append((stage, edge, self._clock.stamp()))
 
-    def _predict_same_size(self, frames, processing_res, per_stage=None):
-        per_stage = self._per_stage(per_stage)
-        return [self._predict_one(rgb, processing_res, per_stage) for rgb in frames]
+    def _predict_same_size(self, frames: Sequence[np.ndarray | torch.Tensor], processing_res: int,
+                           per_stage: bool | None = None) -> list[Prediction]:
+        timed = self._per_stage(per_stage)
+        return [self._predict_one(rgb, processing_res, timed) for rgb in frames]
 
-    def _predict_one(self, rgb, processing_res, per_stage):
+    def _predict_one(self, rgb: np.ndarray | torch.Tensor, processing_res: int, per_stage: bool) -> Prediction:
         processing_size(8, 8, processing_res)  # type and sign checks, naming processing_res
         if processing_res % 8:
-            raise ValueError(f'processing_res: Marigold needs 0 (native) or a multiple of 8, got {processing_res!r}')
+            raise ModelError(f'processing_res: Marigold needs 0 (native) or a multiple of 8, got {processing_res!r}')
         if isinstance(rgb, torch.Tensor):
             rgb = rgb.cpu().numpy()   # the diffusers pipeline takes its own tensor layout; numpy is unambiguous
         self._stage_marks = [] if per_stage else None
@@ -126,12 +130,12 @@ class MarigoldEstimator(DepthEstimator):
         return Prediction(relative=np.ascontiguousarray(relative, dtype=np.float32), space=self.space,
                           confidence=confidence, timings=timings)
 
-    def _stage_timings(self, started, finished):
+    def _stage_timings(self, started: Stamp, finished: Stamp) -> dict[str, float]:
         """Per-stage sums from the module hooks; pre/post are the time before the first and after the last."""
         seconds = self._clock.seconds
         timings = dict.fromkeys(STAGES, 0.0)
-        opened = {}
-        for stage, edge, stamp in self._stage_marks:
+        opened: dict[str, Stamp] = {}
+        for stage, edge, stamp in self._stage_marks or ():
             if edge == 'start':
                 opened[stage] = stamp
             elif stage in opened:

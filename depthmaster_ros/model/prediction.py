@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from depthmaster_ros.alignment.spaces import Space, check_space
+from depthmaster_ros.alignment import Space, check_space
+
+from .errors import ModelError
 
 # Stage names of Prediction.timings, in pipeline order.
 STAGES = ('preprocess', 'vae_encode', 'unet', 'vae_decode', 'postprocess')
@@ -23,10 +25,10 @@ class Prediction:
     confidence: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.space = check_space(self.space)
         if not isinstance(self.relative, np.ndarray) or self.relative.ndim != 2:
-            raise ValueError('relative: expected a 2-D numpy array')
+            raise ModelError('relative: expected a 2-D numpy array')
         if self.confidence is not None and self.confidence.shape != self.relative.shape:
-            raise ValueError(
+            raise ModelError(
                 f'confidence: shape {self.confidence.shape} differs from relative {self.relative.shape}')

@@ -5,7 +5,7 @@ CUDA events on the current stream, read once the frame's last event has complete
 is its GPU time, and nothing waits for the whole device (which would also wait for a next frame's
 upload on a side stream).
 """
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 import time
 from typing import cast
 import warnings
@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import torch
 
+from .errors import ModelError, ModelStateError
 from .prediction import TOTAL
 
 # A point in a device's own order: perf_counter seconds on the CPU, a CUDA event on CUDA.
@@ -25,7 +26,7 @@ def parse_dtype(name: str | torch.dtype) -> torch.dtype:
     if isinstance(name, torch.dtype) and name in DTYPES.values():
         return name
     if name not in DTYPES:
-        raise ValueError(f'dtype: expected one of {sorted(DTYPES)}, got {name!r}')
+        raise ModelError(f'dtype: expected one of {sorted(DTYPES)}, got {name!r}')
     return DTYPES[name]
 
 
@@ -33,18 +34,18 @@ def resolve_device(name: str | torch.device) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f'device: {name!r} is not a torch device ({error})') from None
+        raise ModelError(f'device: {name!r} is not a torch device ({error})') from None
     if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device: {name!r} requested but CUDA is not available in this torch build/machine')
+        raise ModelError(f'device: {name!r} requested but CUDA is not available in this torch build/machine')
     if device.type not in ('cpu', 'cuda'):
-        raise ValueError(f'device: expected cpu or cuda, got {name!r}')
+        raise ModelError(f'device: expected cpu or cuda, got {name!r}')
     return device
 
 
 def check_timing(timing: object) -> bool:
     """Per-stage timing is on or off; anything else is a caller's mistake, not a falsy default."""
     if not isinstance(timing, bool):
-        raise ValueError(f'timing: expected True or False, got {timing!r}')
+        raise ModelError(f'timing: expected True or False, got {timing!r}')
     return timing
 
 
@@ -78,7 +79,8 @@ class DeviceClock:
     def seconds(self, start: Stamp, end: Stamp) -> float:
         """Elapsed seconds between two stamps whose work has completed (see `wait`)."""
         if self.cuda:       # a CUDA clock's stamps are events, a CPU clock's are floats
-            return cast(torch.cuda.Event, start).elapsed_time(cast(torch.cuda.Event, end)) / 1e3
+            milliseconds: float = cast(torch.cuda.Event, start).elapsed_time(cast(torch.cuda.Event, end))
+            return milliseconds / 1e3
         return cast(float, end) - cast(float, start)
 
 
@@ -105,30 +107,31 @@ class StageTimer(Mapping[str, float]):
         self._stamps.append((stage, self._clock.stamp()))
         return self
 
-    def _timings(self):
+    def _timings(self) -> dict[str, float]:
         if self._resolved is None:
             if len(self._stamps) < 2:
-                raise RuntimeError('StageTimer read before finish()')
+                raise ModelStateError('StageTimer read before finish()')
             self._clock.wait(self._stamps[-1][1])
             if not self.per_stage:
                 self._resolved = {TOTAL: self._clock.seconds(self._stamps[0][1], self._stamps[-1][1])}
             else:
-                timings = {}
-                for (_, begin), (stage, end) in zip(self._stamps, self._stamps[1:]):
+                timings: dict[str, float] = {}
+                for (_, begin), (closed, end) in zip(self._stamps, self._stamps[1:]):
+                    stage = cast(str, closed)      # every stamp after the first closes a named stage
                     timings[stage] = timings.get(stage, 0.0) + self._clock.seconds(begin, end)
                 self._resolved = timings
         return self._resolved
 
-    def __getitem__(self, stage):
+    def __getitem__(self, stage: str) -> float:
         return self._timings()[stage]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._timings())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._timings())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = self._timings() if self._resolved is not None else 'unread'
         return f'StageTimer({state})'
 

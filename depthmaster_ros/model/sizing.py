@@ -4,6 +4,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from .errors import ModelError
+
 if TYPE_CHECKING:
     import torch
 
@@ -17,7 +19,7 @@ MIN_PROCESSED_SIZE = 8
 def processing_size(width: int, height: int, processing_res: int) -> tuple[int, int]:
     """(new_w, new_h) whose longer edge is `processing_res` (0 = native), truncated like the official code."""
     if isinstance(processing_res, bool) or not isinstance(processing_res, (int, np.integer)) or processing_res < 0:
-        raise ValueError(f'processing_res: expected an integer >= 0 (0 = native), got {processing_res!r}')
+        raise ModelError(f'processing_res: expected an integer >= 0 (0 = native), got {processing_res!r}')
     if processing_res == 0:
         return width, height
     factor = min(processing_res / width, processing_res / height)
@@ -27,7 +29,7 @@ def processing_size(width: int, height: int, processing_res: int) -> tuple[int, 
 def validate_rgb(rgb: object, name: str = 'rgb') -> np.ndarray:
     """Reject anything but an (H, W, 3) uint8 array before torch sees it."""
     if not isinstance(rgb, np.ndarray):
-        raise ValueError(f'{name}: expected a numpy array, got {type(rgb).__name__}')
+        raise ModelError(f'{name}: expected a numpy array, got {type(rgb).__name__}')
     return check_image_layout(rgb, rgb.dtype == np.uint8, ('H', 'W', '3'), name)
 
 
@@ -35,11 +37,11 @@ def check_image_layout(images: Images, is_uint8: bool, layout: tuple[str, ...], 
     """Shape, dtype and emptiness checks shared by numpy arrays and tensors (duck-typed: no torch here)."""
     shape = tuple(images.shape)
     if len(shape) != len(layout) or shape[-1] != 3:
-        raise ValueError(f'{name}: expected shape ({", ".join(layout)}), got {shape}')
+        raise ModelError(f'{name}: expected shape ({", ".join(layout)}), got {shape}')
     if not is_uint8:
-        raise ValueError(f'{name}: expected dtype uint8, got {images.dtype}')
+        raise ModelError(f'{name}: expected dtype uint8, got {images.dtype}')
     if min(shape) < 1:
-        raise ValueError(f'{name}: empty image of shape {shape}')
+        raise ModelError(f'{name}: empty image of shape {shape}')
     return images
 
 
@@ -47,7 +49,7 @@ def check_processable(width: int, height: int, processing_res: int) -> tuple[int
     """The processed size, or ValueError if the network cannot take it."""
     new_w, new_h = processing_size(width, height, processing_res)
     if min(new_w, new_h) < MIN_PROCESSED_SIZE:
-        raise ValueError(
+        raise ModelError(
             f'processing_res: {width}x{height} at processing_res={processing_res} becomes {new_w}x{new_h}; '
             f'both sides must be at least {MIN_PROCESSED_SIZE} pixels')
     return new_w, new_h

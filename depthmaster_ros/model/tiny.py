@@ -7,12 +7,18 @@ as the official checkpoint does.
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+from .errors import ModelError
 from .fourier_enhancement import FourierEnhancement
 from .loading import FFT_PREFIX, find_weights_file
 from .provenance import write_random_weights_note
+
+if TYPE_CHECKING:
+    from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 
 TINY_TEXT_HIDDEN = 32
 BOS, EOS = '<|startoftext|>', '<|endoftext|>'
@@ -20,10 +26,11 @@ BOS, EOS = '<|startoftext|>', '<|endoftext|>'
 _MERGES = (('t', 'h'), ('th', 'e</w>'), ('o', 'n</w>'), ('i', 'n'), ('in', 'g</w>'))
 
 
-def _byte_alphabet():
+def _byte_alphabet() -> list[str]:
     """GPT-2/CLIP byte-level alphabet: each byte maps to one printable unicode character."""
     printable = [*range(ord('!'), ord('~') + 1), *range(ord('¡'), ord('¬') + 1), *range(ord('®'), ord('ÿ') + 1)]
-    shifted, extra = {}, 0
+    shifted: dict[int, str] = {}
+    extra = 0
     for byte in range(256):
         if byte in printable:
             shifted[byte] = chr(byte)
@@ -56,7 +63,7 @@ def write_tiny_tokenizer(folder: str | os.PathLike[str]) -> tuple[int, int, int]
     return len(vocab), vocab[BOS], vocab[EOS]
 
 
-def _write_text_encoder(folder, vocab_size, bos_id, eos_id):
+def _write_text_encoder(folder: Path, vocab_size: int, bos_id: int, eos_id: int) -> None:
     from transformers import CLIPTextConfig, CLIPTextModel
     config = CLIPTextConfig(vocab_size=vocab_size, hidden_size=TINY_TEXT_HIDDEN, intermediate_size=64,
                             num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
@@ -65,23 +72,25 @@ def _write_text_encoder(folder, vocab_size, bos_id, eos_id):
     CLIPTextModel(config).save_pretrained(folder)
 
 
-def _tiny_vae():
-    from diffusers import AutoencoderKL
-    return AutoencoderKL(
+def _tiny_vae() -> 'AutoencoderKL':
+    from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+    vae: AutoencoderKL = AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
         block_out_channels=(8, 16, 16, 16), sample_size=64,
         down_block_types=('DownEncoderBlock2D',) * 4, up_block_types=('UpDecoderBlock2D',) * 4)
+    return vae
 
 
-def _tiny_unet(in_channels):
-    from diffusers import UNet2DConditionModel
-    return UNet2DConditionModel(
+def _tiny_unet(in_channels: int) -> 'UNet2DConditionModel':
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+    unet: UNet2DConditionModel = UNet2DConditionModel(
         sample_size=8, in_channels=in_channels, out_channels=4, layers_per_block=2,
         # Attention only at the coarser level: full-latent-resolution attention would make the
         # "tiny" model cost seconds per frame at 768 while testing nothing more.
         block_out_channels=(32, 64), down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'),
         up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'), cross_attention_dim=TINY_TEXT_HIDDEN,
         attention_head_dim=(2, 4), use_linear_projection=True, norm_num_groups=16)
+    return unet
 
 
 def _write_shared_parts(directory: str | os.PathLike[str], seed: int) -> Path:
@@ -95,7 +104,7 @@ def _write_shared_parts(directory: str | os.PathLike[str], seed: int) -> Path:
     return directory
 
 
-def _add_fourier_tensors(weights_file, fourier):
+def _add_fourier_tensors(weights_file: Path, fourier: FourierEnhancement) -> None:
     """Append fftblock.* to the saved UNet weights, as the official training code's state dict has them."""
     extra = {FFT_PREFIX + key: value.contiguous() for key, value in fourier.state_dict().items()}
     if weights_file.suffix == '.safetensors':
@@ -112,11 +121,11 @@ def _add_fourier_tensors(weights_file, fourier):
 def write_tiny_model(directory: str | os.PathLike[str], seed: int = 0, weights_format: str = 'safetensors') -> Path:
     """A random DepthMaster checkpoint in the official layout; returns the directory."""
     if weights_format not in ('safetensors', 'bin'):
-        raise ValueError(f"weights_format: expected 'safetensors' or 'bin', got {weights_format!r}")
+        raise ModelError(f"weights_format: expected 'safetensors' or 'bin', got {weights_format!r}")
     directory = _write_shared_parts(directory, seed)
     unet = _tiny_unet(in_channels=4)
     unet.save_pretrained(directory / 'unet', safe_serialization=weights_format == 'safetensors')
-    fourier = FourierEnhancement(unet.config.block_out_channels[-1])
+    fourier = FourierEnhancement(unet.config['block_out_channels'][-1])
     _add_fourier_tensors(find_weights_file(directory / 'unet'), fourier)
     index = {
         '_class_name': 'DepthMasterPipeline', '_diffusers_version': '0.29.0',
@@ -147,6 +156,7 @@ def write_tiny_marigold(directory: str | os.PathLike[str], seed: int = 0) -> Pat
     return directory
 
 
-def _tiny_vae_from(directory):
-    from diffusers import AutoencoderKL
-    return AutoencoderKL.from_pretrained(directory / 'vae')
+def _tiny_vae_from(directory: Path) -> 'AutoencoderKL':
+    from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+    vae: AutoencoderKL = AutoencoderKL.from_pretrained(directory / 'vae')
+    return vae

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.config.settings import NavigationSettings
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform
+from depthmaster_ros.config import NavigationSettings
+from depthmaster_ros.geometry import CameraModel, RigidTransform
 
 from .arrays import HOST, HostOps
 from .pixels import Columns, default_settings, distances, points_in, usable_pixels

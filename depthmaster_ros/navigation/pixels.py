@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.config.settings import Config, NavigationSettings
-from depthmaster_ros.geometry.array_checks import IMAGE, float_array
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform
+from depthmaster_ros.config import Config, NavigationSettings
+from depthmaster_ros.geometry import IMAGE, CameraModel, RigidTransform, float_array
 
 from .arrays import HOST, HostOps, ops_for
+from .errors import NavigationError
 
 Columns = tuple[Any, Any, Any]      # x, y, z: ndarrays, or tensors on the frame's device
 _CACHE_SIZE = 16
@@ -57,7 +56,7 @@ def usable_pixels(depth_m: Any, camera: CameraModel, stride: tuple[int, int], mi
             trust = confidence if ops is not HOST and ops_for(confidence) is ops else \
                 ops.from_host(float_array(confidence, 'confidence', IMAGE))
             if tuple(trust.shape) != tuple(depth.shape):
-                raise ValueError(f'confidence: expected shape {tuple(depth.shape)}, got {tuple(trust.shape)}')
+                raise NavigationError(f'confidence: expected shape {tuple(depth.shape)}, got {tuple(trust.shape)}')
             usable &= trust[::stride[0], ::stride[1]] >= min_confidence
         if edge_threshold > 0:
             usable &= ~flying_pixels(depth, edge_threshold, stride)
@@ -70,7 +69,7 @@ def checked_depth(depth_m: Any, ops: HostOps) -> Any:
     if ops is HOST:
         return float_array(depth_m, 'depth_m', IMAGE, np.float32)
     if depth_m.ndim != 2 or not depth_m.is_floating_point():
-        raise ValueError(f'depth_m: expected a 2-D float image, got shape {tuple(depth_m.shape)} {depth_m.dtype}')
+        raise NavigationError(f'depth_m: expected a 2-D float image, got shape {tuple(depth_m.shape)} {depth_m.dtype}')
     return depth_m.float()
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.config.settings import NavigationSettings
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform
+from depthmaster_ros.config import NavigationSettings
+from depthmaster_ros.geometry import CameraModel, RigidTransform
 
 from .arrays import HOST, HostOps
+from .errors import NavigationError
 from .pixels import Columns, default_settings, points_in, usable_pixels
 
 
@@ -114,7 +114,7 @@ def merge_scans(scans: Sequence[Scan]) -> Scan:
     for scan in scans[1:]:
         if (len(scan.ranges), scan.angle_min, scan.angle_increment) != \
                 (len(first.ranges), first.angle_min, first.angle_increment):
-            raise ValueError('scans: merged scans must share their beams (set scan_angle_min/max)')
+            raise NavigationError('scans: merged scans must share their beams (set scan_angle_min/max)')
     stacked = np.stack([scan.ranges for scan in scans])
     seen = ~np.isnan(stacked).all(axis=0)
     ranges = np.full(len(first.ranges), np.nan, np.float32)

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.conversions.buffers import ImplausibleSize
-from depthmaster_ros.conversions.compressed import compressed_to_rgb8
-from depthmaster_ros.conversions.image import check_image_size, image_to_rgb8
-from depthmaster_ros.conversions.point_cloud import read_xyz
-from depthmaster_ros.conversions.values import stamp_to_ns
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.conversions import (
+    ImplausibleSize,
+    check_image_size,
+    compressed_to_rgb8,
+    image_to_rgb8,
+    read_xyz,
+    stamp_to_ns,
+)
+from depthmaster_ros.errors import InputError
+from depthmaster_ros.geometry import CameraModel, StampedCloud
 
 from . import faults
 from .camera_sync import CameraInfoSync, Paired
@@ -28,19 +31,11 @@ from .cloud_pairing import RecentClouds
 from .frames import FrameInput
 
 if TYPE_CHECKING:
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.geometry.transforms import TransformLookup
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.geometry import TransformLookup
 
 # report(kind, text): count one fault or skip under its counter, with the sentence for the log
 Report = Callable[[str, str], object]
-
-
-class InputFault(ValueError):
-    """An input message that cannot be used; `kind` is its counter on /diagnostics and in the bag summary."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 def image_to_model_rgb(message: Any, max_pixels: int) -> np.ndarray:
@@ -52,16 +47,16 @@ def image_to_model_rgb(message: Any, max_pixels: int) -> np.ndarray:
 
 
 def cloud_from_message(message: Any) -> StampedCloud:
-    """The finite xyz points of a PointCloud2 with its frame and stamp; InputFault when unusable."""
+    """The finite xyz points of a PointCloud2 with its frame and stamp; InputError when unusable."""
     try:
         xyz = read_xyz(message, skip_nans=True)          # organised clouds mark missing returns with NaN
     except ValueError as error:             # the cause tells sizes that lie (ImplausibleSize) from the rest
-        raise InputFault('points', str(error)) from error
+        raise InputError(str(error), kind='points') from error
     frame_id = str(message.header.frame_id)
     if len(xyz) == 0:
-        raise InputFault('points_empty', f'point cloud in {frame_id!r} has no finite points')
+        raise InputError(f'point cloud in {frame_id!r} has no finite points', kind='points_empty')
     if not frame_id:
-        raise InputFault('points_frame_id', 'point cloud has an empty frame_id; it cannot be transformed')
+        raise InputError('point cloud has an empty frame_id; it cannot be transformed', kind='points_frame_id')
     return StampedCloud(xyz, frame_id, stamp_to_ns(message.header.stamp))
 
 
@@ -72,23 +67,23 @@ def store_cloud(clouds: RecentClouds, message: Any, report: Report,
     try:
         cloud = cloud_from_message(message)
         clouds.add(cloud if edit is None else edit(cloud))
-    except InputFault as fault:
+    except InputError as fault:
         if refuse_implausible and isinstance(fault.__cause__, ImplausibleSize):
             raise fault.__cause__ from None
         report(fault.kind, str(fault))
 
 
 def camera_for_image(camera: CameraModel, width: int, height: int) -> CameraModel:
-    """The intrinsics when they describe an image of exactly this size; InputFault otherwise.
+    """The intrinsics when they describe an image of exactly this size; InputError otherwise.
 
     Intrinsics of another size are never scaled: a camera_info of another size belongs to another
     stream or calibration (binning and cropping change K in ways a scale cannot tell apart).
     """
     if (camera.width, camera.height) == (width, height):
         return camera
-    raise InputFault('camera_info_size', f'camera_info is {camera.width}x{camera.height} but its image is '
-                                         f'{width}x{height}: intrinsics of another size are never applied; '
-                                         'relative depth only (publish the camera_info of this image size)')
+    raise InputError(f'camera_info is {camera.width}x{camera.height} but its image is {width}x{height}: intrinsics '
+                     'of another size are never applied; relative depth only (publish the camera_info of this image size)',
+                     kind='camera_info_size')
 
 
 @dataclass
@@ -175,7 +170,7 @@ class FrameAssembly:
         if camera is not None:
             try:
                 camera = camera_for_image(camera, image.rgb.shape[1], image.rgb.shape[0])
-            except InputFault as fault:
+            except InputError as fault:
                 self._report(fault.kind, str(fault))
                 camera, camera_miss_reason = None, str(fault)
         alignment = config.alignment

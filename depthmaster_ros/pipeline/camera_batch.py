@@ -14,6 +14,7 @@ from typing import cast
 import numpy as np
 
 from .depth_pipeline import DepthPipeline, ModelOutput, is_out_of_memory
+from .errors import PipelineError
 from .frames import FrameInput, FrameOutput, FrameWarning
 
 CameraItems = Sequence[tuple[DepthPipeline, FrameInput]]
@@ -53,7 +54,7 @@ def forward_camera_batch(items: CameraItems) -> ForwardedBatch:
     estimator = items[0][0].estimator
     for index, (pipeline, _) in enumerate(items):
         if pipeline.estimator is not estimator:
-            raise ValueError(f'items[{index}]: every camera pipeline must share one estimator for a batched forward')
+            raise PipelineError(f'items[{index}]: every camera pipeline must share one estimator for a batched forward')
     results: list[Forwarded | Exception | None] = [None] * len(items)
     begun = {}
     for index, (pipeline, frame) in enumerate(items):
@@ -62,7 +63,7 @@ def forward_camera_batch(items: CameraItems) -> ForwardedBatch:
             begun[index] = (pipeline.begin(frame, warnings), warnings)
         except ValueError as error:
             results[index] = error
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[tuple[int, ...], int, bool], list[int]] = {}
     for index, (rgb, _) in begun.items():
         pipeline = items[index][0]
         groups.setdefault((rgb.shape, pipeline.processing_res, pipeline.device_frames), []).append(index)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import time
 from typing import Any
 
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import CameraModel
 
 # fault kinds an unpaired image is counted under
 CAMERA_INFO = 'camera_info'                    # the camera_info of this stamp was refused (bag tool, per image)

@@ -7,7 +7,9 @@ from collections import deque
 from collections.abc import Iterable
 import threading
 
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.geometry import StampedCloud
+
+from .errors import PipelineError
 
 
 def select_cloud(clouds: Iterable[StampedCloud], image_stamp_ns: int, max_age_s: float,
@@ -38,7 +40,7 @@ class RecentClouds:
 
     def __init__(self, capacity: int = 8):
         if capacity < 1:
-            raise ValueError(f'capacity must be at least 1, got {capacity}')
+            raise PipelineError(f'capacity must be at least 1, got {capacity}')
         self._clouds: deque[StampedCloud] = deque(maxlen=capacity)
         self._lock = threading.Lock()
 

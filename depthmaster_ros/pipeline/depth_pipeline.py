@@ -4,27 +4,30 @@ model -> (optional resize to the processing size) -> alignment by mode -> tempor
 metric depth -> points -> alignment record. Everything a frame needs arrives in `FrameInput`,
 so the same frame gives the same output whichever adapter fed it.
 """
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+import time
 from typing import Any, cast
 
 import numpy as np
 
-from depthmaster_ros.alignment.confidence import alignment_confidence
-from depthmaster_ros.alignment.ground_plane import pose_from_tf
-from depthmaster_ros.alignment.height_check import HeightCheck, PeriodicHeightCheck
+from depthmaster_ros.alignment import (
+    AlignmentRecord,
+    HeightCheck,
+    PeriodicHeightCheck,
+    TemporalAlignmentFilter,
+    alignment_confidence,
+    pose_from_tf,
+)
 from depthmaster_ros.alignment.modes import FixedFit, NoSamples, SampleRequest, SparseSamples, get_mode
-from depthmaster_ros.alignment.record import AlignmentRecord
-from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
-from depthmaster_ros.config.settings import AlignmentSettings, Config
-from depthmaster_ros.model.protocol import DeviceEstimator, Estimator
-from depthmaster_ros.model.sizing import processing_size
+from depthmaster_ros.config import AlignmentSettings, Config
+from depthmaster_ros.model import DeviceEstimator, Estimator, processing_size
 
 from . import frames as kinds
-from .navigation import navigation_output
+from .errors import PipelineError
 from .frame_maps import DeviceMaps, HostMaps, resize_area
 from .frames import FrameInput, FrameOutput, FrameWarning
+from .navigation import navigation_output
 from .rectify import needs_rectification, rectified_camera, rectify_image
 
 NO_CAMERA_REASON = 'no camera info matched this image (stamp and size): relative depth only'
@@ -78,8 +81,8 @@ class DepthPipeline:
         self.estimator = estimator
         self.device_frames = uses_device_frames(estimator) if device_frames is None else bool(device_frames)
         if self.device_frames and not hasattr(estimator, 'predict_tensor'):
-            raise ValueError(f'device_frames: {type(estimator).__name__} has no predict_tensor (device output); '
-                             'pass device_frames=False')
+            raise PipelineError(f'device_frames: {type(estimator).__name__} has no predict_tensor (device output); '
+                                'pass device_frames=False')
         self.config = config
         self._oom_processing_res: int | None = None   # lowered after a CUDA OOM, until reconfigured
         self._filter = self._new_filter(config)
@@ -123,8 +126,8 @@ class DepthPipeline:
         self._check_frame(frame, rgb, warnings)
         camera = frame.camera
         if camera is not None and (camera.width, camera.height) != (rgb.shape[1], rgb.shape[0]):
-            raise ValueError(f'camera: model is {camera.width}x{camera.height} but the image is '
-                             f'{rgb.shape[1]}x{rgb.shape[0]}')
+            raise PipelineError(f'camera: model is {camera.width}x{camera.height} but the image is '
+                                f'{rgb.shape[1]}x{rgb.shape[0]}')
         return rgb
 
     def finish(self, frame: FrameInput, rgb: np.ndarray, prediction: ModelOutput, inference_s: float,
@@ -310,20 +313,20 @@ def _on_host(array: Any) -> np.ndarray:
     return to_host(array)
 
 
-def _check_rgb(rgb, max_pixels):
+def _check_rgb(rgb: object, max_pixels: int) -> np.ndarray:
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         shape = getattr(rgb, 'shape', None)
         dtype = getattr(rgb, 'dtype', type(rgb).__name__)
-        raise ValueError(f'rgb: expected an (H, W, 3) uint8 array, got shape {shape} dtype {dtype}')
+        raise PipelineError(f'rgb: expected an (H, W, 3) uint8 array, got shape {shape} dtype {dtype}')
     height, width = rgb.shape[:2]
     if height == 0 or width == 0:
-        raise ValueError(f'rgb: image is empty ({width}x{height})')
+        raise PipelineError(f'rgb: image is empty ({width}x{height})')
     if height * width > max_pixels:
-        raise ValueError(f'rgb: {width}x{height} = {height * width} pixels is above max_pixels {max_pixels}')
+        raise PipelineError(f'rgb: {width}x{height} = {height * width} pixels is above max_pixels {max_pixels}')
     return rgb
 
 
-def _free_cuda_cache():
+def _free_cuda_cache() -> None:
     import torch
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

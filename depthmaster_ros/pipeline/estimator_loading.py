@@ -1,7 +1,6 @@
 """The estimator a configuration names, with 'auto' device and dtype made concrete."""
-from depthmaster_ros.config.settings import ModelSettings
-from depthmaster_ros.model.backends import from_pretrained, parameter_options
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.config import ModelSettings
+from depthmaster_ros.model import Estimator, from_pretrained, parameter_options
 
 
 def resolve_runtime(device: str, dtype: str) -> tuple[str, str]:
@@ -17,7 +16,7 @@ def resolve_runtime(device: str, dtype: str) -> tuple[str, str]:
 def load_configured_estimator(settings: ModelSettings) -> Estimator:
     """The estimator the model settings describe (raises ModelLoadError with the fix when unusable)."""
     if settings.model_sha256:
-        from depthmaster_ros.model.loading import verify_model_sha256
+        from depthmaster_ros.model import verify_model_sha256
         verify_model_sha256(settings.model, settings.model_sha256)
     device, dtype = resolve_runtime(settings.device, settings.dtype)
     options = parameter_options(settings.backend, vars(settings))

@@ -9,7 +9,6 @@ from collections.abc import Callable
 import threading
 import time
 
-
 # Every fault kind the node counts, with what it means. docs/reliability.md names each one in its
 # fault tables and a test checks both ways (code -> this table -> docs), so neither can drift.
 FAULT_KINDS: dict[str, str] = {

@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from depthmaster_ros.alignment.apply import apply_alignment
-from depthmaster_ros.alignment.fit import fit_to_sparse_depth
-from depthmaster_ros.alignment.record import AlignmentRecord
-from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_points_with_colors
+from depthmaster_ros.alignment import AlignmentRecord, apply_alignment, fit_to_sparse_depth
+from depthmaster_ros.geometry import depth_to_points, depth_to_points_with_colors
 
 if TYPE_CHECKING:
     import torch
 
-    from depthmaster_ros.config.settings import AlignmentSettings, OutputSettings
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.config import AlignmentSettings, OutputSettings
+    from depthmaster_ros.geometry import CameraModel
 
 
 def resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -59,14 +57,16 @@ class HostMaps(_Maps):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.relative.shape
+        result: tuple[int, int] = self.relative.shape
+        return result
 
     def resized(self, height: int, width: int) -> 'HostMaps':
         return HostMaps(resize_area(self.relative, height, width))
 
     def host(self) -> np.ndarray:
         """The relative map as a numpy array (what the alignment modes and the fit read)."""
-        return self.relative
+        result: np.ndarray = self.relative
+        return result
 
     def publish(self, depth_m: np.ndarray | None, camera: 'CameraModel | None', rgb: np.ndarray,
                 output: 'OutputSettings') -> tuple[np.ndarray | None, np.ndarray | None,

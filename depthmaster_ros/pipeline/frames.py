@@ -4,13 +4,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from depthmaster_ros.alignment.record import AlignmentRecord
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.alignment import AlignmentRecord
+from depthmaster_ros.geometry import StampedCloud
 
 if TYPE_CHECKING:
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.geometry import CameraModel, TransformLookup
     from depthmaster_ros.pipeline.navigation import NavigationOutput
-    from depthmaster_ros.geometry.transforms import TransformLookup
 
 # Kinds of frame warning: each is a counter on /diagnostics and in the bag summary.
 STAMP_ZERO = 'image_stamp_zero'

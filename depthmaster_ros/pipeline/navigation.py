@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
-from depthmaster_ros.config.settings import Config, NavigationSettings
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform, TransformLookup
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll
+from depthmaster_ros.config import Config, NavigationSettings
+from depthmaster_ros.geometry import CameraModel, RigidTransform, TransformLookup
 from depthmaster_ros.navigation import Scan, merge_scans, obstacle_cloud, scan_from_depth
 
 from .frames import NAVIGATION_FRAME, FrameWarning
@@ -85,7 +84,7 @@ def merged_scan(scans: Sequence[tuple[Scan, int]]) -> tuple[Scan, int]:
     return merge_scans([scan for scan, _ in scans]), min(stamp for _, stamp in scans)
 
 
-def _lookup(tree, target, source, stamp_ns):
+def _lookup(tree: TransformLookup | None, target: str, source: str, stamp_ns: int) -> RigidTransform | None:
     if tree is None or not target:
         return None
     try:

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.config.settings import OutputSettings
-from depthmaster_ros.conversions.builders import MessageBuilders
-from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+from depthmaster_ros.config import OutputSettings
+from depthmaster_ros.conversions import MessageBuilders, xyz_cloud_fields
 
 from .frames import FrameOutput
 

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from .camera_batch import CameraItems, ForwardedBatch, finish_camera_batch, forward_camera_batch
+from .errors import PipelineError
 from .frames import FrameOutput
 
 MAX_IN_FLIGHT = 3            # one frame in the forward, one being finished, one being published or written
@@ -51,7 +52,7 @@ class PipelinedFrames:
 
     def __init__(self, emit: Callable[[FrameJob, FrameResults], None], in_flight: int, name: str = 'frames'):
         if not 1 <= in_flight <= MAX_IN_FLIGHT:
-            raise ValueError(f'in_flight: must be 1 to {MAX_IN_FLIGHT}, got {in_flight}')
+            raise PipelineError(f'in_flight: must be 1 to {MAX_IN_FLIGHT}, got {in_flight}')
         self.in_flight = in_flight
         self._emit = emit
         self._slots = threading.BoundedSemaphore(in_flight)
@@ -63,8 +64,8 @@ class PipelinedFrames:
         self._stream = _ForwardStream()
         self._threads: list[threading.Thread] = []
         if in_flight > 1:
-            self._to_finish: queue.Queue = queue.Queue()
-            self._to_emit: queue.Queue = queue.Queue()
+            self._to_finish: queue.Queue[object] = queue.Queue()
+            self._to_emit: queue.Queue[object] = queue.Queue()
             stages = ((self._to_finish, self._finish, self._to_emit, 'finish'),
                       (self._to_emit, self._emit_job, None, 'emit'))
             self._threads = [threading.Thread(target=self._stage, args=stage[:3], name=f'{name}_{stage[3]}',
@@ -126,13 +127,15 @@ class PipelinedFrames:
         return True
 
     # the stages ------------------------------------------------------------------------------------
-    def _stage(self, source: queue.Queue, step: Callable[[FrameJob], None], target: queue.Queue | None) -> None:
+    def _stage(self, source: 'queue.Queue[object]', step: Callable[[FrameJob], None],
+               target: 'queue.Queue[object] | None') -> None:
         while True:
             job = source.get()
             if job is _STOP:
                 if target is not None:
                     target.put(_STOP)
                 return
+            assert isinstance(job, FrameJob)        # the queues carry jobs and the stop sentinel only
             self._run_step(step, job)
             if target is not None:
                 target.put(job)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import CameraModel
 
 _MAPS: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 _MAPS_SIZE = 8

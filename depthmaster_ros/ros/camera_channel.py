@@ -8,9 +8,7 @@ its frame assembly (camera_info pairing) reports each fault under the camera's l
 from dataclasses import dataclass, field
 from typing import Any
 
-from depthmaster_ros.pipeline.assembly import FrameAssembly
-from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline import CameraInfoSync, DepthPipeline, FrameAssembly
 
 from .diagnostics import NodeHealth
 

@@ -10,8 +10,8 @@ import threading
 import time
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_BANNER, describe_weights, weights_line
-from depthmaster_ros.pipeline.frames import STAMP_ORDER, STAMP_ZERO
+from depthmaster_ros.model import RANDOM_WEIGHTS_BANNER, describe_weights, weights_line
+from depthmaster_ros.pipeline import STAMP_ORDER, STAMP_ZERO
 
 from .transport_stats import transport_status
 

@@ -18,21 +18,30 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from depthmaster_ros.alignment.modes import get_mode
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.config.table import image_size
-from depthmaster_ros.model.protocol import Estimator
-from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_BANNER
-from depthmaster_ros.pipeline import faults
-from depthmaster_ros.pipeline.assembly import ConvertedImage, FrameAssembly, store_cloud
-from depthmaster_ros.pipeline.camera_sync import CameraInfoSync, Paired
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator, resolve_runtime
-from depthmaster_ros.pipeline.faults import FaultCounters
-from depthmaster_ros.pipeline.frames import FrameInput, FrameOutput
-from depthmaster_ros.pipeline.navigation import is_ring, merged_scan
-from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, frame_messages
-from depthmaster_ros.pipeline.pipelined import FrameJob, FrameResults, PipelinedFrames
+from depthmaster_ros.config import Config, image_size
+from depthmaster_ros.model import RANDOM_WEIGHTS_BANNER, Estimator
+from depthmaster_ros.pipeline import (
+    OUTPUT_TOPICS,
+    CameraInfoSync,
+    ConvertedImage,
+    DepthPipeline,
+    FaultCounters,
+    FrameAssembly,
+    FrameInput,
+    FrameJob,
+    FrameOutput,
+    FrameResults,
+    Paired,
+    PipelinedFrames,
+    RecentClouds,
+    faults,
+    frame_messages,
+    is_ring,
+    load_configured_estimator,
+    merged_scan,
+    resolve_runtime,
+    store_cloud,
+)
 
 from . import messages
 from .camera_channel import CameraChannel, camera_label

@@ -9,7 +9,7 @@ from typing import Any
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.model import Estimator
 
 from .frame_path import DepthFramePath
 from .node import NODE_NAME
@@ -29,7 +29,7 @@ class DepthMasterLifecycleNode(DepthFramePath, LifecycleNode):
         self.get_logger().info('unconfigured: waiting for the configure transition')
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        from depthmaster_ros.model.errors import ModelLoadError
+        from depthmaster_ros.model import ModelLoadError
         try:
             self._configure(self._given_estimator)
         except (ModelLoadError, ValueError) as error:

@@ -13,9 +13,15 @@ from depthmaster_interfaces.msg import DepthAlignment
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from depthmaster_ros.conversions.image import numpy_to_image_fields
-from depthmaster_ros.conversions.values import (alignment_values, camera_info_values, check_frame_id,
-                                                laser_scan_values, split_stamp_ns, stamp_to_ns)
+from depthmaster_ros.conversions import (
+    alignment_values,
+    camera_info_values,
+    check_frame_id,
+    laser_scan_values,
+    numpy_to_image_fields,
+    split_stamp_ns,
+    stamp_to_ns,
+)
 
 __all__ = ['stamp_to_ns', 'ns_to_stamp', 'header_msg', 'image_msg', 'compressed_image_msg', 'cloud_msg',
            'camera_info_msg', 'alignment_msg', 'scan_msg', 'header_in']

@@ -6,14 +6,14 @@ outputs only. Outputs are found in the ROS graph (so every camera of a `cameras`
 serialized (a depth image is never decoded) and stamped from the CDR header every output starts with.
 """
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 import importlib
 import struct
 import time
 from typing import Any
-from collections.abc import Callable
 
-from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
+from depthmaster_ros.pipeline import OUTPUT_TOPICS
 
 from .qos import output_qos
 from .transport_stats import TransportLoss

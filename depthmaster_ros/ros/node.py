@@ -8,7 +8,7 @@ from typing import Any
 
 from rclpy.node import Node
 
-from depthmaster_ros.model.protocol import Estimator
+from depthmaster_ros.model import Estimator
 
 from .frame_path import DepthFramePath
 

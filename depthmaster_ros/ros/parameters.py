@@ -11,8 +11,7 @@ from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from depthmaster_ros.config import table
-from depthmaster_ros.config.settings import Config
+from depthmaster_ros.config import Config, table
 
 _ROS_TYPES = {
     table.STRING: ParameterType.PARAMETER_STRING,

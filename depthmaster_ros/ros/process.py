@@ -8,6 +8,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from .node import DepthMasterNode
+from .security import DdsSecurityError, check_keystore, check_security_plugins
 
 
 def lifecycle_main(argv: list[str] | None = None) -> int:
@@ -33,9 +34,7 @@ def main(argv: list[str] | None = None, exit_process: bool | None = None, lifecy
 
 
 def _run(args, lifecycle=False):
-    from depthmaster_ros.model.errors import ModelLoadError
-
-    from .security import DdsSecurityError, check_keystore, check_security_plugins
+    from depthmaster_ros.model import ModelLoadError
     context = rclpy.Context()
     try:                    # security enforced but impossible: refuse before any node exists (security.py)
         check_keystore(args)

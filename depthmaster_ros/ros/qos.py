@@ -10,6 +10,8 @@ from that history; with 2, repairs came too late and 7-49 % of camera_info was l
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from .errors import NodeSettingError
+
 _RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT, 'reliable': ReliabilityPolicy.RELIABLE}
 
 
@@ -17,7 +19,7 @@ def reliability_policy(name):
     try:
         return _RELIABILITY[name]
     except KeyError:
-        raise ValueError(f'reliability must be one of {", ".join(_RELIABILITY)}, got {name!r}') from None
+        raise NodeSettingError(f'reliability must be one of {", ".join(_RELIABILITY)}, got {name!r}') from None
 
 
 def input_stream_qos(depth, reliability='best_effort'):

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS
+from depthmaster_ros.config import Config
+from depthmaster_ros.pipeline import OUTPUT_TOPICS
 
 # The files rmw needs in an enclave directory (as `ros2 security create_enclave` writes them).
 ENCLAVE_FILES = ('identity_ca.cert.pem', 'cert.pem', 'key.pem', 'permissions_ca.cert.pem', 'governance.p7s',

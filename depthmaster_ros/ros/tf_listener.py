@@ -5,7 +5,7 @@ through one lock (`SharedTransformBuffer`).
 """
 import threading
 
-from depthmaster_ros.geometry.transforms import TransformBuffer, store_tf_message
+from depthmaster_ros.geometry import TransformBuffer, store_tf_message
 from depthmaster_ros.ros.qos import tf_qos, tf_static_qos
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SyntheticError
+
 # A frame writer: (index, frame, rng) -> (the files of that frame by relative path, its split-list line).
 FrameFiles = tuple[dict[str, bytes], str]
 # name -> (frame size (width, height), frame writer); the official split list names come from the readers
@@ -35,7 +37,7 @@ def _png(image: np.ndarray, suffix: str = '.png') -> bytes:
         image = np.ascontiguousarray(image[..., ::-1])      # RGB -> OpenCV's BGR
     ok, data = cv2.imencode(suffix, image, [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix == '.jpg' else [])
     if not ok:
-        raise ValueError(f'cannot encode a {image.shape} image as {suffix}')
+        raise SyntheticError(f'cannot encode a {image.shape} image as {suffix}')
     return data.tobytes()
 
 
@@ -110,7 +112,7 @@ def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = 
     list beside it; void: the release folder with void_150/500/1500; folder: rgb/, depth/, sparse/.
     size (width, height) replaces the layout's own frame size where the format allows it.
     """
-    from depthmaster_ros.evaluation.datasets import dataset_class
+    from depthmaster_ros.evaluation import dataset_class
     from depthmaster_ros.synthetic.scene import SyntheticScene
 
     directory = Path(directory)
@@ -118,7 +120,7 @@ def write_layout(name: str, directory: str | Path, frames: int = 3, tar: bool = 
     writers: dict[str, tuple[tuple[int, int], Callable[..., Any]]] = {
         **LAYOUTS, 'void': ((96, 72), _void), 'folder': ((96, 72), _folder)}
     if name not in writers:
-        raise ValueError(f'layout: expected one of {", ".join(layout_names())}, got {name!r}')
+        raise SyntheticError(f'layout: expected one of {", ".join(layout_names())}, got {name!r}')
     default_size, writer = writers[name]
     width, height = size or default_size
     scene = SyntheticScene(width=width, height=height, seed=seed)

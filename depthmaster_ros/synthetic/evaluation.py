@@ -11,11 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthmaster_ros.alignment import AlignmentRecord, apply_alignment, metric_depth_from_sparse, to_space
-from depthmaster_ros.alignment.fit import least_squares_scale_shift
-from depthmaster_ros.alignment.floor_selection import select_floor
-from depthmaster_ros.alignment.lidar_projection import SparseDepthResult, project_to_sparse_depth
-from depthmaster_ros.geometry.metrics import depth_errors
+from depthmaster_ros.alignment import (
+    AlignmentRecord,
+    SparseDepthResult,
+    apply_alignment,
+    least_squares_scale_shift,
+    metric_depth_from_sparse,
+    project_to_sparse_depth,
+    select_floor,
+    to_space,
+)
+from depthmaster_ros.geometry import depth_errors
 from depthmaster_ros.synthetic.scene import SceneFrame, fake_prediction
 
 SEE_THROUGH_REL = 0.1

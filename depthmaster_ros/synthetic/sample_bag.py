@@ -13,9 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from depthmaster_ros.bag.compression import output_compression
-from depthmaster_ros.bag.writing import (
-    SINGLE_FILE_SUFFIXES, OutputLocation, open_writer, output_storage, qos_profile, tf_static_qos)
+from depthmaster_ros.bag import (
+    SINGLE_FILE_SUFFIXES,
+    OutputLocation,
+    open_writer,
+    output_compression,
+    output_storage,
+    qos_profile,
+    tf_static_qos,
+)
+
+from .errors import SyntheticError
 
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'
@@ -35,9 +43,9 @@ LIDAR_LATENCY_NS = 35_000_000
 
 def _check(name, value, low, kind=int):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-        raise ValueError(f'{name}: expected {"an integer" if kind is int else "a number"}, got {value!r}')
+        raise SyntheticError(f'{name}: expected {"an integer" if kind is int else "a number"}, got {value!r}')
     if not value >= low:
-        raise ValueError(f'{name}: must be at least {low}, got {value!r}')
+        raise SyntheticError(f'{name}: must be at least {low}, got {value!r}')
     return kind(value)
 
 
@@ -65,8 +73,8 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
     Compressed as the bag tool's output is (zstd where rosbag2 reads it back) unless `compression` says.
     """
     from depthmaster_ros.bag import messages as rm
-    from depthmaster_ros.conversions.point_cloud import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
-    from depthmaster_ros.geometry.transforms import RigidTransform
+    from depthmaster_ros.conversions import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
+    from depthmaster_ros.geometry import RigidTransform
     from depthmaster_ros.synthetic.scene import SyntheticScene
 
     frames = _check('frames', frames, 1)

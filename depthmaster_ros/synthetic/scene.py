@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from depthmaster_ros.alignment import to_space
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform, rotation_about
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll, to_space
+from depthmaster_ros.geometry import CameraModel, RigidTransform, rotation_about
+
+from .errors import SyntheticError
 
 ROOM_LOW = np.array([-1.5, -3.0, 0.0])
 ROOM_HIGH = np.array([9.5, 3.0, 2.8])
@@ -191,9 +191,9 @@ class SyntheticScene:
                  lidar_outlier_fraction: float = 0.0, lidar_max_range_m: float = 60.0, path_period_s: float = 20.0,
                  path_amplitude_m: float = 1.5, start_stamp_ns: int = 0, seed: int = 0):
         if lidar_beams not in (16, 32):
-            raise ValueError(f'lidar_beams: 16 or 32, got {lidar_beams}')
+            raise SyntheticError(f'lidar_beams: 16 or 32, got {lidar_beams}')
         if not 0.0 <= lidar_outlier_fraction < 1.0:
-            raise ValueError(f'lidar_outlier_fraction: must be in [0, 1), got {lidar_outlier_fraction}')
+            raise SyntheticError(f'lidar_outlier_fraction: must be in [0, 1), got {lidar_outlier_fraction}')
         fx = 500.0 * width / 640.0 if fx is None else float(fx)
         coefficients = (-0.05, 0.01, 0.0005, -0.0005, 0.0) if distortion else ()
         self.camera = CameraModel.pinhole(width, height, fx, D=coefficients,
@@ -269,7 +269,7 @@ class SyntheticScene:
     def frames(self, rate_hz: float, duration_s: float) -> Iterator[SceneFrame]:
         """Frames at rate_hz for duration_s seconds (the sample bag's stream)."""
         if not rate_hz > 0 or not duration_s >= 0:
-            raise ValueError(f'rate_hz/duration_s: need rate > 0 and duration >= 0, got {rate_hz}, {duration_s}')
+            raise SyntheticError(f'rate_hz/duration_s: need rate > 0 and duration >= 0, got {rate_hz}, {duration_s}')
         count = int(np.floor(duration_s * rate_hz + 1e-9))
         for index in range(count):
             yield self.render(index / rate_hz)

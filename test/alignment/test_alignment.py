@@ -2,8 +2,16 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import Space, apply_alignment, fit_samples, from_space, metric_depth_from_sparse, to_space
-from depthmaster_ros.alignment.fit import least_squares_scale_shift, sample_indices
+from depthmaster_ros.alignment import (
+    Space,
+    apply_alignment,
+    fit_samples,
+    from_space,
+    least_squares_scale_shift,
+    metric_depth_from_sparse,
+    sample_indices,
+    to_space,
+)
 
 
 def line_data(rng, n=2000, scale=2.5, shift=-0.3, noise=0.002, outlier_fraction=0.0):

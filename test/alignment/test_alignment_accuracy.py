@@ -2,11 +2,14 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import Space
-from depthmaster_ros.alignment.floor_selection import MAX_SAMPLES, STRIDE, select_floor
-from depthmaster_ros.alignment.ground_plane import ground_plane_depth
-from depthmaster_ros.synthetic.evaluation import count_see_through, ground_plane_scale_error, lidar_alignment_accuracy
-from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+from depthmaster_ros.alignment import Space, floor_selection, ground_plane_depth, select_floor
+from depthmaster_ros.synthetic import (
+    SyntheticScene,
+    count_see_through,
+    fake_prediction,
+    ground_plane_scale_error,
+    lidar_alignment_accuracy,
+)
 
 TIMES_S = (0.0, 1.5, 3.0)           # floor, boxes and the pole all in view
 OCCLUSION_WINDOW = 15               # spans the ~11 px gap between 32-beam scan lines at 640x480
@@ -79,8 +82,8 @@ def test_floor_selection_keeps_only_floor_pixels(clean_frames):
         selection = select_floor(prediction, 'sqrt_disparity', frame.camera, frame.camera_to_base, 10.0)
         kept = np.isfinite(selection.depth)
         assert np.array_equal(np.flatnonzero(kept), selection.pixels)
-        plane_pixels = np.isfinite(plane[::STRIDE, ::STRIDE]).sum()
-        assert selection.floor_share > 0.3 and kept.sum() >= min(MAX_SAMPLES, 0.3 * plane_pixels)
+        plane_pixels = np.isfinite(plane[::floor_selection.STRIDE, ::floor_selection.STRIDE]).sum()
+        assert selection.floor_share > 0.3 and kept.sum() >= min(floor_selection.MAX_SAMPLES, 0.3 * plane_pixels)
         off_floor = np.abs(frame.depth[kept] / plane[kept] - 1.0)
         assert np.mean(off_floor > 0.02) <= 0.02, (frame.stamp_s, np.mean(off_floor > 0.02))
         assert off_floor.max() < 0.12, (frame.stamp_s, off_floor.max())

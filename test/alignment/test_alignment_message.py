@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from depthmaster_ros.alignment import AlignmentRecord, message_fields
 from depthmaster_ros.bag import messages as rb
-from depthmaster_ros.alignment.record import AlignmentRecord, message_fields
 
 STAMP_NS = 1_650_000_000_250_000_000
 # .msg primitive -> the Python type the record must use for it.

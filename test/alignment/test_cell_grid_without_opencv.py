@@ -4,8 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import cell_grid
-from depthmaster_ros.alignment import metric_depth_from_sparse, to_space
+from depthmaster_ros.alignment import cell_grid, metric_depth_from_sparse, to_space
 
 
 @pytest.fixture

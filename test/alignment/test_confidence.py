@@ -3,10 +3,15 @@ published metres, low far from every sample and where the samples disagree."""
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.confidence import AGREEMENT_TOLERANCE, alignment_confidence, sample_agreement
-from depthmaster_ros.alignment import metric_depth_from_sparse, to_space
-from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+from depthmaster_ros.alignment import (
+    AGREEMENT_TOLERANCE,
+    alignment_confidence,
+    metric_depth_from_sparse,
+    project_to_sparse_depth,
+    sample_agreement,
+    to_space,
+)
+from depthmaster_ros.synthetic import SyntheticScene, fake_prediction
 
 HEIGHT, WIDTH = 240, 320
 

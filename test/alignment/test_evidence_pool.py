@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.evidence_pool import DRIFT_PER_S, EvidencePool
-from depthmaster_ros.alignment.verdicts import fit_verdict, weak_evidence
+from depthmaster_ros.alignment import DRIFT_PER_S, EvidencePool, fit_verdict, weak_evidence
 
 
 def test_a_weak_frame_that_agrees_is_narrowed_by_the_pool():

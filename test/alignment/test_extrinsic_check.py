@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.extrinsic_check import estimate_offset
-from depthmaster_ros.alignment import from_space, metric_depth_from_sparse, to_space
+from depthmaster_ros.alignment import estimate_offset, from_space, metric_depth_from_sparse, to_space
 
 
 def street_depth(height=120, width=200):

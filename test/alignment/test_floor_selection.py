@@ -2,11 +2,15 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import metric_depth_from_sparse
-from depthmaster_ros.alignment.floor_selection import select_floor
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
-from depthmaster_ros.alignment.height_check import PeriodicHeightCheck, check_camera_height
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.alignment import (
+    PeriodicHeightCheck,
+    camera_to_base_from_height_pitch_roll,
+    check_camera_height,
+    ground_plane_depth,
+    metric_depth_from_sparse,
+    select_floor,
+)
+from depthmaster_ros.geometry import CameraModel
 
 CAMERA = CameraModel.pinhole(640, 480, 518.9, cx=325.6, cy=253.7)
 HEIGHT = 1.3

@@ -2,17 +2,24 @@
 depth limits, NaN/inf/zero/constant included. The only exception allowed is a documented ValueError
 naming its field; metres are finite and inside [min_depth, max_depth] wherever they are not NaN; an
 ok fit has a finite positive scale; exact affine data are recovered."""
-import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+import numpy as np
+import pytest
 
-from depthmaster_ros.alignment import Space, apply_alignment, fit_samples, from_space, metric_depth_from_sparse, to_space
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.alignment.fit import SPREAD_RELATIVE
-from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
+from depthmaster_ros.alignment import (
+    SPREAD_RELATIVE,
+    Space,
+    TemporalAlignmentFilter,
+    apply_alignment,
+    fit_samples,
+    from_space,
+    metric_depth_from_sparse,
+    project_to_sparse_depth,
+    to_space,
+)
+from depthmaster_ros.geometry import CameraModel
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

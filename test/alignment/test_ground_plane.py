@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
-from depthmaster_ros.synthetic.scene import FLOOR, ray_cast
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll, ground_plane_depth
+from depthmaster_ros.geometry import CameraModel
+from depthmaster_ros.synthetic import FLOOR, ray_cast
 
 CAMERA = CameraModel.pinhole(160, 120, 125.0)
 

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import fit_samples, from_space, metric_depth_from_sparse, to_space
-from depthmaster_ros.alignment.verdicts import breakdown_ratio
+from depthmaster_ros.alignment import breakdown_ratio, fit_samples, from_space, metric_depth_from_sparse, to_space
 
 
 def street_like(rng, count=3000, low=3.0, high=60.0, distortion=0.03, noise=0.01):

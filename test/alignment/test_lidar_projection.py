@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.alignment.lidar_projection import occlusion_mask, project_to_sparse_depth
+from depthmaster_ros.alignment import occlusion_mask, project_to_sparse_depth
+from depthmaster_ros.geometry import CameraModel
 
 CAMERA = CameraModel.pinhole(64, 48, 50.0)
 

@@ -3,12 +3,17 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.alignment import modes
-from depthmaster_ros.alignment.modes import (AlignmentMode, FixedFit, NoSamples, SampleRequest, SparseSamples,
-                                             get_mode, mode_names)
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.config.table import BY_NAME
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.alignment.modes import (
+    AlignmentMode,
+    FixedFit,
+    NoSamples,
+    SampleRequest,
+    SparseSamples,
+    get_mode,
+    mode_names,
+)
+from depthmaster_ros.config import BY_NAME, Config
+from depthmaster_ros.geometry import CameraModel, StampedCloud
 
 
 def camera(width=64, height=48):

@@ -4,11 +4,15 @@ by partitioning only those that can win, with the same choice."""
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.confidence import alignment_confidence
-from depthmaster_ros.alignment.fit import fit_to_sparse_depth, sample_indices
-from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.alignment.robust_start import PROBE_ROWS, lowest_median_row
-from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+from depthmaster_ros.alignment import (
+    PROBE_ROWS,
+    alignment_confidence,
+    fit_to_sparse_depth,
+    lowest_median_row,
+    project_to_sparse_depth,
+    sample_indices,
+)
+from depthmaster_ros.synthetic import SyntheticScene, fake_prediction
 
 HEIGHT, WIDTH = 240, 320
 

@@ -2,9 +2,15 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import apply_alignment, fit_samples, metric_depth_from_sparse, to_space
-from depthmaster_ros.alignment.fit import least_squares_scale_shift
-from depthmaster_ros.alignment.sample_weights import DENSITY_GRID, representative_weights
+from depthmaster_ros.alignment import (
+    DENSITY_GRID,
+    apply_alignment,
+    fit_samples,
+    least_squares_scale_shift,
+    metric_depth_from_sparse,
+    representative_weights,
+    to_space,
+)
 
 
 def test_a_lone_sample_weighs_more_than_one_of_a_crowd():

@@ -4,9 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import AlignmentRecord
-from depthmaster_ros.alignment.evidence_pool import DRIFT_PER_S
-from depthmaster_ros.alignment.temporal_filter import TemporalAlignmentFilter
+from depthmaster_ros.alignment import AlignmentRecord, TemporalAlignmentFilter, evidence_pool
 
 
 def fit(scale, shift=0.1, ok=True, reason=''):
@@ -119,4 +117,4 @@ def test_a_held_fit_says_its_evidence_has_aged():
     filt.update(0.0, good(2.0, 0.03))
     held = filt.update(0.8, AlignmentRecord(ok=False, reason='no point cloud received', space='sqrt_disparity'))
     assert held.ok and held.held
-    assert held.scale_uncertainty == pytest.approx(np.hypot(0.03, 0.8 * DRIFT_PER_S))
+    assert held.scale_uncertainty == pytest.approx(np.hypot(0.03, 0.8 * evidence_pool.DRIFT_PER_S))

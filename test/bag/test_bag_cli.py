@@ -1,13 +1,13 @@
 """`depthmaster-ros bag` as a real subprocess: a full run, exit codes, and Ctrl-C leaving a readable bag."""
 import json
 import os
+from pathlib import Path
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from rosbags.rosbag2 import Reader

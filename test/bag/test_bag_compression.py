@@ -11,11 +11,10 @@ from mcap_ros2.decoder import DecoderFactory
 import pytest
 from rosbags.rosbag2 import Reader
 
-from depthmaster_ros.bag.compression import output_compression
-from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.bag.summary import format_summary
+from depthmaster_ros.bag import BagOptions, format_summary, output_compression, process_bag
 from depthmaster_ros.commands import bag as bag_command
 from depthmaster_ros.synthetic import sample_bag
+
 from fixtures_bag import module_sample, run
 
 FRAMES, WIDTH, HEIGHT = 4, 64, 48

@@ -10,7 +10,8 @@ from mcap.reader import make_reader
 import pytest
 import yaml
 
-from depthmaster_ros.bag.replay import BagOptions, process_bag
+from depthmaster_ros.bag import BagOptions, process_bag
+
 from fixtures_bag import module_sample, run
 
 FRAMES, WIDTH, HEIGHT = 3, 64, 48

@@ -2,7 +2,9 @@
 import pytest
 
 from depthmaster_ros.synthetic import sample_bag
+
 from fixtures_bag import messages_without_timings, run
+
 
 @pytest.fixture(scope='module')
 def long_sample(tmp_path_factory):

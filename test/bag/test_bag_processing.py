@@ -7,18 +7,13 @@ from rosbags.interfaces import QosDurability, QosReliability
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
+from depthmaster_ros.bag import BagOptions, BagRefused, InputBag, TopicSelectionError, process_bag
 from depthmaster_ros.bag import messages as rosbag_messages
-from depthmaster_ros.bag.refusal import BagRefused
-from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.bag.topics import InputBag, TopicSelectionError
-from depthmaster_ros.conversions.compressed import encode_compressed
-from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frames import FrameInput
-from depthmaster_ros.synthetic import sample_bag
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.conversions import encode_compressed, image_to_numpy
+from depthmaster_ros.geometry import RigidTransform, StampedCloud, TransformBuffer
+from depthmaster_ros.pipeline import DepthPipeline, FrameInput
+from depthmaster_ros.synthetic import SyntheticScene, sample_bag
+
 from fixtures_bag import FRAMES, HEIGHT, NS, RATE, WIDTH, copy_bag, offered_qos, read_bag, run, stamp_ns, topic_types
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

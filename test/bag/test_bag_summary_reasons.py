@@ -1,7 +1,6 @@
 """The bag summary says why frames had no metres next to `alignment ok N%`: the most frequent reasons
 of the frames whose alignment was not ok, counted, in the printed summary and the --summary file."""
-from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.bag.summary import format_summary
+from depthmaster_ros.bag import BagOptions, format_summary, process_bag
 
 
 def test_alignment_ok_comes_with_the_reasons_of_the_frames_without_metres(sample_bag_file, tmp_path, tiny_estimator,

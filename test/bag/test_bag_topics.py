@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from rosbags.typesys import Stores, get_typestore
 
+from depthmaster_ros.bag import TopicEntry, TopicSelectionError, image_namespace, select_topics
 from depthmaster_ros.bag import topics as bag_topics
-from depthmaster_ros.bag.topics import TopicEntry, TopicSelectionError, image_namespace, select_topics
 
 TYPES = get_typestore(Stores.ROS2_KILTED).types
 

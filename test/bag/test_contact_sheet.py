@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from depthmaster_ros.bag.contact_sheet import SheetRow, render_contact_sheet, sheet_layout, write_contact_sheet
-from depthmaster_ros.geometry.metrics import DELTA1_THRESHOLD, depth_errors, mean_errors
+from depthmaster_ros.bag import SheetRow, render_contact_sheet, sheet_layout, write_contact_sheet
+from depthmaster_ros.geometry import DELTA1_THRESHOLD, depth_errors, mean_errors
 
 
 def _rgb(height, width, seed):

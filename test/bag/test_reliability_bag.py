@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.bag import messages as rosbag_messages
-from depthmaster_ros.conversions.compressed import encode_compressed
-from depthmaster_ros.conversions.image import image_to_numpy
+from depthmaster_ros.conversions import encode_compressed, image_to_numpy
 from depthmaster_ros.synthetic import sample_bag
+
 from fixtures_bag import FRAMES, NS, copy_bag, read_bag, run, stamp_ns, topic_types
 
 COMPRESSED_TOPIC = '/camera/image_raw/compressed'

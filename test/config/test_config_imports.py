@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 from depthmaster_ros.alignment.modes import BUILT_IN, mode_names
-from depthmaster_ros.config.table import BY_NAME
-from depthmaster_ros.model.backends import backend_names, compile_choices
+from depthmaster_ros.config import BY_NAME
+from depthmaster_ros.model import backend_names, compile_choices
 
 _IMPORT_CONFIG = '''
 import json, sys

@@ -5,10 +5,8 @@ import re
 import pytest
 import yaml
 
+from depthmaster_ros.config import BY_NAME, PARAMETERS, Config, defaults, image_size, load_params_file, validate
 from depthmaster_ros.config import table as parameters
-from depthmaster_ros.config.params_file import load_params_file
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.config.table import BY_NAME, PARAMETERS, defaults, image_size, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'config' / 'depthmaster.yaml'

@@ -3,8 +3,7 @@ import dataclasses
 
 import pytest
 
-from depthmaster_ros.config.settings import GROUPS, Config, group_fields
-from depthmaster_ros.config.table import PARAMETERS, defaults
+from depthmaster_ros.config import GROUPS, PARAMETERS, Config, defaults, group_fields
 
 
 def test_each_group_holds_exactly_the_tables_parameters_of_that_group():

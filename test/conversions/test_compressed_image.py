@@ -6,9 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
+from depthmaster_ros.conversions import (
+    CompressedFormat,
+    compressed_to_numpy,
+    compressed_to_rgb8,
+    decode_compressed,
+    encode_compressed,
+    parse_format,
+)
+
 from fixtures_conversions import FLAVOURS, compressed_message
-from depthmaster_ros.conversions.compressed import (CompressedFormat, compressed_to_numpy, compressed_to_rgb8,
-                                              decode_compressed, encode_compressed, parse_format)
 
 
 def _smooth_rgb(height=24, width=31):
@@ -154,7 +161,7 @@ def test_encode_compressed_rejects_what_it_cannot_encode(array, kwargs, message)
 
 @pytest.mark.parametrize('codec', ['png', 'jpeg'])
 def test_oversize_image_is_refused_from_its_header_before_decoding(codec):
-    from depthmaster_ros.conversions.compressed import encoded_size
+    from depthmaster_ros.conversions import encoded_size
     rgb = np.zeros((300, 400, 3), np.uint8)
     fmt, data = encode_compressed(rgb, codec)
     assert encoded_size(np.frombuffer(data, np.uint8)) == (400, 300)

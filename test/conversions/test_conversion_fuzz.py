@@ -1,12 +1,22 @@
 """Property tests over message fields: valid layouts round-trip, anything else is a documented ValueError."""
-import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+import numpy as np
+
+from depthmaster_ros.conversions import (
+    DATATYPES,
+    ENCODINGS,
+    FieldSpec,
+    compressed_to_rgb8,
+    create_cloud_fields,
+    encode_compressed,
+    image_to_numpy,
+    image_to_rgb8,
+    read_points,
+    read_xyz,
+)
 
 from fixtures_conversions import compressed_message, image_message, padded_rows, random_values
-from depthmaster_ros.conversions.compressed import compressed_to_rgb8, encode_compressed
-from depthmaster_ros.conversions.image import ENCODINGS, image_to_numpy, image_to_rgb8
-from depthmaster_ros.conversions.point_cloud import DATATYPES, FieldSpec, create_cloud_fields, read_points, read_xyz
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ENCODING_NAMES = sorted(ENCODINGS) + ['yuv422', '', 'RGB8']

@@ -4,9 +4,16 @@ import zlib
 import numpy as np
 import pytest
 
+from depthmaster_ros.conversions import (
+    ENCODINGS,
+    ImageFields,
+    check_image_size,
+    image_to_numpy,
+    image_to_rgb8,
+    numpy_to_image_fields,
+)
+
 from fixtures_conversions import FLAVOURS, image_message, padded_rows, random_values
-from depthmaster_ros.conversions.image import (ENCODINGS, ImageFields, check_image_size, image_to_numpy,
-                                              image_to_rgb8, numpy_to_image_fields)
 
 RGB_SOURCES = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8', '8UC1', '8UC3', '8UC4', 'mono16', '16UC1')
 

@@ -2,10 +2,24 @@
 import numpy as np
 import pytest
 
+from depthmaster_ros.conversions import (
+    FLOAT32,
+    FLOAT64,
+    INT8,
+    UINT8,
+    UINT16,
+    CloudFields,
+    FieldSpec,
+    cloud_dtype,
+    create_cloud_fields,
+    pack_rgb,
+    read_points,
+    read_xyz,
+    unpack_rgb,
+    xyz_cloud_fields,
+)
+
 from fixtures_conversions import FLAVOURS, cloud_message
-from depthmaster_ros.conversions.point_cloud import (FLOAT32, FLOAT64, INT8, UINT16, UINT8, CloudFields, FieldSpec,
-                                         cloud_dtype, create_cloud_fields, pack_rgb, read_points, read_xyz,
-                                         unpack_rgb, xyz_cloud_fields)
 
 # A lidar-like layout: x y z, 4 bytes padding, intensity, ring, 1 byte flag, padding; point_step 32.
 LIDAR_FIELDS = (('x', 0, FLOAT32, 1), ('y', 4, FLOAT32, 1), ('z', 8, FLOAT32, 1),

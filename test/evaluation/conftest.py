@@ -8,7 +8,7 @@ ALL_LAYOUTS = TAR_LAYOUTS + ('void', 'folder')
 @pytest.fixture(scope='session')
 def layouts(tmp_path_factory):
     """name -> PATH of the folder layout; name + '.tar' -> PATH of the tar layout (official archives)."""
-    from depthmaster_ros.synthetic.dataset_layouts import write_layout
+    from depthmaster_ros.synthetic import write_layout
     paths = {}
     for name in ALL_LAYOUTS:
         paths[name] = write_layout(name, tmp_path_factory.mktemp(name), frames=2, seed=3)

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.cli import main
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.evaluation.bag_holdout import Holdout, evaluate_bag, scan_lines
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.synthetic import sample_bag
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.config import Config
+from depthmaster_ros.evaluation import Holdout, evaluate_bag, scan_lines
+from depthmaster_ros.geometry import StampedCloud
+from depthmaster_ros.synthetic import SyntheticScene, sample_bag
+
 from fixtures_bag import FRAMES, HEIGHT, RATE, WIDTH
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.evaluation import DatasetOptions, open_dataset
-from depthmaster_ros.synthetic.dataset_layouts import write_layout
+from depthmaster_ros.synthetic import write_layout
 
 TAR_LAYOUTS = ('kitti', 'nyu', 'eth3d', 'scannet', 'diode')
 

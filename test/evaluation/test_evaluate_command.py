@@ -5,10 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.spaces import to_space
+from depthmaster_ros.alignment import to_space
 from depthmaster_ros.cli import main
-from depthmaster_ros.evaluation import DatasetOptions, open_dataset
-from depthmaster_ros.evaluation.metrics import image_metrics
+from depthmaster_ros.evaluation import DatasetOptions, image_metrics, open_dataset
 
 ZERO_SHOT = ('kitti', 'nyu', 'eth3d', 'scannet', 'diode')
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from depthmaster_ros.evaluation.metrics import METRIC_KEYS, RELATIVE_KEYS, image_metrics, mean_metrics
+from depthmaster_ros.evaluation import METRIC_KEYS, RELATIVE_KEYS, image_metrics, mean_metrics
 
 
 def reference_metrics(pred, gt, mask):

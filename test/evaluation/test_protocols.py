@@ -2,9 +2,15 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.evaluation.benchmarks import kitti_benchmark_crop, kitti_eigen_mask, nyu_eigen_mask
-from depthmaster_ros.evaluation.datasets import dataset_class
-from depthmaster_ros.evaluation.protocols import align_to_ground_truth, fit_mask, protocol_for_space
+from depthmaster_ros.evaluation import (
+    align_to_ground_truth,
+    dataset_class,
+    fit_mask,
+    kitti_benchmark_crop,
+    kitti_eigen_mask,
+    nyu_eigen_mask,
+    protocol_for_space,
+)
 
 
 def scene_depth(seed=0, shape=(24, 32)):

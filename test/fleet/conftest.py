@@ -1,7 +1,7 @@
 """Fixtures for the batch tests: small sample bags, a corrupt one, and a message-level bag comparison."""
 import pytest
 
-from depthmaster_ros.synthetic.sample_bag import write_sample_bag
+from depthmaster_ros.synthetic import write_sample_bag
 
 from fixtures_bag import messages_without_timings
 

@@ -1,18 +1,15 @@
 """`batch` in-process: the same messages as `process_bag`, a corrupt bag recorded, reruns do only what is missing."""
 import json
 
-from fixtures_bag import assert_random_weights_said
 import pytest
 
 from depthmaster_ros import cli
-from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.config.table import defaults
-from depthmaster_ros.fleet.batch import run_batch
-from depthmaster_ros.fleet.inputs import discover
-from depthmaster_ros.fleet.local_executor import LocalExecutor
-from depthmaster_ros.fleet.manifest import Manifest
-from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+from depthmaster_ros.bag import BagOptions, process_bag
+from depthmaster_ros.config import Config, defaults
+from depthmaster_ros.fleet import LocalExecutor, Manifest, discover, run_batch
+from depthmaster_ros.pipeline import load_configured_estimator
+
+from fixtures_bag import assert_random_weights_said
 
 
 @pytest.fixture(scope='module')

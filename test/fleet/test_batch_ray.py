@@ -8,14 +8,10 @@ import time
 
 import pytest
 
-from depthmaster_ros.bag.replay import BagOptions, process_bag
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.config.table import defaults
-from depthmaster_ros.fleet.batch import run_batch
-from depthmaster_ros.fleet.inputs import discover
-from depthmaster_ros.fleet.manifest import Manifest
-from depthmaster_ros.fleet.ray_executor import RayExecutor
-from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+from depthmaster_ros.bag import BagOptions, process_bag
+from depthmaster_ros.config import Config, defaults
+from depthmaster_ros.fleet import Manifest, RayExecutor, discover, run_batch
+from depthmaster_ros.pipeline import load_configured_estimator
 
 ray = pytest.importorskip('ray')
 

@@ -4,11 +4,19 @@ import os
 
 import pytest
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.bag.replay import BagOptions
-from depthmaster_ros.fleet.identity import model_identity, run_hash
-from depthmaster_ros.fleet.inputs import InputError, discover
-from depthmaster_ros.fleet.manifest import DONE, FAILED, BagOutcome, Manifest, ManifestRecord
+from depthmaster_ros import InputError
+from depthmaster_ros.bag import BagOptions
+from depthmaster_ros.config import Config
+from depthmaster_ros.fleet import (
+    DONE,
+    FAILED,
+    BagOutcome,
+    Manifest,
+    ManifestRecord,
+    discover,
+    model_identity,
+    run_hash,
+)
 
 
 def touch(path, text='x'):

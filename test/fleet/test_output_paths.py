@@ -5,11 +5,9 @@ import json
 import pytest
 
 from depthmaster_ros import cli
-from depthmaster_ros.bag.replay import BagOptions
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.fleet.batch import run_batch
-from depthmaster_ros.fleet.inputs import BagJob, discover
-from depthmaster_ros.fleet.local_executor import LocalExecutor
+from depthmaster_ros.bag import BagOptions
+from depthmaster_ros.config import Config
+from depthmaster_ros.fleet import BagJob, LocalExecutor, discover, run_batch
 
 VICTIM_TEXT = 'not to be touched\n'
 
@@ -91,7 +89,7 @@ def test_input_names_with_dots_stay_inside_out(inputs, tmp_path):
     assert [job.output for job in jobs] == [str(out.resolve() / 'a.mcap')]
     bag_dir = inputs.parent / 'bag_dir_for_dots'
     if not bag_dir.exists():
-        from depthmaster_ros.synthetic.sample_bag import write_sample_bag
+        from depthmaster_ros.synthetic import write_sample_bag
         write_sample_bag(bag_dir, frames=1, width=32, height=24, storage='sqlite3')
         (bag_dir / 'sub').mkdir()
     jobs = discover([str(bag_dir / 'sub' / '..')], out)

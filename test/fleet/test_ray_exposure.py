@@ -8,11 +8,9 @@ import threading
 import psutil
 import pytest
 
-from depthmaster_ros.bag.replay import BagOptions
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.fleet.batch import run_batch
-from depthmaster_ros.fleet.inputs import discover
-from depthmaster_ros.fleet.ray_executor import RayExecutor, token_auth_supported
+from depthmaster_ros.bag import BagOptions
+from depthmaster_ros.config import Config
+from depthmaster_ros.fleet import RayExecutor, discover, run_batch, token_auth_supported
 
 ray = pytest.importorskip('ray')
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.geometry.array_checks import IMAGE, POINTS, float_array
+from depthmaster_ros.geometry import IMAGE, POINTS, float_array
 
 
 def test_float32_and_float64_are_kept_and_other_types_widened():

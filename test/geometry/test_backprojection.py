@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.geometry.backprojection import depth_to_points, depth_to_points_with_colors
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import CameraModel, depth_to_points, depth_to_points_with_colors
 
 DISTORTED = CameraModel.pinhole(80, 60, 70.0, D=[-0.15, 0.04, 0.001, 0.0, 0.0], distortion_model='plumb_bob')
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo
 
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.geometry import CameraModel
 
 DISTORTED = {
     'plumb_bob': [-0.12, 0.05, 0.001, -0.0015, -0.01],

@@ -1,9 +1,9 @@
 """RigidTransform algebra and the time-indexed TransformBuffer."""
+from geometry_msgs.msg import TransformStamped
 import numpy as np
 import pytest
-from geometry_msgs.msg import TransformStamped
 
-from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer, optical_from_body, rotation_about
+from depthmaster_ros.geometry import RigidTransform, TransformBuffer, optical_from_body, rotation_about
 
 SECOND = 1_000_000_000
 
@@ -134,7 +134,8 @@ def test_matrix_quaternion_round_trip_in_every_branch(axis, angle):
 def test_store_tf_message_keeps_good_transforms_and_reports_bad_ones():
     from geometry_msgs.msg import TransformStamped
     from tf2_msgs.msg import TFMessage
-    from depthmaster_ros.geometry.transforms import store_tf_message
+
+    from depthmaster_ros.geometry import store_tf_message
     good, bad = TransformStamped(), TransformStamped()
     good.header.frame_id, good.child_frame_id = 'base_link', 'lidar'
     good.header.stamp.sec = 3

@@ -1,9 +1,8 @@
 """The backend registry: names in one place, declared options, loading through from_pretrained."""
 import pytest
 
-from depthmaster_ros.config.table import BY_NAME
-from depthmaster_ros.model import load_estimator
-from depthmaster_ros.model.backends import BACKENDS, backend_names, from_pretrained, get_backend, parameter_options
+from depthmaster_ros.config import BY_NAME
+from depthmaster_ros.model import BACKENDS, backend_names, from_pretrained, get_backend, load_estimator, parameter_options
 
 
 def test_parameter_and_cli_choices_are_the_registered_backends():
@@ -49,15 +48,15 @@ def test_each_backend_writes_a_tiny_model_that_it_loads(tmp_path):
 
 
 def test_compile_parameter_choices_are_eager_plus_the_estimators_torch_compile_modes():
-    from depthmaster_ros.model.backends import COMPILE_MODES
+    from depthmaster_ros.model import COMPILE_MODES
     assert BY_NAME['compile'].choices == ('off', *COMPILE_MODES)
 
 
 def test_the_compile_parameter_reaches_the_estimator_and_off_means_eager(tiny_model_dir):
     import torch
 
-    from depthmaster_ros.config.settings import Config
-    from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+    from depthmaster_ros.config import Config
+    from depthmaster_ros.pipeline import load_configured_estimator
 
     def model_settings(compile_mode):
         return Config.from_params({'model': str(tiny_model_dir), 'device': 'cpu', 'compile': compile_mode}).model

@@ -1,9 +1,9 @@
 """Every estimator the project runs, and every test estimator, is what the pipeline may call."""
 import threading
 
-from fixtures_estimators import CountingEstimator, OutOfMemoryFirst, SceneTruthEstimator
-
 from depthmaster_ros.model import CompilableEstimator, DeviceEstimator, Estimator, load_estimator
+
+from fixtures_estimators import CountingEstimator, OutOfMemoryFirst, SceneTruthEstimator
 
 
 def test_the_backends_satisfy_the_protocols_they_claim(tiny_estimator, tiny_marigold_dir):

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from depthmaster_ros.model import STAGES, Space, load_estimator
+
 from fixtures_model import reference_fourier, textured_rgb
 
 

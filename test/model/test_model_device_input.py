@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from depthmaster_ros.model import load_estimator
+
 from fixtures_model import textured_rgb
 
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from depthmaster_ros.model.fourier_enhancement import FourierEnhancement
+from depthmaster_ros.model import FourierEnhancement
+
 from fixtures_model import reference_fourier
 
 # The official checkpoint's fftblock.* table (prefix stripped), for 1280 channels.

@@ -1,8 +1,7 @@
 """The benchmark's random full-size model has the released architecture (counted on the meta device)."""
 import torch
 
-from depthmaster_ros.model.fourier_enhancement import FourierEnhancement
-from depthmaster_ros.model.full_size import SD2_UNET_CONFIG, SD2_VAE_CONFIG
+from depthmaster_ros.model import SD2_UNET_CONFIG, SD2_VAE_CONFIG, FourierEnhancement
 
 
 def count(module):

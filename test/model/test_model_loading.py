@@ -5,11 +5,10 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from safetensors.torch import load_file, save_file
+import torch
 
-from depthmaster_ros.model import ModelLoadError, load_estimator
-from depthmaster_ros.model.tiny import write_tiny_model
+from depthmaster_ros.model import ModelLoadError, load_estimator, write_tiny_model
 
 UNET_WEIGHTS = 'unet/diffusion_pytorch_model.safetensors'
 

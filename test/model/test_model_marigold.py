@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.model import STAGES, TOTAL, ModelLoadError, Space, load_estimator
-from depthmaster_ros.model.marigold import ensemble_members, spread_to_confidence
+from depthmaster_ros.model import STAGES, TOTAL, ModelLoadError, Space, ensemble_members, load_estimator, spread_to_confidence
 
 
 def photo(height, width, seed=0):

@@ -4,8 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from depthmaster_ros.model.preprocess import (
-    decoded_to_unit, normalise, processing_size, resize_back, resize_uint8)
+from depthmaster_ros.model import decoded_to_unit, normalise, processing_size, resize_back, resize_uint8
 
 
 @pytest.mark.parametrize('width, height, processing_res, expected', [

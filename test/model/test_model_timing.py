@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.model import STAGES, TOTAL, load_estimator
-from depthmaster_ros.model.runtime import StageTimer
+from depthmaster_ros.model import STAGES, TOTAL, StageTimer, load_estimator
+
 from fixtures_model import textured_rgb
 
 CUDA_ABSENT = 'CUDA event timing needs a CUDA device; this machine has none'
@@ -130,8 +130,7 @@ def test_cuda_timing_uses_events_and_never_waits_for_another_stream(tiny_model_d
 
 def test_an_estimator_with_only_the_two_argument_hook_still_predicts():
     """Estimators without per-stage timing (test doubles of the pipeline, the soak tool) keep working."""
-    from depthmaster_ros.model import Prediction, Space
-    from depthmaster_ros.model.estimator import DepthEstimator
+    from depthmaster_ros.model import DepthEstimator, Prediction, Space
 
     class Flat(DepthEstimator):
         space = Space.SQRT_DISPARITY

@@ -9,11 +9,9 @@ import sys
 import pytest
 import torch
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.model import ModelLoadError, load_estimator
-from depthmaster_ros.model.loading import read_weights, resolve_model_directory
-from depthmaster_ros.model.provenance import model_sha256
-from depthmaster_ros.pipeline.estimator_loading import load_configured_estimator
+from depthmaster_ros.config import Config
+from depthmaster_ros.model import ModelLoadError, load_estimator, model_sha256, read_weights, resolve_model_directory
+from depthmaster_ros.pipeline import load_configured_estimator
 
 
 def _edit_json(path, **changes):

@@ -5,8 +5,7 @@ import sys
 
 import pytest
 
-from depthmaster_ros.model.errors import ModelLoadError
-from depthmaster_ros.model.loading import check_layout, resolve_model_directory
+from depthmaster_ros.model import ModelLoadError, check_layout, resolve_model_directory
 
 PACKAGE = Path(__file__).resolve().parents[2] / 'depthmaster_ros'
 

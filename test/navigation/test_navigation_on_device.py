@@ -5,13 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform
-from depthmaster_ros.navigation import obstacle_cloud, scan_from_depth
-from depthmaster_ros.navigation.obstacles import nearest_per_voxel
-from depthmaster_ros.navigation.arrays import ops_for
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll, ground_plane_depth
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import CameraModel, RigidTransform
+from depthmaster_ros.navigation import nearest_per_voxel, obstacle_cloud, ops_for, scan_from_depth
 
 torch = pytest.importorskip('torch')
 

@@ -4,13 +4,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform
-from depthmaster_ros.navigation import obstacle_cloud
-from depthmaster_ros.navigation.obstacles import nearest_per_voxel
-from depthmaster_ros.navigation.pixels import flying_pixels
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import CameraModel, RigidTransform
+from depthmaster_ros.navigation import flying_pixels, nearest_per_voxel, obstacle_cloud
 
 CAMERA = CameraModel.pinhole(160, 120, 100.0)
 LEVEL = camera_to_base_from_height_pitch_roll(0.5, 0.0)

@@ -5,10 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform, rotation_about
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import CameraModel, RigidTransform, rotation_about
 from depthmaster_ros.navigation import Scan, merge_scans, scan_from_depth
 
 CAMERA = CameraModel.pinhole(160, 120, 100.0)
@@ -74,7 +73,7 @@ def test_valid_pixels_outside_the_height_band_or_range_make_inf_and_no_valid_pix
 
 def test_floor_is_below_the_band_and_an_obstacle_on_it_is_seen_with_a_pitched_camera():
     pitched = camera_to_base_from_height_pitch_roll(0.8, 0.3)
-    from depthmaster_ros.alignment.ground_plane import ground_plane_depth
+    from depthmaster_ros.alignment import ground_plane_depth
     depth = ground_plane_depth(CAMERA, pitched, 160, 120, 30.0)
     free = scan_from_depth(depth, CAMERA, pitched)
     seen = ~np.isnan(free.ranges)

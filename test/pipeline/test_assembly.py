@@ -3,15 +3,19 @@ the one frame assembly both adapters hand their messages to."""
 import numpy as np
 import pytest
 
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.conversions.compressed import encode_compressed
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import TransformBuffer
-from depthmaster_ros.pipeline.assembly import (FrameAssembly, InputFault, camera_for_image, cloud_from_message,
-                                               image_to_model_rgb)
-from depthmaster_ros.pipeline.camera_sync import CameraInfoSync
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds
+from depthmaster_ros import InputError
+from depthmaster_ros.config import Config
+from depthmaster_ros.conversions import encode_compressed
+from depthmaster_ros.geometry import CameraModel, StampedCloud, TransformBuffer
+from depthmaster_ros.pipeline import (
+    CameraInfoSync,
+    FrameAssembly,
+    RecentClouds,
+    camera_for_image,
+    cloud_from_message,
+    image_to_model_rgb,
+)
+
 from fixtures_conversions import FLAVOURS, cloud_message, compressed_message, image_message
 
 FLOAT32 = 7
@@ -58,7 +62,7 @@ def test_cloud_keeps_finite_points_frame_and_stamp(flavour):
     ([[1, 2, 3]], '', 'points_frame_id'),
 ])
 def test_unusable_clouds_are_faults_of_their_kind(points, frame_id, kind):
-    with pytest.raises(InputFault) as raised:
+    with pytest.raises(InputError) as raised:
         cloud_from_message(xyz_cloud('rclpy', points, frame_id))
     assert raised.value.kind == kind
 
@@ -67,7 +71,7 @@ def test_a_cloud_without_xyz_is_a_points_fault():
     msg = cloud_message('rclpy', height=1, width=1, fields=[('intensity', 0, FLOAT32, 1)], point_step=4,
                         row_step=4, data=b'\0\0\0\0')
     msg.header.frame_id = 'lidar'
-    with pytest.raises(InputFault, match="no 'x' field") as raised:
+    with pytest.raises(InputError, match="no 'x' field") as raised:
         cloud_from_message(msg)
     assert raised.value.kind == 'points'
 
@@ -76,7 +80,7 @@ def test_intrinsics_of_another_size_are_never_applied():
     camera = CameraModel.pinhole(640, 480, 500.0)
     assert camera_for_image(camera, 640, 480) is camera
     for width, height in ((320, 240), (100, 100), (1, 1)):       # neither scaled nor another aspect
-        with pytest.raises(InputFault, match=f'camera_info is 640x480 but its image is {width}x{height}') as raised:
+        with pytest.raises(InputError, match=f'camera_info is 640x480 but its image is {width}x{height}') as raised:
             camera_for_image(camera, width, height)
         assert raised.value.kind == 'camera_info_size'
 

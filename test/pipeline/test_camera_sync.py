@@ -1,7 +1,6 @@
 """Pairing images with the camera_info of their stamp (the rule shared by the node and the bag tool)."""
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.pipeline.camera_sync import (CAMERA_INFO_MISSING, CAMERA_INFO_UNMATCHED, CAMERA_INFO_WAIT,
-                                                  CameraInfoSync)
+from depthmaster_ros.geometry import CameraModel
+from depthmaster_ros.pipeline import CAMERA_INFO_MISSING, CAMERA_INFO_UNMATCHED, CAMERA_INFO_WAIT, CameraInfoSync
 
 
 class Clock:

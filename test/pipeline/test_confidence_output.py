@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from depthmaster_ros.bag import messages as builders
-from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.model.prediction import Prediction
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.outputs import frame_messages
+from depthmaster_ros.conversions import image_to_numpy
+from depthmaster_ros.model import Prediction
+from depthmaster_ros.pipeline import DepthPipeline, frame_messages
+
 from fixtures_estimators import SceneTruthEstimator
 from fixtures_pipeline import frame_input
 from fixtures_pipeline import pipeline_config as config

@@ -4,17 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.alignment import Space, apply_alignment, metric_depth_from_sparse
-from depthmaster_ros.alignment.lidar_projection import project_to_sparse_depth
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.backprojection import depth_to_points
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
+from depthmaster_ros.alignment import Space, apply_alignment, metric_depth_from_sparse, project_to_sparse_depth
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import StampedCloud, depth_to_points
+from depthmaster_ros.pipeline import DepthPipeline, DeviceMaps, FrameInput, HostMaps, process_camera_batch
 from depthmaster_ros.pipeline import device_postprocess as dp
-from depthmaster_ros.pipeline.camera_batch import process_camera_batch
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frame_maps import DeviceMaps, HostMaps
-from depthmaster_ros.pipeline.frames import FrameInput
-from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction
+from depthmaster_ros.synthetic import SyntheticScene, fake_prediction
+
 from fixtures_estimators import CountingEstimator, OutOfMemoryFirst
 
 LIDAR_AT_CAMERA = {'alignment_mode': 'lidar', 'use_tf': False, 'lidar_to_camera': [0, 0, 0, 0, 0, 0, 1],

@@ -4,8 +4,7 @@ import ast
 from pathlib import Path
 import re
 
-from depthmaster_ros.pipeline import camera_sync, faults, frames
-from depthmaster_ros.pipeline.faults import FAULT_KINDS
+from depthmaster_ros.pipeline import FAULT_KINDS, camera_sync, faults, frames
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / 'docs' / 'reliability.md'
@@ -29,16 +28,20 @@ def documented_counters():
 
 
 def counted_in_code():
-    """String kinds passed to `_fault(...)`, `_report(...)`, `_skip(...)` and `InputFault(...)`, and the
-    warning, sync and skip kind constants."""
+    """String kinds passed to `_fault(...)`, `_report(...)`, `_skip(...)` and `InputError(..., kind=...)`, and
+    the warning, sync and skip kind constants."""
     kinds = set()
     for path in COUNTING:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, 'attr', getattr(node.func, 'id', ''))
+            if name in ('_fault', '_report', '_skip') and node.args and isinstance(node.args[0], ast.Constant) \
                     and isinstance(node.args[0].value, str):
-                name = getattr(node.func, 'attr', getattr(node.func, 'id', ''))
-                if name in ('_fault', '_report', '_skip', 'InputFault'):
-                    kinds.add(node.args[0].value)
+                kinds.add(node.args[0].value)
+            elif name == 'InputError':
+                kinds.update(keyword.value.value for keyword in node.keywords
+                             if keyword.arg == 'kind' and isinstance(keyword.value, ast.Constant))
     for module in (frames, camera_sync, faults):
         kinds.update(value for name, value in vars(module).items()
                      if name.isupper() and isinstance(value, str) and not name.startswith('_'))

@@ -3,8 +3,9 @@ its scale and shift, set as fixed_scale and fixed_shift, give the same metres on
 LiDAR at all (depth = 1 / (scale * p + shift)^2 for sqrt disparity, not scale * p + shift)."""
 import numpy as np
 
-from depthmaster_ros.config.table import BY_NAME
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.config import BY_NAME
+from depthmaster_ros.pipeline import DepthPipeline
+
 from fixtures_estimators import SceneTruthEstimator
 from fixtures_pipeline import frame_input
 from fixtures_pipeline import pipeline_config as config

@@ -1,13 +1,11 @@
 """A frame's navigation outputs: switches, the TF lookup and its ground-plane fallback, frames, the ring."""
 import numpy as np
 
-from depthmaster_ros.alignment.ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
+from depthmaster_ros.alignment import camera_to_base_from_height_pitch_roll, ground_plane_depth
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import CameraModel, RigidTransform, TransformBuffer
 from depthmaster_ros.navigation import Scan, obstacle_cloud, scan_from_depth
-from depthmaster_ros.pipeline.frames import NAVIGATION_FRAME
-from depthmaster_ros.pipeline.navigation import merged_scan, navigation_output
+from depthmaster_ros.pipeline import NAVIGATION_FRAME, merged_scan, navigation_output
 
 CAMERA = CameraModel.pinhole(160, 120, 100.0)
 NAV = {'publish_scan': True, 'publish_obstacles': True}
@@ -73,7 +71,8 @@ def test_a_ring_scans_the_full_circle_and_its_merged_stamp_is_the_oldest():
 
 
 def test_a_frame_kept_on_the_device_gives_the_host_frames_navigation_outputs(tiny_estimator, frames):
-    from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+    from depthmaster_ros.pipeline import DepthPipeline
+
     from fixtures_pipeline import frame_input
     config = Config.from_params({**NAV, 'alignment_mode': 'fixed', 'fixed_shift': 0.3, 'processing_res': 64,
                                  'scan_range_max': 20.0, 'obstacle_max_range': 20.0, 'scan_frame': 'base_footprint'})

@@ -1,14 +1,12 @@
 """Which messages a frame produces: the one rule the node publishes by and the bag tool writes by."""
 import numpy as np
 
-from depthmaster_ros.alignment.record import AlignmentRecord
+from depthmaster_ros.alignment import AlignmentRecord
 from depthmaster_ros.bag import messages as builders
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.camera_model import CameraModel
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import CameraModel
 from depthmaster_ros.navigation import Scan
-from depthmaster_ros.pipeline.frames import FrameOutput
-from depthmaster_ros.pipeline.navigation import NavigationOutput
-from depthmaster_ros.pipeline.outputs import OUTPUT_TOPICS, depth_to_millimetres, frame_messages
+from depthmaster_ros.pipeline import OUTPUT_TOPICS, FrameOutput, NavigationOutput, depth_to_millimetres, frame_messages
 
 HEADER = builders.header(1_000, 'camera_optical')
 

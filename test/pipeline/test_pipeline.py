@@ -7,17 +7,20 @@ import pytest
 import torch
 
 from depthmaster_ros.alignment import apply_alignment
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
-from depthmaster_ros.model.estimator import DepthEstimator
-from depthmaster_ros.model.preprocess import processing_size
+from depthmaster_ros.config import Config
+from depthmaster_ros.geometry import RigidTransform, StampedCloud, TransformBuffer
+from depthmaster_ros.model import DepthEstimator, processing_size
+from depthmaster_ros.pipeline import (
+    DepthPipeline,
+    FaultCounters,
+    FrameInput,
+    RecentClouds,
+    describe_miss,
+    next_lower_resolution,
+    select_cloud,
+)
 from depthmaster_ros.pipeline import frames as kinds
-from depthmaster_ros.pipeline.cloud_pairing import RecentClouds, describe_miss, select_cloud
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline, next_lower_resolution
-from depthmaster_ros.pipeline.faults import FaultCounters
-from depthmaster_ros.pipeline.frames import FrameInput
-from depthmaster_ros.ros.diagnostics import WARN, alignment_status
+
 from fixtures_estimators import OutOfMemoryFirst, SceneTruthEstimator
 from fixtures_pipeline import BASE_FRAME, CAMERA_FRAME, LIDAR_FRAME, frame_input
 from fixtures_pipeline import pipeline_config as config
@@ -223,8 +226,9 @@ def test_lidar_fit_is_checked_against_the_camera_height_in_tf(scene_frames):
     out = pipeline.process(frame_input(frame, transforms=wrong))
     assert out.record.ok and not out.record.height_check.agrees
     assert out.record.height_check.disagreement == pytest.approx(1 / 1.2 - 1, abs=0.03)
-    level, message, values = alignment_status(SimpleNamespace(last_record=out.record))
-    assert level == WARN and 'TF says' in message and 'camera_height_from_lidar_m' in dict(values)
+    from depthmaster_ros.ros import diagnostics
+    level, message, values = diagnostics.alignment_status(SimpleNamespace(last_record=out.record))
+    assert level == diagnostics.WARN and 'TF says' in message and 'camera_height_from_lidar_m' in dict(values)
     # without the camera's pose in TF there is nothing to check against
     no_base = TransformBuffer()
     no_base.set_transform(CAMERA_FRAME, LIDAR_FRAME, frame.lidar_to_camera, static=True)

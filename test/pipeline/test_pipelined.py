@@ -4,9 +4,8 @@ import threading
 import numpy as np
 import pytest
 
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frames import FrameOutput
-from depthmaster_ros.pipeline.pipelined import FrameJob, PipelinedFrames
+from depthmaster_ros.pipeline import DepthPipeline, FrameJob, FrameOutput, PipelinedFrames
+
 from fixtures_estimators import CountingEstimator, SceneTruthEstimator
 from fixtures_pipeline import frame_input, pipeline_config
 

@@ -1,7 +1,6 @@
 """The alignment benchmark runs in its quick mode and its numbers mean what the table says."""
-import numpy as np
-
 import alignment_bench
+import numpy as np
 
 
 def test_quick_run_covers_every_probe_with_finite_ratios():

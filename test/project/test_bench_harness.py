@@ -4,9 +4,9 @@ Speed is never asserted here: only that each stage was measured and the report i
 """
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -203,5 +203,5 @@ def test_stand_in_runs_serial_and_pipelined_paths_side_by_side(tmp_path):
         assert {'serial_fps', 'pipelined_fps', 'p50_ms', 'p99_ms', 'identical'} <= set(row), path
         assert row['identical'] is True and row['frames'] == 6 and row['input'] == '128x96'
         assert row['serial_fps'] > 0 and row['pipelined_fps'] > 0 and row['p50_ms'] <= row['p99_ms']
-    from depthmaster_ros.model.backends import backend_names
+    from depthmaster_ros.model import backend_names
     assert 'stand_in' not in backend_names()                  # the stand-in is the harness's, no user backend

@@ -1,9 +1,9 @@
 """tools/demo.sh (what `make demo` runs) on a tiny, short sample: the loud fallback and a loadable model."""
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 from rosbags.rosbag2 import Reader
 

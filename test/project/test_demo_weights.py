@@ -5,13 +5,14 @@ never downloads anything, even on a machine with network; the cache is an empty 
 """
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
-from fixtures_bag import assert_random_weights_said
 from mcap.reader import make_reader
 import pytest
+
+from fixtures_bag import assert_random_weights_said
 
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE_HUB = 'http://127.0.0.1:9'     # the discard port: nothing listens, the connection is refused

@@ -5,9 +5,9 @@ with accepted fits, and write the JSON and the table (never asserting any speed)
 """
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 

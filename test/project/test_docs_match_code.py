@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from depthmaster_ros.conversions.image import ENCODINGS, RGB_SOURCES
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.pipeline.assembly import InputFault, camera_for_image
+from depthmaster_ros import InputError
+from depthmaster_ros.conversions import ENCODINGS, RGB_SOURCES
+from depthmaster_ros.geometry import CameraModel
+from depthmaster_ros.pipeline import camera_for_image
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NODE_DOC = (ROOT / 'docs' / 'node.md').read_text()
@@ -33,7 +34,7 @@ def test_node_doc_lists_the_image_encodings_the_code_takes_and_those_it_refuses(
 
 
 def test_node_doc_never_says_camera_info_of_another_size_is_scaled():
-    with pytest.raises(InputFault, match='never applied'):
+    with pytest.raises(InputError, match='never applied'):
         camera_for_image(CameraModel.pinhole(100, 100, 80.0), 128, 96)     # what the code does
     text = ' '.join(NODE_DOC.split())
     mentions = re.findall(r'camera_info of another size[^.]*', text)
@@ -54,7 +55,7 @@ def test_batch_offers_only_the_flags_it_accepts():
 
 
 def test_node_doc_states_the_outputs_history_depth():
-    from depthmaster_ros.ros.qos import OUTPUT_HISTORY_DEPTH
+    from depthmaster_ros.ros import OUTPUT_HISTORY_DEPTH
     assert f'| all outputs | `output_reliability` (default **reliable**) | volatile | keep last {OUTPUT_HISTORY_DEPTH} |' \
         in NODE_DOC
 

@@ -1,8 +1,8 @@
 """The navigation benchmark's costmap and metrics mean what its table says, and its quick run completes."""
-import numpy as np
-
 import nav_bench
 import nav_scenes
+import numpy as np
+
 from depthmaster_ros.navigation import Scan
 
 

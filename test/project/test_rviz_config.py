@@ -52,7 +52,7 @@ def test_every_rviz_topic_is_one_the_node_publishes_or_reads(ros_context, tiny_e
     from rclpy.expand_topic_name import expand_topic_name
     from rclpy.qos import ReliabilityPolicy
 
-    from depthmaster_ros.ros.node import DepthMasterNode
+    from depthmaster_ros.ros import DepthMasterNode
     node = DepthMasterNode(estimator=tiny_estimator, context=ros_context, namespace=NAMESPACE)
     try:
         published = {pub.topic_name: pub for pub in node.publishers}

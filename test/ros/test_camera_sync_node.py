@@ -13,7 +13,7 @@ pytestmark = pytest.mark.ros
 
 def test_interleaved_camera_info_of_another_stream_is_never_applied(start_node, frames):
     """A 640x480 camera_info at other stamps between the images: every frame keeps its own intrinsics."""
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.geometry import CameraModel
     from depthmaster_ros.ros import messages
     node, rig = start_node(SceneTruthEstimator(frames), alignment_mode='fixed')
     stranger = CameraModel.pinhole(640, 480, 499.5)
@@ -31,7 +31,7 @@ def test_interleaved_camera_info_of_another_stream_is_never_applied(start_node, 
 
 def test_metric_depth_never_goes_out_without_its_camera_info(start_node, frames):
     """A good frame, then frames whose camera_info is of another size or never comes: relative only."""
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.geometry import CameraModel
     from depthmaster_ros.ros import messages
     node, rig = start_node(SceneTruthEstimator(frames), alignment_mode='fixed', camera_info_timeout_s=0.3,
                            hold_s=10.0)
@@ -53,7 +53,7 @@ def test_metric_depth_never_goes_out_without_its_camera_info(start_node, frames)
 
 
 def test_lidar_to_camera_applies_only_to_the_lidar_frame(start_node, frames):
-    from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+    from depthmaster_ros.conversions import xyz_cloud_fields
     from depthmaster_ros.ros import messages
     t, q = frames[0].lidar_to_camera.to_translation_quaternion()
     node, rig = start_node(SceneTruthEstimator(frames), alignment_mode='lidar', use_tf=False, lidar_frame=LIDAR_FRAME,
@@ -74,7 +74,7 @@ def test_a_quaternion_of_other_than_unit_norm_is_refused_at_start_and_at_set_tim
                                                                                  transform):
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.config.settings import Config
+    from depthmaster_ros.config import Config
     with pytest.raises(ValueError, match='unit quaternion'):
         Config.from_params({'lidar_to_camera': transform, 'lidar_frame': 'lidar'})
     node, rig = start_node(tiny_estimator, lidar_frame='lidar')
@@ -86,7 +86,7 @@ def test_a_quaternion_of_other_than_unit_norm_is_refused_at_start_and_at_set_tim
 
 
 def test_lidar_to_camera_without_lidar_frame_is_refused():
-    from depthmaster_ros.config.settings import Config
+    from depthmaster_ros.config import Config
     with pytest.raises(ValueError, match="'lidar_frame' is empty"):
         Config.from_params({'lidar_to_camera': [0.0] * 6 + [1.0]})
 

@@ -1,6 +1,6 @@
 """Input faults are a state while they happen and history afterwards."""
-from depthmaster_ros.pipeline.faults import FaultCounters
-from depthmaster_ros.ros.diagnostics import FAULT_WARN_S, OK, WARN, NodeHealth, inputs_status
+from depthmaster_ros.pipeline import FaultCounters
+from depthmaster_ros.ros import FAULT_WARN_S, OK, WARN, NodeHealth, inputs_status
 
 
 class Clock:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from depthmaster_ros.commands.node import ros_argv
+from depthmaster_ros.commands import ros_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = ('depthmaster.launch.py', 'camera_lidar.launch.py')

@@ -58,7 +58,7 @@ class Client:
 def test_lifecycle_transitions_load_work_stop_and_free_the_model(ros_context, ros_executor, tiny_model_dir, frames):
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.ros.lifecycle_node import DepthMasterLifecycleNode
+    from depthmaster_ros.ros import DepthMasterLifecycleNode
     params = {'model': str(tiny_model_dir), 'device': 'cpu', 'processing_res': 64, 'alignment_mode': 'none',
               'input_reliability': 'reliable'}
     node = DepthMasterLifecycleNode(context=ros_context,
@@ -99,7 +99,7 @@ def test_plain_node_stays_the_default_and_the_cli_offers_the_managed_one():
 def test_lazy_node_runs_no_inference_until_someone_subscribes(ros_context, ros_executor, tiny_estimator, frames):
     from rclpy.parameter import Parameter
 
-    from depthmaster_ros.ros.node import DepthMasterNode
+    from depthmaster_ros.ros import DepthMasterNode
     params = {'processing_res': 64, 'device': 'cpu', 'alignment_mode': 'none', 'input_reliability': 'reliable',
               'diagnostics_period_s': 0.2}
     node = DepthMasterNode(estimator=tiny_estimator, context=ros_context,

@@ -1,9 +1,10 @@
 """LatestFrameMailbox: newest item wins, replaced items are counted, close wakes the taker."""
 import threading
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from depthmaster_ros.ros.mailbox import LatestFrameMailbox
+from depthmaster_ros.ros import LatestFrameMailbox
 
 
 def test_take_returns_the_newest_and_counts_replaced_as_dropped():

@@ -6,9 +6,11 @@ import threading
 import numpy as np
 import pytest
 
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
+from depthmaster_ros.pipeline import DepthPipeline
+
 from fixtures_estimators import CountingEstimator
-from fixtures_node import CAMERAS, MULTI_CAMERA_PARAMS as PARAMS, decode_image
+from fixtures_node import CAMERAS, decode_image
+from fixtures_node import MULTI_CAMERA_PARAMS as PARAMS
 from fixtures_pipeline import frame_input, pipeline_config
 from fixtures_ros import spin_until
 

@@ -9,13 +9,11 @@ import math
 from pathlib import Path
 
 import pytest
-import yaml
 from rclpy.qos import QoSCompatibility, qos_check_compatible, qos_profile_sensor_data
+import yaml
 
-from depthmaster_ros.config.params_file import load_params_file
-from depthmaster_ros.config.settings import Config
-from depthmaster_ros.config.table import BY_NAME
-from depthmaster_ros.ros.qos import output_qos
+from depthmaster_ros.config import BY_NAME, Config, load_params_file
+from depthmaster_ros.ros import output_qos
 
 ROOT = Path(__file__).resolve().parents[2]
 NAV2 = ROOT / 'config' / 'nav2'

@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer, rotation_about
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.navigation import merged_scan
+from depthmaster_ros.geometry import RigidTransform, TransformBuffer, rotation_about
+from depthmaster_ros.pipeline import DepthPipeline, merged_scan
+
 from fixtures_estimators import CountingEstimator
-from fixtures_node import MULTI_CAMERA_PARAMS as PARAMS, header_ns
+from fixtures_node import MULTI_CAMERA_PARAMS as PARAMS
+from fixtures_node import header_ns
 from fixtures_pipeline import CAMERA_FRAME, frame_input, pipeline_config
 from fixtures_ros import spin_until
 

@@ -3,12 +3,11 @@ every output; results are compared with DepthPipeline run on the same frame."""
 import numpy as np
 import pytest
 
-from depthmaster_ros.conversions.compressed import encode_compressed
-from depthmaster_ros.conversions.point_cloud import read_points, unpack_rgb, xyz_cloud_fields
-from depthmaster_ros.geometry.transforms import RigidTransform, TransformBuffer
-from depthmaster_ros.model.preprocess import processing_size
-from depthmaster_ros.pipeline.depth_pipeline import DepthPipeline
-from depthmaster_ros.pipeline.frames import FrameInput
+from depthmaster_ros.conversions import encode_compressed, read_points, unpack_rgb, xyz_cloud_fields
+from depthmaster_ros.geometry import RigidTransform, TransformBuffer
+from depthmaster_ros.model import processing_size
+from depthmaster_ros.pipeline import DepthPipeline, FrameInput
+
 from fixtures_estimators import SceneTruthEstimator
 from fixtures_node import OUTPUTS, decode_image, header_ns, status_value
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME, frame_input, pipeline_config
@@ -197,7 +196,7 @@ def test_descriptors_carry_ranges_and_read_only(start_node, tiny_estimator):
 # compressed input ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('codec', ['png', 'jpeg'])
 def test_compressed_input_matches_raw(start_node, tiny_estimator, frames, codec):
-    from depthmaster_ros.conversions.compressed import compressed_to_rgb8
+    from depthmaster_ros.conversions import compressed_to_rgb8
     from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, image_transport='compressed', alignment_mode='none')
     fmt, data = encode_compressed(frames[0].rgb, codec, quality=95)
@@ -309,7 +308,7 @@ def test_missing_camera_info_waits_then_publishes_relative_only(start_node, tiny
 
 def test_camera_info_of_another_size_is_never_applied(start_node, tiny_estimator, frames):
     """Neither scaled (same aspect) nor used at another aspect: relative depth only, counted."""
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.geometry import CameraModel
     from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, alignment_mode='fixed')
     for index, camera in enumerate((frames[0].camera.scaled(64, 48), CameraModel.pinhole(100, 100, 80.0))):

@@ -83,7 +83,7 @@ def test_weights_not_marked_random_leave_the_model_status_ok(start_node, tiny_mo
 
     from diagnostic_msgs.msg import DiagnosticStatus
 
-    from depthmaster_ros.model.provenance import RANDOM_WEIGHTS_NOTE
+    from depthmaster_ros.model import RANDOM_WEIGHTS_NOTE
     model = shutil.copytree(tiny_model_dir, tmp_path / 'model')
     (model / RANDOM_WEIGHTS_NOTE).unlink()
     _, rig = start_node(None, model=str(model), alignment_mode='none', diagnostics_period_s=0.2)

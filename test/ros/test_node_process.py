@@ -9,8 +9,14 @@ import time
 
 import pytest
 
-from fixtures_process import (left_in_shared_memory, shared_memory_files, shared_memory_of, start_node_process,
-                              wait_for_line, write_node_params)
+from fixtures_process import (
+    left_in_shared_memory,
+    shared_memory_files,
+    shared_memory_of,
+    start_node_process,
+    wait_for_line,
+    write_node_params,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

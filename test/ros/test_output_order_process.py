@@ -49,7 +49,7 @@ class _Camera(ProcessClient):
 
 def test_images_that_waited_for_a_stopped_camera_info_never_go_out_after_newer_ones(tmp_path, tiny_model_dir,
                                                                                    ros_context):
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.synthetic import SyntheticScene
     params = write_node_params(tmp_path, tiny_model_dir, camera_info_timeout_s=TIMEOUT_S,
                                input_reliability="'reliable'", input_qos_depth=50)
     process = start_node_process(params, '--ros-args', '-p', 'alignment_mode:=fixed')   # metric: images wait

@@ -20,7 +20,7 @@ def point_cloud_xyz(depth, info):
 
 
 def distorted_frame(frames):
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.geometry import CameraModel
     frame = frames[0]
     camera = CameraModel.pinhole(frame.camera.width, frame.camera.height, frame.camera.fx,
                                  D=[-0.2, 0.0, 0.0, 0.0, 0.0], distortion_model='plumb_bob')
@@ -37,7 +37,7 @@ def publish(rig, frame, camera, stamp):
 
 
 def test_rectified_depth_and_camera_info_reproduce_the_published_cloud(start_node, frames):
-    from depthmaster_ros.conversions.point_cloud import read_xyz
+    from depthmaster_ros.conversions import read_xyz
     frame, camera = distorted_frame(frames)
     node, rig = start_node(SceneTruthEstimator(frames), alignment_mode='fixed', cloud_stride=1, cloud_organized=True,
                            cloud_rgb=False)

@@ -3,8 +3,8 @@ with the reason, publishes nothing for the bad message, and processes the next g
 import numpy as np
 import pytest
 
-from depthmaster_ros.conversions.compressed import encode_compressed
-from depthmaster_ros.conversions.point_cloud import xyz_cloud_fields
+from depthmaster_ros.conversions import encode_compressed, xyz_cloud_fields
+
 from fixtures_estimators import SceneTruthEstimator
 from fixtures_node import decode_image, header_ns, status_value
 from fixtures_pipeline import CAMERA_FRAME, LIDAR_FRAME
@@ -145,8 +145,8 @@ def test_image_too_thin_for_the_model_is_refused_with_the_reason(start_node, tin
 
 
 def test_resolution_change_mid_stream_is_reported_and_followed(start_node, frames):
-    from depthmaster_ros.synthetic.scene import SyntheticScene
     from depthmaster_ros.ros import messages
+    from depthmaster_ros.synthetic import SyntheticScene
     half = SyntheticScene(width=64, height=48).render(0.5)
     node, rig = start_node(SceneTruthEstimator(list(frames) + [half]), alignment_mode='fixed', diagnostics_period_s=0.2)
     rig.publish_frame(frames[0], 1_000, cloud=False)
@@ -218,7 +218,7 @@ def test_all_zero_k_and_unknown_distortion_are_refused(start_node, tiny_estimato
 
 
 def test_camera_info_of_another_aspect_gives_relative_only(start_node, tiny_estimator, frames):
-    from depthmaster_ros.geometry.camera_model import CameraModel
+    from depthmaster_ros.geometry import CameraModel
     from depthmaster_ros.ros import messages
     node, rig = start_node(tiny_estimator, alignment_mode='fixed', diagnostics_period_s=0.2)
     square = CameraModel.pinhole(100, 100, 80.0)

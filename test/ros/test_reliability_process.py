@@ -84,7 +84,7 @@ class _Camera(ProcessClient):
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
 def test_signal_while_busy_ends_the_node_within_two_seconds(tmp_path, tiny_model_dir, ros_context, sig):
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.synthetic import SyntheticScene
     # a native-size forward of 320x240 keeps the tiny model busy for a good part of a second
     params = write_node_params(tmp_path, tiny_model_dir, processing_res=0, input_reliability="'reliable'")
     process = start_node_process(params)

@@ -3,10 +3,18 @@ import numpy as np
 import pytest
 
 from depthmaster_ros.bag import messages as rb
-from depthmaster_ros.conversions.compressed import compressed_to_rgb8, encode_compressed
-from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.conversions.point_cloud import (FLOAT32, UINT16, FieldSpec, create_cloud_fields, read_points,
-                                                     xyz_cloud_fields)
+from depthmaster_ros.conversions import (
+    FLOAT32,
+    UINT16,
+    FieldSpec,
+    compressed_to_rgb8,
+    create_cloud_fields,
+    encode_compressed,
+    image_to_numpy,
+    read_points,
+    xyz_cloud_fields,
+)
+
 from fixtures_ros import spin_until
 
 pytestmark = pytest.mark.ros
@@ -116,7 +124,7 @@ def test_bag_bytes_deserialise_in_rclpy_and_read_back():
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-    from depthmaster_ros.ros.messages import stamp_to_ns
+    from depthmaster_ros.conversions import stamp_to_ns
 
     rng = np.random.default_rng(2)
     rgb = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)

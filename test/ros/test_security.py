@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from depthmaster_ros.ros.security import ENCLAVE_FILES, has_security_plugins
+from depthmaster_ros.ros import ENCLAVE_FILES, has_security_plugins
+
 from fixtures_process import CLI, start_node_process, wait_for_line, write_node_params
 from fixtures_ros import spin_until
 

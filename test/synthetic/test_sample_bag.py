@@ -7,12 +7,10 @@ import pytest
 from rosbags.interfaces import QosDurability
 from rosbags.rosbag2 import Reader
 
-from depthmaster_ros.synthetic import sample_bag
-from depthmaster_ros.geometry.camera_model import CameraModel
-from depthmaster_ros.conversions.image import image_to_numpy
-from depthmaster_ros.conversions.point_cloud import read_points
-from depthmaster_ros.bag.messages import typestore
-from depthmaster_ros.synthetic.scene import SyntheticScene
+from depthmaster_ros.bag import typestore
+from depthmaster_ros.conversions import image_to_numpy, read_points
+from depthmaster_ros.geometry import CameraModel
+from depthmaster_ros.synthetic import SyntheticScene, sample_bag
 
 FRAMES, RATE, WIDTH, HEIGHT = 4, 5.0, 80, 60
 

@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import Space, to_space
-from depthmaster_ros.alignment.fit import least_squares_scale_shift
-from depthmaster_ros.synthetic.scene import SyntheticScene, fake_prediction, ray_cast
+from depthmaster_ros.alignment import Space, least_squares_scale_shift, to_space
+from depthmaster_ros.synthetic import SyntheticScene, fake_prediction, ray_cast
 
 
 def test_frame_contents(scene_frame):

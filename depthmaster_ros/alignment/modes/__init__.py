@@ -8,6 +8,7 @@ A new mode is one module with an `AlignmentMode` subclass decorated with `regist
 from collections.abc import Callable
 import importlib
 
+from ..errors import AlignmentError, ModeRegistryError
 from .base import AlignmentMode, FixedFit, ModeOutcome, NoSamples, SampleRequest, SparseSamples
 
 # The modes of this package in the order the parameter lists them (the default first); each is the
@@ -21,11 +22,11 @@ def register(name: str, description: str, **needs: bool) -> Callable[[type[Align
     """Class decorator: the mode's name, a one-line description, and what it needs (see AlignmentMode)."""
     unknown = set(needs) - {'needs_cloud', 'needs_camera', 'needs_transforms', 'metric'}
     if unknown:
-        raise ValueError(f'alignment mode {name!r}: unknown declaration(s) {", ".join(sorted(unknown))}')
+        raise AlignmentError(f'alignment mode {name!r}: unknown declaration(s) {", ".join(sorted(unknown))}')
 
     def add(cls: type[AlignmentMode]) -> type[AlignmentMode]:
         if name in _MODES:
-            raise ValueError(f'alignment mode {name!r} is registered twice')
+            raise AlignmentError(f'alignment mode {name!r} is registered twice')
         cls.name, cls.description = name, description
         for key, value in needs.items():
             setattr(cls, key, value)
@@ -38,7 +39,7 @@ def get_mode(name: str) -> AlignmentMode:
     try:
         return _MODES[name]
     except KeyError:
-        raise ValueError(f'alignment_mode: expected one of {", ".join(_MODES)}, got {name!r}') from None
+        raise AlignmentError(f'alignment_mode: expected one of {", ".join(_MODES)}, got {name!r}') from None
 
 
 def mode_names() -> tuple[str, ...]:
@@ -50,10 +51,12 @@ def _register_built_in() -> None:
     for name in BUILT_IN:
         importlib.import_module(f'{__name__}.{name}')
         if name not in _MODES:
-            raise ImportError(f'alignment mode module {__name__}.{name} registers no mode named {name!r}')
+            raise ModeRegistryError(f'alignment mode module {__name__}.{name} registers no mode named {name!r}')
 
 
 _register_built_in()
 
+from .lidar import lidar_to_camera  # noqa: E402 - a mode module imports the registry above
+
 __all__ = ['BUILT_IN', 'AlignmentMode', 'FixedFit', 'ModeOutcome', 'NoSamples', 'SampleRequest', 'SparseSamples',
-           'get_mode', 'mode_names', 'register']
+           'get_mode', 'lidar_to_camera', 'mode_names', 'register']

@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from depthmaster_ros.config.settings import AlignmentSettings
+from depthmaster_ros.config import AlignmentSettings
 
 if TYPE_CHECKING:
-    from depthmaster_ros.geometry.camera_model import CameraModel
-    from depthmaster_ros.geometry.stamped_cloud import StampedCloud
-    from depthmaster_ros.geometry.transforms import TransformLookup
+    from depthmaster_ros.geometry import CameraModel, StampedCloud, TransformLookup
 
 
 @dataclass(frozen=True)

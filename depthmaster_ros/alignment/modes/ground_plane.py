@@ -7,7 +7,6 @@ from ..ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_d
 from . import register
 from .base import AlignmentMode, ModeOutcome, NoSamples, SampleRequest, SparseSamples
 
-
 # the pose from the parameters is the same frame after frame: made once
 _pose_from_parameters = lru_cache(maxsize=8)(camera_to_base_from_height_pitch_roll)
 

@@ -1,7 +1,7 @@
 """LiDAR mode: the paired cloud, moved into the camera frame and projected with the occlusion filter."""
 import numpy as np
 
-from depthmaster_ros.geometry.transforms import RigidTransform
+from depthmaster_ros.geometry import RigidTransform
 
 from ..lidar_projection import project_to_sparse_depth
 from . import register

@@ -3,12 +3,11 @@
 Messages are replayed in log-time order: TF updates the transforms, and CameraInfos, clouds and images go to
 the node's own frame assembly (pipeline/assembly.py: same conversion, pairing, skip and fault reasons); each
 selected frame runs through the node's pipelined frame path (pipeline/pipelined.py). Unlike the node nothing is
-dropped for being late: an image waits a short look-ahead in log time, so a cloud stamped just after it (LiDAR
-latency) is still seen. Every output message carries its source image's header and its log time.
+dropped for being late: an image waits a short look-ahead in log time for a cloud stamped just after it (LiDAR
+latency). Every output message carries its source image's header and log time.
 
-Three threads share a run: a reader reads, decodes and assembles frames a few jobs ahead (`read_ahead.ReadAhead`),
-this thread runs the model forward, and the frame path's stages finish each frame and write its messages (the
-writer also writes the copied input messages in their place, so the output order is a frame-by-frame run's).
+Three threads: a reader decodes and assembles frames a few jobs ahead (`read_ahead.ReadAhead`), this one runs
+the forward, the frame path's stages finish and write each frame (and the copied inputs, in their place).
 """
 from collections import deque
 from collections.abc import Callable

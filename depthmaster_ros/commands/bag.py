@@ -3,6 +3,9 @@
 Exit status: 0 done, 2 bad arguments or input, 3 the model could not be loaded (never replaced by
 another model), 130 stopped by Ctrl-C (the output bag is still closed and readable).
 """
+from collections.abc import Callable
+import sys
+
 from depthmaster_ros.commands.interrupt import StopOnSigint
 
 from .errors import CommandError
@@ -92,7 +95,6 @@ def config_from_args(args):
 
 def note_node_only_parameters(config, command):
     """Say so when the params name several cameras: the offline tools take one camera's topics per bag."""
-    import sys
     if config.node.cameras:
         print(f'depthmaster-ros {command}: note: cameras {list(config.node.cameras)} is a node parameter; a bag is '
               'processed one camera at a time (the image topic found, or --image-topic)', file=sys.stderr)
@@ -123,13 +125,16 @@ def write_json(path, data):
     staged.replace(path)
 
 
-def run(args):
-    import sys
-
-    def fail(code, message):
-        print(f'depthmaster-ros bag: {message}', file=sys.stderr)
+def failure_reporter(command: str) -> Callable[[int, object], int]:
+    """`fail(code, message)` for a subcommand: the message on stderr under the command's name, then its exit code."""
+    def fail(code: int, message: object) -> int:
+        print(f'depthmaster-ros {command}: {message}', file=sys.stderr)
         return code
+    return fail
 
+
+def run(args):
+    fail = failure_reporter('bag')
     try:
         config = config_from_args(args)
         options = options_from_args(args)

@@ -5,6 +5,8 @@ Each bag is processed exactly as `depthmaster-ros bag` would (same flags, same o
 parameters and model. Exit status: 0 every bag done, 1 some bag failed (see the manifest), 2 bad
 arguments, 3 the model could not be loaded, 130 stopped by Ctrl-C before every bag was done.
 """
+import sys
+
 from depthmaster_ros.commands.interrupt import StopOnSigint
 
 from .errors import CommandError
@@ -63,13 +65,14 @@ def format_result(result, weights) -> str:
 
 
 def run(args):
-    import sys
-
-    from depthmaster_ros.commands.bag import config_from_args, note_node_only_parameters, options_from_args, write_json
-
-    def fail(code, message):
-        print(f'depthmaster-ros batch: {message}', file=sys.stderr)
-        return code
+    from depthmaster_ros.commands.bag import (
+        config_from_args,
+        failure_reporter,
+        note_node_only_parameters,
+        options_from_args,
+        write_json,
+    )
+    fail = failure_reporter('batch')
 
     from depthmaster_ros.fleet import discover
     try:

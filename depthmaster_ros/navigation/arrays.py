@@ -23,7 +23,7 @@ class HostOps:
     def full(self, shape: Any, value: float) -> Any:
         return np.full(shape, value, np.float32)
 
-    def constant(self, key: tuple, array: np.ndarray) -> Any:
+    def constant(self, key: tuple[Any, ...], array: np.ndarray) -> Any:
         return array
 
     def fmin_into(self, target: Any, other: Any) -> None:
@@ -70,7 +70,7 @@ class DeviceOps(HostOps):
         import torch
         self.torch = torch
         self.device = device
-        self._constants: dict[tuple, Any] = {}
+        self._constants: dict[tuple[Any, ...], Any] = {}
 
     def nonzero(self, mask: Any) -> Any:
         return self.torch.nonzero(mask.reshape(-1)).reshape(-1)
@@ -81,7 +81,7 @@ class DeviceOps(HostOps):
     def full(self, shape: Any, value: float) -> Any:
         return self.torch.full(tuple(np.atleast_1d(shape)), value, dtype=self.torch.float32, device=self.device)
 
-    def constant(self, key: tuple, array: np.ndarray) -> Any:
+    def constant(self, key: tuple[Any, ...], array: np.ndarray) -> Any:
         tensor = self._constants.get(key)
         if tensor is None:
             if len(self._constants) >= 16:

@@ -12,6 +12,7 @@ turned into that frame, plus the frame's offset: the rays are turned once per ca
 so a frame costs one multiply-add per coordinate and point. Depth may be a numpy array or, for a
 frame kept on the GPU, a torch tensor: the work then stays on its device (arrays.py).
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,7 @@ def flying_pixels(depth: Any, threshold: float, stride: tuple[int, int] = (1, 1)
         return centre > nearest * (1.0 + threshold)
 
 
-def _with_neighbour(size, samples, stride, step):
+def _with_neighbour(size: int, samples: int, stride: int, step: int) -> tuple[int, int]:
     """[first, end) of the sampled indices whose full-image neighbour at offset step (-1, 0, 1) exists."""
     if step < 0:
         return 1, samples
@@ -142,25 +143,27 @@ def distances(pixels: SampledPixels) -> Any:
     return lengths[pixels.index] * pixels.depth
 
 
-def _ray_lengths(camera):
+def _ray_lengths(camera: CameraModel) -> np.ndarray:
     ray_x, ray_y = camera.pixel_ray_planes()
-    return np.sqrt(ray_x * ray_x + ray_y * ray_y + 1.0).astype(np.float32).ravel()
+    lengths: np.ndarray = np.sqrt(ray_x * ray_x + ray_y * ray_y + 1.0).astype(np.float32).ravel()
+    return lengths
 
 
-def _turned_rays(camera, rotation):
+def _turned_rays(camera: CameraModel, rotation: np.ndarray) -> tuple[np.ndarray, ...]:
     """The rays (x/z, y/z, 1) of every pixel turned by rotation: three flat float32 planes."""
-    def compute():
+    def compute() -> tuple[np.ndarray, ...]:
         ray_x, ray_y = camera.pixel_ray_planes()
         return tuple((row[0] * ray_x + row[1] * ray_y + row[2]).astype(np.float32).ravel() for row in rotation)
-    return _cached(_TURNED, (camera.cache_key(), rotation.tobytes()), compute)
+    turned: tuple[np.ndarray, ...] = _cached(_TURNED, (camera.cache_key(), rotation.tobytes()), compute)
+    return turned
 
 
-_SAMPLED: dict[tuple, CameraModel] = {}
-_LENGTHS: dict[tuple, np.ndarray] = {}
-_TURNED: dict[tuple, tuple[np.ndarray, ...]] = {}
+_SAMPLED: dict[tuple[Any, ...], CameraModel] = {}
+_LENGTHS: dict[tuple[Any, ...], np.ndarray] = {}
+_TURNED: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
 
 
-def _cached(cache, key, compute):
+def _cached(cache: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -168,7 +171,7 @@ def _cached(cache, key, compute):
     return value
 
 
-def _remember(cache, key, value):
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
     if len(cache) >= _CACHE_SIZE:
         cache.pop(next(iter(cache)))
     cache[key] = value

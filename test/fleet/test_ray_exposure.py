@@ -36,10 +36,13 @@ class ListeningSockets(threading.Thread):
             for connection in psutil.net_connections(kind='inet'):
                 if connection.pid in processes and (connection.status == psutil.CONN_LISTEN or not connection.raddr):
                     process = processes[connection.pid]
-                    with_name = (connection.laddr.ip, connection.laddr.port, process.name())
-                    self.seen.add(with_name)
-                    if process.name() == 'gcs_server' and process.pid not in self.environments:
-                        self.environments[process.pid] = process.environ()
+                    try:
+                        name = process.name()
+                        if name == 'gcs_server' and process.pid not in self.environments:
+                            self.environments[process.pid] = process.environ()
+                    except psutil.NoSuchProcess:        # it ended since the listing: its address still counts
+                        name = '(ended)'
+                    self.seen.add((connection.laddr.ip, connection.laddr.port, name))
 
 
 def test_a_local_ray_batch_listens_on_loopback_only(make_bags, tiny_model_dir, tmp_path):

@@ -115,7 +115,7 @@ def _node_run(estimator, in_flight, frames, width, height):
 
     from depthmaster_ros.geometry import StampedCloud
     from depthmaster_ros.pipeline import FrameInput
-    from depthmaster_ros.ros import DepthMasterNode, _QueuedFrame, messages
+    from depthmaster_ros.ros import DepthMasterNode, frame_path, messages
     from depthmaster_ros.synthetic import SyntheticScene
 
     scenes = [SyntheticScene(width=width, height=height, seed=seed).render(0.0) for seed in range(2)]
@@ -152,7 +152,7 @@ def _node_run(estimator, in_flight, frames, width, height):
             stamp_ns = 1_000_000_000 + index * 50_000_000
             frame = FrameInput(scene.rgb, stamp_ns, CAMERA_FRAME, scene.camera,
                                StampedCloud(scene.lidar_points_in_camera(), LIDAR_FRAME, stamp_ns))
-            node.mailbox.put(_QueuedFrame(frame, messages.header_msg(stamp_ns, CAMERA_FRAME), time.monotonic()),
+            node.mailbox.put(frame_path._QueuedFrame(frame, messages.header_msg(stamp_ns, CAMERA_FRAME), time.monotonic()),
                              key=node.channels[0].key)
         if not done.wait(60 + frames * 2):
             raise RuntimeError(f'node path: {len(recorded)} of {frames} frames published')

@@ -9,7 +9,6 @@ from .errors import NodeSettingError
 
 if TYPE_CHECKING:
     from .diagnostics import FAULT_WARN_S, OK, WARN, NodeHealth, inputs_status
-    from .frame_path import _QueuedFrame
     from .lifecycle_node import DepthMasterLifecycleNode
     from .mailbox import LatestFrameMailbox
     from .messages import cloud_msg, header_msg, image_msg
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from .security import ENCLAVE_FILES, has_security_plugins, node_topics, permissions_policy
 
 __getattr__ = lazy_attributes(__name__, {
-    'frame_path': ('_QueuedFrame',),
     'security': ('ENCLAVE_FILES', 'has_security_plugins', 'node_topics', 'permissions_policy',),
     'monitor': ('format_report', 'watch',),
     'qos': ('OUTPUT_HISTORY_DEPTH', 'output_qos'),
@@ -33,6 +31,6 @@ __getattr__ = lazy_attributes(__name__, {
 })
 
 __all__ = ['DepthMasterLifecycleNode', 'DepthMasterNode', 'ENCLAVE_FILES', 'FAULT_WARN_S', 'LatestFrameMailbox',
-           'NodeHealth', 'NodeSettingError', 'OK', 'OUTPUT_HISTORY_DEPTH', 'WARN', '_QueuedFrame', 'cloud_msg',
+           'NodeHealth', 'NodeSettingError', 'OK', 'OUTPUT_HISTORY_DEPTH', 'WARN', 'cloud_msg',
            'format_report', 'has_security_plugins', 'header_msg', 'image_msg', 'inputs_status', 'main', 'messages',
            'node_topics', 'output_qos', 'permissions_policy', 'watch']

@@ -12,10 +12,11 @@ if TYPE_CHECKING:
     from .compression import output_compression
     from .contact_sheet import SheetRow, render_contact_sheet, sheet_layout, write_contact_sheet
     from .messages import ALIGNMENT_TYPE, typestore
+    from .options import BagOptions
     from .refusal import BagRefused
-    from .replay import BagOptions, process_bag
+    from .replay import process_bag
     from .summary import BagSummary, build_summary, format_summary
-    from .topics import InputBag, TopicEntry, image_namespace, select_topics
+    from .topics import InputBag, TopicEntry, image_namespace, select_ring_topics, select_topics
     from .writing import (
         SINGLE_FILE_SUFFIXES,
         OutputLocation,
@@ -31,15 +32,17 @@ __getattr__ = lazy_attributes(__name__, {
     'compression': ('output_compression',),
     'contact_sheet': ('SheetRow', 'render_contact_sheet', 'sheet_layout', 'write_contact_sheet'),
     'messages': ('ALIGNMENT_TYPE', 'typestore'),
-    'replay': ('BagOptions', 'process_bag'),
+    'options': ('BagOptions',),
+    'replay': ('process_bag',),
     'summary': ('BagSummary', 'build_summary', 'format_summary'),
-    'topics': ('InputBag', 'TopicEntry', 'image_namespace', 'select_topics'),
+    'topics': ('InputBag', 'TopicEntry', 'image_namespace', 'select_ring_topics', 'select_topics'),
     'writing': ('SINGLE_FILE_SUFFIXES', 'OutputLocation', 'open_writer', 'output_storage', 'qos_profile', 'remove_path',
                 'tf_static_qos'),
 })
 
-__all__ = ['ALIGNMENT_TYPE', 'BagError', 'BagFileError', 'BagOptions', 'BagRefused', 'BagSummary', 'InputBag', 'OutputLocation',
-           'SINGLE_FILE_SUFFIXES', 'SheetRow', 'TopicEntry', 'TopicSelectionError', 'build_summary', 'format_summary',
-           'image_namespace', 'messages', 'open_writer', 'output_compression', 'output_storage', 'process_bag',
-           'qos_profile', 'remove_path', 'render_contact_sheet', 'select_topics', 'sheet_layout', 'tf_static_qos',
-           'typestore', 'write_contact_sheet']
+__all__ = ['ALIGNMENT_TYPE', 'BagError', 'BagFileError', 'BagOptions', 'BagRefused', 'BagSummary', 'InputBag',
+           'OutputLocation', 'SINGLE_FILE_SUFFIXES', 'SheetRow', 'TopicEntry', 'TopicSelectionError',
+           'build_summary', 'format_summary', 'image_namespace', 'messages', 'open_writer', 'output_compression',
+           'output_storage', 'process_bag', 'qos_profile', 'remove_path', 'render_contact_sheet',
+           'select_ring_topics', 'select_topics', 'sheet_layout', 'tf_static_qos', 'typestore',
+           'write_contact_sheet']

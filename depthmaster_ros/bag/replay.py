@@ -4,7 +4,8 @@ Messages are replayed in log-time order: TF updates the transforms, and CameraIn
 the node's own frame assembly (pipeline/assembly.py: same conversion, pairing, skip and fault reasons); each
 selected frame runs through the node's pipelined frame path (pipeline/pipelined.py). Unlike the node nothing is
 dropped for being late: an image waits a short look-ahead in log time for a cloud stamped just after it (LiDAR
-latency). Every output message carries its source image's header and log time.
+latency). Every output message carries its source image's header and log time. A recorded camera ring (the
+`cameras` parameter) runs in the same pass, one batched forward per step (camera_ring.py).
 
 Three threads: a reader decodes and assembles frames a few jobs ahead (`read_ahead.ReadAhead`), this one runs
 the forward, the frame path's stages finish and write each frame (and the copied inputs, in their place).
@@ -13,7 +14,6 @@ from collections import deque
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, replace
-import math
 from pathlib import Path
 import time
 from typing import Any, cast
@@ -23,7 +23,6 @@ import numpy as np
 from depthmaster_ros.alignment.modes import get_mode
 from depthmaster_ros.config import Config
 from depthmaster_ros.conversions import ImplausibleSize
-from depthmaster_ros.geometry import StampedCloud
 from depthmaster_ros.model import Estimator, describe_weights
 from depthmaster_ros.pipeline import (
     OUTPUT_TOPICS,
@@ -36,17 +35,30 @@ from depthmaster_ros.pipeline import (
     FrameResults,
     PipelinedFrames,
     RecentClouds,
+    is_ring,
     store_cloud,
 )
 from depthmaster_ros.pipeline import faults as kinds
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
+from .camera_ring import (
+    BagCamera,
+    CameraSteps,
+    RunTopics,
+    camera_summaries,
+    estimated_frames,
+    output_namespaces,
+    select_run_topics,
+    summary_topics,
+    write_merged_scan,
+)
 from .compression import output_compression
 from .contact_sheet import sheet_positions, sheet_title
 from .errors import BagError
 from .ground_truth import add_ground_truth, errors_against
-from .output import RELATIVE_CHOICES, OutputBag, Progress
+from .options import BagOptions
+from .output import OutputBag, Progress
 from .read_ahead import ReadAhead
 from .refusal import BagRefused
 from .summary import BagStats, BagSummary, build_summary, recording_size
@@ -58,45 +70,6 @@ LIDAR_LATENCY_ALLOWANCE_S = 0.5
 PRELOAD_S = 1.0
 # Jobs (frames and copied messages) the reader may be ahead of the model forward.
 READ_AHEAD = 16
-
-
-@dataclass
-class BagOptions:
-    image_topic: str | None = None
-    camera_info_topic: str | None = None
-    points_topic: str | None = None
-    use_points: bool = True
-    gt_topic: str | None = None
-    namespace: str | None = None       # output namespace; None: the image topic's namespace
-    storage: str | None = None         # mcap | sqlite3; None: from OUT's suffix, else mcap
-    compression: str | None = None     # none | lz4 | zstd; None: zstd where rosbag2 reads it back (compression.py)
-    relative: str = 'all'              # depth/relative on all frames, or 'unaligned' (the CLI's default): only without depth
-    copy_input: bool = False
-    copy_gt: bool = True               # with copy_input, the ground-truth topic too (the CLI: only with --copy-gt)
-    start_s: float = 0.0               # from the bag's first message
-    duration_s: float | None = None
-    every: int = 1
-    force: bool = False
-    contact_sheet: str | None = None   # PNG path
-    contact_sheet_rows: int = 4
-    label: str = ''                    # shown on the contact sheet and in the summary
-    progress: bool = True
-    frame_done: Callable[[], None] | None = None   # called after each selected frame (a batch's progress)
-    cloud_filter: Callable[[StampedCloud], StampedCloud] | None = None   # the part of each scan the pipeline sees
-    frame_output: Callable[[FrameInput, FrameOutput], None] | None = None   # each processed frame, in order (evaluation)
-    output_root: str | None = None     # a batch's --out: OUT must stay inside it (bag/writing.py check_inside)
-
-    def check(self) -> None:
-        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            raise BagError(f'--every: must be an integer of at least 1, got {self.every!r}')
-        if not self.start_s >= 0:
-            raise BagError(f'--start: must not be negative, got {self.start_s}')
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise BagError(f'--duration: must be positive, got {self.duration_s}')
-        if self.contact_sheet_rows < 0:
-            raise BagError(f'--contact-sheet-rows: must not be negative, got {self.contact_sheet_rows}')
-        if self.relative not in RELATIVE_CHOICES:
-            raise BagError(f'--relative: must be one of {", ".join(RELATIVE_CHOICES)}, got {self.relative!r}')
 
 
 def process_bag(input_path: str | Path, output_path: str | Path, estimator: Estimator | Callable[[], Estimator],
@@ -118,16 +91,17 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
         raise BagError(f'OUT: {output_path} is the input bag')
     started = time.perf_counter()
     with bag_topics.InputBag(input_path, rosbag_messages.typestore()) as bag:
-        topics = bag_topics.select_topics(
-            bag.entries(), bag.first_message, image_topic=options.image_topic,
-            camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
-            gt_topic=options.gt_topic, use_points=options.use_points and get_mode(config.alignment.alignment_mode).needs_cloud)
+        topics = select_run_topics(bag, config, options,
+                                   options.use_points and get_mode(config.alignment.alignment_mode).needs_cloud)
         location = OutputLocation(output_path, options.force, options.output_root)
         if not hasattr(estimator, 'predict'):
             estimator = estimator()
-        run = _BagRun(bag, topics, DepthPipeline(cast(Estimator, estimator), config), config, options,
-                      stop_requested or (lambda: False))
-        out = OutputBag(None, _namespace(options, topics), config, relative=options.relative)
+        namespaces, ring_namespace = output_namespaces(topics.cameras, options.namespace)
+        cameras = [BagCamera(index, camera, DepthPipeline(cast(Estimator, estimator), config),
+                             OutputBag(None, namespace, config, relative=options.relative))
+                   for index, (camera, namespace) in enumerate(zip(topics.cameras, namespaces))]
+        out = OutputBag(None, ring_namespace, config, relative=options.relative)
+        run = _BagRun(bag, topics, cameras, config, options, stop_requested or (lambda: False))
         try:
             run.run(out, lambda: open_writer(location, storage, compression))
         except BaseException:          # an error or a second Ctrl-C: no half-written OUT is left behind
@@ -148,9 +122,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
                'weights': describe_weights(config.model.model),
                'device': str(getattr(estimator, 'device', '')), 'dtype': str(getattr(estimator, 'dtype', '')),
                'processing_res': config.model.processing_res, 'alignment_mode': config.alignment.alignment_mode},
-        topics={'image': topics.image, 'camera_info': topics.camera_info, 'points': topics.points,
-                'gt': topics.gt, 'tf': topics.tf},
-        output_topics=run.output_topics)
+        topics=summary_topics(topics), output_topics=run.output_topics, cameras=camera_summaries(cameras))
     if options.contact_sheet and run.sheet_rows:
         from depthmaster_ros.bag.contact_sheet import write_contact_sheet
         write_contact_sheet(options.contact_sheet, run.sheet_rows, title=sheet_title(options.label, config))
@@ -158,27 +130,30 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
     return summary
 
 
-def _namespace(options, topics):
-    return options.namespace or bag_topics.image_namespace(topics.image, topics.image_type)
-
-
 # ---------------------------------------------------------------------------------------------
 # one run over the input
 
 @dataclass
 class _PendingImage:
+    camera: BagCamera
     log_ns: int
-    msgtype: str
     message: object
 
 
 @dataclass
 class _FrameToWrite:
     """What the writer needs of a selected frame besides its output."""
+    camera: BagCamera
     log_ns: int
     index: int                      # its place among the selected frames (contact sheet rows)
     convert_s: float
     gt: np.ndarray | None
+
+
+@dataclass
+class _Step:
+    """The frames of one batched forward, one per camera at most."""
+    frames: list[_FrameToWrite]
 
 
 @dataclass
@@ -196,30 +171,27 @@ class _WriterStep:
 
 
 class _BagRun:
-    """State of one replay: transforms, calibration, recent clouds, ground truth, images waiting."""
+    """State of one replay: transforms, recent clouds, images waiting; calibration and ground truth per camera."""
 
-    def __init__(self, bag: Any, topics: Any, pipeline: DepthPipeline, config: Config, options: BagOptions,
+    def __init__(self, bag: Any, topics: RunTopics, cameras: list[BagCamera], config: Config, options: BagOptions,
                  stop_requested: Callable[[], bool]):
         from depthmaster_ros.geometry import TransformBuffer
 
-        self.bag, self.topics, self.pipeline = bag, topics, pipeline
+        self.bag, self.topics, self.cameras = bag, topics, cameras
         self.config, self.options, self.stop_requested = config, options, stop_requested
         self.stats = BagStats()
         self.transforms = TransformBuffer(cache_s=max(10.0, 4 * PRELOAD_S))
         self.clouds = RecentClouds(capacity=64)
-        self.ground_truth: dict[int, np.ndarray] = {}   # stamp_ns -> depth in metres
         self.pending: deque[_PendingImage] = deque()
-        # CameraInfos by stamp: an image takes only the one of its own stamp (as the node does)
-        camera_sync = CameraInfoSync(config.input.camera_info_slop_s, config.input.camera_info_timeout_s,
-                                     info_capacity=64)
-        self.assembly = FrameAssembly(camera_sync, self.clouds if topics.points else None, self.transforms,
-                                      report=self.stats.faults.record, skip=self._skip, live=False,
-                                      refuse_implausible=True)
+        for camera in cameras:
+            camera.assembly = self._assembly(camera)
+        self.by_topic = {role: {getattr(camera.topics, role): camera for camera in cameras}
+                         for role in ('image', 'camera_info', 'gt')}
         self.sheet_rows: list[Any] = []
         self.interrupted = False
         self.out: OutputBag | None = None                       # set by run()
         self._stopped = False
-        self._send: Callable[[FrameJob], None] | None = None    # set by replay(), in the reader thread
+        self._steps: CameraSteps | None = None                  # set by replay(), in the reader thread
         self.output_topics: dict[str, str] = {}
 
         reader = bag.reader
@@ -228,9 +200,11 @@ class _BagRun:
         self.window_stop = (None if options.duration_s is None
                             else self.window_start + int(round(options.duration_s * 1e9)))
         self.lookahead_ns = int(round((config.alignment.cloud_future_tolerance_s + LIDAR_LATENCY_ALLOWANCE_S) * 1e9))
-        estimate = _estimated_frames(bag, topics.image, self.window_start, self.window_stop, options.every)
+        estimate = estimated_frames(bag, [camera.topics.image for camera in cameras], self.window_start,
+                                    self.window_stop, options.every)
         self.sheet_positions = sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
-        self.input_topics = {topics.image, topics.camera_info, topics.points, topics.gt, *topics.tf} - {None}
+        self.input_topics = ({topic for role in self.by_topic.values() for topic in role}
+                             | {topics.points, *topics.tf}) - {None}
         self.progress = Progress(estimate, options.progress, options.frame_done)
 
     # replay ------------------------------------------------------------------------------------
@@ -238,7 +212,13 @@ class _BagRun:
         """Read ahead in a thread, forward here, finish and write in the frame path's stages (the writer
         is opened, used and closed in the writing stage's thread: an sqlite3 bag must be)."""
         self.out = out
-        self.output_topics = {role: out.topic(role) for role in OUTPUT_TOPICS}
+        if len(self.cameras) == 1:
+            self.output_topics = {role: self.cameras[0].out.topic(role) for role in OUTPUT_TOPICS}
+        else:
+            self.output_topics = {f'{camera.topics.name}/{role}': camera.out.topic(role)
+                                  for camera in self.cameras for role in OUTPUT_TOPICS}
+            if is_ring(self.config):
+                self.output_topics['scan'] = out.topic('scan')
         frames = PipelinedFrames(self._emit, self.config.node.frames_in_flight, name='bag')
         reader = ReadAhead(self.replay, READ_AHEAD)
         try:
@@ -258,6 +238,7 @@ class _BagRun:
     def replay(self, send: Callable[[FrameJob], None]) -> None:
         """The reader's side: messages in log-time order, frames and copies sent in that order."""
         self._send = send
+        self._steps = CameraSteps(len(self.cameras), send, _Step)
         copied = self._copied_topics()
         read_from = max(self.bag_start, self.window_start - int((self.config.alignment.max_cloud_age_s + PRELOAD_S) * 1e9))
         self._preload_latched_state(read_from, copy_tf_static='/tf_static' in copied)
@@ -270,13 +251,14 @@ class _BagRun:
             in_window = self._in_window(log_ns)
             if connection.topic in copied and (in_window or connection.topic == '/tf_static'):
                 self._copy(connection, log_ns, rawdata)
-            if connection.topic == self.topics.image:
+            if connection.topic in self.by_topic['image']:
                 if in_window:
                     self._image_arrived(connection, log_ns, rawdata)
             elif connection.topic in self.input_topics:
                 self._state_arrived(connection, log_ns, rawdata)
         if not self._process_pending(until_ns=None):
             self.interrupted = True
+        self._steps.flush()
 
     def _copy(self, connection, log_ns, rawdata):
         self._send(FrameJob((), _CopiedMessage(connection, log_ns, rawdata)))
@@ -292,7 +274,7 @@ class _BagRun:
         for entry in self.bag.entries():
             if not (self.options.copy_input or entry.name in self.topics.tf):
                 continue
-            if entry.name == self.topics.gt and not self.options.copy_gt:
+            if entry.name in self.by_topic['gt'] and not self.options.copy_gt:
                 continue
             if entry.name in outputs:
                 self.stats.warnings.record('copy', f'{entry.name}: not copied, it is also an output topic')
@@ -311,11 +293,12 @@ class _BagRun:
                 self._state_arrived(connection, log_ns, rawdata)
                 if copy_tf_static and log_ns < read_from:
                     self._copy(connection, log_ns, rawdata)
-        if self.topics.camera_info and self.window_start > self.bag_start:
-            messages = self.bag.messages(self.bag.connections(self.topics.camera_info), stop=self.window_start)
-            last = deque(messages, maxlen=1)        # the newest CameraInfo before the window, if any
-            if last:
-                self._state_arrived(*last[0])
+        for camera_info in self.by_topic['camera_info']:
+            if camera_info and self.window_start > self.bag_start:
+                messages = self.bag.messages(self.bag.connections(camera_info), stop=self.window_start)
+                last = deque(messages, maxlen=1)        # the newest CameraInfo before the window, if any
+                if last:
+                    self._state_arrived(*last[0])
 
     def _refused(self, error: ImplausibleSize, topic: str, log_ns: int) -> BagRefused:
         """A record whose sizes lie refuses the bag (bag/refusal.py); other bad input is only counted."""
@@ -326,25 +309,27 @@ class _BagRun:
         topic, faults = connection.topic, self.stats.faults
         if topic in self.topics.tf:
             _add_tf_message(self.transforms, message, topic == '/tf_static', faults)
-        elif topic == self.topics.camera_info:
-            self.assembly.add_camera_info(message)   # a refusal is counted with each image that meets it
+        elif topic in self.by_topic['camera_info']:   # a refusal is counted with each image that meets it
+            self.by_topic['camera_info'][topic].assembly.add_camera_info(message)
         elif topic == self.topics.points:
             try:
                 store_cloud(self.clouds, message, faults.record, self.options.cloud_filter, refuse_implausible=True)
             except ImplausibleSize as error:
                 raise self._refused(error, topic, log_ns) from None
-        elif topic == self.topics.gt:
+        elif topic in self.by_topic['gt']:
             try:
-                add_ground_truth(self.ground_truth, message, faults)
+                add_ground_truth(self.by_topic['gt'][topic].ground_truth, message, faults)
             except ImplausibleSize as error:
                 raise self._refused(error, topic, log_ns) from None
 
     def _image_arrived(self, connection, log_ns, rawdata):
+        camera = self.by_topic['image'][connection.topic]
         self.stats.frames_in += 1
-        if (self.stats.frames_in - 1) % self.options.every:
+        camera.counts.in_window += 1
+        if (camera.counts.in_window - 1) % self.options.every:
             return
         message = self.bag.decode(connection, log_ns, rawdata)
-        self.pending.append(_PendingImage(log_ns, connection.msgtype, message))
+        self.pending.append(_PendingImage(camera, log_ns, message))
 
     def _process_pending(self, until_ns):
         """Process waiting images whose look-ahead has passed (all when until_ns is None); False on stop."""
@@ -356,33 +341,48 @@ class _BagRun:
                 return False
         return True
 
-    def _skip(self, reason: str, text: str) -> None:
-        self.stats.frames_selected += 1
-        self._skipped(reason, text)
+    def _assembly(self, camera: BagCamera) -> FrameAssembly:
+        """A camera's frame assembly; CameraInfos by stamp: an image takes only the one of its own stamp (as the
+        node does). Its faults and skips are counted with the camera's name."""
+        def report(kind: str, text: str) -> None:
+            self.stats.faults.record(kind, camera.label(text))
 
-    def _skipped(self, reason: str, text: str) -> None:
-        self.stats.skipped.record(reason, text)
+        def skip(reason: str, text: str) -> None:
+            self.stats.frames_selected += 1
+            camera.counts.selected += 1
+            self._skipped(camera, reason, text)
+        camera_sync = CameraInfoSync(self.config.input.camera_info_slop_s, self.config.input.camera_info_timeout_s,
+                                     info_capacity=64)
+        return FrameAssembly(camera_sync, self.clouds if self.topics.points else None, self.transforms,
+                             report=report, skip=skip, live=False, refuse_implausible=True)
+
+    def _skipped(self, camera: BagCamera, reason: str, text: str) -> None:
+        self.stats.skipped.record(reason, camera.label(text))
+        camera.counts.skipped.record(reason, text)
         self.progress.update()
 
     # one frame ---------------------------------------------------------------------------------
     def _process_image(self, item):
         """The reader's side of a frame: assembled and sent to the forward (or skipped, and counted)."""
-        started = time.perf_counter()
+        started, camera = time.perf_counter(), item.camera
+        assert camera.assembly is not None          # set in __init__
         try:
-            released = self.assembly.add_image(item.message, self.config)
+            released = camera.assembly.add_image(item.message, self.config)
         except ImplausibleSize as error:
-            raise self._refused(error, self.topics.image, item.log_ns) from None
+            raise self._refused(error, camera.topics.image, item.log_ns) from None
         if not released:
             return                                  # skipped (counted by the assembly)
-        frame = self.assembly.frame(released[0], self.config)
+        frame = camera.assembly.frame(released[0], self.config)
         assert frame is not None                    # a looked-up image is never dropped
         if frame.transforms is not None:            # the transforms as read so far, as a frame-by-frame run sees them
             frame = replace(frame, transforms=self.transforms.snapshot())
         convert_s = time.perf_counter() - started
         index = self.stats.frames_selected
         self.stats.frames_selected += 1
-        gt = self.ground_truth.pop(frame.stamp_ns, None)
-        self._send(FrameJob([(self.pipeline, frame)], _FrameToWrite(item.log_ns, index, convert_s, gt)))
+        camera.counts.selected += 1
+        gt = camera.ground_truth.pop(frame.stamp_ns, None)
+        assert self._steps is not None              # set by replay()
+        self._steps.add(camera, frame, _FrameToWrite(camera, item.log_ns, index, convert_s, gt))
 
     def _emit(self, job: FrameJob, results: FrameResults) -> None:
         """The writer's side: a copied message, or a frame's outputs (or its skip), in the order read."""
@@ -391,6 +391,8 @@ class _BagRun:
         if isinstance(context, _WriterStep):
             if context.open is not None:
                 out.writer = context.open()
+                for camera in self.cameras:
+                    camera.out.writer = out.writer
             else:
                 out.writer.close()
             return
@@ -399,34 +401,42 @@ class _BagRun:
         if isinstance(context, _CopiedMessage):
             out.copy(context.connection, self.bag.typestore, context.log_ns, context.rawdata)
             return
-        self._write_frame(out, job, results)
+        written = []
+        for (_, frame), output, frame_context in zip(job.items, results, context.frames):
+            if self._write_frame(frame, output, frame_context):
+                written.append((output, frame.stamp_ns, frame_context.log_ns))
+        if is_ring(self.config):
+            write_merged_scan(out, written, self.config.navigation.scan_frame)
         if self.stop_requested():                   # polled after each frame, as a frame-by-frame run does
             self._stopped = self.interrupted = True
 
-    def _write_frame(self, out: OutputBag, job: FrameJob, results: FrameResults) -> None:
-        context = job.context
-        (output,) = results
-        frame = job.items[0][1]
+    def _write_frame(self, frame: FrameInput, output: FrameOutput | Exception, context: _FrameToWrite) -> bool:
+        """One camera's frame written under its namespace (True), or its skip counted (False)."""
+        camera = context.camera
         if isinstance(output, ValueError):
-            self._skipped(kinds.FRAME, kinds.dropped(output))
-            return
+            self._skipped(camera, kinds.FRAME, kinds.dropped(output))
+            return False
         if isinstance(output, Exception):           # as in the node: one frame failing must not end the run
-            self._skipped(kinds.PIPELINE_ERROR, f'{type(output).__name__}: {output}')
-            return
+            self._skipped(camera, kinds.PIPELINE_ERROR, f'{type(output).__name__}: {output}')
+            return False
+        out = camera.out
         if self.options.frame_output is not None:
             self.options.frame_output(frame, output)
         started = time.perf_counter()
         if not out.write_frame(output, out.builders.header(frame.stamp_ns, frame.frame_id), context.log_ns):
-            self.stats.faults.record('cloud_max_points', 'cloud above cloud_max_points not written; raise cloud_stride')
+            self.stats.faults.record('cloud_max_points',
+                                     camera.label('cloud above cloud_max_points not written; raise cloud_stride'))
         write_s = time.perf_counter() - started
         gt = context.gt
         errors = None if gt is None else errors_against(output.depth_m, gt, self.config.alignment)
         self.stats.frame_written(output, {'convert': context.convert_s, **output.timings, 'write': write_s}, errors)
+        camera.counts.out += 1
         if context.index in self.sheet_positions:
             from depthmaster_ros.bag.contact_sheet import SheetRow
-            label = f'#{context.index}  t={(context.log_ns - self.bag_start) * 1e-9:.2f} s'
+            label = camera.label(f'#{context.index}  t={(context.log_ns - self.bag_start) * 1e-9:.2f} s')
             self.sheet_rows.append(SheetRow(rgb=frame.rgb, depth_m=output.depth_m, gt_m=gt, label=label))
         self.progress.update()
+        return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,15 +446,3 @@ def _add_tf_message(buffer, message, static, faults):
     from depthmaster_ros.geometry import store_tf_message
     for error in store_tf_message(buffer, message, static)[1]:
         faults.record('tf', error)
-
-
-# ---------------------------------------------------------------------------------------------
-# frame estimate and contact sheet
-
-def _estimated_frames(bag, image_topic, window_start, window_stop, every):
-    """Frames the window will select, from the topic's count and the bag's span (for progress and the sheet)."""
-    count = sum(c.msgcount for c in bag.connections(image_topic))
-    start, end = bag.reader.start_time, bag.reader.end_time
-    covered = min(end, window_stop or end) - max(start, window_start)
-    fraction = 1.0 if window_start <= start and window_stop is None else max(0, covered) / max(1, end - start)
-    return max(1, int(math.ceil(count * min(1.0, fraction) / every)))

@@ -146,6 +146,7 @@ class BagSummary:
     wall_time_s: float
     frames_per_s: float | None
     contact_sheet: str | None = None
+    cameras: dict[str, dict[str, Any]] = field(default_factory=dict)   # a ring's cameras: topics, namespace, frames
 
     def as_json(self) -> dict[str, Any]:
         line = asdict(self)
@@ -153,13 +154,16 @@ class BagSummary:
                           'skipped': self.frames.skipped, 'skip_reasons': line['frames']['skip_reasons']}
         if self.contact_sheet is None:
             del line['contact_sheet']
+        if not self.cameras:
+            del line['cameras']
         return line
 
 
 def build_summary(stats: BagStats, *, run: dict[str, Any], model: dict[str, Any], topics: dict[str, Any],
-                  output_topics: dict[str, str], interrupted: bool, wall_s: float) -> BagSummary:
+                  output_topics: dict[str, str], interrupted: bool, wall_s: float,
+                  cameras: dict[str, dict[str, Any]] | None = None) -> BagSummary:
     """The summary; ``run`` holds label, input, output, storage, compression and recording, ``model``
-    describes the model."""
+    describes the model, ``cameras`` a ring's cameras (`camera_ring.camera_summaries`)."""
     records = stats.records
     ok = [r for r in records if r.ok]
     timing_ms = {stage: stat for stage, seconds in stats.timings.items()
@@ -179,6 +183,7 @@ def build_summary(stats: BagStats, *, run: dict[str, Any], model: dict[str, Any]
         ground_truth=mean_errors(stats.gt_errors),
         wall_time_s=wall_s,
         frames_per_s=stats.frames_out / wall_s if wall_s > 0 else None,
+        cameras=cameras or {},
     )
 
 
@@ -201,6 +206,10 @@ def format_summary(summary: BagSummary) -> str:
                  f'{frames.skipped} skipped')
     for kind, info in frames.skip_reasons.items():
         lines.append(f'  skipped {info.count} x {kind}: {info.last_message}')
+    for name, camera in summary.cameras.items():
+        counts = camera['frames']
+        lines.append(f'  camera {name} ({camera["topics"]["image"]} -> {camera["output_namespace"]}): {counts["in"]} in '
+                     f'window, {counts["selected"]} selected, {counts["out"]} written, {counts["skipped"]} skipped')
     for kind, info in summary.faults.items():
         lines.append(f'  fault {info.count} x {kind}: {info.last_message}')
     if alignment.ok_ratio is not None:

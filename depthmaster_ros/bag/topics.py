@@ -138,20 +138,82 @@ def select_topics(entries: Iterable[TopicEntry], first_message: Callable[[str], 
             _fail(f'several CameraInfo topics and none beside {image.name} ({names})',
                   'choose one with --camera-info-topic', entries)
 
-    points = None
-    if points_topic:
-        points = _chosen(entries, points_topic, '--points-topic', (POINT_CLOUD,)).name
-    elif use_points:
-        clouds = _by_type(entries, POINT_CLOUD)
-        if len(clouds) == 1:
-            points = clouds[0].name
-        elif len(clouds) > 1:
-            names = ', '.join(e.name for e in clouds)
-            _fail(f'several PointCloud2 topics ({names})', 'choose one with --points-topic, or pass --no-points', entries)
-
-    tf = [name for name in TF_TOPICS if any(e.name == name and e.msgtype == TF_MESSAGE for e in entries)]
     return SelectedTopics(image=image.name, image_type=image.msgtype, camera_info=camera_info,
-                          points=points, gt=gt, tf=tf)
+                          points=select_points(entries, points_topic, use_points), gt=gt, tf=tf_topics(entries))
+
+
+def select_points(entries: list[TopicEntry], points_topic: str | None, use_points: bool) -> str | None:
+    """The PointCloud2 topic: the flag's, else the bag's only one (None without clouds or with use_points off)."""
+    if points_topic:
+        return _chosen(entries, points_topic, '--points-topic', (POINT_CLOUD,)).name
+    if not use_points:
+        return None
+    clouds = _by_type(entries, POINT_CLOUD)
+    if len(clouds) > 1:
+        names = ', '.join(e.name for e in clouds)
+        _fail(f'several PointCloud2 topics ({names})', 'choose one with --points-topic, or pass --no-points', entries)
+    return clouds[0].name if clouds else None
+
+
+def tf_topics(entries: Iterable[TopicEntry]) -> list[str]:
+    return [name for name in TF_TOPICS if any(e.name == name and e.msgtype == TF_MESSAGE for e in entries)]
+
+
+@dataclass(frozen=True)
+class CameraTopics:
+    """One camera's input topics in a recorded camera ring."""
+    name: str                       # its entry in the `cameras` parameter
+    image: str
+    image_type: str
+    camera_info: str | None
+    gt: str | None                  # <namespace>/depth_gt when the bag has it
+
+    @property
+    def namespace(self) -> str:
+        return image_namespace(self.image, self.image_type)
+
+
+def select_ring_topics(entries: Iterable[TopicEntry], first_message: Callable[[str], Any], cameras: Iterable[str], *,
+                       image_topic: str | None = None, camera_info_topic: str | None = None,
+                       gt_topic: str | None = None) -> list[CameraTopics]:
+    """Each camera's topics, found the way the node's `cameras` parameter places them: under the camera's name.
+
+    Camera `front` takes the colour image topic of a namespace that ends in `/front` (/front/image_raw,
+    /robot/front/image_raw), the CameraInfo beside it and `<namespace>/depth_gt` as its ground truth when
+    the bag has one. --image-topic and --camera-info-topic, given with a ring, are names relative to each
+    camera's namespace (image_rect: /front/image_rect), like the node's `front/image`.
+    """
+    entries = list(entries)
+    if gt_topic:
+        _fail(f'--gt-topic {gt_topic}: one topic for a ring of cameras', "each camera's ground truth is "
+              '<its namespace>/depth_gt; leave --gt-topic out', entries)
+    for flag, value in (('--image-topic', image_topic), ('--camera-info-topic', camera_info_topic)):
+        if value and value.startswith('/'):
+            _fail(f'{flag} {value}: with cameras it is relative to each camera\'s namespace',
+                  f'pass it without the leading / (e.g. {flag} {value.rsplit("/", 1)[-1]})', entries)
+    found: list[CameraTopics] = []
+    for name in cameras:
+        suffix = f'/{name}'
+        images = [e for e in _by_type(entries, IMAGE, COMPRESSED_IMAGE) if e.count > 0 and (
+            e.name.endswith(f'{suffix}/{image_topic}') if image_topic else
+            image_namespace(e.name, e.msgtype).endswith(suffix) and is_colour_image(e, first_message(e.name)))]
+        if len(images) != 1:
+            problem = 'no' if not images else f'several ({", ".join(e.name for e in images)})'
+            _fail(f'camera {name!r}: {problem} camera image topic in a namespace ending in {suffix}',
+                  'name it relative to the camera with --image-topic, or check the cameras parameter', entries)
+        image = images[0]
+        if any(camera.image == image.name for camera in found):
+            _fail(f'camera {name!r}: its image topic {image.name} is another camera\'s', 'check the cameras parameter',
+                  entries)
+        namespace = image_namespace(image.name, image.msgtype).rstrip('/')
+        info = f'{namespace}/{camera_info_topic or "camera_info"}'
+        camera_info = info if any(e.name == info and e.msgtype == CAMERA_INFO for e in entries) else None
+        if camera_info is None and camera_info_topic:
+            _fail(f'camera {name!r}: no CameraInfo topic {info}', 'check --camera-info-topic', entries)
+        gt = f'{namespace}/depth_gt'
+        found.append(CameraTopics(name, image.name, image.msgtype, camera_info,
+                                  gt if any(e.name == gt and e.msgtype == IMAGE for e in entries) else None))
+    return found
 
 
 class InputBag:

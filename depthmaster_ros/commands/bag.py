@@ -93,13 +93,6 @@ def config_from_args(args):
     return Config.from_params({**params, **overrides})
 
 
-def note_node_only_parameters(config, command):
-    """Say so when the params name several cameras: the offline tools take one camera's topics per bag."""
-    if config.node.cameras:
-        print(f'depthmaster-ros {command}: note: cameras {list(config.node.cameras)} is a node parameter; a bag is '
-              'processed one camera at a time (the image topic found, or --image-topic)', file=sys.stderr)
-
-
 def options_from_args(args):
     from depthmaster_ros.bag import BagOptions
     return BagOptions(
@@ -140,7 +133,6 @@ def run(args):
         options = options_from_args(args)
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
-    note_node_only_parameters(config, 'bag')
 
     from depthmaster_ros.bag import format_summary, process_bag
     from depthmaster_ros.model import ModelLoadError

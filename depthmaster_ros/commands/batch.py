@@ -68,7 +68,6 @@ def run(args):
     from depthmaster_ros.commands.bag import (
         config_from_args,
         failure_reporter,
-        note_node_only_parameters,
         options_from_args,
         write_json,
     )
@@ -83,7 +82,6 @@ def run(args):
         executor = make_executor(args, config, options)
     except ValueError as error:
         return fail(EXIT_BAD_INPUT, error)
-    note_node_only_parameters(config, 'batch')
     from depthmaster_ros.model import RANDOM_WEIGHTS_BANNER, describe_weights
     weights = describe_weights(config.model.model)
     if weights['random']:

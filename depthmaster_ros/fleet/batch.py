@@ -87,17 +87,18 @@ def run_batch(jobs: list[BagJob], out_dir: str | Path, config: Config, options: 
             else:
                 todo.append(job)
         if todo:
-            _run(todo, manifest, result, make_executor(hashes), options, progress, stop_requested)
+            _run(todo, manifest, result, make_executor(hashes), options, config.node.cameras, progress,
+                 stop_requested)
     result.wall_s = time.perf_counter() - started
     return result
 
 
-def _run(todo, manifest, result, executor, options, progress, stop_requested):
+def _run(todo, manifest, result, executor, options, cameras, progress, stop_requested):
     bar = None
     executor.start()
     try:
         result.workers = list(getattr(executor, 'worker_info', []))
-        bar = BatchProgress({job.name: estimated_frames(job, options) for job in todo}, progress)
+        bar = BatchProgress({job.name: estimated_frames(job, options, cameras) for job in todo}, progress)
 
         def report(record, counted):
             manifest.append(record)

@@ -30,6 +30,7 @@ class BagOutcome:
     torch_threads: int                      # CPU inference is bit-identical only at one thread count
     weights: str                            # which weights ran (model.provenance.weights_line)
     random_weights: bool                    # a tiny random-weight test model: the depth is meaningless
+    cameras: dict[str, dict[str, int]] | None = None   # a camera ring's frames per camera: in, selected, out
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class ManifestRecord:
             del line['timings']
         if self.outcome is not None:
             line.update(vars(self.outcome))
+            if self.outcome.cameras is None:
+                del line['cameras']
         return line
 
 

@@ -81,7 +81,9 @@ def process_one(job: BagJob, estimator: Estimator, config: Config, options: 'Bag
         faults={kind: info.count for kind, info in summary.faults.items()},
         alignment_ok_ratio=summary.alignment.ok_ratio, device=summary.model['device'],
         torch_threads=_torch_threads(), weights=weights_line(summary.model['weights']),
-        random_weights=bool(summary.model['weights'].get('random')))
+        random_weights=bool(summary.model['weights'].get('random')),
+        cameras={name: {key: camera['frames'][key] for key in ('in', 'selected', 'out')}
+                 for name, camera in summary.cameras.items()} or None)
     timings = {'wall_s': time.perf_counter() - started, 'cpu_s': time.process_time() - cpu_started,
                'frames_per_s': summary.frames_per_s,
                'per_frame_ms': {stage: round(t.mean, 3) for stage, t in summary.timing_ms.items()}}

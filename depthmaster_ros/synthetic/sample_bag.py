@@ -6,7 +6,9 @@ tool's AbsRel/delta1 against /camera/depth_gt measure the whole pipeline against
 Frames (REP 103/105/120): odom -> base_footprint on /tf (the robot's path on the floor), and on
 /tf_static base_footprint -> base_link (identity: the scene's robot origin is on the floor),
 base_link -> camera_optical_frame and base_link -> lidar_link. Images, CameraInfo and GT depth are in
-camera_optical_frame; the cloud is in lidar_link (x forward, y left, z up).
+camera_optical_frame; the cloud is in lidar_link (x forward, y left, z up). `left_camera` adds a second
+camera looking left (/left/..., left_camera_optical_frame, yawed 90 degrees), triggered LEFT_DELAY_NS after
+the first (cameras of a ring are seldom synchronised): a recorded camera ring.
 """
 import os
 from pathlib import Path
@@ -33,6 +35,12 @@ ODOM_FRAME = 'odom'
 FOOTPRINT_FRAME = 'base_footprint'
 BASE_FRAME = 'base_link'
 CAMERA_FRAME = 'camera_optical_frame'
+LEFT_IMAGE_TOPIC = '/left/image_raw'
+LEFT_CAMERA_INFO_TOPIC = '/left/camera_info'
+LEFT_GT_TOPIC = '/left/depth_gt'
+LEFT_CAMERA_FRAME = 'left_camera_optical_frame'
+LEFT_YAW_RAD = np.pi / 2
+LEFT_DELAY_NS = 3_000_000
 LIDAR_FRAME = 'lidar_link'
 # A fixed epoch start so the same arguments always give the same bag (and no zero stamps).
 START_STAMP_NS = 1_700_000_000 * 1_000_000_000
@@ -67,14 +75,15 @@ def lidar_intensity(points: np.ndarray) -> np.ndarray:
 
 def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: float = 10.0, width: int = 640,
                      height: int = 480, seed: int = 0, force: bool = False, storage: str | None = None,
-                     compression: str | None = None) -> dict[str, int]:
+                     compression: str | None = None, left_camera: bool = False) -> dict[str, int]:
     """Write the sample bag to `path` (.mcap file, .db3 file or a bag directory); returns its topic counts.
 
-    Compressed as the bag tool's output is (zstd where rosbag2 reads it back) unless `compression` says.
+    Compressed as the bag tool's output is (zstd where rosbag2 reads it back) unless `compression` says;
+    `left_camera` adds the second camera of a ring (its image, camera_info and ground truth).
     """
     from depthmaster_ros.bag import messages as rm
     from depthmaster_ros.conversions import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
-    from depthmaster_ros.geometry import RigidTransform
+    from depthmaster_ros.geometry import RigidTransform, rotation_about
     from depthmaster_ros.synthetic.scene import SyntheticScene
 
     frames = _check('frames', frames, 1)
@@ -104,6 +113,14 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
         '/tf': writer.add_connection('/tf', 'tf2_msgs/msg/TFMessage', typestore=store,
                                      offered_qos_profiles=[qos_profile(reliable=True, depth=100)]),
     }
+    cameras = [(CAMERA_FRAME, IMAGE_TOPIC, CAMERA_INFO_TOPIC, GT_TOPIC, scene.camera_to_base)]
+    if left_camera:
+        left_to_base = RigidTransform(rotation_about('z', LEFT_YAW_RAD), np.zeros(3)) @ scene.camera_to_base
+        cameras.append((LEFT_CAMERA_FRAME, LEFT_IMAGE_TOPIC, LEFT_CAMERA_INFO_TOPIC, LEFT_GT_TOPIC, left_to_base))
+        for topic, msgtype, qos in ((LEFT_IMAGE_TOPIC, 'sensor_msgs/msg/Image', sensor_qos),
+                                    (LEFT_CAMERA_INFO_TOPIC, 'sensor_msgs/msg/CameraInfo', sensor_qos),
+                                    (LEFT_GT_TOPIC, 'sensor_msgs/msg/Image', [qos_profile(reliable=True)])):
+            connections[topic] = writer.add_connection(topic, msgtype, typestore=store, offered_qos_profiles=qos)
     counts = dict.fromkeys(connections, 0)
 
     def write(topic, message, log_ns):
@@ -114,19 +131,24 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
     try:
         static = types['tf2_msgs/msg/TFMessage'](transforms=[
             _transform_msg(types, FOOTPRINT_FRAME, BASE_FRAME, RigidTransform.identity(), START_STAMP_NS, rm.header),
-            _transform_msg(types, BASE_FRAME, CAMERA_FRAME, scene.camera_to_base, START_STAMP_NS, rm.header),
+            *(_transform_msg(types, BASE_FRAME, frame_id, to_base, START_STAMP_NS, rm.header)
+              for frame_id, *_, to_base in cameras),
             _transform_msg(types, BASE_FRAME, LIDAR_FRAME, scene.lidar_to_base, START_STAMP_NS, rm.header),
         ])
         write('/tf_static', static, START_STAMP_NS)
         camera_fields = scene.camera.to_camera_info_fields()
-        for frame in scene.frames(rate_hz, frames / rate_hz):
+        for step, frame in enumerate(scene.frames(rate_hz, frames / rate_hz)):
             stamp = frame.stamp_ns
             write('/tf', types['tf2_msgs/msg/TFMessage'](transforms=[
                 _transform_msg(types, ODOM_FRAME, FOOTPRINT_FRAME, frame.world_from_base, stamp, rm.header)]), stamp)
-            camera_header = rm.header(stamp, CAMERA_FRAME)
-            write(IMAGE_TOPIC, rm.image_msg(frame.rgb, 'rgb8', camera_header), stamp + CAMERA_LATENCY_NS)
-            write(CAMERA_INFO_TOPIC, rm.camera_info_msg(camera_fields, camera_header), stamp + CAMERA_LATENCY_NS)
-            write(GT_TOPIC, rm.image_msg(frame.depth, '32FC1', camera_header), stamp + CAMERA_LATENCY_NS)
+            for index, (frame_id, image_topic, info_topic, gt_topic, to_base) in enumerate(cameras):
+                rgb, depth = (frame.rgb, frame.depth) if index == 0 else scene.render_view(
+                    step / rate_hz + LEFT_DELAY_NS * 1e-9, to_base)
+                camera_stamp = stamp + index * LEFT_DELAY_NS
+                camera_header, log_ns = rm.header(camera_stamp, frame_id), camera_stamp + CAMERA_LATENCY_NS
+                write(image_topic, rm.image_msg(rgb, 'rgb8', camera_header), log_ns)
+                write(info_topic, rm.camera_info_msg(camera_fields, camera_header), log_ns)
+                write(gt_topic, rm.image_msg(depth, '32FC1', camera_header), log_ns)
             points = frame.lidar_points
             cloud = np.concatenate([points, lidar_intensity(points)[:, None]], axis=1).astype(np.float32)
             cloud_fields = create_cloud_fields(cloud, fields=cloud_layout)

@@ -266,6 +266,10 @@ class SyntheticScene:
                           lidar_to_base=self.lidar_to_base, world_from_base=world_from_base,
                           stamp_ns=stamp_ns)
 
+    def render_view(self, t_s: float, camera_to_base: RigidTransform) -> tuple[np.ndarray, np.ndarray]:
+        """rgb and exact depth at t_s of another camera on the robot (same intrinsics), e.g. a ring's second one."""
+        return self._render_camera(self.pose_at(t_s) @ camera_to_base)
+
     def frames(self, rate_hz: float, duration_s: float) -> Iterator[SceneFrame]:
         """Frames at rate_hz for duration_s seconds (the sample bag's stream)."""
         if not rate_hz > 0 or not duration_s >= 0:

@@ -79,9 +79,8 @@ def test_bad_input_exits_2_naming_the_problem(sample, tmp_path, tiny_model_dir):
         (('bag', sample, tmp_path / 'o.mcap', '-p', 'processing_res=-5'), 'processing_res'),
         (('bag', sample, tmp_path / 'o.mcap', '-p', 'no_such_parameter=1'), 'no_such_parameter'),
         (('bag', tmp_path / 'missing', tmp_path / 'o.mcap'), 'missing'),
-        # a node-only parameter is named, not silently ignored
-        (('bag', tmp_path / 'missing', tmp_path / 'o.mcap', '-p', 'cameras=[front, left]'),
-         "cameras ['front', 'left'] is a node parameter"),
+        # a camera of the ring that the bag does not hold is named
+        (('bag', sample, tmp_path / 'o.mcap', '-p', 'cameras=[camera, left]'), "camera 'left': no camera image topic"),
     ]
     for args, expected in cases:
         result = subprocess.run(cli(*args, '--no-progress'), capture_output=True, text=True, timeout=300, env=ENV)

@@ -14,6 +14,8 @@ def add_arguments(parser):
     parser.add_argument('--compression', choices=('none', 'lz4', 'zstd'),
                         help='as for `depthmaster-ros bag` (default zstd; a single .db3 file: none)')
     parser.add_argument('--force', action='store_true', help='replace an existing OUT')
+    parser.add_argument('--left-camera', action='store_true',
+                        help='a second camera looking left (/left/...): a recorded ring for -p "cameras=[camera, left]"')
     parser.add_argument('--layout', choices=layout_names(),
                         help='write a tiny evaluation dataset in this layout into the folder OUT instead of a bag')
     parser.add_argument('--tar', action='store_true', help='with --layout: the archive as a tar file, as published')
@@ -32,7 +34,7 @@ def run(args):
     try:
         counts = write_sample_bag(args.output, frames=args.frames, rate_hz=args.rate, width=args.width,
                                   height=args.height, seed=args.seed, force=args.force, storage=args.storage,
-                                  compression=args.compression)
+                                  compression=args.compression, left_camera=args.left_camera)
     except ValueError as error:
         print(f'depthmaster-ros make-sample: {error}', file=sys.stderr)
         return 2

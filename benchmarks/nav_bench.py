@@ -25,7 +25,12 @@ the node's navigation defaults. Metrics, over cells within MARK_RANGE of the sen
 - scan: median and p95 |range error| (relative) against the scan of the exact depth where both are
   finite and the exact range is within MARK_RANGE, and the share of beams whose class (finite, +inf,
   NaN) agrees;
-- flying points: share of output points farther than 10 cm from every surface of the scene;
+- flying points: share of output points farther than 10 cm from every surface of the scene, split by
+  cause: `flying_edges`, those whose pixel is within EDGE_PX pixels of a depth edge of the exact depth
+  (where the resize-back blur invents depths: bilinear upsampling from 384 to 640 spreads an edge over
+  about 2 pixels each side), and `flying_depth`, those farther from every edge whose depth along the
+  ray is off by more than 10 cm (the prediction's own error after alignment); the breakdown below the
+  table gives both per metre of range (pooled over the frames);
 - CPU ms per frame for scan + obstacle cloud (median of the thread's CPU time, which a busy machine
   inflates less than wall time; wall_ms beside it), kilobytes per cloud (PointCloud2 data: 16 bytes
   a point with rgb as published today, 12 for xyz).
@@ -61,6 +66,9 @@ FALSE_TOLERANCE_M = 0.30
 RECALL_TOLERANCE_M = 0.30          # as far as a mark may be from an obstacle without being false
 RECALL_STRICT_M = 0.15
 FLYING_M = 0.10
+EDGE_PX = 3                           # pixels from an exact depth edge that count as the edge's
+EDGE_JUMP = 0.05                      # relative jump to a neighbour that makes an edge in the exact depth
+RANGE_BINS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 PROCESSING_SIZE = (288, 384)          # (h, w): processing_res 384 for a 640x480 image
 GRID_X = (-0.5, 5.0)                  # robot frame extent of the costmap, metres
 GRID_Y = (-4.5, 4.5)
@@ -195,6 +203,39 @@ def metric_depth(settings, view, relative, mode, rng):
     return depth, confidence
 
 
+def edge_distance(depth):
+    """Pixels from the nearest depth edge of the exact depth (a jump above EDGE_JUMP, or invalid depth)."""
+    import cv2
+    filled = np.where(np.isfinite(depth), depth, np.inf)
+    edge = ~np.isfinite(depth)
+    with np.errstate(invalid='ignore'):
+        for axis in (0, 1):
+            a, b = np.moveaxis(filled, axis, 0)[:-1], np.moveaxis(filled, axis, 0)[1:]
+            jump = ~(np.abs(a - b) <= EDGE_JUMP * np.minimum(a, b))
+            moved = np.moveaxis(edge, axis, 0)
+            moved[:-1] |= jump
+            moved[1:] |= jump
+    return cv2.distanceTransform((~edge).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+def flying_split(points_base, flying, camera_to_base, view, edges):
+    """Shares of flying points at depth edges and elsewhere with a depth error above FLYING_M, and the
+    counts per RANGE_BINS metre (points, flying at edges, flying elsewhere) for the breakdown."""
+    camera = view.camera
+    points = camera_to_base.inverse().apply(points_base)
+    u = np.clip(np.round(camera.fx * points[:, 0] / points[:, 2] + camera.cx).astype(int), 0, camera.width - 1)
+    v = np.clip(np.round(camera.fy * points[:, 1] / points[:, 2] + camera.cy).astype(int), 0, camera.height - 1)
+    at_edge = edges[v, u] <= EDGE_PX
+    off_along_ray = np.abs(points[:, 2] - view.depth[v, u]) > FLYING_M
+    bins = np.digitize(np.linalg.norm(points, axis=1), RANGE_BINS[1:-1])
+    count = len(RANGE_BINS) - 1
+    share = (lambda mask: float(mask.mean())) if len(points) else (lambda mask: 0.0)
+    return dict(flying_edges=share(flying & at_edge), flying_depth=share(flying & ~at_edge & off_along_ray),
+                by_range_points=np.bincount(bins, minlength=count).tolist(),
+                by_range_flying_edges=np.bincount(bins[flying & at_edge], minlength=count).tolist(),
+                by_range_flying_elsewhere=np.bincount(bins[flying & ~at_edge], minlength=count).tolist())
+
+
 def frame_rows(nav_view, depth_m, confidence, navigation, reference):
     view = nav_view.view
     camera_to_base = camera_to_base_from_height_pitch_roll(view.height_m, view.pitch_rad)
@@ -212,6 +253,7 @@ def frame_rows(nav_view, depth_m, confidence, navigation, reference):
         flying = nav_scenes.surface_distance(points + world_offset, nav_view.boxes) > FLYING_M
         rows[name] = dict(**grid_scores(grid, reference['grid'], sensor_xy),
                           flying=float(flying.mean()) if len(points) else 0.0,
+                          **flying_split(points, flying, camera_to_base, view, reference['edges']),
                           cloud_kb=len(points) * bytes_per_point / 1000.0, grid=grid)
     grid = scan_costmap(scan, sensor_xy)
     against_exact_scan = grid_scores(grid, scan_costmap(reference['scan'], sensor_xy), sensor_xy)
@@ -227,7 +269,7 @@ def reference_for(nav_view, navigation):
     exact = camera_to_base.apply(depth_to_points(view.depth, view.camera, 1, organized=False))
     band = (navigation.obstacle_min_height, navigation.obstacle_max_height)
     exact_scan_settings = dataclasses.replace(navigation, obstacle_edge_threshold=0.0, obstacle_min_confidence=0.0)
-    return dict(grid=cloud_costmap(exact, camera_to_base.translation[:2], band),
+    return dict(grid=cloud_costmap(exact, camera_to_base.translation[:2], band), edges=edge_distance(view.depth),
                 scan=scan_from_depth(view.depth, view.camera, camera_to_base, exact_scan_settings))
 
 
@@ -257,14 +299,15 @@ def run(quick=False, params=None, blur=True):
 
 MEDIANS = ('cpu_ms', 'wall_ms', 'scan_median', 'scan_p95')     # per-frame medians; the rest are means
 COLUMNS = ('false_obstacles', 'recall', 'recall_15cm', 'recall_of_exact_scan', 'scan_median', 'scan_p95',
-           'scan_class_agreement', 'flying', 'cpu_ms', 'wall_ms', 'cloud_kb')
+           'scan_class_agreement', 'flying', 'flying_edges', 'flying_depth', 'cpu_ms', 'wall_ms', 'cloud_kb')
 
 
 def summarise(frames):
     table = {}
     for output in ('depth/points', 'depth/obstacles', 'depth/scan'):
         values = [frame['rows'][output] for frame in frames]
-        table[output] = {metric: float((np.median if metric in MEDIANS else np.mean)([v[metric] for v in values]))
+        table[output] = {metric: np.sum([v[metric] for v in values], axis=0).tolist() if metric.startswith('by_range')
+                         else float((np.median if metric in MEDIANS else np.mean)([v[metric] for v in values]))
                          for metric in values[0]}
     return table
 
@@ -282,6 +325,16 @@ def format_table(table):
             else:
                 cells.append(f'{value * 100:.2f} %')
         lines.append(f'| `{output}` | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def format_flying(row):
+    """The obstacle cloud's flying points per metre of range, pooled over the frames."""
+    lines = ['range m | points | flying at edges | flying elsewhere', '---|---|---|---']
+    for index, (low, high) in enumerate(zip(RANGE_BINS[:-1], RANGE_BINS[1:])):
+        points = row['by_range_points'][index]
+        lines.append(f'{low:.0f}-{high:.0f} | {points} | {row["by_range_flying_edges"][index]} | '
+                     f'{row["by_range_flying_elsewhere"][index]}')
     return '\n'.join(lines)
 
 
@@ -336,6 +389,7 @@ def main(argv=None):
     table = summarise(frames)
     checks = verdicts(table)
     print(format_table(table))
+    print('\ndepth/obstacles flying points by range:\n' + format_flying(table['depth/obstacles']))
     print(f'\nframes: {len(frames)} published, {len(skipped)} not published (alignment not ok): {skipped}')
     for text, met in checks.items():
         print(f'{"met    " if met else "NOT met"}  {text}')

@@ -14,7 +14,7 @@ from depthmaster_ros.config import NavigationSettings
 from depthmaster_ros.geometry import CameraModel, RigidTransform
 
 from .arrays import HOST, HostOps
-from .pixels import Columns, default_settings, distances, points_in, usable_pixels
+from .pixels import Columns, coordinate_in, default_settings, distances, points_in, usable_pixels
 
 _RANGE_BITS = 15                  # range quantum in the sort key: 1 cm up to 327 m
 _AXIS_BITS = 16                   # voxel index per axis in the sort key, offset to be positive
@@ -37,13 +37,11 @@ def obstacle_cloud(depth_m: Any, camera: CameraModel, camera_to_frame: RigidTran
     stride = (step, step)
     pixels = usable_pixels(depth_m, full, stride, settings.obstacle_min_confidence, settings.obstacle_edge_threshold,
                            confidence)
-    pixels = pixels.subset(pixels.depth <= settings.obstacle_max_range)    # distance >= depth: cheap first cut
-    distance = distances(pixels)
-    height_transform = camera_to_frame if camera_to_height_frame is None else camera_to_height_frame
-    height = points_in(pixels, height_transform)[2]
+    distance = distances(pixels)                    # the whole grid: NaN where unusable, which no test passes
+    height = coordinate_in(pixels, camera_to_frame if camera_to_height_frame is None else camera_to_height_frame, 2)
     ops = pixels.ops
     keep = ops.nonzero((distance <= settings.obstacle_max_range) & (height >= settings.obstacle_min_height)
-                          & (height <= settings.obstacle_max_height))
+                       & (height <= settings.obstacle_max_height))
     pixels, distance = pixels.subset(keep), distance[keep]
     columns = points_in(pixels, camera_to_frame)
     if voxel > 0:

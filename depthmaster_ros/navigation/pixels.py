@@ -9,8 +9,11 @@ belong to neither, so a pixel whose depth jumps to a neighbour by more than `edg
 
 A pixel's point in a frame is its depth times its ray (CameraModel.pixel_rays: distortion honoured)
 turned into that frame, plus the frame's offset: the rays are turned once per camera and rotation,
-so a frame costs one multiply-add per coordinate and point. Depth may be a numpy array or, for a
-frame kept on the GPU, a torch tensor: the work then stays on its device (arrays.py).
+so a frame costs one multiply-add per coordinate and point. The sampled grid is worked on whole, its
+unusable pixels NaN (which every comparison after it rejects), and pixels are picked out by index
+only where an output keeps few of them: a dense multiply-add costs a fraction of a gather. Depth may
+be a numpy array or, for a frame kept on the GPU, a torch tensor: the work then stays on its device
+(arrays.py).
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,19 +38,27 @@ def default_settings(settings: NavigationSettings | None) -> NavigationSettings:
 
 @dataclass(frozen=True)
 class SampledPixels:
-    """The usable pixels of depth[::rows, ::columns]: flat indices into that grid and their depths."""
+    """Pixels of depth[::rows, ::columns]: the whole grid (index None; unusable pixels NaN) or the ones at
+    `index`, flat indices into that grid."""
     camera: CameraModel          # the camera of the sampled grid (sampled_camera)
-    index: Any                   # integer flat indices (ndarray, or a tensor on the frame's device)
-    depth: Any                   # float32 metres, z in the optical frame
+    index: Any                   # None (every pixel of the grid), or integer flat indices (ndarray or tensor)
+    depth: Any                   # float32 metres, z in the optical frame, flat
     ops: HostOps = HOST          # numpy's or torch's operations
 
     def subset(self, keep: Any) -> 'SampledPixels':
-        return SampledPixels(self.camera, self.index[keep], self.depth[keep], self.ops)
+        """The pixels at keep (integer positions among these pixels)."""
+        index = keep if self.index is None else self.index[keep]
+        return SampledPixels(self.camera, index, self.depth[keep], self.ops)
+
+    def picked(self, plane: Any) -> Any:
+        """A per-pixel constant of the sampled grid (flat) at these pixels: the plane itself for the whole grid."""
+        return plane if self.index is None else plane[self.index]
 
 
 def usable_pixels(depth_m: Any, camera: CameraModel, stride: tuple[int, int], min_confidence: float,
                   edge_threshold: float, confidence: Any = None) -> SampledPixels:
-    """The sampled pixels (every stride = (rows, columns)-th) that are valid, confident enough and not flying."""
+    """The sampled grid (every stride = (rows, columns)-th pixel), NaN where a pixel is invalid, not confident
+    enough or flying."""
     ops = ops_for(depth_m)
     depth = checked_depth(depth_m, ops)
     sampled = depth[::stride[0], ::stride[1]]
@@ -61,8 +72,8 @@ def usable_pixels(depth_m: Any, camera: CameraModel, stride: tuple[int, int], mi
             usable &= trust[::stride[0], ::stride[1]] >= min_confidence
         if edge_threshold > 0:
             usable &= ~flying_pixels(depth, edge_threshold, stride)
-    index = ops.nonzero(usable)
-    return SampledPixels(sampled_camera(camera, tuple(depth.shape), stride), index, sampled.reshape(-1)[index], ops)
+    return SampledPixels(sampled_camera(camera, tuple(depth.shape), stride), None, ops.where_else_nan(usable, sampled),
+                         ops)
 
 
 def checked_depth(depth_m: Any, ops: HostOps) -> Any:
@@ -125,22 +136,25 @@ def sampled_camera(camera: CameraModel, depth_shape: tuple[int, ...], stride: tu
 
 def points_in(pixels: SampledPixels, camera_to_frame: RigidTransform) -> Columns:
     """x, y, z columns (float32) of the pixels' points in the frame camera_to_frame maps into."""
+    x, y, z = (coordinate_in(pixels, camera_to_frame, axis) for axis in range(3))
+    return x, y, z
+
+
+def coordinate_in(pixels: SampledPixels, camera_to_frame: RigidTransform, axis: int) -> Any:
+    """One coordinate (0 x, 1 y, 2 z) of the pixels' points in the frame camera_to_frame maps into."""
     rotation = camera_to_frame.rotation
-    planes = _turned_rays(pixels.camera, rotation)
-    columns = []
-    for row, (plane, offset) in enumerate(zip(planes, camera_to_frame.translation)):
-        column = pixels.ops.constant(('turned', pixels.camera.cache_key(), rotation.tobytes(), row), plane)[pixels.index]
-        column *= pixels.depth
-        column += float(offset)
-        columns.append(column)
-    return columns[0], columns[1], columns[2]
+    plane = _turned_rays(pixels.camera, rotation)[axis]
+    turned = pixels.ops.constant(('turned', pixels.camera.cache_key(), rotation.tobytes(), axis), plane)
+    column = pixels.picked(turned) * pixels.depth
+    column += float(camera_to_frame.translation[axis])
+    return column
 
 
 def distances(pixels: SampledPixels) -> Any:
     """Distance of each pixel's point from the camera centre: depth times its ray's length."""
     key = pixels.camera.cache_key()
     lengths = pixels.ops.constant(('lengths', key), _cached(_LENGTHS, key, lambda: _ray_lengths(pixels.camera)))
-    return lengths[pixels.index] * pixels.depth
+    return pixels.picked(lengths) * pixels.depth
 
 
 def _ray_lengths(camera: CameraModel) -> np.ndarray:
@@ -161,6 +175,12 @@ def _turned_rays(camera: CameraModel, rotation: np.ndarray) -> tuple[np.ndarray,
 _SAMPLED: dict[tuple[Any, ...], CameraModel] = {}
 _LENGTHS: dict[tuple[Any, ...], np.ndarray] = {}
 _TURNED: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
+_OTHER: dict[tuple[Any, ...], Any] = {}
+
+
+def remembered(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """A per-camera value computed once (a few of them kept), e.g. the scan's field of view."""
+    return _cached(_OTHER, key, compute)
 
 
 def _cached(cache: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:

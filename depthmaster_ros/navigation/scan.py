@@ -18,7 +18,9 @@ from depthmaster_ros.geometry import CameraModel, RigidTransform
 
 from .arrays import HOST, HostOps
 from .errors import NavigationError
-from .pixels import Columns, default_settings, points_in, usable_pixels
+from .pixels import Columns, default_settings, points_in, remembered, usable_pixels
+
+_OUTSIDE = 1e5                    # a bearing, radians, past every beam
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,13 +68,14 @@ def beam_ranges(columns: Columns, angle_min: float, increment: float, count: int
                 settings: NavigationSettings, footprint: float = 1.0, ops: HostOps = HOST) -> np.ndarray:
     """Nearest in-band, in-range hypot(x, y) per beam; +inf where seen but empty, NaN where unseen.
 
-    footprint: the beams one point spans; above 1 each point also counts for the beams its column
-    covers on either side.
+    Points with NaN coordinates (unusable pixels) count for no beam. footprint: the beams one point
+    spans; above 1 each point also counts for the beams its column covers on either side.
     """
     x, y, z = columns
     bearing = ops.atan2(y, x)
     bearing -= float(angle_min - 0.5 * increment)
     bearing[bearing < 0] += 2 * np.pi                        # a rear camera's beams may span +-pi
+    bearing[bearing != bearing] = _OUTSIDE                   # NaN: into the bin of points outside the beams
     beam = ops.to_int(bearing * (1.0 / increment))
     spread = int(np.ceil(footprint / 2 - 0.5)) if footprint > 1 else 0
     if spread:
@@ -98,6 +101,12 @@ def scan_angles(camera: CameraModel, camera_to_frame: RigidTransform,
     """scan_angle_min/max, or the bearings the image's left and right columns span in the scan frame."""
     if settings.scan_angle_min < settings.scan_angle_max:
         return settings.scan_angle_min, settings.scan_angle_max
+    angles: tuple[float, float] = remembered(('angles', camera.cache_key(), camera_to_frame.rotation.tobytes()),
+                                             lambda: _field_of_view(camera, camera_to_frame))
+    return angles
+
+
+def _field_of_view(camera: CameraModel, camera_to_frame: RigidTransform) -> tuple[float, float]:
     rays = camera.pixel_rays()
     border = np.concatenate([rays[:, 0], rays[:, -1]])
     directions = np.column_stack([border, np.ones(len(border))]) @ camera_to_frame.rotation.T

@@ -403,7 +403,7 @@ class _BagRun:
             return
         written = []
         for (_, frame), output, frame_context in zip(job.items, results, context.frames):
-            if self._write_frame(frame, output, frame_context):
+            if self._write_frame(frame, output, frame_context) and isinstance(output, FrameOutput):
                 written.append((output, frame.stamp_ns, frame_context.log_ns))
         if is_ring(self.config):
             write_merged_scan(out, written, self.config.navigation.scan_frame)

@@ -54,13 +54,14 @@ def nearest_per_voxel(columns: Columns, distance: Any, voxel_m: float, ops: Host
     """Indices of the point nearest to the sensor in each occupied voxel (one sort of one int64 key)."""
     if len(distance) == 0:
         return ops.nonzero(distance > 0)
-    cells = ops.to_int(ops.stack_columns(columns) / voxel_m // 1, wide=True)
+    cells = ops.to_int(ops.floor(ops.stack_columns(columns) / voxel_m), wide=True)
     cells -= ops.column_min(cells)
     if cells.max() >= 1 << _AXIS_BITS:          # a span too large for the packed key: number the cells
         cell_key = ops.row_ids(cells)
     else:
         cell_key = (cells[:, 0] << (2 * _AXIS_BITS)) | (cells[:, 1] << _AXIS_BITS) | cells[:, 2]
-    quantised = ops.to_int((distance * 100.0).clip(max=(1 << _RANGE_BITS) - 1), wide=True)
+    quantised = ops.to_int(distance * 100.0, wide=True)
+    quantised[quantised >= 1 << _RANGE_BITS] = (1 << _RANGE_BITS) - 1
     order = ops.argsort((cell_key << _RANGE_BITS) | quantised)
     sorted_cells = cell_key[order]
     first = sorted_cells == sorted_cells

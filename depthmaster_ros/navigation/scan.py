@@ -75,8 +75,8 @@ def beam_ranges(columns: Columns, angle_min: float, increment: float, count: int
     bearing = ops.atan2(y, x)
     bearing -= float(angle_min - 0.5 * increment)
     bearing[bearing < 0] += 2 * np.pi                        # a rear camera's beams may span +-pi
-    bearing[bearing != bearing] = _OUTSIDE                   # NaN: into the bin of points outside the beams
-    beam = ops.to_int(bearing * (1.0 / increment))
+    ops.replace_nan(bearing, _OUTSIDE)                       # NaN: into the bin of points outside the beams
+    beam = ops.to_int(bearing * (1.0 / increment), wide=True)    # bincount and indexing take int64 as it is
     spread = int(np.ceil(footprint / 2 - 0.5)) if footprint > 1 else 0
     if spread:
         offsets = ops.offsets(-spread, spread + 1)

@@ -26,9 +26,9 @@ class HostOps:
     def constant(self, key: tuple[Any, ...], array: np.ndarray) -> Any:
         return array
 
-    def where_else_nan(self, mask: Any, values: Any) -> Any:
-        """values where mask holds, else NaN, as one flat float32 array."""
-        return np.where(mask, values, np.float32(np.nan)).reshape(-1)
+    def copy(self, values: Any) -> Any:
+        """A contiguous copy."""
+        return np.array(values, np.float32, order='C')
 
     def fmin_into(self, target: Any, other: Any) -> None:
         np.fmin(target, other, out=target)
@@ -100,8 +100,8 @@ class DeviceOps(HostOps):
             tensor = self._constants[key] = self.torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
         return tensor
 
-    def where_else_nan(self, mask: Any, values: Any) -> Any:
-        return self.torch.where(mask, values, self.torch.nan).reshape(-1)
+    def copy(self, values: Any) -> Any:
+        return values.clone(memory_format=self.torch.contiguous_format)
 
     def fmin_into(self, target: Any, other: Any) -> None:
         target.copy_(self.torch.fmin(target, other))

@@ -61,7 +61,7 @@ def usable_pixels(depth_m: Any, camera: CameraModel, stride: tuple[int, int], mi
     enough or flying."""
     ops = ops_for(depth_m)
     depth = checked_depth(depth_m, ops)
-    sampled = depth[::stride[0], ::stride[1]]
+    sampled = ops.copy(depth[::stride[0], ::stride[1]])      # contiguous (faster to test) and ours to write
     with np.errstate(invalid='ignore'):
         usable = (sampled > 0) & (sampled < np.inf)
         if confidence is not None and min_confidence > 0:
@@ -71,9 +71,9 @@ def usable_pixels(depth_m: Any, camera: CameraModel, stride: tuple[int, int], mi
                 raise NavigationError(f'confidence: expected shape {tuple(depth.shape)}, got {tuple(trust.shape)}')
             usable &= trust[::stride[0], ::stride[1]] >= min_confidence
         if edge_threshold > 0:
-            usable &= ~flying_pixels(depth, edge_threshold, stride)
-    return SampledPixels(sampled_camera(camera, tuple(depth.shape), stride), None, ops.where_else_nan(usable, sampled),
-                         ops)
+            usable &= ~flying_pixels(depth, edge_threshold, stride, sampled)
+    sampled[~usable] = np.nan
+    return SampledPixels(sampled_camera(camera, tuple(depth.shape), stride), None, sampled.reshape(-1), ops)
 
 
 def checked_depth(depth_m: Any, ops: HostOps) -> Any:
@@ -85,7 +85,7 @@ def checked_depth(depth_m: Any, ops: HostOps) -> Any:
     return depth_m.float()
 
 
-def flying_pixels(depth: Any, threshold: float, stride: tuple[int, int] = (1, 1)) -> Any:
+def flying_pixels(depth: Any, threshold: float, stride: tuple[int, int] = (1, 1), centre: Any = None) -> Any:
     """Mask of depth[::rows, ::columns] (stride): True where a sampled pixel is farther than one of its four
     direct neighbours (in the full image) by more than threshold x that neighbour's depth.
 
@@ -94,10 +94,11 @@ def flying_pixels(depth: Any, threshold: float, stride: tuple[int, int] = (1, 1)
     and with it thin legs and poles a pixel wide, stays. Direct neighbours, whatever the stride: a
     surface seen at a grazing angle changes its depth by a small share per pixel, a blended edge by
     much more, and the test costs a few operations of the sampled size. Invalid neighbours are ignored.
+    centre: depth[::rows, ::columns] when the caller has it already (a contiguous copy).
     """
     ops = ops_for(depth)
     row_step, col_step = stride
-    centre = depth[::row_step, ::col_step]
+    centre = depth[::row_step, ::col_step] if centre is None else centre
     nearest = ops.full(tuple(centre.shape), np.nan)
     with np.errstate(invalid='ignore'):
         for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):

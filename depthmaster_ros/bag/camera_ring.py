@@ -12,7 +12,7 @@ image (`pipeline.merged_scan`) and logged with the newest contributing image's l
 from collections.abc import Callable
 from dataclasses import dataclass, field
 import math
-from pathlib import PurePosixPath
+import posixpath
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,7 @@ def output_namespaces(cameras: list[CameraTopics], namespace: str | None) -> tup
 
     A lone camera writes under --namespace, else its image topic's namespace. A ring's cameras write
     under --namespace/<camera> (as the node's `cameras` under its namespace), else under their image
-    topics' namespaces, and the ring under --namespace, else the namespace the cameras' share.
+    topics' namespaces, and the ring under --namespace, else the namespace the cameras share.
     """
     if len(cameras) == 1 and not cameras[0].name:
         own = namespace or cameras[0].namespace
@@ -62,18 +62,8 @@ def output_namespaces(cameras: list[CameraTopics], namespace: str | None) -> tup
     if namespace is not None:
         ring = namespace.rstrip('/')
         return [f'{ring}/{camera.name}' for camera in cameras], ring or '/'
-    parents = [str(PurePosixPath(camera.namespace).parent) for camera in cameras]
-    common = str(PurePosixPath(*_common_parts([PurePosixPath(parent).parts for parent in parents])))
-    return [camera.namespace for camera in cameras], common
-
-
-def _common_parts(parts: list[tuple[str, ...]]) -> tuple[str, ...]:
-    common: list[str] = []
-    for column in zip(*parts):
-        if len(set(column)) != 1:
-            break
-        common.append(column[0])
-    return tuple(common) or ('/',)
+    parents = [posixpath.dirname(camera.namespace.rstrip('/')) or '/' for camera in cameras]
+    return [camera.namespace for camera in cameras], posixpath.commonpath(parents)
 
 
 class CameraSteps:

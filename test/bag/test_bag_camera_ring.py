@@ -14,7 +14,7 @@ from depthmaster_ros.config import Config
 from depthmaster_ros.fleet import LocalExecutor, discover, run_batch
 from depthmaster_ros.synthetic import sample_bag
 
-from fixtures_bag import read_bag, stamp_ns
+from fixtures_bag import copy_bag, read_bag, stamp_ns, topic_types
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -111,3 +111,27 @@ def test_a_camera_the_bag_does_not_hold_is_named_before_the_model_loads(ring_bag
     with pytest.raises(TopicSelectionError, match="camera 'right': no camera image topic in a namespace ending in"):
         process_bag(ring_bag, tmp_path / 'out.mcap', lambda: loads.append(1), config, BagOptions(progress=False))
     assert loads == []
+
+
+def test_a_frame_one_camera_lost_leaves_a_step_of_the_others(ring_bag, ring_params, tmp_path, tiny_estimator):
+    """The left camera's second image is missing: the front camera's next frame closes the step without it,
+    and that step's merged scan is the front camera's alone, at its stamp."""
+    types = topic_types(ring_bag)
+
+    def drop_second_left_image(topic, index, raw, store):
+        return [] if (topic, index) == (sample_bag.LEFT_IMAGE_TOPIC, 1) else [(topic, types[topic], raw)]
+
+    lossy = tmp_path / 'lossy.mcap'
+    copy_bag(ring_bag, lossy, drop_second_left_image)
+    summary = process_bag(lossy, tmp_path / 'out.mcap', tiny_estimator, Config.from_params(ring_params),
+                          BagOptions(progress=False)).as_json()
+    assert summary['cameras']['camera']['frames']['out'] == FRAMES
+    assert summary['cameras']['left']['frames']['in'] == summary['cameras']['left']['frames']['out'] == FRAMES - 1
+    topics, messages = read_bag(tmp_path / 'out.mcap')
+    front = [stamp_ns(m) for _, m in messages['/camera/depth/image']]
+    scans = messages['/depth/scan']
+    assert [stamp_ns(scan) for _, scan in scans] == front                 # one merged scan per step
+    angles = scans[1][1].angle_min + scans[1][1].angle_increment * np.arange(len(scans[1][1].ranges))
+    left_beams = np.abs(angles - sample_bag.LEFT_YAW_RAD) < 0.2
+    assert np.isnan(scans[1][1].ranges[left_beams]).all()                 # the step without the left camera
+    assert not np.isnan(scans[0][1].ranges[left_beams]).any()

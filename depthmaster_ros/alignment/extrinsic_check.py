@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .robust_start import MAD_TO_SIGMA, TUKEY_C
+
 SEARCH_PX = 24                  # largest offset tried, pixels, each way
 STEP_PX = 4
 MIN_OFFSET_PX = 3               # smaller offsets are within projection and scan noise
@@ -121,3 +123,47 @@ def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray,
     else:
         best = float(scores(np.array([best_rows]), np.array([best_cols]))[0][0])
     return ExtrinsicEstimate(best_rows, best_cols, best / base)
+
+
+GRADIENT_STEP_PX = 16           # the prediction's slope is taken over this many pixels each way
+GRADIENT_MIN_PX = 3.0           # an offset this large (either axis) ...
+GRADIENT_MIN_T = 8.0            # ... and this many standard errors from none is one
+
+
+def gradient_offset(relative: np.ndarray, index: np.ndarray, fitted: np.ndarray, target: np.ndarray,
+                    scale: float) -> tuple[float, float] | None:
+    """(rows, cols) by which the samples look moved, when the residuals follow the prediction's slope: None
+    when they do not (see GRADIENT_MIN_PX and GRADIENT_MIN_T).
+
+    A sample that belongs d pixels away holds the depth there: target / fitted - 1 ~ d . grad(fitted) / fitted.
+    The least-squares d over the samples that agree with the line (slopes over GRADIENT_STEP_PX) sees offsets
+    smaller than the search's steps resolve, or drowned in its medians; it is smaller than the true offset
+    (the samples it moves across an edge are no longer inliers), so it only says that one is there.
+    """
+    height, width = relative.shape
+    step = GRADIENT_STEP_PX
+    rows, cols = np.divmod(index, width)
+    inside = (rows >= step) & (rows < height - step) & (cols >= step) & (cols < width - step) & (fitted > 0)
+    rows, cols, fitted, target = rows[inside], cols[inside], fitted[inside], target[inside]
+    with np.errstate(all='ignore'):
+        rho = target / fitted - 1.0
+        slope = scale / (2 * step) / fitted
+        design = np.column_stack([np.ones(len(rho)), (relative[rows, cols + step] - relative[rows, cols - step]) * slope,
+                                  (relative[rows + step, cols] - relative[rows - step, cols]) * slope])
+    centre = float(np.median(rho)) if len(rho) else 0.0
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(rho - centre))) if len(rho) else 0.0
+    keep = np.all(np.isfinite(design), axis=1) & np.isfinite(rho) & (np.abs(rho - centre) < TUKEY_C * spread)
+    if int(keep.sum()) < MIN_SAMPLES:
+        return None
+    design, rho = design[keep], rho[keep]
+    normal = design.T @ design
+    if not np.linalg.cond(normal) < 1e12:
+        return None
+    covariance = np.linalg.inv(normal)
+    coefficients = covariance @ design.T @ rho
+    residual = rho - design @ coefficients
+    error = np.sqrt(np.diag(covariance) * float(residual @ residual) / max(len(rho) - 3, 1))
+    cols_px, rows_px = float(coefficients[1]), float(coefficients[2])
+    found = [abs(d) >= GRADIENT_MIN_PX and abs(d) >= GRADIENT_MIN_T * e
+             for d, e in ((cols_px, error[1]), (rows_px, error[2]))]
+    return (rows_px, cols_px) if any(found) else None

@@ -126,8 +126,9 @@ def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray,
 
 
 GRADIENT_STEP_PX = 16           # the prediction's slope is taken over this many pixels each way
-GRADIENT_MIN_PX = 3.0           # an offset this large (either axis) ...
-GRADIENT_MIN_T = 8.0            # ... and this many standard errors from none is one
+GRADIENT_MIN_PX = 6.0           # an offset this large (either axis; accepted frames without one: <= 3) ...
+GRADIENT_MIN_T = 5.0            # ... and this many standard errors from none is one
+GRADIENT_PASSES = 4
 
 
 def gradient_offset(relative: np.ndarray, index: np.ndarray, fitted: np.ndarray, target: np.ndarray,
@@ -150,19 +151,24 @@ def gradient_offset(relative: np.ndarray, index: np.ndarray, fitted: np.ndarray,
         slope = scale / (2 * step) / fitted
         design = np.column_stack([np.ones(len(rho)), (relative[rows, cols + step] - relative[rows, cols - step]) * slope,
                                   (relative[rows + step, cols] - relative[rows - step, cols]) * slope])
-    centre = float(np.median(rho)) if len(rho) else 0.0
-    spread = MAD_TO_SIGMA * float(np.median(np.abs(rho - centre))) if len(rho) else 0.0
-    keep = np.all(np.isfinite(design), axis=1) & np.isfinite(rho) & (np.abs(rho - centre) < TUKEY_C * spread)
+    keep = np.all(np.isfinite(design), axis=1) & np.isfinite(rho)
     if int(keep.sum()) < MIN_SAMPLES:
         return None
     design, rho = design[keep], rho[keep]
-    normal = design.T @ design
-    if not np.linalg.cond(normal) < 1e12:
-        return None
-    covariance = np.linalg.inv(normal)
-    coefficients = covariance @ design.T @ rho
-    residual = rho - design @ coefficients
-    error = np.sqrt(np.diag(covariance) * float(residual @ residual) / max(len(rho) - 3, 1))
+    centre = float(np.median(rho))
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(rho - centre)))
+    weight = (np.abs(rho - centre) < TUKEY_C * spread).astype(np.float64)     # start: the line's inliers
+    for _ in range(GRADIENT_PASSES):     # Tukey IRLS on the offset model's residual: moved samples come back
+        normal = (design * weight[:, None]).T @ design
+        if not np.linalg.cond(normal) < 1e12:
+            return None
+        covariance = np.linalg.inv(normal)
+        coefficients = covariance @ (design * weight[:, None]).T @ rho
+        residual = rho - design @ coefficients
+        sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(residual - np.median(residual)))), 1e-12)
+        weight = np.square(np.maximum(1.0 - np.square(residual / (TUKEY_C * sigma)), 0.0))
+    kept = weight > 0
+    error = np.sqrt(np.diag(covariance) * float(np.sum(weight * residual * residual)) / max(int(kept.sum()) - 3, 1))
     cols_px, rows_px = float(coefficients[1]), float(coefficients[2])
     found = [abs(d) >= GRADIENT_MIN_PX and abs(d) >= GRADIENT_MIN_T * e
              for d, e in ((cols_px, error[1]), (rows_px, error[2]))]

@@ -311,6 +311,8 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
         inliers = finite & (np.abs(residual) < TUKEY_C * robust_sigma(residual[finite], 1e-12))
         result.local_correction = local_correction_maps(relative, index, pred, target, result.scale,
                                                         result.shift, inliers)
+        if result.local_correction is None:     # too few samples, or held-out samples prefer the line
+            result.method = 'global'
     return result
 
 

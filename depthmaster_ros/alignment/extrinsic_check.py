@@ -126,7 +126,7 @@ def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray,
 
 
 GRADIENT_STEP_PX = 16           # the prediction's slope is taken over this many pixels each way
-GRADIENT_MIN_PX = 6.0           # an offset this large (either axis; accepted frames without one: <= 3) ...
+GRADIENT_MIN_PX = 6.0           # an offset this large (either axis; benchmark frames without one: <= 3.5) ...
 GRADIENT_MIN_T = 5.0            # ... and this many standard errors from none is one
 GRADIENT_PASSES = 4
 
@@ -136,13 +136,16 @@ def gradient_offset(relative: np.ndarray, index: np.ndarray, fitted: np.ndarray,
     """(rows, cols) by which the samples look moved, when the residuals follow the prediction's slope: None
     when they do not (see GRADIENT_MIN_PX and GRADIENT_MIN_T).
 
-    A sample that belongs d pixels away holds the depth there: target / fitted - 1 ~ d . grad(fitted) / fitted.
-    The least-squares d over the samples that agree with the line (slopes over GRADIENT_STEP_PX) sees offsets
-    smaller than the search's steps resolve, or drowned in its medians; it is smaller than the true offset
-    (the samples it moves across an edge are no longer inliers), so it only says that one is there.
+    A sample that belongs d pixels away holds the depth there: target / fitted - 1 ~ d . grad(fitted) / fitted
+    (slopes over GRADIENT_STEP_PX). The robust least-squares d (Tukey IRLS started from the line's inliers, on
+    MAX_SAMPLES evenly spread samples) sees offsets the search's medians drown: along a receding facade every
+    sample's residual is small, but they all follow the slope.
     """
     height, width = relative.shape
     step = GRADIENT_STEP_PX
+    if len(index) > MAX_SAMPLES:
+        pick = np.linspace(0, len(index) - 1, MAX_SAMPLES).astype(np.int64)
+        index, fitted, target = index[pick], fitted[pick], target[pick]
     rows, cols = np.divmod(index, width)
     inside = (rows >= step) & (rows < height - step) & (cols >= step) & (cols < width - step) & (fitted > 0)
     rows, cols, fitted, target = rows[inside], cols[inside], fitted[inside], target[inside]
@@ -159,11 +162,12 @@ def gradient_offset(relative: np.ndarray, index: np.ndarray, fitted: np.ndarray,
     spread = MAD_TO_SIGMA * float(np.median(np.abs(rho - centre)))
     weight = (np.abs(rho - centre) < TUKEY_C * spread).astype(np.float64)     # start: the line's inliers
     for _ in range(GRADIENT_PASSES):     # Tukey IRLS on the offset model's residual: moved samples come back
-        normal = (design * weight[:, None]).T @ design
-        if not np.linalg.cond(normal) < 1e12:
+        weighted = design.T * weight
+        try:
+            covariance = np.linalg.inv(weighted @ design)
+        except np.linalg.LinAlgError:
             return None
-        covariance = np.linalg.inv(normal)
-        coefficients = covariance @ (design * weight[:, None]).T @ rho
+        coefficients = covariance @ (weighted @ rho)
         residual = rho - design @ coefficients
         sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(residual - np.median(residual)))), 1e-12)
         weight = np.square(np.maximum(1.0 - np.square(residual / (TUKEY_C * sigma)), 0.0))

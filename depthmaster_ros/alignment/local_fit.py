@@ -22,22 +22,23 @@ Only the global fit's inliers take part; a second pass drops the samples that di
 neighbourhood's correction (Tukey weights of the residual to the first pass), so a stray return does not
 bend the correction around it.
 """
-import itertools
-
 import numpy as np
 
-from .cell_grid import gaussian_blur, upsample
+from .cell_grid import gaussian_blur, kernel_centre, upsample
 from .robust_start import MAD_TO_SIGMA, TUKEY_C
 
 CELL = 16                                          # pixels per grid cell
 LEVEL_SIGMAS_CELLS = (8.0, 4.0, 2.0, 1.0)          # Gaussian neighbourhoods, coarse to fine
 # (weight of the coarser level's correction in samples, the widest level that also fits the slope (edge)
-# term): tight for dense samples, loose for sparse ones; the held-out samples choose per frame
-REGULARISATIONS = ((3.0, 2.0), (1.0, 4.0))
+# term): for samples denser than SPARSE_PER_CELL per cell (a LiDAR, the floor), and for sparser ones, which
+# must carry an object's correction and its edge from a few samples each
+DENSE = (3.0, 2.0)
+SPARSE = (1.0, 4.0)
+SPARSE_PER_CELL = 0.5
 SLOPE_PRIOR_SPREAD = 0.1                           # the slope's ridge as if the prior had this share of u's spread
 ROBUST_PASSES = 2
 MIN_SAMPLES = 20
-HOLDOUT_FOLDS = 5
+LEFT_OUT_MIN_WEIGHT = 1e-3                         # a left-out neighbourhood with less weight has no samples
 HOLDOUT_CAP_SIGMAS = 6.0                           # a held-out error counts at most this many noise sigmas
 HOLDOUT_GAIN = 1.0                                 # the correction must predict held-out samples this much better
 
@@ -62,7 +63,8 @@ def local_correction_maps(relative: np.ndarray, index: np.ndarray, pred: np.ndar
     noise = max(MAD_TO_SIGMA * float(np.median(np.abs(rho[inlying]))) if inlying.any() else 0.0, 1e-9)
     cap = (HOLDOUT_CAP_SIGMAS * noise) ** 2
     best, best_loss = None, float(np.minimum(rho[finite] ** 2, cap).sum())     # the global line's
-    for use, (prior, slope_sigma) in itertools.product((inlying, finite), REGULARISATIONS):
+    prior, slope_sigma = SPARSE if finite.sum() < SPARSE_PER_CELL * grid[0] * grid[1] else DENSE
+    for use in (inlying, finite):
         if int(use.sum()) < MIN_SAMPLES or (use is finite and not (finite & ~inlying).any()):
             continue
         field = _LocalField(cell, grid, u, rho, use, prior, slope_sigma)
@@ -71,7 +73,7 @@ def local_correction_maps(relative: np.ndarray, index: np.ndarray, pred: np.ndar
             best, best_loss = field, loss
     if best is None:
         return None
-    m, g, u_mean = best.fit()
+    m, g, u_mean = best.maps
     # fitted (1 + m + g (u - u_mean)) with u = 1 / (fitted u_ref) - 1  =  K fitted + g / u_ref
     factor = 1.0 + m - g * (u_mean + 1.0)
     cell_scale = (scale * factor).astype(np.float32)
@@ -81,39 +83,77 @@ def local_correction_maps(relative: np.ndarray, index: np.ndarray, pred: np.ndar
 
 class _LocalField:
     """The coarse-to-fine correction fitted to one set of the samples (`use`), with robust weights, and how
-    well it predicts samples it was not fitted to."""
+    well it predicts each sample when that sample is left out."""
 
     def __init__(self, cell: np.ndarray, grid: tuple[int, int], u: np.ndarray, rho: np.ndarray, use: np.ndarray,
                  prior: float, slope_sigma: float):
-        self.cell, self.grid, self.u, self.rho = cell, grid, u, rho
-        self.prior, self.slope_sigma = prior, slope_sigma
+        self.rho = rho
         spread = max(float(np.subtract(*np.percentile(u[use], [95, 5]))), 1e-6)
-        self.slope_prior = prior * (SLOPE_PRIOR_SPREAD * spread) ** 2
-        self.weight = use.astype(np.float64)
+        levels = _Levels(prior, slope_sigma, prior * (SLOPE_PRIOR_SPREAD * spread) ** 2)
+        weight = use.astype(np.float64)
         for _ in range(ROBUST_PASSES - 1):
-            self.weight = use * _tukey(self.residual(*self.fit(), use), use)
-
-    def fit(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per cell (m, g, u_mean) from the samples at these weights (default: the robust ones)."""
-        weight = self.weight if weight is None else weight
-        return _coarse_to_fine(_cell_sums(self.cell, self.grid, self.u, self.rho, weight), self.prior,
-                               self.slope_sigma, self.slope_prior)
-
-    def residual(self, m: np.ndarray, g: np.ndarray, u_mean: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """rho less the correction, at every sample (`at`: where it matters; elsewhere 0)."""
-        c = self.cell
-        return np.where(at, self.rho - (m.ravel()[c] + g.ravel()[c] * (self.u - u_mean.ravel()[c])), 0.0)
+            (m, g, u_mean), _ = levels.fit(_cell_sums(cell, grid, u, rho, weight))
+            weight = use * _tukey(rho - (m.ravel()[cell] + g.ravel()[cell] * (u - u_mean.ravel()[cell])), use)
+        self.maps, left_out = levels.fit(_cell_sums(cell, grid, u, rho, weight), (cell, u, rho, weight))
+        self.left_out = np.zeros_like(rho) if left_out is None else left_out
 
     def held_out_loss(self, judged: np.ndarray, cap: float) -> float:
-        """Sum over HOLDOUT_FOLDS interleaved folds of the judged samples of the squared error at each fold
-        of the field fitted without it, an error counting at most `cap` (a gross error is as wrong for the
+        """Sum over the judged samples of the squared error of the field fitted without each (exact for the
+        robust weights found with it), an error counting at most `cap` (a gross error is as wrong for the
         global line)."""
-        fold = np.cumsum(judged) % HOLDOUT_FOLDS
-        loss = 0.0
-        for k in range(HOLDOUT_FOLDS):
-            held = judged & (fold == k)
-            loss += float(np.minimum(self.residual(*self.fit(self.weight * ~held), held)[held] ** 2, cap).sum())
-        return loss
+        return float(np.minimum((self.rho - self.left_out)[judged] ** 2, cap).sum())
+
+
+class _Levels:
+    """Coarse to fine over LEVEL_SIGMAS_CELLS: at each level a ridge fit of the correction's factor m (and, at
+    levels no wider than slope_sigma cells, its slope g in u) whose prior is the coarser level's line with
+    `prior` samples' weight."""
+
+    def __init__(self, prior: float, slope_sigma: float, slope_prior: float):
+        self.prior, self.slope_sigma, self.slope_prior = prior, slope_sigma, slope_prior
+
+    def fit(self, sums: np.ndarray, samples: tuple[np.ndarray, ...] | None = None
+            ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray | None]:
+        """Per cell (m, g, u_mean) of the finest level; with samples (cell, u, rho, weight), also each
+        sample's correction when it is left out.
+
+        A level's line at a cell depends only on the neighbourhood sums at that cell and the coarser line
+        there, so leaving a sample out is subtracting its own share of each level's sums at its cell (its
+        weight times the kernel's centre) and repeating the levels for that cell alone.
+        """
+        zeros = np.zeros(sums.shape[:2])
+        grid_state = (zeros, zeros, zeros)
+        left = np.zeros(0 if samples is None else len(samples[0]))
+        sample_state = (left, left, left)
+        for sigma in LEVEL_SIGMAS_CELLS:
+            area = 2.0 * np.pi * sigma * sigma    # a normalised Gaussian's sums -> sums over the neighbourhood
+            blurred = area * np.asarray(gaussian_blur(sums, sigma), np.float64)
+            grid_state = self._level(np.moveaxis(blurred, -1, 0), grid_state, sigma, 1e-6)
+            if samples is not None:
+                cell, u, rho, weight = samples
+                own = area * kernel_centre(sigma) ** 2 * weight
+                at = blurred.reshape(-1, 5)[cell].T - own * np.stack([np.ones_like(u), u, rho, u * u, u * rho])
+                sample_state = self._level(at, sample_state, sigma, LEFT_OUT_MIN_WEIGHT)
+        if samples is None:
+            return grid_state, None
+        m, g, u_mean = sample_state
+        return grid_state, m + g * (samples[1] - u_mean)
+
+    def _level(self, sums: np.ndarray, state: tuple[np.ndarray, np.ndarray, np.ndarray], sigma: float,
+               min_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(m, g, u_mean) of one level from its neighbourhood sums (n, su, sr, suu, sur) and the coarser state."""
+        n, su, sr, suu, sur = sums
+        m, g, u_mean = state
+        have = n > min_weight
+        centre = np.where(have, su / np.where(have, n, 1.0), u_mean)
+        m_prior = m + g * (centre - u_mean)       # the coarser line, at this level's centre
+        m = (sr + self.prior * m_prior) / (n + self.prior)
+        if sigma <= self.slope_sigma:
+            var = np.maximum(suu - su * centre, 0.0)
+            g = (sur - sr * centre + self.slope_prior * g) / (var + self.slope_prior)
+        else:
+            g = np.zeros_like(m)
+        return m, g, centre
 
 
 def _cell_sums(cell: np.ndarray, grid: tuple[int, int], u: np.ndarray, rho: np.ndarray,
@@ -123,27 +163,6 @@ def _cell_sums(cell: np.ndarray, grid: tuple[int, int], u: np.ndarray, rho: np.n
     wu = weight * u
     return np.stack([np.bincount(cell, weights=w, minlength=size).reshape(grid)
                      for w in (weight, wu, weight * rho, wu * u, wu * rho)], axis=-1).astype(np.float32)
-
-
-def _coarse_to_fine(sums: np.ndarray, prior: float, slope_sigma: float,
-                    slope_prior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per cell (m, g, u_mean) of the finest level, each level's ridge prior the coarser one's line."""
-    m = g = u_mean = np.zeros(sums.shape[:2])
-    for sigma in LEVEL_SIGMAS_CELLS:
-        area = 2.0 * np.pi * sigma * sigma        # a normalised Gaussian's sums -> sums over the neighbourhood
-        blurred = gaussian_blur(sums, sigma)
-        n, su, sr, suu, sur = np.moveaxis(area * np.asarray(blurred, np.float64), -1, 0)
-        have = n > 1e-6
-        centre = np.where(have, su / np.where(have, n, 1.0), u_mean)
-        m_prior = m + g * (centre - u_mean)         # the coarser line, at this level's centre
-        m = (sr + prior * m_prior) / (n + prior)
-        if sigma <= slope_sigma:
-            var = np.maximum(suu - su * centre, 0.0)
-            g = (sur - sr * centre + slope_prior * g) / (var + slope_prior)
-        else:
-            g = np.zeros_like(m)
-        u_mean = centre
-    return m, g, u_mean
 
 
 def _tukey(residual: np.ndarray, at: np.ndarray) -> np.ndarray:

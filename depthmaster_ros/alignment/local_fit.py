@@ -11,16 +11,24 @@ so per cell the scale s K and shift t K + g are upsampled bilinearly: one multip
 
 Coarse to fine over CELL-pixel cells (normalised convolution at the Gaussian scales LEVEL_SIGMAS_CELLS):
 every level is a ridge regression of the samples near a cell whose prior is the next coarser level's
-correction, with PRIOR_SAMPLES samples' weight; the coarsest level's prior is no correction. So a cell
-among many samples gets its own correction, one among few borrows the trend of a wider area, and where
-no level sees a sample (beyond about four coarsest sigmas) the maps are exactly the global scale and
-shift. The coarse levels fit the factor m only: a slope fitted over a wide area would be extrapolated to
-depths its samples never saw (a floor's trend applied to a facade); the slope, the edge term, is fitted
-only at the levels no wider than SLOPE_SIGMA_CELLS.
+correction, with a few samples' weight; the coarsest level's prior is no correction. So a cell among many
+samples gets its own correction, one among few borrows the trend of a wider area, and where no level sees
+a sample (beyond about four coarsest sigmas) the maps are exactly the global scale and shift. The coarse
+levels fit the factor m only: a slope fitted over a wide area would be extrapolated to depths its samples
+never saw (a floor's trend applied to a facade). How wide the slope is fitted and how strongly a level
+leans on the coarser one depends on the sample density (DENSE, SPARSE): fifty points must carry an
+object's correction and its edge from a few samples each, a LiDAR's thousands need not.
 
-Only the global fit's inliers take part; a second pass drops the samples that disagree with their own
-neighbourhood's correction (Tukey weights of the residual to the first pass), so a stray return does not
-bend the correction around it.
+Which samples, and whether at all, is decided by the samples themselves, left out one at a time (no
+truth): the correction from the global fit's inliers, or from every sample (a wall or an object whose
+model error exceeds the global outlier cut is rejected by the line, yet its few samples agree with each
+other; it must do ADMIT_GAIN better, as it trusts what the line rejected), or none (the global line),
+whichever predicts the left-out samples best. Leaving a sample out is
+exact and costs one fit: a level's line at a cell depends only on that cell's neighbourhood sums and the
+coarser line there, so the sample's own share is subtracted at its cell and the levels repeated for it.
+Errors beyond HOLDOUT_CAP_SIGMAS noise sigmas count as that much: a gross outlier is as wrong for every
+choice. A second pass inside each fit drops the samples that disagree with their own neighbourhood's
+correction (Tukey weights of the residual to the first pass), so a stray return does not bend it.
 """
 import numpy as np
 
@@ -40,7 +48,8 @@ ROBUST_PASSES = 2
 MIN_SAMPLES = 20
 LEFT_OUT_MIN_WEIGHT = 1e-3                         # a left-out neighbourhood with less weight has no samples
 HOLDOUT_CAP_SIGMAS = 6.0                           # a held-out error counts at most this many noise sigmas
-HOLDOUT_GAIN = 1.0                                 # the correction must predict held-out samples this much better
+HOLDOUT_GAIN = 1.0                                 # the correction must predict left-out samples this much better
+ADMIT_GAIN = 0.8                                   # and the one that trusts samples the line rejected, this much
 
 
 def local_correction_maps(relative: np.ndarray, index: np.ndarray, pred: np.ndarray, target: np.ndarray,
@@ -69,7 +78,7 @@ def local_correction_maps(relative: np.ndarray, index: np.ndarray, pred: np.ndar
             continue
         field = _LocalField(cell, grid, u, rho, use, prior, slope_sigma)
         loss = field.held_out_loss(finite, cap)
-        if loss < HOLDOUT_GAIN * best_loss:
+        if loss < (HOLDOUT_GAIN if use is inlying else ADMIT_GAIN) * best_loss:
             best, best_loss = field, loss
     if best is None:
         return None

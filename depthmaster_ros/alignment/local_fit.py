@@ -23,9 +23,9 @@ Which samples, and whether at all, is decided by the samples themselves, left ou
 truth): the correction from the global fit's inliers, or from every sample (a wall or an object whose
 model error exceeds the global outlier cut is rejected by the line, yet its few samples agree with each
 other; it must do ADMIT_GAIN better, as it trusts what the line rejected), or none (the global line),
-whichever predicts the left-out samples best. Leaving a sample out is
-exact and costs one fit: a level's line at a cell depends only on that cell's neighbourhood sums and the
-coarser line there, so the sample's own share is subtracted at its cell and the levels repeated for it.
+whichever predicts the left-out samples best. Leaving a sample out is exact and costs one fit: a
+level's line at a cell depends only on that cell's neighbourhood sums and the coarser line there, so the
+sample's own share is subtracted at its cell and the levels repeated for it.
 Errors beyond HOLDOUT_CAP_SIGMAS noise sigmas count as that much: a gross outlier is as wrong for every
 choice. A second pass inside each fit drops the samples that disagree with their own neighbourhood's
 correction (Tukey weights of the residual to the first pass), so a stray return does not bend it.

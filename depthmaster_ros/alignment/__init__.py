@@ -3,7 +3,7 @@ from .apply import apply_alignment
 from .confidence import AGREEMENT_TOLERANCE, alignment_confidence, sample_agreement
 from .errors import AlignmentError, ModeRegistryError
 from .evidence_pool import DRIFT_PER_S, EvidencePool
-from .extrinsic_check import estimate_offset
+from .extrinsic_check import estimate_offset, gradient_offset
 from .fit import (
            SPREAD_RELATIVE,
            fit_samples,
@@ -28,7 +28,7 @@ __all__ = ['AGREEMENT_TOLERANCE', 'AlignmentError', 'AlignmentRecord', 'DENSITY_
            'SparseDepthResult', 'TemporalAlignmentFilter', 'alignment_confidence', 'apply_alignment',
            'breakdown_ratio', 'camera_to_base_from_height_pitch_roll', 'check_camera_height', 'check_space',
            'estimate_offset', 'fit_samples', 'fit_to_sparse_depth', 'fit_verdict', 'from_space',
-           'ground_plane_depth', 'least_squares_scale_shift', 'lowest_median_row', 'message_fields',
+           'gradient_offset', 'ground_plane_depth', 'least_squares_scale_shift', 'lowest_median_row', 'message_fields',
            'metric_depth_from_sparse', 'occlusion_mask', 'pose_from_tf', 'project_to_sparse_depth',
            'representative_weights', 'sample_agreement', 'sample_indices', 'select_floor', 'to_space',
            'weak_evidence']

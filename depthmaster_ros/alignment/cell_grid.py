@@ -31,11 +31,24 @@ def upsample(grid: np.ndarray, factor: int, height: int, width: int) -> np.ndarr
     return (_linear_matrix(grid.shape[0], factor, height) @ grid @ _linear_matrix(grid.shape[1], factor, width).T)
 
 
-def _gaussian_matrix(n: int, sigma: float) -> np.ndarray:
-    """n x n matrix of the 1-D Gaussian kernel OpenCV picks for float images (8 sigma + 1 taps)."""
+def kernel_centre(sigma: float) -> float:
+    """The centre tap of the 1-D kernel gaussian_blur uses: a cell's own share of its blurred value."""
+    taps = _gaussian_taps(sigma)
+    return float(taps[len(taps) // 2])
+
+
+def _gaussian_taps(sigma: float) -> np.ndarray:
+    """The 1-D Gaussian kernel OpenCV picks for float images (8 sigma + 1 taps), normalised."""
     half = (int(round(sigma * 8.0 + 1.0)) | 1) // 2
     taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
-    taps /= taps.sum()
+    result: np.ndarray = taps / taps.sum()
+    return result
+
+
+def _gaussian_matrix(n: int, sigma: float) -> np.ndarray:
+    """n x n matrix of the 1-D Gaussian kernel OpenCV picks for float images (8 sigma + 1 taps)."""
+    taps = _gaussian_taps(sigma)
+    half = len(taps) // 2
     offset = np.arange(n)[None, :] - np.arange(n)[:, None]
     inside = np.abs(offset) <= half
     return np.where(inside, taps[np.clip(offset + half, 0, 2 * half)], 0.0).astype(np.float32)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .robust_start import MAD_TO_SIGMA, TUKEY_C
+
 SEARCH_PX = 24                  # largest offset tried, pixels, each way
 STEP_PX = 4
 MIN_OFFSET_PX = 3               # smaller offsets are within projection and scan noise
@@ -121,3 +123,57 @@ def estimate_offset(relative: np.ndarray, index: np.ndarray, target: np.ndarray,
     else:
         best = float(scores(np.array([best_rows]), np.array([best_cols]))[0][0])
     return ExtrinsicEstimate(best_rows, best_cols, best / base)
+
+
+GRADIENT_STEP_PX = 16           # the prediction's slope is taken over this many pixels each way
+GRADIENT_MIN_PX = 6.0           # an offset this large (either axis; benchmark frames without one: <= 3.5) ...
+GRADIENT_MIN_T = 5.0            # ... and this many standard errors from none is one
+GRADIENT_PASSES = 4
+
+
+def gradient_offset(relative: np.ndarray, index: np.ndarray, fitted: np.ndarray, target: np.ndarray,
+                    scale: float) -> tuple[float, float] | None:
+    """(rows, cols) by which the samples look moved, when the residuals follow the prediction's slope: None
+    when they do not (see GRADIENT_MIN_PX and GRADIENT_MIN_T).
+
+    A sample that belongs d pixels away holds the depth there: target / fitted - 1 ~ d . grad(fitted) / fitted
+    (slopes over GRADIENT_STEP_PX). The robust least-squares d (Tukey IRLS started from the line's inliers, on
+    MAX_SAMPLES evenly spread samples) sees offsets the search's medians drown: along a receding facade every
+    sample's residual is small, but they all follow the slope.
+    """
+    height, width = relative.shape
+    step = GRADIENT_STEP_PX
+    if len(index) > MAX_SAMPLES:
+        pick = np.linspace(0, len(index) - 1, MAX_SAMPLES).astype(np.int64)
+        index, fitted, target = index[pick], fitted[pick], target[pick]
+    rows, cols = np.divmod(index, width)
+    inside = (rows >= step) & (rows < height - step) & (cols >= step) & (cols < width - step) & (fitted > 0)
+    rows, cols, fitted, target = rows[inside], cols[inside], fitted[inside], target[inside]
+    with np.errstate(all='ignore'):
+        rho = target / fitted - 1.0
+        slope = scale / (2 * step) / fitted
+        design = np.column_stack([np.ones(len(rho)), (relative[rows, cols + step] - relative[rows, cols - step]) * slope,
+                                  (relative[rows + step, cols] - relative[rows - step, cols]) * slope])
+    keep = np.all(np.isfinite(design), axis=1) & np.isfinite(rho)
+    if int(keep.sum()) < MIN_SAMPLES:
+        return None
+    design, rho = design[keep], rho[keep]
+    centre = float(np.median(rho))
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(rho - centre)))
+    weight = (np.abs(rho - centre) < TUKEY_C * spread).astype(np.float64)     # start: the line's inliers
+    for _ in range(GRADIENT_PASSES):     # Tukey IRLS on the offset model's residual: moved samples come back
+        weighted = design.T * weight
+        try:
+            covariance = np.linalg.inv(weighted @ design)
+        except np.linalg.LinAlgError:
+            return None
+        coefficients = covariance @ (weighted @ rho)
+        residual = rho - design @ coefficients
+        sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(residual - np.median(residual)))), 1e-12)
+        weight = np.square(np.maximum(1.0 - np.square(residual / (TUKEY_C * sigma)), 0.0))
+    kept = weight > 0
+    error = np.sqrt(np.diag(covariance) * float(np.sum(weight * residual * residual)) / max(int(kept.sum()) - 3, 1))
+    cols_px, rows_px = float(coefficients[1]), float(coefficients[2])
+    found = [abs(d) >= GRADIENT_MIN_PX and abs(d) >= GRADIENT_MIN_T * e
+             for d, e in ((cols_px, error[1]), (rows_px, error[2]))]
+    return (rows_px, cols_px) if any(found) else None

@@ -22,7 +22,7 @@ from depthmaster_ros.geometry import IMAGE, float64_array, float_array
 
 from .apply import apply_alignment
 from .errors import AlignmentError
-from .extrinsic_check import estimate_offset
+from .extrinsic_check import estimate_offset, gradient_offset
 from .local_fit import CELL as LOCAL_CELL
 from .local_fit import local_correction_maps
 from .record import AlignmentRecord
@@ -298,10 +298,12 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     if check_extrinsic and result.ok:
         offset_px = _check_extrinsic(result, relative, index, pred, target, space, min_points, seed, focal_px,
                                      eval_pred)
-    if result.ok and method == 'local' and offset_px >= LOCAL_CELL:
-        # The samples sit a cell or more from where they agree with the prediction: a local correction would
-        # put each one's depth onto the wrong pixels (an object's edge, the road beside it). The global line
-        # survives that; the record says the frame fell back to it.
+    if result.ok and method == 'local' and (offset_px >= LOCAL_CELL or check_extrinsic and gradient_offset(
+            relative, index, result.scale * pred + result.shift, target, result.scale) is not None):
+        # The samples sit a cell or more from where they agree with the prediction, or their residuals follow
+        # its slope (an offset the search did not resolve): a local correction would put each one's depth onto
+        # the wrong pixels (a receding facade, an object's edge) and held-out samples, moved alike, cannot
+        # tell. The global line survives that; the record says the frame fell back to it.
         result.method = 'global'
     elif result.ok and method == 'local':
         residual = result.scale * pred + result.shift - target
@@ -309,6 +311,8 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
         inliers = finite & (np.abs(residual) < TUKEY_C * robust_sigma(residual[finite], 1e-12))
         result.local_correction = local_correction_maps(relative, index, pred, target, result.scale,
                                                         result.shift, inliers)
+        if result.local_correction is None:     # too few samples, or held-out samples prefer the line
+            result.method = 'global'
     return result
 
 

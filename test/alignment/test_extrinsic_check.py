@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from depthmaster_ros.alignment import estimate_offset, from_space, metric_depth_from_sparse, to_space
+from depthmaster_ros.alignment import estimate_offset, from_space, gradient_offset, metric_depth_from_sparse, to_space
 
 
 def street_depth(height=120, width=200):
@@ -123,3 +123,52 @@ def test_local_alignment_falls_back_to_global_when_the_samples_sit_a_cell_away(s
         assert result.method == 'local' and result.local_correction is not None
     else:                       # the offset is reported, and no correction is put on pixels the samples do not see
         assert abs(result.extrinsic_yaw_deg) > 5.0 and result.method == 'global' and result.local_correction is None
+
+
+def two_facade_street(height=240, width=480):
+    """A street seen down its middle: the floor below row 100, above it the facades on either side, their depth
+    growing from 6 m at the image's sides to 20 m at its centre (opposite slopes left and right)."""
+    rows = np.arange(height, dtype=np.float32)[:, None] - 100.0
+    depth = np.where(rows > 2, 160.0 / np.maximum(rows, 2.0), 40.0) * np.ones((1, width), np.float32)
+    depth[:100] = (20.0 - 14.0 * np.abs(np.arange(width) - width / 2) / (width / 2))[None, :]
+    return np.clip(depth, 1.0, 40.0).astype(np.float32)
+
+
+def shifted_street_samples(shift_px):
+    """(relative with a smooth 5 % model error, sparse samples that hold the depth shift_px columns right)."""
+    depth = two_facade_street()
+    smooth = 1.0 + 0.05 * np.sin(np.linspace(0.0, np.pi, depth.shape[1], dtype=np.float32))[None, :]
+    relative = (2.0 * to_space(depth * smooth, 'sqrt_disparity') + 0.3).astype(np.float32)
+    sparse = np.full(depth.shape, np.nan, np.float32)
+    rows, cols = np.mgrid[20:230:4, 20:440:3]
+    noise = 1.0 + 0.01 * np.random.default_rng(shift_px).standard_normal(rows.shape)
+    sparse[rows, cols] = depth[rows, cols + shift_px] * noise
+    return relative, sparse
+
+
+@pytest.mark.parametrize('shift_px', [0, 8])
+def test_the_residuals_slope_measures_an_offset_smaller_than_a_cell(shift_px):
+    relative, sparse = shifted_street_samples(shift_px)
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse)
+    index = np.flatnonzero(np.isfinite(sparse))
+    fitted = result.scale * relative.ravel()[index] + result.shift
+    offset = gradient_offset(relative, index, fitted, to_space(sparse.ravel()[index], 'sqrt_disparity'), result.scale)
+    if shift_px:
+        assert offset is not None and abs(offset[1] - shift_px) < 1.5 and abs(offset[0]) < 1.0, offset
+    else:
+        assert offset is None
+
+
+@pytest.mark.parametrize('shift_px, expect_local', [(8, False), (0, True)])
+def test_local_alignment_falls_back_to_global_on_an_offset_the_search_leaves_below_a_cell(shift_px, expect_local):
+    relative, sparse = shifted_street_samples(shift_px)
+    focal_px = 200.0
+    _, result = metric_depth_from_sparse(relative, 'sqrt_disparity', sparse, focal_px=focal_px, check_extrinsic=True,
+                                      method='local')
+    assert result.ok, result
+    # the search alone would have kept the local correction: it found no offset, or one below a cell
+    assert not abs(result.extrinsic_yaw_deg) >= np.degrees(np.arctan2(16, focal_px))
+    if expect_local:
+        assert result.method == 'local' and result.local_correction is not None
+    else:                       # samples that would move each facade's correction by 8 columns: the global line
+        assert result.method == 'global' and result.local_correction is None

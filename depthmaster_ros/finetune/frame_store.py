@@ -19,11 +19,10 @@ import os
 from pathlib import Path
 import shutil
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from depthmaster_ros.bag import BagOptions, FrameReading, read_frames
 from depthmaster_ros.config import Config
 from depthmaster_ros.fleet import discover
 from depthmaster_ros.geometry import CameraModel
@@ -31,6 +30,9 @@ from depthmaster_ros.model import model_sha256
 
 from .errors import FinetuneError
 from .samples import Projection, SkippedFrame, TrainingSample, sample_from_frame
+
+if TYPE_CHECKING:
+    from depthmaster_ros.bag import BagOptions
 
 MANIFEST = 'data_manifest.json'
 INDEX = 'samples.npz'
@@ -59,11 +61,12 @@ def store_config(config: Config) -> Config:
     return replace(config, alignment=replace(config.alignment, alignment_mode='lidar'))
 
 
-def _read_options(options: BagOptions | None) -> BagOptions:
+def _read_options(options: 'BagOptions | None') -> 'BagOptions':
+    from depthmaster_ros.bag import BagOptions  # rosbags loads only when a store is built
     return replace(options or BagOptions(), progress=False, use_points=True)
 
 
-def _settings(config: Config, options: BagOptions) -> dict[str, Any]:
+def _settings(config: Config, options: 'BagOptions') -> dict[str, Any]:
     return {'alignment': asdict(config.alignment), 'input': asdict(config.input),
             'read': {name: getattr(options, name) for name in READ_OPTIONS}}
 
@@ -119,7 +122,7 @@ class _ShardWriter:
 
 
 def build_frame_store(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str], config: Config, *,
-                      options: BagOptions | None = None, shard_size: int = SHARD_SIZE,
+                      options: 'BagOptions | None' = None, shard_size: int = SHARD_SIZE,
                       progress: Callable[[str], object] | None = None) -> 'FrameStore':
     """Read the bags named by `inputs` (bags, folders of bags, globs) into a frame store at `directory`.
 
@@ -162,9 +165,10 @@ def build_frame_store(inputs: Sequence[str | os.PathLike[str]], directory: str |
     return FrameStore(directory)
 
 
-def _read_bag(path: str, name: str, source: int, config: Config, options: BagOptions,
+def _read_bag(path: str, name: str, source: int, config: Config, options: 'BagOptions',
               writer: _ShardWriter) -> dict[str, Any]:
     """One bag's samples into the writer; its manifest entry (topics, counts, skips and faults with reasons)."""
+    from depthmaster_ros.bag import FrameReading, read_frames
     reading = FrameReading()
     skipped: Counter[str] = Counter()
     faults: Counter[str] = Counter()

@@ -9,6 +9,7 @@ from ..lazy_exports import lazy_attributes
 from .errors import FinetuneError
 
 if TYPE_CHECKING:
+    from .adapters import LORA_TARGETS, configure_training
     from .distributed import (
         EXECUTORS,
         TrainingOutcome,
@@ -19,11 +20,17 @@ if TYPE_CHECKING:
         run_training,
         worker_context,
     )
+    from .loss import LossSettings, LossTerms, depth_loss
+    from .trainable import TrainableDepthMaster
 
 __getattr__ = lazy_attributes(__name__, {
     'distributed': ('EXECUTORS', 'TrainingOutcome', 'WorkerContext', 'is_main', 'prepare_model', 'report',
                     'run_training', 'worker_context'),
+    'adapters': ('LORA_TARGETS', 'configure_training'),
+    'loss': ('LossSettings', 'LossTerms', 'depth_loss'),
+    'trainable': ('TrainableDepthMaster',),
 })
 
-__all__ = ['EXECUTORS', 'FinetuneError', 'TrainingOutcome', 'WorkerContext', 'is_main', 'prepare_model', 'report',
-           'run_training', 'worker_context']
+__all__ = ['EXECUTORS', 'FinetuneError', 'LORA_TARGETS', 'LossSettings', 'LossTerms', 'TrainableDepthMaster',
+           'TrainingOutcome', 'WorkerContext', 'configure_training', 'depth_loss', 'is_main', 'prepare_model',
+           'report', 'run_training', 'worker_context']

@@ -30,19 +30,20 @@ def straight_through_unit(decoded: torch.Tensor) -> torch.Tensor:
 class TrainableDepthMaster(nn.Module):
     """uint8 frames [B,h,w,3] at the processing size -> unit sqrt-disparity [B,h,w] (1 = near), with gradients.
 
-    `dtype` is the UNet's and the VAE's (bf16 on CUDA, fp32 on the CPU); the FE block stays fp32
-    as in the estimator. The UNet (or its adapters, see adapters.py) and the FE block train.
+    `compute_dtype` bf16 (on CUDA) runs the UNet and the decoder under autocast while the weights that
+    train stay fp32 (mixed precision: the exported weights lose nothing); the frozen VAE is stored in
+    it. fp32 (the CPU) is the estimator's maths exactly. The FE block always computes in fp32.
     """
 
-    def __init__(self, parts: 'DepthMasterParts', dtype: torch.dtype = torch.float32,
+    def __init__(self, parts: 'DepthMasterParts', compute_dtype: torch.dtype = torch.float32,
                  gradient_checkpointing: bool = False):
         super().__init__()
         # nn.Module.to directly: diffusers' override warns about fp32-kept modules these models lack.
-        self.unet = nn.Module.to(parts.unet, dtype=dtype)
-        self.vae = nn.Module.to(parts.vae, dtype=dtype).eval().requires_grad_(False)
+        self.unet = nn.Module.to(parts.unet, dtype=torch.float32)
+        self.vae = nn.Module.to(parts.vae, dtype=compute_dtype).eval().requires_grad_(False)
         self.fourier = parts.fourier.float()
-        self.dtype = dtype
-        self.register_buffer('empty_text_embedding', parts.empty_text_embedding.to(dtype), persistent=False)
+        self.dtype = compute_dtype
+        self.register_buffer('empty_text_embedding', parts.empty_text_embedding.float(), persistent=False)
         self.register_buffer('timestep', torch.tensor([TIMESTEP], dtype=torch.int64), persistent=False)
         self.unet.mid_block.register_forward_hook(self._apply_fourier)
         if gradient_checkpointing:
@@ -71,6 +72,11 @@ class TrainableDepthMaster(nn.Module):
             return mean * LATENT_SCALE_FACTOR
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        mixed = self.dtype != torch.float32
+        with torch.autocast(images.device.type, dtype=self.dtype, enabled=mixed):
+            return self._forward(images)
+
+    def _forward(self, images: torch.Tensor) -> torch.Tensor:
         latent = self.encode(images)
         text = cast(torch.Tensor, self.empty_text_embedding).expand(latent.shape[0], -1, -1)
         timestep = cast(torch.Tensor, self.timestep)

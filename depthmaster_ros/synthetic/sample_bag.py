@@ -1,4 +1,4 @@
-"""The synthetic sample rosbag2: a robot driving through a room, with exact ground-truth depth.
+"""The synthetic sample rosbag2: a robot driving through a room or along a street, with exact ground-truth depth.
 
 It is rendered by `depthmaster_ros.synthetic.scene` (the same generator the alignment tests use), so the bag
 tool's AbsRel/delta1 against /camera/depth_gt measure the whole pipeline against the truth.
@@ -67,15 +67,17 @@ def lidar_intensity(points: np.ndarray) -> np.ndarray:
 
 def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: float = 10.0, width: int = 640,
                      height: int = 480, seed: int = 0, force: bool = False, storage: str | None = None,
-                     compression: str | None = None) -> dict[str, int]:
+                     compression: str | None = None, scene: str = 'room', lidar_beams: int = 32,
+                     lidar_range_noise: float | None = None) -> dict[str, int]:
     """Write the sample bag to `path` (.mcap file, .db3 file or a bag directory); returns its topic counts.
 
+    `scene` names one of SCENES (room, street); `lidar_range_noise` None keeps that scene's own default.
     Compressed as the bag tool's output is (zstd where rosbag2 reads it back) unless `compression` says.
     """
     from depthmaster_ros.bag import messages as rm
     from depthmaster_ros.conversions import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
     from depthmaster_ros.geometry import RigidTransform
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.synthetic.scenes import make_scene
 
     frames = _check('frames', frames, 1)
     rate_hz = _check('rate', rate_hz, 1e-3, float)
@@ -84,7 +86,10 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
     seed = _check('seed', seed, 0)
     storage = output_storage(path, storage)
     compression = output_compression(storage, Path(path).suffix in SINGLE_FILE_SUFFIXES, compression)
-    scene = SyntheticScene(width=width, height=height, seed=seed, start_stamp_ns=START_STAMP_NS)
+    noise = {} if lidar_range_noise is None else {'lidar_range_noise': _check('lidar_range_noise', lidar_range_noise,
+                                                                              0.0, float)}
+    scenery = make_scene(scene, width=width, height=height, seed=seed, start_stamp_ns=START_STAMP_NS,
+                       lidar_beams=lidar_beams, **noise)
     store = rm.typestore()
     types = store.types
     location = OutputLocation(path, force)
@@ -114,12 +119,12 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
     try:
         static = types['tf2_msgs/msg/TFMessage'](transforms=[
             _transform_msg(types, FOOTPRINT_FRAME, BASE_FRAME, RigidTransform.identity(), START_STAMP_NS, rm.header),
-            _transform_msg(types, BASE_FRAME, CAMERA_FRAME, scene.camera_to_base, START_STAMP_NS, rm.header),
-            _transform_msg(types, BASE_FRAME, LIDAR_FRAME, scene.lidar_to_base, START_STAMP_NS, rm.header),
+            _transform_msg(types, BASE_FRAME, CAMERA_FRAME, scenery.camera_to_base, START_STAMP_NS, rm.header),
+            _transform_msg(types, BASE_FRAME, LIDAR_FRAME, scenery.lidar_to_base, START_STAMP_NS, rm.header),
         ])
         write('/tf_static', static, START_STAMP_NS)
-        camera_fields = scene.camera.to_camera_info_fields()
-        for frame in scene.frames(rate_hz, frames / rate_hz):
+        camera_fields = scenery.camera.to_camera_info_fields()
+        for frame in scenery.frames(rate_hz, frames / rate_hz):
             stamp = frame.stamp_ns
             write('/tf', types['tf2_msgs/msg/TFMessage'](transforms=[
                 _transform_msg(types, ODOM_FRAME, FOOTPRINT_FRAME, frame.world_from_base, stamp, rm.header)]), stamp)

@@ -95,6 +95,7 @@ class _Run:
         self.limits = AlignmentLimits.from_dict(config['alignment'])
         self.step = 0
         self.validation: list[dict[str, Any]] = []
+        self.base_sha256 = ''
 
     def resume(self) -> None:
         folder = latest_checkpoint(self.config['out'])
@@ -126,7 +127,7 @@ class _Run:
                     base = self.base(images).float()
             with ExitStack() as stack:
                 if k < accum - 1 and hasattr(self.wrapped, 'no_sync'):
-                    stack.enter_context(self.wrapped.no_sync())       # gradients all-reduced on the last one only
+                    stack.enter_context(self.wrapped.no_sync())  # type: ignore[operator]       # gradients all-reduced on the last one only
                 pred = self.wrapped(images).float()
                 terms = depth_loss(pred, target.to(self.device), base, self.loss_settings)
                 (terms.total / accum).backward()
@@ -224,7 +225,7 @@ def _log_validation(writer: Any, row: dict[str, Any]) -> None:
 def _write_manifest(run: _Run, finished: bool, outputs: dict[str, str] | None = None) -> None:
     from depthmaster_ros.model import model_sha256, resolve_model_directory
     config = run.config
-    if not hasattr(run, 'base_sha256'):
+    if not run.base_sha256:
         run.base_sha256 = model_sha256(resolve_model_directory(config['base']))
     data = {'inputs': run.store.manifest.get('inputs', []), 'path': str(run.store.directory)}
     write_manifest(config['out'], config=config, data=data, base_sha256=run.base_sha256, steps_done=run.step,

@@ -2,11 +2,14 @@
 
 The protocol of `evaluate --dataset bag` on the held-out frames: per frame a seeded share of the LiDAR
 samples (HELD_SHARE, drawn per stamp as `--holdout 20%` draws it) is held out; the node's fit
-(`alignment.metric_depth_from_sparse`, its depth limits, minimum count and method) turns the relative
+(`alignment.fit_to_sparse_depth`, its depth limits, minimum count and method) turns the relative
 prediction into metres with the rest, and the held-out returns score those metres (the evaluation's
-per-image metrics, averaged over frames). Frames whose bag carries dense ground truth are also scored
-on it (`dense_*` keys). The prediction is the model's at the processing size, resized back to the
-image as the estimator does.
+per-image metrics, averaged over frames). A line the node would refuse to publish (its verdicts:
+too little support, too uncertain) is still scored, so that a weak model has a number to improve
+on; `refused` is the share of frames the node would not have published, and frames where no line
+with a positive scale exists at all are counted as `unfitted` and left out. Frames whose bag carries
+dense ground truth are also scored on it (`dense_*` keys). The prediction is the model's at the
+processing size, resized back to the image as the estimator does.
 """
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from depthmaster_ros.alignment import Space, metric_depth_from_sparse
+from depthmaster_ros.alignment import Space, apply_alignment, fit_to_sparse_depth
 from depthmaster_ros.evaluation.metrics import image_metrics, mean_metrics
 from depthmaster_ros.model import resize_back, resize_uint8
 from depthmaster_ros.model.sizing import check_processable
@@ -44,7 +47,8 @@ class AlignmentLimits:
 def held_out(sparse: np.ndarray, stamp_ns: int, seed: int) -> np.ndarray:
     """bool mask of the samples held out of the fit (finite sparse depth, a seeded share per stamp)."""
     rng = np.random.default_rng([seed, int(stamp_ns)])
-    return np.isfinite(sparse) & (rng.random(sparse.shape) < HELD_SHARE)
+    mask: np.ndarray = np.isfinite(sparse) & (rng.random(sparse.shape) < HELD_SHARE)
+    return mask
 
 
 def predict_relative(model: 'TrainableDepthMaster', image: np.ndarray, res: int) -> np.ndarray:
@@ -56,46 +60,51 @@ def predict_relative(model: 'TrainableDepthMaster', image: np.ndarray, res: int)
     small = resize_uint8(pixels, (new_h, new_w)).permute(0, 2, 3, 1)
     with torch.no_grad():
         unit = model(small.contiguous())[:, None].float()
-    return resize_back(unit, (height, width))[0, 0].cpu().numpy()
+    relative: np.ndarray = resize_back(unit, (height, width))[0, 0].cpu().numpy()
+    return relative
 
 
 def score_frame(relative: np.ndarray, sample: 'TrainingSample', limits: AlignmentLimits,
-                seed: int) -> dict[str, float] | None:
-    """The frame's metrics against its held-out returns (and dense truth if any); None when the fit is refused."""
+                seed: int) -> tuple[dict[str, float], bool] | None:
+    """(the frame's metrics against its held-out returns and dense truth if any, whether the node would
+    publish the fit); None when no line with a positive scale fits."""
     sparse = np.asarray(sample.sparse_depth, np.float32)
     held = held_out(sparse, sample.stamp_ns, seed)
     fit_depth = np.where(held, np.nan, sparse).astype(np.float32)
-    metres, record = metric_depth_from_sparse(relative, Space.SQRT_DISPARITY, fit_depth, min_depth=limits.min_depth,
-                                              max_depth=limits.max_depth, min_points=limits.min_points,
-                                              method=limits.method, seed=seed)
-    if not record.ok:
+    record = fit_to_sparse_depth(relative, Space.SQRT_DISPARITY, fit_depth, min_depth=limits.min_depth,
+                                 max_depth=limits.max_depth, min_points=limits.min_points, method=limits.method,
+                                 seed=seed)
+    if not (np.isfinite(record.scale) and np.isfinite(record.shift) and record.scale > 0):
         return None
-    scored = held & np.isfinite(metres) & (metres > 0) & (sparse > limits.min_depth) & (sparse < limits.max_depth)
+    scale, shift = record.scale_shift() if record.ok else (record.scale, record.shift)
+    metres = apply_alignment(relative, Space.SQRT_DISPARITY, scale, shift, limits.min_depth, limits.max_depth)
+    scored = held & np.isfinite(metres) & (sparse > limits.min_depth) & (sparse < limits.max_depth)
     row = {key: image_metrics(metres, sparse, scored)[key] for key in SCORED_KEYS}
     if sample.dense_depth is not None:
         dense = np.asarray(sample.dense_depth, np.float32)
         valid = np.isfinite(dense) & (dense > limits.min_depth) & (dense < limits.max_depth) & np.isfinite(metres)
         row.update({f'dense_{key}': value for key, value in image_metrics(metres, dense, valid).items()
                     if key in SCORED_KEYS})
-    return row
+    return row, record.ok
 
 
 def validate(model: 'TrainableDepthMaster', samples: Sequence['TrainingSample'], res: int,
              limits: AlignmentLimits = AlignmentLimits(), seed: int = 0) -> dict[str, float]:
-    """Mean metrics over the frames: rmse_m, abs_rel, mae_m, delta1 (and dense_*), frames, refused."""
+    """Mean metrics over the frames: rmse_m, abs_rel, mae_m, delta1 (and dense_*), frames, refused (share), unfitted."""
     was_training = model.training
     model.eval()
-    rows, refused = [], 0
+    rows, refused, unfitted = [], 0, 0
     try:
         for sample in samples:
-            row = score_frame(predict_relative(model, sample.image, res), sample, limits, seed)
-            if row is None:
-                refused += 1
-            else:
-                rows.append(row)
+            scored = score_frame(predict_relative(model, sample.image, res), sample, limits, seed)
+            if scored is None:
+                unfitted += 1
+                continue
+            rows.append(scored[0])
+            refused += not scored[1]
     finally:
         model.train(was_training)
     keys = tuple(sorted({key for row in rows for key in row}))
     means = mean_metrics(rows, keys)
     named = {key.replace('rmse', 'rmse_m').replace('mae', 'mae_m'): value for key, value in means.items()}
-    return {**named, 'frames': len(rows), 'refused': refused}
+    return {**named, 'frames': len(rows), 'refused': refused / max(len(rows), 1), 'unfitted': unfitted}

@@ -1,6 +1,8 @@
-"""Fine-tuning DepthMaster on a fleet's own recordings (ROS-free; peft, tensorboardX and Ray load only where used).
+"""Fine-tuning DepthMaster on a fleet's own recordings against their LiDAR (`depthmaster-ros finetune`).
 
-torch loads with the training executors (`distributed`), Ray Train only with `run_training(..., executor='ray')`.
+ROS-free. The data modules load eagerly (numpy only); the modules that import torch load on first use of
+one of their names, Ray Train only with `run_training(..., executor='ray')`, peft and tensorboardX only
+where used, so importing this package stays light.
 """
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from .samples import SkippedFrame, TrainingSample, sample_from_frame
 from .split import Split, split_frames
 
 if TYPE_CHECKING:
+    from .adapters import LORA_TARGETS, configure_training
     from .distributed import (
         EXECUTORS,
         TrainingOutcome,
@@ -23,14 +26,24 @@ if TYPE_CHECKING:
         run_training,
         worker_context,
     )
+    from .loss import LossSettings, LossTerms, depth_loss
+    from .trainable import TrainableDepthMaster
+    from .trainer import train_loop
+    from .validation import validate
 
-# These modules import torch: they load on first use of one of their names.
 __getattr__ = lazy_attributes(__name__, {
     'distributed': ('EXECUTORS', 'TrainingOutcome', 'WorkerContext', 'is_main', 'prepare_model', 'report',
                     'run_training', 'worker_context'),
+    'adapters': ('LORA_TARGETS', 'configure_training'),
+    'loss': ('LossSettings', 'LossTerms', 'depth_loss'),
+    'trainable': ('TrainableDepthMaster',),
+    'trainer': ('train_loop',),
+    'validation': ('validate',),
 })
 
-__all__ = ['Augmentation', 'Batch', 'EXECUTORS', 'FinetuneError', 'FrameStore', 'MANIFEST', 'SkippedFrame', 'Split',
-           'TrainingBatches', 'TrainingOutcome', 'TrainingSample', 'WorkerContext', 'bag_sha256', 'build_frame_store',
-           'colour_jitter', 'flip_camera', 'flip_sample', 'is_main', 'prepare_model', 'processing_grid', 'report',
-           'run_training', 'sample_from_frame', 'split_frames', 'worker_context']
+__all__ = ['Augmentation', 'Batch', 'EXECUTORS', 'FinetuneError', 'FrameStore', 'LORA_TARGETS', 'LossSettings',
+           'LossTerms', 'MANIFEST', 'SkippedFrame', 'Split', 'TrainableDepthMaster', 'TrainingBatches',
+           'TrainingOutcome', 'TrainingSample', 'WorkerContext', 'bag_sha256', 'build_frame_store', 'colour_jitter',
+           'configure_training', 'depth_loss', 'flip_camera', 'flip_sample', 'is_main', 'prepare_model',
+           'processing_grid', 'report', 'run_training', 'sample_from_frame', 'split_frames', 'train_loop',
+           'validate', 'worker_context']

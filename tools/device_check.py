@@ -71,7 +71,7 @@ def parse_args(argv=None):
         args.compile_mode = 'off'
     if args.device == 'cpu' and args.tiny and not args.full_sizes:
         # The CPU dry run proves the script, not speed: small frames keep it to seconds on two cores.
-        args.size, args.res, args.iters, args.train_res = (160, 120), [64, 128], min(args.iters, 3), 64
+        args.size, args.res, args.iters, args.train_res = (160, 120), [64, 128], min(args.iters, 3), 32
     return args
 
 

@@ -1,22 +1,26 @@
 """The device check's training phase: one fine-tuning step of the full-size model, as `finetune` runs it.
 
-LoRA rank 16 (peft) on the UNet's attention projections and convolutions, the Fourier Enhancement block
-trainable, the VAE frozen; the forward of inference (timestep 1, the empty-text embedding, FE on the mid
-block) with gradients, the loss after the frozen decoder (closed-form per-image scale and shift, L1 on
-sparse samples), AdamW, gradient checkpointing in the UNet and the VAE. On CUDA bf16 weights with fp32
-adapters; on the CPU fp32 (the dry run proves the step runs, at a tiny size). Measured at batch 1 and 2:
-peak memory and steps/s; the written targets and the GPU-hours of a 20k-step run follow from them.
+The step is the training loop's own (depthmaster_ros/finetune): `TrainableDepthMaster` (the inference
+forward with gradients; on CUDA bf16 autocast over fp32 trainable weights, gradient checkpointing in the
+UNet), `configure_training` (LoRA rank 16 by peft on the UNet's attention and convolutions, the Fourier
+Enhancement block trainable, the VAE frozen), the frozen base model's prediction for the preservation
+term, `depth_loss` after the decoder against sparse LiDAR-like samples, gradient clipping and AdamW.
+Measured at batch 1 and 2: peak memory and steps/s; the written targets and the GPU-hours of a 20k-step
+run follow from them. On the CPU (fp32, gradient checkpointing as on CUDA) the dry run proves the step
+runs, at a tiny size.
 """
 import time
 
 import numpy as np
 
 LORA_RANK = 16
-# The UNet's attention projections and ResNet/transformer convolutions (peft matches these name suffixes).
-LORA_TARGETS = ['to_q', 'to_k', 'to_v', 'to_out.0', 'proj_in', 'proj_out', 'conv1', 'conv2', 'conv_shortcut']
 SAMPLE_SHARE = 0.05             # pixels with a LiDAR sample in the step's sparse target
+# The samples' metres come from the base model's own prediction under this scale and shift (sqrt disparity),
+# so a random-weight model's fits are accepted and the step does a real step's work.
+TARGET_SCALE, TARGET_SHIFT = 0.8, 0.1
 WARMUP_STEPS = 2
 RUN_BUDGET_S = 20.0             # timed steps per batch size, at most
+GRAD_CLIP = 1.0
 
 # Written targets of issue 25 (one H100, 512 px, bf16, LoRA rank 16).
 MEMORY_TARGET_GIB = 24.0        # batch 2 fits a 24 GB card
@@ -25,59 +29,46 @@ IMAGES_PER_S_TARGET = 4.0
 RUN_STEPS, RUN_EFFECTIVE_BATCH = 20_000, 32
 
 
-def _trainable(args, scratch):
-    """(estimator holding the parts, its dtype, trainable parameters): LoRA on the UNet, FE trainable."""
-    from device_check_phases import _speed_estimator
-    from peft import LoraConfig, inject_adapter_in_model
+def _parts(args, scratch):
+    """DepthMasterParts: the tiny model's (--tiny) or the full-size architecture's with random weights,
+    initialised on the device."""
     import torch
-    estimator, dtype = _speed_estimator(args, scratch)
-    estimator.vae.requires_grad_(False)
-    estimator.unet.requires_grad_(False)
-    inject_adapter_in_model(LoraConfig(r=LORA_RANK, lora_alpha=LORA_RANK, target_modules=LORA_TARGETS,
-                                       init_lora_weights='gaussian'), estimator.unet)
-    adapters = [p for name, p in estimator.unet.named_parameters() if 'lora_' in name]
-    for parameter in adapters:
-        parameter.data = parameter.data.float()        # fp32 adapters on bf16 weights (peft casts the input)
-    estimator.fourier.requires_grad_(True)
-    estimator.unet.enable_gradient_checkpointing()      # on the CPU too: the dry run proves the CUDA step's path
-    estimator.vae.enable_gradient_checkpointing()
+
+    from depthmaster_ros.model.loading import DepthMasterParts, load_depthmaster_parts
+    if args.tiny:
+        from depthmaster_ros.model import write_tiny_model
+        model_dir = scratch / 'tiny_model'
+        if not model_dir.exists():
+            write_tiny_model(model_dir, seed=0)
+        return load_depthmaster_parts(model_dir)
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from depthmaster_ros.model import SD2_UNET_CONFIG, SD2_VAE_CONFIG, FourierEnhancement
+    from depthmaster_ros.model.full_size import SD2_TEXT_HIDDEN
     torch.manual_seed(0)
-    return estimator, dtype, adapters + list(estimator.fourier.parameters())
+    with torch.device(args.device):     # weights initialised where they run: seconds, not a minute
+        return DepthMasterParts(UNet2DConditionModel(**SD2_UNET_CONFIG), AutoencoderKL(**SD2_VAE_CONFIG),
+                                FourierEnhancement(SD2_UNET_CONFIG['block_out_channels'][-1]),
+                                torch.randn(1, 2, SD2_TEXT_HIDDEN), scratch / 'random-full-size')
 
 
-def _forward(estimator, images):
-    """uint8 [B,h,w,3] at the processing size -> unit sqrt disparity [B,h,w], with gradients into the UNet and FE."""
+def _models(args, scratch):
+    """(model being trained, frozen base, compute dtype name, trainable parameter count)."""
     import torch
 
-    from depthmaster_ros.model import decoded_to_unit, normalise
-    from depthmaster_ros.model.depthmaster import LATENT_SCALE_FACTOR, TIMESTEP
-    vae, unet = estimator.vae, estimator.unet
-    pixels = normalise(images.permute(0, 3, 1, 2).contiguous(), estimator.dtype)
-    with torch.no_grad():
-        moments = vae.encoder(pixels)
-        moments = moments if vae.quant_conv is None else vae.quant_conv(moments)
-        latent = moments[:, :vae.config['latent_channels']] * LATENT_SCALE_FACTOR
-    text = estimator.empty_text_embedding.clone().expand(latent.shape[0], -1, -1)   # made in inference mode
-    timestep = torch.full((latent.shape[0],), TIMESTEP, dtype=torch.int64, device=latent.device)
-    depth_latent = unet(latent, timestep, encoder_hidden_states=text).sample     # FE runs on the mid block's hook
-    decoded = vae.decoder(vae.post_quant_conv(depth_latent / LATENT_SCALE_FACTOR))
-    return decoded_to_unit(decoded)[:, 0]
+    from depthmaster_ros.finetune import TrainableDepthMaster, configure_training
+    compute = torch.bfloat16 if args.device == 'cuda' else torch.float32
+    parts = _parts(args, scratch)
+    # the loaded embedding is made under inference mode, which autograd refuses to save: a plain copy
+    parts.empty_text_embedding = parts.empty_text_embedding.clone()
+    model = TrainableDepthMaster(parts, compute, gradient_checkpointing=True).to(args.device)
+    trainable = configure_training(model, LORA_RANK)
+    base = TrainableDepthMaster(_parts(args, scratch), compute).to(args.device).eval().requires_grad_(False)
+    return model, base, 'bf16' if compute == torch.bfloat16 else 'fp32', trainable
 
 
-def _aligned_l1(prediction, target, mask):
-    """L1 after each image's least-squares scale and shift on its samples (the fit closed-form, detached)."""
-    import torch
-    losses = []
-    for pred, goal, keep in zip(prediction, target, mask):
-        x, y = pred[keep], goal[keep]
-        design = torch.stack([x.detach(), torch.ones_like(x)], dim=1)
-        scale, shift = torch.linalg.lstsq(design, y.unsqueeze(1)).solution[:, 0]
-        losses.append((scale * x + shift - y).abs().mean())
-    return torch.stack(losses).mean()
-
-
-def _batch(args, batch, device):
-    """Scene frames at the training size, a sparse target and its mask (5 % of the pixels)."""
+def _batch(args, batch, base, device):
+    """Scene frames at the training size and their sparse metres (5 % of the pixels, from the base's prediction)."""
     from device_check_frames import scene_frames
     import torch
 
@@ -87,58 +78,76 @@ def _batch(args, batch, device):
     new_w, new_h = check_processable(width, height, args.train_res)
     frames = np.stack([frame.rgb for frame in scene_frames(width, height, cameras=batch)])
     images = resize_uint8(torch.from_numpy(frames).permute(0, 3, 1, 2).to(device), (new_h, new_w))
+    images = images.permute(0, 2, 3, 1).contiguous()
+    with torch.no_grad():
+        unit = base(images).float()
+    metres = 1.0 / (TARGET_SCALE * unit + TARGET_SHIFT) ** 2
     generator = torch.Generator().manual_seed(batch)
-    target = torch.rand(batch, new_h, new_w, generator=generator).to(device)
-    mask = (torch.rand(batch, new_h, new_w, generator=generator) < SAMPLE_SHARE).to(device)
-    return images.permute(0, 2, 3, 1).contiguous(), target, mask, (new_w, new_h)
+    keep = (torch.rand(batch, new_h, new_w, generator=generator) < SAMPLE_SHARE).to(device)
+    return images, torch.where(keep, metres, torch.full_like(metres, float('nan'))), (new_w, new_h)
+
+
+def _step(model, base, optimiser, images, sparse):
+    """One optimiser step of the training loop; returns the loss terms."""
+    import torch
+
+    from depthmaster_ros.finetune import LossSettings, depth_loss
+    with torch.no_grad():
+        reference = base(images).float()
+    terms = depth_loss(model(images).float(), sparse, reference, LossSettings())
+    terms.total.backward()
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], GRAD_CLIP)
+    optimiser.step()
+    optimiser.zero_grad(set_to_none=True)
+    return terms
 
 
 def training(args, scratch, report, budget, save):
     """report['training'] = {settings..., 'runs': [{batch, steps_per_s, images_per_s, peak GiB, ...}]}."""
     import torch
     started = time.perf_counter()
-    estimator, dtype, trainable = _trainable(args, scratch)
-    optimiser = torch.optim.AdamW(trainable, lr=1e-4)
+    model, base, dtype, trainable = _models(args, scratch)
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    model.train()
     section = report['training'] = {
         'model': 'tiny random weights' if args.tiny else 'full-size DepthMaster, random weights', 'dtype': dtype,
         'lora_rank': LORA_RANK, 'gradient_checkpointing': True, 'res': args.train_res,
-        'trainable_parameters': sum(p.numel() for p in trainable), 'build_s': round(time.perf_counter() - started, 1),
+        'trainable_parameters': trainable, 'build_s': round(time.perf_counter() - started, 1),
         'runs': [], 'skipped': []}
     cuda = args.device == 'cuda'
+    # The CPU dry run proves that the step runs (one untimed-warm-up-free step per batch), not its speed.
+    warmup, least = (WARMUP_STEPS, 2) if cuda else (0, 1)
     for batch in args.train_batch:
-        if budget.left() < RUN_BUDGET_S:
+        if cuda and budget.left() < RUN_BUDGET_S:
             section['skipped'].append({'batch': batch, 'reason': f'{max(budget.left(), 0):.0f} s left'})
             continue
         print(f'training step r{args.train_res} b{batch} ...', flush=True)
-        images, target, mask, size = _batch(args, batch, args.device)
+        images, sparse, size = _batch(args, batch, base, args.device)
         if cuda:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
         seconds, run_start = [], time.perf_counter()
-        warmup = WARMUP_STEPS if cuda else 1             # the CPU dry run times the step, not its speed
         for index in range(warmup + args.iters):
             t0 = time.perf_counter()
-            loss = _aligned_l1(_forward(estimator, images), target, mask)
-            loss.backward()
-            optimiser.step()
-            optimiser.zero_grad(set_to_none=True)
+            terms = _step(model, base, optimiser, images, sparse)
             if cuda:
                 torch.cuda.synchronize()
             if index >= warmup:
                 seconds.append(time.perf_counter() - t0)
-            if index >= warmup + 1 and time.perf_counter() - run_start > min(RUN_BUDGET_S, budget.left()):
+            if len(seconds) >= least and time.perf_counter() - run_start > min(RUN_BUDGET_S, budget.left()):
                 break
         step_s = float(np.median(seconds))
         section['runs'].append({
-            'batch': batch, 'size': f'{size[0]}x{size[1]}', 'steps': len(seconds), 'loss': float(loss),
-            'step_ms': 1e3 * step_s, 'steps_per_s': 1 / step_s, 'images_per_s': batch / step_s,
+            'batch': batch, 'size': f'{size[0]}x{size[1]}', 'steps': len(seconds), 'loss': float(terms.total.detach()),
+            'fitted_images': terms.fitted_images, 'step_ms': 1e3 * step_s, 'steps_per_s': 1 / step_s,
+            'images_per_s': batch / step_s,
             'peak_allocated_gib': torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
             'peak_reserved_gib': torch.cuda.max_memory_reserved() / 2**30 if cuda else None})
         save()
     # lora_B starts at zero: non-zero now means the loss's gradient reached the adapters through the decoder
     section['adapters_trained'] = any(bool(p.detach().abs().sum() > 0) for name, p in
-                                      estimator.unet.named_parameters() if 'lora_B' in name)
-    del estimator, optimiser, trainable
+                                      model.unet.named_parameters() if 'lora_B' in name)
+    del model, base, optimiser
     if cuda:
         torch.cuda.empty_cache()
     section['seconds'] = round(time.perf_counter() - started, 1)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depthmaster_ros.alignment.robust_start import robust_line
+from depthmaster_ros.alignment import robust_line
 
 from .errors import FinetuneError
 

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from depthmaster_ros.errors import InputError
+from depthmaster_ros.fleet import discover
+
 from .errors import FinetuneError
 from .frame_store import FrameStore
 
@@ -42,15 +45,22 @@ def _positions(mask: np.ndarray) -> np.ndarray:
 
 
 def _bags_named(store: FrameStore, val_inputs: Sequence[str | Path]) -> set[str]:
-    """The store's bag names that `val_inputs` name (by name, or by path as given or resolved)."""
+    """The store's bag names that `val_inputs` name: a bag's name in the store, or bags, folders of bags or
+    globs as INPUTS take them (`fleet.discover`)."""
+    names = {entry['name'] for entry in store.manifest['inputs']}
+    by_path = {entry['path']: entry['name'] for entry in store.manifest['inputs']}
     named = set()
     for wanted in val_inputs:
-        matches = {entry['name'] for entry in store.manifest['inputs']
-                   if str(wanted) in (entry['name'], entry['path']) or Path(wanted).resolve() == Path(entry['path'])}
-        if not matches:
-            raise FinetuneError(f'--val: {wanted} is not among the bags of the frame store '
-                                f'({", ".join(entry["name"] for entry in store.manifest["inputs"])})')
-        named |= matches
+        if str(wanted) in names:
+            named.add(str(wanted))
+            continue
+        try:
+            found = {by_path.get(job.input) for job in discover([str(wanted)], store.directory)}
+        except InputError:
+            found = {None}
+        if None in found:
+            raise FinetuneError(f'--val: {wanted} is not among the bags of the frame store ({", ".join(sorted(names))})')
+        named |= {name for name in found if name is not None}
     return named
 
 

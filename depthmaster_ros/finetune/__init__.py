@@ -1,12 +1,17 @@
 """Fine-tuning DepthMaster on a fleet's own recordings against their LiDAR (`depthmaster-ros finetune`).
 
-torch is imported only by the modules that need it, Ray Train only by `ray_training` (through
-`run_training(..., executor='ray')`), so importing this package stays light.
+peft, tensorboardX and Ray load only where used: the training modules on first use of one of their
+names, Ray Train only through `run_training(..., executor='ray')`.
 """
 from typing import TYPE_CHECKING
 
 from ..lazy_exports import lazy_attributes
+from .augment import Augmentation, colour_jitter, flip_camera, flip_sample
+from .batches import Batch, TrainingBatches, processing_grid
 from .errors import FinetuneError
+from .frame_store import MANIFEST, FrameStore, bag_sha256, build_frame_store
+from .samples import SkippedFrame, TrainingSample, sample_from_frame
+from .split import Split, split_frames
 
 if TYPE_CHECKING:
     from .adapters import LORA_TARGETS, configure_training
@@ -39,6 +44,9 @@ __getattr__ = lazy_attributes(__name__, {
     'trainable': ('TrainableDepthMaster',),
 })
 
-__all__ = ['EXECUTORS', 'FinetuneError', 'LORA_TARGETS', 'LossSettings', 'LossTerms', 'MANIFEST_NAME',
-           'TrainableDepthMaster', 'TrainingOutcome', 'WorkerContext', 'configure_training', 'depth_loss', 'is_main',
-           'latest_checkpoint', 'prepare_model', 'report', 'run_training', 'train_loop', 'validate', 'worker_context']
+__all__ = ['Augmentation', 'Batch', 'EXECUTORS', 'FinetuneError', 'FrameStore', 'LORA_TARGETS', 'LossSettings',
+           'LossTerms', 'MANIFEST', 'MANIFEST_NAME', 'SkippedFrame', 'Split', 'TrainableDepthMaster',
+           'TrainingBatches', 'TrainingOutcome', 'TrainingSample', 'WorkerContext', 'bag_sha256', 'build_frame_store',
+           'colour_jitter', 'configure_training', 'depth_loss', 'flip_camera', 'flip_sample', 'is_main',
+           'latest_checkpoint', 'prepare_model', 'processing_grid', 'report', 'run_training', 'sample_from_frame',
+           'split_frames', 'train_loop', 'validate', 'worker_context']

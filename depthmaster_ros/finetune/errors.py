@@ -3,4 +3,4 @@ from ..errors import DepthmasterError
 
 
 class FinetuneError(DepthmasterError, ValueError):
-    """A fine-tuning option, input or run that cannot be used."""
+    """Fine-tuning inputs, data, settings or a run that cannot be used."""

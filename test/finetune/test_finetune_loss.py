@@ -115,3 +115,16 @@ def test_bad_settings_and_shapes_are_refused():
         LossSettings(kind='l2')
     with pytest.raises(FinetuneError, match='shapes'):
         depth_loss(torch.zeros(1, 4, 4), torch.zeros(1, 4, 5), None)
+
+
+def test_a_prediction_the_wrong_way_round_is_pushed_the_right_way():
+    depth, truth = scene()
+    pred = (1.0 - truth)[None].requires_grad_(True)        # near and far swapped
+    terms = depth_loss(pred, lidar(depth)[None], None)
+    assert terms.fitted_images == 1 and terms.total.item() > 0.01
+    terms.total.backward()
+    stepped = (pred - 1e-3 * pred.grad / pred.grad.abs().max()).detach()[0]
+    mask = np.isfinite(lidar(depth).numpy())
+    before = np.corrcoef(pred.detach()[0].numpy()[mask], truth.numpy()[mask])[0, 1]
+    after = np.corrcoef(stepped.numpy()[mask], truth.numpy()[mask])[0, 1]
+    assert after > before

@@ -119,7 +119,7 @@ def fit_loss(pred: torch.Tensor, depth_m: torch.Tensor, settings: LossSettings) 
         values, target = values[keep], target[keep]
         scale, shift = affine_fit(values, target)
         share = float(inliers.mean())
-        if not float(scale) > 0:          # the inliers' own line can still come out flat or inverted
+        if not float(scale.detach()) > 0:          # the inliers' own line can still come out flat or inverted
             scale, shift = moment_fit(values, target)
     residual = (scale * values + shift - target) / target.median()
     return _robust(residual, settings), share

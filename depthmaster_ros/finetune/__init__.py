@@ -1,7 +1,8 @@
 """Fine-tuning DepthMaster on a fleet's own recordings against their LiDAR (`depthmaster-ros finetune`).
 
-peft, tensorboardX and Ray load only where used: the training modules on first use of one of their
-names, Ray Train only through `run_training(..., executor='ray')`.
+ROS-free. The data modules load eagerly (numpy only); the modules that import torch load on first use of
+one of their names, Ray Train only with `run_training(..., executor='ray')`, peft and tensorboardX only
+where used, so importing this package stays light.
 """
 from typing import TYPE_CHECKING
 

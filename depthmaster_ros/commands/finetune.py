@@ -69,7 +69,7 @@ def _check(args) -> None:
     if args.executor == 'local' and (args.workers != 1 or args.ray_address):
         raise CommandError('--workers/--ray-address: only with --executor ray (a local run is one process)')
     out = Path(args.out)
-    from depthmaster_ros.finetune.checkpoint import latest_checkpoint
+    from depthmaster_ros.finetune import latest_checkpoint
     if args.resume and latest_checkpoint(out) is None:
         raise CommandError(f'--resume: {out} holds no checkpoint; start without --resume')
     if not args.resume and latest_checkpoint(out) is not None:
@@ -81,8 +81,7 @@ def run(args):
     from depthmaster_ros.commands.bag import failure_reporter
     fail = failure_reporter('finetune')
     from depthmaster_ros.config import Config, defaults, load_params_file
-    from depthmaster_ros.finetune.frame_store import build_frame_store
-    from depthmaster_ros.finetune.split import split_frames
+    from depthmaster_ros.finetune import build_frame_store, split_frames
     from depthmaster_ros.model import ModelLoadError
     try:
         _check(args)
@@ -98,8 +97,7 @@ def run(args):
     print(f'depthmaster-ros finetune: {len(split.train)} training and {len(split.val)} validation frames '
           f'({split.rule}) from {len(store.manifest["inputs"])} bag(s)', file=sys.stderr)
 
-    from depthmaster_ros.finetune.distributed import run_training
-    from depthmaster_ros.finetune.trainer import train_loop
+    from depthmaster_ros.finetune import run_training, train_loop
     try:
         outcome = run_training(train_loop, train_config, executor=args.executor, workers=args.workers,
                                use_gpu=args.use_gpu, ray_address=args.ray_address)
@@ -113,7 +111,7 @@ def run(args):
 def _summary(out: Path, outcome) -> int:
     import json
 
-    from depthmaster_ros.finetune.manifest import MANIFEST_NAME
+    from depthmaster_ros.finetune import MANIFEST_NAME
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     history = manifest['validation']
     for row in (history[0], history[-1]) if len(history) > 1 else history:

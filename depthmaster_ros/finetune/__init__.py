@@ -16,6 +16,7 @@ from .split import Split, split_frames
 
 if TYPE_CHECKING:
     from .adapters import LORA_TARGETS, configure_training
+    from .checkpoint import latest_checkpoint
     from .distributed import (
         EXECUTORS,
         TrainingOutcome,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         worker_context,
     )
     from .loss import LossSettings, LossTerms, depth_loss
+    from .manifest import MANIFEST_NAME
     from .trainable import TrainableDepthMaster
     from .trainer import train_loop
     from .validation import validate
@@ -35,15 +37,17 @@ __getattr__ = lazy_attributes(__name__, {
     'distributed': ('EXECUTORS', 'TrainingOutcome', 'WorkerContext', 'is_main', 'prepare_model', 'report',
                     'run_training', 'worker_context'),
     'adapters': ('LORA_TARGETS', 'configure_training'),
+    'checkpoint': ('latest_checkpoint',),
     'loss': ('LossSettings', 'LossTerms', 'depth_loss'),
-    'trainable': ('TrainableDepthMaster',),
+    'manifest': ('MANIFEST_NAME',),
     'trainer': ('train_loop',),
     'validation': ('validate',),
+    'trainable': ('TrainableDepthMaster',),
 })
 
 __all__ = ['Augmentation', 'Batch', 'EXECUTORS', 'FinetuneError', 'FrameStore', 'LORA_TARGETS', 'LossSettings',
-           'LossTerms', 'MANIFEST', 'SkippedFrame', 'Split', 'TrainableDepthMaster', 'TrainingBatches',
-           'TrainingOutcome', 'TrainingSample', 'WorkerContext', 'bag_sha256', 'build_frame_store', 'colour_jitter',
-           'configure_training', 'depth_loss', 'flip_camera', 'flip_sample', 'is_main', 'prepare_model',
-           'processing_grid', 'report', 'run_training', 'sample_from_frame', 'split_frames', 'train_loop',
-           'validate', 'worker_context']
+           'LossTerms', 'MANIFEST', 'MANIFEST_NAME', 'SkippedFrame', 'Split', 'TrainableDepthMaster',
+           'TrainingBatches', 'TrainingOutcome', 'TrainingSample', 'WorkerContext', 'bag_sha256', 'build_frame_store',
+           'colour_jitter', 'configure_training', 'depth_loss', 'flip_camera', 'flip_sample', 'is_main',
+           'latest_checkpoint', 'prepare_model', 'processing_grid', 'report', 'run_training', 'sample_from_frame',
+           'split_frames', 'train_loop', 'validate', 'worker_context']

@@ -3,4 +3,4 @@ from ..errors import DepthmasterError
 
 
 class FinetuneError(DepthmasterError, ValueError):
-    """Fine-tuning inputs, data or settings that cannot be used."""
+    """Fine-tuning inputs, data, settings or a run that cannot be used."""

@@ -13,15 +13,11 @@ from pathlib import Path
 import shutil
 from typing import TYPE_CHECKING
 
-from depthmaster_ros.model import resolve_model_directory
-from depthmaster_ros.model.loading import FFT_PREFIX, find_weights_file
-from depthmaster_ros.model.tiny import add_fourier_tensors
+from depthmaster_ros.model import FFT_PREFIX, add_fourier_tensors, find_weights_file, resolve_model_directory
 
 from .adapters import adapter_state, lora_config, merged_unet_state
 
 if TYPE_CHECKING:
-    from depthmaster_ros.model.loading import ModelSource
-
     from .trainable import TrainableDepthMaster
 
 MODEL_FOLDER = 'model'
@@ -34,7 +30,7 @@ def _replace(partial: Path, target: Path) -> Path:
     return target
 
 
-def export_model(model: 'TrainableDepthMaster', base: 'ModelSource', out: str | os.PathLike[str]) -> Path:
+def export_model(model: 'TrainableDepthMaster', base: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
     """Write `out/model`: the base's folders with the merged UNet and the trained FE block; returns it."""
     from diffusers import UNet2DConditionModel
     source = resolve_model_directory(base)

@@ -38,6 +38,7 @@ MANIFEST = 'data_manifest.json'
 INDEX = 'samples.npz'
 FORMAT = 'depthmaster_ros frame store 1'
 SHARD_SIZE = 64
+OPEN_SHARDS = 16            # shard files a store keeps open (reading a member is then one seek and one inflate)
 GROUND_TRUTH_SIZE = 'ground_truth_size'     # a fault: the sample is kept without dense depth
 # BagOptions fields that change which frames are read and how they pair
 READ_OPTIONS = ('image_topic', 'camera_info_topic', 'points_topic', 'gt_topic', 'start_s', 'duration_s', 'every')
@@ -195,7 +196,10 @@ def _read_bag(path: str, name: str, source: int, config: Config, options: 'BagOp
 
 
 class FrameStore:
-    """The samples of a built store, by position: `store[i]` reads one from its shard."""
+    """The samples of a built store, by position: `store[i]` reads one from its shard.
+
+    One object per process or thread (its open shard files are its own; pickling leaves them behind).
+    """
 
     def __init__(self, directory: str | os.PathLike[str]):
         self.directory = Path(directory)
@@ -221,9 +225,12 @@ class FrameStore:
             raise IndexError(f'sample {position} of a store of {len(self)}')
         i = int(position) % len(self)
         shard, slot = int(self.index['shard'][i]), int(self.index['slot'][i])
-        if shard not in self._shards:
-            self._shards[shard] = np.load(self.directory / self.manifest['shards'][shard])
-        members = self._shards[shard]
+        members = self._shards.pop(shard, None)
+        if members is None:
+            members = np.load(self.directory / self.manifest['shards'][shard])
+            if len(self._shards) >= OPEN_SHARDS:                 # the least recently read one is closed
+                self._shards.pop(next(iter(self._shards))).close()
+        self._shards[shard] = members
         image = members[f'{slot}_image']
         sparse = np.full(image.shape[:2], np.nan, np.float32)
         sparse.ravel()[members[f'{slot}_pixels']] = members[f'{slot}_depth']

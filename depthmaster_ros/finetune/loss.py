@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depthmaster_ros.alignment.robust_start import robust_line
+from depthmaster_ros.alignment import robust_line
 
 from .errors import FinetuneError
 
@@ -67,7 +67,7 @@ def affine_fit(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def sample_inliers(pred: np.ndarray, target: np.ndarray, seed: int) -> np.ndarray | None:
-    """The alignment's inlier mask for this line, or None when it fits no line with a positive scale."""
+    """The alignment's inlier mask, or None when its line has no positive scale (a prediction the wrong way round)."""
     ordered = np.sort(target)
     spread = float(ordered[int(0.95 * (len(ordered) - 1))] - ordered[int(0.05 * (len(ordered) - 1))])
     scale, shift, inliers = robust_line(pred, target, np.random.default_rng(seed), spread)
@@ -90,21 +90,39 @@ def _robust(residual: torch.Tensor, settings: LossSettings) -> torch.Tensor:
     return F.huber_loss(residual, torch.zeros_like(residual), delta=settings.huber_delta)
 
 
+def moment_fit(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) matching the mean and spread of pred to the target's: the scale is positive by construction."""
+    scale = target.std() / (pred.std() + 1e-12)
+    return scale, target.mean() - scale * pred.mean()
+
+
 def fit_loss(pred: torch.Tensor, depth_m: torch.Tensor, settings: LossSettings) -> tuple[torch.Tensor, float] | None:
-    """One image's robust scale-and-shift-invariant loss against its samples (NaN where none); None if no fit."""
+    """One image's robust scale-and-shift-invariant loss against its samples (NaN where none); None if no fit.
+
+    A prediction the wrong way round (no line with a positive scale: a randomly initialised model, or
+    one that has drifted) gets the moment fit on every sample instead: a least-squares line would
+    flip its sign and reward the prediction for staying inverted.
+    """
     usable = torch.isfinite(depth_m) & (depth_m > settings.min_depth) & (depth_m < settings.max_depth)
     if int(usable.sum()) < settings.min_points:
         return None
     values = pred[usable]
     target = torch.rsqrt(depth_m[usable].double()).to(values.dtype)
     inliers = sample_inliers(values.detach().double().cpu().numpy(), target.double().cpu().numpy(), settings.seed)
-    if inliers is None or int(inliers.sum()) < settings.min_points:
-        return None
-    keep = torch.from_numpy(inliers).to(values.device)
-    values, target = values[keep], target[keep]
-    scale, shift = affine_fit(values, target)
+    if inliers is None:
+        scale, shift = moment_fit(values, target)
+        share = 1.0
+    else:
+        if int(inliers.sum()) < settings.min_points:
+            return None
+        keep = torch.from_numpy(inliers).to(values.device)
+        values, target = values[keep], target[keep]
+        scale, shift = affine_fit(values, target)
+        share = float(inliers.mean())
+        if not float(scale.detach()) > 0:          # the inliers' own line can still come out flat or inverted
+            scale, shift = moment_fit(values, target)
     residual = (scale * values + shift - target) / target.median()
-    return _robust(residual, settings), float(inliers.mean())
+    return _robust(residual, settings), share
 
 
 def preserve_loss(pred: torch.Tensor, base: torch.Tensor, region: torch.Tensor, min_points: int) -> torch.Tensor | None:

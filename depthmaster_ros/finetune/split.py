@@ -5,20 +5,22 @@ training set. Three rules, in this order:
 - `val_inputs` given: the samples of those bags validate, the rest train;
 - else several bags: whole bags validate (drawn by `seed` until they hold `val_share` of the samples, at
   least one bag and never all of them);
-- else one bag: time blocks. The recording is cut into `ceil(1 / val_share)` equal spans and one block of
-  `val_share` of each span validates (its place drawn by `seed`, at most `block_s` long, the rest of the
-  share is then taken by more blocks), and training frames within `guard_s` of a validation frame are left
-  out of both sides; the frame just before and just after each block are always left out, so no two
-  neighbouring frames are ever on both sides.
+- else one bag: time blocks. The recording is cut into k equal spans, k such that `val_share` of a span is
+  about `block_s` (at least one span), and a block of `val_share` of each span validates (its place in the
+  span drawn by `seed`). Training frames within `guard_s` of a validation frame are left out of both sides,
+  and so are the frames just before and just after each block, so no two neighbouring frames are ever on
+  both sides.
 """
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 import hashlib
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from depthmaster_ros.errors import InputError
+from depthmaster_ros.fleet import discover
 
 from .errors import FinetuneError
 from .frame_store import FrameStore
@@ -43,15 +45,22 @@ def _positions(mask: np.ndarray) -> np.ndarray:
 
 
 def _bags_named(store: FrameStore, val_inputs: Sequence[str | Path]) -> set[str]:
-    """The store's bag names that `val_inputs` name (by name, or by path as given or resolved)."""
+    """The store's bag names that `val_inputs` name: a bag's name in the store, or bags, folders of bags or
+    globs as INPUTS take them (`fleet.discover`)."""
+    names = {entry['name'] for entry in store.manifest['inputs']}
+    by_path = {entry['path']: entry['name'] for entry in store.manifest['inputs']}
     named = set()
     for wanted in val_inputs:
-        matches = {entry['name'] for entry in store.manifest['inputs']
-                   if str(wanted) in (entry['name'], entry['path']) or Path(wanted).resolve() == Path(entry['path'])}
-        if not matches:
-            raise FinetuneError(f'--val: {wanted} is not among the bags of the frame store '
-                                f'({", ".join(entry["name"] for entry in store.manifest["inputs"])})')
-        named |= matches
+        if str(wanted) in names:
+            named.add(str(wanted))
+            continue
+        try:
+            found = {by_path.get(job.input) for job in discover([str(wanted)], store.directory)}
+        except InputError:
+            found = {None}
+        if None in found:
+            raise FinetuneError(f'--val: {wanted} is not among the bags of the frame store ({", ".join(sorted(names))})')
+        named |= {name for name in found if name is not None}
     return named
 
 
@@ -74,21 +83,20 @@ def _time_blocks(stamps_ns: np.ndarray, val_share: float, block_s: float, guard_
     """(val mask, guard mask) over one recording's samples."""
     order = np.argsort(stamps_ns, kind='stable')
     t = (stamps_ns[order] - stamps_ns[order[0]]) * 1e-9
-    span_count = math.ceil(1.0 / val_share)
-    span = (t[-1] + 1e-9) / span_count
+    duration = t[-1] + 1e-9
+    spans = max(1, round(val_share * duration / block_s))
+    span = duration / spans
     block = val_share * span
-    pieces = max(1, math.ceil(block / block_s))             # a span's share as blocks of at most block_s
     val = np.zeros(len(t), bool)
-    for k in range(span_count):
-        piece_span = span / pieces
-        for j in range(pieces):
-            start = k * span + j * piece_span + rng.uniform(0.0, piece_span - block / pieces)
-            val |= (t >= start) & (t < start + block / pieces)
+    for k in range(spans):
+        start = k * span + rng.uniform(0.0, span - block)
+        val |= (t >= start) & (t < start + block)
     if not val.any():                                         # frames further apart than a block: one frame
         val[int(rng.integers(len(t)))] = True
-    guard = np.zeros(len(t), bool)
-    for index in np.flatnonzero(val):
-        guard |= np.abs(t - t[index]) <= guard_s
+    val_t = t[val]                                            # the distance of each frame to the nearest val frame
+    after = np.minimum(np.searchsorted(val_t, t), len(val_t) - 1)
+    before = np.maximum(after - 1, 0)
+    guard = np.minimum(np.abs(t - val_t[after]), np.abs(t - val_t[before])) <= guard_s
     edges = np.flatnonzero(np.diff(val.astype(np.int8)))      # the last frame before a change of side
     guard[edges] = guard[np.minimum(edges + 1, len(t) - 1)] = True
     guard &= ~val

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 from torch import nn
 
-from depthmaster_ros.model import decoded_to_unit, normalise
-from depthmaster_ros.model.depthmaster import LATENT_SCALE_FACTOR, TIMESTEP
+from depthmaster_ros.model import LATENT_SCALE_FACTOR, TIMESTEP, decoded_to_unit, normalise
 
 from .errors import FinetuneError
 
 if TYPE_CHECKING:
-    from depthmaster_ros.model.loading import DepthMasterParts
+    from depthmaster_ros.model import DepthMasterParts
 
 
 def straight_through_unit(decoded: torch.Tensor) -> torch.Tensor:

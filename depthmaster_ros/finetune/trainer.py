@@ -65,7 +65,7 @@ class _Run:
     """Everything one worker holds while it trains."""
 
     def __init__(self, config: dict[str, Any]):
-        from depthmaster_ros.model.loading import load_depthmaster_parts
+        from depthmaster_ros.model import load_depthmaster_parts
 
         from .batches import TrainingBatches
         from .frame_store import FrameStore
@@ -209,7 +209,7 @@ def _interrupt(stack: ExitStack) -> Any:
     """Ctrl-C asks for a checkpoint and a clean stop, where the loop owns the process's signals (local runs)."""
     if threading.current_thread() is not threading.main_thread() or worker_context().world_size > 1:
         return None
-    from depthmaster_ros.commands.interrupt import StopOnSigint
+    from depthmaster_ros.commands import StopOnSigint
     return stack.enter_context(StopOnSigint('finetune: stopping after this step and writing a checkpoint '
                                             '(again to abort at once); continue later with --resume'))
 

@@ -19,9 +19,8 @@ import numpy as np
 import torch
 
 from depthmaster_ros.alignment import Space, apply_alignment, fit_to_sparse_depth
-from depthmaster_ros.evaluation.metrics import image_metrics, mean_metrics
-from depthmaster_ros.model import resize_back, resize_uint8
-from depthmaster_ros.model.sizing import check_processable
+from depthmaster_ros.evaluation import image_metrics, mean_metrics
+from depthmaster_ros.model import check_processable, resize_back, resize_uint8
 
 if TYPE_CHECKING:
     from .samples import TrainingSample

@@ -141,12 +141,44 @@ def _cast_box(origin, inverse, low, high):
     return np.where(hit, t_near, MISS), axis
 
 
-def ray_cast(origin: ArrayLike, directions: ArrayLike, ceiling: bool = True,
-             world: World = ROOM) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _view_coordinates(directions, ahead):
+    """(u, v) of each ray on the image plane one unit along `ahead`; None unless every ray points ahead."""
+    ahead = np.asarray(ahead, np.float64) / np.linalg.norm(ahead)
+    side = np.cross(ahead, [0.0, 0.0, 1.0] if abs(ahead[2]) < 0.9 else [1.0, 0.0, 0.0])
+    basis = np.stack([side / np.linalg.norm(side), np.cross(ahead, side) / np.linalg.norm(side), ahead], axis=1)
+    local = directions @ basis.astype(directions.dtype)
+    if not local[:, 2].min() > 0:
+        return None
+    return local[:, 0] / local[:, 2], local[:, 1] / local[:, 2], basis
+
+
+def _candidates(origin, low, high, view):
+    """The rays that may hit a box: inside the bounds of its corners' (u, v) when every corner is ahead, else all.
+
+    A hit point is a convex combination of the corners, and (u, v) of such a point (corners ahead) lies in
+    the corners' (u, v) range; the margin only covers rounding.
+    """
+    if view is None:
+        return None
+    u, v, basis = view
+    corners = np.array(np.meshgrid(*zip(low, high), indexing='ij')).reshape(3, -1).T - origin
+    local = corners @ basis
+    if not local[:, 2].min() > 1e-6:
+        return None
+    cu, cv = local[:, 0] / local[:, 2], local[:, 1] / local[:, 2]
+    margin = 1e-4 * (1.0 + np.abs(local[:, :2] / local[:, 2:]).max())
+    return np.flatnonzero((u >= cu.min() - margin) & (u <= cu.max() + margin)
+                          & (v >= cv.min() - margin) & (v <= cv.max() + margin))
+
+
+def ray_cast(origin: ArrayLike, directions: ArrayLike, ceiling: bool = True, world: World = ROOM,
+             ahead: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distance along each direction (units of the direction's length) and what was hit.
 
     Returns (t, surface id, normal axis, normal sign). Surface ids: FLOOR, WALL, CEILING, then 3 + k
     for obstacle k. t is MISS where nothing is hit (only possible without a ceiling or in an open world).
+    `ahead`, a direction every ray points along (a camera's optical axis), lets each obstacle be tested
+    only against the rays that can reach it; the result is the same.
     """
     directions = np.asarray(directions)
     if directions.dtype != np.float32:          # float32 input stays float32 (the camera's 300k rays)
@@ -154,12 +186,20 @@ def ray_cast(origin: ArrayLike, directions: ArrayLike, ceiling: bool = True,
     origin = np.asarray(origin, dtype=directions.dtype)
     inverse = _inverse_components(directions)
     t, axis, surface = _cast_room(origin, inverse, ceiling, world)
+    view = None if ahead is None else _view_coordinates(directions, ahead)
     for index, (low, high, _) in enumerate(world.obstacles):
-        t_box, axis_box = _cast_box(origin, inverse, low, high)
-        closer = t_box < t
-        t = np.where(closer, t_box, t)
-        axis = np.where(closer, axis_box, axis)
-        surface = np.where(closer, 3 + index, surface)
+        rays = _candidates(origin, low, high, view)
+        if rays is None:
+            t_box, axis_box = _cast_box(origin, inverse, low, high)
+            closer = t_box < t
+            t = np.where(closer, t_box, t)
+            axis = np.where(closer, axis_box, axis)
+            surface = np.where(closer, 3 + index, surface)
+            continue
+        t_box, axis_box = _cast_box(origin, [component[rays] for component in inverse], low, high)
+        closer = t_box < t[rays]
+        hit = rays[closer]
+        t[hit], axis[hit], surface[hit] = t_box[closer], axis_box[closer], 3 + index
     sign = -np.sign(directions[np.arange(len(directions)), axis])
     return t, surface, axis, sign
 
@@ -273,7 +313,8 @@ class SyntheticScene:
         world_directions = self.camera_directions @ world_from_camera.rotation.T.astype(np.float32)
         origin = world_from_camera.translation.astype(np.float32)
         seen = world.seen_from(world_from_camera.translation, forward=world_from_camera.rotation[:, 2])
-        t, surface, axis, sign = ray_cast(origin, world_directions, self.ceiling, seen)
+        t, surface, axis, sign = ray_cast(origin, world_directions, self.ceiling, seen,
+                                          ahead=world_from_camera.rotation[:, 2])
         hit = np.isfinite(t)
         points = origin + world_directions * np.where(hit, t, np.float32(0.0))[:, None]
         colour = _shade(_texture(points, surface, axis, seen), axis, sign)

@@ -71,8 +71,14 @@ def test_several_recordings_split_by_whole_bags(three_bags):
     assert named.rule == 'inputs' and set(sources[named.val]) == {'room.mcap'} and len(named.val) == 6
     by_path = split_frames(three_bags, val_inputs=[three_bags.manifest['inputs'][0]['path']])
     assert set(sources[by_path.val]) == {three_bags.manifest['inputs'][0]['name']}
+    folder = three_bags.directory.parent
+    by_glob = split_frames(three_bags, val_inputs=[str(folder / 'street_*.mcap')])      # as INPUTS are given
+    assert set(sources[by_glob.val]) == {'street_a.mcap', 'street_b.mcap'}
     with pytest.raises(FinetuneError, match='not among the bags'):
         split_frames(three_bags, val_inputs=['elsewhere.mcap'])
+    (folder / 'other.mcap').write_bytes(b'')
+    with pytest.raises(FinetuneError, match='not among the bags'):
+        split_frames(three_bags, val_inputs=[str(folder / 'other.mcap')])
 
 
 def _distorted(camera):

@@ -83,6 +83,12 @@ def test_the_store_reads_back_is_reused_and_refuses_a_foreign_folder(street_bag,
     with pytest.raises(IndexError):
         street_store[12]
 
+    sharded = build_frame_store([street_bag], tmp_path / 'sharded', Config.from_params({}), shard_size=5)
+    assert len(sharded.manifest['shards']) == 3
+    for position in (11, 0, 6, 5):
+        np.testing.assert_array_equal(sharded[position].image, street_store[position].image)
+        np.testing.assert_array_equal(sharded[position].sparse_depth, street_store[position].sparse_depth)
+
     manifest = street_store.directory / MANIFEST
     written = manifest.stat().st_mtime_ns
     reused = build_frame_store([street_bag], street_store.directory, Config.from_params({}))

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.finetune.errors import FinetuneError
-from depthmaster_ros.finetune.loss import LossSettings, affine_fit, depth_loss, support_mask
+from depthmaster_ros.finetune import FinetuneError, LossSettings, depth_loss
+from depthmaster_ros.finetune import loss as loss_module
 
 
 def scene(seed=0, size=(24, 32)):
@@ -81,7 +81,7 @@ def test_preservation_acts_only_where_no_sample_reaches():
     depth, truth = scene(size=(48, 64))
     sparse = torch.full_like(depth, float('nan'))
     sparse[30:48:2] = depth[30:48:2]               # LiDAR sees the lower part only
-    supported = support_mask(torch.isfinite(sparse)[None])[0]
+    supported = loss_module.support_mask(torch.isfinite(sparse)[None])[0]
     assert supported[30:].all() and not supported[:20].any()
     base = truth[None]
     drift = truth.clone()
@@ -105,7 +105,7 @@ def test_dense_ground_truth_is_the_same_loss_on_every_pixel():
 
 def test_affine_fit_is_least_squares():
     pred = torch.tensor([0.0, 1.0, 2.0, 3.0])
-    scale, shift = affine_fit(pred, torch.tensor([1.0, 3.1, 4.9, 7.0]))
+    scale, shift = loss_module.affine_fit(pred, torch.tensor([1.0, 3.1, 4.9, 7.0]))
     expected = np.polyfit(pred.numpy(), [1.0, 3.1, 4.9, 7.0], 1)
     assert (scale.item(), shift.item()) == pytest.approx(tuple(expected), rel=1e-5)
 
@@ -115,3 +115,16 @@ def test_bad_settings_and_shapes_are_refused():
         LossSettings(kind='l2')
     with pytest.raises(FinetuneError, match='shapes'):
         depth_loss(torch.zeros(1, 4, 4), torch.zeros(1, 4, 5), None)
+
+
+def test_a_prediction_the_wrong_way_round_is_pushed_the_right_way():
+    depth, truth = scene()
+    pred = (1.0 - truth)[None].requires_grad_(True)        # near and far swapped
+    terms = depth_loss(pred, lidar(depth)[None], None)
+    assert terms.fitted_images == 1 and terms.total.item() > 0.01
+    terms.total.backward()
+    stepped = (pred - 1e-3 * pred.grad / pred.grad.abs().max()).detach()[0]
+    mask = np.isfinite(lidar(depth).numpy())
+    before = np.corrcoef(pred.detach()[0].numpy()[mask], truth.numpy()[mask])[0, 1]
+    after = np.corrcoef(stepped.numpy()[mask], truth.numpy()[mask])[0, 1]
+    assert after > before

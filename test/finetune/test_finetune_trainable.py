@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from depthmaster_ros.finetune.adapters import adapter_state, configure_training, merged_unet_state
-from depthmaster_ros.finetune.trainable import TrainableDepthMaster, straight_through_unit
-from depthmaster_ros.model.loading import load_depthmaster_parts
+from depthmaster_ros.finetune import TrainableDepthMaster, adapters, configure_training, trainable
+from depthmaster_ros.model import load_depthmaster_parts
 
 
 @pytest.fixture
@@ -51,9 +50,9 @@ def test_adapters_merge_into_stock_unet_weights(tiny_model_dir, frames):
             if 'lora_B' in name:
                 parameter.normal_(0, 0.05)
         adapted = model(torch.from_numpy(frames))
-    merged = merged_unet_state(model.unet)
+    merged = adapters.merged_unet_state(model.unet)
     assert not any('lora_' in key or 'base_layer' in key for key in merged)
-    assert all('lora_' in key for key in adapter_state(model.unet))
+    assert all('lora_' in key for key in adapters.adapter_state(model.unet))
     plain = TrainableDepthMaster(load_depthmaster_parts(tiny_model_dir))
     plain.unet.load_state_dict(merged, strict=True)
     plain.fourier.load_state_dict(model.fourier.state_dict())
@@ -65,7 +64,7 @@ def test_adapters_merge_into_stock_unet_weights(tiny_model_dir, frames):
 
 def test_clip_is_straight_through():
     decoded = torch.tensor([-3.0, 0.0, 3.0]).view(1, 1, 1, 3).repeat(1, 3, 1, 1).requires_grad_(True)
-    unit = straight_through_unit(decoded)
+    unit = trainable.straight_through_unit(decoded)
     assert unit.flatten().tolist() == [0.0, 0.5, 1.0]
     unit.sum().backward()
     assert torch.all(decoded.grad > 0)

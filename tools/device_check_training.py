@@ -58,10 +58,7 @@ def _models(args, scratch):
 
     from depthmaster_ros.finetune import TrainableDepthMaster, configure_training
     compute = torch.bfloat16 if args.device == 'cuda' else torch.float32
-    parts = _parts(args, scratch)
-    # the loaded embedding is made under inference mode, which autograd refuses to save: a plain copy
-    parts.empty_text_embedding = parts.empty_text_embedding.clone()
-    model = TrainableDepthMaster(parts, compute, gradient_checkpointing=True).to(args.device)
+    model = TrainableDepthMaster(_parts(args, scratch), compute, gradient_checkpointing=True).to(args.device)
     trainable = configure_training(model, LORA_RANK)
     base = TrainableDepthMaster(_parts(args, scratch), compute).to(args.device).eval().requires_grad_(False)
     return model, base, 'bf16' if compute == torch.bfloat16 else 'fp32', trainable

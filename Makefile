@@ -15,7 +15,7 @@ MODEL ?=
 PYTEST_ARGS ?=
 SOAK_MINUTES ?= 10
 
-.PHONY: venv lint test demo bench bench-alignment bench-nav soak clean wheelhouse device-check
+.PHONY: venv lint test demo bench bench-alignment bench-nav bench-finetune soak clean wheelhouse device-check
 
 venv:
 	@tools/ensure_venv.sh
@@ -42,6 +42,10 @@ bench-alignment: venv
 # What a costmap makes of depth/points, depth/obstacles and depth/scan on ray-cast scenes (no model); writes bench_out/.
 bench-nav: venv
 	@$(PY) benchmarks/nav_bench.py $(BENCH_ARGS)
+
+# Fine-tuning on tiny models (CPU): held-out metres before/after, the oracle's share, 1 vs 2 Ray workers; bench_out/finetune.json.
+bench-finetune: venv
+	@$(PY) benchmarks/finetune_bench.py --json bench_out/finetune.json $(BENCH_ARGS)
 
 # Wheels for tools/device_check.sh on a GPU machine without network access (docs/device_check.md).
 wheelhouse: venv

@@ -17,6 +17,7 @@ COMMANDS = {
     'make-sample': ('depthmaster_ros.commands.make_sample', 'write the synthetic sample rosbag2'),
     'evaluate': ('depthmaster_ros.commands.evaluate', 'score depth on the published benchmarks or a bag\'s held-out LiDAR'),
     'monitor': ('depthmaster_ros.commands.monitor', "a running node's outputs (rate, latency, loss, size) and diagnostics"),
+    'finetune': ('depthmaster_ros.commands.finetune', "fine-tune the model on a fleet's bags against their LiDAR"),
     'security': ('depthmaster_ros.commands.security', 'SROS2 permissions for a configuration; the sha256 that pins a model'),
 }
 

@@ -5,7 +5,9 @@ Run by tools/device_check.sh (which prepares the environment). Phases, in order,
 when its budget is spent and reporting what it skipped:
   1. correctness: the tiny model on the device against the CPU fp32 reference (fp32 and bf16
      tolerances below), and the device post-processing against the numpy one on the same map;
-  2. speed: the full-size random-weight model (--tiny: the tiny one) at 640x480, processing
+  2. training: one fine-tuning step of the full-size model (--tiny: the tiny one) at 512 px, bf16, LoRA
+     rank 16, gradient checkpointing, batch 1 and 2: peak memory and steps/s (device_check_training.py);
+  3. speed: the full-size random-weight model (--tiny: the tiny one) at 640x480, processing
      resolutions 512 and 768, eager then compiled, batch 1 and 4 (four cameras, one forward), end to
      end through DepthPipeline and the message field records: p50/p90/p99 and FPS, PASS/FAIL.
 Writes device_check.json and device_check.txt (the table) into --out after every phase.
@@ -17,6 +19,8 @@ from pathlib import Path
 import sys
 import tempfile
 import time
+
+from device_check_training import training, training_table, training_targets
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ('rclpy', 'rosbags', 'cv2')   # a bare GPU machine has none of them
@@ -33,6 +37,7 @@ P99_OVER_MEDIAN = 1.5
 MODEL_SHARE = 0.80
 BATCH_GAIN = 1.5
 PIPELINED_OVER_MODEL = 0.9      # the pipelined frame path end to end against the model alone (issue 27)
+TRAINING_BUDGET_S = 75.0        # the training phase's share of the budget, at most (issue 25)
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
@@ -54,16 +59,19 @@ def parse_args(argv=None):
     parser.add_argument('--batch', default='1,4')
     parser.add_argument('--iters', type=int, default=30, help='timed frames per configuration (at most)')
     parser.add_argument('--size', default='640x480')
+    parser.add_argument('--train-res', type=int, default=512, help='processing size of the training step')
+    parser.add_argument('--train-batch', default='1,2', help="the training step's batch sizes ('' for none)")
     parser.add_argument('--full-sizes', action='store_true', help='CPU --tiny: keep 640x480 and 512,768')
     args = parser.parse_args(argv)
     args.res = [int(v) for v in args.res.split(',')]
     args.batch = [int(v) for v in args.batch.split(',')]
+    args.train_batch = [int(v) for v in args.train_batch.split(',') if v]
     args.size = tuple(int(v) for v in args.size.split('x'))
     if args.device == 'cpu' and args.compile_mode == 'reduce-overhead':
         args.compile_mode = 'off'
     if args.device == 'cpu' and args.tiny and not args.full_sizes:
         # The CPU dry run proves the script, not speed: small frames keep it to seconds on two cores.
-        args.size, args.res, args.iters = (160, 120), [64, 128], min(args.iters, 3)
+        args.size, args.res, args.iters, args.train_res = (160, 120), [64, 128], min(args.iters, 3), 32
     return args
 
 
@@ -107,10 +115,12 @@ def main(argv=None):
         report['correctness'] = correctness(args, Path(scratch), budget_s=min(60.0, 0.2 * budget.left()))
         report['phases']['correctness_s'] = round(time.perf_counter() - started, 1)
         save()
+        if args.train_batch:
+            training(args, Path(scratch), report, Budget(min(TRAINING_BUDGET_S, 0.25 * budget.left())), save)
         started = time.perf_counter()
         speed(args, Path(scratch), report, budget, save)
         report['phases']['speed_s'] = round(time.perf_counter() - started, 1)
-    report['targets'] = target_checks(args, report['runs'])
+    report['targets'] = target_checks(args, report['runs']) + training_targets(args, report.get('training'))
     save()
     print(table(report))
     print(f"wrote {out / 'device_check.json'} and {out / 'device_check.txt'}")
@@ -163,6 +173,7 @@ def table(report):
                      f"{run['fits_accepted']:>5}/{run['fits_total']}{run['model_fps']:>10.1f}{run['pipelined_fps']:>9.1f}")
     for item in report['skipped']:
         lines.append(f"skipped {item['run']}: {item['reason']}")
+    lines.extend(training_table(report.get('training')))
     for check in report.get('targets', []):
         measured = 'n/a' if check['measured'] is None else f"{check['measured']:.2f}"
         lines.append(f"{check['status']}: {check['check']}: measured {measured}, target {check['target']}")

@@ -17,7 +17,7 @@ from .ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_de
 from .height_check import HeightCheck, PeriodicHeightCheck, check_camera_height
 from .lidar_projection import SparseDepthResult, occlusion_mask, project_to_sparse_depth
 from .record import AlignmentRecord, message_fields
-from .robust_start import PROBE_ROWS, lowest_median_row
+from .robust_start import PROBE_ROWS, lowest_median_row, robust_line
 from .sample_weights import DENSITY_GRID, representative_weights
 from .spaces import Space, check_space, from_space, to_space
 from .temporal_filter import TemporalAlignmentFilter
@@ -30,5 +30,5 @@ __all__ = ['AGREEMENT_TOLERANCE', 'AlignmentError', 'AlignmentRecord', 'DENSITY_
            'estimate_offset', 'fit_samples', 'fit_to_sparse_depth', 'fit_verdict', 'from_space',
            'gradient_offset', 'ground_plane_depth', 'least_squares_scale_shift', 'lowest_median_row', 'message_fields',
            'metric_depth_from_sparse', 'occlusion_mask', 'pose_from_tf', 'project_to_sparse_depth',
-           'representative_weights', 'sample_agreement', 'sample_indices', 'select_floor', 'to_space',
+           'representative_weights', 'robust_line', 'sample_agreement', 'sample_indices', 'select_floor', 'to_space',
            'weak_evidence']

@@ -11,6 +11,7 @@ from .errors import BagError, BagFileError, TopicSelectionError
 if TYPE_CHECKING:
     from .compression import output_compression
     from .contact_sheet import SheetRow, render_contact_sheet, sheet_layout, write_contact_sheet
+    from .frame_reader import AssembledFrame, FrameReading, read_frames
     from .messages import ALIGNMENT_TYPE, typestore
     from .options import BagOptions
     from .refusal import BagRefused
@@ -31,6 +32,7 @@ __getattr__ = lazy_attributes(__name__, {
     'refusal': ('BagRefused',),
     'compression': ('output_compression',),
     'contact_sheet': ('SheetRow', 'render_contact_sheet', 'sheet_layout', 'write_contact_sheet'),
+    'frame_reader': ('AssembledFrame', 'FrameReading', 'read_frames'),
     'messages': ('ALIGNMENT_TYPE', 'typestore'),
     'options': ('BagOptions',),
     'replay': ('process_bag',),
@@ -40,9 +42,9 @@ __getattr__ = lazy_attributes(__name__, {
                 'tf_static_qos'),
 })
 
-__all__ = ['ALIGNMENT_TYPE', 'BagError', 'BagFileError', 'BagOptions', 'BagRefused', 'BagSummary', 'InputBag',
-           'OutputLocation', 'SINGLE_FILE_SUFFIXES', 'SheetRow', 'TopicEntry', 'TopicSelectionError',
-           'build_summary', 'format_summary', 'image_namespace', 'messages', 'open_writer', 'output_compression',
-           'output_storage', 'process_bag', 'qos_profile', 'remove_path', 'render_contact_sheet',
-           'select_ring_topics', 'select_topics', 'sheet_layout', 'tf_static_qos', 'typestore',
+__all__ = ['ALIGNMENT_TYPE', 'AssembledFrame', 'BagError', 'BagFileError', 'BagOptions', 'BagRefused', 'BagSummary',
+           'FrameReading', 'InputBag', 'OutputLocation', 'SINGLE_FILE_SUFFIXES', 'SheetRow', 'TopicEntry',
+           'TopicSelectionError', 'build_summary', 'format_summary', 'image_namespace', 'messages', 'open_writer',
+           'output_compression', 'output_storage', 'process_bag', 'qos_profile', 'read_frames', 'remove_path',
+           'render_contact_sheet', 'select_ring_topics', 'select_topics', 'sheet_layout', 'tf_static_qos', 'typestore',
            'write_contact_sheet']

@@ -1,10 +1,15 @@
-"""`depthmaster-ros make-sample OUT`: write the synthetic sample rosbag2 (camera, LiDAR, TF, GT depth), or with
+"""`depthmaster-ros make-sample OUT`: write the synthetic sample rosbag2 (camera, LiDAR, TF, GT depth; a room or,
+with `--scene street`, a street), or with
 `--layout NAME` a tiny evaluation dataset in that benchmark's official layout (for `depthmaster-ros evaluate`)."""
 
 
 def add_arguments(parser):
-    from depthmaster_ros.synthetic import layout_names
+    from depthmaster_ros.synthetic import layout_names, scene_names
     parser.add_argument('output', metavar='OUT', help='a .mcap or .db3 file, or a bag directory')
+    parser.add_argument('--scene', choices=scene_names(), default='room', help='what the robot drives through (default room)')
+    parser.add_argument('--lidar-beams', type=int, choices=(16, 32), default=32, help='LiDAR scan lines (default 32)')
+    parser.add_argument('--lidar-noise', type=float, metavar='REL',
+                        help="relative standard deviation of each LiDAR range (default: the scene's, room 0, street 0.01)")
     parser.add_argument('--frames', type=int, default=100, help='number of camera frames (default 100)')
     parser.add_argument('--rate', type=float, default=10.0, help='frame rate, Hz (default 10)')
     parser.add_argument('--width', type=int, default=640)
@@ -34,7 +39,8 @@ def run(args):
     try:
         counts = write_sample_bag(args.output, frames=args.frames, rate_hz=args.rate, width=args.width,
                                   height=args.height, seed=args.seed, force=args.force, storage=args.storage,
-                                  compression=args.compression, left_camera=args.left_camera)
+                                  compression=args.compression, scene=args.scene, lidar_beams=args.lidar_beams,
+                                  lidar_range_noise=args.lidar_noise, left_camera=args.left_camera)
     except ValueError as error:
         print(f'depthmaster-ros make-sample: {error}', file=sys.stderr)
         return 2

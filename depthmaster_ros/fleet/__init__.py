@@ -5,8 +5,8 @@ from .identity import model_identity, run_hash
 from .inputs import BagJob, discover
 from .local_executor import LocalExecutor
 from .manifest import DONE, FAILED, BagOutcome, Manifest, ManifestRecord
-from .ray_executor import RayExecutor, token_auth_supported
+from .ray_executor import RayExecutor, connect_ray, token_auth_supported
 
 __all__ = ['BagJob', 'BagOutcome', 'DONE', 'FAILED', 'FleetError', 'FleetStateError', 'LocalExecutor', 'Manifest',
-           'ManifestRecord', 'RayExecutor', 'WorkerStartError', 'discover', 'model_identity', 'run_batch',
+           'ManifestRecord', 'RayExecutor', 'WorkerStartError', 'connect_ray', 'discover', 'model_identity', 'run_batch',
            'run_hash', 'token_auth_supported']

@@ -101,17 +101,8 @@ class RayExecutor:
 
     # pool ------------------------------------------------------------------------------------
     def start(self) -> None:
-        import logging
-
         import ray
-        if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, logging_level=logging.WARNING)
-            else:
-                self.environment.enter_context(local_instance_environment())
-                ray.init(num_cpus=self.workers, include_dashboard=self.dashboard, dashboard_host='127.0.0.1',
-                         logging_level=logging.WARNING)
-            self.started_ray = True
+        self.started_ray = connect_ray(self.address, self.workers, self.dashboard, self.environment)
         resources = ray.cluster_resources()
         gpus = int(resources.get('GPU', 0))
         if gpus:
@@ -204,8 +195,28 @@ class RayExecutor:
         self.environment.close()
 
 
+def connect_ray(address: str | None, num_cpus: int | None, dashboard: bool,
+                environment: contextlib.ExitStack) -> bool:
+    """Join the cluster at `address`, or start a local instance (loopback only, `num_cpus` CPUs, the
+    dashboard off unless asked for) whose environment is entered on `environment`, to be closed after
+    `ray.shutdown()`. Returns whether this call started Ray (False when it was already running)."""
+    import logging
+
+    import ray
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        environment.enter_context(local_instance_environment())
+        ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host='127.0.0.1',
+                 logging_level=logging.WARNING)
+    return True
+
+
 # Ray's switch for a single-machine instance: its node address is the loopback one, so every server binds it.
-_LOOPBACK_ONLY = {'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER': '0'}
+# No usage statistics leave the machine either.
+_LOOPBACK_ONLY = {'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER': '0', 'RAY_USAGE_STATS_ENABLED': '0'}
 def token_auth_supported() -> bool:
     """Whether the installed Ray authenticates its clients with a token: from Ray 2.52 on, ray.init turns it
     on for a new local instance by itself (and makes the user a token), unless RAY_AUTH_MODE says otherwise."""

@@ -15,22 +15,34 @@ from .errors import ModelError, ModelLoadError, ModelStateError
 from .prediction import STAGES, TOTAL, Prediction
 from .protocol import CompilableEstimator, DeviceEstimator, Estimator
 from .provenance import describe_weights, weights_line
-from .sizing import processing_size
+from .sizing import check_processable, processing_size
 
 if TYPE_CHECKING:
+    from .depthmaster import LATENT_SCALE_FACTOR, TIMESTEP
     from .estimator import DepthEstimator
     from .fourier_enhancement import FourierEnhancement
     from .full_size import SD2_UNET_CONFIG, SD2_VAE_CONFIG, build_full_size
-    from .loading import check_layout, read_weights, resolve_model_directory, verify_model_sha256
+    from .loading import (
+        FFT_PREFIX,
+        DepthMasterParts,
+        check_layout,
+        find_weights_file,
+        load_depthmaster_parts,
+        read_weights,
+        resolve_model_directory,
+        verify_model_sha256,
+    )
     from .marigold import ensemble_members, spread_to_confidence
     from .preprocess import decoded_to_unit, normalise, resize_back, resize_uint8
     from .provenance import RANDOM_WEIGHTS_BANNER, RANDOM_WEIGHTS_NOTE, model_sha256
     from .runtime import StageTimer, parse_dtype
-    from .tiny import write_tiny_marigold, write_tiny_model
+    from .tiny import add_fourier_tensors, write_tiny_marigold, write_tiny_model
 
 # These modules import torch: they load on first use of one of their names.
 __getattr__ = lazy_attributes(__name__, {
-    'loading': ('read_weights', 'verify_model_sha256', 'check_layout', 'resolve_model_directory',),
+    'loading': ('read_weights', 'verify_model_sha256', 'check_layout', 'resolve_model_directory', 'FFT_PREFIX',
+                'DepthMasterParts', 'find_weights_file', 'load_depthmaster_parts'),
+    'depthmaster': ('LATENT_SCALE_FACTOR', 'TIMESTEP'),
     'provenance': ('model_sha256', 'RANDOM_WEIGHTS_BANNER', 'RANDOM_WEIGHTS_NOTE',),
     'estimator': ('DepthEstimator',),
     'fourier_enhancement': ('FourierEnhancement',),
@@ -38,7 +50,7 @@ __getattr__ = lazy_attributes(__name__, {
     'marigold': ('ensemble_members', 'spread_to_confidence'),
     'preprocess': ('decoded_to_unit', 'normalise', 'resize_back', 'resize_uint8'),
     'runtime': ('StageTimer', 'parse_dtype'),
-    'tiny': ('write_tiny_marigold', 'write_tiny_model'),
+    'tiny': ('add_fourier_tensors', 'write_tiny_marigold', 'write_tiny_model'),
 })
 
 
@@ -50,7 +62,9 @@ def load_estimator(backend: str = 'depthmaster', model: str | None = None, devic
     return from_pretrained(backend, model, device, dtype, **options)
 
 
-__all__ = ['BACKENDS', 'COMPILE_MODES', 'CompilableEstimator', 'DepthEstimator', 'DeviceEstimator', 'Estimator',
+__all__ = ['BACKENDS', 'COMPILE_MODES', 'CompilableEstimator', 'DepthEstimator', 'DepthMasterParts', 'DeviceEstimator',
+           'Estimator', 'FFT_PREFIX', 'LATENT_SCALE_FACTOR', 'TIMESTEP', 'add_fourier_tensors', 'check_processable',
+           'find_weights_file', 'load_depthmaster_parts',
            'FourierEnhancement', 'ModelError', 'ModelLoadError', 'ModelStateError', 'Prediction',
            'RANDOM_WEIGHTS_BANNER', 'RANDOM_WEIGHTS_NOTE', 'SD2_UNET_CONFIG', 'SD2_VAE_CONFIG', 'STAGES', 'Space',
            'StageTimer', 'TOTAL', 'backend_names', 'build_full_size', 'check_layout', 'compile_choices',

@@ -280,7 +280,9 @@ def compute_empty_text_embedding(directory: Path) -> torch.Tensor:
                                    lambda: CLIPTextModel.from_pretrained(directory / 'text_encoder'))
     ids = tokenizer('', padding='do_not_pad', max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors='pt').input_ids
-    with torch.inference_mode():
+    # no_grad, not inference_mode: fine-tuning saves the embedding for backward and DDP syncs it as a buffer,
+    # which autograd refuses for an inference tensor
+    with torch.no_grad():
         embedding: torch.Tensor = text_encoder.float()(ids)[0].float().clone()
     del text_encoder
     return embedding

@@ -104,7 +104,7 @@ def _write_shared_parts(directory: str | os.PathLike[str], seed: int) -> Path:
     return directory
 
 
-def _add_fourier_tensors(weights_file: Path, fourier: FourierEnhancement) -> None:
+def add_fourier_tensors(weights_file: Path, fourier: FourierEnhancement) -> None:
     """Append fftblock.* to the saved UNet weights, as the official training code's state dict has them."""
     extra = {FFT_PREFIX + key: value.contiguous() for key, value in fourier.state_dict().items()}
     if weights_file.suffix == '.safetensors':
@@ -126,7 +126,7 @@ def write_tiny_model(directory: str | os.PathLike[str], seed: int = 0, weights_f
     unet = _tiny_unet(in_channels=4)
     unet.save_pretrained(directory / 'unet', safe_serialization=weights_format == 'safetensors')
     fourier = FourierEnhancement(unet.config['block_out_channels'][-1])
-    _add_fourier_tensors(find_weights_file(directory / 'unet'), fourier)
+    add_fourier_tensors(find_weights_file(directory / 'unet'), fourier)
     index = {
         '_class_name': 'DepthMasterPipeline', '_diffusers_version': '0.29.0',
         'unet': ['diffusers', 'UNet2DConditionModel'], 'vae': ['diffusers', 'AutoencoderKL'],

@@ -1,4 +1,4 @@
-"""The synthetic sample rosbag2: a robot driving through a room, with exact ground-truth depth.
+"""The synthetic sample rosbag2: a robot driving through a room or along a street, with exact ground-truth depth.
 
 It is rendered by `depthmaster_ros.synthetic.scene` (the same generator the alignment tests use), so the bag
 tool's AbsRel/delta1 against /camera/depth_gt measure the whole pipeline against the truth.
@@ -75,16 +75,18 @@ def lidar_intensity(points: np.ndarray) -> np.ndarray:
 
 def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: float = 10.0, width: int = 640,
                      height: int = 480, seed: int = 0, force: bool = False, storage: str | None = None,
-                     compression: str | None = None, left_camera: bool = False) -> dict[str, int]:
+                     compression: str | None = None, scene: str = 'room', lidar_beams: int = 32,
+                     lidar_range_noise: float | None = None, left_camera: bool = False) -> dict[str, int]:
     """Write the sample bag to `path` (.mcap file, .db3 file or a bag directory); returns its topic counts.
 
+    `scene` names one of SCENES (room, street); `lidar_range_noise` None keeps that scene's own default.
     Compressed as the bag tool's output is (zstd where rosbag2 reads it back) unless `compression` says;
     `left_camera` adds the second camera of a ring (its image, camera_info and ground truth).
     """
     from depthmaster_ros.bag import messages as rm
     from depthmaster_ros.conversions import FLOAT32, XYZ_FIELDS, FieldSpec, create_cloud_fields
     from depthmaster_ros.geometry import RigidTransform, rotation_about
-    from depthmaster_ros.synthetic.scene import SyntheticScene
+    from depthmaster_ros.synthetic.scenes import make_scene
 
     frames = _check('frames', frames, 1)
     rate_hz = _check('rate', rate_hz, 1e-3, float)
@@ -93,7 +95,10 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
     seed = _check('seed', seed, 0)
     storage = output_storage(path, storage)
     compression = output_compression(storage, Path(path).suffix in SINGLE_FILE_SUFFIXES, compression)
-    scene = SyntheticScene(width=width, height=height, seed=seed, start_stamp_ns=START_STAMP_NS)
+    noise = {} if lidar_range_noise is None else {'lidar_range_noise': _check('lidar_range_noise', lidar_range_noise,
+                                                                              0.0, float)}
+    scenery = make_scene(scene, width=width, height=height, seed=seed, start_stamp_ns=START_STAMP_NS,
+                       lidar_beams=lidar_beams, **noise)
     store = rm.typestore()
     types = store.types
     location = OutputLocation(path, force)
@@ -113,9 +118,9 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
         '/tf': writer.add_connection('/tf', 'tf2_msgs/msg/TFMessage', typestore=store,
                                      offered_qos_profiles=[qos_profile(reliable=True, depth=100)]),
     }
-    cameras = [(CAMERA_FRAME, IMAGE_TOPIC, CAMERA_INFO_TOPIC, GT_TOPIC, scene.camera_to_base)]
+    cameras = [(CAMERA_FRAME, IMAGE_TOPIC, CAMERA_INFO_TOPIC, GT_TOPIC, scenery.camera_to_base)]
     if left_camera:
-        left_to_base = RigidTransform(rotation_about('z', LEFT_YAW_RAD), np.zeros(3)) @ scene.camera_to_base
+        left_to_base = RigidTransform(rotation_about('z', LEFT_YAW_RAD), np.zeros(3)) @ scenery.camera_to_base
         cameras.append((LEFT_CAMERA_FRAME, LEFT_IMAGE_TOPIC, LEFT_CAMERA_INFO_TOPIC, LEFT_GT_TOPIC, left_to_base))
         for topic, msgtype, qos in ((LEFT_IMAGE_TOPIC, 'sensor_msgs/msg/Image', sensor_qos),
                                     (LEFT_CAMERA_INFO_TOPIC, 'sensor_msgs/msg/CameraInfo', sensor_qos),
@@ -133,16 +138,16 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
             _transform_msg(types, FOOTPRINT_FRAME, BASE_FRAME, RigidTransform.identity(), START_STAMP_NS, rm.header),
             *(_transform_msg(types, BASE_FRAME, frame_id, to_base, START_STAMP_NS, rm.header)
               for frame_id, *_, to_base in cameras),
-            _transform_msg(types, BASE_FRAME, LIDAR_FRAME, scene.lidar_to_base, START_STAMP_NS, rm.header),
+            _transform_msg(types, BASE_FRAME, LIDAR_FRAME, scenery.lidar_to_base, START_STAMP_NS, rm.header),
         ])
         write('/tf_static', static, START_STAMP_NS)
-        camera_fields = scene.camera.to_camera_info_fields()
-        for step, frame in enumerate(scene.frames(rate_hz, frames / rate_hz)):
+        camera_fields = scenery.camera.to_camera_info_fields()
+        for step, frame in enumerate(scenery.frames(rate_hz, frames / rate_hz)):
             stamp = frame.stamp_ns
             write('/tf', types['tf2_msgs/msg/TFMessage'](transforms=[
                 _transform_msg(types, ODOM_FRAME, FOOTPRINT_FRAME, frame.world_from_base, stamp, rm.header)]), stamp)
             for index, (frame_id, image_topic, info_topic, gt_topic, to_base) in enumerate(cameras):
-                rgb, depth = (frame.rgb, frame.depth) if index == 0 else scene.render_view(
+                rgb, depth = (frame.rgb, frame.depth) if index == 0 else scenery.render_view(
                     step / rate_hz + LEFT_DELAY_NS * 1e-9, to_base)
                 camera_stamp = stamp + index * LEFT_DELAY_NS
                 camera_header, log_ns = rm.header(camera_stamp, frame_id), camera_stamp + CAMERA_LATENCY_NS

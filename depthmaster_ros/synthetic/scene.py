@@ -4,13 +4,14 @@ A room (textured floor, walls, optional ceiling) with a few boxes and a thin pol
 camera on a robot that drives back and forth, and by a spinning multi-beam LiDAR mounted above and
 behind the camera. Everything is analytic (axis-aligned boxes), ray-cast with vectorised numpy, so
 the camera's depth is exact and the LiDAR sees what its own position allows, including surfaces the
-camera cannot see (the real cause of occlusion see-through after projection).
+camera cannot see (the real cause of occlusion see-through after projection). What the rays can hit
+is a `World`; the room is `ROOM`, and a scene may change its world with time (`street.py`'s car ahead).
 
 Frames (REP 103/105): world (z up, floor z = 0) -> base (on the floor under the camera, x forward)
 -> camera optical frame; the LiDAR frame has body axes (x forward, y left, z up).
 """
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,6 +32,44 @@ OBSTACLES = (
     ((3.77, -0.33, 0.0), (3.83, -0.27, 2.8), (230, 230, 230)),
 )
 SURFACE_COLOURS = {FLOOR: (150, 130, 110), WALL: (185, 180, 170), CEILING: (210, 210, 215)}
+Obstacle = tuple[tuple[float, float, float], tuple[float, float, float], tuple[int, int, int]]
+
+
+@dataclass(frozen=True)
+class World:
+    """What the rays can hit: an enclosure box and axis-aligned obstacles (low corner, high corner, RGB).
+
+    A closed world is a room (floor, walls, ceiling when asked); an open one keeps only the enclosure's
+    floor, so a ray that would leave through a wall or the top sees sky (MISS), as outdoors.
+    """
+    low: np.ndarray
+    high: np.ndarray
+    obstacles: tuple[Obstacle, ...]
+    colours: dict[int, tuple[int, int, int]]      # FLOOR, WALL, CEILING
+    open: bool = False
+
+    def palette(self) -> np.ndarray:
+        """RGB in [0, 1] by surface id: FLOOR, WALL, CEILING, then one per obstacle."""
+        colours = [self.colours.get(k, (0, 0, 0)) for k in (FLOOR, WALL, CEILING)]
+        colours += [colour for _, _, colour in self.obstacles]
+        return np.asarray(colours, np.float32) / np.float32(255.0)
+
+    def seen_from(self, origin: np.ndarray, reach: float = np.inf, forward: np.ndarray | None = None) -> 'World':
+        """The world without the obstacles no ray from `origin` can hit: none nearer than `reach`, or (given
+        `forward`) none in front of the plane through origin normal to it. Culled obstacles can never be the
+        nearest hit, so casting in this world gives the same distances as in the whole one."""
+        kept = []
+        for obstacle in self.obstacles:
+            low, high = np.asarray(obstacle[0]), np.asarray(obstacle[1])
+            if np.linalg.norm(np.clip(origin, low, high) - origin) > reach:
+                continue
+            if forward is not None and np.where(forward > 0, high - origin, low - origin) @ forward <= 0:
+                continue
+            kept.append(obstacle)
+        return replace(self, obstacles=tuple(kept))
+
+
+ROOM = World(ROOM_LOW, ROOM_HIGH, OBSTACLES, SURFACE_COLOURS)
 LIGHT_DIRECTION = (np.array([0.3, 0.45, 0.84]) / np.linalg.norm([0.3, 0.45, 0.84])).astype(np.float32)
 MISS = np.inf
 
@@ -66,19 +105,21 @@ def _inverse_components(directions):
     return columns
 
 
-def _cast_room(origin, inverse, ceiling):
-    """Exit distance from inside the room box, the axis of the face it leaves through, and the surface."""
+def _cast_room(origin, inverse, ceiling, world):
+    """Exit distance from inside the enclosure, the axis of the face it leaves through, and the surface."""
     t = np.full(len(inverse[0]), np.inf, inverse[0].dtype)
     axis = np.zeros(len(inverse[0]), np.int64)
     for k in range(3):
-        far = np.where(inverse[k] > 0, (ROOM_HIGH[k] - origin[k]) * inverse[k],
-                       (ROOM_LOW[k] - origin[k]) * inverse[k])
+        far = np.where(inverse[k] > 0, (world.high[k] - origin[k]) * inverse[k],
+                       (world.low[k] - origin[k]) * inverse[k])
         closer = far < t
         t = np.where(closer, far, t)
         axis[closer] = k
     upward = inverse[2] > 0
     surface = np.where(axis == 2, np.where(upward, CEILING, FLOOR), WALL)
-    if not ceiling:
+    if world.open:
+        t = np.where(surface == FLOOR, t, MISS)
+    elif not ceiling:
         t = np.where((axis == 2) & upward, MISS, t)
     return t, axis, surface
 
@@ -100,37 +141,72 @@ def _cast_box(origin, inverse, low, high):
     return np.where(hit, t_near, MISS), axis
 
 
-def ray_cast(origin: ArrayLike, directions: ArrayLike,
-             ceiling: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _view_coordinates(directions, ahead):
+    """(u, v) of each ray on the image plane one unit along `ahead`; None unless every ray points ahead."""
+    ahead = np.asarray(ahead, np.float64) / np.linalg.norm(ahead)
+    side = np.cross(ahead, [0.0, 0.0, 1.0] if abs(ahead[2]) < 0.9 else [1.0, 0.0, 0.0])
+    basis = np.stack([side / np.linalg.norm(side), np.cross(ahead, side) / np.linalg.norm(side), ahead], axis=1)
+    local = directions @ basis.astype(directions.dtype)
+    if not local[:, 2].min() > 0:
+        return None
+    return local[:, 0] / local[:, 2], local[:, 1] / local[:, 2], basis
+
+
+def _candidates(origin, low, high, view):
+    """The rays that may hit a box: inside the bounds of its corners' (u, v) when every corner is ahead, else all.
+
+    A hit point is a convex combination of the corners, and (u, v) of such a point (corners ahead) lies in
+    the corners' (u, v) range; the margin only covers rounding.
+    """
+    if view is None:
+        return None
+    u, v, basis = view
+    corners = np.array(np.meshgrid(*zip(low, high), indexing='ij')).reshape(3, -1).T - origin
+    local = corners @ basis
+    if not local[:, 2].min() > 1e-6:
+        return None
+    cu, cv = local[:, 0] / local[:, 2], local[:, 1] / local[:, 2]
+    margin = 1e-4 * (1.0 + np.abs(local[:, :2] / local[:, 2:]).max())
+    return np.flatnonzero((u >= cu.min() - margin) & (u <= cu.max() + margin)
+                          & (v >= cv.min() - margin) & (v <= cv.max() + margin))
+
+
+def ray_cast(origin: ArrayLike, directions: ArrayLike, ceiling: bool = True, world: World = ROOM,
+             ahead: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distance along each direction (units of the direction's length) and what was hit.
 
     Returns (t, surface id, normal axis, normal sign). Surface ids: FLOOR, WALL, CEILING, then 3 + k
-    for obstacle k. t is MISS where nothing is hit (only possible without a ceiling).
+    for obstacle k. t is MISS where nothing is hit (only possible without a ceiling or in an open world).
+    `ahead`, a direction every ray points along (a camera's optical axis), lets each obstacle be tested
+    only against the rays that can reach it; the result is the same.
     """
     directions = np.asarray(directions)
     if directions.dtype != np.float32:          # float32 input stays float32 (the camera's 300k rays)
         directions = directions.astype(np.float64)
     origin = np.asarray(origin, dtype=directions.dtype)
     inverse = _inverse_components(directions)
-    t, axis, surface = _cast_room(origin, inverse, ceiling)
-    for index, (low, high, _) in enumerate(OBSTACLES):
-        t_box, axis_box = _cast_box(origin, inverse, low, high)
-        closer = t_box < t
-        t = np.where(closer, t_box, t)
-        axis = np.where(closer, axis_box, axis)
-        surface = np.where(closer, 3 + index, surface)
+    t, axis, surface = _cast_room(origin, inverse, ceiling, world)
+    view = None if ahead is None else _view_coordinates(directions, ahead)
+    for index, (low, high, _) in enumerate(world.obstacles):
+        rays = _candidates(origin, low, high, view)
+        if rays is None:
+            t_box, axis_box = _cast_box(origin, inverse, low, high)
+            closer = t_box < t
+            t = np.where(closer, t_box, t)
+            axis = np.where(closer, axis_box, axis)
+            surface = np.where(closer, 3 + index, surface)
+            continue
+        t_box, axis_box = _cast_box(origin, [component[rays] for component in inverse], low, high)
+        closer = t_box < t[rays]
+        hit = rays[closer]
+        t[hit], axis[hit], surface[hit] = t_box[closer], axis_box[closer], 3 + index
     sign = -np.sign(directions[np.arange(len(directions)), axis])
     return t, surface, axis, sign
 
 
-def _texture(points, surface, axis):
+def _texture(points, surface, axis, world):
     """Procedural albedo in [0, 1]: tiles on the floor, panels on walls, a grid on obstacles."""
-    base = np.zeros((len(points), 3), np.float32)
-    for surface_id, colour in SURFACE_COLOURS.items():
-        base[surface == surface_id] = colour
-    for index, (_, _, colour) in enumerate(OBSTACLES):
-        base[surface == 3 + index] = colour
-    base /= 255.0
+    base = world.palette()[surface]
     # the two coordinates spanning the face
     a = np.where(axis == 0, points[:, 1], points[:, 0])
     b = np.where(axis == 2, points[:, 1], points[:, 2])
@@ -228,23 +304,31 @@ class SyntheticScene:
         yaw = 0.08 * np.sin(phase)
         return RigidTransform(rotation_about('z', yaw), np.array([x, y, 0.0]))
 
-    def _render_camera(self, world_from_camera):
+    def world_at(self, t_s: float) -> World:
+        """What the rays can hit at t_s seconds (the room stands still)."""
+        return ROOM
+
+    def _render_camera(self, world_from_camera, world):
         camera = self.camera
         world_directions = self.camera_directions @ world_from_camera.rotation.T.astype(np.float32)
         origin = world_from_camera.translation.astype(np.float32)
-        t, surface, axis, sign = ray_cast(origin, world_directions, self.ceiling)
+        seen = world.seen_from(world_from_camera.translation, forward=world_from_camera.rotation[:, 2])
+        t, surface, axis, sign = ray_cast(origin, world_directions, self.ceiling, seen,
+                                          ahead=world_from_camera.rotation[:, 2])
         hit = np.isfinite(t)
         points = origin + world_directions * np.where(hit, t, np.float32(0.0))[:, None]
-        colour = _shade(_texture(points, surface, axis), axis, sign)
+        colour = _shade(_texture(points, surface, axis, seen), axis, sign)
         colour[~hit] = (0.55, 0.7, 0.9)     # sky through the open top
         rgb = np.clip(colour * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
         rgb = rgb.reshape(camera.height, camera.width, 3)
         depth = np.where(hit, t, np.nan).astype(np.float32).reshape(camera.height, camera.width)
         return rgb, depth
 
-    def _scan_lidar(self, world_from_lidar, rng):
+    def _scan_lidar(self, world_from_lidar, rng, world):
         directions = self.lidar_directions
-        t, *_ = ray_cast(world_from_lidar.translation, directions @ world_from_lidar.rotation.T, self.ceiling)
+        origin = world_from_lidar.translation
+        t, *_ = ray_cast(origin, directions @ world_from_lidar.rotation.T, self.ceiling,
+                         world.seen_from(origin, reach=self.lidar_max_range_m))
         keep = np.isfinite(t) & (t < self.lidar_max_range_m)
         ranges, directions = t[keep], directions[keep]
         if self.lidar_range_noise > 0:
@@ -257,10 +341,10 @@ class SyntheticScene:
     def render(self, t_s: float) -> SceneFrame:
         """The frame at t_s seconds after start (deterministic for a given seed and time)."""
         stamp_ns = self.start_stamp_ns + int(round(t_s * 1e9))
-        world_from_base = self.pose_at(t_s)
-        rgb, depth = self._render_camera(world_from_base @ self.camera_to_base)
+        world_from_base, world = self.pose_at(t_s), self.world_at(t_s)
+        rgb, depth = self._render_camera(world_from_base @ self.camera_to_base, world)
         rng = np.random.default_rng([self.seed, stamp_ns])
-        lidar_points = self._scan_lidar(world_from_base @ self.lidar_to_base, rng)
+        lidar_points = self._scan_lidar(world_from_base @ self.lidar_to_base, rng, world)
         return SceneFrame(rgb=rgb, depth=depth, camera=self.camera, lidar_points=lidar_points,
                           lidar_to_camera=self.lidar_to_camera, camera_to_base=self.camera_to_base,
                           lidar_to_base=self.lidar_to_base, world_from_base=world_from_base,
@@ -268,7 +352,7 @@ class SyntheticScene:
 
     def render_view(self, t_s: float, camera_to_base: RigidTransform) -> tuple[np.ndarray, np.ndarray]:
         """rgb and exact depth at t_s of another camera on the robot (same intrinsics), e.g. a ring's second one."""
-        return self._render_camera(self.pose_at(t_s) @ camera_to_base)
+        return self._render_camera(self.pose_at(t_s) @ camera_to_base, self.world_at(t_s))
 
     def frames(self, rate_hz: float, duration_s: float) -> Iterator[SceneFrame]:
         """Frames at rate_hz for duration_s seconds (the sample bag's stream)."""

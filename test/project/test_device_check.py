@@ -31,6 +31,10 @@ def test_device_check_cpu_dry_run(tmp_path):
         assert run['fits_accepted'] == run['fits_total'] == run['frame']['n'] * run['batch']
         assert 0 < run['model_share'] <= 1.0 + 1e-6
         assert run['model_fps'] > 0 and run['pipelined_fps'] > 0        # the pipelined frame path beside the model
+    training = report['training']                    # one LoRA fine-tuning step, batch 1 and 2 (issue 25)
+    assert [run['batch'] for run in training['runs']] == [1, 2] and training['adapters_trained']
+    assert all(run['steps'] >= 1 and run['steps_per_s'] > 0 and run['fitted_images'] == run['batch']
+               for run in training['runs'])
     assert all(check['status'].startswith('N/A') for check in report['targets'])
     table = (tmp_path / 'out' / 'device_check.txt').read_text()
-    assert 'correctness: PASS' in table and 'eager r128 b4' in table
+    assert 'correctness: PASS' in table and 'eager r128 b4' in table and 'train r32 b2' in table

@@ -65,7 +65,7 @@ def test_pip_only_imports_are_pinned_in_requirements():
     requirements = (ROOT / 'requirements-python.txt').read_text().lower()
     distributions = {'huggingface_hub': 'diffusers'}  # arrives pinned through diffusers
     for name in third_party_imports() - ROS_PACKAGES - set(ROSDEP_KEYS) - set(OPTIONAL_IMPORTS):
-        assert distributions.get(name, name).replace('_', '-') + '==' in requirements, name
+        assert distributions.get(name, name).replace('_', '-').lower() + '==' in requirements, name
     assert 'ros-' not in requirements, 'a robot installs this file next to its ROS distro'
     assert '-r requirements-python.txt' in (ROOT / 'requirements.txt').read_text()
     for name, file in OPTIONAL_IMPORTS.items():

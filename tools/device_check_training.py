@@ -34,7 +34,7 @@ def _parts(args, scratch):
     initialised on the device."""
     import torch
 
-    from depthmaster_ros.model.loading import DepthMasterParts, load_depthmaster_parts
+    from depthmaster_ros.model import DepthMasterParts, load_depthmaster_parts
     if args.tiny:
         from depthmaster_ros.model import write_tiny_model
         model_dir = scratch / 'tiny_model'
@@ -43,8 +43,7 @@ def _parts(args, scratch):
         return load_depthmaster_parts(model_dir)
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from depthmaster_ros.model import SD2_UNET_CONFIG, SD2_VAE_CONFIG, FourierEnhancement
-    from depthmaster_ros.model.full_size import SD2_TEXT_HIDDEN
+    from depthmaster_ros.model import SD2_TEXT_HIDDEN, SD2_UNET_CONFIG, SD2_VAE_CONFIG, FourierEnhancement
     torch.manual_seed(0)
     with torch.device(args.device):     # weights initialised where they run: seconds, not a minute
         return DepthMasterParts(UNet2DConditionModel(**SD2_UNET_CONFIG), AutoencoderKL(**SD2_VAE_CONFIG),
@@ -69,8 +68,7 @@ def _batch(args, batch, base, device):
     from device_check_frames import scene_frames
     import torch
 
-    from depthmaster_ros.model import resize_uint8
-    from depthmaster_ros.model.sizing import check_processable
+    from depthmaster_ros.model import check_processable, resize_uint8
     width, height = args.size
     new_w, new_h = check_processable(width, height, args.train_res)
     frames = np.stack([frame.rgb for frame in scene_frames(width, height, cameras=batch)])

@@ -94,6 +94,7 @@ class _Run:
                                                                                    self.context.world_size)
         self.limits = AlignmentLimits.from_dict(config['alignment'])
         self.step = 0
+        self.grad_norm = 0.0
         self.validation: list[dict[str, Any]] = []
         self.base_sha256 = ''
 
@@ -132,7 +133,11 @@ class _Run:
                 terms = depth_loss(pred, target.to(self.device), base, self.loss_settings)
                 (terms.total / accum).backward()
             total += float(terms.total.detach()) / accum
-        torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], GRAD_CLIP)
+        if self.context.world_size > 1:       # the logged loss is the whole global batch's, as one worker's would be
+            total = _mean_over_workers(total, self.device, self.context.world_size)
+        # the norm of the gradient the optimiser steps with: under DDP every worker's, averaged over the global batch
+        self.grad_norm = float(torch.nn.utils.clip_grad_norm_(
+            [p for p in self.model.parameters() if p.requires_grad], GRAD_CLIP))
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -151,6 +156,13 @@ class _Run:
         return save_checkpoint(self.config['out'], self.step, {
             'trainable': self.model.trainable_state(), 'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(), 'validation': self.validation})
+
+
+def _mean_over_workers(value: float, device: torch.device, world_size: int) -> float:
+    import torch.distributed as dist
+    reduced = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(reduced)
+    return float(reduced[0]) / world_size
 
 
 def _limits(alignment: dict[str, Any]) -> dict[str, Any]:
@@ -181,9 +193,10 @@ def train_loop(config: dict[str, Any]) -> None:
         while run.step < config['steps']:
             terms = run.train_step()
             metrics: dict[str, Any] = {'step': run.step, 'loss': float(terms.total), 'fit': terms.fit,
-                                       'preserve': terms.preserve, 'lr': run.scheduler.get_last_lr()[0]}
+                                       'preserve': terms.preserve, 'lr': run.scheduler.get_last_lr()[0],
+                                       'grad_norm': run.grad_norm}
             if writer is not None:
-                for key in ('loss', 'fit', 'preserve', 'lr'):
+                for key in ('loss', 'fit', 'preserve', 'lr', 'grad_norm'):
                     writer.add_scalar(f'train/{key}', metrics[key], run.step)
             if progress is not None:
                 progress.update(1)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .depthmaster import LATENT_SCALE_FACTOR, TIMESTEP
     from .estimator import DepthEstimator
     from .fourier_enhancement import FourierEnhancement
-    from .full_size import SD2_UNET_CONFIG, SD2_VAE_CONFIG, build_full_size
+    from .full_size import SD2_TEXT_HIDDEN, SD2_UNET_CONFIG, SD2_VAE_CONFIG, build_full_size
     from .loading import (
         FFT_PREFIX,
         DepthMasterParts,
@@ -46,7 +46,7 @@ __getattr__ = lazy_attributes(__name__, {
     'provenance': ('model_sha256', 'RANDOM_WEIGHTS_BANNER', 'RANDOM_WEIGHTS_NOTE',),
     'estimator': ('DepthEstimator',),
     'fourier_enhancement': ('FourierEnhancement',),
-    'full_size': ('SD2_UNET_CONFIG', 'SD2_VAE_CONFIG', 'build_full_size'),
+    'full_size': ('SD2_TEXT_HIDDEN', 'SD2_UNET_CONFIG', 'SD2_VAE_CONFIG', 'build_full_size'),
     'marigold': ('ensemble_members', 'spread_to_confidence'),
     'preprocess': ('decoded_to_unit', 'normalise', 'resize_back', 'resize_uint8'),
     'runtime': ('StageTimer', 'parse_dtype'),
@@ -65,7 +65,8 @@ def load_estimator(backend: str = 'depthmaster', model: str | None = None, devic
 __all__ = ['BACKENDS', 'COMPILE_MODES', 'CompilableEstimator', 'DepthEstimator', 'DepthMasterParts', 'DeviceEstimator',
            'Estimator', 'FFT_PREFIX', 'LATENT_SCALE_FACTOR', 'TIMESTEP', 'add_fourier_tensors', 'check_processable',
            'find_weights_file', 'load_depthmaster_parts',
-           'FourierEnhancement', 'ModelError', 'ModelLoadError', 'ModelStateError', 'Prediction',
+           'FourierEnhancement', 'SD2_TEXT_HIDDEN', 'ModelError', 'ModelLoadError', 'ModelStateError', 'Prediction',
+           'SD2_TEXT_HIDDEN',
            'RANDOM_WEIGHTS_BANNER', 'RANDOM_WEIGHTS_NOTE', 'SD2_UNET_CONFIG', 'SD2_VAE_CONFIG', 'STAGES', 'Space',
            'StageTimer', 'TOTAL', 'backend_names', 'build_full_size', 'check_layout', 'compile_choices',
            'decoded_to_unit', 'describe_weights', 'ensemble_members', 'from_pretrained', 'get_backend',

@@ -45,15 +45,18 @@ def toy_loop(config):
     generator = torch.Generator().manual_seed(context.rank)
     images = torch.rand(config['batch'], 3, TOY_SIZE, TOY_SIZE, generator=generator)
     target = torch.rand(config['batch'], 1, TOY_SIZE, TOY_SIZE, generator=generator)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for step in range(TOY_WARMUP_STEPS + config['steps']):
         if step == TOY_WARMUP_STEPS:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         loss = torch.nn.functional.mse_loss(model(images), target)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-    report({'seconds': time.perf_counter() - started, 'threads': torch.get_num_threads(),
+    seconds = time.perf_counter() - started
+    # cores this worker kept busy (its process CPU time over the wall time): 1 for a one-thread worker
+    report({'seconds': seconds, 'cores_used': (time.process_time() - cpu_started) / seconds,
+            'threads': torch.get_num_threads(),
             'images': config['steps'] * config['batch'] * context.world_size})
 
 
@@ -77,9 +80,11 @@ def throughput(args, work):
         last = outcome.reports[-1]
         runs[workers] = {'images_per_s': last['images'] / last['seconds'], 'threads_per_worker': last['threads'],
                          'timed_s': last['seconds'], 'run_s': outcome.seconds,
+                         'cores_used_by_main_worker': last['cores_used'],
                          'load_average_1min': os.getloadavg()[0]}     # other work on the machine skews the row
         print(f"ray workers {workers}: {runs[workers]['images_per_s']:.1f} images/s "
-              f"({last['threads']} torch threads each)", flush=True)
+              f"({last['threads']} torch threads each; the main worker kept {last['cores_used']:.2f} cores busy)",
+              flush=True)
     return {'loop': f'toy convolutions, {TOY_SIZE}x{TOY_SIZE}, batch {args.batch} per worker, {args.steps} timed steps',
             'cpus_per_worker': per_worker, 'runs': runs, 'ratio': runs[2]['images_per_s'] / runs[1]['images_per_s']}
 
@@ -178,13 +183,13 @@ def main(argv=None):
     parser.add_argument('--width', type=int, default=96)
     parser.add_argument('--height', type=int, default=72)
     parser.add_argument('--res', type=int, default=64, help='processing size of training and validation')
-    parser.add_argument('--train-batch', type=int, default=2)
+    parser.add_argument('--train-batch', type=int, default=4)
     parser.add_argument('--lr', type=float, default=1e-3)
-    parser.add_argument('--base-steps', type=int, default=100, help='steps fitting the base on rooms')
+    parser.add_argument('--base-steps', type=int, default=200, help='steps fitting the base on rooms')
     parser.add_argument('--steps-ft', type=int, default=80, help='fine-tuning steps on streets')
     parser.add_argument('--lora-rank', type=int, default=8)
     parser.add_argument('--batch', type=int, default=8, help='toy loop: batch per worker')
-    parser.add_argument('--steps', type=int, default=30, help='toy loop: timed steps')
+    parser.add_argument('--steps', type=int, default=200, help='toy loop: timed steps')
     parser.add_argument('--cpus-per-worker', type=int, help='throughput: CPUs of each Ray worker (default: half the machine)')
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--work', help='keep the bags, stores and runs in this folder (default: a temporary one)')

@@ -123,9 +123,9 @@ def finetune(args, store, train, val, base, out, *, supervision, lora_rank, step
 
 def held_out_rmse(model_dir, store, positions, res):
     """Metres against held-out LiDAR (the validation protocol) of the model in `model_dir` on these frames."""
-    from depthmaster_ros.finetune import TrainableDepthMaster, validate
+    from depthmaster_ros.finetune import TrainableDepthMaster, held_out_scores
     from depthmaster_ros.model import load_depthmaster_parts
-    return validate(TrainableDepthMaster(load_depthmaster_parts(model_dir)), [store[i] for i in positions], res)
+    return held_out_scores(TrainableDepthMaster(load_depthmaster_parts(model_dir)), [store[i] for i in positions], res)
 
 
 def domains(args, work):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .manifest import MANIFEST_NAME
     from .trainable import TrainableDepthMaster
     from .trainer import train_loop
-    from .validation import validate
+    from .validation import held_out_scores
 
 __getattr__ = lazy_attributes(__name__, {
     'distributed': ('EXECUTORS', 'TrainingOutcome', 'WorkerContext', 'is_main', 'prepare_model', 'report',
@@ -41,13 +41,13 @@ __getattr__ = lazy_attributes(__name__, {
     'loss': ('LossSettings', 'LossTerms', 'depth_loss'),
     'manifest': ('MANIFEST_NAME',),
     'trainer': ('train_loop',),
-    'validation': ('validate',),
+    'validation': ('held_out_scores',),
     'trainable': ('TrainableDepthMaster',),
 })
 
 __all__ = ['Augmentation', 'Batch', 'EXECUTORS', 'FinetuneError', 'FrameStore', 'LORA_TARGETS', 'LossSettings',
            'LossTerms', 'MANIFEST', 'MANIFEST_NAME', 'SkippedFrame', 'Split', 'TrainableDepthMaster',
            'TrainingBatches', 'TrainingOutcome', 'TrainingSample', 'WorkerContext', 'bag_sha256', 'build_frame_store',
-           'colour_jitter', 'configure_training', 'depth_loss', 'flip_camera', 'flip_sample', 'is_main',
+           'colour_jitter', 'configure_training', 'depth_loss', 'flip_camera', 'flip_sample', 'held_out_scores', 'is_main',
            'latest_checkpoint', 'prepare_model', 'processing_grid', 'report', 'run_training', 'sample_from_frame',
-           'split_frames', 'train_loop', 'validate', 'worker_context']
+           'split_frames', 'train_loop', 'worker_context']

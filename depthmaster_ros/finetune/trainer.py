@@ -27,7 +27,7 @@ from .errors import FinetuneError
 from .loss import LossSettings, LossTerms, depth_loss
 from .manifest import write_manifest
 from .trainable import TrainableDepthMaster
-from .validation import AlignmentLimits, validate
+from .validation import AlignmentLimits, held_out_scores
 
 SUPERVISIONS = ('lidar', 'dense')
 GRAD_CLIP = 1.0
@@ -148,7 +148,7 @@ class _Run:
 
     def validate(self) -> dict[str, Any]:
         samples = [self.store[i] for i in self.config['val']]
-        row = {'step': self.step, **validate(self.model, samples, self.config['res'], self.limits, self.config['seed'])}
+        row = {'step': self.step, **held_out_scores(self.model, samples, self.config['res'], self.limits, self.config['seed'])}
         self.validation.append(row)
         return row
 

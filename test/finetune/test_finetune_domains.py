@@ -10,9 +10,9 @@ from depthmaster_ros.finetune import (
     MANIFEST_NAME,
     TrainableDepthMaster,
     build_frame_store,
+    held_out_scores,
     split_frames,
     train_loop,
-    validate,
 )
 from depthmaster_ros.model import load_depthmaster_parts
 from depthmaster_ros.synthetic import write_sample_bag
@@ -60,7 +60,7 @@ def room_model(tiny_model_dir, rooms, tmp_path_factory):
 def held_out_metres(model_dir, data):
     store, split = data
     model = TrainableDepthMaster(load_depthmaster_parts(model_dir))
-    return validate(model, [store[int(i)] for i in split.val], RES)
+    return held_out_scores(model, [store[int(i)] for i in split.val], RES)
 
 
 def test_lidar_fine_tuning_improves_the_new_domain_and_keeps_the_old(room_model, rooms, streets, tmp_path):

@@ -12,9 +12,9 @@ The scale error of a frame is the median over valid pixels of aligned / true dep
 
 The ground-plane probes get a second table, what a camera-only robot lives with: the share of frames
 refused, the median and worst |scale error| of the accepted ones, the accepted frames with an error
-above 10 %, how often the published uncertainty covers the error of an accepted frame, the CPU time
-of samples and fit per frame (process time, scaled to 640x480 pixels), and the floor oracle (least
-squares on the true floor pixels: the information in the image).
+above 10 %, how often the published uncertainty covers the error of an accepted frame, and the floor
+oracle (least squares on the true floor pixels: the information in the image). Then the ground-plane
+mode's CPU per 640x480 frame, measured on the cluttered rooms as the node runs it (ground_plane_cost.py).
 """
 import argparse
 import dataclasses
@@ -87,13 +87,22 @@ def lidar_sparse(settings, view, points, relative):
 
 
 def ground_sparse(settings, view, relative):
-    settings = dataclasses.replace(settings, alignment_mode='ground_plane', camera_height_m=view.height_m,
-                                   camera_pitch_rad=view.pitch_rad, camera_roll_rad=getattr(view, 'roll_rad', 0.0))
+    """(sparse depth, the fit's extra arguments as the node passes them: the samples' pixels, the floor line)."""
+    settings = ground_settings(settings, view)
     outcome = get_mode('ground_plane').samples(request(settings, view.camera, None, relative))
     if isinstance(outcome, NoSamples):       # no floor found: the fit refuses an empty sample set the same way
-        return np.full(relative.shape, np.nan, np.float32), None
+        return np.full(relative.shape, np.nan, np.float32), {}
     assert isinstance(outcome, SparseSamples), outcome
-    return outcome.depth, outcome.pixels
+    hints = dict(sample_pixels=outcome.pixels)
+    if getattr(outcome, 'fit_start', None) is not None:      # (a version of the package without it: no start)
+        hints['start'] = outcome.fit_start
+    return outcome.depth, hints
+
+
+def ground_settings(settings, view):
+    """The node's settings for a camera-only robot at this view's known height, pitch and roll."""
+    return dataclasses.replace(settings, alignment_mode='ground_plane', camera_height_m=view.height_m,
+                               camera_pitch_rad=view.pitch_rad, camera_roll_rad=getattr(view, 'roll_rad', 0.0))
 
 
 def band(sparse, low, high):
@@ -181,11 +190,10 @@ def run(quick=False, methods=None, probes=None):
             reference = metrics(oracle(relative, view.depth, max_depth), view.depth, max_depth)
             for method in methods:
                 started, cpu_started = time.perf_counter(), time.process_time()
-                sparse, pixels = with_pixels(sample_source(settings, view, relative, source,
-                                                           np.random.default_rng(seed + 17)))
+                sparse, hints = with_hints(sample_source(settings, view, relative, source,
+                                                         np.random.default_rng(seed + 17)))
                 kwargs = {} if method == 'global' else {'method': method}
-                if pixels is not None:      # as the node hands them over: the image is not scanned for them
-                    kwargs['sample_pixels'] = pixels
+                kwargs.update(hints)        # as the node hands them over: the image is not scanned for the samples
                 if 'focal_px' in inspect.signature(metric_depth_from_sparse).parameters:
                     kwargs.update(focal_px=view.camera.fy, check_extrinsic=source[0] in ('lidar', 'band'))
                 metric, result = metric_depth_from_sparse(relative, SPACE, sparse, min_depth=settings.min_depth,
@@ -198,7 +206,6 @@ def run(quick=False, methods=None, probes=None):
                 scores = metrics(metric, view.depth, max_depth)
                 if source[0] == 'ground':
                     scores['floor_oracle_error'] = floor_oracle_error(relative, view, settings)
-                    scores['pixels'] = int(relative.size)
                 rows.append(dict(probe=probe, prediction=pred_kind, method=method, seed=seed, ok=bool(result.ok),
                                  reason=result.reason, time_s=elapsed, cpu_s=cpu,
                                  uncertainty=float(getattr(result, 'scale_uncertainty', float('nan'))),
@@ -220,10 +227,9 @@ def drive_rows(settings, quick=False):
         for index, view in enumerate(views):
             relative = scenes.predict(view, 'smooth', np.random.default_rng([drive, index, 5]))
             started, cpu_started = time.perf_counter(), time.process_time()
-            sparse, pixels = with_pixels(ground_sparse(settings, view, relative))
+            sparse, hints = ground_sparse(settings, view, relative)
             _, fresh = metric_depth_from_sparse(relative, SPACE, sparse, min_depth=settings.min_depth,
-                                             max_depth=settings.max_depth, min_points=settings.min_points,
-                                             sample_pixels=pixels)
+                                             max_depth=settings.max_depth, min_points=settings.min_points, **hints)
             applied = temporal.update(index * FRAME_S, fresh)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             line = applied if applied.ok else fresh
@@ -235,8 +241,7 @@ def drive_rows(settings, quick=False):
                              num_inliers=int(fresh.num_inliers), held=bool(applied.held),
                              oracle=metrics(oracle(relative, view.depth, settings.max_depth), view.depth,
                                             settings.max_depth),
-                             floor_oracle_error=floor_oracle_error(relative, view, settings),
-                             pixels=int(relative.size), **scores))
+                             floor_oracle_error=floor_oracle_error(relative, view, settings), **scores))
     return rows
 
 
@@ -256,9 +261,9 @@ def sample_source(settings, view, relative, source, rng):
     raise ValueError(source)
 
 
-def with_pixels(sparse):
-    """(sparse depth, its sample pixels or None): the ground plane's samples come with their pixels."""
-    return sparse if isinstance(sparse, tuple) else (sparse, None)
+def with_hints(sparse):
+    """(sparse depth, the fit's extra arguments): the ground plane's samples come with them."""
+    return sparse if isinstance(sparse, tuple) else (sparse, {})
 
 
 def summarise(rows):
@@ -315,8 +320,7 @@ def ground_table(rows):
             wrong_ok=int(np.sum(~(errors <= WRONG_OK_SCALE_ERROR))), covered=(int(sum(covered)), len(covered)),
             held=sum(bool(m.get('held')) for m in accepted),
             pooled=sum(m['reason'].startswith('pooled') for m in accepted),
-            floor_oracle=float(np.nanmedian(np.abs([m['floor_oracle_error'] for m in members]))),
-            cpu_ms_per_640x480=1e3 * float(np.median([m['cpu_s'] * 640 * 480 / m['pixels'] for m in members]))))
+            floor_oracle=float(np.nanmedian(np.abs([m['floor_oracle_error'] for m in members])))))
     return table
 
 
@@ -331,14 +335,14 @@ def _covered(line):
 
 def ground_markdown(table):
     lines = _header('probe', 'method', 'frames', 'refused', 'held / pooled', 'accepted: median abs scale err',
-                    'worst accepted', 'wrong ok', 'covered (accepted)', 'floor oracle median', 'CPU ms per 640x480')
+                    'worst accepted', 'wrong ok', 'covered (accepted)', 'floor oracle median')
     for t in table:
         covered = _covered(t)
         lines.append(f'| {t["probe"]} | {t["method"]} | {t["frames"]} | {t["refused"]} '
                      f'({100 * t["refused"] / t["frames"]:.0f} %) | {t["held"]} / {t["pooled"]} | '
                      f'{100 * t["median_abs_scale_error"]:.1f} % | '
                      f'{100 * t["worst_abs_scale_error"]:.1f} % | {t["wrong_ok"]} | {covered} | '
-                     f'{100 * t["floor_oracle"]:.1f} % | {t["cpu_ms_per_640x480"]:.1f} |')
+                     f'{100 * t["floor_oracle"]:.1f} % |')
     return '\n'.join(lines)
 
 
@@ -376,10 +380,14 @@ def main(argv=None):
     print(markdown(table, summary))
     print('\nGround plane, camera only (refused share, accepted frames\' error, floor oracle):\n')
     print(ground_markdown(ground))
+    cost = None
+    if not args.probe or any('ground_cluttered_room'.startswith(prefix) for prefix in args.probe):
+        import ground_plane_cost
+        cost = ground_plane_cost.main(['--quick'] if args.quick else [])
     print(f'\n{len(rows)} frames in {time.perf_counter() - started:.1f} s')
     if args.json:
-        args.json.write_text(json.dumps(dict(rows=rows, table=table, summary=summary, ground=ground), indent=1,
-                                        default=float))
+        args.json.write_text(json.dumps(dict(rows=rows, table=table, summary=summary, ground=ground,
+                                             ground_cost=cost), indent=1, default=float))
     return table, summary
 
 

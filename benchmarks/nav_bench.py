@@ -188,13 +188,13 @@ def metric_depth(settings, view, relative, mode, rng):
     """(depth_m, confidence) as the node publishes them, or None when the alignment is not ok."""
     if mode == 'lidar':
         points = alignment_scenes.corrupt_lidar(view.lidar_points, rng, 0.0)
-        sparse, pixels = alignment_bench.lidar_sparse(settings, view, points, relative), None
+        sparse, hints = alignment_bench.lidar_sparse(settings, view, points, relative), {}
     else:
-        sparse, pixels = alignment_bench.ground_sparse(settings, view, relative)   # the floor samples' pixels too
+        sparse, hints = alignment_bench.ground_sparse(settings, view, relative)   # the floor samples' pixels too
     depth, result = metric_depth_from_sparse(relative, alignment_bench.SPACE, sparse, min_depth=settings.min_depth,
                                              max_depth=settings.max_depth, min_points=settings.min_points,
                                              method=settings.alignment_method, focal_px=view.camera.fy,
-                                             check_extrinsic=mode == 'lidar', sample_pixels=pixels)
+                                             check_extrinsic=mode == 'lidar', **hints)
     if not result.ok:
         return None
     scale, shift = result.scale_shift()

@@ -76,15 +76,18 @@ def _has_spread(spread: float, median: float) -> bool:
 def fit_samples(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min_points: int = 20,
                 seed: int = DEFAULT_SEED, max_scale_uncertainty: float = MAX_SCALE_UNCERTAINTY,
                 groups: ArrayLike | None = None, eval_pred: np.ndarray | None = None,
-                seen_share: float = 1.0, weights: ArrayLike | None = None) -> AlignmentRecord:
+                seen_share: float = 1.0, weights: ArrayLike | None = None,
+                start: tuple[float, float] | None = None) -> AlignmentRecord:
     """Robust s, t with s * pred + t ~ target, both in `space`; pairs holding NaN are ignored.
 
     groups: the image region of each sample (for the block jackknife; default: interleaved groups);
     eval_pred: prediction values where the scale uncertainty is judged (default: the samples'
     quartiles); seen_share: the share of the image the samples see (uncertainty.seen_image_share);
     weights: how much each sample counts in the published line (sample_weights.py; default: alike),
-    not in which samples are inliers. Returns the AlignmentRecord of the fit, ok=False with the reason from
-    verdicts.py; rmse_m is over inliers, in metres; scale_uncertainty is published whenever a line was fitted.
+    not in which samples are inliers; start: a consensus line (scale, shift) the samples were chosen by, where
+    the robust refinement begins (robust_start.robust_line). Returns the AlignmentRecord of the fit, ok=False
+    with the reason from verdicts.py; rmse_m is over inliers, in metres; scale_uncertainty is published whenever
+    a line was fitted.
     """
     space = check_space(space)
     pred_v = float64_array(pred, 'pred').ravel()
@@ -112,7 +115,7 @@ def fit_samples(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min
                                    enough and _has_spread(*_spread(pred_v)))
     if result.reason:
         return result
-    scale, shift, inliers = robust_line(pred_v, target_v, np.random.default_rng(seed), target_spread)
+    scale, shift, inliers = robust_line(pred_v, target_v, np.random.default_rng(seed), target_spread, start)
     result.scale, result.shift = scale, shift
     result.num_inliers = int(inliers.sum())
     breakdown, line_r2, line = 1.0, 1.0, None
@@ -265,7 +268,8 @@ def evaluation_points(relative: np.ndarray, stride: int = EVALUATION_STRIDE) -> 
 def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
                         max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
                         seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                        check_extrinsic: bool = False, sample_pixels: ArrayLike | None = None) -> AlignmentRecord:
+                        check_extrinsic: bool = False, sample_pixels: ArrayLike | None = None,
+                        start: tuple[float, float] | None = None) -> AlignmentRecord:
     """The AlignmentRecord of fitting relative (HxW) to sparse metres (same HxW, NaN where empty).
 
     method 'global': one scale and shift; 'local': the global fit, then a scale and shift per
@@ -275,7 +279,8 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     length at this size) turns a detected sample offset into the reported pitch/yaw error in degrees;
     check_extrinsic runs that check (for sensor samples; virtual ones such as the ground plane have none).
     sample_pixels: ascending flat indices that include every sample (the LiDAR projection's), so the
-    image is not scanned for them; the result is the same.
+    image is not scanned for them; the result is the same. start: a consensus line (scale, shift) through the
+    samples that chose them (the floor selection's), where the robust fit begins instead of its own draw.
     """
     space = check_space(space)
     if method not in METHODS:
@@ -292,7 +297,7 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
     groups, eval_pred = grid_groups(index, relative.shape), evaluation_points(relative)
     result = fit_samples(pred, target, space, min_points=min_points, seed=seed, groups=groups,
                          eval_pred=eval_pred, seen_share=seen_image_share(groups),
-                         weights=representative_weights(index, relative.shape))
+                         weights=representative_weights(index, relative.shape), start=start)
     result.method = method
     offset_px = 0
     if check_extrinsic and result.ok:
@@ -319,8 +324,8 @@ def fit_to_sparse_depth(relative: ArrayLike, space: str, sparse_depth: ArrayLike
 def metric_depth_from_sparse(relative: ArrayLike, space: str, sparse_depth: ArrayLike, *, min_depth: float = 0.1,
                              max_depth: float = 100.0, min_points: int = 20, max_points: int = MAX_POINTS,
                              seed: int = DEFAULT_SEED, method: str = 'global', focal_px: float | None = None,
-                             check_extrinsic: bool = False,
-                             sample_pixels: ArrayLike | None = None) -> tuple[np.ndarray, AlignmentRecord]:
+                             check_extrinsic: bool = False, sample_pixels: ArrayLike | None = None,
+                             start: tuple[float, float] | None = None) -> tuple[np.ndarray, AlignmentRecord]:
     """Fit relative to sparse metres (same HxW, NaN where empty) and apply it: (metres, AlignmentRecord).
 
     The fit is `fit_to_sparse_depth` (same arguments); the metres are `apply_alignment` of its scale and
@@ -328,7 +333,8 @@ def metric_depth_from_sparse(relative: ArrayLike, space: str, sparse_depth: Arra
     """
     result = fit_to_sparse_depth(relative, space, sparse_depth, min_depth=min_depth, max_depth=max_depth,
                                  min_points=min_points, max_points=max_points, seed=seed, method=method,
-                                 focal_px=focal_px, check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
+                                 focal_px=focal_px, check_extrinsic=check_extrinsic, sample_pixels=sample_pixels,
+                                 start=start)
     if not result.ok:
         return np.full(np.shape(relative), np.nan, np.float32), result
     scale, shift = result.scale_shift()

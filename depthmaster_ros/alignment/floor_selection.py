@@ -19,13 +19,17 @@ The floor line is found by a seeded sample-consensus over pairs of candidates: e
 candidates within FLOOR_BAND of it, less PENALTY per plane pixel farther than it by more than
 BEHIND_BANDS bands. The pixels of the best line (refitted by least squares on its inliers) are the
 floor; the robust fit then scales the plane's depths there, so the scale comes from this plane and
-the camera's height. All of it runs on every STRIDE-th pixel.
+the camera's height. All of it runs on every STRIDE-th pixel; what depends on the camera and its pose alone (the plane's
+pixels, their floor values and gradients) is made once per pose and kept (`_floor_geometry`): with a
+fixed mount, each frame only looks at its prediction.
 
 What breaks it: a floor that is not flat or a pose that is wrong (the known q is then wrong); a
 view in which no floor is visible but a large horizontal surface is (a bed or a table filling the
 view: nothing shows it is not the floor); a prediction that bends the floor by more than the band.
 """
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +58,38 @@ class FloorSelection:
     depth: np.ndarray           # HxW: the floor plane's depth where the prediction shows floor, NaN elsewhere
     floor_share: float          # kept pixels / plane pixels, on the strided grid (NaN without any plane pixel)
     pixels: np.ndarray          # ascending flat indices of the kept pixels in the HxW image
+    fit_start: tuple[float, float] | None = None    # the floor line as the fit's (scale, shift): floor = s pred + t
+
+
+@dataclass(frozen=True)
+class _FloorGeometry:
+    """The floor plane on the strided grid from row `top` down, for one camera, pose, image size and range."""
+    top: int                    # first strided row looked at (a few above the floor's first, for the gradients)
+    shape: tuple[int, int]      # the strided grid from `top`
+    plane_index: np.ndarray     # flat indices in that grid of the plane pixels (ray meets the floor within range)
+    pixels: np.ndarray          # the same pixels as flat indices of the HxW image
+    depth: np.ndarray           # the plane's depth there
+    q: np.ndarray               # its value in the space (float64)
+    along_rows: np.ndarray      # gradient of the floor's values / its squared norm, at the plane pixels: the
+    along_cols: np.ndarray      # prediction's gradient dotted with these is its slope against the floor's
+
+
+class _PoseKey:
+    """A camera and its pose compared by value (the objects compare by identity), for the geometry cache."""
+
+    def __init__(self, camera: CameraModel, camera_to_base: RigidTransform, width: int, height: int, max_depth: float,
+                 space: str):
+        self.camera, self.camera_to_base = camera, camera_to_base
+        self.size_and_range = (width, height, max_depth, space)
+        self.value = (camera.cache_key(), camera_to_base.rotation.tobytes(), camera_to_base.translation.tobytes(),
+                      self.size_and_range)
+        self._hash = hash(self.value)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _PoseKey) and self.value == other.value
 
 
 def _gradients(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,15 +102,47 @@ def _gradients(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def _horizontal(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels whose prediction gradient is parallel to the floor's, with a positive ratio (module notes),
-    and that ratio (the local slope of the prediction against the floor's values)."""
-    pred_rows, pred_cols = _gradients(pred)
+@lru_cache(maxsize=16)      # one per camera of a ring, with room for a pose that moves now and then
+def _floor_geometry(key: _PoseKey) -> _FloorGeometry | None:
+    """The pose's part of the selection (module notes), or None when no ray meets the floor within range."""
+    width, height, max_depth, space = key.size_and_range
+    floor = ground_plane_depth(key.camera, key.camera_to_base, width, height, max_depth=np.inf, stride=STRIDE)
+    rows_with_floor = np.flatnonzero(np.any(floor <= max_depth, axis=1))
+    if not len(rows_with_floor):
+        return None
+    # only the rows from just above the floor's first one down: the gradients need a few rows above it
+    top = max(int(rows_with_floor[0]) - BLUR // 2 - STEP - 1, 0)
+    floor = floor[top:]
+    plane_index = np.flatnonzero(floor <= max_depth)
+    # the blur needs finite values: above the horizon the floor's value at the horizon
+    target = to_space(floor, space).astype(np.float32)
+    target[~np.isfinite(target)] = np.nanmax(target) if space == 'depth' else 0.0
     target_rows, target_cols = _gradients(target)
     with np.errstate(invalid='ignore', divide='ignore'):
         norm2 = target_rows * target_rows + target_cols * target_cols
-        along = (pred_rows * target_rows + pred_cols * target_cols) / norm2
-        across = (pred_cols * target_rows - pred_rows * target_cols) / norm2
+        along_rows, along_cols = (target_rows / norm2).ravel()[plane_index], (target_cols / norm2).ravel()[plane_index]
+    rows, cols = np.divmod(plane_index, floor.shape[1])
+    geometry = _FloorGeometry(top, floor.shape, plane_index, (rows + top) * STRIDE * width + cols * STRIDE,
+                              floor.ravel()[plane_index], target.ravel()[plane_index].astype(np.float64),
+                              along_rows, along_cols)
+    for array in (geometry.plane_index, geometry.pixels, geometry.depth, geometry.q, along_rows, along_cols):
+        array.setflags(write=False)
+    return geometry
+
+
+def _horizontal(pred: np.ndarray, geometry: _FloorGeometry, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At the plane pixels `at` (indices into the geometry's): whether the prediction's gradient is parallel to
+    the floor's with a positive ratio (module notes), and that ratio (the prediction's local slope against the
+    floor's values)."""
+    pred_rows, pred_cols = _gradients(pred)
+    every = len(at) == len(geometry.plane_index)          # the prediction is finite on the whole plane (usual)
+    index = geometry.plane_index if every else geometry.plane_index[at]
+    rows, cols = pred_rows.ravel()[index], pred_cols.ravel()[index]
+    along_rows, along_cols = (geometry.along_rows, geometry.along_cols) if every else (
+        geometry.along_rows[at], geometry.along_cols[at])
+    along = rows * along_rows + cols * along_cols
+    across = cols * along_rows - rows * along_cols
+    with np.errstate(invalid='ignore'):
         return (along > 0) & (np.abs(across) < MAX_CROSS * along), along
 
 
@@ -83,7 +151,8 @@ def _floor_line(q: np.ndarray, p: np.ndarray, local_slope: np.ndarray, plane_q: 
     """(s, t) of the best floor line (module notes), or None when no line has a positive score.
 
     Half the lines go through two candidates, half through one with its local slope: when the floor is
-    a small share of the candidates, pairs of floor pixels are rare and single ones are not.
+    a small share of the candidates, pairs of floor pixels are rare and single ones are not. The lines are
+    scored in float32 (a band is a few per cent wide) and the best one refined in float64.
     """
     half = HYPOTHESES // 2
     pick = rng.integers(0, len(q), (HYPOTHESES, 2))
@@ -95,19 +164,25 @@ def _floor_line(q: np.ndarray, p: np.ndarray, local_slope: np.ndarray, plane_q: 
     good = np.isfinite(slopes) & (slopes > 0) & wide
     if not good.any():
         return None
-    slopes = slopes[good][:, None]
-    shifts = p[first[good]][:, None] - slopes * q[first[good]][:, None]
+    slopes, first = slopes[good], first[good]
+    shifts = p[first] - slopes * q[first]
     score_q, score_p = _subsample(q, p, rng)
-    on_line = slopes * score_q                       # the line's value above its shift, at each pixel
-    inside = np.abs(score_p - shifts - on_line) < band_scale * on_line
     behind_q, behind_p = _subsample(plane_q, plane_p, rng)
-    on_line = slopes * behind_q
-    behind = sign * (behind_p - shifts - on_line) < -BEHIND_BANDS * band_scale * on_line
-    score = inside.mean(axis=1) - PENALTY * behind.mean(axis=1)
+    scored = len(score_q)
+    # each line's value above its shift (on_line) and each pixel's distance from the line, at every scoring pixel
+    on_line = np.multiply.outer(slopes.astype(np.float32), np.concatenate([score_q, behind_q]).astype(np.float32))
+    distance = np.subtract.outer(-shifts.astype(np.float32), -np.concatenate([score_p, behind_p]).astype(np.float32))
+    distance -= on_line
+    on_line *= np.float32(band_scale)
+    inside = np.count_nonzero(np.abs(distance[:, :scored]) < on_line[:, :scored], axis=1)
+    if sign < 0:
+        distance[:, scored:] *= -1.0
+    behind = np.count_nonzero(distance[:, scored:] < -BEHIND_BANDS * on_line[:, scored:], axis=1)
+    score = inside / scored - PENALTY * behind / len(behind_q)
     best = int(np.argmax(score))
     if not score[best] > 0:
         return None
-    return _refined(q, p, float(slopes[best, 0]), float(shifts[best, 0]), band_scale)
+    return _refined(q, p, float(slopes[best]), float(shifts[best]), band_scale)
 
 
 def _on_line(q: np.ndarray, p: np.ndarray, slope: float, shift: float, band_scale: float) -> np.ndarray:
@@ -151,47 +226,39 @@ def _subsample(q: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[
 def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_to_base: RigidTransform,
                  max_depth: float, seed: int = 0) -> FloorSelection:
     """The plane's pixels that the relative map shows as floor (see the module notes)."""
-    relative = np.asarray(relative, np.float32)
+    relative = np.ascontiguousarray(relative, np.float32)
     height, width = relative.shape
-    floor = ground_plane_depth(camera, camera_to_base, width, height, max_depth=np.inf, stride=STRIDE)
     empty = np.full((height, width), np.nan, np.float32)
-    rows_with_floor = np.flatnonzero(np.any(floor <= max_depth, axis=1))
-    if not len(rows_with_floor):
+    geometry = _floor_geometry(_PoseKey(camera, camera_to_base, width, height, float(max_depth), str(space)))
+    if geometry is None:
         return FloorSelection(empty, float('nan'), np.zeros(0, np.int64))
-    # only the rows from just above the floor's first one down: the gradients need a few rows above it
-    top = max(int(rows_with_floor[0]) - BLUR // 2 - STEP - 1, 0)
-    floor = floor[top:]
-    plane = np.where(floor <= max_depth, floor, np.float32(np.nan))
-    small_pred = relative[top * STRIDE::STRIDE, ::STRIDE]
-    on_plane = np.isfinite(plane) & np.isfinite(small_pred)
-    plane_count = int(on_plane.sum())
-    if plane_count == 0:
+    plane_p = relative.ravel()[geometry.pixels].astype(np.float64)
+    on_plane = np.flatnonzero(np.isfinite(plane_p))         # into the geometry's plane pixels
+    if not len(on_plane):
         return FloorSelection(empty, float('nan'), np.zeros(0, np.int64))
-    # the blurs need finite values: above the horizon the floor's value at the horizon, the prediction's median
-    target = to_space(floor, space).astype(np.float32)
-    horizon = np.nanmax(target) if space == 'depth' else 0.0
-    target[~np.isfinite(target)] = horizon
+    # the blur needs finite values: the prediction's median on the plane where it has none
+    small_pred = relative[geometry.top * STRIDE::STRIDE, ::STRIDE]
     finite = np.isfinite(small_pred)
-    pred = small_pred if finite.all() else np.where(finite, small_pred, np.float32(np.median(small_pred[on_plane])))
-    horizontal, local_slope = _horizontal(pred, target)
-    plane_index = np.flatnonzero(on_plane)
-    plane_q, plane_p = target.ravel()[plane_index].astype(np.float64), pred.ravel()[plane_index].astype(np.float64)
-    candidate = horizontal.ravel()[plane_index]
-    if candidate.sum() < MIN_CANDIDATES:
+    pred = np.ascontiguousarray(small_pred) if finite.all() else np.where(
+        finite, small_pred, np.float32(np.median(plane_p[on_plane])))
+    if len(on_plane) < len(plane_p):
+        plane_p = plane_p[on_plane]
+    plane_q = geometry.q if len(on_plane) == len(geometry.q) else geometry.q[on_plane]
+    horizontal, local_slope = _horizontal(pred, geometry, on_plane)
+    if np.count_nonzero(horizontal) < MIN_CANDIDATES:
         return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
     band_scale = FLOOR_BAND * SPACE_EXPONENT[space]
     sign = -1.0 if space == 'depth' else 1.0           # which way "nearer than the floor" goes in the space
-    line = _floor_line(plane_q[candidate], plane_p[candidate],
-                       local_slope.ravel()[plane_index[candidate]].astype(np.float64), plane_q, plane_p, band_scale,
-                       sign, np.random.default_rng(seed))
+    line = _floor_line(plane_q[horizontal], plane_p[horizontal], local_slope[horizontal].astype(np.float64),
+                       plane_q, plane_p, band_scale, sign, np.random.default_rng(seed))
     if line is None:
         return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
     # the floor between the furniture is too narrow for a gradient of its own: every plane pixel on the line
     keep = _on_line(plane_q, plane_p, line[0], line[1], band_scale)
-    share = float(keep.sum()) / plane_count
-    kept = plane_index[thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)]
-    rows, cols = np.divmod(kept, plane.shape[1])
-    pixels = (rows + top) * STRIDE * width + cols * STRIDE
+    share = float(np.count_nonzero(keep)) / len(on_plane)
+    kept = on_plane[thin_samples(np.flatnonzero(keep), MAX_SAMPLES, seed)]
+    pixels = geometry.pixels[kept]
     depth = empty
-    depth.ravel()[pixels] = plane.ravel()[kept]
-    return FloorSelection(depth, share, pixels)
+    depth.ravel()[pixels] = geometry.depth[kept]
+    slope, shift = line             # pred = slope * floor + shift, so floor = pred / slope - shift / slope
+    return FloorSelection(depth, share, pixels, (1.0 / slope, -shift / slope))

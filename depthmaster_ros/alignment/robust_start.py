@@ -129,10 +129,14 @@ def robust_sigma(residual: np.ndarray, sigma_floor: float) -> float:
     return max(MAD_TO_SIGMA * float(_median_in_place(deviation)), sigma_floor)
 
 
-def robust_line(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator,
-                target_spread: float) -> tuple[float, float, np.ndarray]:
-    """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range)."""
-    scale, shift = least_median_start(pred, target, rng)
+def robust_line(pred: np.ndarray, target: np.ndarray, rng: np.random.Generator, target_spread: float,
+                start: tuple[float, float] | None = None) -> tuple[float, float, np.ndarray]:
+    """(scale, shift, inlier mask): LMedS start, then Tukey IRLS (target_spread: its 5-95 % range).
+
+    start: an outlier-free line through the samples known beforehand (a consensus the samples were chosen
+    by); the refinement starts there and no LMedS draw is made.
+    """
+    scale, shift = least_median_start(pred, target, rng) if start is None else start
     if not np.isfinite(scale):
         return np.nan, np.nan, np.zeros(len(pred), bool)
     sigma_floor = 1e-6 * max(target_spread, 1e-12)

@@ -268,7 +268,8 @@ class DepthPipeline:
             fresh = AlignmentRecord(ok=False, reason=outcome.reason, space=str(space))
         else:
             fresh = replace(maps.fit(outcome.depth, space, settings, focal_px=None if camera is None else camera.fy,
-                                     check_extrinsic=mode.needs_cloud, sample_pixels=outcome.pixels),
+                                     check_extrinsic=mode.needs_cloud, sample_pixels=outcome.pixels,
+                                     start=outcome.fit_start),
                             floor_share=outcome.floor_share)
             if mode.needs_cloud and fresh.ok and camera is not None:
                 fresh = replace(fresh, height_check=self._check_height(frame, maps, space, camera, fresh))

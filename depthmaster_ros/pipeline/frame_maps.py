@@ -37,11 +37,12 @@ class _Maps:
         raise NotImplementedError
 
     def fit(self, sparse_depth: np.ndarray, space: str, settings: 'AlignmentSettings', focal_px: float | None = None,
-            check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None) -> AlignmentRecord:
+            check_extrinsic: bool = False, sample_pixels: np.ndarray | None = None,
+            start: tuple[float, float] | None = None) -> AlignmentRecord:
         return fit_to_sparse_depth(self.host(), space, sparse_depth, min_depth=settings.min_depth,
                                    max_depth=settings.max_depth, min_points=settings.min_points,
                                    method=settings.alignment_method, focal_px=focal_px,
-                                   check_extrinsic=check_extrinsic, sample_pixels=sample_pixels)
+                                   check_extrinsic=check_extrinsic, sample_pixels=sample_pixels, start=start)
 
     def metric(self, space: str, scale: float | np.ndarray, shift: float | np.ndarray, settings: 'AlignmentSettings') -> Any:
         """Metres from a scale and shift, or from HxW scale and shift maps (local alignment), where the map is."""

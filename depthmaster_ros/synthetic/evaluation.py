@@ -93,7 +93,8 @@ def ground_plane_scale_error(frame: SceneFrame, space: str, seed: int = 0,
     """median(aligned / true depth) - 1 after fitting to the floor the prediction shows (also for a refused fit)."""
     prediction = fake_prediction(frame.depth, space, np.random.default_rng(seed))
     selection = select_floor(prediction, space, frame.camera, frame.camera_to_base, max_depth)
-    metric, result = metric_depth_from_sparse(prediction, space, selection.depth, sample_pixels=selection.pixels)
+    metric, result = metric_depth_from_sparse(prediction, space, selection.depth, sample_pixels=selection.pixels,
+                                              start=selection.fit_start)
     result.floor_share = selection.floor_share
     if not result.ok:       # a refused fit is judged too: what would it have published?
         metric = apply_alignment(prediction, space, result.scale, result.shift)

@@ -106,3 +106,38 @@ def test_the_height_check_runs_once_per_period(cluttered):
     later = periodic.update(1.0, relative, 'sqrt_disparity', CAMERA, POSE, 10.0, 0.6, -0.15, 0.02)
     assert later is not first and later.implied_height_m < first.implied_height_m
     assert periodic.update(1.1, relative, 'sqrt_disparity', CAMERA, None, 10.0, 0.5, -0.15, 0.02) is None
+
+
+def test_the_pose_geometry_is_kept_by_value_and_never_served_for_another_pose(cluttered):
+    _, _, relative = cluttered
+    first = select_floor(relative, 'sqrt_disparity', CAMERA, POSE, 10.0)
+    other_pose = camera_to_base_from_height_pitch_roll(HEIGHT, np.radians(9.0), np.radians(2.0))
+    other = select_floor(relative, 'sqrt_disparity', CAMERA, other_pose, 10.0)
+    # an equal pose built anew (TF hands over a new transform every frame) is the same geometry
+    again = select_floor(relative, 'sqrt_disparity', CAMERA,
+                         camera_to_base_from_height_pitch_roll(HEIGHT, np.radians(6.0), np.radians(2.0)), 10.0)
+    assert np.array_equal(first.pixels, again.pixels) and first.fit_start == again.fit_start
+    np.testing.assert_array_equal(first.depth, again.depth)
+    # the other pitch has its own plane: other depths at the pixels both keep, and its own floor line
+    shared = np.intersect1d(first.pixels, other.pixels)
+    assert len(shared) > 100
+    assert not np.allclose(first.depth.ravel()[shared], other.depth.ravel()[shared], rtol=0.01)
+    # and the caller's arrays are its own: writing into one selection leaves the next one as it was
+    first.depth[:] = 0.0
+    first.pixels[:] = 0
+    after = select_floor(relative, 'sqrt_disparity', CAMERA, POSE, 10.0)
+    np.testing.assert_array_equal(after.depth, again.depth)
+    assert np.array_equal(after.pixels, again.pixels)
+
+
+def test_the_fit_started_from_the_floor_line_lands_where_its_own_robust_start_does(cluttered):
+    depth, _, relative = cluttered
+    selection = select_floor(relative, 'sqrt_disparity', CAMERA, POSE, 10.0)
+    assert selection.fit_start is not None and selection.fit_start[0] > 0
+    started = metric_depth_from_sparse(relative, 'sqrt_disparity', selection.depth, sample_pixels=selection.pixels,
+                                       start=selection.fit_start)[1]
+    drawn = metric_depth_from_sparse(relative, 'sqrt_disparity', selection.depth, sample_pixels=selection.pixels)[1]
+    assert started.ok and drawn.ok
+    assert abs(started.scale / drawn.scale - 1) < 1e-3 and abs(started.shift - drawn.shift) < 1e-3 * abs(drawn.shift)
+    assert abs(started.num_inliers - drawn.num_inliers) <= 0.01 * drawn.num_inliers
+    assert started.scale_uncertainty == pytest.approx(drawn.scale_uncertainty, rel=0.05)

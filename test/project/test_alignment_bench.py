@@ -1,5 +1,6 @@
 """The alignment benchmark runs in its quick mode and its numbers mean what the table says."""
 import alignment_bench
+import ground_plane_cost
 import numpy as np
 
 
@@ -23,7 +24,7 @@ def test_camera_only_table_counts_refusals_and_errors():
     assert line['frames'] == 4 and line['refused'] == sum(not row['ok'] for row in rows)
     accepted = [abs(row['scale_error']) for row in rows if row['ok']]
     assert line['worst_abs_scale_error'] == max(accepted) and line['wrong_ok'] == sum(e > 0.1 for e in accepted)
-    assert 0 < line['floor_oracle'] < 0.1 and line['cpu_ms_per_640x480'] > 0
+    assert 0 < line['floor_oracle'] < 0.1
 
 
 def test_oracle_is_the_best_global_fit_on_its_own_pixels():
@@ -32,3 +33,14 @@ def test_oracle_is_the_best_global_fit_on_its_own_pixels():
     relative = (2.0 / np.sqrt(depth) + 0.3).astype(np.float32)
     scores = alignment_bench.metrics(alignment_bench.oracle(relative, depth, 80.0), depth, 80.0)
     assert scores['abs_rel'] < 1e-5 and scores['delta1'] == 1.0 and abs(scores['scale_error']) < 1e-5
+
+
+def test_ground_plane_cost_times_each_part_of_the_mode_on_640x480_rooms():
+    rooms = ground_plane_cost.rooms(quick=True)
+    assert all(first.shape == second.shape == (480, 640) for _, _, first, second in rooms)
+    per_round = ground_plane_cost.main(['--quick'])
+    assert set(per_round) == set(ground_plane_cost.PARTS) and all(len(v) == 2 for v in per_round.values())
+    # every part ran (positive CPU time), and the mode is the selection and the fit of the same frames
+    assert all(value > 0 for values in per_round.values() for value in values)
+    assert all(mode >= max(select, fit) for mode, select, fit in zip(
+        per_round['mode'], per_round['floor selection'], per_round['fit']))

@@ -37,6 +37,8 @@ class SparseSamples:
     floor_share: float = float('nan')     # ground plane: share of the plane's pixels kept as floor
     pixels: np.ndarray | None = None      # ascending flat indices of the samples, when the mode knows them
                                           # (the fit and the confidence then skip scanning the image)
+    fit_start: tuple[float, float] | None = None    # a consensus line (scale, shift) the mode chose the samples by:
+                                                    # the robust fit starts there (robust_start.robust_line)
 
 
 @dataclass(frozen=True)

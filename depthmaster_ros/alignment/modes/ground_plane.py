@@ -35,4 +35,4 @@ class GroundPlaneMode(AlignmentMode):
         if not len(floor.pixels):
             return NoSamples(f'ground plane: the prediction shows no floor within {max_depth:g} m '
                              f'(hidden, out of view, or the pose is wrong)')
-        return SparseSamples(floor.depth, floor.floor_share, floor.pixels)
+        return SparseSamples(floor.depth, floor.floor_share, floor.pixels, floor.fit_start)

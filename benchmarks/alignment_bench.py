@@ -93,10 +93,15 @@ def ground_sparse(settings, view, relative):
     if isinstance(outcome, NoSamples):       # no floor found: the fit refuses an empty sample set the same way
         return np.full(relative.shape, np.nan, np.float32), {}
     assert isinstance(outcome, SparseSamples), outcome
+    return outcome.depth, fit_hints(outcome)
+
+
+def fit_hints(outcome):
+    """What the node hands the fit besides the sparse depth: the samples' pixels and the mode's start line."""
     hints = dict(sample_pixels=outcome.pixels)
     if getattr(outcome, 'fit_start', None) is not None:      # (a version of the package without it: no start)
         hints['start'] = outcome.fit_start
-    return outcome.depth, hints
+    return hints
 
 
 def ground_settings(settings, view):

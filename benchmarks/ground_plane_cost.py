@@ -55,7 +55,7 @@ def _mode(settings, view, relative):
         return selected - started, 0.0, None
     record = fit_to_sparse_depth(relative, alignment_bench.SPACE, outcome.depth, min_depth=settings.min_depth,
                                  max_depth=settings.max_depth, min_points=settings.min_points,
-                                 sample_pixels=outcome.pixels, start=outcome.fit_start)
+                                 **alignment_bench.fit_hints(outcome))
     return selected - started, clock() - selected, record
 
 

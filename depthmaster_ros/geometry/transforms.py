@@ -16,6 +16,10 @@ from depthmaster_ros.geometry.array_checks import POINTS, float_array
 from .errors import GeometryError, TransformLookupError
 
 DEFAULT_TOLERANCE_NS = 100_000_000   # how far outside the stored samples a lookup may reach
+_EYE = np.eye(3)
+# |R R^T - I| elementwise within np.allclose's default rule (atol 1e-6, rtol 1e-5 of I), without its overhead:
+# every transform of a TF lookup is checked, frame after frame
+_ORTHONORMAL_TOLERANCE = 1e-6 + 1e-5 * _EYE
 
 
 def _array(values: ArrayLike, shape: tuple[int, ...], field: str) -> np.ndarray:
@@ -100,7 +104,10 @@ class RigidTransform:
     def __post_init__(self) -> None:
         rotation = _array(self.rotation, (3, 3), 'rotation')
         translation = _array(self.translation, (3,), 'translation')
-        if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) or np.linalg.det(rotation) < 0:
+        deviation = rotation @ rotation.T
+        deviation -= _EYE
+        np.abs(deviation, out=deviation)
+        if not (deviation <= _ORTHONORMAL_TOLERANCE).all() or np.linalg.det(rotation) < 0:
             raise GeometryError('rotation: not a proper rotation matrix')
         rotation.setflags(write=False)
         translation.setflags(write=False)
@@ -109,7 +116,8 @@ class RigidTransform:
 
     @classmethod
     def identity(cls) -> 'RigidTransform':
-        return cls(np.eye(3), np.zeros(3))
+        """The identity: one shared instance (a transform never changes; every lookup starts from it)."""
+        return _IDENTITY
 
     @classmethod
     def from_translation_quaternion(cls, t_xyz: ArrayLike, q_xyzw: ArrayLike) -> 'RigidTransform':
@@ -156,6 +164,9 @@ class RigidTransform:
     def __repr__(self) -> str:
         t, q = self.to_translation_quaternion()
         return f'RigidTransform(t={np.round(t, 6).tolist()}, q_xyzw={np.round(q, 6).tolist()})'
+
+
+_IDENTITY = RigidTransform(np.eye(3), np.zeros(3))
 
 
 def optical_from_body() -> RigidTransform:

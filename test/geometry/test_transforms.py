@@ -3,7 +3,7 @@ from geometry_msgs.msg import TransformStamped
 import numpy as np
 import pytest
 
-from depthmaster_ros.geometry import RigidTransform, TransformBuffer, optical_from_body, rotation_about
+from depthmaster_ros.geometry import GeometryError, RigidTransform, TransformBuffer, optical_from_body, rotation_about
 
 SECOND = 1_000_000_000
 
@@ -148,3 +148,30 @@ def test_store_tf_message_keeps_good_transforms_and_reports_bad_ones():
     assert stored == 1
     assert len(errors) == 1 and "'base_link' <- 'camera'" in errors[0]
     np.testing.assert_allclose(buffer.lookup('base_link', 'lidar').apply(np.zeros((1, 3))), [[0.0, 0.0, 1.5]])
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_a_rotation_is_accepted_exactly_when_allclose_and_the_determinant_say_so(seed):
+    rng = np.random.default_rng(seed)
+    rotation = rotation_about('z', rng.uniform(-3, 3)) @ rotation_about('x', rng.uniform(-3, 3))
+    # perturbations around the tolerance (1e-6 off the diagonal, 1.1e-5 on it), and a reflection
+    for size in (1e-8, 3e-7, 1e-6, 4e-6, 1e-5, 3e-5):
+        perturbed = rotation + size * rng.standard_normal((3, 3))
+        for candidate in (perturbed, -perturbed):
+            expected = np.allclose(candidate @ candidate.T, np.eye(3), atol=1e-6) and np.linalg.det(candidate) >= 0
+            try:
+                RigidTransform(candidate, np.zeros(3))
+                accepted = True
+            except GeometryError:
+                accepted = False
+            assert accepted == expected, (size, candidate)
+
+
+def test_the_identity_is_one_shared_transform_that_nothing_can_change():
+    identity = RigidTransform.identity()
+    assert identity is RigidTransform.identity()
+    np.testing.assert_array_equal(identity.as_matrix(), np.eye(4))
+    with pytest.raises(ValueError):
+        identity.rotation[0, 0] = 2.0
+    with pytest.raises(ValueError):
+        identity.translation[0] = 1.0

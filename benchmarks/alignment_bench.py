@@ -69,14 +69,14 @@ def metrics(metric, depth, max_depth):
                 scale_error=float(np.median(ratio) - 1.0))
 
 
-def request(settings, camera, cloud=None, relative=None):
+def request(settings, camera, cloud=None, relative=None, transforms=None):
     """A SampleRequest; the prediction goes in only where this version's request has the fields."""
     extra = {}
     names = {field.name for field in dataclasses.fields(SampleRequest)}
     if 'relative' in names:
         extra = dict(relative=relative, space=SPACE)
     return SampleRequest(stamp_ns=1, frame_id='camera', camera=camera, cloud=cloud, cloud_miss_reason='',
-                         transforms=None, settings=settings, **extra)
+                         transforms=transforms, settings=settings, **extra)
 
 
 def lidar_sparse(settings, view, points, relative):

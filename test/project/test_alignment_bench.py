@@ -37,7 +37,11 @@ def test_oracle_is_the_best_global_fit_on_its_own_pixels():
 
 def test_ground_plane_cost_times_each_part_of_the_mode_on_640x480_rooms():
     rooms = ground_plane_cost.rooms(quick=True)
-    assert all(first.shape == second.shape == (480, 640) for _, _, first, second in rooms)
+    assert all(first.shape == second.shape == (480, 640) for _, _, _, first, second in rooms)
+    # the pose the mode looks up in TF is the view's: the floor lies camera height below the optical frame
+    view, settings, transforms, _, _ = rooms[0]
+    pose = transforms.lookup(settings.base_frame, 'camera', 1)
+    assert settings.use_tf and abs(pose.translation[2] - view.height_m) < 1e-9
     per_round = ground_plane_cost.main(['--quick'])
     assert set(per_round) == set(ground_plane_cost.PARTS) and all(len(v) == 2 for v in per_round.values())
     # every part ran (positive CPU time), and the mode is the selection and the fit of the same frames

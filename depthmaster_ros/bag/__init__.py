@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .options import BagOptions
     from .refusal import BagRefused
     from .replay import process_bag
+    from .run_inputs import count_frames
     from .summary import BagSummary, build_summary, format_summary
     from .topics import InputBag, TopicEntry, image_namespace, select_ring_topics, select_topics
     from .writing import (
@@ -36,6 +37,7 @@ __getattr__ = lazy_attributes(__name__, {
     'messages': ('ALIGNMENT_TYPE', 'typestore'),
     'options': ('BagOptions',),
     'replay': ('process_bag',),
+    'run_inputs': ('count_frames',),
     'summary': ('BagSummary', 'build_summary', 'format_summary'),
     'topics': ('InputBag', 'TopicEntry', 'image_namespace', 'select_ring_topics', 'select_topics'),
     'writing': ('SINGLE_FILE_SUFFIXES', 'OutputLocation', 'open_writer', 'output_storage', 'qos_profile', 'remove_path',
@@ -44,7 +46,7 @@ __getattr__ = lazy_attributes(__name__, {
 
 __all__ = ['ALIGNMENT_TYPE', 'AssembledFrame', 'BagError', 'BagFileError', 'BagOptions', 'BagRefused', 'BagSummary',
            'FrameReading', 'InputBag', 'OutputLocation', 'SINGLE_FILE_SUFFIXES', 'SheetRow', 'TopicEntry',
-           'TopicSelectionError', 'build_summary', 'format_summary', 'image_namespace', 'messages', 'open_writer',
-           'output_compression', 'output_storage', 'process_bag', 'qos_profile', 'read_frames', 'remove_path',
-           'render_contact_sheet', 'select_ring_topics', 'select_topics', 'sheet_layout', 'tf_static_qos', 'typestore',
-           'write_contact_sheet']
+           'TopicSelectionError', 'build_summary', 'count_frames', 'format_summary', 'image_namespace', 'messages',
+           'open_writer', 'output_compression', 'output_storage', 'process_bag', 'qos_profile', 'read_frames',
+           'remove_path', 'render_contact_sheet', 'select_ring_topics', 'select_topics', 'sheet_layout',
+           'tf_static_qos', 'typestore', 'write_contact_sheet']

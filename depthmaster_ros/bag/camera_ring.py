@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from depthmaster_ros.config import Config
 from depthmaster_ros.pipeline import DepthPipeline, FaultCounters, FrameAssembly, FrameJob, FrameOutput, merged_scan
 
-from .options import BagOptions
 from .output import OutputBag
-from .topics import CameraTopics, select_points, select_ring_topics, select_topics, tf_topics
+from .run_inputs import RunTopics
+from .topics import CameraTopics
 
 
 @dataclass
@@ -118,28 +117,6 @@ def camera_summaries(cameras: list[BagCamera]) -> dict[str, dict[str, Any]]:
 
 
 
-@dataclass(frozen=True)
-class RunTopics:
-    cameras: list[CameraTopics]
-    points: str | None
-    tf: list[str]
-
-
-def select_run_topics(bag: Any, config: Config, options: BagOptions, use_points: bool) -> RunTopics:
-    """The run's inputs: the lone camera the bag tool's topic selection finds (`topics.select_topics`), or each
-    camera the `cameras` parameter names, under its namespace (`topics.select_ring_topics`); the cloud and TF."""
-    entries = bag.entries()
-    if config.node.cameras:
-        return RunTopics(select_ring_topics(entries, bag.first_message, config.node.cameras,
-                                            image_topic=options.image_topic, camera_info_topic=options.camera_info_topic,
-                                            gt_topic=options.gt_topic),
-                         select_points(entries, options.points_topic, use_points), tf_topics(entries))
-    lone = select_topics(entries, bag.first_message, image_topic=options.image_topic,
-                         camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
-                         gt_topic=options.gt_topic, use_points=use_points)
-    return RunTopics([CameraTopics('', lone.image, lone.image_type, lone.camera_info, lone.gt)], lone.points, lone.tf)
-
-
 def summary_topics(topics: RunTopics) -> dict[str, Any]:
     """Input role -> topic for the summary; a ring's cameras' own topics are in its `cameras`."""
     shared = {'points': topics.points, 'tf': topics.tf}
@@ -148,11 +125,3 @@ def summary_topics(topics: RunTopics) -> dict[str, Any]:
     camera = topics.cameras[0]
     return {'image': camera.image, 'camera_info': camera.camera_info, **shared, 'gt': camera.gt}
 
-
-def estimated_frames(bag: Any, image_topics: list[str], window_start: int, window_stop: int | None, every: int) -> int:
-    """Frames the window will select, from the image topics' counts and the bag's span (for progress and the sheet)."""
-    start, end = bag.reader.start_time, bag.reader.end_time
-    covered = min(end, window_stop or end) - max(start, window_start)
-    fraction = 1.0 if window_start <= start and window_stop is None else max(0, covered) / max(1, end - start)
-    return sum(max(1, int(math.ceil(sum(c.msgcount for c in bag.connections(topic)) * min(1.0, fraction) / every)))
-               for topic in image_topics)

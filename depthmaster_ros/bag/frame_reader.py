@@ -17,11 +17,12 @@ from depthmaster_ros.pipeline import DepthPipeline, FrameInput
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
-from .camera_ring import BagCamera, select_run_topics, summary_topics
+from .camera_ring import BagCamera, summary_topics
 from .options import BagOptions
 from .output import OutputBag
 from .read_ahead import ReadAhead
 from .replay import READ_AHEAD, _BagRun, _Step
+from .run_inputs import select_run_topics
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def read_frames(path: str | Path, config: Config, reading: FrameReading,
     """
     options = options or BagOptions(progress=False)
     with bag_topics.InputBag(path, rosbag_messages.typestore()) as bag:
-        topics = select_run_topics(bag, config, options, options.use_points)
+        topics = select_run_topics(bag, config.node.cameras, options, options.use_points)
         reading.topics = summary_topics(topics)
         if len(topics.cameras) > 1 or topics.cameras[0].name:
             reading.topics['cameras'] = {camera.name: {'image': camera.image, 'camera_info': camera.camera_info,

@@ -42,17 +42,7 @@ from depthmaster_ros.pipeline import faults as kinds
 
 from . import messages as rosbag_messages
 from . import topics as bag_topics
-from .camera_ring import (
-    BagCamera,
-    CameraSteps,
-    RunTopics,
-    camera_summaries,
-    estimated_frames,
-    output_namespaces,
-    select_run_topics,
-    summary_topics,
-    write_merged_scan,
-)
+from .camera_ring import BagCamera, CameraSteps, camera_summaries, output_namespaces, summary_topics, write_merged_scan
 from .compression import output_compression
 from .contact_sheet import sheet_positions, sheet_title
 from .errors import BagError
@@ -61,6 +51,7 @@ from .options import BagOptions
 from .output import OutputBag, Progress
 from .read_ahead import ReadAhead
 from .refusal import BagRefused
+from .run_inputs import RunTopics, estimated_frames, frame_window, select_run_topics
 from .summary import BagStats, BagSummary, build_summary, recording_size
 from .writing import SINGLE_FILE_SUFFIXES, OutputLocation, bag_size_bytes, open_writer, output_storage
 
@@ -91,7 +82,7 @@ def process_bag(input_path: str | Path, output_path: str | Path, estimator: Esti
         raise BagError(f'OUT: {output_path} is the input bag')
     started = time.perf_counter()
     with bag_topics.InputBag(input_path, rosbag_messages.typestore()) as bag:
-        topics = select_run_topics(bag, config, options,
+        topics = select_run_topics(bag, config.node.cameras, options,
                                    options.use_points and get_mode(config.alignment.alignment_mode).needs_cloud)
         location = OutputLocation(output_path, options.force, options.output_root)
         if not hasattr(estimator, 'predict'):
@@ -196,12 +187,9 @@ class _BagRun:
 
         reader = bag.reader
         self.bag_start = reader.start_time
-        self.window_start = self.bag_start + int(round(options.start_s * 1e9))
-        self.window_stop = (None if options.duration_s is None
-                            else self.window_start + int(round(options.duration_s * 1e9)))
+        self.window_start, self.window_stop = frame_window(bag, options)
         self.lookahead_ns = int(round((config.alignment.cloud_future_tolerance_s + LIDAR_LATENCY_ALLOWANCE_S) * 1e9))
-        estimate = estimated_frames(bag, [camera.topics.image for camera in cameras], self.window_start,
-                                    self.window_stop, options.every)
+        estimate = estimated_frames(bag, [camera.topics.image for camera in cameras], options)
         self.sheet_positions = sheet_positions(estimate, options.contact_sheet_rows) if options.contact_sheet else set()
         self.input_topics = ({topic for role in self.by_topic.values() for topic in role}
                              | {topics.points, *topics.tf}) - {None}

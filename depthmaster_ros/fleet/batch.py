@@ -16,7 +16,7 @@ from .errors import FleetError
 from .identity import run_hash
 from .inputs import BagJob
 from .manifest import DONE, MANIFEST_NAME, Manifest, ManifestRecord
-from .progress import BatchProgress, estimated_frames
+from .progress import BatchProgress, frames_estimate
 
 if TYPE_CHECKING:
     from depthmaster_ros.bag import BagOptions
@@ -98,7 +98,7 @@ def _run(todo, manifest, result, executor, options, cameras, progress, stop_requ
     executor.start()
     try:
         result.workers = list(getattr(executor, 'worker_info', []))
-        bar = BatchProgress({job.name: estimated_frames(job, options, cameras) for job in todo}, progress)
+        bar = BatchProgress({job.name: frames_estimate(job, options, cameras) for job in todo}, progress)
 
         def report(record, counted):
             manifest.append(record)

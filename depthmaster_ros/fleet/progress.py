@@ -12,23 +12,14 @@ if TYPE_CHECKING:
     from depthmaster_ros.bag import BagOptions
 
 
-def estimated_frames(job: BagJob, options: 'BagOptions', cameras: tuple[str, ...] = ()) -> int:
-    """Frames of a bag the run will select (every camera's, for a ring), from its metadata; 0 for a bag that
-    cannot be read."""
-    from depthmaster_ros.bag import InputBag, select_ring_topics, select_topics, typestore
+def frames_estimate(job: BagJob, options: 'BagOptions', cameras: tuple[str, ...] = ()) -> int:
+    """The bag tool's own count of the frames a run selects (`bag.count_frames`: every camera of a ring, the time
+    window, `every`); 0 for a bag that cannot be read."""
+    from depthmaster_ros.bag import count_frames
     try:
-        with InputBag(job.input, typestore()) as bag:
-            if cameras:
-                images = [camera.image for camera in select_ring_topics(
-                    bag.entries(), bag.first_message, cameras, image_topic=options.image_topic)]
-            else:
-                images = [select_topics(bag.entries(), bag.first_message, image_topic=options.image_topic,
-                                        camera_info_topic=options.camera_info_topic, points_topic=options.points_topic,
-                                        gt_topic=options.gt_topic, use_points=False).image]
-            counts = [sum(c.msgcount for c in bag.connections(image)) for image in images]
+        return count_frames(job.input, options, cameras)
     except Exception:  # noqa: BLE001 - the worker reports the real error; the bar only needs a guess
         return 0
-    return sum(-(-count // options.every) for count in counts)
 
 
 class BatchProgress:

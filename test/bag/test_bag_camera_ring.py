@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from depthmaster_ros import cli as depthmaster_cli
-from depthmaster_ros.bag import BagOptions, TopicSelectionError, process_bag
+from depthmaster_ros.bag import BagOptions, TopicSelectionError, count_frames, process_bag
 from depthmaster_ros.config import Config
 from depthmaster_ros.fleet import LocalExecutor, discover, run_batch
 from depthmaster_ros.synthetic import sample_bag
@@ -135,3 +135,14 @@ def test_a_frame_one_camera_lost_leaves_a_step_of_the_others(ring_bag, ring_para
     left_beams = np.abs(angles - sample_bag.LEFT_YAW_RAD) < 0.2
     assert np.isnan(scans[1][1].ranges[left_beams]).all()                 # the step without the left camera
     assert not np.isnan(scans[0][1].ranges[left_beams]).any()
+
+
+def test_the_frame_count_before_the_model_loads_is_the_bag_tools_for_a_ring_a_window_and_every(ring_bag):
+    # (what the batch's progress bar totals: fleet asks bag.count_frames)
+    ring = ('camera', 'left')
+    assert count_frames(ring_bag, BagOptions(progress=False), ring) == 2 * FRAMES
+    assert count_frames(ring_bag, BagOptions(progress=False), ('left',)) == FRAMES
+    assert count_frames(ring_bag, BagOptions(progress=False, every=2), ring) == 2 * 2      # ceil(3 / 2) per camera
+    # a window over the first part of the bag counts fewer frames, never none for a camera it covers
+    windowed = count_frames(ring_bag, BagOptions(progress=False, duration_s=0.08), ring)     # 10 Hz: 0.2 s of images
+    assert 2 <= windowed < 2 * FRAMES

@@ -19,9 +19,9 @@ The floor line is found by a seeded sample-consensus over pairs of candidates: e
 candidates within FLOOR_BAND of it, less PENALTY per plane pixel farther than it by more than
 BEHIND_BANDS bands. The pixels of the best line (refitted by least squares on its inliers) are the
 floor; the robust fit then scales the plane's depths there, so the scale comes from this plane and
-the camera's height. All of it runs on every STRIDE-th pixel; what depends on the camera and its pose alone (the plane's
-pixels, their floor values and gradients) is made once per pose and kept (`_floor_geometry`): with a
-fixed mount, each frame only looks at its prediction.
+the camera's height. All of it runs on every STRIDE-th pixel; what depends on the camera and its pose
+alone (the plane's pixels, their floor values and gradients) is made once per pose and kept
+(`_floor_geometry`): with a fixed mount, each frame only looks at its prediction.
 
 What breaks it: a floor that is not flat or a pose that is wrong (the known q is then wrong); a
 view in which no floor is visible but a large horizontal surface is (a bed or a table filling the
@@ -65,8 +65,8 @@ class FloorSelection:
 class _FloorGeometry:
     """The floor plane on the strided grid from row `top` down, for one camera, pose, image size and range."""
     top: int                    # first strided row looked at (a few above the floor's first, for the gradients)
-    shape: tuple[int, int]      # the strided grid from `top`
-    plane_index: np.ndarray     # flat indices in that grid of the plane pixels (ray meets the floor within range)
+    plane_index: np.ndarray     # flat indices in the strided grid from `top` of the plane pixels (ray meets the
+                                # floor within range)
     pixels: np.ndarray          # the same pixels as flat indices of the HxW image
     depth: np.ndarray           # the plane's depth there
     q: np.ndarray               # its value in the space (float64)
@@ -122,7 +122,7 @@ def _floor_geometry(key: _PoseKey) -> _FloorGeometry | None:
         norm2 = target_rows * target_rows + target_cols * target_cols
         along_rows, along_cols = (target_rows / norm2).ravel()[plane_index], (target_cols / norm2).ravel()[plane_index]
     rows, cols = np.divmod(plane_index, floor.shape[1])
-    geometry = _FloorGeometry(top, floor.shape, plane_index, (rows + top) * STRIDE * width + cols * STRIDE,
+    geometry = _FloorGeometry(top, plane_index, (rows + top) * STRIDE * width + cols * STRIDE,
                               floor.ravel()[plane_index], target.ravel()[plane_index].astype(np.float64),
                               along_rows, along_cols)
     for array in (geometry.plane_index, geometry.pixels, geometry.depth, geometry.q, along_rows, along_cols):
@@ -130,16 +130,13 @@ def _floor_geometry(key: _PoseKey) -> _FloorGeometry | None:
     return geometry
 
 
-def _horizontal(pred: np.ndarray, geometry: _FloorGeometry, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """At the plane pixels `at` (indices into the geometry's): whether the prediction's gradient is parallel to
-    the floor's with a positive ratio (module notes), and that ratio (the prediction's local slope against the
-    floor's values)."""
+def _horizontal(pred: np.ndarray, index: np.ndarray, along_rows: np.ndarray,
+                along_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At the strided pixels `index` (with the floor's gradient over its squared norm there): whether the
+    prediction's gradient is parallel to the floor's with a positive ratio (module notes), and that ratio (the
+    prediction's local slope against the floor's values)."""
     pred_rows, pred_cols = _gradients(pred)
-    every = len(at) == len(geometry.plane_index)          # the prediction is finite on the whole plane (usual)
-    index = geometry.plane_index if every else geometry.plane_index[at]
     rows, cols = pred_rows.ravel()[index], pred_cols.ravel()[index]
-    along_rows, along_cols = (geometry.along_rows, geometry.along_cols) if every else (
-        geometry.along_rows[at], geometry.along_cols[at])
     along = rows * along_rows + cols * along_cols
     across = cols * along_rows - rows * along_cols
     with np.errstate(invalid='ignore'):
@@ -241,10 +238,11 @@ def select_floor(relative: np.ndarray, space: str, camera: CameraModel, camera_t
     finite = np.isfinite(small_pred)
     pred = np.ascontiguousarray(small_pred) if finite.all() else np.where(
         finite, small_pred, np.float32(np.median(plane_p[on_plane])))
-    if len(on_plane) < len(plane_p):
-        plane_p = plane_p[on_plane]
-    plane_q = geometry.q if len(on_plane) == len(geometry.q) else geometry.q[on_plane]
-    horizontal, local_slope = _horizontal(pred, geometry, on_plane)
+    index, plane_q, along_rows, along_cols = geometry.plane_index, geometry.q, geometry.along_rows, geometry.along_cols
+    if len(on_plane) < len(plane_p):        # the prediction is not finite on the whole plane (it usually is)
+        plane_p, index, plane_q, along_rows, along_cols = (
+            values[on_plane] for values in (plane_p, index, plane_q, along_rows, along_cols))
+    horizontal, local_slope = _horizontal(pred, index, along_rows, along_cols)
     if np.count_nonzero(horizontal) < MIN_CANDIDATES:
         return FloorSelection(empty, 0.0, np.zeros(0, np.int64))
     band_scale = FLOOR_BAND * SPACE_EXPONENT[space]

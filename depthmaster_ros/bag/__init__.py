@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         output_storage,
         qos_profile,
         remove_path,
-        tf_static_qos,
+        tf_static_offered_qos,
     )
 
 __getattr__ = lazy_attributes(__name__, {
@@ -41,7 +41,7 @@ __getattr__ = lazy_attributes(__name__, {
     'summary': ('BagSummary', 'build_summary', 'format_summary'),
     'topics': ('InputBag', 'TopicEntry', 'image_namespace', 'select_ring_topics', 'select_topics'),
     'writing': ('SINGLE_FILE_SUFFIXES', 'OutputLocation', 'open_writer', 'output_storage', 'qos_profile', 'remove_path',
-                'tf_static_qos'),
+                'tf_static_offered_qos'),
 })
 
 __all__ = ['ALIGNMENT_TYPE', 'AssembledFrame', 'BagError', 'BagFileError', 'BagOptions', 'BagRefused', 'BagSummary',
@@ -49,4 +49,4 @@ __all__ = ['ALIGNMENT_TYPE', 'AssembledFrame', 'BagError', 'BagFileError', 'BagO
            'TopicSelectionError', 'build_summary', 'count_frames', 'format_summary', 'image_namespace', 'messages',
            'open_writer', 'output_compression', 'output_storage', 'process_bag', 'qos_profile', 'read_frames',
            'remove_path', 'render_contact_sheet', 'select_ring_topics', 'select_topics', 'sheet_layout',
-           'tf_static_qos', 'typestore', 'write_contact_sheet']
+           'tf_static_offered_qos', 'typestore', 'write_contact_sheet']

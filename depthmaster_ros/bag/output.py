@@ -6,7 +6,7 @@ from depthmaster_ros.config import Config
 from depthmaster_ros.pipeline import OUTPUT_TOPICS, frame_messages
 
 from . import messages
-from .writing import qos_profile, tf_static_qos
+from .writing import qos_profile, tf_static_offered_qos
 
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection, ConnectionExtRosbag2
@@ -48,7 +48,7 @@ class OutputBag:
         if key not in self._connections:
             qos = list(cast('ConnectionExtRosbag2', connection.ext).offered_qos_profiles)
             if connection.topic == '/tf_static':
-                qos = tf_static_qos(qos)
+                qos = tf_static_offered_qos(qos)
             definition, digest = connection.msgdef.data or None, connection.digest or None
             if definition is None or digest is None:      # then the input typestore supplies both
                 definition = digest = None

@@ -114,8 +114,9 @@ def qos_profile(reliable: bool = True, transient_local: bool = False, depth: int
                zero, zero, QosLiveliness.AUTOMATIC, zero, False)
 
 
-def tf_static_qos(recorded: Iterable['Qos'] = ()) -> list['Qos']:
-    """/tf_static must be offered transient-local, or late subscribers (RViz) never see it on replay."""
+def tf_static_offered_qos(recorded: Iterable['Qos'] = ()) -> list['Qos']:
+    """The profiles a written bag offers on /tf_static: transient-local, or late subscribers (RViz) never see it on
+    replay (the node's own subscription profile is `ros.qos.tf_static_qos`)."""
     from rosbags.interfaces import QosDurability
     recorded = list(recorded)
     if recorded and all(q.durability == QosDurability.TRANSIENT_LOCAL for q in recorded):

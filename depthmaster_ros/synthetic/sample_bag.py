@@ -22,7 +22,7 @@ from depthmaster_ros.bag import (
     output_compression,
     output_storage,
     qos_profile,
-    tf_static_qos,
+    tf_static_offered_qos,
 )
 
 from .errors import SyntheticError
@@ -114,7 +114,7 @@ def write_sample_bag(path: str | os.PathLike[str], frames: int = 100, rate_hz: f
         GT_TOPIC: writer.add_connection(GT_TOPIC, 'sensor_msgs/msg/Image', typestore=store,
                                         offered_qos_profiles=[qos_profile(reliable=True)]),
         '/tf_static': writer.add_connection('/tf_static', 'tf2_msgs/msg/TFMessage', typestore=store,
-                                            offered_qos_profiles=tf_static_qos()),
+                                            offered_qos_profiles=tf_static_offered_qos()),
         '/tf': writer.add_connection('/tf', 'tf2_msgs/msg/TFMessage', typestore=store,
                                      offered_qos_profiles=[qos_profile(reliable=True, depth=100)]),
     }

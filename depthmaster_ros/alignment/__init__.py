@@ -11,6 +11,7 @@ from .fit import (
            least_squares_scale_shift,
            metric_depth_from_sparse,
            sample_indices,
+           spread_and_median,
 )
 from .floor_selection import select_floor
 from .ground_plane import camera_to_base_from_height_pitch_roll, ground_plane_depth, pose_from_tf
@@ -30,5 +31,5 @@ __all__ = ['AGREEMENT_TOLERANCE', 'AlignmentError', 'AlignmentRecord', 'DENSITY_
            'estimate_offset', 'fit_samples', 'fit_to_sparse_depth', 'fit_verdict', 'from_space',
            'gradient_offset', 'ground_plane_depth', 'least_squares_scale_shift', 'lowest_median_row', 'message_fields',
            'metric_depth_from_sparse', 'occlusion_mask', 'pose_from_tf', 'project_to_sparse_depth',
-           'representative_weights', 'robust_line', 'sample_agreement', 'sample_indices', 'select_floor', 'to_space',
-           'weak_evidence']
+           'representative_weights', 'robust_line', 'sample_agreement', 'sample_indices', 'select_floor',
+           'spread_and_median', 'to_space', 'weak_evidence']

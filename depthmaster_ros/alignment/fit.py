@@ -63,8 +63,8 @@ def _sorted_quantile(ordered: np.ndarray, q: float) -> float:
     return a if a == b else a + (b - a) * (position - low)
 
 
-def _spread(values: np.ndarray) -> tuple[float, float]:
-    """(5-95 % range, median) of the values, from one sort."""
+def spread_and_median(values: np.ndarray) -> tuple[float, float]:
+    """(5-95 % range, median) of the values, from one sort: the spread robust_line takes."""
     ordered = np.sort(values)
     return _sorted_quantile(ordered, 0.95) - _sorted_quantile(ordered, 0.05), _sorted_quantile(ordered, 0.5)
 
@@ -110,9 +110,9 @@ def fit_samples(pred: ArrayLike, target: ArrayLike, space: str = 'depth', *, min
     result = AlignmentRecord(space=space.value, num_points=int(len(pred_v)))
     min_needed = max(int(min_points), 2)
     enough = len(pred_v) >= min_needed
-    target_spread, target_median = _spread(target_v) if enough else (0.0, 0.0)
+    target_spread, target_median = spread_and_median(target_v) if enough else (0.0, 0.0)
     result.reason = sample_verdict(space, len(pred_v), min_needed, enough and _has_spread(target_spread, target_median),
-                                   enough and _has_spread(*_spread(pred_v)))
+                                   enough and _has_spread(*spread_and_median(pred_v)))
     if result.reason:
         return result
     scale, shift, inliers = robust_line(pred_v, target_v, np.random.default_rng(seed), target_spread, start)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depthmaster_ros.alignment import robust_line
+from depthmaster_ros.alignment import robust_line, spread_and_median
 
 from .errors import FinetuneError
 
@@ -68,8 +68,7 @@ def affine_fit(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, 
 
 def sample_inliers(pred: np.ndarray, target: np.ndarray, seed: int) -> np.ndarray | None:
     """The alignment's inlier mask, or None when its line has no positive scale (a prediction the wrong way round)."""
-    ordered = np.sort(target)
-    spread = float(ordered[int(0.95 * (len(ordered) - 1))] - ordered[int(0.05 * (len(ordered) - 1))])
+    spread, _ = spread_and_median(target)
     scale, shift, inliers = robust_line(pred, target, np.random.default_rng(seed), spread)
     if not (np.isfinite(scale) and np.isfinite(shift) and scale > 0):
         return None

@@ -88,7 +88,7 @@ def score_frame(relative: np.ndarray, sample: 'TrainingSample', limits: Alignmen
 
 
 def held_out_scores(model: 'TrainableDepthMaster', samples: Sequence['TrainingSample'], res: int,
-             limits: AlignmentLimits = AlignmentLimits(), seed: int = 0) -> dict[str, float]:
+                    limits: AlignmentLimits = AlignmentLimits(), seed: int = 0) -> dict[str, float]:
     """Mean metrics over the frames: rmse_m, abs_rel, mae_m, delta1 (and dense_*), frames, refused (share), unfitted."""
     was_training = model.training
     model.eval()
